@@ -1,0 +1,197 @@
+// Bindings of the statevector simulator: compiled plans and state read-outs.
+// Arrays that kernels write are taken with .noconvert() semantics: a wrong dtype or a
+// non-contiguous array is refused (TypeError), never silently copied.
+#include <pybind11/complex.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+#include "quantum/measure.h"
+#include "quantum/plan.h"
+
+namespace py = pybind11;
+using nextrl::StrCat;
+using nextrl::TypeMismatch;
+namespace q = nextrl::quantum;
+
+namespace {
+
+using c64 = std::complex<float>;
+using c128 = std::complex<double>;
+
+// Calls f(std::complex<Real>* data, int num_qubits) for a complex64/complex128 state array.
+template <typename F>
+auto WithState(const char* fn, py::array& a, bool writeable, F&& f) {
+  NEXTRL_CHECK(a.ndim() == 1, std::invalid_argument, fn, ": state must be 1-D, got ", a.ndim(), " dimensions");
+  const bool is64 = py::isinstance<py::array_t<c64>>(a), is128 = py::isinstance<py::array_t<c128>>(a);
+  NEXTRL_CHECK(is64 || is128, TypeMismatch, fn, ": state must have dtype complex64 or complex128, got ",
+               std::string(py::str(a.dtype())));
+  NEXTRL_CHECK(a.flags() & py::array::c_style, TypeMismatch, fn, ": state must be C-contiguous");
+  NEXTRL_CHECK(!writeable || a.writeable(), std::invalid_argument, fn, ": state must be writeable");
+  const int64_t size = a.shape(0);
+  NEXTRL_CHECK(size >= 2 && (size & (size - 1)) == 0, std::invalid_argument, fn,
+               ": state length must be a power of two >= 2, got ", size);
+  const int n = static_cast<int>(std::countr_zero(static_cast<uint64_t>(size)));
+  if (is64) return f(static_cast<c64*>(writeable ? a.mutable_data() : const_cast<void*>(a.data())), n);
+  return f(static_cast<c128*>(writeable ? a.mutable_data() : const_cast<void*>(a.data())), n);
+}
+
+q::OpSpec ToOpSpec(const py::tuple& t) {
+  NEXTRL_CHECK(t.size() == 6, std::invalid_argument,
+               "Plan: op must be (kind, targets, controls, ctrl_state, angles, matrix), got ", t.size(), " fields");
+  q::OpSpec op;
+  op.kind = static_cast<q::GateKind>(t[0].cast<int>());
+  op.targets = t[1].cast<std::vector<int>>();
+  op.controls = t[2].cast<std::vector<int>>();
+  op.ctrl_state = t[3].cast<uint64_t>();
+  for (const auto& a : t[4].cast<py::list>()) {
+    const auto ref = a.cast<std::tuple<int, double, double>>();
+    op.angles.push_back({std::get<0>(ref), std::get<1>(ref), std::get<2>(ref)});
+  }
+  if (!t[5].is_none()) {
+    const auto mat = t[5].cast<py::array_t<c128, py::array::c_style | py::array::forcecast>>();
+    op.matrix.assign(mat.data(), mat.data() + mat.size());
+  }
+  return op;
+}
+
+}  // namespace
+
+void BindQuantum(py::module_& m) {
+  py::class_<q::Plan>(m, "Plan", "A compiled circuit: validated gates, fused into blocks.")
+      .def(py::init([](int num_qubits, const py::list& ops, int num_params, int max_fused_qubits, int local_bits) {
+             std::vector<q::OpSpec> specs;
+             specs.reserve(ops.size());
+             for (const auto& op : ops) specs.push_back(ToOpSpec(op.cast<py::tuple>()));
+             return q::Plan(num_qubits, std::move(specs), num_params, max_fused_qubits, local_bits);
+           }),
+           py::arg("num_qubits"), py::arg("ops"), py::arg("num_params"), py::arg("max_fused_qubits"),
+           py::arg("local_bits"))
+      .def("run",
+           [](const q::Plan& plan, py::array state, py::array_t<double, py::array::c_style | py::array::forcecast> params) {
+             NEXTRL_CHECK(params.ndim() == 1 && params.shape(0) == plan.num_params(), std::invalid_argument,
+                          "Plan.run: params must have shape (", plan.num_params(), ",), got size ", params.size());
+             const double* p = params.data();
+             WithState("Plan.run", state, true, [&](auto* s, int n) {
+               NEXTRL_CHECK(n == plan.num_qubits(), std::invalid_argument, "Plan.run: state must have 2^",
+                            plan.num_qubits(), " amplitudes, got 2^", n);
+               py::gil_scoped_release release;
+               plan.Run(s, p);
+             });
+           },
+           py::arg("state").noconvert(), py::arg("params"),
+           "Applies the circuit to `state` in place (complex64 or complex128, C-contiguous).")
+      .def_property_readonly("num_qubits", &q::Plan::num_qubits)
+      .def_property_readonly("num_params", &q::Plan::num_params)
+      .def_property("isa",
+                    [](const q::Plan& p) { return std::string(q::IsaName(p.isa())); },
+                    [](q::Plan& p, const std::string& name) {
+                      const q::Isa isa = name == "avx512" ? q::Isa::kAvx512
+                                         : name == "avx2" ? q::Isa::kAvx2
+                                         : name == "generic" ? q::Isa::kGeneric
+                                                             : static_cast<q::Isa>(-1);
+                      NEXTRL_CHECK(static_cast<int>(isa) >= 0, std::invalid_argument,
+                                   "Plan.isa: must be 'generic', 'avx2' or 'avx512', got '", name, "'");
+                      p.set_isa(isa);
+                    })
+      .def_property_readonly("report", [](const q::Plan& p) {
+        const q::FusionReport& r = p.report();
+        py::dict d;
+        d["num_ops"] = r.num_ops;
+        d["num_blocks"] = r.num_blocks;
+        d["max_qubits"] = r.max_qubits;
+        d["largest_block"] = r.largest_block;
+        d["mean_block_qubits"] = r.mean_block_qubits;
+        d["merged_1q"] = r.merged_1q;
+        return d;
+      });
+
+  m.def("norm_squared", [](py::array state) {
+    return WithState("norm_squared", state, false, [&](auto* s, int n) {
+      py::gil_scoped_release release;
+      return q::NormSquared(s, int64_t{1} << n);
+    });
+  }, py::arg("state").noconvert());
+
+  m.def("inner", [](py::array a, py::array b) {
+    NEXTRL_CHECK(a.dtype().equal(b.dtype()), TypeMismatch, "inner: states must have the same dtype, got ",
+                 std::string(py::str(a.dtype())), " and ", std::string(py::str(b.dtype())));
+    NEXTRL_CHECK(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0), std::invalid_argument,
+                 "inner: states must have the same length");
+    return WithState("inner", a, false, [&](auto* pa, int n) {
+      using T = std::remove_pointer_t<decltype(pa)>;
+      const T* pb = static_cast<const T*>(b.data());
+      NEXTRL_CHECK(b.flags() & py::array::c_style, TypeMismatch, "inner: state must be C-contiguous");
+      py::gil_scoped_release release;
+      return q::Inner(pa, pb, int64_t{1} << n);
+    });
+  }, py::arg("a").noconvert(), py::arg("b").noconvert(), "<a|b> = sum conj(a) b");
+
+  m.def("pauli_expectation",
+        [](py::array state, py::array_t<uint64_t, py::array::c_style | py::array::forcecast> x,
+           py::array_t<uint64_t, py::array::c_style | py::array::forcecast> z,
+           py::array_t<c128, py::array::c_style | py::array::forcecast> coeffs) {
+          NEXTRL_CHECK(x.size() == z.size() && x.size() == coeffs.size(), std::invalid_argument,
+                       "pauli_expectation: x, z and coeffs must have the same length");
+          return WithState("pauli_expectation", state, false, [&](auto* s, int n) {
+            const uint64_t limit = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+            for (py::ssize_t t = 0; t < x.size(); ++t)
+              NEXTRL_CHECK((x.data()[t] & ~limit) == 0 && (z.data()[t] & ~limit) == 0, std::out_of_range,
+                           "pauli_expectation: term ", t, " acts on a qubit >= ", n);
+            py::gil_scoped_release release;
+            c128 total = 0;
+            for (py::ssize_t t = 0; t < x.size(); ++t)
+              total += coeffs.data()[t] * q::PauliExpectation(s, int64_t{1} << n, x.data()[t], z.data()[t]);
+            return total;
+          });
+        },
+        py::arg("state").noconvert(), py::arg("x"), py::arg("z"), py::arg("coeffs"),
+        "sum_t coeffs[t] <psi|P_t|psi>, P_t = i^{|x&z|} X^x Z^z given by bit masks.");
+
+  m.def("probabilities", [](py::array state, const std::vector<int>& qubits) {
+    return WithState("probabilities", state, false, [&](auto* s, int n) {
+      uint64_t seen = 0;
+      for (int qb : qubits) {
+        NEXTRL_CHECK(qb >= 0 && qb < n, std::out_of_range, "probabilities: qubit ", qb, " out of range for ", n,
+                     " qubits");
+        NEXTRL_CHECK(!(seen >> qb & 1), std::invalid_argument, "probabilities: qubit ", qb, " appears twice");
+        seen |= uint64_t{1} << qb;
+      }
+      py::array_t<double> out(py::ssize_t{1} << qubits.size());
+      double* o = out.mutable_data();
+      py::gil_scoped_release release;
+      q::Probabilities(s, n, qubits, o);
+      return out;
+    });
+  }, py::arg("state").noconvert(), py::arg("qubits"));
+
+  m.def("sample_probabilities",
+        [](py::array_t<double, py::array::c_style | py::array::forcecast> p, int64_t shots, uint64_t seed) {
+          NEXTRL_CHECK(shots >= 0, std::invalid_argument, "sample: shots must be >= 0, got ", shots);
+          NEXTRL_CHECK(p.ndim() == 1 && p.size() >= 1, std::invalid_argument, "sample: probabilities must be 1-D");
+          py::array_t<int64_t> out(shots);
+          const double* pp = p.data();
+          int64_t* o = out.mutable_data();
+          const int64_t bins = p.size();
+          py::gil_scoped_release release;
+          q::SampleFromProbabilities(pp, bins, shots, seed, o);
+          return out;
+        },
+        py::arg("probabilities"), py::arg("shots"), py::arg("seed"),
+        "Inverse-CDF sampling with a counter-based generator: shot j depends only on (seed, j).");
+
+  m.def("measure", [](py::array state, int qubit, uint64_t seed) {
+    return WithState("measure", state, true, [&](auto* s, int n) {
+      NEXTRL_CHECK(qubit >= 0 && qubit < n, std::out_of_range, "measure: qubit ", qubit, " out of range for ", n,
+                   " qubits");
+      py::gil_scoped_release release;
+      return q::MeasureQubit(s, n, qubit, seed);
+    });
+  }, py::arg("state").noconvert(), py::arg("qubit"), py::arg("seed"));
+}
