@@ -1,0 +1,222 @@
+"""Statevector: an n-qubit pure state in NumPy memory, evolved by compiled circuits."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Sequence
+
+import numpy as np
+
+from nextrl import _core
+from nextrl.quantum.circuit import Circuit
+from nextrl.quantum.observables import as_pauli_sum
+
+_DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
+
+
+def _available_memory() -> int:
+    """Bytes the OS reports as available (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def _check_dtype(fn: str, dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{fn}: dtype must be complex64 or complex128, got {dtype!r}") from err
+    if dt not in _DTYPES:
+        raise TypeError(f"{fn}: dtype must be complex64 or complex128, got {dt}")
+    return dt
+
+
+def _allocate(fn: str, num_qubits: int, dtype: np.dtype) -> np.ndarray:
+    if not isinstance(num_qubits, numbers.Integral) or isinstance(num_qubits, bool):
+        raise TypeError(f"{fn}: num_qubits must be an int, got {type(num_qubits).__name__}")
+    if not 1 <= num_qubits <= 62:
+        raise ValueError(f"{fn}: num_qubits must be in [1, 62], got {num_qubits}")
+    need = (1 << num_qubits) * dtype.itemsize
+    have = _available_memory()
+    if need > have:
+        raise MemoryError(f"{fn}: {num_qubits} qubits in {dtype} need {need} bytes ({need / 2**30:.4g} GiB), "
+                          f"but only {have} bytes are available")
+    return np.zeros(1 << num_qubits, dtype=dtype)
+
+
+class Statevector:
+    """A pure state of `num_qubits` qubits, |0...0> by default.
+
+    Amplitude i belongs to the basis state whose bit q is qubit q (Qiskit's order).
+    Memory: 2**num_qubits * (8 or 16) bytes, checked before allocating.
+    """
+
+    def __init__(self, num_qubits: int, dtype=np.complex128):
+        dt = _check_dtype("Statevector", dtype)
+        self._data = _allocate("Statevector", num_qubits, dt)
+        self._data[0] = 1
+        self.num_qubits = int(num_qubits)
+
+    # -------------------------------------------------------------- construction
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Statevector:
+        sv = cls.__new__(cls)
+        sv._data = data
+        sv.num_qubits = int(data.shape[0]).bit_length() - 1
+        return sv
+
+    @classmethod
+    def from_amplitudes(cls, amplitudes, dtype=None, *, atol: float = 1e-8) -> Statevector:
+        """A state from 2**n amplitudes (copied); their norm must be 1 within `atol`."""
+        arr = np.asarray(amplitudes)
+        if not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"Statevector.from_amplitudes: amplitudes must be numeric, got dtype {arr.dtype}")
+        dt = _check_dtype("Statevector.from_amplitudes",
+                          dtype if dtype is not None else (np.complex64 if arr.dtype in (np.complex64, np.float32) else np.complex128))
+        if arr.ndim != 1 or arr.shape[0] < 2 or arr.shape[0] & (arr.shape[0] - 1):
+            raise ValueError(f"Statevector.from_amplitudes: amplitudes must be 1-D with a power-of-two length >= 2, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("Statevector.from_amplitudes: amplitudes must be finite")
+        norm = float(np.sqrt(np.sum(np.abs(arr.astype(np.complex128)) ** 2)))
+        if abs(norm - 1.0) > atol:
+            raise ValueError(f"Statevector.from_amplitudes: amplitudes must have norm 1 (atol {atol}), got {norm:.12g}")
+        return cls._wrap(np.array(arr, dtype=dt, copy=True))
+
+    @classmethod
+    def from_label(cls, label: str, dtype=np.complex128) -> Statevector:
+        """A product state from a label over "01+-rl" (read right to left, as in Qiskit)."""
+        single = {"0": [1, 0], "1": [0, 1], "+": [1, 1], "-": [1, -1], "r": [1, 1j], "l": [1, -1j]}
+        if not isinstance(label, str) or not label or set(label) - set(single):
+            raise ValueError(f"Statevector.from_label: label must be a non-empty string over '01+-rl', got {label!r}")
+        dt = _check_dtype("Statevector.from_label", dtype)
+        _allocate("Statevector.from_label", len(label), dt)  # memory check only
+        vec = np.ones(1, dtype=np.complex128)
+        for ch in label:  # leftmost character is the highest qubit
+            v = np.array(single[ch], dtype=np.complex128)
+            vec = np.kron(vec, v / np.linalg.norm(v))
+        return cls._wrap(vec.astype(dt))
+
+    def copy(self) -> Statevector:
+        return Statevector._wrap(self._data.copy())
+
+    # ------------------------------------------------------------------- access
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def amplitudes(self) -> np.ndarray:
+        """Read-only, zero-copy view of the amplitudes: [2**num_qubits] complex."""
+        view = self._data.view()
+        view.setflags(write=False)
+        return view
+
+    def __repr__(self) -> str:
+        return f"Statevector(num_qubits={self.num_qubits}, dtype={self.dtype})"
+
+    def reset(self) -> Statevector:
+        """Back to |0...0>."""
+        self._data[:] = 0
+        self._data[0] = 1
+        return self
+
+    # ---------------------------------------------------------------- evolution
+    def apply(self, circuit: Circuit, params=None, *, fusion: bool | int = True) -> Statevector:
+        """Applies `circuit` in place with parameter values `params` (see Circuit.bind)."""
+        if not isinstance(circuit, Circuit):
+            raise TypeError(f"Statevector.apply: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}")
+        if circuit.num_qubits != self.num_qubits:
+            raise ValueError(f"Statevector.apply: circuit has {circuit.num_qubits} qubits, state has {self.num_qubits}")
+        circuit.compile(fusion).run(self._data, circuit.bind(params))
+        return self
+
+    # ---------------------------------------------------------------- read-outs
+    def _qubits(self, fn: str, qubits) -> list[int]:
+        if qubits is None:
+            return list(range(self.num_qubits))
+        if isinstance(qubits, numbers.Integral):
+            qubits = [qubits]
+        out = []
+        for q in qubits:
+            if not isinstance(q, numbers.Integral) or isinstance(q, bool):
+                raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
+            if not 0 <= q < self.num_qubits:
+                raise IndexError(f"{fn}: qubit {q} out of range for {self.num_qubits} qubits")
+            out.append(int(q))
+        if len(set(out)) != len(out):
+            raise ValueError(f"{fn}: qubits must be distinct, got {out}")
+        return out
+
+    def norm(self) -> float:
+        return float(np.sqrt(_core.norm_squared(self._data)))
+
+    def probabilities(self, qubits: Sequence[int] | None = None) -> np.ndarray:
+        """Marginal probabilities [2**len(qubits)]; bit j of an index is qubits[j]."""
+        return _core.probabilities(self._data, self._qubits("Statevector.probabilities", qubits))
+
+    def expectation(self, observable) -> float | complex:
+        """<psi|O|psi> for a Pauli label, PauliSum, list of (label, coeff) or SparsePauliOp.
+        Real (float) when every coefficient is real."""
+        obs = as_pauli_sum(observable)
+        if obs.num_qubits != self.num_qubits:
+            raise ValueError(f"Statevector.expectation: observable has {obs.num_qubits} qubits, state has {self.num_qubits}")
+        value = _core.pauli_expectation(self._data, obs.x_masks, obs.z_masks, obs.coeffs)
+        return float(value.real) if obs.is_hermitian else complex(value)
+
+    @staticmethod
+    def _seed(fn: str, seed) -> int:
+        if seed is None:
+            return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"{fn}: seed must be a non-negative int or None, got {seed!r}")
+        return int(seed) & 0xFFFFFFFFFFFFFFFF
+
+    def sample(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> np.ndarray:
+        """`shots` measurement outcomes of `qubits` without collapse: [shots] int64 indices,
+        bit j <-> qubits[j]. The same seed gives the same samples on any thread count."""
+        if not isinstance(shots, numbers.Integral) or isinstance(shots, bool) or shots < 0:
+            raise ValueError(f"Statevector.sample: shots must be a non-negative int, got {shots!r}")
+        probs = self.probabilities(qubits)
+        return _core.sample_probabilities(probs, int(shots), self._seed("Statevector.sample", seed))
+
+    def sample_counts(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> dict[str, int]:
+        """Counts keyed by bit strings in Qiskit's format (last qubit leftmost)."""
+        k = self.num_qubits if qubits is None else len(self._qubits("Statevector.sample_counts", qubits))
+        values, counts = np.unique(self.sample(shots, qubits, seed), return_counts=True)
+        return {format(int(v), f"0{k}b"): int(c) for v, c in zip(values, counts)}
+
+    def measure(self, qubit: int, seed: int | None = None) -> int:
+        """Measures `qubit` in the Z basis, collapses the state and returns 0 or 1."""
+        (q,) = self._qubits("Statevector.measure", [qubit])
+        return int(_core.measure(self._data, q, self._seed("Statevector.measure", seed)))
+
+    def _other(self, fn: str, other: Statevector) -> np.ndarray:
+        if not isinstance(other, Statevector):
+            raise TypeError(f"{fn}: other must be a Statevector, got {type(other).__name__}")
+        if other.num_qubits != self.num_qubits:
+            raise ValueError(f"{fn}: states have {self.num_qubits} and {other.num_qubits} qubits")
+        return other._data if other.dtype == self.dtype else other._data.astype(self.dtype)
+
+    def inner(self, other: Statevector) -> complex:
+        """<self|other>."""
+        return complex(_core.inner(self._data, self._other("Statevector.inner", other)))
+
+    def fidelity(self, other: Statevector) -> float:
+        """|<self|other>|^2 for normalized states."""
+        return float(abs(self.inner(other)) ** 2)
+
+    # ------------------------------------------------------------------- qiskit
+    def to_qiskit(self):
+        from qiskit.quantum_info import Statevector as QiskitStatevector
+
+        return QiskitStatevector(self._data.astype(np.complex128))
+
+    @classmethod
+    def from_qiskit(cls, state, dtype=np.complex128) -> Statevector:
+        return cls.from_amplitudes(np.asarray(state.data), dtype=dtype)
