@@ -84,6 +84,8 @@ bool IsDiagonal(const std::vector<cdouble>& m, int d) {
 
 // States above this size are processed by several threads.
 constexpr int kMinParallelQubits = 14;
+// Lanes per local element: runs of at least 2^kMinLaneBits elements keep every op vectorized.
+constexpr int kMinLaneBits = 3;
 
 }  // namespace
 
@@ -173,7 +175,7 @@ void Plan::BuildBlock(uint64_t mask, const std::vector<int>& op_ids, int local_b
     }
   }
   const int m = static_cast<int>(b.qubits.size());
-  b.v = std::min(n - m, std::max(local_bits - m, 0));
+  b.v = std::min(n - m, std::max(local_bits - m, kMinLaneBits));
   std::vector<int> lanes;
   for (int q = 0; q < n; ++q) {
     if (mask >> q & 1) continue;
