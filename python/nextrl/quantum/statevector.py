@@ -72,8 +72,9 @@ class Statevector:
         return sv
 
     @classmethod
-    def from_amplitudes(cls, amplitudes, dtype=None, *, atol: float = 1e-8) -> Statevector:
-        """A state from 2**n amplitudes (copied); their norm must be 1 within `atol`."""
+    def from_amplitudes(cls, amplitudes, dtype=None, *, atol: float | None = None) -> Statevector:
+        """A state from 2**n amplitudes (copied); their norm must be 1 within `atol`
+        (default 1e-5 for single-precision input or dtype, 1e-8 otherwise)."""
         arr = np.asarray(amplitudes)
         if not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"Statevector.from_amplitudes: amplitudes must be numeric, got dtype {arr.dtype}")
@@ -83,6 +84,9 @@ class Statevector:
             raise ValueError(f"Statevector.from_amplitudes: amplitudes must be 1-D with a power-of-two length >= 2, got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise ValueError("Statevector.from_amplitudes: amplitudes must be finite")
+        if atol is None:
+            single = arr.dtype in (np.complex64, np.float32, np.float16) or dt == np.complex64
+            atol = 1e-5 if single else 1e-8
         norm = float(np.sqrt(np.sum(np.abs(arr.astype(np.complex128)) ** 2)))
         if abs(norm - 1.0) > atol:
             raise ValueError(f"Statevector.from_amplitudes: amplitudes must have norm 1 (atol {atol}), got {norm:.12g}")
