@@ -6,12 +6,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/check.h"
+#include "quantum/batch_plan.h"
 #include "quantum/measure.h"
 #include "quantum/plan.h"
 
@@ -61,9 +64,121 @@ q::OpSpec ToOpSpec(const py::tuple& t) {
   return op;
 }
 
+q::Isa ParseIsa(const std::string& name) {
+  NEXTRL_CHECK(name == "generic" || name == "avx2" || name == "avx512", std::invalid_argument,
+               "isa: must be 'generic', 'avx2' or 'avx512', got '", name, "'");
+  return name == "avx512" ? q::Isa::kAvx512 : name == "avx2" ? q::Isa::kAvx2 : q::Isa::kGeneric;
+}
+
+using DArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Checks a float64 array's shape and finiteness; `what` names it in errors.
+const double* CheckedData(const char* fn, const char* what, const DArray& a, std::vector<py::ssize_t> shape) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = a.shape(i) == shape[i];
+  if (!ok) {
+    std::string want = "(", got = "(";
+    for (size_t i = 0; i < shape.size(); ++i) want += std::to_string(shape[i]) + (i + 1 < shape.size() ? ", " : "");
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) got += std::to_string(a.shape(i)) + (i + 1 < a.ndim() ? ", " : "");
+    throw std::invalid_argument(StrCat(fn, ": ", what, " must have shape ", want, shape.size() == 1 ? ",)" : ")",
+                                       ", got ", got, a.ndim() == 1 ? ",)" : ")"));
+  }
+  const double* d = a.data();
+  for (py::ssize_t i = 0; i < a.size(); ++i)
+    NEXTRL_CHECK(std::isfinite(d[i]), std::invalid_argument, fn, ": ", what, " must be finite, got ", d[i],
+                 " at flat index ", i);
+  return d;
+}
+
+bool UseFloat32(const char* fn, const std::string& dtype) {
+  NEXTRL_CHECK(dtype == "float32" || dtype == "float64", TypeMismatch, fn,
+               ": dtype must be 'float32' or 'float64', got '", dtype, "'");
+  return dtype == "float32";
+}
+
 }  // namespace
 
 void BindQuantum(py::module_& m) {
+  py::class_<q::BatchPlan>(m, "BatchPlan", "A variational circuit compiled for batched forward and adjoint passes.")
+      .def(py::init([](int num_qubits, const py::list& ops, const std::vector<std::tuple<int, int, int>>& slots,
+                       int num_weights, int num_features, int num_scales,
+                       const std::vector<std::tuple<uint64_t, uint64_t, c128, int>>& terms, int num_outputs,
+                       const std::vector<int>& prob_qubits) {
+             std::vector<q::OpSpec> specs;
+             for (const auto& op : ops) specs.push_back(ToOpSpec(op.cast<py::tuple>()));
+             std::vector<q::SlotSpec> sl;
+             for (const auto& [kind, index, scale] : slots) {
+               NEXTRL_CHECK(kind >= 0 && kind <= 2, std::invalid_argument, "BatchPlan: slot kind must be 0, 1 or 2, got ", kind);
+               sl.push_back({static_cast<q::SlotKind>(kind), index, scale});
+             }
+             std::vector<q::PauliTerm> tm;
+             for (const auto& [x, z, c, out] : terms) tm.push_back({x, z, c, out});
+             return q::BatchPlan(num_qubits, std::move(specs), std::move(sl), num_weights, num_features, num_scales,
+                                 std::move(tm), num_outputs, prob_qubits);
+           }),
+           py::arg("num_qubits"), py::arg("ops"), py::arg("slots"), py::arg("num_weights"), py::arg("num_features"),
+           py::arg("num_scales"), py::arg("terms"), py::arg("num_outputs"), py::arg("prob_qubits"))
+      .def("forward",
+           [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const std::string& dtype) {
+             const bool f32 = UseFloat32("BatchPlan.forward", dtype);
+             NEXTRL_CHECK(x.ndim() == 2, std::invalid_argument, "BatchPlan.forward: inputs must be 2-D [batch, ",
+                          p.num_features(), "], got ", x.ndim(), " dimensions");
+             const int64_t batch = x.shape(0);
+             const double* px = CheckedData("BatchPlan.forward", "inputs", x, {batch, p.num_features()});
+             const double* pw = CheckedData("BatchPlan.forward", "weights", w, {p.num_weights()});
+             const double* ps = CheckedData("BatchPlan.forward", "scales", s, {p.num_scales()});
+             py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_outputs())});
+             double* po = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               if (batch > 0) {
+                 if (f32) p.Forward<float>(px, batch, pw, ps, po);
+                 else p.Forward<double>(px, batch, pw, ps, po);
+               }
+             }
+             return out;
+           },
+           py::arg("inputs"), py::arg("weights"), py::arg("scales"), py::arg("dtype") = "float64",
+           "Outputs [batch, num_outputs] for inputs [batch, num_features].")
+      .def("backward",
+           [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const DArray& g,
+              const std::string& dtype) {
+             const bool f32 = UseFloat32("BatchPlan.backward", dtype);
+             NEXTRL_CHECK(x.ndim() == 2, std::invalid_argument, "BatchPlan.backward: inputs must be 2-D [batch, ",
+                          p.num_features(), "], got ", x.ndim(), " dimensions");
+             const int64_t batch = x.shape(0);
+             const double* px = CheckedData("BatchPlan.backward", "inputs", x, {batch, p.num_features()});
+             const double* pw = CheckedData("BatchPlan.backward", "weights", w, {p.num_weights()});
+             const double* ps = CheckedData("BatchPlan.backward", "scales", s, {p.num_scales()});
+             const double* pg = CheckedData("BatchPlan.backward", "grad_outputs", g, {batch, p.num_outputs()});
+             py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_outputs())});
+             py::array_t<double> dw(p.num_weights()), ds(p.num_scales());
+             py::array_t<double> dx({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_features())});
+             double *po = out.mutable_data(), *pdw = dw.mutable_data(), *pdx = dx.mutable_data(), *pds = ds.mutable_data();
+             {
+               py::gil_scoped_release release;
+               if (batch > 0) {
+                 if (f32) p.Backward<float>(px, batch, pw, ps, pg, po, pdw, pdx, pds);
+                 else p.Backward<double>(px, batch, pw, ps, pg, po, pdw, pdx, pds);
+               } else {
+                 std::fill(pdw, pdw + p.num_weights(), 0.0);
+                 std::fill(pds, pds + p.num_scales(), 0.0);
+               }
+             }
+             return py::make_tuple(out, dw, dx, ds);
+           },
+           py::arg("inputs"), py::arg("weights"), py::arg("scales"), py::arg("grad_outputs"), py::arg("dtype") = "float64",
+           "Adjoint VJP: (outputs, d_weights summed over the batch, d_inputs, d_scales).")
+      .def_property_readonly("num_qubits", &q::BatchPlan::num_qubits)
+      .def_property_readonly("num_outputs", &q::BatchPlan::num_outputs)
+      .def_property_readonly("num_weights", &q::BatchPlan::num_weights)
+      .def_property_readonly("num_features", &q::BatchPlan::num_features)
+      .def_property_readonly("num_scales", &q::BatchPlan::num_scales)
+      .def_property("lanes", &q::BatchPlan::lanes, &q::BatchPlan::set_lanes)
+      .def_property("isa",
+                    [](const q::BatchPlan& p) { return std::string(q::IsaName(p.isa())); },
+                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa(name)); });
+
   py::class_<q::Plan>(m, "Plan", "A compiled circuit: validated gates, fused into blocks.")
       .def(py::init([](int num_qubits, const py::list& ops, int num_params, int max_fused_qubits, int local_bits) {
              std::vector<q::OpSpec> specs;
@@ -91,15 +206,7 @@ void BindQuantum(py::module_& m) {
       .def_property_readonly("num_params", &q::Plan::num_params)
       .def_property("isa",
                     [](const q::Plan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::Plan& p, const std::string& name) {
-                      const q::Isa isa = name == "avx512" ? q::Isa::kAvx512
-                                         : name == "avx2" ? q::Isa::kAvx2
-                                         : name == "generic" ? q::Isa::kGeneric
-                                                             : static_cast<q::Isa>(-1);
-                      NEXTRL_CHECK(static_cast<int>(isa) >= 0, std::invalid_argument,
-                                   "Plan.isa: must be 'generic', 'avx2' or 'avx512', got '", name, "'");
-                      p.set_isa(isa);
-                    })
+                    [](q::Plan& p, const std::string& name) { p.set_isa(ParseIsa(name)); })
       .def_property_readonly("report", [](const q::Plan& p) {
         const q::FusionReport& r = p.report();
         py::dict d;

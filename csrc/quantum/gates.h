@@ -126,4 +126,49 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
   }
 }
 
+// Writes d(matrix)/d(angle `which`) of a parametrized gate into `out` (2^k x 2^k).
+// Pauli rotations R(th) = exp(-i th/2 P) have dR/dth = R(th + pi) / 2; P and U use the
+// closed forms of their entries.
+inline void GateDerivative(GateKind kind, const double* a, int which, cdouble* out) {
+  const cdouble I(0.0, 1.0);
+  switch (kind) {
+    case GateKind::kRX: case GateKind::kRY: case GateKind::kRZ:
+    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ: {
+      const double shifted = a[0] + M_PI;
+      GateMatrix(kind, &shifted, out);
+      const int d = Info(kind).num_targets == 2 ? 16 : 4;
+      for (int i = 0; i < d; ++i) out[i] *= 0.5;
+      break;
+    }
+    case GateKind::kP:
+      out[0] = out[1] = out[2] = 0;
+      out[3] = I * std::polar(1.0, a[0]);
+      break;
+    case GateKind::kGlobalPhase:
+      out[0] = I * std::polar(1.0, a[0]);
+      break;
+    case GateKind::kU: {
+      if (which == 0) {
+        const double shifted[3] = {a[0] + M_PI, a[1], a[2]};
+        GateMatrix(kind, shifted, out);
+        for (int i = 0; i < 4; ++i) out[i] *= 0.5;
+      } else {
+        GateMatrix(kind, a, out);
+        if (which == 1) {  // phi multiplies row 1 by e^{i phi}
+          out[0] = out[1] = 0;
+          out[2] *= I;
+          out[3] *= I;
+        } else {           // lam multiplies column 1 by e^{i lam}
+          out[0] = out[2] = 0;
+          out[1] *= I;
+          out[3] *= I;
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 }  // namespace nextrl::quantum

@@ -1,3 +1,4 @@
-// The block kernels compiled for one instruction set (flags set in CMakeLists.txt).
+// The statevector and batched kernels compiled for one instruction set (flags in CMakeLists.txt).
 #define NEXTRL_ISA_NS avx2
 #include "quantum/statevector.h"
+#include "quantum/batch.h"

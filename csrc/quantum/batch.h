@@ -1,0 +1,237 @@
+// Batched kernels: a tile of V samples ("lanes") of one small circuit, each with its
+// own gate angles. State tile layout: re[j * V + l], im[j * V + l] for basis index
+// j in [0, 2^n) and lane l in [0, V): every loop runs over lanes innermost, so SIMD
+// goes across the batch whatever qubit a gate acts on.
+//
+// Per-lane matrices: entry c of an op lives at arena + op.mat + 2 * c * V (real parts of
+// the V lanes) and arena + op.mat + (2 * c + 1) * V (imaginary parts); `mat` counts Reals.
+// Included by kernels_<isa>.cpp after quantum/statevector.h (uses its Runs helpers).
+// Preconditions (checked by BatchPlan): k <= 2 targets, distinct bits < n.
+#ifndef NEXTRL_ISA_NS
+#error "define NEXTRL_ISA_NS before including quantum/batch.h"
+#endif
+
+namespace nextrl::quantum::NEXTRL_ISA_NS {
+
+// y = M x on every run of `op`, M per lane (dense, diagonal or monomial class).
+// conj_transpose applies M^dagger instead (the adjoint sweep).
+template <int VL, typename Real>
+static void LaneApply(const LocalOp& op, Real* re, Real* im, int n, int64_t v_runtime, const Real* arena, bool adjoint) {
+  const int64_t V = VL ? VL : v_runtime;
+  const Real* a = arena + op.mat;
+  const int k = op.k;
+  const int d = 1 << k;
+  int64_t toff[4];
+  for (int c = 0; c < d; ++c) {
+    int64_t bits = 0;
+    for (int t = 0; t < k; ++t)
+      if (c >> t & 1) bits |= int64_t{1} << op.targets[t];
+    toff[c] = bits * V;
+  }
+  const Runs r = MakeRuns(op, n, V);
+  const Real sign = adjoint ? Real(-1) : Real(1);
+  for (int64_t i = 0; i < r.count; ++i) {
+    const int64_t s = RunStart(r, op, i, V);
+    for (int64_t jb = 0; jb < r.length; jb += V) {
+      Real* pr = re + s + jb;
+      Real* pi = im + s + jb;
+      if (op.cls == kLocalDiagonal) {
+        for (int c = 0; c < d; ++c) {
+          const Real* dr = a + 2 * c * V;
+          const Real* di = a + (2 * c + 1) * V;
+          Real* __restrict xr = pr + toff[c];
+          Real* __restrict xi = pi + toff[c];
+#pragma GCC ivdep
+          for (int64_t l = 0; l < V; ++l) {
+            const Real ur = dr[l], ui = sign * di[l], vr = xr[l], vi = xi[l];
+            xr[l] = ur * vr - ui * vi;
+            xi[l] = ur * vi + ui * vr;
+          }
+        }
+      } else if (op.cls == kLocalMonomial) {
+        // new[row] = ph[row] old[perm[row]]; the inverse is new[perm[row]] = conj(ph[row]) old[row].
+        Real tr[4][VL ? VL : 64], ti[4][VL ? VL : 64];
+        for (int c = 0; c < d; ++c)
+          for (int64_t l = 0; l < V; ++l) {
+            tr[c][l] = pr[toff[c] + l];
+            ti[c][l] = pi[toff[c] + l];
+          }
+        for (int row = 0; row < d; ++row) {
+          const Real* ph_r = a + 2 * row * V;
+          const Real* ph_i = a + (2 * row + 1) * V;
+          const int src = adjoint ? row : op.perm[row];
+          const int dst = adjoint ? op.perm[row] : row;
+          for (int64_t l = 0; l < V; ++l) {
+            const Real ur = ph_r[l], ui = sign * ph_i[l];
+            pr[toff[dst] + l] = ur * tr[src][l] - ui * ti[src][l];
+            pi[toff[dst] + l] = ur * ti[src][l] + ui * tr[src][l];
+          }
+        }
+      } else {
+        Real tr[4][VL ? VL : 64], ti[4][VL ? VL : 64];
+        for (int c = 0; c < d; ++c)
+          for (int64_t l = 0; l < V; ++l) {
+            tr[c][l] = pr[toff[c] + l];
+            ti[c][l] = pi[toff[c] + l];
+          }
+        for (int row = 0; row < d; ++row) {
+          Real yr[VL ? VL : 64], yi[VL ? VL : 64];
+          for (int64_t l = 0; l < V; ++l) yr[l] = yi[l] = Real(0);
+          for (int c = 0; c < d; ++c) {
+            // M^dagger[row][c] = conj(M[c][row])
+            const int e = adjoint ? c * d + row : row * d + c;
+            const Real* mr = a + 2 * e * V;
+            const Real* mi = a + (2 * e + 1) * V;
+#pragma GCC ivdep
+            for (int64_t l = 0; l < V; ++l) {
+              const Real ur = mr[l], ui = sign * mi[l];
+              yr[l] += ur * tr[c][l] - ui * ti[c][l];
+              yi[l] += ur * ti[c][l] + ui * tr[c][l];
+            }
+          }
+          for (int64_t l = 0; l < V; ++l) {
+            pr[toff[row] + l] = yr[l];
+            pi[toff[row] + l] = yi[l];
+          }
+        }
+      }
+    }
+  }
+}
+
+// out[l] += sum over the runs of `op` of conj(lam) . (D psi), D the op's per-lane
+// derivative matrix (same class and layout as the op). Only amplitudes inside the
+// controlled subspace contribute: the derivative of a controlled gate vanishes elsewhere.
+template <int VL, typename Real>
+static void LaneDerivInner(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
+                           int64_t v_runtime, const Real* deriv, double* out_re, double* out_im) {
+  const int64_t V = VL ? VL : v_runtime;
+  const int k = op.k;
+  const int d = 1 << k;
+  int64_t toff[4];
+  for (int c = 0; c < d; ++c) {
+    int64_t bits = 0;
+    for (int t = 0; t < k; ++t)
+      if (c >> t & 1) bits |= int64_t{1} << op.targets[t];
+    toff[c] = bits * V;
+  }
+  const Runs r = MakeRuns(op, n, V);
+  Real acc_r[VL ? VL : 64] = {}, acc_i[VL ? VL : 64] = {};
+  for (int64_t i = 0; i < r.count; ++i) {
+    const int64_t s = RunStart(r, op, i, V);
+    for (int64_t jb = 0; jb < r.length; jb += V) {
+      const int64_t base = s + jb;
+      for (int row = 0; row < d; ++row) {
+        const Real* xr = lr + base + toff[row];
+        const Real* xi = li + base + toff[row];
+        for (int c = 0; c < d; ++c) {
+          if (op.cls == kLocalDiagonal && c != row) continue;
+          const int e = op.cls == kLocalDiagonal ? row : row * d + c;
+          const Real* mr = deriv + 2 * e * V;
+          const Real* mi = deriv + (2 * e + 1) * V;
+          const Real* yr = sr + base + toff[c];
+          const Real* yi = si + base + toff[c];
+#pragma GCC ivdep
+          for (int64_t l = 0; l < V; ++l) {
+            // conj(lam) * (m * psi)
+            const Real tr = mr[l] * yr[l] - mi[l] * yi[l], ti = mr[l] * yi[l] + mi[l] * yr[l];
+            acc_r[l] += xr[l] * tr + xi[l] * ti;
+            acc_i[l] += xr[l] * ti - xi[l] * tr;
+          }
+        }
+      }
+    }
+  }
+  for (int64_t l = 0; l < V; ++l) {
+    out_re[l] += acc_r[l];
+    out_im[l] += acc_i[l];
+  }
+}
+
+// Per-lane <psi|P|psi> for P = X^x Z^z (the caller multiplies by i^{|x&z|} and the coefficient):
+// sum_i conj(psi[i ^ x]) (-1)^{|i & z|} psi[i].
+template <int VL, typename Real>
+static void LanePauli(const Real* re, const Real* im, int n, int64_t v_runtime, uint64_t x, uint64_t z, double* out_re,
+                      double* out_im) {
+  const int64_t V = VL ? VL : v_runtime;
+  Real acc_r[VL ? VL : 64] = {}, acc_i[VL ? VL : 64] = {};
+  const int64_t size = int64_t{1} << n;
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t j = static_cast<int64_t>(static_cast<uint64_t>(i) ^ x);
+    const Real sign = (__builtin_popcountll(static_cast<uint64_t>(i) & z) & 1) ? Real(-1) : Real(1);
+    const Real* ar = re + j * V;
+    const Real* ai = im + j * V;
+    const Real* br = re + i * V;
+    const Real* bi = im + i * V;
+#pragma GCC ivdep
+    for (int64_t l = 0; l < V; ++l) {
+      acc_r[l] += sign * (ar[l] * br[l] + ai[l] * bi[l]);
+      acc_i[l] += sign * (ar[l] * bi[l] - ai[l] * br[l]);
+    }
+  }
+  for (int64_t l = 0; l < V; ++l) {
+    out_re[l] = acc_r[l];
+    out_im[l] = acc_i[l];
+  }
+}
+
+// lam += c_l * P psi per lane, P = i^{|x&z|} X^x Z^z and c = (cr, ci) per lane:
+// (P psi)[i] = i^{|x&z|} (-1)^{|(i^x) & z|} psi[i ^ x].
+template <int VL, typename Real>
+static void LaneAddPauli(Real* lr, Real* li, const Real* re, const Real* im, int n, int64_t v_runtime, uint64_t x,
+                         uint64_t z, const Real* cr, const Real* ci) {
+  const int64_t V = VL ? VL : v_runtime;
+  const int64_t size = int64_t{1} << n;
+  for (int64_t i = 0; i < size; ++i) {
+    const uint64_t j = static_cast<uint64_t>(i) ^ x;
+    const Real sign = (__builtin_popcountll(j & z) & 1) ? Real(-1) : Real(1);
+    const Real* ar = re + static_cast<int64_t>(j) * V;
+    const Real* ai = im + static_cast<int64_t>(j) * V;
+    Real* __restrict yr = lr + i * V;
+    Real* __restrict yi = li + i * V;
+#pragma GCC ivdep
+    for (int64_t l = 0; l < V; ++l) {
+      yr[l] += sign * (cr[l] * ar[l] - ci[l] * ai[l]);
+      yi[l] += sign * (cr[l] * ai[l] + ci[l] * ar[l]);
+    }
+  }
+}
+
+// Batched kernel entry points (instantiated per ISA; see batch_plan.cpp).
+template <typename Real>
+void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const Real* arena, bool adjoint) {
+  if (V == 8) return LaneApply<8>(op, re, im, n, V, arena, adjoint);
+  LaneApply<0>(op, re, im, n, V, arena, adjoint);
+}
+template <typename Real>
+void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
+                    int64_t V, const Real* deriv, double* out_re, double* out_im) {
+  if (V == 8) return LaneDerivInner<8>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
+  LaneDerivInner<0>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
+}
+template <typename Real>
+void LanePauliExpectation(const Real* re, const Real* im, int n, int64_t V, uint64_t x, uint64_t z, double* out_re,
+                          double* out_im) {
+  if (V == 8) return LanePauli<8>(re, im, n, V, x, z, out_re, out_im);
+  LanePauli<0>(re, im, n, V, x, z, out_re, out_im);
+}
+template <typename Real>
+void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n, int64_t V, uint64_t x, uint64_t z,
+                      const Real* cr, const Real* ci) {
+  if (V == 8) return LaneAddPauli<8>(lr, li, re, im, n, V, x, z, cr, ci);
+  LaneAddPauli<0>(lr, li, re, im, n, V, x, z, cr, ci);
+}
+
+#define NEXTRL_INSTANTIATE_LANE(Real)                                                                          \
+  template void LaneApplyOp<Real>(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);           \
+  template void LaneDerivative<Real>(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, \
+                                     int64_t, const Real*, double*, double*);                                \
+  template void LanePauliExpectation<Real>(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, \
+                                           double*);                                                          \
+  template void LaneAddPauliTerm<Real>(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, \
+                                       const Real*, const Real*);
+NEXTRL_INSTANTIATE_LANE(float)
+NEXTRL_INSTANTIATE_LANE(double)
+#undef NEXTRL_INSTANTIATE_LANE
+
+}  // namespace nextrl::quantum::NEXTRL_ISA_NS

@@ -1,0 +1,380 @@
+#include "quantum/batch_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "common/check.h"
+#include "common/parallel.h"
+
+namespace nextrl::quantum {
+
+#define NEXTRL_DECLARE_LANE(ns)                                                                              \
+  namespace ns {                                                                                             \
+  template <typename Real>                                                                                   \
+  void LaneApplyOp(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);                           \
+  template <typename Real>                                                                                   \
+  void LaneDerivative(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t,       \
+                      const Real*, double*, double*);                                                        \
+  template <typename Real>                                                                                   \
+  void LanePauliExpectation(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);   \
+  template <typename Real>                                                                                   \
+  void LaneAddPauliTerm(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*, \
+                        const Real*);                                                                        \
+  }
+NEXTRL_DECLARE_LANE(generic)
+#ifdef NEXTRL_HAVE_AVX2
+NEXTRL_DECLARE_LANE(avx2)
+#endif
+#ifdef NEXTRL_HAVE_AVX512
+NEXTRL_DECLARE_LANE(avx512)
+#endif
+#undef NEXTRL_DECLARE_LANE
+
+namespace {
+
+template <typename Real>
+struct LaneKernels {
+  void (*apply)(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);
+  void (*deriv)(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*,
+                double*, double*);
+  void (*pauli)(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);
+  void (*add_pauli)(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*,
+                    const Real*);
+};
+
+#define NEXTRL_LANE_KERNELS(ns) \
+  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
+                      &ns::LaneAddPauliTerm<Real> }
+
+template <typename Real>
+LaneKernels<Real> Kernels(Isa isa) {
+  switch (isa) {
+#ifdef NEXTRL_HAVE_AVX512
+    case Isa::kAvx512: return NEXTRL_LANE_KERNELS(avx512);
+#endif
+#ifdef NEXTRL_HAVE_AVX2
+    case Isa::kAvx2: return NEXTRL_LANE_KERNELS(avx2);
+#endif
+    default: return NEXTRL_LANE_KERNELS(generic);
+  }
+}
+#undef NEXTRL_LANE_KERNELS
+
+constexpr int kMaxBatchQubits = 20;
+constexpr int kMaxLanes = 64;
+
+// Stores the per-lane entries of matrix `m` (2^k x 2^k) for lane l in the op's layout.
+template <typename Real>
+void StoreLane(const LocalOp& op, const cdouble* m, int64_t V, int64_t l, Real* dst) {
+  const int d = 1 << op.k;
+  const int entries = op.cls == kLocalDense ? d * d : d;
+  for (int e = 0; e < entries; ++e) {
+    const cdouble z = op.cls == kLocalDense      ? m[e]
+                      : op.cls == kLocalDiagonal ? m[e * d + e]
+                                                 : m[e * d + op.perm[e]];
+    dst[2 * e * V + l] = static_cast<Real>(z.real());
+    dst[(2 * e + 1) * V + l] = static_cast<Real>(z.imag());
+  }
+}
+
+}  // namespace
+
+BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
+                     int num_features, int num_scales, std::vector<PauliTerm> terms, int num_outputs,
+                     std::vector<int> prob_qubits)
+    : n_(num_qubits), ops_(std::move(ops)), slots_(std::move(slots)), num_weights_(num_weights),
+      num_features_(num_features), num_scales_(num_scales), terms_(std::move(terms)), num_outputs_(num_outputs),
+      prob_qubits_(std::move(prob_qubits)), isa_(DetectIsa()) {
+  NEXTRL_CHECK(n_ >= 1 && n_ <= kMaxBatchQubits, std::invalid_argument, "BatchPlan: num_qubits must be in [1, ",
+               kMaxBatchQubits, "], got ", n_);
+  // Reuse Plan's validation of gates, qubits and parameter indices.
+  Plan check(n_, ops_, static_cast<int>(slots_.size()), 0, 1);
+  for (size_t p = 0; p < slots_.size(); ++p) {
+    const SlotSpec& sl = slots_[p];
+    const int limit = sl.kind == SlotKind::kWeight ? num_weights_ : num_features_;
+    NEXTRL_CHECK(sl.index >= 0 && sl.index < limit, std::out_of_range, "BatchPlan: slot ", p, " index ", sl.index,
+                 " out of range for ", limit);
+    NEXTRL_CHECK(sl.kind != SlotKind::kScaledInput || (sl.scale >= 0 && sl.scale < num_scales_), std::out_of_range,
+                 "BatchPlan: slot ", p, " scale ", sl.scale, " out of range for ", num_scales_);
+  }
+  for (const PauliTerm& t : terms_)
+    NEXTRL_CHECK(t.output >= 0 && t.output < num_outputs_ && (t.x >> n_) == 0 && (t.z >> n_) == 0,
+                 std::out_of_range, "BatchPlan: observable term out of range");
+  if (!prob_qubits_.empty()) num_outputs_ = 1 << prob_qubits_.size();
+  for (int q : prob_qubits_)
+    NEXTRL_CHECK(q >= 0 && q < n_, std::out_of_range, "BatchPlan: qubit ", q, " out of range for ", n_, " qubits");
+  for (const OpSpec& spec : ops_) {
+    const int k = static_cast<int>(spec.targets.size());
+    NEXTRL_CHECK(k <= 2, std::invalid_argument, "BatchPlan: gates on more than 2 target qubits are not supported, got ",
+                 k);
+    OpPlan p{};
+    p.op.k = k;
+    for (int t = 0; t < k; ++t) p.op.targets[t] = spec.targets[t];
+    for (size_t c = 0; c < spec.controls.size(); ++c) {
+      p.op.cmask |= 1u << spec.controls[c];
+      if (spec.ctrl_state >> c & 1) p.op.cval |= 1u << spec.controls[c];
+    }
+    GateClass cls = Info(spec.kind).cls;
+    const int d = 1 << k;
+    if (spec.kind == GateKind::kUnitary) {
+      bool diag = true;
+      for (int r = 0; r < d; ++r)
+        for (int c = 0; c < d; ++c) diag &= r == c || spec.matrix[r * d + c] == cdouble(0);
+      cls = diag ? GateClass::kDiagonal : GateClass::kDense;
+    }
+    if (cls == GateClass::kMonomial) {
+      std::vector<cdouble> m(static_cast<size_t>(d * d));
+      GateMatrix(spec.kind, nullptr, m.data());
+      for (int r = 0; r < d; ++r)
+        for (int c = 0; c < d; ++c)
+          if (m[r * d + c] != cdouble(0)) p.op.perm[r] = c;
+    }
+    p.op.cls = cls == GateClass::kDiagonal ? kLocalDiagonal : cls == GateClass::kMonomial ? kLocalMonomial : kLocalDense;
+    p.dense = cls == GateClass::kDense;
+    p.entries = p.dense ? d * d : d;
+    plans_.push_back(p);
+  }
+  lanes_ = n_ <= 12 ? 8 : 1;
+}
+
+void BatchPlan::set_lanes(int lanes) {
+  NEXTRL_CHECK(lanes >= 1 && lanes <= kMaxLanes && (lanes & (lanes - 1)) == 0, std::invalid_argument,
+               "BatchPlan.lanes: must be a power of two in [1, ", kMaxLanes, "], got ", lanes);
+  lanes_ = lanes;
+}
+
+void BatchPlan::set_isa(Isa isa) {
+  NEXTRL_CHECK(static_cast<int>(isa) >= 0 && static_cast<int>(isa) <= static_cast<int>(DetectIsa()),
+               std::invalid_argument, "BatchPlan.isa: not supported on this CPU or build");
+  isa_ = isa;
+}
+
+void BatchPlan::SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const {
+  for (size_t p = 0; p < slots_.size(); ++p) {
+    const SlotSpec& sl = slots_[p];
+    switch (sl.kind) {
+      case SlotKind::kWeight: theta[p] = w[sl.index]; break;
+      case SlotKind::kInput: theta[p] = x[b * num_features_ + sl.index]; break;
+      case SlotKind::kScaledInput: theta[p] = s[sl.scale] * x[b * num_features_ + sl.index]; break;
+    }
+  }
+}
+
+template <typename Real>
+BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace() const {
+  Workspace<Real> ws;
+  const int64_t V = lanes_;
+  ws.state.assign(static_cast<size_t>(4 * (int64_t{1} << n_) * V), Real(0));
+  ws.offset.resize(plans_.size());
+  ws.ops.resize(plans_.size());
+  int64_t total = 0;
+  for (size_t k = 0; k < plans_.size(); ++k) {
+    ws.offset[k] = total;
+    ws.ops[k] = plans_[k].op;
+    ws.ops[k].mat = total;
+    total += 2 * plans_[k].entries * V;
+  }
+  ws.arena.assign(static_cast<size_t>(total), Real(0));
+  ws.theta.assign(slots_.size() * static_cast<size_t>(V), 0.0);
+  ws.vals.assign(static_cast<size_t>(num_outputs_ * V), 0.0);
+  ws.deriv.assign(static_cast<size_t>(2 * 16 * V), Real(0));
+  return ws;
+}
+
+// One tile: forward, and with g != nullptr the adjoint sweep.
+//   out:       [batch, num_outputs] rows of this tile are written.
+//   slot_grad: [V, num_slots] dL/d(slot) per lane (backward only).
+template <typename Real>
+void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
+                        const double* g, double* out, double* slot_grad, Workspace<Real>& ws) const {
+  const LaneKernels<Real> K = Kernels<Real>(isa_);
+  const int64_t V = lanes_;
+  const int64_t size = int64_t{1} << n_;
+  const size_t num_slots = slots_.size();
+  Real* re = ws.state.data();
+  Real* im = re + size * V;
+  Real* lre = im + size * V;
+  Real* lim = lre + size * V;
+  std::vector<double>& theta = ws.theta;
+  std::vector<LocalOp>& ops = ws.ops;
+  int64_t rows[kMaxLanes];
+  for (int64_t l = 0; l < V; ++l) {
+    rows[l] = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
+    SlotValues(rows[l], x, w, s, theta.data() + l * num_slots);
+  }
+  auto angles_of = [&](const OpSpec& spec, int64_t l, double* a) {
+    for (size_t i = 0; i < spec.angles.size(); ++i) {
+      const ParamRef& p = spec.angles[i];
+      a[i] = p.index >= 0 ? p.scale * theta[l * num_slots + p.index] + p.offset : p.offset;
+    }
+  };
+  cdouble m[16];
+  for (size_t k = 0; k < plans_.size(); ++k) {
+    const OpSpec& spec = ops_[k];
+    bool variable = false;
+    for (const ParamRef& p : spec.angles) variable |= p.index >= 0;
+    if (!variable && ws.constants_ready) continue;
+    for (int64_t l = 0; l < V; ++l) {
+      if (spec.kind == GateKind::kUnitary) {
+        std::copy(spec.matrix.begin(), spec.matrix.end(), m);
+      } else {
+        double a[3];
+        angles_of(spec, l, a);
+        GateMatrix(spec.kind, a, m);
+      }
+      StoreLane(ops[k], m, V, l, ws.arena.data() + ws.offset[k]);
+    }
+  }
+  ws.constants_ready = true;
+  std::fill(re, re + 2 * size * V, Real(0));
+  for (int64_t l = 0; l < V; ++l) re[l] = Real(1);
+  for (size_t k = 0; k < plans_.size(); ++k) K.apply(ops[k], re, im, n_, V, ws.arena.data(), false);
+  // Read-outs.
+  const int A = num_outputs_;
+  double vr[kMaxLanes], vi[kMaxLanes];
+  std::vector<double>& vals = ws.vals;
+  std::fill(vals.begin(), vals.end(), 0.0);
+  static const cdouble kPhase[4] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+  if (prob_qubits_.empty()) {
+    for (const PauliTerm& t : terms_) {
+      K.pauli(re, im, n_, V, t.x, t.z, vr, vi);
+      const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
+      for (int64_t l = 0; l < V; ++l) vals[l * A + t.output] += (c * cdouble(vr[l], vi[l])).real();
+    }
+  } else {
+    for (int64_t j = 0; j < size; ++j) {
+      int64_t bin = 0;
+      for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
+      for (int64_t l = 0; l < V; ++l)
+        vals[l * A + bin] += double(re[j * V + l]) * re[j * V + l] + double(im[j * V + l]) * im[j * V + l];
+    }
+  }
+  for (int64_t l = 0; l < V; ++l) {
+    const int64_t b = tile * V + l;
+    if (b < batch) std::copy(vals.begin() + l * A, vals.begin() + (l + 1) * A, out + b * A);
+  }
+  if (g == nullptr) return;
+
+  // lam = sum_a g[b, a] O_a psi, so that dL/dth = 2 Re <lam| dpsi/dth>.
+  std::fill(lre, lre + 2 * size * V, Real(0));
+  if (prob_qubits_.empty()) {
+    Real cr[kMaxLanes], ci[kMaxLanes];
+    for (const PauliTerm& t : terms_) {
+      const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
+      for (int64_t l = 0; l < V; ++l) {
+        const int64_t b = tile * V + l;
+        const double gl = b < batch ? g[b * A + t.output] : 0.0;
+        cr[l] = static_cast<Real>(gl * c.real());
+        ci[l] = static_cast<Real>(gl * c.imag());
+      }
+      K.add_pauli(lre, lim, re, im, n_, V, t.x, t.z, cr, ci);
+    }
+  } else {
+    for (int64_t j = 0; j < size; ++j) {
+      int64_t bin = 0;
+      for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
+      for (int64_t l = 0; l < V; ++l) {
+        const int64_t b = tile * V + l;
+        const Real gl = b < batch ? static_cast<Real>(g[b * A + bin]) : Real(0);
+        lre[j * V + l] = gl * re[j * V + l];
+        lim[j * V + l] = gl * im[j * V + l];
+      }
+    }
+  }
+  std::fill(slot_grad, slot_grad + num_slots * V, 0.0);
+  Real* deriv = ws.deriv.data();
+  for (size_t kk = plans_.size(); kk-- > 0;) {
+    const OpSpec& spec = ops_[kk];
+    K.apply(ops[kk], re, im, n_, V, ws.arena.data(), true);  // psi_{k-1} = U_k^dagger psi_k
+    for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
+      const ParamRef& p = spec.angles[ai];
+      if (p.index < 0) continue;
+      for (int64_t l = 0; l < V; ++l) {
+        double a[3];
+        angles_of(spec, l, a);
+        GateDerivative(spec.kind, a, static_cast<int>(ai), m);
+        StoreLane(ops[kk], m, V, l, deriv);
+      }
+      LocalOp dop = ops[kk];
+      dop.mat = 0;
+      std::fill(vr, vr + V, 0.0);
+      std::fill(vi, vi + V, 0.0);
+      K.deriv(dop, lre, lim, re, im, n_, V, deriv, vr, vi);
+      for (int64_t l = 0; l < V; ++l) slot_grad[l * num_slots + p.index] += 2.0 * vr[l] * p.scale;
+    }
+    K.apply(ops[kk], lre, lim, n_, V, ws.arena.data(), true);  // lam_{k-1} = U_k^dagger lam_k
+  }
+}
+
+template <typename Real>
+void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const {
+  const int64_t V = lanes_;
+  const int64_t tiles = (batch + V - 1) / V;
+#ifdef _OPENMP
+#pragma omp parallel if (tiles > 1)
+#endif
+  {
+    Workspace<Real> ws = MakeWorkspace<Real>();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; ++t) RunTile<Real>(t, batch, x, w, s, nullptr, out, nullptr, ws);
+  }
+}
+
+template <typename Real>
+void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g,
+                         double* out, double* dw, double* dx, double* ds) const {
+  const int64_t V = lanes_;
+  const int64_t tiles = (batch + V - 1) / V;
+  const size_t num_slots = slots_.size();
+  // Per-tile partial sums of the weight and scale gradients, added in tile order below.
+  std::vector<double> part_w(static_cast<size_t>(tiles * num_weights_), 0.0);
+  std::vector<double> part_s(static_cast<size_t>(tiles * num_scales_), 0.0);
+  std::fill(dx, dx + batch * num_features_, 0.0);
+#ifdef _OPENMP
+#pragma omp parallel if (tiles > 1)
+#endif
+  {
+    Workspace<Real> ws = MakeWorkspace<Real>();
+    std::vector<double> grad(num_slots * static_cast<size_t>(V));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; ++t) {
+      RunTile<Real>(t, batch, x, w, s, g, out, grad.data(), ws);
+      for (int64_t l = 0; l < V; ++l) {
+        const int64_t b = t * V + l;
+        if (b >= batch) break;
+        for (size_t p = 0; p < num_slots; ++p) {
+          const double gp = grad[l * num_slots + p];
+          const SlotSpec& sl = slots_[p];
+          switch (sl.kind) {
+            case SlotKind::kWeight: part_w[t * num_weights_ + sl.index] += gp; break;
+            case SlotKind::kInput: dx[b * num_features_ + sl.index] += gp; break;
+            case SlotKind::kScaledInput:
+              dx[b * num_features_ + sl.index] += gp * s[sl.scale];
+              part_s[t * num_scales_ + sl.scale] += gp * x[b * num_features_ + sl.index];
+              break;
+          }
+        }
+      }
+    }
+  }
+  std::fill(dw, dw + num_weights_, 0.0);
+  std::fill(ds, ds + num_scales_, 0.0);
+  for (int64_t t = 0; t < tiles; ++t) {
+    for (int i = 0; i < num_weights_; ++i) dw[i] += part_w[t * num_weights_ + i];
+    for (int i = 0; i < num_scales_; ++i) ds[i] += part_s[t * num_scales_ + i];
+  }
+}
+
+template void BatchPlan::Forward<float>(const double*, int64_t, const double*, const double*, double*) const;
+template void BatchPlan::Forward<double>(const double*, int64_t, const double*, const double*, double*) const;
+template void BatchPlan::Backward<float>(const double*, int64_t, const double*, const double*, const double*, double*,
+                                         double*, double*, double*) const;
+template void BatchPlan::Backward<double>(const double*, int64_t, const double*, const double*, const double*,
+                                          double*, double*, double*, double*) const;
+
+}  // namespace nextrl::quantum

@@ -1,0 +1,99 @@
+// A compiled variational circuit executed over a batch: forward read-outs and the
+// adjoint vector-Jacobian product (Jones & Gacon 2020, arXiv:2009.02823) in one call.
+//
+// Angles come from slots; slot p of sample b has the value
+//   weight:        w[index]
+//   input:         x[b, index]
+//   scaled input:  s[scale] * x[b, index]   (data re-uploading with a trainable scale)
+// and a gate angle is `scale * slot + offset` (ParamRef, as in Plan).
+// Samples run in tiles of V lanes (SIMD across the batch), tiles in parallel; every
+// reduction over the batch adds per-tile partials in tile order (thread-count invariant).
+#pragma once
+#include <complex>
+#include <cstdint>
+#include <vector>
+
+#include "quantum/plan.h"
+
+namespace nextrl::quantum {
+
+enum class SlotKind : int { kWeight = 0, kInput = 1, kScaledInput = 2 };
+
+struct SlotSpec {
+  SlotKind kind = SlotKind::kWeight;
+  int index = 0;  // weight or feature index
+  int scale = -1; // scale index (kScaledInput)
+};
+
+struct PauliTerm {
+  uint64_t x = 0, z = 0;
+  cdouble coeff = 1.0;
+  int output = 0;  // which output column the term adds to
+};
+
+class BatchPlan {
+ public:
+  // terms: Pauli terms of the observables (expectation mode, num_outputs columns), or
+  // prob_qubits non-empty: Born-rule probabilities of these qubits (2^k columns).
+  BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
+            int num_features, int num_scales, std::vector<PauliTerm> terms, int num_outputs,
+            std::vector<int> prob_qubits);
+
+  // out: [batch, num_outputs]. x: [batch, num_features], w: [num_weights], s: [num_scales].
+  template <typename Real>
+  void Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const;
+
+  // Adjoint VJP. g: [batch, num_outputs] = dL/d(out). Writes out (the forward values),
+  // dw: [num_weights] (summed over the batch), dx: [batch, num_features], ds: [num_scales].
+  template <typename Real>
+  void Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g, double* out,
+                double* dw, double* dx, double* ds) const;
+
+  int num_qubits() const { return n_; }
+  int num_outputs() const { return num_outputs_; }
+  int num_weights() const { return num_weights_; }
+  int num_features() const { return num_features_; }
+  int num_scales() const { return num_scales_; }
+  int lanes() const { return lanes_; }
+  void set_lanes(int lanes);
+  Isa isa() const { return isa_; }
+  void set_isa(Isa isa);
+
+ private:
+  struct OpPlan {
+    LocalOp op;          // targets/controls as qubits (local = global); mat filled per tile
+    int entries;         // complex entries of its matrix (4^k dense, 2^k otherwise)
+    bool dense;          // matrix stored in full (class dense)
+  };
+  // Per-thread buffers, allocated once per call and reused across tiles.
+  template <typename Real>
+  struct Workspace {
+    std::vector<Real> state;       // psi and lam: 4 x [2^n, V]
+    std::vector<Real> arena;       // per-lane gate matrices of every op
+    std::vector<int64_t> offset;   // op -> arena offset
+    std::vector<LocalOp> ops;      // ops with their arena offsets
+    std::vector<double> theta;     // [V, num_slots]
+    std::vector<double> vals;      // [V, num_outputs]
+    std::vector<Real> deriv;       // per-lane derivative matrix
+    bool constants_ready = false;  // matrices of angle-free ops are filled once
+  };
+  template <typename Real>
+  Workspace<Real> MakeWorkspace() const;
+  template <typename Real>
+  void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
+               double* out, double* slot_grad, Workspace<Real>& ws) const;
+  void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const;
+
+  int n_;
+  std::vector<OpSpec> ops_;
+  std::vector<OpPlan> plans_;
+  std::vector<SlotSpec> slots_;
+  int num_weights_, num_features_, num_scales_;
+  std::vector<PauliTerm> terms_;
+  int num_outputs_;
+  std::vector<int> prob_qubits_;
+  int lanes_;
+  Isa isa_;
+};
+
+}  // namespace nextrl::quantum
