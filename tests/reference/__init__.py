@@ -1,0 +1,1 @@
+"""Slow, obviously correct NumPy references that fast paths are compared against."""
