@@ -64,9 +64,9 @@ q::OpSpec ToOpSpec(const py::tuple& t) {
   return op;
 }
 
-q::Isa ParseIsa(const std::string& name) {
-  NEXTRL_CHECK(name == "generic" || name == "avx2" || name == "avx512", std::invalid_argument,
-               "isa: must be 'generic', 'avx2' or 'avx512', got '", name, "'");
+q::Isa ParseIsa(const char* fn, const std::string& name) {
+  NEXTRL_CHECK(name == "generic" || name == "avx2" || name == "avx512", std::invalid_argument, fn,
+               ": must be 'generic', 'avx2' or 'avx512', got '", name, "'");
   return name == "avx512" ? q::Isa::kAvx512 : name == "avx2" ? q::Isa::kAvx2 : q::Isa::kGeneric;
 }
 
@@ -177,7 +177,7 @@ void BindQuantum(py::module_& m) {
       .def_property("lanes", &q::BatchPlan::lanes, &q::BatchPlan::set_lanes)
       .def_property("isa",
                     [](const q::BatchPlan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa(name)); });
+                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa("BatchPlan.isa", name)); });
 
   py::class_<q::Plan>(m, "Plan", "A compiled circuit: validated gates, fused into blocks.")
       .def(py::init([](int num_qubits, const py::list& ops, int num_params, int max_fused_qubits, int local_bits) {
@@ -206,7 +206,7 @@ void BindQuantum(py::module_& m) {
       .def_property_readonly("num_params", &q::Plan::num_params)
       .def_property("isa",
                     [](const q::Plan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::Plan& p, const std::string& name) { p.set_isa(ParseIsa(name)); })
+                    [](q::Plan& p, const std::string& name) { p.set_isa(ParseIsa("Plan.isa", name)); })
       .def_property_readonly("report", [](const q::Plan& p) {
         const q::FusionReport& r = p.report();
         py::dict d;

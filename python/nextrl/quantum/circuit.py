@@ -46,7 +46,11 @@ def _check_angle(fn: str, value):
 
 
 class Circuit:
-    """A quantum circuit on `num_qubits` qubits (qubit 0 is the least significant bit)."""
+    """A quantum circuit on `num_qubits` qubits (qubit 0 is the least significant bit).
+
+    Limits: one gate acts on at most 12 qubits counting controls (an mcx with 12 controls
+    is refused when compiled); a dense `unitary` on at most 10 qubits.
+    """
 
     def __init__(self, num_qubits: int, name: str | None = None):
         if not isinstance(num_qubits, numbers.Integral) or isinstance(num_qubits, bool):

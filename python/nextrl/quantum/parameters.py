@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 
 _ids = itertools.count()
@@ -62,6 +63,8 @@ class ParameterExpression:
 
     def __init__(self, parameter: Parameter, scale: float, offset: float):
         self.parameter, self.scale, self.offset = parameter, float(scale), float(offset)
+        if not (math.isfinite(self.scale) and math.isfinite(self.offset)):
+            raise ValueError(f"ParameterExpression: scale and offset must be finite, got {self.scale} and {self.offset}")
 
     def __repr__(self) -> str:
         return f"{self.scale:g}*{self.parameter.name} + {self.offset:g}"

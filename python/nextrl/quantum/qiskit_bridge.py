@@ -63,7 +63,7 @@ def circuit_to_qiskit(circuit: Circuit):
         else:
             gate = _qiskit_gate(ins.base, [angle(p) for p in ins.params])
         if ins.controls:
-            gate = gate.control(len(ins.controls), ctrl_state=ins.ctrl_state)
+            gate = gate.control(len(ins.controls), ctrl_state=ins.ctrl_state, annotated=False)
         qc.append(gate, list(ins.controls) + list(ins.targets))
     return qc
 
@@ -99,11 +99,11 @@ def from_qiskit(qc) -> Circuit:
     without free parameters on at most 10 qubits becomes a dense unitary. Anything else
     (measure, reset, classical control, ...) raises a ValueError naming the instruction.
     """
-    from qiskit.circuit import ControlledGate, Gate
+    from qiskit.circuit import ControlledGate
 
     circuit = Circuit(qc.num_qubits, name=qc.name)
     cache: dict = {}
-    circuit.global_phase = _from_qiskit_param(qc.global_phase, cache, "global_phase")
+    phase = _from_qiskit_param(qc.global_phase, cache, "global_phase")
     for item in qc.data:
         op = item.operation
         name = op.name
@@ -112,41 +112,66 @@ def from_qiskit(qc) -> Circuit:
             continue
         if item.clbits or getattr(op, "condition", None) is not None:
             raise ValueError(f"from_qiskit: unsupported instruction '{name}' (classical bits)")
-        params = [_from_qiskit_param(p, cache, name) for p in op.params] if name != "unitary" else []
+        if name == "global_phase" and not qubits:  # GlobalPhaseGate
+            extra = _from_qiskit_param(op.params[0], cache, name)
+            if not isinstance(extra, float) or not isinstance(phase, float):
+                raise ValueError("from_qiskit: several symbolic global phases are not supported")
+            phase += extra
+            continue
         controls: list[int] = []
         ctrl_state = None
         base_op = op
-        if isinstance(op, ControlledGate) and name not in ("unitary",):
+        if isinstance(op, ControlledGate):
             nc = op.num_ctrl_qubits
             controls, qubits = qubits[:nc], qubits[nc:]
             ctrl_state = op.ctrl_state
             base_op = op.base_gate
-            if name == "cu":  # CU(theta, phi, lam, gamma): controlled U plus P(gamma) on the control
+            if base_op.name == "u" and len(op.params) == 4:
+                # CU(theta, phi, lam, gamma): controlled U plus P(gamma) on the active control value.
                 if nc != 1:
-                    raise ValueError("from_qiskit: unsupported instruction 'cu' with several controls")
+                    raise ValueError(f"from_qiskit: unsupported instruction '{name}' with several controls")
+                params = [_from_qiskit_param(p, cache, name) for p in op.params]
                 circuit.append("u", qubits, params[:3], controls=controls, ctrl_state=ctrl_state)
                 _phase_on_control(circuit, controls[0], params[3], ctrl_state)
                 continue
-            params = [_from_qiskit_param(p, cache, name) for p in base_op.params]
         base_name = base_op.name
-        if base_name in _ALIASES:
-            base_name, remap = _ALIASES[base_name]
-            params = remap(params)
-        if base_name in GATES and GATES[base_name].num_controls == 0:
+        if base_name in _ALIASES or (base_name in GATES and GATES[base_name].num_controls == 0):
+            params = [_from_qiskit_param(p, cache, name) for p in base_op.params]
+            if base_name in _ALIASES:
+                base_name, remap = _ALIASES[base_name]
+                params = remap(params)
             circuit.append(base_name, qubits, params, controls=controls, ctrl_state=ctrl_state)
             continue
-        if isinstance(base_op, Gate) and not any(isinstance(p, (Parameter, ParameterExpression)) for p in params):
-            try:
-                matrix = base_op.to_matrix()
-            except Exception as err:  # qiskit raises CircuitError or others for gates without a matrix
-                raise ValueError(f"from_qiskit: unsupported instruction '{name}' (no matrix: {err})") from err
-            if len(qubits) > MAX_UNITARY_QUBITS:
-                raise ValueError(f"from_qiskit: unsupported instruction '{name}' on {len(qubits)} qubits "
+        # Anything else without free parameters: its matrix, on all of its qubits.
+        if name not in ("measure", "reset") and not _is_parameterized(op):
+            all_qubits = list(controls) + list(qubits)
+            if len(all_qubits) > MAX_UNITARY_QUBITS:
+                raise ValueError(f"from_qiskit: unsupported instruction '{name}' on {len(all_qubits)} qubits "
                                  f"(dense matrices are limited to {MAX_UNITARY_QUBITS})")
-            circuit.unitary(matrix, qubits, controls=controls, ctrl_state=ctrl_state, atol=1e-8)
+            try:
+                from qiskit.quantum_info import Operator
+
+                matrix = Operator(op).data
+            except Exception as err:  # qiskit raises QiskitError / CircuitError for non-unitary instructions
+                raise ValueError(f"from_qiskit: unsupported instruction '{name}' (no matrix: {err})") from err
+            circuit.unitary(matrix, all_qubits, atol=1e-8)
             continue
         raise ValueError(f"from_qiskit: unsupported instruction '{name}'")
+    circuit.global_phase = phase
     return circuit
+
+
+def _is_parameterized(op) -> bool:
+    """True when a qiskit operation (Instruction or AnnotatedOperation) has free parameters."""
+    from qiskit.circuit import ParameterExpression as QExpr
+
+    check = getattr(op, "is_parameterized", None)
+    if check is not None:
+        return bool(check())
+    base = getattr(op, "base_op", None)
+    if base is not None:
+        return _is_parameterized(base)
+    return any(isinstance(p, QExpr) and p.parameters for p in getattr(op, "params", []))
 
 
 def _phase_on_control(circuit: Circuit, control: int, gamma, ctrl_state: int) -> None:
