@@ -5,5 +5,15 @@ from nextrl.quantum.observables import PauliSum
 from nextrl.quantum.parameters import Parameter, ParameterExpression
 from nextrl.quantum.qiskit_bridge import from_qiskit
 from nextrl.quantum.statevector import Statevector
+from nextrl.quantum.variational import Feature, VariationalCircuit, Weight
 
-__all__ = ["Circuit", "Instruction", "Parameter", "ParameterExpression", "PauliSum", "Statevector", "from_qiskit"]
+__all__ = ["Circuit", "Instruction", "Parameter", "ParameterExpression", "PauliSum", "Statevector", "from_qiskit",
+           "VariationalCircuit", "Weight", "Feature", "QuantumLayer"]
+
+
+def __getattr__(name):  # torch is imported only when the layer is used
+    if name == "QuantumLayer":
+        from nextrl.quantum.torch_layer import QuantumLayer
+
+        return QuantumLayer
+    raise AttributeError(f"module 'nextrl.quantum' has no attribute {name!r}")

@@ -37,16 +37,20 @@ def _qiskit_gate(base: str, params):
     return classes[base](*params)
 
 
-def circuit_to_qiskit(circuit: Circuit):
-    """A qiskit.QuantumCircuit equal to `circuit`, with one qiskit Parameter per nextrl Parameter."""
+def circuit_to_qiskit(circuit: Circuit, param_map: dict | None = None):
+    """A qiskit.QuantumCircuit equal to `circuit`, with one qiskit Parameter per nextrl Parameter,
+    or, with `param_map`, the qiskit expression it gives for each nextrl Parameter."""
     from qiskit import QuantumCircuit
     from qiskit.circuit import Parameter as QParameter
     from qiskit.circuit.library import UnitaryGate
 
-    qparams = {p: QParameter(p.name) for p in circuit.parameters}
-    names = [p.name for p in circuit.parameters]
-    if len(set(names)) != len(names):
-        raise ValueError("Circuit.to_qiskit: parameter names must be unique for Qiskit, got duplicates")
+    if param_map is None:
+        names = [p.name for p in circuit.parameters]
+        if len(set(names)) != len(names):
+            raise ValueError("Circuit.to_qiskit: parameter names must be unique for Qiskit, got duplicates")
+        qparams = {p: QParameter(p.name) for p in circuit.parameters}
+    else:
+        qparams = param_map
 
     def angle(v):
         if isinstance(v, Parameter):

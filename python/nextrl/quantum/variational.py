@@ -180,3 +180,42 @@ class VariationalCircuit:
             else:
                 cols.append(x[:, src.index] * (s[src.scale] if src.scale is not None else 1.0))
         return np.stack(cols, axis=1) if cols else np.zeros((x.shape[0], 0))
+
+    # ------------------------------------------------------------------- qiskit
+    def to_qiskit(self):
+        """(QuantumCircuit, observables) reproducing this circuit in Qiskit.
+
+        The circuit's parameters are three ParameterVectors: "w" (weights), "x" (features)
+        and "s" (scales); a slot becomes w[i], x[f] or s[j] * x[f]. Observables are
+        SparsePauliOps (None in probability mode). Bind a sample with
+        `qc.assign_parameters(dict(zip(vectors, values)))` via `qiskit_parameter_values`."""
+        from qiskit.circuit import ParameterVector
+
+        from nextrl.quantum.qiskit_bridge import circuit_to_qiskit
+
+        w = ParameterVector("w", self.num_weights)
+        x = ParameterVector("x", self.num_features)
+        s = ParameterVector("s", self.num_scales)
+        mapping = {}
+        for p in self.circuit.parameters:
+            src = self.sources[p]
+            if isinstance(src, Weight):
+                mapping[p] = w[src.index]
+            elif src.scale is None:
+                mapping[p] = x[src.index]
+            else:
+                mapping[p] = s[src.scale] * x[src.index]
+        qc = circuit_to_qiskit(self.circuit, mapping)
+        self._qiskit_vectors = (w, x, s)
+        observables = [o.to_sparse_pauli_op() for o in self.observables] if self.observables is not None else None
+        return qc, observables
+
+    def qiskit_parameter_values(self, qc, inputs, weights=None, scales=None) -> np.ndarray:
+        """Parameter values [batch, qc.num_parameters] in `qc.parameters` order for the circuit
+        returned by `to_qiskit` (Qiskit sorts parameters by name)."""
+        x, w, s = self._arrays("VariationalCircuit.qiskit_parameter_values", inputs, weights, scales)
+        out = np.empty((x.shape[0], qc.num_parameters))
+        for j, param in enumerate(qc.parameters):
+            vec, i = param.vector.name, param.index
+            out[:, j] = w[i] if vec == "w" else (x[:, i] if vec == "x" else s[i])
+        return out
