@@ -13,6 +13,37 @@
 
 namespace nextrl::quantum::NEXTRL_ISA_NS {
 
+// Dense 1-qubit gate with per-lane matrices, written out so the lane loop vectorizes.
+template <int VL, typename Real>
+static void LaneDense1(const LocalOp& op, Real* re, Real* im, int n, int64_t v_runtime, const Real* a, bool adjoint) {
+  const int64_t V = VL ? VL : v_runtime;
+  // M^dagger = [[conj m00, conj m10], [conj m01, conj m11]]
+  const int e01 = adjoint ? 2 : 1, e10 = adjoint ? 1 : 2;
+  const Real sign = adjoint ? Real(-1) : Real(1);
+  const Real *m00r = a, *m00i = a + V, *m01r = a + 2 * e01 * V, *m01i = a + (2 * e01 + 1) * V;
+  const Real *m10r = a + 2 * e10 * V, *m10i = a + (2 * e10 + 1) * V, *m11r = a + 6 * V, *m11i = a + 7 * V;
+  const int64_t step = (int64_t{1} << op.targets[0]) * V;
+  const Runs r = MakeRuns(op, n, V);
+  for (int64_t i = 0; i < r.count; ++i) {
+    const int64_t s = RunStart(r, op, i, V);
+    for (int64_t jb = 0; jb < r.length; jb += V) {
+      Real* __restrict p0r = re + s + jb;
+      Real* __restrict p0i = im + s + jb;
+      Real* __restrict p1r = p0r + step;
+      Real* __restrict p1i = p0i + step;
+#pragma GCC ivdep
+      for (int64_t l = 0; l < V; ++l) {
+        const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
+        const Real u00i = sign * m00i[l], u01i = sign * m01i[l], u10i = sign * m10i[l], u11i = sign * m11i[l];
+        p0r[l] = m00r[l] * ar - u00i * ai + m01r[l] * br - u01i * bi;
+        p0i[l] = m00r[l] * ai + u00i * ar + m01r[l] * bi + u01i * br;
+        p1r[l] = m10r[l] * ar - u10i * ai + m11r[l] * br - u11i * bi;
+        p1i[l] = m10r[l] * ai + u10i * ar + m11r[l] * bi + u11i * br;
+      }
+    }
+  }
+}
+
 // y = M x on every run of `op`, M per lane (dense, diagonal or monomial class).
 // conj_transpose applies M^dagger instead (the adjoint sweep).
 template <int VL, typename Real>
@@ -37,6 +68,7 @@ static void LaneApply(const LocalOp& op, Real* re, Real* im, int n, int64_t v_ru
       Real* pi = im + s + jb;
       if (op.cls == kLocalDiagonal) {
         for (int c = 0; c < d; ++c) {
+          if (op.skip >> c & 1u) continue;
           const Real* dr = a + 2 * c * V;
           const Real* di = a + (2 * c + 1) * V;
           Real* __restrict xr = pr + toff[c];
@@ -200,6 +232,10 @@ static void LaneAddPauli(Real* lr, Real* li, const Real* re, const Real* im, int
 // Batched kernel entry points (instantiated per ISA; see batch_plan.cpp).
 template <typename Real>
 void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const Real* arena, bool adjoint) {
+  if (op.cls == kLocalDense && op.k == 1) {
+    if (V == 8) return LaneDense1<8>(op, re, im, n, V, arena + op.mat, adjoint);
+    return LaneDense1<0>(op, re, im, n, V, arena + op.mat, adjoint);
+  }
   if (V == 8) return LaneApply<8>(op, re, im, n, V, arena, adjoint);
   LaneApply<0>(op, re, im, n, V, arena, adjoint);
 }

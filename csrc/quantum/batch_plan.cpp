@@ -78,6 +78,42 @@ void StoreLane(const LocalOp& op, const cdouble* m, int64_t V, int64_t l, Real* 
   }
 }
 
+// Per-lane entries of a one-angle rotation written directly (one sincos per lane), in
+// the op's layout (dense 2x2 / 4x4 or diagonal). Returns false for other kinds.
+template <typename Real>
+bool FillRotation(GateKind kind, const double* angle, int64_t V, Real* dst) {
+  auto put = [&](int e, int64_t l, double re, double im) {
+    dst[2 * e * V + l] = static_cast<Real>(re);
+    dst[(2 * e + 1) * V + l] = static_cast<Real>(im);
+  };
+  switch (kind) {
+    case GateKind::kRX: case GateKind::kRY: case GateKind::kRZ: case GateKind::kP:
+    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ:
+      break;
+    default:
+      return false;
+  }
+  for (int64_t l = 0; l < V; ++l) {
+    double s, c;
+    sincos(kind == GateKind::kP ? angle[l] : 0.5 * angle[l], &s, &c);
+    switch (kind) {
+      case GateKind::kRX: put(0, l, c, 0); put(1, l, 0, -s); put(2, l, 0, -s); put(3, l, c, 0); break;
+      case GateKind::kRY: put(0, l, c, 0); put(1, l, -s, 0); put(2, l, s, 0); put(3, l, c, 0); break;
+      case GateKind::kRZ: put(0, l, c, -s); put(1, l, c, s); break;
+      case GateKind::kP: put(0, l, 1, 0); put(1, l, c, s); break;
+      case GateKind::kRZZ: put(0, l, c, -s); put(1, l, c, s); put(2, l, c, s); put(3, l, c, -s); break;
+      default: {  // RXX, RYY: cos on the diagonal, -i sin on the anti-diagonal (|00><11| sign flips for YY)
+        const double yy = kind == GateKind::kRYY ? -1.0 : 1.0;
+        for (int e = 0; e < 16; ++e) put(e, l, 0, 0);
+        for (int i = 0; i < 4; ++i) put(i * 5, l, c, 0);
+        put(3, l, 0, -s * yy); put(12, l, 0, -s * yy); put(6, l, 0, -s); put(9, l, 0, -s);
+        break;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
@@ -210,11 +246,17 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     }
   };
   cdouble m[16];
+  double lane_angle[kMaxLanes];
   for (size_t k = 0; k < plans_.size(); ++k) {
     const OpSpec& spec = ops_[k];
     bool variable = false;
     for (const ParamRef& p : spec.angles) variable |= p.index >= 0;
     if (!variable && ws.constants_ready) continue;
+    if (variable && spec.angles.size() == 1) {
+      const ParamRef& p = spec.angles[0];
+      for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset;
+      if (FillRotation(spec.kind, lane_angle, V, ws.arena.data() + ws.offset[k])) continue;
+    }
     for (int64_t l = 0; l < V; ++l) {
       if (spec.kind == GateKind::kUnitary) {
         std::copy(spec.matrix.begin(), spec.matrix.end(), m);
@@ -224,6 +266,15 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
         GateMatrix(spec.kind, a, m);
       }
       StoreLane(ops[k], m, V, l, ws.arena.data() + ws.offset[k]);
+    }
+    if (!variable && ops[k].cls == kLocalDiagonal) {  // skip entries that are exactly 1
+      const Real* a = ws.arena.data() + ws.offset[k];
+      ops[k].skip = 0;
+      for (int c = 0; c < (1 << ops[k].k); ++c) {
+        bool one = true;
+        for (int64_t l = 0; l < V; ++l) one &= a[2 * c * V + l] == Real(1) && a[(2 * c + 1) * V + l] == Real(0);
+        if (one) ops[k].skip |= 1u << c;
+      }
     }
   }
   ws.constants_ready = true;
@@ -290,11 +341,21 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
       const ParamRef& p = spec.angles[ai];
       if (p.index < 0) continue;
-      for (int64_t l = 0; l < V; ++l) {
-        double a[3];
-        angles_of(spec, l, a);
-        GateDerivative(spec.kind, a, static_cast<int>(ai), m);
-        StoreLane(ops[kk], m, V, l, deriv);
+      const bool pauli_rotation = spec.kind == GateKind::kRX || spec.kind == GateKind::kRY ||
+                                  spec.kind == GateKind::kRZ || spec.kind == GateKind::kRXX ||
+                                  spec.kind == GateKind::kRYY || spec.kind == GateKind::kRZZ;
+      if (pauli_rotation) {  // dR/dth = R(th + pi) / 2
+        for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset + M_PI;
+        FillRotation(spec.kind, lane_angle, V, deriv);
+        const int64_t count = 2 * plans_[kk].entries * V;
+        for (int64_t e = 0; e < count; ++e) deriv[e] *= Real(0.5);
+      } else {
+        for (int64_t l = 0; l < V; ++l) {
+          double a[3];
+          angles_of(spec, l, a);
+          GateDerivative(spec.kind, a, static_cast<int>(ai), m);
+          StoreLane(ops[kk], m, V, l, deriv);
+        }
       }
       LocalOp dop = ops[kk];
       dop.mat = 0;

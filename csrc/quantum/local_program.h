@@ -25,6 +25,7 @@ struct LocalOp {
   uint32_t cval;
   int64_t mat;
   int perm[4];
+  uint32_t skip;  // batched diagonal ops: bit c set when entry c is 1 in every lane
 };
 
 // How a block's local buffer maps onto the state.
