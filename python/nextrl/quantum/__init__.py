@@ -16,4 +16,8 @@ def __getattr__(name):  # torch is imported only when the layer is used
         from nextrl.quantum.torch_layer import QuantumLayer
 
         return QuantumLayer
+    if name == "QiskitExecutor":  # qiskit-ibm-runtime stays optional: imported only by callers
+        from nextrl.quantum.qiskit_executor import QiskitExecutor
+
+        return QiskitExecutor
     raise AttributeError(f"module 'nextrl.quantum' has no attribute {name!r}")
