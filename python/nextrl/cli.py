@@ -37,17 +37,74 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fmt_time(s: float) -> str:
+    return f"{s * 1e6:.1f} us" if s < 1e-3 else (f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Statevector (and batched-VQC) benchmarks of nextrl against its peers, in one run."""
+    import importlib.util
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    import nextrl
+    from nextrl.experiments import statevector_bench as sb
+
+    console = Console()
+    peers = ["qiskit-aer"] + (["qulacs"] if importlib.util.find_spec("qulacs") else [])
+    if "qulacs" not in peers:
+        console.print("[yellow]qulacs is not installed (pip install 'nextrl[bench]'); comparing with Aer only[/]")
+    cfg = sb.BenchConfig(threads=args.threads)
+    info = sb.machine_info()
+    console.print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
+                  f"{args.threads} threads")
+    results = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def progress(msg: str) -> None:
+            bar.update(task, description=msg)
+
+        layered = range(16, (26 if args.full else 22) + 1, 2)
+        results += sb.bench_layered(layered, cfg, peers=peers, progress=progress)
+        results += sb.bench_small(sb.SMALL_QUBITS, cfg, peers=peers, progress=progress)
+        if args.full:
+            results += sb.bench_gate_1q(sb.GATE_QUBITS, cfg, progress=progress)
+    rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
+            for r in results]
+    _table("nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
+           ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
+    if args.out:
+        with open(args.out, "a") as f:
+            for r in results:
+                f.write(json.dumps(r.to_dict()) + "\n")
+        console.print(f"wrote {len(results)} JSON lines to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nextrl", description="nextrl: compiled deep-RL toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="version, compiler, SIMD level, OpenMP threads, CUDA")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
+    p = sub.add_parser("bench", help="time nextrl against Qiskit Aer and qulacs (a few minutes)")
+    p.add_argument("--threads", type=int, default=2, help="threads for nextrl and every peer (default 2)")
+    p.add_argument("--full", action="store_true", help="up to 26 qubits and the single-gate bandwidth case")
+    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        if args.threads < 1:
+            build_parser().error(f"--threads must be >= 1, got {args.threads}")
+        # qulacs takes its thread count from OMP_NUM_THREADS when it is first loaded.
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     return args.func(args)
 
 
