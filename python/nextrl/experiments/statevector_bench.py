@@ -191,7 +191,7 @@ def _reset(state: np.ndarray) -> None:
 def _max_diff(a: np.ndarray, b: np.ndarray, what: str, atol: float) -> float:
     diff = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
     if not diff <= atol:
-        raise AssertionError(f"statevector_bench: {what} differs from nextrl by {diff:.3g} (atol {atol})")
+        raise RuntimeError(f"statevector_bench: {what} differs from nextrl by {diff:.3g} (atol {atol})")
     return diff
 
 
@@ -371,7 +371,7 @@ def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = 
                     circ.ry(float(theta), q)
                 plan = plans[q] = circ.compile(False)
                 if plan.report["num_blocks"] != cfg.gates_1q:
-                    raise AssertionError(f"bench_gate_1q: expected {cfg.gates_1q} passes, plan has {plan.report}")
+                    raise RuntimeError(f"bench_gate_1q: expected {cfg.gates_1q} passes, plan has {plan.report}")
                 plan.run(state, no_params)
                 engines.append(_Engine(f"ry q={q}", None, functools.partial(plan.run, state, no_params)))
             _interleaved(engines, runs, progress, f"gate_1q n={n}")
@@ -425,8 +425,9 @@ def _qulacs_bound(n: int, gates: list, values: np.ndarray):
 
 def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchConfig(), *,
                 peers: Sequence[str] = ("qiskit-aer", "qulacs"), progress: Progress = None) -> list[BenchResult]:
-    """Time per small circuit, one call per circuit with fresh parameters. nextrl's time includes the
-    Python call: `Statevector(n).apply(circ, params)` (allocation, binding, run; the plan is cached).
+    """Time per small circuit, one call per circuit with fresh parameters, Python call included. nextrl
+    in two ways: case "new-state", `Statevector(n).apply(circ, params)` (allocation, binding, run; the
+    plan is cached), and case "reset", `state.reset().apply(circ, params)` on one reused state.
     Aer gets prebuilt, bound, transpiled circuits and is timed on `backend.run(qc).result()`; qulacs gets
     prebuilt bound circuits and is timed on `QuantumState(n)` plus `update_quantum_state`."""
     if "qulacs" in peers:
@@ -440,14 +441,19 @@ def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchCo
         for n in qubits:
             circ, gates = _small_circuit(n, cfg.small_gates, rng)
             values = rng.uniform(-np.pi, np.pi, size=(cfg.small_calls, circ.num_parameters))
+            reused = Statevector(n)
 
-            def ours():
+            def new_state():
                 for v in values:
                     Statevector(n).apply(circ, v)
 
-            ours()  # compiles and caches the plan
+            def reset():
+                for v in values:
+                    reused.reset().apply(circ, v)
+
+            new_state()  # compiles and caches the plan
             reference = Statevector(n).apply(circ, values[0]).amplitudes
-            engines = [_Engine("nextrl", None, ours)]
+            engines = [_Engine("new-state", None, new_state), _Engine("reset", None, reset)]
             for peer in peers:
                 if peer == "qiskit-aer":
                     engines.append(_aer_small(circ, values, reference, cfg))
@@ -458,14 +464,14 @@ def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchCo
                 engines[-1].extra["peer_version"] = versions.get(peer)
                 engines[-1].run()  # warm-up
             _interleaved(engines, cfg.repeats, progress, f"small n={n}")
-            t_ours = statistics.median(engines[0].times) / cfg.small_calls
+            t = {e.name: statistics.median(e.times) / cfg.small_calls for e in engines}
             common = {"stat": "median", "runs": cfg.repeats, "calls": cfg.small_calls, "gates": cfg.small_gates,
                       "dtype": "complex128", "fusion": dict(circ.compile(True).report),
                       "loadavg_1m": os.getloadavg()[0]}
-            for e in engines[1:]:
-                t_peer = statistics.median(e.times) / cfg.small_calls
-                results.append(BenchResult("small", "apply", n, t_ours, e.name, t_peer, t_peer / t_ours, machine,
-                                           common | e.extra))
+            for case in ("new-state", "reset"):
+                for e in engines[2:]:
+                    results.append(BenchResult("small", case, n, t[case], e.name, t[e.name], t[e.name] / t[case],
+                                               machine, common | e.extra))
     return results
 
 
