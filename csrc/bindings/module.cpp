@@ -10,6 +10,9 @@
 namespace py = pybind11;
 
 void BindQuantum(py::module_& m);
+void BindEnvs(py::module_& m);
+void BindRl(py::module_& m);
+void BindReplay(py::module_& m);
 #ifdef NEXTRL_WITH_CUDA
 void BindCuda(py::module_& m);
 #endif
@@ -84,6 +87,9 @@ PYBIND11_MODULE(_core, m) {
   }, "True when this build includes the CUDA kernels.");
 
   BindQuantum(m);
+  BindEnvs(m);
+  BindRl(m);
+  BindReplay(m);
 #ifdef NEXTRL_WITH_CUDA
   BindCuda(m);
 #endif

@@ -1,0 +1,1 @@
+"""Agents in PyTorch: one file per algorithm (config dataclass, pure loss functions, train())."""
