@@ -1,0 +1,133 @@
+"""Pieces every algorithm file shares: the result record, episode bookkeeping over any Gymnasium vector
+env, scoped seeding, evaluation and checkpoints.
+
+Vector envs follow Gymnasium 1.x's NEXT_STEP autoreset (nextrl's default and Gymnasium's): the step that
+ends an episode returns the episode's *final* observation, and the next call to `step` resets that env,
+ignores its action and returns the first observation of a new episode with reward 0. Agents therefore
+keep the `done` mask of the previous step and drop those reset transitions (`EpisodeTracker.valid`);
+bootstrapping on truncation uses the observation returned at the done step, which is the real final one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+LogFn = Callable[[int, dict[str, float]], None]
+"""log(global_step, metrics): metrics under namespaced keys such as "losses/value", "charts/episode_return"."""
+
+
+@dataclass
+class TrainResult:
+    """What `train()` returns. Episodes are the training episodes, in the order they ended."""
+
+    config: Any
+    modules: dict[str, torch.nn.Module]
+    """the trained networks by name (e.g. {"actor": ..., "critic": ...})"""
+    episode_returns: list[float] = field(default_factory=list)
+    episode_lengths: list[int] = field(default_factory=list)
+    episode_end_steps: list[int] = field(default_factory=list)
+    """global environment step (summed over envs) at which each episode ended"""
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    """one dict per update: "global_step" plus the losses and statistics of that update"""
+    global_steps: int = 0
+    wall_time_s: float = 0.0
+    time_breakdown_s: dict[str, float] = field(default_factory=dict)
+    """seconds spent in "env" (stepping), "inference" (acting) and "update" (learning)"""
+
+    def mean_return(self, last: int = 20) -> float:
+        """Mean return of the last `last` finished training episodes (nan if none finished)."""
+        r = self.episode_returns[-last:]
+        return float(np.mean(r)) if r else float("nan")
+
+
+class EpisodeTracker:
+    """Episode returns and lengths over a NEXT_STEP-autoreset vector env, without relying on wrappers.
+
+    Call `step(rewards, terminations, truncations)` after every `env.step`; it returns the boolean mask of
+    envs whose transition of this step was real (False for the reset step that follows a done)."""
+
+    def __init__(self, num_envs: int):
+        self.num_envs = num_envs
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.prev_done = np.zeros(num_envs, dtype=bool)
+        self.finished_returns: list[float] = []
+        self.finished_lengths: list[int] = []
+        self.finished_steps: list[int] = []
+
+    def step(self, rewards, terminations, truncations, global_step: int = 0) -> np.ndarray:
+        valid = ~self.prev_done
+        rewards = np.asarray(rewards, dtype=np.float64)
+        self.returns[valid] += rewards[valid]
+        self.lengths[valid] += 1
+        done = (np.asarray(terminations) | np.asarray(truncations)) & valid
+        for i in np.flatnonzero(done):
+            self.finished_returns.append(float(self.returns[i]))
+            self.finished_lengths.append(int(self.lengths[i]))
+            self.finished_steps.append(int(global_step))
+        self.returns[done] = 0.0
+        self.lengths[done] = 0
+        self.prev_done = done
+        return valid
+
+    def reset(self) -> None:
+        """After an explicit `env.reset()`: every env starts a new episode."""
+        self.returns[:] = 0.0
+        self.lengths[:] = 0
+        self.prev_done[:] = False
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[torch.Generator]:
+    """Seeds torch's global generator for the block and restores it afterwards, so network initialization
+    and sampling inside follow `seed` without leaking state to the caller. Yields a generator seeded too."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)
+
+
+def evaluate(act: Callable[[np.ndarray], np.ndarray], env, num_episodes: int, *, seed: int,
+             max_steps: int = 1_000_000) -> np.ndarray:
+    """Runs `act(obs) -> actions` (batched, numpy in and out) on a vector env until `num_episodes`
+    episodes have ended; returns their returns [num_episodes] in the order they ended."""
+    if num_episodes < 1:
+        raise ValueError(f"evaluate: num_episodes must be >= 1, got {num_episodes}")
+    obs, _ = env.reset(seed=seed)
+    tracker = EpisodeTracker(env.num_envs)
+    for _ in range(max_steps):
+        obs, rewards, terms, truncs, _ = env.step(act(obs))
+        tracker.step(rewards, terms, truncs)
+        if len(tracker.finished_returns) >= num_episodes:
+            return np.asarray(tracker.finished_returns[:num_episodes])
+    raise RuntimeError(f"evaluate: only {len(tracker.finished_returns)} of {num_episodes} episodes ended "
+                       f"within {max_steps} steps")
+
+
+def save_checkpoint(path: str | Path, result: TrainResult, extra: dict[str, Any] | None = None) -> None:
+    """Writes the modules' state dicts, the config (as a dict) and `extra` to one torch file."""
+    config = dataclasses.asdict(result.config) if dataclasses.is_dataclass(result.config) else result.config
+    torch.save({"modules": {k: m.state_dict() for k, m in result.modules.items()}, "config": config,
+                "extra": extra or {}}, Path(path))
+
+
+def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> dict[str, Any]:
+    """Loads state dicts into `modules` (same names as saved); returns {"config": ..., "extra": ...}.
+    Raises KeyError naming any module missing from the file."""
+    data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    missing = sorted(set(modules) - set(data["modules"]))
+    if missing:
+        raise KeyError(f"load_checkpoint: {path} has no module(s) {missing}; it holds {sorted(data['modules'])}")
+    for name, module in modules.items():
+        module.load_state_dict(data["modules"][name])
+    return {"config": data["config"], "extra": data["extra"]}
+
+
+__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "evaluate", "load_checkpoint", "save_checkpoint", "seeded"]
