@@ -11,6 +11,8 @@ namespace py = pybind11;
 
 void BindQuantum(py::module_& m);
 void BindEnvs(py::module_& m);
+void BindGridEnvs(py::module_& m);
+void BindControlEnvs(py::module_& m);
 void BindRl(py::module_& m);
 void BindReplay(py::module_& m);
 #ifdef NEXTRL_WITH_CUDA
@@ -88,6 +90,8 @@ PYBIND11_MODULE(_core, m) {
 
   BindQuantum(m);
   BindEnvs(m);
+  BindGridEnvs(m);
+  BindControlEnvs(m);
   BindRl(m);
   BindReplay(m);
 #ifdef NEXTRL_WITH_CUDA

@@ -2,6 +2,7 @@
 // random numbers: as easy as 1, 2, 3"). A value depends only on (seed, stream,
 // counter), so draws do not depend on thread count, chunking or device.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 namespace nextrl {
@@ -37,5 +38,71 @@ inline double UniformDouble(uint64_t seed, uint64_t stream, uint64_t counter) {
   const uint64_t bits = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
+
+}  // namespace nextrl
+
+namespace nextrl {
+
+// One random stream: the draws of Philox keyed by (seed, stream), four 32-bit words per counter value.
+// Environments own one each, keyed (seed, env_id) or (derived seed, 0), so results never depend on
+// thread count or on how envs are split between threads.
+class Rng {
+ public:
+  Rng() = default;
+  Rng(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
+
+  uint32_t NextU32() {
+    if (left_ == 0) {
+      block_ = Philox(seed_, stream_, counter_++);
+      left_ = 4;
+    }
+    return block_.v[4 - left_--];
+  }
+  uint64_t NextU64() {
+    const uint64_t hi = NextU32();
+    return (hi << 32) | NextU32();
+  }
+  // Uniform in [0, 1) with 53 random bits.
+  double Uniform() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
+  double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
+  // Uniform integer in [0, n), n >= 1, without modulo bias (Lemire 2019, with rejection).
+  int64_t Below(int64_t n) {
+    const uint64_t range = static_cast<uint64_t>(n);
+    uint64_t x = NextU64();
+    __uint128_t m = static_cast<__uint128_t>(x) * range;
+    uint64_t low = static_cast<uint64_t>(m);
+    if (low < range) {
+      const uint64_t threshold = (0 - range) % range;
+      while (low < threshold) {
+        x = NextU64();
+        m = static_cast<__uint128_t>(x) * range;
+        low = static_cast<uint64_t>(m);
+      }
+    }
+    return static_cast<int64_t>(m >> 64);
+  }
+  // Standard normal (Box-Muller; the second value is kept for the next call).
+  double Normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double u1 = 1.0 - Uniform();  // (0, 1]
+    const double u2 = Uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    spare_ = r * std::sin(2.0 * kPi * u2);
+    has_spare_ = true;
+    return r * std::cos(2.0 * kPi * u2);
+  }
+  bool Bernoulli(double p) { return Uniform() < p; }
+
+ private:
+  static constexpr double kPi = 3.14159265358979323846;
+  uint64_t seed_ = 0, stream_ = 0, counter_ = 0;
+  Philox4x32 block_{};
+  int left_ = 0;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
 
 }  // namespace nextrl

@@ -26,4 +26,6 @@ def build_info() -> dict:
     return info
 
 
+from nextrl import envs as _envs  # noqa: E402  registers the nextrl/ env ids
+
 __all__ = ["build_info", "set_num_threads", "get_num_threads", "__version__"]

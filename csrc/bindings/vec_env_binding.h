@@ -1,0 +1,188 @@
+// BindVecEnv<Env>(m, "_Name"): the one-line registration of a C++ env as a Python class over VecEnv<Env>.
+// The class takes (num_envs, config, autoreset_mode) and exposes reset / step and zero-copy NumPy views of
+// the driver's buffers (they stay valid while the object lives; every call rewrites them in place).
+// Tabular envs (those with StateId / Transitions) also get state_ids() and transition_table(config).
+// Only the bindings include this header.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+#include "envs/vec_env.h"
+
+namespace nextrl::envs {
+
+namespace py = pybind11;
+
+template <typename T>
+py::array BufferView(py::handle owner, T* data, std::vector<py::ssize_t> shape) {
+  return py::array_t<T>(shape, data, owner);
+}
+
+inline py::array BoolView(py::handle owner, uint8_t* data, py::ssize_t n) {
+  return py::array(py::dtype("bool"), std::vector<py::ssize_t>{n}, std::vector<py::ssize_t>{1}, data, owner);
+}
+
+template <class Env>
+concept TabularEnv = requires(const Env& e, const typename Env::Config& c, std::vector<Transition>& out) {
+  { e.StateId() } -> std::convertible_to<int64_t>;
+  { Env::NumStates(c) } -> std::convertible_to<int64_t>;
+  Env::Transitions(c, int64_t{0}, int64_t{0}, out);
+};
+
+template <class Env>
+py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
+  using V = VecEnv<Env>;
+  using Obs = typename Env::Obs;
+  using Action = typename Env::Action;
+  py::class_<V> cls(m, name);
+  cls.def(py::init([](int64_t num_envs, const typename Env::Config& config, int mode) {
+            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument,
+                         "VecEnv: autoreset_mode must be 0 (next step), 1 (same step) or 2 (disabled), got ", mode);
+            return new V(num_envs, config, static_cast<Autoreset>(mode));
+          }),
+          py::arg("num_envs"), py::arg("config"), py::arg("autoreset_mode") = 0);
+  cls.def(
+      "reset",
+      [](V& v, py::object seed, py::object mask) {
+        const bool has_seed = !seed.is_none();
+        const uint64_t s = has_seed ? seed.cast<uint64_t>() : 0;
+        std::vector<uint8_t> m;
+        if (!mask.is_none()) {
+          auto arr = mask.cast<py::array>();
+          NEXTRL_CHECK(py::isinstance<py::array_t<bool>>(arr), TypeMismatch,
+                       "reset: reset_mask must have dtype bool, got ", std::string(py::str(arr.dtype())));
+          NEXTRL_CHECK(arr.ndim() == 1 && arr.shape(0) == v.num_envs(), std::invalid_argument,
+                       "reset: reset_mask must have shape (", v.num_envs(), ",)");
+          auto b = arr.cast<py::array_t<bool>>().template unchecked<1>();
+          m.resize(static_cast<size_t>(v.num_envs()));
+          for (int64_t i = 0; i < v.num_envs(); ++i) m[static_cast<size_t>(i)] = b(i) ? 1 : 0;
+        }
+        py::gil_scoped_release release;
+        v.Reset(has_seed, s, m.empty() ? nullptr : m.data());
+      },
+      py::arg("seed") = py::none(), py::arg("mask") = py::none());
+  cls.def(
+      "step",
+      [](V& v, py::array actions) {
+        NEXTRL_CHECK(py::isinstance<py::array_t<Action>>(actions), TypeMismatch, "step: actions must have dtype ",
+                     std::string(py::str(py::dtype::of<Action>())), ", got ", std::string(py::str(actions.dtype())));
+        NEXTRL_CHECK(actions.flags() & py::array::c_style, TypeMismatch, "step: actions must be C-contiguous");
+        const bool flat = actions.ndim() == 1 && v.action_size() == 1 && actions.shape(0) == v.num_envs();
+        const bool full = actions.ndim() == 2 && actions.shape(0) == v.num_envs() && actions.shape(1) == v.action_size();
+        NEXTRL_CHECK(flat || full, std::invalid_argument, "step: actions must have shape (", v.num_envs(),
+                     v.action_size() == 1 ? std::string(",)") : StrCat(", ", v.action_size(), ")"), ", got ",
+                     std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(
+                         actions.shape(), actions.shape() + actions.ndim()))))));
+        const Action* a = static_cast<const Action*>(actions.data());
+        py::gil_scoped_release release;
+        v.Step(a);
+      },
+      py::arg("actions"));
+  cls.def_property_readonly("num_envs", &V::num_envs);
+  cls.def_property_readonly("obs_shape", [](const V& v) { return v.obs_shape(); });
+  cls.def_property_readonly("action_size", &V::action_size);
+  cls.def_property_readonly("config", [](const V& v) { return v.config(); });
+  cls.def_property_readonly_static("info_names", [](py::object) {
+    return std::vector<std::string>(Env::kInfoNames.begin(), Env::kInfoNames.end());
+  });
+  auto obs_shape = [](const V& v) {
+    std::vector<py::ssize_t> s{v.num_envs()};
+    for (int64_t d : v.obs_shape()) s.push_back(d);
+    return s;
+  };
+  const py::ssize_t kInfo = V::kNumInfo;
+  cls.def_property_readonly("obs", [obs_shape](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<Obs>(self, v.obs(), obs_shape(v));
+  });
+  cls.def_property_readonly("final_obs", [obs_shape](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<Obs>(self, v.final_obs(), obs_shape(v));
+  });
+  cls.def_property_readonly("infos", [kInfo](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<double>(self, v.infos(), {v.num_envs(), kInfo});
+  });
+  cls.def_property_readonly("final_infos", [kInfo](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<double>(self, v.final_infos(), {v.num_envs(), kInfo});
+  });
+  cls.def_property_readonly("rewards", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<float>(self, v.rewards(), {v.num_envs()});
+  });
+  cls.def_property_readonly("terminations", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BoolView(self, v.terminations(), v.num_envs());
+  });
+  cls.def_property_readonly("truncations", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BoolView(self, v.truncations(), v.num_envs());
+  });
+  cls.def_property_readonly("episode_done", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BoolView(self, v.episode_done(), v.num_envs());
+  });
+  cls.def_property_readonly("needs_reset", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BoolView(self, v.needs_reset(), v.num_envs());
+  });
+  cls.def_property_readonly("episode_return", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<double>(self, v.episode_return(), {v.num_envs()});
+  });
+  cls.def_property_readonly("episode_length", [](py::object self) {
+    V& v = self.cast<V&>();
+    return BufferView<int64_t>(self, v.episode_length(), {v.num_envs()});
+  });
+  if constexpr (TabularEnv<Env>) {
+    cls.def("state_ids", [](const V& v) {
+      py::array_t<int64_t> out(v.num_envs());
+      auto o = out.mutable_unchecked<1>();
+      for (int64_t i = 0; i < v.num_envs(); ++i) o(i) = v.env(i).StateId();
+      return out;
+    });
+    // (p, next, reward, terminal), each [S, A, K] (K = most outcomes of any pair; padding has p = 0).
+    cls.def_static("transition_table", [](const typename Env::Config& c) {
+      Env::Validate(c);
+      const int64_t S = Env::NumStates(c), A = Env::NumActions(c);
+      std::vector<std::vector<Transition>> all(static_cast<size_t>(S * A));
+      size_t K = 1;
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t a = 0; a < A; ++a) {
+          Env::Transitions(c, s, a, all[static_cast<size_t>(s * A + a)]);
+          K = std::max(K, all[static_cast<size_t>(s * A + a)].size());
+        }
+      const std::vector<py::ssize_t> shape{S, A, static_cast<py::ssize_t>(K)};
+      py::array_t<double> p(shape), r(shape);
+      py::array_t<int64_t> nxt(shape);
+      py::array_t<bool> term(shape);
+      auto pp = p.mutable_unchecked<3>();
+      auto rr = r.mutable_unchecked<3>();
+      auto nn = nxt.mutable_unchecked<3>();
+      auto tt = term.mutable_unchecked<3>();
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t a = 0; a < A; ++a)
+          for (size_t k = 0; k < K; ++k) {
+            const auto& v = all[static_cast<size_t>(s * A + a)];
+            const bool has = k < v.size();
+            pp(s, a, k) = has ? v[k].p : 0.0;
+            nn(s, a, k) = has ? v[k].next : s;
+            rr(s, a, k) = has ? v[k].reward : 0.0;
+            tt(s, a, k) = has ? v[k].terminal : false;
+          }
+      return py::make_tuple(p, nxt, r, term);
+    });
+    cls.def_static("start_states", [](const typename Env::Config& c) { return Env::StartStates(c); });
+  }
+  return cls;
+}
+
+}  // namespace nextrl::envs

@@ -1,0 +1,206 @@
+// VecEnv<Env>: N copies of one environment stepped in one call, writing into preallocated buffers.
+//
+// An Env is a plain struct (EnvPool's spec + Reset/Step shape, PufferLib's size):
+//   struct Config { ... };                                 plain fields, shared by all copies
+//   using Obs = float | int64_t | uint8_t;                 observation element type
+//   using Action = int64_t | float;                        action element type
+//   static constexpr std::array<const char*, K> kInfoNames;   per-step scalar infos (info["cost"], ...)
+//   static void Validate(const Config&);                   throws std::invalid_argument on a bad config
+//   static std::vector<int64_t> ObsShape(const Config&);
+//   static int64_t ActionSize(const Config&);              1 for a Discrete action
+//   static const char* CheckAction(const Config&, const Action* a);   nullptr if valid, else "must be ..."
+//   explicit Env(const Config&);                           keeps a pointer to the VecEnv's config
+//   int64_t MaxSteps() const;                              truncation after this many steps; 0: never
+//   void Reset(Rng&, Obs* obs, double* info);
+//   StepOut Step(const Action* a, Rng&, Obs* obs, double* info);
+// A tabular env also has int64_t StateId() const, static int64_t NumStates(const Config&), static int64_t
+// NumActions(const Config&), static void Transitions(const Config&, int64_t s, int64_t a,
+// std::vector<Transition>& out) (its exact model) and static std::vector<int64_t> StartStates(const Config&).
+// Step and Reset write the whole observation and every info entry; they never throw, allocate or print.
+//
+// Autoreset follows Gymnasium 1.x (https://farama.org/Vector-Autoreset-Mode):
+//   kNextStep: the step after a termination or truncation resets that env, ignores its action and
+//              returns the first observation with reward 0 and both flags false.
+//   kSameStep: a finished env is reset inside the same step; the returned observation is the new
+//              episode's first, and the final observation and infos go to final_obs / final_info.
+//   kDisabled: finished envs must be reset explicitly (Reset with a mask); stepping one is an error.
+// Randomness: env i owns Rng(seed + i, 0) after Reset(seed) (Gymnasium's seed + i rule), so a batch
+// of N equals N single envs seeded seed, seed + 1, ...; results do not depend on the thread count.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+#include "common/parallel.h"
+#include "common/rng.h"
+
+namespace nextrl::envs {
+
+enum class Autoreset : int { kNextStep = 0, kSameStep = 1, kDisabled = 2 };
+
+struct StepOut {
+  float reward;
+  bool terminated;
+};
+
+// One outcome of a tabular env's transition model (for exact dynamic programming):
+// from state s under action a, with probability p, the next state, the reward and whether it ends.
+struct Transition {
+  double p;
+  int64_t next;
+  double reward;
+  bool terminal;
+};
+
+// Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
+inline constexpr int64_t kMinParallelEnvs = 2048;
+
+template <class Env>
+class VecEnv {
+ public:
+  using Config = typename Env::Config;
+  using Obs = typename Env::Obs;
+  using Action = typename Env::Action;
+  static constexpr int64_t kNumInfo = static_cast<int64_t>(Env::kInfoNames.size());
+
+  VecEnv(int64_t num_envs, const Config& config, Autoreset mode) : config_(config), mode_(mode) {
+    NEXTRL_CHECK(num_envs >= 1, std::invalid_argument, "VecEnv: num_envs must be >= 1, got ", num_envs);
+    Env::Validate(config_);
+    num_envs_ = num_envs;
+    obs_shape_ = Env::ObsShape(config_);
+    obs_size_ = 1;
+    for (int64_t d : obs_shape_) obs_size_ *= d;
+    action_size_ = Env::ActionSize(config_);
+    envs_.reserve(static_cast<size_t>(num_envs));
+    for (int64_t i = 0; i < num_envs; ++i) envs_.emplace_back(config_);
+    rngs_.resize(static_cast<size_t>(num_envs));
+    const size_t n = static_cast<size_t>(num_envs);
+    obs_.assign(n * static_cast<size_t>(obs_size_), Obs{});
+    final_obs_.assign(n * static_cast<size_t>(obs_size_), Obs{});
+    infos_.assign(n * static_cast<size_t>(kNumInfo), 0.0);
+    final_infos_.assign(n * static_cast<size_t>(kNumInfo), 0.0);
+    rewards_.assign(n, 0.0f);
+    terminations_.assign(n, 0);
+    truncations_.assign(n, 0);
+    needs_reset_.assign(n, 1);
+    episode_done_.assign(n, 0);
+    episode_return_.assign(n, 0.0);
+    episode_length_.assign(n, 0);
+    running_return_.assign(n, 0.0);
+    running_length_.assign(n, 0);
+  }
+  VecEnv(const VecEnv&) = delete;
+  VecEnv& operator=(const VecEnv&) = delete;
+
+  // Resets the envs where mask[i] != 0 (all when mask is null). With has_seed, env i is reseeded
+  // with seed + i first; otherwise its stream continues.
+  void Reset(bool has_seed, uint64_t seed, const uint8_t* mask) {
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
+      if (mask != nullptr && mask[i] == 0) return;
+      if (has_seed) rngs_[i] = Rng(seed + static_cast<uint64_t>(i), 0);
+      ResetOne(i);
+      episode_done_[i] = 0;
+    });
+  }
+
+  // actions: [num_envs, action_size]. Validates every action before any env moves.
+  void Step(const Action* actions) {
+    for (int64_t i = 0; i < num_envs_; ++i) {
+      if (needs_reset_[i]) {
+        NEXTRL_CHECK(mode_ != Autoreset::kDisabled, std::invalid_argument, "step: env ", i,
+                     " has finished its episode and autoreset is disabled; reset it first with "
+                     "reset(options={\"reset_mask\": mask})");
+        if (mode_ == Autoreset::kNextStep) continue;  // its action is ignored
+      }
+      const char* err = Env::CheckAction(config_, actions + i * action_size_);
+      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
+    }
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
+  }
+
+  int64_t num_envs() const { return num_envs_; }
+  int64_t obs_size() const { return obs_size_; }
+  int64_t action_size() const { return action_size_; }
+  const std::vector<int64_t>& obs_shape() const { return obs_shape_; }
+  const Config& config() const { return config_; }
+  Autoreset mode() const { return mode_; }
+  Env& env(int64_t i) { return envs_[static_cast<size_t>(i)]; }
+  const Env& env(int64_t i) const { return envs_[static_cast<size_t>(i)]; }
+  Rng& rng(int64_t i) { return rngs_[static_cast<size_t>(i)]; }
+
+  // Buffers, rewritten by every call: [num_envs, ...] row-major.
+  Obs* obs() { return obs_.data(); }
+  Obs* final_obs() { return final_obs_.data(); }
+  double* infos() { return infos_.data(); }
+  double* final_infos() { return final_infos_.data(); }
+  float* rewards() { return rewards_.data(); }
+  uint8_t* terminations() { return terminations_.data(); }
+  uint8_t* truncations() { return truncations_.data(); }
+  // episode_done[i] = 1 when env i finished an episode in the last call; its return and length follow.
+  uint8_t* episode_done() { return episode_done_.data(); }
+  double* episode_return() { return episode_return_.data(); }
+  int64_t* episode_length() { return episode_length_.data(); }
+  uint8_t* needs_reset() { return needs_reset_.data(); }
+
+ private:
+  void ResetOne(int64_t i) {
+    envs_[i].Reset(rngs_[i], obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
+    rewards_[i] = 0.0f;
+    terminations_[i] = truncations_[i] = 0;
+    needs_reset_[i] = 0;
+    running_return_[i] = 0.0;
+    running_length_[i] = 0;
+  }
+
+  void StepOne(int64_t i, const Action* action) {
+    episode_done_[i] = 0;
+    if (needs_reset_[i] && mode_ == Autoreset::kNextStep) {
+      ResetOne(i);
+      return;
+    }
+    Obs* obs = obs_.data() + i * obs_size_;
+    double* info = infos_.data() + i * kNumInfo;
+    const StepOut out = envs_[i].Step(action, rngs_[i], obs, info);
+    running_return_[i] += out.reward;
+    running_length_[i] += 1;
+    const int64_t max_steps = envs_[i].MaxSteps();
+    const bool truncated = !out.terminated && max_steps > 0 && running_length_[i] >= max_steps;
+    rewards_[i] = out.reward;
+    terminations_[i] = out.terminated;
+    truncations_[i] = truncated;
+    if (!(out.terminated || truncated)) return;
+    episode_done_[i] = 1;
+    episode_return_[i] = running_return_[i];
+    episode_length_[i] = running_length_[i];
+    if (mode_ == Autoreset::kSameStep) {
+      std::memcpy(final_obs_.data() + i * obs_size_, obs, sizeof(Obs) * static_cast<size_t>(obs_size_));
+      std::memcpy(final_infos_.data() + i * kNumInfo, info, sizeof(double) * static_cast<size_t>(kNumInfo));
+      const float reward = rewards_[i];
+      ResetOne(i);
+      rewards_[i] = reward;  // the step's own reward and flags are reported
+      terminations_[i] = out.terminated;
+      truncations_[i] = truncated;
+    } else {
+      needs_reset_[i] = 1;
+    }
+  }
+
+  Config config_;
+  Autoreset mode_;
+  int64_t num_envs_ = 0, obs_size_ = 0, action_size_ = 0;
+  std::vector<int64_t> obs_shape_;
+  std::vector<Env> envs_;
+  std::vector<Rng> rngs_;
+  std::vector<Obs> obs_, final_obs_;
+  std::vector<double> infos_, final_infos_;
+  std::vector<float> rewards_;
+  std::vector<uint8_t> terminations_, truncations_, needs_reset_, episode_done_;
+  std::vector<double> episode_return_, running_return_;
+  std::vector<int64_t> episode_length_, running_length_;
+};
+
+}  // namespace nextrl::envs

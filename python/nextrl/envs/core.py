@@ -1,0 +1,198 @@
+"""The Python side of every compiled env: a Gymnasium VectorEnv over a C++ `VecEnv<Env>` and a single
+Gymnasium Env over one copy of it.
+
+Buffers live in C++ and are filled in place by each call; `copy=True` (the default, as in Gymnasium)
+returns copies, `copy=False` returns the zero-copy views themselves, which the next call overwrites
+(wrap them with `torch.from_numpy` for free). Infos are dicts of arrays with Gymnasium's `_key` masks:
+each env-specific scalar (e.g. `info["cost"]`), `info["episode"] = {"r", "l"}` for the envs that
+finished an episode in this call, and, in SAME_STEP mode, `final_obs` / `final_info`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+_MODES = {AutoresetMode.NEXT_STEP: 0, AutoresetMode.SAME_STEP: 1, AutoresetMode.DISABLED: 2}
+
+
+def unknown_name_error(func: str, what: str, name: str, valid) -> ValueError:
+    """A ValueError naming the valid choices and the closest match."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(str(name), valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"{func}: unknown {what} {name!r}{hint} Valid: {', '.join(map(str, valid))}")
+
+
+def check_options(func: str, options: dict | None, allowed: set[str]) -> dict:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"{func}: options must be a dict or None, got {type(options).__name__}")
+    for key in options:
+        if key not in allowed:
+            raise unknown_name_error(func, "option", key, allowed)
+    return options
+
+
+class VectorEnv(gym.vector.VectorEnv):
+    """Base of nextrl's vector envs. Subclasses build the C++ core and the single spaces, then call
+    `_setup`; they may extend `_reset_options` (extra keys of `reset(options=...)`, applied by
+    `_apply_reset_options` before the C++ reset)."""
+
+    _reset_options: frozenset[str] = frozenset({"reset_mask"})
+
+    def _setup(self, core, single_observation_space: gym.Space, single_action_space: gym.Space,
+               autoreset_mode: AutoresetMode | str, copy: bool) -> None:
+        mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
+        self._core = core
+        self.num_envs = core.num_envs
+        self.autoreset_mode = mode
+        self.metadata = {"autoreset_mode": mode, "render_modes": []}
+        self.render_mode = None
+        self.copy = bool(copy)
+        self.single_observation_space = single_observation_space
+        self.single_action_space = single_action_space
+        self.observation_space = batch_space(single_observation_space, self.num_envs)
+        self.action_space = batch_space(single_action_space, self.num_envs)
+        self._discrete = isinstance(single_action_space, gym.spaces.Discrete)
+        self._obs, self._rewards = core.obs, core.rewards
+        self._terms, self._truncs = core.terminations, core.truncations
+        self._infos_buf, self._info_names = core.infos, list(core.info_names)
+        self._ep_done, self._ep_return, self._ep_length = core.episode_done, core.episode_return, core.episode_length
+        self._all = np.ones(self.num_envs, dtype=bool)
+        self._seeded = False
+
+    @staticmethod
+    def _mode_code(autoreset_mode) -> int:
+        mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
+        return _MODES[mode]
+
+    # ------------------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        options = check_options("reset", options, set(self._reset_options))
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"reset: seed must be an int or None, got {type(seed).__name__}")
+        if seed is not None and seed < 0:
+            raise ValueError(f"reset: seed must be >= 0, got {seed}")
+        if seed is None and not self._seeded:
+            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+        if seed is not None:
+            self._seeded = True
+        mask = options.get("reset_mask")
+        if mask is not None:
+            if not isinstance(mask, np.ndarray):
+                raise TypeError(f"reset: options['reset_mask'] must be a numpy array, got {type(mask).__name__}")
+            if mask.dtype != np.bool_:
+                raise TypeError(f"reset: options['reset_mask'] must have dtype bool, got {mask.dtype}")
+            if mask.shape != (self.num_envs,):
+                raise ValueError(f"reset: options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
+        self._apply_reset_options(options, mask)
+        self._core.reset(None if seed is None else int(seed), mask)
+        return self._out(self._obs), self._step_infos()
+
+    def step(self, actions):
+        self._core.step(self._as_actions(actions))
+        obs = self._out(self._obs)
+        return obs, self._out(self._rewards), self._out(self._terms), self._out(self._truncs), self._step_infos()
+
+    def close_extras(self, **kwargs) -> None:
+        pass
+
+    # --------------------------------------------------------------------------------- helpers
+    def _apply_reset_options(self, options: dict, mask: np.ndarray | None) -> None:
+        """Hook for env-specific reset options; the base knows only reset_mask."""
+
+    def _out(self, a: np.ndarray) -> np.ndarray:
+        return a.copy() if self.copy else a
+
+    def _as_actions(self, actions) -> np.ndarray:
+        a = np.asarray(actions)
+        if self._discrete:
+            if a.dtype.kind not in "iu":
+                raise TypeError(f"step: actions must be integers for a Discrete action space, got dtype {a.dtype}")
+            if a.dtype != np.int64:
+                a = a.astype(np.int64)
+        else:
+            if a.dtype.kind not in "fiu":
+                raise TypeError(f"step: actions must be real numbers, got dtype {a.dtype}")
+            if a.dtype != np.float32:
+                a = a.astype(np.float32)
+        return np.ascontiguousarray(a)
+
+    def _step_infos(self) -> dict[str, Any]:
+        infos: dict[str, Any] = {}
+        for k, name in enumerate(self._info_names):
+            infos[name] = self._infos_buf[:, k].copy()
+            infos["_" + name] = self._all
+        done = self._ep_done
+        if done.any():
+            mask = done.copy()
+            infos["episode"] = {"r": self._ep_return.copy(), "l": self._ep_length.copy(), "_r": mask, "_l": mask}
+            infos["_episode"] = mask
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                final_obs = np.full(self.num_envs, None, dtype=object)
+                dense = self._core.final_obs
+                for i in np.flatnonzero(mask):
+                    final_obs[i] = dense[i].copy()
+                final_info: dict[str, Any] = {}
+                fi = self._core.final_infos
+                for k, name in enumerate(self._info_names):
+                    final_info[name] = fi[:, k].copy()
+                    final_info["_" + name] = mask
+                infos["final_obs"], infos["_final_obs"] = final_obs, mask
+                infos["final_info"], infos["_final_info"] = final_info, mask
+        return infos
+
+
+class Env(gym.Env):
+    """One copy of a compiled env as a Gymnasium Env (`gym.make("nextrl/...")`, `check_env`). It runs the
+    vector env with num_envs=1 and autoreset disabled, so env i of a vector env reset with seed s behaves
+    exactly like this env reset with seed s + i."""
+
+    vector_cls: type[VectorEnv]
+    metadata = {"render_modes": []}
+
+    def __init__(self, **kwargs):
+        self._vec = self.vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **kwargs)
+        self.observation_space = self._vec.single_observation_space
+        self.action_space = self._vec.single_action_space
+        self._done = True
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options is not None and "reset_mask" in options:
+            raise ValueError("reset: reset_mask is an option of vector envs, not of a single env")
+        obs, infos = self._vec.reset(seed=seed, options=options)
+        self._done = False
+        return obs[0], self._single(infos)
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("step: the episode has ended (or reset() was never called); call reset() first")
+        a = np.asarray(action)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"step: action must have shape {self.action_space.shape}, got {a.shape}")
+        obs, r, term, trunc, infos = self._vec.step(a[None])
+        self._done = bool(term[0] or trunc[0])
+        return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), self._single(infos)
+
+    @staticmethod
+    def _single(infos: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in infos.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, dict):
+                out[key] = {k: v[0].item() for k, v in value.items() if not k.startswith("_")}
+            else:
+                out[key] = value[0].item() if isinstance(value, np.ndarray) else value
+        return out
+
+
+__all__ = ["Env", "VectorEnv", "check_options", "unknown_name_error"]
