@@ -7,6 +7,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from nextrl.envs.core import Env, VectorEnv
+from nextrl.envs.datasets import Dataset, collect_dataset
 from nextrl.envs.gridworld import GridWorldEnv, GridWorldVectorEnv
 
 # id -> (single env class path, vector env class path, default kwargs)
@@ -26,4 +27,4 @@ def register_all() -> None:
 
 register_all()
 
-__all__ = ["ENVS", "Env", "GridWorldEnv", "GridWorldVectorEnv", "VectorEnv", "register_all"]
+__all__ = ["ENVS", "Dataset", "Env", "collect_dataset", "GridWorldEnv", "GridWorldVectorEnv", "VectorEnv", "register_all"]

@@ -104,6 +104,27 @@ class VectorEnv(gym.vector.VectorEnv):
     def close_extras(self, **kwargs) -> None:
         pass
 
+    # ------------------------------------------------------------------------- tabular envs only
+    @property
+    def is_tabular(self) -> bool:
+        """True when the env has an exact finite model (grid envs): state_ids() and transition_table()."""
+        return hasattr(self._core, "state_ids")
+
+    def state_ids(self) -> np.ndarray:
+        """Index of every env's current state in the tabular model: [num_envs] int64."""
+        self._require_tabular("state_ids")
+        return self._core.state_ids()
+
+    def transition_table(self):
+        """The exact model (p, next, reward, terminal), each [S, A, K], for dynamic programming
+        (nextrl.envs.dp.value_iteration)."""
+        self._require_tabular("transition_table")
+        return type(self._core).transition_table(self.config)
+
+    def _require_tabular(self, func: str) -> None:
+        if not self.is_tabular:
+            raise TypeError(f"{func}: {type(self).__name__} has no tabular model (only grid envs have one)")
+
     # --------------------------------------------------------------------------------- helpers
     def _apply_reset_options(self, options: dict, mask: np.ndarray | None) -> None:
         """Hook for env-specific reset options; the base knows only reset_mask."""
@@ -123,6 +144,8 @@ class VectorEnv(gym.vector.VectorEnv):
                 raise TypeError(f"step: actions must be real numbers, got dtype {a.dtype}")
             if a.dtype != np.float32:
                 a = a.astype(np.float32)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"step: actions must have shape {self.action_space.shape}, got {a.shape}")
         return np.ascontiguousarray(a)
 
     def _step_infos(self) -> dict[str, Any]:
@@ -186,7 +209,7 @@ class Env(gym.Env):
     def _single(infos: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for key, value in infos.items():
-            if key.startswith("_"):
+            if key.startswith("_") or key == "episode":  # episode statistics are a vector-env feature
                 continue
             if isinstance(value, dict):
                 out[key] = {k: v[0].item() for k, v in value.items() if not k.startswith("_")}

@@ -80,14 +80,6 @@ class GridWorldVectorEnv(VectorEnv):
             obs_space = spaces.Box(0.0, 1.0, shape, np.float32)
         self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
 
-    def state_ids(self) -> np.ndarray:
-        """Current cell index y * width + x of every env: [num_envs] int64."""
-        return self._core.state_ids()
-
-    def transition_table(self):
-        """Exact model (p, next, reward, terminal), each [S, A, 1], for dynamic programming."""
-        return _core._GridWorld.transition_table(self.config)
-
 
 class GridWorldEnv(Env):
     vector_cls = GridWorldVectorEnv
