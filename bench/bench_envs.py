@@ -1,0 +1,63 @@
+"""Environment benchmark: nextrl's compiled vector envs against Gymnasium and EnvPool, in one run.
+
+    python bench/bench_envs.py                       # every case, 1 thread
+    python bench/bench_envs.py --bench frozenlake cartpole --sizes 1024 4096 --threads 1 --out envs.jsonl
+
+Prints a table (steps per second summed over envs; ratio = nextrl / peer, > 1: nextrl faster) and, with
+--out, appends one JSON line per case. python/nextrl/experiments/envs_bench.py documents each case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+
+BENCHES = ("grid", "frozenlake", "cartpole", "dataset")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", nargs="+", choices=BENCHES, default=list(BENCHES))
+    p.add_argument("--sizes", type=int, nargs="+", help="num_envs values (default per case)")
+    p.add_argument("--threads", type=int, default=1, help="nextrl and EnvPool threads (default 1: per-core figures)")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, median reported")
+    p.add_argument("--out", help="append one JSON line per case to this file")
+    args = p.parse_args(argv)
+
+    from nextrl.experiments import envs_bench as eb
+
+    def progress(msg: str) -> None:
+        print(f"  ... {msg}", end="\r", flush=True)
+
+    results = []
+    kw = dict(threads=args.threads, rounds=args.rounds, progress=progress)
+    if "grid" in args.bench:
+        results += eb.bench_grid(args.sizes or (16, 256, 1024, 4096, 16384, 65536), **kw)
+    if "frozenlake" in args.bench:
+        results += eb.bench_frozenlake(args.sizes or (16, 256, 1024, 4096, 16384), **kw)
+    if "cartpole" in args.bench:
+        results += eb.bench_cartpole(args.sizes or (256, 1024, 4096, 16384), **kw)
+    if "dataset" in args.bench:
+        results += eb.bench_dataset(threads=args.threads, rounds=3, progress=progress)
+    print(" " * 80, end="\r")
+    print(f"{'bench':<11} {'case':<34} {'N':>6} {'nextrl steps/s':>15} {'peer':<16} {'peer steps/s':>13} {'ratio':>8}")
+    for r in results:
+        peer = f"{r.peer_steps_per_s:13.3g}" if r.peer else " " * 13
+        ratio = f"{r.ratio:8.1f}" if r.peer else ""
+        print(f"{r.bench:<11} {r.case:<34} {r.num_envs:>6} {r.ours_steps_per_s:15.4g} {r.peer:<16} {peer} {ratio}")
+    if args.out:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            commit = ""
+        with open(args.out, "a") as f:
+            for r in results:
+                f.write(json.dumps({**r.to_dict(), "commit": commit,
+                                    "date": datetime.date.today().isoformat()}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
