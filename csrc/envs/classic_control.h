@@ -39,7 +39,8 @@ struct CartPole {
 
   static void Validate(const Config& c) {
     NEXTRL_CHECK(std::isfinite(c.init_low) && std::isfinite(c.init_high) && c.init_low <= c.init_high,
-                 std::invalid_argument, "CartPole: init_low and init_high must be finite with init_low <= init_high, got ",
+                 std::invalid_argument,
+                 "CartPole: init_low and init_high must be finite with init_low <= init_high, got ",
                  c.init_low, " and ", c.init_high);
     NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "CartPole: max_steps must be >= 0, got ", c.max_steps);
   }
@@ -65,7 +66,8 @@ struct CartPole {
     const double costheta = std::cos(theta), sintheta = std::sin(theta);
     const double temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
     const double thetaacc =
-        (kGravity * sintheta - costheta * temp) / (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
+        (kGravity * sintheta - costheta * temp) /
+        (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
     const double xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
     s_[0] = x + kTau * x_dot;
     s_[1] = x_dot + kTau * xacc;

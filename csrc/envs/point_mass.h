@@ -237,7 +237,8 @@ struct HeteroPointMass {
 
   StepOut Step(const Action* action, Rng& rng, Obs* obs, double* info) {
     const Config& c = *cfg_;
-    const double a[2] = {Clip(static_cast<double>(action[0]), -1.0, 1.0), Clip(static_cast<double>(action[1]), -1.0, 1.0)};
+    const double a[2] = {Clip(static_cast<double>(action[0]), -1.0, 1.0),
+                         Clip(static_cast<double>(action[1]), -1.0, 1.0)};
     const double sigma = c.noise_std * (1.0 + kNoisePerVariant * static_cast<double>(variant_));
     for (int k = 0; k < 2; ++k) {
       s_[2 + k] += kDt * a[k];

@@ -69,8 +69,8 @@ struct QuantumStatePrep {
     NEXTRL_CHECK(c.target_depth >= 0, std::invalid_argument, "QuantumStatePrep: target_depth must be >= 0, got ",
                  c.target_depth);
     for (int64_t a : c.target_actions)
-      NEXTRL_CHECK(a >= 0 && a < NumActions(c), std::invalid_argument, "QuantumStatePrep: target_actions must be in [0, ",
-                   NumActions(c), "), got ", a);
+      NEXTRL_CHECK(a >= 0 && a < NumActions(c), std::invalid_argument,
+                   "QuantumStatePrep: target_actions must be in [0, ", NumActions(c), "), got ", a);
     if (c.target_depth == 0) {
       std::vector<cdouble> target;
       FixedTarget(c, target);

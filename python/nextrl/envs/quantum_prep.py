@@ -80,7 +80,8 @@ class QuantumStatePrepVectorEnv(VectorEnv):
             raise ValueError(f"QuantumStatePrep: target_depth must be an int >= 1 for target='random', got "
                              f"{target_depth!r}")
         self.config = make_config("QuantumStatePrep", _core._QuantumStatePrepConfig, {
-            "num_qubits": int(num_qubits), "target_actions": actions, "target_depth": int(target_depth) if random else 0,
+            "num_qubits": int(num_qubits), "target_actions": actions,
+            "target_depth": int(target_depth) if random else 0,
             "observe_target": bool(random if observe_target is None else observe_target),
             "threshold": threshold, "max_steps": max_steps})
         core = _core._QuantumStatePrep(num_envs, self.config, self._mode_code(autoreset_mode))
