@@ -7,8 +7,12 @@ from __future__ import annotations
 import gymnasium as gym
 
 from nextrl.envs.core import Env, VectorEnv
+from nextrl.envs.control import (CartPoleEnv, CartPoleVectorEnv, CausalThrustEnv, CausalThrustVectorEnv,
+                                 HeteroPointMassEnv, HeteroPointMassVectorEnv, PendulumEnv, PendulumVectorEnv,
+                                 PointMassEnv, PointMassVectorEnv)
 from nextrl.envs.datasets import Dataset, collect_dataset
 from nextrl.envs.gridworld import GridWorldEnv, GridWorldVectorEnv
+from nextrl.envs.quantum_prep import QuantumStatePrepEnv, QuantumStatePrepVectorEnv
 
 # id -> (single env class path, vector env class path, default kwargs)
 ENVS: dict[str, tuple[str, str, dict]] = {
@@ -16,6 +20,21 @@ ENVS: dict[str, tuple[str, str, dict]] = {
     "nextrl/GridWorld8x8-v0": ("nextrl.envs.gridworld:GridWorldEnv", "nextrl.envs.gridworld:GridWorldVectorEnv",
                                {"width": 8, "height": 8, "obs_mode": "onehot", "step_penalty": 0.01,
                                 "max_steps": 100}),
+    "nextrl/PointMass-v0": ("nextrl.envs.control:PointMassEnv", "nextrl.envs.control:PointMassVectorEnv", {}),
+    "nextrl/CausalThrust-v0": ("nextrl.envs.control:CausalThrustEnv", "nextrl.envs.control:CausalThrustVectorEnv",
+                               {}),
+    "nextrl/HeteroPointMass-v0": ("nextrl.envs.control:HeteroPointMassEnv",
+                                  "nextrl.envs.control:HeteroPointMassVectorEnv", {}),
+    "nextrl/CartPole-v1": ("nextrl.envs.control:CartPoleEnv", "nextrl.envs.control:CartPoleVectorEnv", {}),
+    "nextrl/Pendulum-v1": ("nextrl.envs.control:PendulumEnv", "nextrl.envs.control:PendulumVectorEnv", {}),
+    "nextrl/QuantumStatePrep-v0": ("nextrl.envs.quantum_prep:QuantumStatePrepEnv",
+                                   "nextrl.envs.quantum_prep:QuantumStatePrepVectorEnv", {}),
+    "nextrl/QuantumStatePrepGHZ3-v0": ("nextrl.envs.quantum_prep:QuantumStatePrepEnv",
+                                       "nextrl.envs.quantum_prep:QuantumStatePrepVectorEnv",
+                                       {"num_qubits": 3, "target": "ghz"}),
+    "nextrl/QuantumStatePrepRandom-v0": ("nextrl.envs.quantum_prep:QuantumStatePrepEnv",
+                                         "nextrl.envs.quantum_prep:QuantumStatePrepVectorEnv",
+                                         {"num_qubits": 2, "target": "random", "target_depth": 4}),
 }
 
 
@@ -27,4 +46,7 @@ def register_all() -> None:
 
 register_all()
 
-__all__ = ["ENVS", "Dataset", "Env", "collect_dataset", "GridWorldEnv", "GridWorldVectorEnv", "VectorEnv", "register_all"]
+__all__ = ["ENVS", "CartPoleEnv", "Dataset", "collect_dataset", "CartPoleVectorEnv", "CausalThrustEnv", "CausalThrustVectorEnv", "Env",
+           "GridWorldEnv", "GridWorldVectorEnv", "HeteroPointMassEnv", "HeteroPointMassVectorEnv", "PendulumEnv",
+           "PendulumVectorEnv", "PointMassEnv", "PointMassVectorEnv", "QuantumStatePrepEnv",
+           "QuantumStatePrepVectorEnv", "VectorEnv", "register_all"]

@@ -169,7 +169,7 @@ def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
     out = []
     for n in sizes:
         actions = _discrete_actions(2, n)
-        ours = _Stepper("nextrl", gym.make_vec("nextrl/CartPole-v0", num_envs=n, copy=False), actions, n,
+        ours = _Stepper("nextrl", gym.make_vec("nextrl/CartPole-v1", num_envs=n, copy=False), actions, n,
                         _steps_for(n))
         peer_env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
         peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, 5e5))

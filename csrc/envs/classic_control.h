@@ -1,0 +1,171 @@
+// CartPole and Pendulum with the dynamics, rewards, terminations and time limits of Gymnasium's
+// CartPole-v1 and Pendulum-v1 (gymnasium/envs/classic_control/{cartpole,pendulum}.py, Gymnasium 1.x).
+// States are double as in Gymnasium; observations are float32. Where Gymnasium's NumPy 2 code computes
+// in float32 (a float32 action times a Python float), the same float32 operation is done here, so a step
+// from the same state agrees to the last bits of float32.
+#pragma once
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "common/check.h"
+#include "common/rng.h"
+#include "envs/control_common.h"
+#include "envs/vec_env.h"
+
+namespace nextrl::envs {
+
+// ----------------------------------------------------------------------------------------------- CartPole
+// Barto, Sutton & Anderson (1983), Euler integration with tau = 0.02. State [x, x_dot, theta, theta_dot]
+// ~ U(init_low, init_high)^4 at reset. Action 0 pushes left, 1 right, with force 10. Terminates when
+// |x| > 2.4 or |theta| > 12 degrees. Reward 1 per step (terminating step included); with
+// sutton_barto_reward, 0 per step and -1 on the terminating step. Truncates after max_steps (500: v1).
+struct CartPole {
+  struct Config {
+    bool sutton_barto_reward = false;
+    int64_t max_steps = 500;
+    double init_low = -0.05, init_high = 0.05;
+  };
+  using Obs = float;
+  using Action = int64_t;
+  static constexpr std::array<const char*, 0> kInfoNames{};
+  static constexpr int64_t kStateSize = 4, kNumActions = 2;
+  static constexpr double kGravity = 9.8, kMassCart = 1.0, kMassPole = 0.1, kTotalMass = kMassPole + kMassCart;
+  static constexpr double kLength = 0.5;  // half the pole's length
+  static constexpr double kPoleMassLength = kMassPole * kLength, kForceMag = 10.0, kTau = 0.02;
+  static constexpr double kThetaThreshold = 12 * 2 * 3.14159265358979323846 / 360, kXThreshold = 2.4;
+
+  static void Validate(const Config& c) {
+    NEXTRL_CHECK(std::isfinite(c.init_low) && std::isfinite(c.init_high) && c.init_low <= c.init_high,
+                 std::invalid_argument,
+                 "CartPole: init_low and init_high must be finite with init_low <= init_high, got ",
+                 c.init_low, " and ", c.init_high);
+    NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "CartPole: max_steps must be >= 0, got ", c.max_steps);
+  }
+  static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
+  static int64_t ActionSize(const Config&) { return 1; }
+  static const char* CheckAction(const Config&, const Action* a) {
+    return (*a == 0 || *a == 1) ? nullptr : "must be 0 or 1";
+  }
+
+  explicit CartPole(const Config& c) : cfg_(&c) {}
+  int64_t MaxSteps() const { return cfg_->max_steps; }
+  const double* State() const { return s_; }
+  static int64_t StateSize(const Config&) { return kStateSize; }
+
+  void Reset(Rng& rng, Obs* obs, double*) {
+    for (double& x : s_) x = rng.Uniform(cfg_->init_low, cfg_->init_high);
+    Observe(obs);
+  }
+
+  StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
+    const double x = s_[0], x_dot = s_[1], theta = s_[2], theta_dot = s_[3];
+    const double force = *a == 1 ? kForceMag : -kForceMag;
+    const double costheta = std::cos(theta), sintheta = std::sin(theta);
+    const double temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
+    const double thetaacc =
+        (kGravity * sintheta - costheta * temp) /
+        (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
+    const double xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
+    s_[0] = x + kTau * x_dot;
+    s_[1] = x_dot + kTau * xacc;
+    s_[2] = theta + kTau * theta_dot;
+    s_[3] = theta_dot + kTau * thetaacc;
+    const bool terminated = s_[0] < -kXThreshold || s_[0] > kXThreshold || s_[2] < -kThetaThreshold ||
+                            s_[2] > kThetaThreshold;
+    Observe(obs);
+    float reward;
+    if (cfg_->sutton_barto_reward) {
+      reward = terminated ? -1.0f : 0.0f;
+    } else {
+      reward = 1.0f;
+    }
+    return {reward, terminated};
+  }
+
+ private:
+  void Observe(Obs* obs) const {
+    for (int64_t k = 0; k < kStateSize; ++k) obs[k] = static_cast<float>(s_[k]);
+  }
+  const Config* cfg_;
+  double s_[kStateSize] = {};
+};
+
+// ----------------------------------------------------------------------------------------------- Pendulum
+// State [theta, theta_dot] ~ U([-init_theta, -init_theta_dot], [init_theta, init_theta_dot]) at reset
+// (Gymnasium's x_init = pi, y_init = 1). Observation [cos theta, sin theta, theta_dot]. With
+// u = clip(action, -2, 2):
+//   cost = normalize(theta)^2 + 0.1 theta_dot^2 + 0.001 u^2,   reward = -cost
+//   theta_dot' = clip(theta_dot + (3 g / (2 l) sin(theta) + 3 / (m l^2) u) dt, -8, 8),  theta' = theta + theta_dot' dt
+// with dt = 0.05, m = l = 1. Never terminates; truncates after max_steps (200: v1).
+struct Pendulum {
+  struct Config {
+    double g = 10.0;
+    int64_t max_steps = 200;
+    double init_theta = 3.14159265358979323846, init_theta_dot = 1.0;
+  };
+  using Obs = float;
+  using Action = float;
+  static constexpr std::array<const char*, 0> kInfoNames{};
+  static constexpr int64_t kStateSize = 2;
+  static constexpr double kMaxSpeed = 8.0, kDt = 0.05, kMass = 1.0, kLength = 1.0;
+  static constexpr float kMaxTorque = 2.0f;
+  static constexpr double kPi = 3.14159265358979323846;
+
+  static void Validate(const Config& c) {
+    NEXTRL_CHECK(std::isfinite(c.g), std::invalid_argument, "Pendulum: g must be finite, got ", c.g);
+    NEXTRL_CHECK(std::isfinite(c.init_theta) && std::isfinite(c.init_theta_dot) && c.init_theta >= 0 &&
+                     c.init_theta_dot >= 0,
+                 std::invalid_argument, "Pendulum: init_theta and init_theta_dot must be finite and >= 0, got ",
+                 c.init_theta, " and ", c.init_theta_dot);
+    NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "Pendulum: max_steps must be >= 0, got ", c.max_steps);
+  }
+  static std::vector<int64_t> ObsShape(const Config&) { return {3}; }
+  static int64_t ActionSize(const Config&) { return 1; }
+  static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, 1); }
+
+  explicit Pendulum(const Config& c) : cfg_(&c) {}
+  int64_t MaxSteps() const { return cfg_->max_steps; }
+  const double* State() const { return s_; }
+  static int64_t StateSize(const Config&) { return kStateSize; }
+
+  void Reset(Rng& rng, Obs* obs, double*) {
+    s_[0] = rng.Uniform(-cfg_->init_theta, cfg_->init_theta);
+    s_[1] = rng.Uniform(-cfg_->init_theta_dot, cfg_->init_theta_dot);
+    Observe(obs);
+  }
+
+  StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
+    const double th = s_[0], thdot = s_[1];
+    const float u = Clip(a[0], -kMaxTorque, kMaxTorque);
+    // float32 terms, as NumPy 2 evaluates Gymnasium's `0.001 * (u**2)` and `3.0 / (m * l**2) * u`.
+    const float u_cost = 0.001f * (u * u);
+    const float torque = static_cast<float>(3.0 / (kMass * kLength * kLength)) * u;
+    const double cost = AngleNormalize(th) * AngleNormalize(th) + 0.1 * (thdot * thdot) + static_cast<double>(u_cost);
+    double newthdot = thdot + (3.0 * cfg_->g / (2.0 * kLength) * std::sin(th) + static_cast<double>(torque)) * kDt;
+    newthdot = Clip(newthdot, -kMaxSpeed, kMaxSpeed);
+    s_[0] = th + newthdot * kDt;
+    s_[1] = newthdot;
+    Observe(obs);
+    return {static_cast<float>(-cost), false};
+  }
+
+ private:
+  // ((x + pi) mod 2 pi) - pi with Python's (floored) modulo.
+  static double AngleNormalize(double x) {
+    double r = std::fmod(x + kPi, 2.0 * kPi);
+    if (r < 0) r += 2.0 * kPi;
+    return r - kPi;
+  }
+  void Observe(Obs* obs) const {
+    obs[0] = static_cast<float>(std::cos(s_[0]));
+    obs[1] = static_cast<float>(std::sin(s_[0]));
+    obs[2] = static_cast<float>(s_[1]);
+  }
+  const Config* cfg_;
+  double s_[kStateSize] = {};
+};
+
+}  // namespace nextrl::envs

@@ -1,0 +1,109 @@
+"""QuantumStatePrep (csrc/envs/quantum_prep.h): prepare a target state of `num_qubits` qubits from |0...0>
+with discrete gates on any qubit.
+
+Actions index `gate_list()`: H, X, S, T, RY(pi/4), RZ(pi/4) on each qubit (a = g * num_qubits + q), then
+CX(c, t) for every ordered pair. Observation: real and imaginary parts of the amplitudes (Qiskit order),
+followed by the target's with `observe_target`. Reward: the fidelity gain |<target|psi'>|^2 - |<target|psi>|^2;
+an episode terminates when the fidelity reaches `threshold` (info["fidelity"]).
+
+Targets are reachable by construction: "plus" (|+>^n, H on every qubit), "ghz" ((|0..0> + |1..1>)/sqrt 2,
+H then a CX chain), a gate sequence (action indices or (name, qubits) pairs of `gate_list()`), or "random":
+`target_depth` random actions from |0...0> drawn at every reset (then observed by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from nextrl import _core
+from nextrl.envs.control import make_config
+from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+
+_TARGETS = ("plus", "ghz", "random")
+
+
+def _gate_list(num_qubits: int) -> list[tuple[str, tuple[int, ...]]]:
+    c = _core._QuantumStatePrepConfig()
+    c.num_qubits = num_qubits
+    c.target_actions = [0]  # any valid target: only the gate list is wanted
+    return _core._QuantumStatePrep.gate_list(c)
+
+
+def target_actions(num_qubits: int, target) -> list[int]:
+    """The action sequence that prepares a named target ("plus", "ghz") or a given sequence of actions /
+    (name, qubits) pairs, from |0...0>."""
+    if not isinstance(num_qubits, (int, np.integer)) or isinstance(num_qubits, bool) or not 1 <= num_qubits <= 10:
+        raise ValueError(f"QuantumStatePrep: num_qubits must be an int in [1, 10], got {num_qubits!r}")
+    gates = _gate_list(int(num_qubits))
+    index = {(name, tuple(qs)): a for a, (name, qs) in enumerate(gates)}
+    if isinstance(target, str):
+        if target == "plus":
+            return [index[("h", (q,))] for q in range(num_qubits)]
+        if target == "ghz":
+            return [index[("h", (0,))]] + [index[("cx", (q - 1, q))] for q in range(1, num_qubits)]
+        raise unknown_name_error("QuantumStatePrep", "target", target, _TARGETS)
+    if not isinstance(target, Sequence) or len(target) == 0:
+        raise ValueError("QuantumStatePrep: target must be 'plus', 'ghz', 'random' or a non-empty sequence of "
+                         f"actions, got {target!r}")
+    out = []
+    for item in target:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not 0 <= item < len(gates):
+                raise ValueError(f"QuantumStatePrep: target action {item} must be in [0, {len(gates)})")
+            out.append(int(item))
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and (item[0], tuple(item[1])) in index:
+            out.append(index[(item[0], tuple(item[1]))])
+        else:
+            raise ValueError(f"QuantumStatePrep: target entry {item!r} must be an action index or a (name, qubits) "
+                             f"pair of gate_list(), e.g. ('h', (0,)) or ('cx', (0, 1))")
+    return out
+
+
+class QuantumStatePrepVectorEnv(VectorEnv):
+    """`num_envs` state-preparation tasks stepped in one C++ call.
+
+    target: "plus" (default), "ghz", "random" (a new target of `target_depth` random gates at each reset)
+    or a gate sequence; observe_target: append the target's amplitudes to the observation (default: only
+    for "random"); threshold: fidelity that ends an episode (0.99); max_steps: truncation (30).
+    """
+
+    def __init__(self, num_envs: int = 1, *, num_qubits: int = 2, target="plus", target_depth: int = 4,
+                 observe_target: bool | None = None, threshold: float = 0.99, max_steps: int = 30,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True):
+        random = isinstance(target, str) and target == "random"
+        actions = [] if random else target_actions(num_qubits, target)
+        if random and (not isinstance(target_depth, (int, np.integer)) or target_depth < 1):
+            raise ValueError(f"QuantumStatePrep: target_depth must be an int >= 1 for target='random', got "
+                             f"{target_depth!r}")
+        self.config = make_config("QuantumStatePrep", _core._QuantumStatePrepConfig, {
+            "num_qubits": int(num_qubits), "target_actions": actions,
+            "target_depth": int(target_depth) if random else 0,
+            "observe_target": bool(random if observe_target is None else observe_target),
+            "threshold": threshold, "max_steps": max_steps})
+        core = _core._QuantumStatePrep(num_envs, self.config, self._mode_code(autoreset_mode))
+        self.num_qubits = int(num_qubits)
+        obs_space = spaces.Box(-1.0, 1.0, tuple(core.obs_shape), np.float32)
+        self._setup(core, obs_space, spaces.Discrete(len(_gate_list(self.num_qubits))), autoreset_mode, copy)
+
+    def gate_list(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, qubits) of every action; "ry" and "rz" have the angle pi/4."""
+        return _gate_list(self.num_qubits)
+
+    def states(self) -> np.ndarray:
+        """Current states: [num_envs, 2**num_qubits] complex128 (a copy)."""
+        return self._core.states()
+
+    def targets(self) -> np.ndarray:
+        """Current targets: [num_envs, 2**num_qubits] complex128 (a copy)."""
+        return self._core.targets()
+
+
+class QuantumStatePrepEnv(Env):
+    vector_cls = QuantumStatePrepVectorEnv
+
+
+__all__ = ["QuantumStatePrepEnv", "QuantumStatePrepVectorEnv", "target_actions"]

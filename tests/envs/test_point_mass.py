@@ -1,0 +1,107 @@
+"""PointMass (csrc/envs/point_mass.h): the documents' 4-D point mass against the NumPy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs import control_checks as cc
+from nextrl.envs import PointMassEnv, PointMassVectorEnv
+from reference.control_envs import point_mass_step
+
+
+def make(n, **kw):
+    return PointMassVectorEnv(n, **kw)
+
+
+def test_check_env():
+    cc.run_check_env("nextrl/PointMass-v0", allow=(cc.UNBOUNDED_OBS,))
+
+
+def test_determinism():
+    cc.check_determinism(make)
+
+
+def test_batch_equals_singles():
+    cc.check_batch_equals_singles(make, PointMassEnv)
+
+
+def test_thread_invariance(restore_threads):
+    cc.check_thread_invariance(make, restore_threads)
+
+
+def test_obs_in_space_and_time_limit():
+    cc.check_obs_in_space(make)
+    # noise-free and small actions: episodes run to the 200-step limit unless the drift leaves ||s|| <= 3
+    cc.check_time_limit(lambda n: make(n, noise_std=0.0, nuisance_std=0.0, init_range=0.3), max_steps=200)
+
+
+def test_spaces():
+    env = make(3)
+    assert env.single_observation_space.shape == (4,) and env.single_action_space.shape == (2,)
+    np.testing.assert_array_equal(env.single_action_space.low, [-1, -1])
+    assert env.observation_space.shape == (3, 4) and env.action_space.shape == (3, 2)
+
+
+def test_noise_free_dynamics_match_reference():
+    """Every step of 32 envs (clipped actions, terminations, autoresets) against point_mass_step."""
+    env = make(32, noise_std=0.0, nuisance_std=0.0, init_range=1.5)
+    rng = np.random.default_rng(0)
+    terminated = cc.check_against_reference(
+        env, lambda i, s, a: point_mass_step(s, a, np.zeros(5)),
+        lambda: cc.random_actions(rng, env.single_action_space, 32), steps=250)
+    assert terminated > 0
+
+
+def test_noise_scales():
+    """One step from reset with zero action: residuals s' - f(s) have std noise_std (dims 0-2) and
+    sqrt(noise_std^2 + (0.1 nuisance_std)^2) (dim 3), mean 0."""
+    n = 10000
+    env = make(n, noise_std=0.02, nuisance_std=0.1)
+    env.reset(seed=2)
+    s0 = env.states()
+    env.step(np.zeros((n, 2), dtype=np.float32))
+    det = np.stack([point_mass_step(s, np.zeros(2), np.zeros(5))[0] for s in s0])
+    res = env.states() - det
+    expected = np.array([0.02, 0.02, 0.02, np.hypot(0.02, 0.01)])
+    np.testing.assert_allclose(res.std(axis=0), expected, rtol=0.03)
+    np.testing.assert_allclose(res.mean(axis=0), 0.0, atol=4 * expected.max() / np.sqrt(n))
+
+
+def test_reset_distribution():
+    env = make(5000, init_range=1.0)
+    obs, _ = env.reset(seed=0)
+    assert obs.min() >= -1 and obs.max() <= 1
+    np.testing.assert_allclose(obs.std(axis=0), 1 / np.sqrt(3), rtol=0.05)
+
+
+def test_bad_actions():
+    env = make(2)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions must have shape \(2, 2\), got \(2, 3\)"):
+        env.step(np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"actions\[1\] must be finite, got NaN or inf"):
+        env.step(np.array([[0, 0], [np.nan, 0]], dtype=np.float32))
+    with pytest.raises(ValueError, match=r"actions\[0\] must be finite"):
+        env.step(np.array([[np.inf, 0], [0, 0]]))
+    with pytest.raises(TypeError, match="actions must be real numbers"):
+        env.step(np.zeros((2, 2), dtype=np.complex64))
+    single = PointMassEnv()
+    single.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action must have shape \(2,\), got \(1,\)"):
+        single.step(np.zeros(1, dtype=np.float32))
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="noise_std and nuisance_std must be finite and >= 0"):
+        make(1, noise_std=-0.1)
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        make(1, max_norm=0.0)
+    with pytest.raises(ValueError, match="max_steps must be >= 0"):
+        make(1, max_steps=-1)
+    with pytest.raises(ValueError, match="unknown argument 'noise'; did you mean 'noise_std'"):
+        make(1, noise=0.1)
+    with pytest.raises(TypeError, match="PointMass: noise_std must be float, got str"):
+        make(1, noise_std="0.1")
+    with pytest.raises(ValueError, match="num_envs must be >= 1"):
+        make(0)
