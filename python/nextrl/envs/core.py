@@ -139,13 +139,13 @@ class VectorEnv(gym.vector.VectorEnv):
                 raise TypeError(f"step: actions must be integers for a Discrete action space, got dtype {a.dtype}")
             if a.dtype != np.int64:
                 a = a.astype(np.int64)
+            if a.shape != self.action_space.shape:  # the C++ check would take [N, 1] for a scalar action
+                raise ValueError(f"step: actions must have shape {self.action_space.shape}, got {a.shape}")
         else:
             if a.dtype.kind not in "fiu":
                 raise TypeError(f"step: actions must be real numbers, got dtype {a.dtype}")
             if a.dtype != np.float32:
                 a = a.astype(np.float32)
-        if a.shape != self.action_space.shape:
-            raise ValueError(f"step: actions must have shape {self.action_space.shape}, got {a.shape}")
         return np.ascontiguousarray(a)
 
     def _step_infos(self) -> dict[str, Any]:
