@@ -15,6 +15,20 @@ ENVS: dict[str, tuple[str, str, dict]] = {
     "nextrl/GridWorld8x8-v0": ("nextrl.envs.gridworld:GridWorldEnv", "nextrl.envs.gridworld:GridWorldVectorEnv",
                                {"width": 8, "height": 8, "obs_mode": "onehot", "step_penalty": 0.01,
                                 "max_steps": 100}),
+    "nextrl/FrozenLake-v0": ("nextrl.envs.toy_text:FrozenLakeEnv", "nextrl.envs.toy_text:FrozenLakeVectorEnv",
+                             {"map_name": "4x4"}),
+    "nextrl/FrozenLake8x8-v0": ("nextrl.envs.toy_text:FrozenLakeEnv", "nextrl.envs.toy_text:FrozenLakeVectorEnv",
+                                {"map_name": "8x8"}),
+    "nextrl/CliffWalking-v0": ("nextrl.envs.toy_text:CliffWalkingEnv", "nextrl.envs.toy_text:CliffWalkingVectorEnv",
+                               {}),
+    "nextrl/CliffWalkingSlippery-v0": ("nextrl.envs.toy_text:CliffWalkingEnv",
+                                       "nextrl.envs.toy_text:CliffWalkingVectorEnv", {"is_slippery": True}),
+    "nextrl/SafeGridWorld-v0": ("nextrl.envs.safe_grid:SafeGridWorldEnv", "nextrl.envs.safe_grid:SafeGridWorldVectorEnv",
+                                {}),
+    "nextrl/RobustGridWorld-v0": ("nextrl.envs.robust_grid:RobustGridWorldEnv",
+                                  "nextrl.envs.robust_grid:RobustGridWorldVectorEnv", {}),
+    "nextrl/GoalGridWorld-v0": ("nextrl.envs.goal_grid:GoalGridWorldEnv", "nextrl.envs.goal_grid:GoalGridWorldVectorEnv",
+                                {}),
 }
 
 
