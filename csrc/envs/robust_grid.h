@@ -12,7 +12,8 @@
 //   goal_reward and terminates; otherwise -step_penalty - distance_penalty * |goal - pos|_1. Plus
 //   reward_noise * N(0, 1).
 //   Observation [6]: [x / s, y / s, (gx - x) / s, (gy - y) / s, s / 10, num_obstacles / 10], each plus
-//   obs_noise * N(0, 1).
+//   obs_noise * N(0, 1), then clipped to [-kObsLimit, kObsLimit] (noise-free values lie in [-1, 385]) so that
+//   the observation space is bounded.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -51,6 +52,7 @@ struct RobustGridWorld {
                                                          "num_obstacles"};
   static constexpr int64_t kNumActions = 4, kObsDim = 6, kMinSize = 3, kMaxSize = 64;
   static constexpr float kScale = 10.0f;  // of the size and obstacle-count features
+  static constexpr float kObsLimit = 1000.0f;
 
   static int64_t Interior(int64_t size) { return (size - 2) * (size - 2); }
 
@@ -177,7 +179,8 @@ struct RobustGridWorld {
     obs[4] = s / kScale;
     obs[5] = static_cast<float>(params_.num_obstacles) / kScale;
     if (params_.obs_noise > 0.0)
-      for (int64_t k = 0; k < kObsDim; ++k) obs[k] += static_cast<float>(params_.obs_noise * rng.Normal());
+      for (int64_t k = 0; k < kObsDim; ++k)
+        obs[k] = std::clamp(obs[k] + static_cast<float>(params_.obs_noise * rng.Normal()), -kObsLimit, kObsLimit);
     info[0] = static_cast<double>(params_.size);
     info[1] = params_.obs_noise;
     info[2] = params_.action_failure;

@@ -11,8 +11,8 @@ Every reset draws each env's episode parameters uniformly from the configured ra
 A range is a (low, high) pair or one value (fixed). `reset(options={"params": {name: value, ...}})` fixes
 some of them for the envs being reset (a scalar for all, or an array [num_envs]); the others are drawn.
 infos carry all five at every step. Obstacles lie in the interior [1, size - 2]^2 only, so the border
-path from start to goal is never blocked. Observation [6] float32 (unbounded because of the noise):
-[x / s, y / s, (gx - x) / s, (gy - y) / s, s / 10, num_obstacles / 10] + noise.
+path from start to goal is never blocked. Observation [6] float32:
+[x / s, y / s, (gx - x) / s, (gy - y) / s, s / 10, num_obstacles / 10] + noise, clipped to [-1000, 1000].
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from nextrl.envs.core import Env, VectorEnv, unknown_name_error
 
 PARAM_NAMES = ("size", "obs_noise", "action_failure_prob", "reward_noise", "num_obstacles")
 _INTEGER = {"size", "num_obstacles"}
+_OBS_LIMIT = 1000.0  # csrc/envs/robust_grid.h kObsLimit
 
 
 def _range(name: str, value) -> tuple[float, float]:
@@ -63,7 +64,7 @@ class RobustGridWorldVectorEnv(VectorEnv):
                  copy: bool = True, **config):
         self.config = robust_grid_config(**config)
         core = _core._RobustGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
-        obs_space = spaces.Box(-np.inf, np.inf, tuple(core.obs_shape), np.float32)
+        obs_space = spaces.Box(-_OBS_LIMIT, _OBS_LIMIT, tuple(core.obs_shape), np.float32)
         self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
 
     def _apply_reset_options(self, options: dict, mask: np.ndarray | None) -> None:
