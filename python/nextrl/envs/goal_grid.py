@@ -57,7 +57,7 @@ def compute_reward(achieved_goal, desired_goal, info: Any = None, *, reward_type
         raise ValueError(f"compute_reward: achieved_goal and desired_goal must have the same shape (..., 2), "
                          f"got {a.shape} and {d.shape}")
     dist = np.abs(a - d).sum(-1)
-    return (-dist if reward_type == "dense" else -(dist > 0)).astype(np.float32)
+    return (-dist if reward_type == "dense" else -(dist > 0).astype(np.float64)).astype(np.float32)
 
 
 def _split(flat: np.ndarray) -> dict[str, np.ndarray]:
