@@ -35,6 +35,20 @@ ENVS: dict[str, tuple[str, str, dict]] = {
     "nextrl/QuantumStatePrepRandom-v0": ("nextrl.envs.quantum_prep:QuantumStatePrepEnv",
                                          "nextrl.envs.quantum_prep:QuantumStatePrepVectorEnv",
                                          {"num_qubits": 2, "target": "random", "target_depth": 4}),
+    "nextrl/FrozenLake-v0": ("nextrl.envs.toy_text:FrozenLakeEnv", "nextrl.envs.toy_text:FrozenLakeVectorEnv",
+                             {"map_name": "4x4"}),
+    "nextrl/FrozenLake8x8-v0": ("nextrl.envs.toy_text:FrozenLakeEnv", "nextrl.envs.toy_text:FrozenLakeVectorEnv",
+                                {"map_name": "8x8"}),
+    "nextrl/CliffWalking-v0": ("nextrl.envs.toy_text:CliffWalkingEnv", "nextrl.envs.toy_text:CliffWalkingVectorEnv",
+                               {}),
+    "nextrl/CliffWalkingSlippery-v0": ("nextrl.envs.toy_text:CliffWalkingEnv",
+                                       "nextrl.envs.toy_text:CliffWalkingVectorEnv", {"is_slippery": True}),
+    "nextrl/SafeGridWorld-v0": ("nextrl.envs.safe_grid:SafeGridWorldEnv", "nextrl.envs.safe_grid:SafeGridWorldVectorEnv",
+                                {}),
+    "nextrl/RobustGridWorld-v0": ("nextrl.envs.robust_grid:RobustGridWorldEnv",
+                                  "nextrl.envs.robust_grid:RobustGridWorldVectorEnv", {}),
+    "nextrl/GoalGridWorld-v0": ("nextrl.envs.goal_grid:GoalGridWorldEnv", "nextrl.envs.goal_grid:GoalGridWorldVectorEnv",
+                                {}),
 }
 
 
