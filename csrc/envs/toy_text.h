@@ -22,20 +22,55 @@ namespace nextrl::envs {
 // fail each, 1 with 1 - 2 fail (Gymnasium's categorical_sample over the same list). 32-bit uniforms.
 inline int SlipOutcome(Rng& rng, double fail) {
   const double u = static_cast<double>(rng.NextU32()) * 0x1.0p-32;
-  return u < fail ? 0 : (u < 1.0 - fail ? 1 : 2);
+  return static_cast<int>(u >= fail) + static_cast<int>(u >= 1.0 - fail);  // branch-free: k is random
 }
 
 inline int SlipDirection(int a, int k) { return (a + k + 3) % 4; }  // k = 0, 1, 2: a - 1, a, a + 1
 
+// Outcome(c, s, a, k) for every (s, a, k), tabulated once per VecEnv (Prepare) so that a step is a
+// lookup: entry (s * 4 + a) * K + k, K = 3 outcomes when slippery, else 1.
+struct OutcomeTable {
+  int64_t outcomes = 0;
+  double fail = 0.0;
+  std::vector<int64_t> next;
+  std::vector<float> reward;
+  std::vector<double> p;
+  std::vector<uint8_t> terminal;
+};
+
+template <class Env>
+void PrepareOutcomes(typename Env::Config& c) {
+  OutcomeTable t;
+  t.outcomes = Env::Slippery(c) ? 3 : 1;
+  t.fail = Env::FailRate(c);
+  const int64_t n = Env::NumStates(c) * Env::kNumActions * t.outcomes;
+  t.next.resize(static_cast<size_t>(n));
+  t.reward.resize(static_cast<size_t>(n));
+  t.p.resize(static_cast<size_t>(n));
+  t.terminal.resize(static_cast<size_t>(n));
+  for (int64_t s = 0; s < Env::NumStates(c); ++s)
+    for (int64_t a = 0; a < Env::kNumActions; ++a)
+      for (int64_t k = 0; k < t.outcomes; ++k) {
+        const size_t i = static_cast<size_t>((s * Env::kNumActions + a) * t.outcomes + k);
+        const Transition o = Env::Outcome(c, s, a, static_cast<int>(k));
+        t.next[i] = o.next;
+        t.reward[i] = static_cast<float>(o.reward);
+        t.p[i] = o.p;
+        t.terminal[i] = o.terminal;
+      }
+  c.table = std::move(t);
+}
+
 // The shared Step of a toy-text env: draw the outcome, move, report its probability in info[0].
 template <class Env>
 StepOut ToyTextStep(const typename Env::Config& c, int64_t& s, int64_t a, Rng& rng, int64_t* obs, double* info) {
-  const int k = Env::Slippery(c) ? SlipOutcome(rng, Env::FailRate(c)) : 0;
-  const Transition t = Env::Outcome(c, s, a, k);
-  s = t.next;
+  const OutcomeTable& t = c.table;
+  const int k = t.outcomes == 3 ? SlipOutcome(rng, t.fail) : 0;
+  const size_t i = static_cast<size_t>((s * Env::kNumActions + a) * t.outcomes + k);
+  s = t.next[i];
   obs[0] = s;
-  info[0] = t.p;
-  return {static_cast<float>(t.reward), t.terminal};
+  info[0] = t.p[i];
+  return {t.reward[i], t.terminal[i] != 0};
 }
 
 template <class Env>
@@ -57,6 +92,7 @@ struct FrozenLake {
     double success_rate = 1.0 / 3.0;
     double reward_goal = 1.0, reward_hole = 0.0, reward_frozen = 0.0;  // Gymnasium's reward_schedule
     int64_t max_steps = 100;
+    OutcomeTable table;  // filled by Prepare
   };
   using Obs = int64_t;
   using Action = int64_t;
@@ -89,6 +125,7 @@ struct FrozenLake {
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config& c) { return (1.0 - c.success_rate) / 2.0; }
+  static void Prepare(Config& c) { PrepareOutcomes<FrozenLake>(c); }
   static bool Final(const Config& c, int64_t s) { return c.desc[s] == 'G' || c.desc[s] == 'H'; }
   static int NumOutcomes(const Config& c, int64_t s) { return (c.is_slippery && !Final(c, s)) ? 3 : 1; }
   // The k-th entry of Gymnasium's P[s][a].
@@ -156,6 +193,7 @@ struct CliffWalking {
   struct Config {
     bool is_slippery = false;
     int64_t max_steps = 0;
+    OutcomeTable table;  // filled by Prepare
   };
   using Obs = int64_t;
   using Action = int64_t;
@@ -175,6 +213,7 @@ struct CliffWalking {
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config&) { return 1.0 / 3.0; }
+  static void Prepare(Config& c) { PrepareOutcomes<CliffWalking>(c); }
   static int NumOutcomes(const Config& c, int64_t) { return c.is_slippery ? 3 : 1; }
   static Transition Outcome(const Config& c, int64_t s, int64_t a, int k) {
     static constexpr int64_t kDRow[4] = {-1, 0, 1, 0}, kDCol[4] = {0, 1, 0, -1};

@@ -16,6 +16,8 @@
 // A tabular env also has int64_t StateId() const, static int64_t NumStates(const Config&), static int64_t
 // NumActions(const Config&), static void Transitions(const Config&, int64_t s, int64_t a,
 // std::vector<Transition>& out) (its exact model) and static std::vector<int64_t> StartStates(const Config&).
+// Optionally static void Prepare(Config&): called once on the VecEnv's own copy of the config, after
+// Validate, to precompute lookup tables that every copy then shares.
 // Step and Reset write the whole observation and every info entry; they never throw, allocate or print.
 //
 // Autoreset follows Gymnasium 1.x (https://farama.org/Vector-Autoreset-Mode):
@@ -70,6 +72,7 @@ class VecEnv {
   VecEnv(int64_t num_envs, const Config& config, Autoreset mode) : config_(config), mode_(mode) {
     NEXTRL_CHECK(num_envs >= 1, std::invalid_argument, "VecEnv: num_envs must be >= 1, got ", num_envs);
     Env::Validate(config_);
+    if constexpr (requires { Env::Prepare(config_); }) Env::Prepare(config_);
     num_envs_ = num_envs;
     obs_shape_ = Env::ObsShape(config_);
     obs_size_ = 1;

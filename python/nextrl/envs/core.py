@@ -2,8 +2,8 @@
 Gymnasium Env over one copy of it.
 
 Buffers live in C++ and are filled in place by each call; `copy=True` (the default, as in Gymnasium)
-returns copies, `copy=False` returns the zero-copy views themselves, which the next call overwrites
-(wrap them with `torch.from_numpy` for free). Infos are dicts of arrays with Gymnasium's `_key` masks:
+returns copies, `copy=False` returns the zero-copy views themselves (observations, rewards, flags and
+info arrays), which the next call overwrites (wrap them with `torch.from_numpy` for free). Infos are dicts of arrays with Gymnasium's `_key` masks:
 each env-specific scalar (e.g. `info["cost"]`), `info["episode"] = {"r", "l"}` for the envs that
 finished an episode in this call, and, in SAME_STEP mode, `final_obs` / `final_info`.
 """
@@ -150,13 +150,14 @@ class VectorEnv(gym.vector.VectorEnv):
 
     def _step_infos(self) -> dict[str, Any]:
         infos: dict[str, Any] = {}
+        out = self._out
         for k, name in enumerate(self._info_names):
-            infos[name] = self._infos_buf[:, k].copy()
+            infos[name] = out(self._infos_buf[:, k])
             infos["_" + name] = self._all
         done = self._ep_done
         if done.any():
-            mask = done.copy()
-            infos["episode"] = {"r": self._ep_return.copy(), "l": self._ep_length.copy(), "_r": mask, "_l": mask}
+            mask = out(done)
+            infos["episode"] = {"r": out(self._ep_return), "l": out(self._ep_length), "_r": mask, "_l": mask}
             infos["_episode"] = mask
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
                 final_obs = np.full(self.num_envs, None, dtype=object)
