@@ -1,7 +1,54 @@
-// Bindings of the multi-agent environments (csrc/marl/).
+// Bindings of the multi-agent environments (csrc/marl/): one config class and one BindMarlEnv line per env.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings/marl_env_binding.h"
+#include "marl/matrix_games.h"
+#include "marl/predator_prey.h"
+#include "marl/target_collection.h"
 
 namespace py = pybind11;
+namespace ma = nextrl::marl;
 
-void BindMarlEnvs(py::module_& m) { (void)m; }
+void BindMarlEnvs(py::module_& m) {
+  py::class_<ma::MatrixGame::Config>(m, "_MatrixGameConfig")
+      .def(py::init<>())
+      .def_readwrite("num_actions", &ma::MatrixGame::Config::num_actions)
+      .def_readwrite("payoffs", &ma::MatrixGame::Config::payoffs)
+      .def_readwrite("rounds", &ma::MatrixGame::Config::rounds);
+  ma::BindMarlEnv<ma::MatrixGame>(m, "_MatrixGame");
+
+  py::class_<ma::TwoStepGame::Config>(m, "_TwoStepGameConfig").def(py::init<>());
+  ma::BindMarlEnv<ma::TwoStepGame>(m, "_TwoStepGame");
+
+  using PP = ma::PredatorPrey::Config;
+  py::enum_<ma::PreyPolicy>(m, "_PreyPolicy")
+      .value("random", ma::PreyPolicy::kRandom)
+      .value("learning", ma::PreyPolicy::kLearning);
+  py::class_<PP>(m, "_PredatorPreyConfig")
+      .def(py::init<>())
+      .def_readwrite("num_predators", &PP::num_predators)
+      .def_readwrite("num_prey", &PP::num_prey)
+      .def_readwrite("grid_size", &PP::grid_size)
+      .def_readwrite("max_steps", &PP::max_steps)
+      .def_readwrite("prey_policy", &PP::prey_policy)
+      .def_readwrite("capture_radius", &PP::capture_radius)
+      .def_readwrite("capture_min_predators", &PP::capture_min_predators)
+      .def_readwrite("capture_reward", &PP::capture_reward)
+      .def_readwrite("shaping", &PP::shaping);
+  ma::BindMarlEnv<ma::PredatorPrey>(m, "_PredatorPrey");
+
+  using TC = ma::TargetCollection::Config;
+  py::class_<TC>(m, "_TargetCollectionConfig")
+      .def(py::init<>())
+      .def_readwrite("grid_size", &TC::grid_size)
+      .def_readwrite("num_agents", &TC::num_agents)
+      .def_readwrite("num_targets", &TC::num_targets)
+      .def_readwrite("max_steps", &TC::max_steps)
+      .def_readwrite("target_reward", &TC::target_reward)
+      .def_readwrite("team_bonus", &TC::team_bonus)
+      .def_readwrite("step_penalty", &TC::step_penalty)
+      .def_readwrite("collision_penalty", &TC::collision_penalty);
+  ma::BindMarlEnv<ma::TargetCollection>(m, "_TargetCollection");
+}
