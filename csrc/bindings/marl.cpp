@@ -5,6 +5,7 @@
 
 #include "bindings/marl_env_binding.h"
 #include "marl/matrix_games.h"
+#include "marl/mpe.h"
 #include "marl/predator_prey.h"
 #include "marl/target_collection.h"
 
@@ -51,4 +52,19 @@ void BindMarlEnvs(py::module_& m) {
       .def_readwrite("step_penalty", &TC::step_penalty)
       .def_readwrite("collision_penalty", &TC::collision_penalty);
   ma::BindMarlEnv<ma::TargetCollection>(m, "_TargetCollection");
+
+  py::enum_<ma::MpeScenario>(m, "_MpeScenario")
+      .value("simple_spread", ma::MpeScenario::kSpread)
+      .value("simple_tag", ma::MpeScenario::kTag);
+  py::class_<ma::MpeConfig>(m, "_MpeConfig")
+      .def(py::init<>())
+      .def_readwrite("scenario", &ma::MpeConfig::scenario)
+      .def_readwrite("num_agents", &ma::MpeConfig::num_agents)
+      .def_readwrite("num_good", &ma::MpeConfig::num_good)
+      .def_readwrite("num_adversaries", &ma::MpeConfig::num_adversaries)
+      .def_readwrite("num_obstacles", &ma::MpeConfig::num_obstacles)
+      .def_readwrite("max_cycles", &ma::MpeConfig::max_cycles)
+      .def_readwrite("local_ratio", &ma::MpeConfig::local_ratio);
+  ma::BindMarlEnv<ma::Mpe<false>>(m, "_Mpe");
+  ma::BindMarlEnv<ma::Mpe<true>>(m, "_MpeContinuous");
 }

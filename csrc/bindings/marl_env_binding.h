@@ -22,6 +22,13 @@ using envs::BoolView;
 using envs::BufferView;
 using envs::ShapeStr;
 
+// Envs with a continuous world (MPE) expose it exactly: world_state() -> [num_envs, entities, 4] float64.
+template <class Env>
+concept WorldStateEnv = requires(const Env& e, double* out, const typename Env::Config& c) {
+  e.WorldState(out);
+  { Env::NumEntities(c) } -> std::convertible_to<int64_t>;
+};
+
 template <class Env>
 py::class_<VecMarlEnv<Env>> BindMarlEnv(py::module_& m, const char* name) {
   using V = VecMarlEnv<Env>;
@@ -147,6 +154,15 @@ py::class_<VecMarlEnv<Env>> BindMarlEnv(py::module_& m, const char* name) {
     V& v = self.cast<V&>();
     return BufferView<int64_t>(self, v.episode_length(), {v.num_envs()});
   });
+  if constexpr (WorldStateEnv<Env>) {
+    cls.def("world_state", [](V& v) {
+      const int64_t E = Env::NumEntities(v.config());
+      py::array_t<double> out({v.num_envs(), E, int64_t{4}});
+      double* o = out.mutable_data();
+      for (int64_t i = 0; i < v.num_envs(); ++i) v.env(i).WorldState(o + i * E * 4);
+      return out;
+    });
+  }
   return cls;
 }
 

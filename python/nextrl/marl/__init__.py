@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from nextrl.marl.core import FlattenAgents, MarlVectorEnv
 from nextrl.marl.matrix_games import GAMES, TWO_STEP_PAYOFFS, MatrixGameVectorEnv, TwoStepGameVectorEnv, payoff_table
+from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv
 from nextrl.marl.predator_prey import PredatorPreyVectorEnv
 from nextrl.marl.target_collection import TargetCollectionVectorEnv
 
 __all__ = ["GAMES", "TWO_STEP_PAYOFFS", "FlattenAgents", "MarlVectorEnv", "MatrixGameVectorEnv",
-           "PredatorPreyVectorEnv", "TargetCollectionVectorEnv", "TwoStepGameVectorEnv", "payoff_table"]
+           "PredatorPreyVectorEnv", "SimpleSpreadVectorEnv", "SimpleTagVectorEnv", "TargetCollectionVectorEnv", "TwoStepGameVectorEnv", "payoff_table"]
