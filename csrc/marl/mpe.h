@@ -166,7 +166,10 @@ struct Mpe {
         const double dx = px_[i] - px_[j], dy = py_[i] - py_[j];
         const double dist = std::sqrt(dx * dx + dy * dy);
         const double x = -(dist - (size_[i] + size_[j])) / kMargin;
-        const double pen = (std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)))) * kMargin;  // logaddexp(0, x)
+        // Beyond 50 margins apart the force is below 100 * 1e-3 * exp(-50) ~ 2e-23, under one ulp of any
+        // nonzero velocity: skipped (mpe2 adds it). Otherwise logaddexp(0, x) as NumPy computes it.
+        if (x < -50.0) continue;
+        const double pen = (std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)))) * kMargin;
         const double gx = kContactForce * dx / dist * pen, gy = kContactForce * dy / dist * pen;
         if (movable_[i]) fx[i] += gx, fy[i] += gy, has_f[i] = true;
         if (movable_[j]) fx[j] -= gx, fy[j] -= gy, has_f[j] = true;
@@ -185,20 +188,21 @@ struct Mpe {
     }
     if (Spread(c)) {
       double global = 0.0;
-      for (int64_t l = n; l < E; ++l) {
+      for (int64_t l = n; l < E; ++l) {  // sqrt is monotone and correctly rounded: sqrt(min d^2) = min d
         double best = 0.0;
         for (int64_t k = 0; k < n; ++k) {
-          const double d = Dist(k, l);
-          if (k == 0 || d < best) best = d;
+          const double dx = px_[k] - px_[l], dy = py_[k] - py_[l], d2 = dx * dx + dy * dy;
+          if (k == 0 || d2 < best) best = d2;
         }
-        global -= best;
+        global -= std::sqrt(best);
       }
-      for (int64_t k = 0; k < n; ++k) {
-        double local = 0.0;
-        for (int64_t m = 0; m < n; ++m)
-          if (m != k && Collides(k, m)) local -= 1.0;
-        s.rewards[k] = static_cast<float>(global * (1.0 - c.local_ratio) + local * c.local_ratio);
-      }
+      double local[kMaxEntities];
+      for (int64_t k = 0; k < n; ++k) local[k] = 0.0;
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t m = k + 1; m < n; ++m)
+          if (Collides(k, m)) local[k] -= 1.0, local[m] -= 1.0;
+      for (int64_t k = 0; k < n; ++k)
+        s.rewards[k] = static_cast<float>(global * (1.0 - c.local_ratio) + local[k] * c.local_ratio);
     } else {
       const int64_t A = c.num_adversaries;
       double caught = 0.0;
@@ -229,11 +233,11 @@ struct Mpe {
     if (x < 1.0) return (x - 0.9) * 10.0;
     return std::min(std::exp(2.0 * x - 2.0), 10.0);
   }
-  double Dist(int64_t i, int64_t j) const {
-    const double dx = px_[i] - px_[j], dy = py_[i] - py_[j];
-    return std::sqrt(dx * dx + dy * dy);
+  // mpe2's is_collision, dist < size_i + size_j, compared squared (the two differ only within an ulp).
+  bool Collides(int64_t i, int64_t j) const {
+    const double dx = px_[i] - px_[j], dy = py_[i] - py_[j], r = size_[i] + size_[j];
+    return dx * dx + dy * dy < r * r;
   }
-  bool Collides(int64_t i, int64_t j) const { return Dist(i, j) < size_[i] + size_[j]; }
 
   void Observe(const MarlSlot<Obs>& s) const {
     const Config& c = *cfg_;
