@@ -6,6 +6,7 @@
 #include "bindings/marl_env_binding.h"
 #include "marl/matrix_games.h"
 #include "marl/mpe.h"
+#include "marl/point_mass_team.h"
 #include "marl/predator_prey.h"
 #include "marl/target_collection.h"
 
@@ -65,6 +66,22 @@ void BindMarlEnvs(py::module_& m) {
       .def_readwrite("num_obstacles", &ma::MpeConfig::num_obstacles)
       .def_readwrite("max_cycles", &ma::MpeConfig::max_cycles)
       .def_readwrite("local_ratio", &ma::MpeConfig::local_ratio);
+  using PM = ma::PointMassTeam::Config;
+  py::enum_<ma::TeamReward>(m, "_TeamReward")
+      .value("cooperative", ma::TeamReward::kCooperative)
+      .value("competitive", ma::TeamReward::kCompetitive)
+      .value("mixed", ma::TeamReward::kMixed);
+  py::class_<PM>(m, "_PointMassTeamConfig")
+      .def(py::init<>())
+      .def_readwrite("num_agents", &PM::num_agents)
+      .def_readwrite("num_teams", &PM::num_teams)
+      .def_readwrite("max_steps", &PM::max_steps)
+      .def_readwrite("reward", &PM::reward)
+      .def_readwrite("bound", &PM::bound)
+      .def_readwrite("noise_std", &PM::noise_std)
+      .def_readwrite("obs_noise_std", &PM::obs_noise_std);
+  ma::BindMarlEnv<ma::PointMassTeam>(m, "_PointMassTeam");
+
   ma::BindMarlEnv<ma::Mpe<false>>(m, "_Mpe");
   ma::BindMarlEnv<ma::Mpe<true>>(m, "_MpeContinuous");
 }

@@ -7,8 +7,10 @@ from __future__ import annotations
 from nextrl.marl.core import FlattenAgents, MarlVectorEnv
 from nextrl.marl.matrix_games import GAMES, TWO_STEP_PAYOFFS, MatrixGameVectorEnv, TwoStepGameVectorEnv, payoff_table
 from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv
+from nextrl.marl.point_mass_team import PointMassTeamVectorEnv
 from nextrl.marl.predator_prey import PredatorPreyVectorEnv
 from nextrl.marl.target_collection import TargetCollectionVectorEnv
 
 __all__ = ["GAMES", "TWO_STEP_PAYOFFS", "FlattenAgents", "MarlVectorEnv", "MatrixGameVectorEnv",
-           "PredatorPreyVectorEnv", "SimpleSpreadVectorEnv", "SimpleTagVectorEnv", "TargetCollectionVectorEnv", "TwoStepGameVectorEnv", "payoff_table"]
+           "PointMassTeamVectorEnv", "PredatorPreyVectorEnv", "SimpleSpreadVectorEnv", "SimpleTagVectorEnv",
+           "TargetCollectionVectorEnv", "TwoStepGameVectorEnv", "payoff_table"]
