@@ -8,7 +8,9 @@
 #include "marl/mpe.h"
 #include "marl/point_mass_team.h"
 #include "marl/predator_prey.h"
+#include "marl/resource_allocation.h"
 #include "marl/target_collection.h"
+#include "marl/traffic.h"
 
 namespace py = pybind11;
 namespace ma = nextrl::marl;
@@ -81,6 +83,31 @@ void BindMarlEnvs(py::module_& m) {
       .def_readwrite("noise_std", &PM::noise_std)
       .def_readwrite("obs_noise_std", &PM::obs_noise_std);
   ma::BindMarlEnv<ma::PointMassTeam>(m, "_PointMassTeam");
+
+  using RA = ma::ResourceAllocation::Config;
+  py::class_<RA>(m, "_ResourceAllocationConfig")
+      .def(py::init<>())
+      .def_readwrite("num_agents", &RA::num_agents)
+      .def_readwrite("num_resources", &RA::num_resources)
+      .def_readwrite("max_steps", &RA::max_steps)
+      .def_readwrite("capacities", &RA::capacities)
+      .def_readwrite("done_threshold", &RA::done_threshold);
+  ma::BindMarlEnv<ma::ResourceAllocation>(m, "_ResourceAllocation");
+
+  using TR = ma::Traffic::Config;
+  py::class_<TR>(m, "_TrafficConfig")
+      .def(py::init<>())
+      .def_readwrite("num_vehicles", &TR::num_vehicles)
+      .def_readwrite("max_steps", &TR::max_steps)
+      .def_readwrite("road_length", &TR::road_length)
+      .def_readwrite("vehicle_length", &TR::vehicle_length)
+      .def_readwrite("min_gap", &TR::min_gap)
+      .def_readwrite("dt", &TR::dt)
+      .def_readwrite("max_accel", &TR::max_accel)
+      .def_readwrite("v_max", &TR::v_max)
+      .def_readwrite("safety_penalty", &TR::safety_penalty)
+      .def_readwrite("collision_penalty", &TR::collision_penalty);
+  ma::BindMarlEnv<ma::Traffic>(m, "_Traffic");
 
   ma::BindMarlEnv<ma::Mpe<false>>(m, "_Mpe");
   ma::BindMarlEnv<ma::Mpe<true>>(m, "_MpeContinuous");

@@ -9,8 +9,11 @@ from nextrl.marl.matrix_games import GAMES, TWO_STEP_PAYOFFS, MatrixGameVectorEn
 from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv
 from nextrl.marl.point_mass_team import PointMassTeamVectorEnv
 from nextrl.marl.predator_prey import PredatorPreyVectorEnv
+from nextrl.marl.resource_allocation import ResourceAllocationVectorEnv
 from nextrl.marl.target_collection import TargetCollectionVectorEnv
+from nextrl.marl.traffic import TrafficVectorEnv
 
 __all__ = ["GAMES", "TWO_STEP_PAYOFFS", "FlattenAgents", "MarlVectorEnv", "MatrixGameVectorEnv",
-           "PointMassTeamVectorEnv", "PredatorPreyVectorEnv", "SimpleSpreadVectorEnv", "SimpleTagVectorEnv",
-           "TargetCollectionVectorEnv", "TwoStepGameVectorEnv", "payoff_table"]
+           "PointMassTeamVectorEnv", "PredatorPreyVectorEnv", "ResourceAllocationVectorEnv", "SimpleSpreadVectorEnv",
+           "SimpleTagVectorEnv", "TargetCollectionVectorEnv", "TrafficVectorEnv", "TwoStepGameVectorEnv",
+           "payoff_table"]
