@@ -9,6 +9,7 @@
 #include "marl/point_mass_team.h"
 #include "marl/predator_prey.h"
 #include "marl/resource_allocation.h"
+#include "marl/smart_grid.h"
 #include "marl/target_collection.h"
 #include "marl/traffic.h"
 
@@ -108,6 +109,21 @@ void BindMarlEnvs(py::module_& m) {
       .def_readwrite("safety_penalty", &TR::safety_penalty)
       .def_readwrite("collision_penalty", &TR::collision_penalty);
   ma::BindMarlEnv<ma::Traffic>(m, "_Traffic");
+
+  using SG = ma::SmartGrid::Config;
+  py::class_<SG>(m, "_SmartGridConfig")
+      .def(py::init<>())
+      .def_readwrite("num_producers", &SG::num_producers)
+      .def_readwrite("num_consumers", &SG::num_consumers)
+      .def_readwrite("num_storage", &SG::num_storage)
+      .def_readwrite("step_hours", &SG::step_hours)
+      .def_readwrite("storage_capacity", &SG::storage_capacity)
+      .def_readwrite("max_power", &SG::max_power)
+      .def_readwrite("base_price", &SG::base_price)
+      .def_readwrite("imbalance_weight", &SG::imbalance_weight)
+      .def_readwrite("comfort_weight", &SG::comfort_weight)
+      .def_readwrite("wear", &SG::wear);
+  ma::BindMarlEnv<ma::SmartGrid>(m, "_SmartGrid");
 
   ma::BindMarlEnv<ma::Mpe<false>>(m, "_Mpe");
   ma::BindMarlEnv<ma::Mpe<true>>(m, "_MpeContinuous");

@@ -10,10 +10,11 @@ from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv
 from nextrl.marl.point_mass_team import PointMassTeamVectorEnv
 from nextrl.marl.predator_prey import PredatorPreyVectorEnv
 from nextrl.marl.resource_allocation import ResourceAllocationVectorEnv
+from nextrl.marl.smart_grid import SmartGridVectorEnv
 from nextrl.marl.target_collection import TargetCollectionVectorEnv
 from nextrl.marl.traffic import TrafficVectorEnv
 
 __all__ = ["GAMES", "TWO_STEP_PAYOFFS", "FlattenAgents", "MarlVectorEnv", "MatrixGameVectorEnv",
            "PointMassTeamVectorEnv", "PredatorPreyVectorEnv", "ResourceAllocationVectorEnv", "SimpleSpreadVectorEnv",
-           "SimpleTagVectorEnv", "TargetCollectionVectorEnv", "TrafficVectorEnv", "TwoStepGameVectorEnv",
+           "SimpleTagVectorEnv", "SmartGridVectorEnv", "TargetCollectionVectorEnv", "TrafficVectorEnv", "TwoStepGameVectorEnv",
            "payoff_table"]
