@@ -14,8 +14,10 @@ with warnings.catch_warnings():  # pettingzoo.test imports a classic env through
     warnings.simplefilter("ignore", DeprecationWarning)
     from pettingzoo.test import parallel_api_test, parallel_seed_test
 
-from nextrl.marl import (FlattenAgents, MatrixGameVectorEnv, PredatorPreyVectorEnv, TargetCollectionVectorEnv,
-                         TwoStepGameVectorEnv)
+import nextrl
+from nextrl.marl import (FlattenAgents, MatrixGameVectorEnv, PointMassTeamVectorEnv, PredatorPreyVectorEnv,
+                         ResourceAllocationVectorEnv, SimpleSpreadVectorEnv, SimpleTagVectorEnv, SmartGridVectorEnv,
+                         TargetCollectionVectorEnv, TrafficVectorEnv, TwoStepGameVectorEnv)
 from nextrl.marl import matrix_games, predator_prey, target_collection
 from nextrl.marl.parallel import MarlParallelEnv
 
@@ -33,7 +35,20 @@ VECTOR = {
     "predator_prey": (PredatorPreyVectorEnv, dict(grid_size=4, num_prey=2, num_predators=2, prey_policy="learning",
                                                   max_steps=12)),
     "target_collection": (TargetCollectionVectorEnv, dict(grid_size=4, num_agents=3, num_targets=2, max_steps=12)),
+    "simple_spread": (SimpleSpreadVectorEnv, dict(max_cycles=10, continuous_actions=True)),
+    "simple_tag": (SimpleTagVectorEnv, dict(max_cycles=10)),
+    "point_mass": (PointMassTeamVectorEnv, dict(reward="mixed", max_steps=15, bound=2.5)),
+    "resources": (ResourceAllocationVectorEnv, dict(max_steps=8)),
+    "traffic": (TrafficVectorEnv, dict(num_vehicles=5, road_length=50.0, max_steps=20)),
+    "smart_grid": (SmartGridVectorEnv, dict(step_hours=2.0)),
 }
+
+
+def _actions(env, gen, n):
+    space = env.single_action_space
+    if hasattr(space, "n"):
+        return gen.integers(0, space.n, (n, env.num_agents))
+    return gen.uniform(space.low, space.high, (n, env.num_agents, *space.shape)).astype(np.float32)
 
 
 @pytest.mark.parametrize("name", PARALLEL)
@@ -77,9 +92,8 @@ def test_batch_equals_single_envs(name):
         o, _ = s.reset(seed=seed + i)
         np.testing.assert_array_equal(obs[i], o[0])
     gen = np.random.default_rng(1)
-    k = batch.single_action_space.n
     for _ in range(steps):
-        a = gen.integers(0, k, (n, batch.num_agents))
+        a = _actions(batch, gen, n)
         out = batch.step(a)
         for i, s in enumerate(singles):
             one = s.step(a[i:i + 1])
@@ -98,13 +112,43 @@ def test_determinism_and_seed_sensitivity(name):
         gen = np.random.default_rng(5)
         acc = [obs]
         for _ in range(30):
-            o, r, *_ = env.step(gen.integers(0, env.single_action_space.n, (8, env.num_agents)))
+            o, r, *_ = env.step(_actions(env, gen, 8))
             acc += [o, r]
         return np.concatenate([x.ravel() for x in acc])
 
     np.testing.assert_array_equal(run(3), run(3))
     if name not in ("matrix", "two_step"):  # matrix games have no randomness
         assert not np.array_equal(run(3), run(4))
+
+
+@pytest.mark.parametrize("name", VECTOR)
+def test_thread_count_invariance(name, restore_threads):
+    cls, cfg = VECTOR[name]
+    runs = []
+    for threads in (1, 2):
+        nextrl.set_num_threads(threads)
+        env = cls(4096, **cfg)  # above the parallel threshold (2048 envs)
+        obs, _ = env.reset(seed=17)
+        gen = np.random.default_rng(2)
+        acc = [obs]
+        for _ in range(12):
+            o, r, te, tr, infos = env.step(_actions(env, gen, 4096))
+            acc += [o, r, te, tr, infos["state"]]
+        runs.append(acc)
+    for x, y in zip(*runs):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_missing_pettingzoo_names_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pettingzoo", None)
+    monkeypatch.delitem(sys.modules, "nextrl.marl.parallel", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'nextrl\[marl\]'"):
+        importlib.import_module("nextrl.marl.parallel")
+    monkeypatch.undo()
+    importlib.import_module("nextrl.marl.parallel")
 
 
 def test_same_step_autoreset_reports_final_obs():

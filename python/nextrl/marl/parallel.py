@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode
 
 try:
     from pettingzoo import ParallelEnv
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # tests/marl/test_marl_api.py hides pettingzoo to reach this
     raise ImportError("nextrl.marl's PettingZoo envs need pettingzoo: pip install 'nextrl[marl]'") from exc
 
 from nextrl.envs.core import unknown_name_error
