@@ -13,6 +13,7 @@ void BindQuantum(py::module_& m);
 void BindEnvs(py::module_& m);
 void BindGridEnvs(py::module_& m);
 void BindControlEnvs(py::module_& m);
+void BindMarlEnvs(py::module_& m);
 void BindRl(py::module_& m);
 void BindReplay(py::module_& m);
 #ifdef NEXTRL_WITH_CUDA
@@ -92,6 +93,7 @@ PYBIND11_MODULE(_core, m) {
   BindEnvs(m);
   BindGridEnvs(m);
   BindControlEnvs(m);
+  BindMarlEnvs(m);
   BindRl(m);
   BindReplay(m);
 #ifdef NEXTRL_WITH_CUDA

@@ -29,6 +29,18 @@ inline py::array BoolView(py::handle owner, uint8_t* data, py::ssize_t n) {
   return py::array(py::dtype("bool"), std::vector<py::ssize_t>{n}, std::vector<py::ssize_t>{1}, data, owner);
 }
 
+// A C-contiguous bool view of a uint8 (0 / 1) buffer of any shape.
+inline py::array BoolView(py::handle owner, uint8_t* data, std::vector<py::ssize_t> shape) {
+  std::vector<py::ssize_t> strides(shape.size(), 1);
+  for (size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return py::array(py::dtype("bool"), shape, strides, data, owner);
+}
+
+// "(3, 4)" for a NumPy array's shape, for error messages.
+inline std::string ShapeStr(const py::array& a) {
+  return std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim())))));
+}
+
 template <class Env>
 concept TabularEnv = requires(const Env& e, const typename Env::Config& c, std::vector<Transition>& out) {
   { e.StateId() } -> std::convertible_to<int64_t>;

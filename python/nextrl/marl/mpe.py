@@ -1,0 +1,77 @@
+"""MPE particle worlds (csrc/marl/mpe.h) with mpe2 1.1's definitions: simple_spread_v3 and simple_tag_v3
+(full observability, no curriculum), keyword arguments as mpe2's, Discrete(5) or Box(0, 1, (5,)) actions.
+
+Agents and observations are mpe2's: simple_spread "agent_0".. with [v, p, landmarks - p, others - p,
+comm 0]; simple_tag "adversary_0".. (group "adversary") then "agent_0".. (group "agent"), whose
+observations differ in size (the batched obs pads the smaller group with zeros; `group_obs` unpads).
+The global state is mpe2's state(): every agent's observation, concatenated. `world_state()` returns
+the exact positions and velocities [num_envs, entities, 4] (p_x, p_y, v_x, v_y) in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from nextrl import _core
+from nextrl.marl.core import MarlVectorEnv
+
+
+class _MpeVectorEnv(MarlVectorEnv):
+    def _build(self, num_envs, config, continuous_actions, autoreset_mode, copy):
+        self.config = config
+        self.continuous_actions = bool(continuous_actions)
+        cls = _core._MpeContinuous if self.continuous_actions else _core._Mpe
+        core = cls(num_envs, config, self._mode_code(autoreset_mode))
+        inf = np.float32(np.inf)
+        groups = {name: spaces.Box(-inf, inf, (size,), np.float32) for name, _, size in core.groups}
+        action = spaces.Box(0.0, 1.0, (5,), np.float32) if self.continuous_actions else spaces.Discrete(5)
+        state = spaces.Box(-inf, inf, (core.state_size,), np.float32)
+        self._setup(core, groups, action, state, autoreset_mode, copy)
+
+    def world_state(self) -> np.ndarray:
+        """Positions and velocities [num_envs, entities, 4] float64, agents then landmarks."""
+        return self._core.world_state()
+
+
+class SimpleSpreadVectorEnv(_MpeVectorEnv):
+    """`num_envs` simple_spread worlds: N agents cover N landmarks without colliding."""
+
+    def __init__(self, num_envs: int = 1, *, N: int = 3, local_ratio: float = 0.5, max_cycles: int = 25,
+                 continuous_actions: bool = False, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 copy: bool = True):
+        c = _core._MpeConfig()
+        c.scenario, c.num_agents, c.local_ratio, c.max_cycles = _core._MpeScenario.simple_spread, int(N), \
+            float(local_ratio), int(max_cycles)
+        self._build(num_envs, c, continuous_actions, autoreset_mode, copy)
+
+
+class SimpleTagVectorEnv(_MpeVectorEnv):
+    """`num_envs` simple_tag worlds: slower adversaries chase faster good agents among obstacles."""
+
+    def __init__(self, num_envs: int = 1, *, num_good: int = 1, num_adversaries: int = 3, num_obstacles: int = 2,
+                 max_cycles: int = 25, continuous_actions: bool = False,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True):
+        c = _core._MpeConfig()
+        c.scenario = _core._MpeScenario.simple_tag
+        c.num_good, c.num_adversaries, c.num_obstacles = int(num_good), int(num_adversaries), int(num_obstacles)
+        c.max_cycles = int(max_cycles)
+        self._build(num_envs, c, continuous_actions, autoreset_mode, copy)
+
+
+def simple_spread_parallel_env(**config):
+    """PettingZoo ParallelEnv of one simple_spread world (keyword arguments as SimpleSpreadVectorEnv)."""
+    from nextrl.marl.parallel import MarlParallelEnv
+
+    return MarlParallelEnv(SimpleSpreadVectorEnv, **config)
+
+
+def simple_tag_parallel_env(**config):
+    """PettingZoo ParallelEnv of one simple_tag world (keyword arguments as SimpleTagVectorEnv)."""
+    from nextrl.marl.parallel import MarlParallelEnv
+
+    return MarlParallelEnv(SimpleTagVectorEnv, **config)
+
+
+__all__ = ["SimpleSpreadVectorEnv", "SimpleTagVectorEnv", "simple_spread_parallel_env", "simple_tag_parallel_env"]

@@ -1,0 +1,104 @@
+"""A PettingZoo ParallelEnv over one copy of a compiled multi-agent env (the `marl` extra:
+`pip install nextrl[marl]`). It runs the batched env with num_envs=1 and autoreset disabled, so env i of
+a batch reset with seed s behaves exactly like this env reset with seed s + i.
+
+Observations are each agent's unpadded group observation; infos[agent] holds its "action_mask"
+(Discrete actions) and the env's scalar infos; `state()` is the global state. Agents leave `agents` on
+the step where they terminate or are truncated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+try:
+    from pettingzoo import ParallelEnv
+except ImportError as exc:  # tests/marl/test_marl_api.py hides pettingzoo to reach this
+    raise ImportError("nextrl.marl's PettingZoo envs need pettingzoo: pip install 'nextrl[marl]'") from exc
+
+from nextrl.envs.core import unknown_name_error
+from nextrl.marl.core import MarlVectorEnv
+
+
+class MarlParallelEnv(ParallelEnv):
+    """PettingZoo ParallelEnv of `vector_cls(num_envs=1, **config)`."""
+
+    metadata = {"render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, vector_cls: type[MarlVectorEnv], **config):
+        self._vec = vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **config)
+        self.metadata = {"name": vector_cls.__name__.removesuffix("VectorEnv"), "render_modes": [],
+                         "is_parallelizable": True}
+        self.render_mode = None
+        self.possible_agents = list(self._vec.possible_agents)
+        self.agents: list[str] = []
+        self.state_space = self._vec.state_space
+        self._sizes = {a: self._vec.observation_space(a).shape[0] for a in self.possible_agents}
+
+    def observation_space(self, agent: str):
+        return self._vec.observation_space(agent)
+
+    def action_space(self, agent: str):
+        return self._vec.action_space(agent)
+
+    def state(self) -> np.ndarray:
+        return self._vec.state[0]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """`options` is accepted for the PettingZoo API and ignored (this env has no reset options)."""
+        obs, infos = self._vec.reset(seed=seed)
+        self.agents = list(self.possible_agents)
+        return self._obs(obs, self.agents), self._agent_infos(infos, self.agents)
+
+    def step(self, actions: dict[str, Any]):
+        if not isinstance(actions, dict):
+            raise TypeError(f"step: actions must be a dict agent -> action, got {type(actions).__name__}")
+        if not self.agents:
+            raise RuntimeError("step: every agent has finished (or reset() was never called); call reset() first")
+        vec = self._vec
+        for agent in actions:
+            if agent not in self.agents:
+                if agent in self.possible_agents:
+                    raise ValueError(f"step: agent {agent!r} has finished its episode; it takes no more actions")
+                raise unknown_name_error("step", "agent", agent, self.agents)
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
+        space = vec.single_action_space
+        batch = np.zeros((1, vec.num_agents, *space.shape), dtype=np.int64 if vec._discrete else np.float32)
+        for agent, action in actions.items():
+            a = np.asarray(action)
+            if a.shape != space.shape:
+                raise ValueError(f"step: action of agent {agent!r} must have shape {space.shape}, got {a.shape}")
+            batch[0, vec.agent_index(agent)] = a
+        obs, rewards, terms, truncs, infos = vec.step(batch)
+        live = self.agents
+        idx = {a: vec.agent_index(a) for a in live}
+        out = (self._obs(obs, live), {a: float(rewards[0, i]) for a, i in idx.items()},
+               {a: bool(terms[0, i]) for a, i in idx.items()}, {a: bool(truncs[0, i]) for a, i in idx.items()},
+               self._agent_infos(infos, live))
+        self.agents = [a for a in live if not (terms[0, idx[a]] or truncs[0, idx[a]])]
+        return out
+
+    def close(self) -> None:
+        pass
+
+    def _obs(self, obs: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
+        return {a: obs[0, self._vec.agent_index(a), : self._sizes[a]].copy() for a in agents}
+
+    def _agent_infos(self, infos: dict[str, Any], agents: list[str]) -> dict[str, dict[str, Any]]:
+        shared = {k: float(v[0]) for k, v in infos.items()
+                  if isinstance(v, np.ndarray) and v.ndim == 1 and not k.startswith("_") and k != "active"}
+        out = {}
+        for a in agents:
+            d = dict(shared)
+            if "action_mask" in infos:
+                d["action_mask"] = infos["action_mask"][0, self._vec.agent_index(a)].astype(np.int8)
+            out[a] = d
+        return out
+
+
+__all__ = ["MarlParallelEnv"]

@@ -1,0 +1,61 @@
+"""PredatorPrey (csrc/marl/predator_prey.h): predators hunt prey on a grid_size x grid_size grid.
+
+Agents: "predator_0".. then, with prey_policy="learning", "prey_0".. (with "random" the prey are scripted
+and move uniformly at random). Actions: 0 stay, 1 up, 2 down, 3 left, 4 right (border moves stay).
+A prey is captured when at least `capture_min_predators` predators are within Manhattan distance
+`capture_radius`; every predator gets `capture_reward` per capture, a captured prey -capture_reward and
+leaves. `shaping` adds the potential-based distance term shaping * (d_before - d_after). Observation
+(size 2 + 3 (P + M - 1)): own [x, y] / G, then [dx / G, dy / G, alive] of every other entity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from nextrl import _core
+from nextrl.envs.core import unknown_name_error
+from nextrl.marl.core import MarlVectorEnv
+
+_PREY = {"random": _core._PreyPolicy.random, "learning": _core._PreyPolicy.learning}
+
+
+def make_config(*, num_predators: int = 2, num_prey: int = 1, grid_size: int = 10, max_steps: int = 100,
+                prey_policy: str = "random", capture_radius: int = 0, capture_min_predators: int = 1,
+                capture_reward: float = 10.0, shaping: float = 0.0) -> _core._PredatorPreyConfig:
+    if prey_policy not in _PREY:
+        raise unknown_name_error("PredatorPrey", "prey_policy", prey_policy, _PREY)
+    c = _core._PredatorPreyConfig()
+    c.num_predators, c.num_prey, c.grid_size, c.max_steps = int(num_predators), int(num_prey), int(grid_size), \
+        int(max_steps)
+    c.prey_policy = _PREY[prey_policy]
+    c.capture_radius, c.capture_min_predators = int(capture_radius), int(capture_min_predators)
+    c.capture_reward, c.shaping = float(capture_reward), float(shaping)
+    return c
+
+
+class PredatorPreyVectorEnv(MarlVectorEnv):
+    """`num_envs` PredatorPrey envs stepped in one C++ call; keyword arguments as `make_config`."""
+
+    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 copy: bool = True, **config):
+        self.config = c = make_config(**config)
+        core = _core._PredatorPrey(num_envs, c, self._mode_code(autoreset_mode))
+        n = core.obs_size
+        low = np.concatenate([[0.0, 0.0], np.tile([-1.0, -1.0, 0.0], (n - 2) // 3)]).astype(np.float32)
+        high = np.concatenate([[1.0, 1.0], np.tile([1.0, 1.0, 1.0], (n - 2) // 3)]).astype(np.float32)
+        box = spaces.Box(low, high, (n,), np.float32)
+        groups = {name: box for name, _, _ in core.groups}
+        state = spaces.Box(0.0, 1.0, (core.state_size,), np.float32)
+        self._setup(core, groups, spaces.Discrete(5), state, autoreset_mode, copy)
+
+
+def parallel_env(**config):
+    """PettingZoo ParallelEnv of one PredatorPrey env (keyword arguments as `make_config`)."""
+    from nextrl.marl.parallel import MarlParallelEnv
+
+    return MarlParallelEnv(PredatorPreyVectorEnv, **config)
+
+
+__all__ = ["PredatorPreyVectorEnv", "make_config", "parallel_env"]

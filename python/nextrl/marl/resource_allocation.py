@@ -1,0 +1,48 @@
+"""ResourceAllocation (csrc/marl/resource_allocation.h): N agents share R resources by proportional
+rationing; private utilities w_i ~ U(0, 2)^R per episode (each agent observes only its own); infos carry
+the utilitarian, egalitarian and Nash (geometric-mean) social welfare of the running utilities.
+
+Action [R] in [0, 1] (clipped): the fraction of each remaining resource requested. Observation [4R]:
+[own allocation / capacity, remaining / capacity, total allocated / capacity, own utilities / 2].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from nextrl import _core
+from nextrl.marl.core import MarlVectorEnv
+
+
+def make_config(*, num_agents: int = 4, num_resources: int = 3, max_steps: int = 20, capacities=None,
+                done_threshold: float = 0.1) -> _core._ResourceAllocationConfig:
+    c = _core._ResourceAllocationConfig()
+    c.num_agents, c.num_resources, c.max_steps = int(num_agents), int(num_resources), int(max_steps)
+    c.capacities = [] if capacities is None else [float(v) for v in capacities]
+    c.done_threshold = float(done_threshold)
+    return c
+
+
+class ResourceAllocationVectorEnv(MarlVectorEnv):
+    """`num_envs` ResourceAllocation games stepped in one C++ call; keyword arguments as `make_config`."""
+
+    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 copy: bool = True, **config):
+        self.config = c = make_config(**config)
+        core = _core._ResourceAllocation(num_envs, c, self._mode_code(autoreset_mode))
+        R = c.num_resources
+        self._setup(core, {"agent": spaces.Box(0.0, 1.0, (4 * R,), np.float32)},
+                    spaces.Box(0.0, 1.0, (R,), np.float32), spaces.Box(0.0, 1.0, (core.state_size,), np.float32),
+                    autoreset_mode, copy)
+
+
+def parallel_env(**config):
+    """PettingZoo ParallelEnv of one ResourceAllocation game (keyword arguments as `make_config`)."""
+    from nextrl.marl.parallel import MarlParallelEnv
+
+    return MarlParallelEnv(ResourceAllocationVectorEnv, **config)
+
+
+__all__ = ["ResourceAllocationVectorEnv", "make_config", "parallel_env"]

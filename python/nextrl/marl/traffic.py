@@ -1,0 +1,49 @@
+"""Traffic (csrc/marl/traffic.h): N vehicles on a single-lane ring road with car following, collisions
+detected as crossing positions (unwrapped coordinates, so no crossing is skipped), and a safety cost in
+info["cost"] (vehicles closer than min_gap to their leader, or colliding).
+
+Action [1] in [-1, 1] (clipped) x max_accel. Observation [6]: [v, v_target] / v_max, gap ahead / L,
+leader speed difference / v_max, gap behind / L, follower speed difference / v_max.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from nextrl import _core
+from nextrl.marl.core import MarlVectorEnv
+
+def make_config(*, num_vehicles: int = 4, max_steps: int = 200, road_length: float = 100.0,
+                vehicle_length: float = 4.0, min_gap: float = 2.0, dt: float = 0.1, max_accel: float = 3.0,
+                v_max: float = 25.0, safety_penalty: float = 1.0, collision_penalty: float = 10.0) -> _core._TrafficConfig:
+    c = _core._TrafficConfig()
+    c.num_vehicles, c.max_steps = int(num_vehicles), int(max_steps)
+    c.road_length, c.vehicle_length, c.min_gap = float(road_length), float(vehicle_length), float(min_gap)
+    c.dt, c.max_accel, c.v_max = float(dt), float(max_accel), float(v_max)
+    c.safety_penalty, c.collision_penalty = float(safety_penalty), float(collision_penalty)
+    return c
+
+
+class TrafficVectorEnv(MarlVectorEnv):
+    """`num_envs` ring roads stepped in one C++ call; keyword arguments as `make_config`."""
+
+    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 copy: bool = True, **config):
+        self.config = c = make_config(**config)
+        core = _core._Traffic(num_envs, c, self._mode_code(autoreset_mode))
+        inf = np.float32(np.inf)
+        self._setup(core, {"vehicle": spaces.Box(-inf, inf, (6,), np.float32)},
+                    spaces.Box(-1.0, 1.0, (1,), np.float32), spaces.Box(-inf, inf, (core.state_size,), np.float32),
+                    autoreset_mode, copy)
+
+
+def parallel_env(**config):
+    """PettingZoo ParallelEnv of one ring road (keyword arguments as `make_config`)."""
+    from nextrl.marl.parallel import MarlParallelEnv
+
+    return MarlParallelEnv(TrafficVectorEnv, **config)
+
+
+__all__ = ["TrafficVectorEnv", "make_config", "parallel_env"]

@@ -1,0 +1,265 @@
+"""The batched multi-agent API (csrc/marl/vec_marl_env.h, python/nextrl/marl/core.py) on every env:
+PettingZoo's parallel_api_test and parallel_seed_test, batch of N = N single envs seeded seed + i,
+determinism, SAME_STEP / DISABLED autoreset, FlattenAgents, group views, and the errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+with warnings.catch_warnings():  # pettingzoo.test imports a classic env through its deprecated API
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+import nextrl
+from nextrl.marl import (FlattenAgents, MatrixGameVectorEnv, PointMassTeamVectorEnv, PredatorPreyVectorEnv,
+                         ResourceAllocationVectorEnv, SimpleSpreadVectorEnv, SimpleTagVectorEnv, SmartGridVectorEnv,
+                         TargetCollectionVectorEnv, TrafficVectorEnv, TwoStepGameVectorEnv)
+from nextrl.marl import matrix_games, predator_prey, target_collection
+from nextrl.marl.parallel import MarlParallelEnv
+
+PARALLEL = {
+    "matrix": lambda: matrix_games.parallel_env(game="stag_hunt", rounds=5),
+    "two_step": matrix_games.two_step_parallel_env,
+    "predator_prey": lambda: predator_prey.parallel_env(grid_size=5, num_prey=2, max_steps=40),
+    "predator_prey_learning": lambda: predator_prey.parallel_env(grid_size=4, num_predators=2, num_prey=2,
+                                                                 prey_policy="learning", max_steps=60),
+    "target_collection": lambda: target_collection.parallel_env(grid_size=4, num_agents=3, num_targets=2),
+}
+VECTOR = {
+    "matrix": (MatrixGameVectorEnv, dict(game="penalty", rounds=3)),
+    "two_step": (TwoStepGameVectorEnv, {}),
+    "predator_prey": (PredatorPreyVectorEnv, dict(grid_size=4, num_prey=2, num_predators=2, prey_policy="learning",
+                                                  max_steps=12)),
+    "target_collection": (TargetCollectionVectorEnv, dict(grid_size=4, num_agents=3, num_targets=2, max_steps=12)),
+    "simple_spread": (SimpleSpreadVectorEnv, dict(max_cycles=10, continuous_actions=True)),
+    "simple_tag": (SimpleTagVectorEnv, dict(max_cycles=10)),
+    "point_mass": (PointMassTeamVectorEnv, dict(reward="mixed", max_steps=15, bound=2.5)),
+    "resources": (ResourceAllocationVectorEnv, dict(max_steps=8)),
+    "traffic": (TrafficVectorEnv, dict(num_vehicles=5, road_length=50.0, max_steps=20)),
+    "smart_grid": (SmartGridVectorEnv, dict(step_hours=2.0)),
+}
+
+
+def _actions(env, gen, n):
+    space = env.single_action_space
+    if hasattr(space, "n"):
+        return gen.integers(0, space.n, (n, env.num_agents))
+    return gen.uniform(space.low, space.high, (n, env.num_agents, *space.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", PARALLEL)
+def test_pettingzoo_parallel_api(name, capsys):
+    parallel_api_test(PARALLEL[name](), num_cycles=200)
+    assert "Passed Parallel API test" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", PARALLEL)
+def test_pettingzoo_parallel_seed(name):
+    parallel_seed_test(PARALLEL[name], num_cycles=50)
+
+
+def test_parallel_env_agents_leave_and_infos():
+    env = predator_prey.parallel_env(grid_size=3, num_predators=2, num_prey=2, prey_policy="learning",
+                                     max_steps=200)
+    obs, infos = env.reset(seed=0)
+    assert set(obs) == set(env.possible_agents) and obs["prey_1"].shape == env.observation_space("prey_1").shape
+    np.testing.assert_array_equal(infos["predator_0"]["action_mask"].shape, (5,))
+    assert env.state().shape == env.state_space.shape
+    gen = np.random.default_rng(0)
+    left = []
+    while env.agents:
+        live = list(env.agents)
+        _, rew, te, tr, _ = env.step({a: int(gen.integers(5)) for a in live})
+        assert set(rew) == set(live)
+        left += [a for a in live if te[a] or tr[a]]
+    assert sorted(left) == sorted(env.possible_agents)
+    with pytest.raises(RuntimeError, match="every agent has finished"):
+        env.step({})
+
+
+@pytest.mark.parametrize("name", VECTOR)
+def test_batch_equals_single_envs(name):
+    cls, cfg = VECTOR[name]
+    n, seed, steps = 5, 123, 40
+    batch = cls(n, **cfg)
+    singles = [cls(1, **cfg) for _ in range(n)]
+    obs, _ = batch.reset(seed=seed)
+    for i, s in enumerate(singles):
+        o, _ = s.reset(seed=seed + i)
+        np.testing.assert_array_equal(obs[i], o[0])
+    gen = np.random.default_rng(1)
+    for _ in range(steps):
+        a = _actions(batch, gen, n)
+        out = batch.step(a)
+        for i, s in enumerate(singles):
+            one = s.step(a[i:i + 1])
+            for x, y in zip(out[:4], one[:4]):
+                np.testing.assert_array_equal(x[i], y[0])
+            np.testing.assert_array_equal(out[4]["state"][i], one[4]["state"][0])
+
+
+@pytest.mark.parametrize("name", VECTOR)
+def test_determinism_and_seed_sensitivity(name):
+    cls, cfg = VECTOR[name]
+
+    def run(seed):
+        env = cls(8, **cfg)
+        obs, _ = env.reset(seed=seed)
+        gen = np.random.default_rng(5)
+        acc = [obs]
+        for _ in range(30):
+            o, r, *_ = env.step(_actions(env, gen, 8))
+            acc += [o, r]
+        return np.concatenate([x.ravel() for x in acc])
+
+    np.testing.assert_array_equal(run(3), run(3))
+    if name not in ("matrix", "two_step"):  # matrix games have no randomness
+        assert not np.array_equal(run(3), run(4))
+
+
+@pytest.mark.parametrize("name", VECTOR)
+def test_thread_count_invariance(name, restore_threads):
+    cls, cfg = VECTOR[name]
+    runs = []
+    for threads in (1, 2):
+        nextrl.set_num_threads(threads)
+        env = cls(4096, **cfg)  # above the parallel threshold (2048 envs)
+        obs, _ = env.reset(seed=17)
+        gen = np.random.default_rng(2)
+        acc = [obs]
+        for _ in range(12):
+            o, r, te, tr, infos = env.step(_actions(env, gen, 4096))
+            acc += [o, r, te, tr, infos["state"]]
+        runs.append(acc)
+    for x, y in zip(*runs):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_missing_pettingzoo_names_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pettingzoo", None)
+    monkeypatch.delitem(sys.modules, "nextrl.marl.parallel", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'nextrl\[marl\]'"):
+        importlib.import_module("nextrl.marl.parallel")
+    monkeypatch.undo()
+    importlib.import_module("nextrl.marl.parallel")
+
+
+def test_same_step_autoreset_reports_final_obs():
+    env = PredatorPreyVectorEnv(4, grid_size=4, num_predators=2, num_prey=1, max_steps=5,
+                                autoreset_mode=AutoresetMode.SAME_STEP)
+    ref = PredatorPreyVectorEnv(4, grid_size=4, num_predators=2, num_prey=1, max_steps=5,
+                                autoreset_mode=AutoresetMode.DISABLED)
+    env.reset(seed=2)
+    ref.reset(seed=2)
+    gen = np.random.default_rng(0)
+    seen = 0
+    for _ in range(12):
+        a = gen.integers(0, 5, (4, 2))
+        o, r, te, tr, infos = env.step(a)
+        ro, rr, rte, rtr, rinfos = ref.step(a)
+        np.testing.assert_array_equal(r, rr)
+        np.testing.assert_array_equal(te, rte)
+        np.testing.assert_array_equal(tr, rtr)
+        done = rinfos.get("_episode", np.zeros(4, bool))
+        if done.any():
+            seen += done.sum()
+            np.testing.assert_array_equal(infos["_final_obs"], done)
+            np.testing.assert_array_equal(infos["final_obs"][done], ro[done])
+            np.testing.assert_array_equal(infos["final_state"][done], rinfos["state"][done])
+            np.testing.assert_array_equal(infos["episode"]["r"][done], rinfos["episode"]["r"][done])
+            ro, _ = ref.reset(options={"reset_mask": done})  # the reset continues each env's stream
+        np.testing.assert_array_equal(o, ro)
+    assert seen >= 4
+
+
+def test_next_step_autoreset_and_episode_stats():
+    env = TwoStepGameVectorEnv(2)
+    env.reset(seed=0)
+    env.step(np.array([[1, 0], [0, 0]]))
+    _, r, te, _, infos = env.step(np.array([[1, 1], [0, 1]]))
+    np.testing.assert_array_equal(r, [[8, 8], [7, 7]])
+    np.testing.assert_array_equal(infos["episode"]["r"], [[8, 8], [7, 7]])
+    np.testing.assert_array_equal(infos["episode"]["l"], [2, 2])
+    assert not infos["active"].any()
+    obs, r, te, tr, infos = env.step(np.array([[5, 5], [5, 5]]))  # ignored: this step resets
+    np.testing.assert_array_equal(obs[:, :, 0], 1)
+    assert not r.any() and not te.any() and infos["active"].all() and "episode" not in infos
+
+
+def test_flatten_agents():
+    marl = TargetCollectionVectorEnv(3, grid_size=4, num_agents=2, num_targets=2, max_steps=10)
+    flat = FlattenAgents(marl)
+    assert flat.num_envs == 6 and flat.single_observation_space.shape == (marl.obs_size,)
+    obs, infos = flat.reset(seed=0)
+    twin = TargetCollectionVectorEnv(3, grid_size=4, num_agents=2, num_targets=2, max_steps=10)
+    tobs, _ = twin.reset(seed=0)
+    np.testing.assert_array_equal(obs, tobs.reshape(6, -1))
+    gen = np.random.default_rng(0)
+    for _ in range(12):
+        a = gen.integers(0, 5, 6)
+        o, r, te, tr, infos = flat.step(a)
+        to, tr_, tte, ttr, tinfos = twin.step(a.reshape(3, 2))
+        np.testing.assert_array_equal(o, to.reshape(6, -1))
+        np.testing.assert_array_equal(r, tr_.reshape(-1))
+        np.testing.assert_array_equal(te | tr, (tte | ttr).reshape(-1))
+        np.testing.assert_array_equal(infos["active"], tinfos["active"].reshape(-1))
+        np.testing.assert_array_equal(infos["collisions"], np.repeat(tinfos["collisions"], 2))
+        if "episode" in tinfos:
+            np.testing.assert_array_equal(infos["episode"]["r"], tinfos["episode"]["r"].reshape(-1))
+    with pytest.raises(ValueError, match=r"step: actions must have shape \(6,\), got \(3, 2\)"):
+        flat.step(np.zeros((3, 2), np.int64))
+    with pytest.raises(TypeError, match="FlattenAgents: env must be a MarlVectorEnv"):
+        FlattenAgents(flat)
+
+
+def test_group_views_pad_layout():
+    env = PredatorPreyVectorEnv(2, num_predators=2, num_prey=1, prey_policy="learning")
+    obs, _ = env.reset(seed=0)
+    prey = env.group_obs(obs, "prey")
+    assert prey.shape == (2, 1, env.observation_space("prey_0").shape[0])
+    assert np.shares_memory(prey, obs)
+
+
+def test_api_errors():
+    env = PredatorPreyVectorEnv(2, num_predators=2, num_prey=1, prey_policy="learning")
+    with pytest.raises(ValueError, match="unknown agent 'predator_7'; did you mean 'predator_1'"):
+        env.agent_index("predator_7")
+    with pytest.raises(ValueError, match="unknown group 'prey_'; did you mean 'prey'"):
+        env.group_obs(np.zeros((2, 3, env.obs_size)), "prey_")
+    with pytest.raises(ValueError, match="unknown option 'reset_msk'; did you mean 'reset_mask'"):
+        env.reset(seed=0, options={"reset_msk": None})
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        env.reset(seed=-1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        env.reset(seed=1.5)
+    with pytest.raises(ValueError, match=r"reset_mask'\] must be a bool array of shape \(2,\)"):
+        env.reset(options={"reset_mask": np.ones(3, bool)})
+    with pytest.raises(ValueError, match="num_envs must be >= 1, got 0"):
+        PredatorPreyVectorEnv(0)
+    with pytest.raises(ValueError, match="'bogus' is not a valid AutoresetMode"):
+        PredatorPreyVectorEnv(1, autoreset_mode="bogus")
+    d = PredatorPreyVectorEnv(1, max_steps=1, autoreset_mode=AutoresetMode.DISABLED)
+    d.reset(seed=0)
+    d.step(np.zeros((1, 2), np.int64))
+    with pytest.raises(ValueError, match="env 0 has finished its episode and autoreset is disabled"):
+        d.step(np.zeros((1, 2), np.int64))
+    par = predator_prey.parallel_env(num_prey=1)
+    par.reset(seed=0)
+    with pytest.raises(ValueError, match="unknown agent 'predator_2'; did you mean 'predator_[01]'"):
+        par.step({"predator_0": 0, "predator_1": 0, "predator_2": 0})
+    with pytest.raises(ValueError, match="missing live agent"):
+        par.step({"predator_0": 0})
+    with pytest.raises(ValueError, match=r"action of agent 'predator_0' must have shape \(\)"):
+        par.step({"predator_0": [0, 1], "predator_1": 0})
+    with pytest.raises(ValueError, match=r"actions\[0, 1\] \(agent 'predator_1'\) must be in \[0, 5\)"):
+        par.step({"predator_0": 0, "predator_1": 9})
+    with pytest.raises(TypeError, match="actions must be a dict"):
+        par.step([0, 0])
+    assert isinstance(par, MarlParallelEnv)
