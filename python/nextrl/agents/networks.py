@@ -120,7 +120,7 @@ class CategoricalHead(nn.Module):
         if logits.shape[-1] != self.num_actions:
             raise ValueError(f"CategoricalHead: actor output must have {self.num_actions} logits in its last "
                              f"dimension, got shape {list(logits.shape)}")
-        return Categorical(logits=logits)
+        return Categorical(logits=logits, validate_args=False)
 
 
 class DiagGaussianHead(nn.Module):
@@ -136,7 +136,8 @@ class DiagGaussianHead(nn.Module):
         if mean.shape[-1] != self.action_dim:
             raise ValueError(f"DiagGaussianHead: actor output must have {self.action_dim} means in its last "
                              f"dimension, got shape {list(mean.shape)}")
-        return Independent(Normal(mean, self.log_std.exp().expand_as(mean)), 1)
+        return Independent(Normal(mean, self.log_std.exp().expand_as(mean), validate_args=False), 1,
+                           validate_args=False)
 
 
 def head_for(action_space: gym.Space, log_std_init: float = 0.0) -> nn.Module:
