@@ -91,7 +91,9 @@ def ppo_loss(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, value
     ent = entropy.mean()
     loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
     with torch.no_grad():
-        stats = {"losses/policy": float(pg_loss), "losses/value": float(v_loss), "losses/entropy": float(ent),
+        log_ratio, ratio = log_ratio.detach(), ratio.detach()
+        stats = {"losses/policy": float(pg_loss.detach()), "losses/value": float(v_loss.detach()),
+                 "losses/entropy": float(ent.detach()),
                  "losses/approx_kl": float(((ratio - 1) - log_ratio).mean()),
                  "losses/clipfrac": float(((ratio - 1).abs() > cfg.clip_coef).float().mean())}
     return loss, stats
