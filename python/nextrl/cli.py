@@ -123,8 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             ["wall time", _fmt_time(s["wall_time_s"])], ["episodes", s["episodes"]],
             ["mean return (last 20)", f"{s['mean_return_last_20']:.2f}"], ["best return", f"{s['best_return']:.2f}"]]
     rows += [[f"time in {k[5:-2]}", _fmt_time(v)] for k, v in s.items() if k.startswith("time_")]
-    rows.append(["run folder", str(out.run_dir)])
     _table("nextrl train", ["", "value"], rows)
+    console.print(f"run folder: {out.run_dir}", soft_wrap=True, highlight=False)
     return 0
 
 
