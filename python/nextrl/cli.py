@@ -89,9 +89,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from nextrl.experiments import train as runner
-
     import torch
+
+    from nextrl.experiments import train as runner
 
     if args.threads < 1:
         args.parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -100,8 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Resolve everything that can be misspelled before training starts.
     try:
         _, config_cls = runner.resolve_algorithm(args.algo)
-        overrides = runner.parse_overrides(config_cls, args.set)
-        total = overrides.get("total_timesteps", config_cls().total_timesteps)
+        total = config_cls(**runner.parse_overrides(config_cls, args.set)).total_timesteps
         runner.make_env(args.env, 1).close()
     except ValueError as e:
         args.parser.error(str(e))
@@ -114,10 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             ret = metrics.get("charts/episode_return")
             bar.update(task, completed=min(step, total), ret="" if ret is None else f"return {ret:.1f}")
 
-        try:
-            out = runner.run(args.algo, args.env, overrides=args.set, seed=args.seed, out_dir=args.out, log=log)
-        except ValueError as e:  # a config value its dataclass refuses
-            args.parser.error(str(e))
+        out = runner.run(args.algo, args.env, overrides=args.set, seed=args.seed, out_dir=args.out, log=log)
     s = out.summary
     rows = [["algorithm", s["algo"]], ["env", s["env"]], ["seed", s["seed"]], ["env steps", f"{s['global_steps']:,}"],
             ["wall time", _fmt_time(s["wall_time_s"])], ["episodes", s["episodes"]],

@@ -191,10 +191,7 @@ def run(algo: str, env_id: str, *, overrides: list[str] | None = None, seed: int
     `log(global_step, metrics)` is passed through to train(). Raises ValueError for an unknown algorithm,
     config key or env id, and for values that do not parse, before anything is trained or written."""
     module, config_cls = resolve_algorithm(algo)
-    try:
-        cfg = config_cls(**parse_overrides(config_cls, overrides or []))
-    except TypeError as e:  # a config __post_init__ check
-        raise ValueError(str(e)) from None
+    cfg = config_cls(**parse_overrides(config_cls, overrides or []))  # __post_init__ checks raise ValueError
     env = make_env(env_id, cfg.num_envs)
     try:
         result = module.train(env, cfg, seed=seed, log=log)
