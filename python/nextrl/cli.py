@@ -1,4 +1,4 @@
-"""The `nextrl` command: build facts, benchmarks (and, later, experiments)."""
+"""The `nextrl` command: build facts, benchmarks and training runs."""
 
 from __future__ import annotations
 
@@ -84,6 +84,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains one algorithm on one env and writes a run folder (nextrl.experiments.train)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    import torch
+
+    from nextrl.experiments import train as runner
+
+    if args.threads < 1:
+        args.parser.error(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    console = Console()
+    # Resolve everything that can be misspelled before training starts.
+    try:
+        _, config_cls = runner.resolve_algorithm(args.algo)
+        total = config_cls(**runner.parse_overrides(config_cls, args.set)).total_timesteps
+        runner.make_env(args.env, 1).close()
+    except ValueError as e:
+        args.parser.error(str(e))
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
+                  TextColumn("{task.fields[ret]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(f"{args.algo} {args.env}", total=total, ret="")
+
+        def log(step: int, metrics: dict[str, float]) -> None:
+            ret = metrics.get("charts/episode_return")
+            bar.update(task, completed=min(step, total), ret="" if ret is None else f"return {ret:.1f}")
+
+        out = runner.run(args.algo, args.env, overrides=args.set, seed=args.seed, out_dir=args.out, log=log)
+    s = out.summary
+    rows = [["algorithm", s["algo"]], ["env", s["env"]], ["seed", s["seed"]], ["env steps", f"{s['global_steps']:,}"],
+            ["wall time", _fmt_time(s["wall_time_s"])], ["episodes", s["episodes"]],
+            ["mean return (last 20)", f"{s['mean_return_last_20']:.2f}"], ["best return", f"{s['best_return']:.2f}"]]
+    rows += [[f"time in {k[5:-2]}", _fmt_time(v)] for k, v in s.items() if k.startswith("time_")]
+    _table("nextrl train", ["", "value"], rows)
+    console.print(f"run folder: {out.run_dir}", soft_wrap=True, highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nextrl", description="nextrl: compiled deep-RL toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="up to 26 qubits and the single-gate bandwidth case")
     p.add_argument("--out", help="append one JSON line per case to this file")
     p.set_defaults(func=cmd_bench)
+    from nextrl.experiments.train import ALGORITHMS
+
+    p = sub.add_parser("train", help="train an agent on a Gymnasium or nextrl env; writes a run folder",
+                       description="Train ALGO on ENV_ID. Writes config.json, metrics.csv, episodes.csv, metrics.json "
+                                   "and learning_curve.png to the run folder.")
+    p.add_argument("algo", metavar="ALGO", help=f"one of: {', '.join(sorted(ALGORITHMS))}")
+    p.add_argument("--env", required=True, metavar="ENV_ID", help="any registered Gymnasium id (e.g. CartPole-v1) "
+                   "or a nextrl/... id")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (repeatable), e.g. --set total_timesteps=50000")
+    p.add_argument("--seed", type=int, default=0, help="seed of networks, sampling and envs (default 0)")
+    p.add_argument("--out", help="run folder (default runs/<algo>-<env>-<seed>-<timestamp>/)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for small networks)")
+    p.set_defaults(func=cmd_train, parser=p)
     return parser
 
 
