@@ -47,6 +47,7 @@ struct SafeGridWorld {
                  "SafeGridWorld: cost_budget must be finite and >= 0, got ", c.cost_budget);
   }
   static std::vector<int64_t> ObsShape(const Config& c) { return GridWorld::ObsShape(c.grid); }
+  static void Prepare(Config& c) { GridWorld::Prepare(c.grid); }
   static int64_t ActionSize(const Config&) { return 1; }
   static const char* CheckAction(const Config& c, const Action* a) { return GridWorld::CheckAction(c.grid, a); }
 

@@ -96,6 +96,12 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E657874]))
     n_act = env.single_action_space.n if isinstance(env.single_action_space, gym.spaces.Discrete) else None
 
+    def random_action_blocks(block: int = 64):
+        while True:  # drawn 64 steps at a time: one generator call instead of 64
+            yield from rng.integers(0, n_act, (block, num_envs))
+
+    random_actions = random_action_blocks()
+
     def act(obs: np.ndarray) -> np.ndarray:
         if callable(policy):
             return np.asarray(policy(obs))
@@ -103,7 +109,7 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
             if n_act is None:
                 space = env.single_action_space
                 return rng.uniform(space.low, space.high, (num_envs, *space.shape)).astype(np.float32)
-            return rng.integers(0, n_act, num_envs)
+            return next(random_actions)
         a = table[env.state_ids()]
         if policy == "mixed":
             flip = rng.random(num_envs) < epsilon
@@ -122,23 +128,24 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
     episode_id = np.empty(num_transitions, np.int64)
     current_episode = np.arange(num_envs, dtype=np.int64)
     next_episode = num_envs
+    if hasattr(env, "_core"):
+        env.copy = False  # zero-copy views: each step's rows are copied into the dataset before the next step
     obs, _ = env.reset(seed=seed)
-    obs = obs.copy()
     valid = np.ones(num_envs, bool)
     filled = 0
     while filled < num_transitions:
-        actions = act(obs)
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
-        idx = np.flatnonzero(valid)[: num_transitions - filled]
-        k = len(idx)
+        actions = np.asarray(act(obs))
+        k = min(int(valid.sum()), num_transitions - filled)
+        rows = slice(None) if k == num_envs else np.flatnonzero(valid)[:k]
         sl = slice(filled, filled + k)
-        out["observations"][sl] = obs[idx]
-        out["next_observations"][sl] = next_obs[idx]
-        out["actions"][sl] = np.asarray(actions)[idx]
-        out["rewards"][sl] = rewards[idx]
-        out["terminations"][sl] = terms[idx]
-        out["truncations"][sl] = truncs[idx]
-        episode_id[sl] = current_episode[idx]
+        out["observations"][sl] = obs[rows]
+        out["actions"][sl] = actions[rows]
+        episode_id[sl] = current_episode[rows]
+        obs, rewards, terms, truncs, _ = env.step(actions)
+        out["next_observations"][sl] = obs[rows]
+        out["rewards"][sl] = rewards[rows]
+        out["terminations"][sl] = terms[rows]
+        out["truncations"][sl] = truncs[rows]
         filled += k
         done = terms | truncs
         n_done = int(done.sum())
@@ -146,7 +153,6 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
             current_episode[done] = np.arange(next_episode, next_episode + n_done)
             next_episode += n_done
         valid = ~done
-        obs = next_obs if env.copy else next_obs.copy()
     env.close()
     return Dataset(**out, env_id=env_id, policy=policy if isinstance(policy, str) else "callable", seed=seed,
                    episode_ids=episode_id)
