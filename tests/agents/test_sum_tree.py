@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from nextrl._core import SumTree
-from tests.reference.sum_tree import SumTreeReference
+from reference.sum_tree import SumTreeReference
 
 
 @pytest.mark.parametrize("capacity", [1, 2, 3, 7, 8, 100, 1025])
