@@ -8,7 +8,6 @@ with NEXT_STEP autoreset). Replay comes from agents.replay. The defaults solve C
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
+from nextrl.agents.offpolicy_nets import make_target, soft_update
 from nextrl.agents.replay import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 
 
@@ -136,16 +136,11 @@ def update(q_network: nn.Module, target_network: nn.Module, optimizer: torch.opt
     return {"losses/td_loss": loss.item(), "losses/q_values": q_values.detach().mean().item()}, td
 
 
-def _soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    with torch.no_grad():
-        for t, o in zip(target.parameters(), online.parameters()):
-            t.lerp_(o, tau)
-
-
 def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
-          q_network: nn.Module | None = None) -> TrainResult:
+          q_network: nn.Module | None = None, q_network_target: nn.Module | None = None) -> TrainResult:
     """Trains DQN on a discrete-action vector env. `q_network` ([B, obs_dim] float32 -> [B, num_actions])
-    replaces the built-in MLP (e.g. a nextrl.quantum.QuantumLayer); the target network is a deep copy."""
+    replaces the built-in MLP (e.g. a nextrl.quantum.QuantumLayer). The target network is a deep copy, or
+    `q_network_target` (a second instance, loaded with q_network's weights) for modules that cannot be copied."""
     import gymnasium as gym
 
     if not isinstance(env.single_action_space, gym.spaces.Discrete):
@@ -162,8 +157,7 @@ def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
             obs_dim = int(np.prod(obs_shape))
             q_network = (DuelingQNetwork(obs_dim, num_actions, cfg.hidden) if cfg.dueling
                          else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU))
-        target_network = copy.deepcopy(q_network)
-    target_network.requires_grad_(False)
+        target_network = make_target(q_network, q_network_target, "dqn.train", "q_network")
     optimizer = torch.optim.Adam(q_network.parameters(), lr=cfg.learning_rate)
     kwargs = dict(num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma)
     buffer = (PrioritizedReplayBuffer(cfg.buffer_size, obs_shape, alpha=cfg.prioritized_alpha,
@@ -209,7 +203,7 @@ def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
                 buffer.update_priorities(batch.indices, td)
             num_updates += 1
             if num_updates % cfg.target_network_frequency == 0:
-                _soft_update(target_network, q_network, cfg.tau)
+                soft_update(target_network, q_network, cfg.tau)
         times["update"] += time.perf_counter() - t2
         metrics = {"global_step": float(global_step), **metrics, "charts/epsilon": epsilon,
                    "charts/sps": global_step / (time.perf_counter() - start)}

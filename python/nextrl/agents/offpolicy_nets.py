@@ -4,6 +4,7 @@ Polyak averaging. Any nn.Module with the same input and output shapes can replac
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -54,6 +55,21 @@ class TanhActor(nn.Module):
         return self.bias + self.scale * torch.tanh(self.net(obs))
 
 
+def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str) -> nn.Module:
+    """The target network of `online`: a deep copy, or `target` (a second instance of the same
+    architecture, for modules that cannot be deep-copied) loaded with online's weights. Its parameters are
+    frozen (requires_grad False)."""
+    if target is None:
+        try:
+            target = copy.deepcopy(online)
+        except (TypeError, RuntimeError) as e:
+            raise TypeError(f"{fn}: {name} cannot be deep-copied ({e}); pass {name}_target=, a second instance "
+                            "with the same architecture") from e
+    else:
+        target.load_state_dict(online.state_dict())
+    return target.requires_grad_(False)
+
+
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """target <- (1 - tau) * target + tau * online, parameter by parameter (buffers are copied)."""
     with torch.no_grad():
@@ -63,4 +79,4 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
             t.copy_(o)
 
 
-__all__ = ["EnsembleMLP", "TanhActor", "soft_update"]
+__all__ = ["EnsembleMLP", "TanhActor", "make_target", "soft_update"]

@@ -8,7 +8,6 @@ agents.offpolicy_nets. Trains on any Gymnasium vector env with a Box action spac
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -146,10 +145,11 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
 
 
 def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+          critic: nn.Module | None = None, critic_target: nn.Module | None = None) -> TrainResult:
     """Trains SAC on a Box-action vector env. `actor` maps obs [B, obs_dim] to [B, 2 * act_dim] (means,
     then unbounded log-std pre-activations); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to twin
-    Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say)."""
+    Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for
+    a critic that cannot be deep-copied."""
     import gymnasium as gym
 
     space = env.single_action_space
@@ -167,8 +167,7 @@ def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn
     with seeded(seed) as generator:
         actor = mlp(obs_dim, 2 * act_dim, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
-        critic_target = copy.deepcopy(critic)
-    critic_target.requires_grad_(False)
+        critic_target = make_target(critic, critic_target, "sac.train", "critic")
     log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
     optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr),

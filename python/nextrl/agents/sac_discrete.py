@@ -9,7 +9,6 @@ autoreset.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 
@@ -127,10 +126,11 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
 
 
 def train(env, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+          critic: nn.Module | None = None, critic_target: nn.Module | None = None) -> TrainResult:
     """Trains discrete SAC on a Discrete-action vector env. `actor` maps obs [B, obs_dim] to logits
     [B, num_actions]; `critic` maps obs to twin Q-values [B, 2 * num_actions] (Q_1's block first). Either
-    replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say)."""
+    replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for a critic
+    that cannot be deep-copied."""
     import gymnasium as gym
 
     space = env.single_action_space
@@ -146,8 +146,7 @@ def train(env, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None, a
     with seeded(seed) as generator:
         actor = mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
-        critic_target = copy.deepcopy(critic)
-    critic_target.requires_grad_(False)
+        critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")
     log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
     optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr),

@@ -8,7 +8,6 @@ autoreset.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 
@@ -110,10 +109,12 @@ def update(actor: nn.Module, actor_target: nn.Module, critic: nn.Module, critic_
 
 
 def train(env, cfg: TD3Config, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+          critic: nn.Module | None = None, actor_target: nn.Module | None = None,
+          critic_target: nn.Module | None = None) -> TrainResult:
     """Trains TD3 on a bounded Box-action vector env. `actor` maps obs [B, obs_dim] to actions [B, act_dim]
     inside the box (wrap a free network in offpolicy_nets.TanhActor); `critic` maps cat(obs, action)
-    [B, obs_dim + act_dim] to twin Q-values [B, 2]. Either replaces the built-in MLPs."""
+    [B, obs_dim + act_dim] to twin Q-values [B, 2]. Either replaces the built-in MLPs;
+    actor_target and critic_target are needed only for modules that cannot be deep-copied."""
     import gymnasium as gym
 
     space = env.single_action_space
@@ -131,9 +132,8 @@ def train(env, cfg: TD3Config, *, seed: int, log: LogFn | None = None, actor: nn
         if actor is None:
             actor = TanhActor(mlp(obs_dim, act_dim, cfg.hidden, activation=nn.ReLU), low, high)
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
-        actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
-    actor_target.requires_grad_(False)
-    critic_target.requires_grad_(False)
+        actor_target = make_target(actor, actor_target, "td3.train", "actor")
+        critic_target = make_target(critic, critic_target, "td3.train", "critic")
     optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
