@@ -63,7 +63,7 @@ def test_user_modules_replace_networks(tmp_path):
     fresh = {"q_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
              "target_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))}
     info = load_checkpoint(tmp_path / "dqn.pt", fresh)
-    assert info["config"]["n_step"] == 1
+    assert info["config"]["n_step"] == 3
     x = torch.randn(3, 4)
     torch.testing.assert_close(fresh["q_network"](x), q(x))
     returns = evaluate(dqn.greedy_policy(fresh["q_network"]), make("CartPole-v1"), 3, seed=0)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 
@@ -122,8 +122,8 @@ def train(env, cfg: DDPGConfig, *, seed: int, log: LogFn | None = None, actor: n
         critic = EnsembleMLP(obs_dim + act_dim, 1, 1, cfg.hidden) if critic is None else critic
         actor_target = make_target(actor, actor_target, "ddpg.train", "actor")
         critic_target = make_target(critic, critic_target, "ddpg.train", "critic")
-    optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr)}
+    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
+                  "critic": adam(critic.parameters(), lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
                           gamma=cfg.gamma)
     half_range = ((space.high - space.low) / 2).reshape(-1)

@@ -2,8 +2,8 @@
 2016), n-step returns and prioritized replay (Schaul et al. 2016) as config options.
 
 Config, targets, loss and the training loop for discrete-action vector envs (any Gymnasium VectorEnv
-with NEXT_STEP autoreset). Replay comes from agents.replay. The defaults solve CartPole-v1 in 4e4 steps
-(rl-zoo's tuned DQN: short epsilon decay, bursts of gradient steps, large learning rate).
+with NEXT_STEP autoreset). Replay comes from agents.replay. The defaults solve CartPole-v1 in 3e4 steps
+(after rl-zoo's tuned DQN: short epsilon decay, bursts of gradient steps; plus double Q and 3-step returns).
 """
 
 from __future__ import annotations
@@ -17,29 +17,29 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import make_target, soft_update
+from nextrl.agents.offpolicy_nets import adam, make_target, soft_update
 from nextrl.agents.replay import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 
 
 @dataclass(frozen=True)
 class DQNConfig:
-    total_timesteps: int = 40_000
+    total_timesteps: int = 30_000
     """environment steps summed over all envs"""
-    learning_rate: float = 2.3e-3
+    learning_rate: float = 1e-3
     """Adam step size"""
     buffer_size: int = 100_000
     """replay capacity in transitions"""
     gamma: float = 0.99
     """discount factor in [0, 1]"""
-    batch_size: int = 64
+    batch_size: int = 128
     """transitions per gradient step"""
     learning_starts: int = 1_000
     """environment steps (summed over envs) of pure exploration before learning starts"""
-    train_frequency: int = 256
+    train_frequency: int = 64
     """vector-env steps between two rounds of gradient steps"""
-    gradient_steps: int = 128
+    gradient_steps: int = 32
     """gradient steps per round; the update-to-data ratio is gradient_steps / (train_frequency * num_envs)"""
-    target_network_frequency: int = 128
+    target_network_frequency: int = 100
     """gradient steps between target-network updates"""
     tau: float = 1.0
     """target update rate: 1 copies the online network, < 1 is Polyak averaging"""
@@ -47,13 +47,13 @@ class DQNConfig:
     """initial exploration epsilon"""
     end_e: float = 0.04
     """final exploration epsilon"""
-    exploration_fraction: float = 0.16
+    exploration_fraction: float = 0.2
     """fraction of total_timesteps over which epsilon decays linearly from start_e to end_e"""
     double_q: bool = True
     """select the next action with the online network and evaluate it with the target (double DQN)"""
     dueling: bool = False
     """use a dueling head Q = V + A - mean(A) (only for the built-in network)"""
-    n_step: int = 1
+    n_step: int = 3
     """n-step returns (>= 1)"""
     prioritized: bool = False
     """proportional prioritized replay instead of uniform"""
@@ -65,9 +65,9 @@ class DQNConfig:
     """added to |TD error| before the exponent"""
     huber: bool = True
     """Huber (smooth L1) loss on TD errors instead of squared error"""
-    max_grad_norm: float = 10.0
-    """gradient clipping norm (inf disables)"""
-    hidden: tuple[int, ...] = (256, 256)
+    max_grad_norm: float = float("inf")
+    """gradient clipping norm (inf: no clipping)"""
+    hidden: tuple[int, ...] = (64, 64)
     """hidden widths of the built-in Q-network (ReLU)"""
 
 
@@ -158,7 +158,7 @@ def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
             q_network = (DuelingQNetwork(obs_dim, num_actions, cfg.hidden) if cfg.dueling
                          else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU))
         target_network = make_target(q_network, q_network_target, "dqn.train", "q_network")
-    optimizer = torch.optim.Adam(q_network.parameters(), lr=cfg.learning_rate)
+    optimizer = adam(q_network.parameters(), lr=cfg.learning_rate)
     kwargs = dict(num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma)
     buffer = (PrioritizedReplayBuffer(cfg.buffer_size, obs_shape, alpha=cfg.prioritized_alpha,
                                       eps=cfg.prioritized_eps, **kwargs)

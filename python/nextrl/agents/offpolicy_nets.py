@@ -55,6 +55,14 @@ class TanhActor(nn.Module):
         return self.bias + self.scale * torch.tanh(self.net(obs))
 
 
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam, with PyTorch's fused kernel when every parameter is a floating-point CPU or CUDA tensor (about
+    4x cheaper per step than the default for small networks on CPU), else the default implementation."""
+    params = list(params)
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str) -> nn.Module:
     """The target network of `online`: a deep copy, or `target` (a second instance of the same
     architecture, for modules that cannot be deep-copied) loaded with online's weights. Its parameters are
@@ -73,10 +81,9 @@ def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str)
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """target <- (1 - tau) * target + tau * online, parameter by parameter (buffers are copied)."""
     with torch.no_grad():
-        for t, o in zip(target.parameters(), online.parameters()):
-            t.lerp_(o, tau)
+        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
         for t, o in zip(target.buffers(), online.buffers()):
             t.copy_(o)
 
 
-__all__ = ["EnsembleMLP", "TanhActor", "make_target", "soft_update"]
+__all__ = ["EnsembleMLP", "TanhActor", "adam", "make_target", "soft_update"]

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -169,9 +169,9 @@ def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac.train", "critic")
     log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
-    optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": torch.optim.Adam([log_alpha], lr=cfg.q_lr)}
+    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
+                  "critic": adam(critic.parameters(), lr=cfg.q_lr),
+                  "alpha": adam([log_alpha], lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
                           gamma=cfg.gamma)
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 
 
@@ -148,9 +148,9 @@ def train(env, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None, a
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")
     log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
-    optimizers = {"actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": torch.optim.Adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": torch.optim.Adam([log_alpha], lr=cfg.q_lr)}
+    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
+                  "critic": adam(critic.parameters(), lr=cfg.q_lr),
+                  "alpha": adam([log_alpha], lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step,
                           gamma=cfg.gamma)
 
