@@ -24,7 +24,9 @@ from nextrl.agents.replay import PrioritizedReplayBuffer, ReplayBatch, ReplayBuf
 @dataclass(frozen=True)
 class DQNConfig:
     total_timesteps: int = 30_000
-    """environment steps summed over all envs"""
+    """environment steps summed over all envs (reset steps of NEXT_STEP autoreset included)"""
+    num_envs: int = 1
+    """parallel envs the `nextrl train` runner builds; train() uses the env it is given"""
     learning_rate: float = 1e-3
     """Adam step size"""
     buffer_size: int = 100_000

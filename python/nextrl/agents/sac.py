@@ -27,7 +27,9 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 @dataclass(frozen=True)
 class SACConfig:
     total_timesteps: int = 20_000
-    """environment steps summed over all envs"""
+    """environment steps summed over all envs (reset steps of NEXT_STEP autoreset included)"""
+    num_envs: int = 1
+    """parallel envs the `nextrl train` runner builds; train() uses the env it is given"""
     buffer_size: int = 100_000
     """replay capacity in transitions"""
     gamma: float = 0.99

@@ -24,7 +24,9 @@ from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 @dataclass(frozen=True)
 class TD3Config:
     total_timesteps: int = 20_000
-    """environment steps summed over all envs"""
+    """environment steps summed over all envs (reset steps of NEXT_STEP autoreset included)"""
+    num_envs: int = 1
+    """parallel envs the `nextrl train` runner builds; train() uses the env it is given"""
     buffer_size: int = 100_000
     """replay capacity in transitions"""
     gamma: float = 0.99
