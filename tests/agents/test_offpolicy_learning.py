@@ -40,7 +40,7 @@ def test_dqn_solves_cartpole(seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sac_solves_pendulum_within_2e4_steps(seed):
-    cfg = dataclasses.replace(sac.SACConfig(), total_timesteps=8_000, hidden=(64, 64), batch_size=128)
+    cfg = dataclasses.replace(sac.SACConfig(), total_timesteps=6_000, hidden=(64, 64), batch_size=128)
     env = _vec("Pendulum-v1", 1)
     result = sac.train(env, cfg, seed=seed)
     returns = _eval(sac.deterministic_policy(result.modules["actor"], env.single_action_space), "Pendulum-v1", seed)
