@@ -1,0 +1,89 @@
+"""Network blocks of the off-policy actor-critic agents (DDPG, TD3, SAC, discrete SAC): an ensemble MLP
+that evaluates twin critics in one batched matmul per layer, a tanh-bounded deterministic actor, and
+Polyak averaging. Any nn.Module with the same input and output shapes can replace them."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class EnsembleMLP(nn.Module):
+    """`num_members` independent ReLU MLPs evaluated together: [B, in_dim] -> [B, num_members * out_dim],
+    member k's outputs in columns [k * out_dim, (k + 1) * out_dim). Each layer is one batched matmul, so
+    twin critics cost one forward pass. Initialization matches nn.Linear's default for every member."""
+
+    def __init__(self, in_dim: int, out_dim: int, num_members: int = 2, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        if in_dim < 1 or out_dim < 1 or num_members < 1:
+            raise ValueError(f"EnsembleMLP: in_dim, out_dim and num_members must be >= 1, got {in_dim}, "
+                             f"{out_dim}, {num_members}")
+        dims = [in_dim, *hidden, out_dim]
+        self.num_members, self.out_dim = num_members, out_dim
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(dims[:-1], dims[1:]):
+            bound = 1.0 / math.sqrt(a)
+            self.weights.append(nn.Parameter(torch.empty(num_members, a, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_members, 1, b).uniform_(-bound, bound)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.unsqueeze(0).expand(self.num_members, *x.shape)  # [K, B, in_dim]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = torch.relu(h)
+        return h.permute(1, 0, 2).reshape(x.shape[0], self.num_members * self.out_dim)
+
+
+class TanhActor(nn.Module):
+    """Deterministic policy a = bias + scale * tanh(net(obs)): [B, obs_dim] -> [B, act_dim] inside the
+    action box [low, high] (DDPG, TD3)."""
+
+    def __init__(self, net: nn.Module, low: Tensor, high: Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("scale", (high - low) / 2)
+        self.register_buffer("bias", (high + low) / 2)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.bias + self.scale * torch.tanh(self.net(obs))
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam, with PyTorch's fused kernel when every parameter is a floating-point CPU or CUDA tensor (about
+    4x cheaper per step than the default for small networks on CPU), else the default implementation."""
+    params = list(params)
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str) -> nn.Module:
+    """The target network of `online`: a deep copy, or `target` (a second instance of the same
+    architecture, for modules that cannot be deep-copied) loaded with online's weights. Its parameters are
+    frozen (requires_grad False)."""
+    if target is None:
+        try:
+            target = copy.deepcopy(online)
+        except (TypeError, RuntimeError) as e:
+            raise TypeError(f"{fn}: {name} cannot be deep-copied ({e}); pass {name}_target=, a second instance "
+                            "with the same architecture") from e
+    else:
+        target.load_state_dict(online.state_dict())
+    return target.requires_grad_(False)
+
+
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) * target + tau * online, parameter by parameter (buffers are copied)."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+        for t, o in zip(target.buffers(), online.buffers()):
+            t.copy_(o)
+
+
+__all__ = ["EnsembleMLP", "TanhActor", "adam", "make_target", "soft_update"]

@@ -1,0 +1,220 @@
+"""Replay buffers for off-policy agents: uniform, and prioritized on the C++ sum-tree.
+
+Both store transitions from a vector env in preallocated circular NumPy arrays. `add` takes one step of
+all `num_envs` envs at once ([num_envs, ...] arrays, the `valid` mask of `common.EpisodeTracker`) and,
+with `n_step > 1`, keeps a per-env window of the last n steps so that every stored transition carries
+
+    rewards   = sum_{k<m} gamma**k r_{t+k},   discounts = gamma**m,   next_obs = s_{t+m},
+
+with m = n, or fewer when the episode ends first (the window is flushed at the end; never summed across
+episodes). `terminations` is 1 only when the episode terminated inside those m steps, so the target
+
+    y = rewards + discounts * (1 - terminations) * V(next_obs)
+
+bootstraps from the real final observation at a truncation. Prioritized replay follows Schaul et al.
+2016 (arXiv:1511.05952): P(i) = p_i / sum_k p_k with p_i = (|delta_i| + eps)**alpha, new transitions at
+the largest priority so far, and importance weights w_i = (N P(i))**-beta / max_k w_k = (p_i / p_min)**-beta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nextrl._core import SumTree
+
+
+@dataclass
+class ReplayBatch:
+    """A sampled minibatch, as CPU torch tensors."""
+
+    obs: torch.Tensor
+    """[B, *obs_shape] float32"""
+    actions: torch.Tensor
+    """[B, *action_shape], int64 for discrete actions, float32 for continuous ones"""
+    rewards: torch.Tensor
+    """[B] float32: discounted sum of the m <= n_step rewards after obs"""
+    next_obs: torch.Tensor
+    """[B, *obs_shape] float32: the observation m steps later"""
+    terminations: torch.Tensor
+    """[B] float32: 1.0 when the episode terminated within those m steps (no bootstrap)"""
+    discounts: torch.Tensor
+    """[B] float32: gamma**m, the factor in front of the bootstrap value"""
+    weights: torch.Tensor
+    """[B] float32: importance-sampling weights (all ones for uniform replay)"""
+    indices: np.ndarray
+    """[B] int64: buffer slots of the transitions (for PrioritizedReplayBuffer.update_priorities)"""
+
+
+class ReplayBuffer:
+    """Uniform circular replay buffer over `num_envs` parallel envs; the oldest transitions are
+    overwritten once `capacity` is reached."""
+
+    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
+                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99):
+        if capacity < 1:
+            raise ValueError(f"ReplayBuffer: capacity must be >= 1, got {capacity}")
+        if num_envs < 1:
+            raise ValueError(f"ReplayBuffer: num_envs must be >= 1, got {num_envs}")
+        if n_step < 1:
+            raise ValueError(f"ReplayBuffer: n_step must be >= 1, got {n_step}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"ReplayBuffer: gamma must be in [0, 1], got {gamma}")
+        self.capacity, self.num_envs, self.n_step, self.gamma = int(capacity), int(num_envs), int(n_step), gamma
+        self.obs_shape, self.action_shape = tuple(obs_shape), tuple(action_shape)
+        self.obs = np.zeros((capacity, *self.obs_shape), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, *self.obs_shape), dtype=np.float32)
+        self.actions = np.zeros((capacity, *self.action_shape), dtype=action_dtype)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminations = np.zeros(capacity, dtype=np.float32)
+        self.discounts = np.zeros(capacity, dtype=np.float32)
+        self.pos = 0       # next slot to write
+        self.size = 0      # slots filled
+        # n-step windows: the last (at most n) unfinished steps of each env, oldest first
+        self._win_obs = np.zeros((num_envs, n_step, *self.obs_shape), dtype=np.float32)
+        self._win_actions = np.zeros((num_envs, n_step, *self.action_shape), dtype=action_dtype)
+        self._win_rewards = np.zeros((num_envs, n_step), dtype=np.float64)
+        self._win_len = np.zeros(num_envs, dtype=np.int64)
+        self._powers = gamma ** np.arange(n_step, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs, actions, rewards, next_obs, terminations, truncations, valid=None) -> None:
+        """Adds one vector-env step: obs, next_obs [num_envs, *obs_shape], actions [num_envs,
+        *action_shape], rewards, terminations, truncations [num_envs]; rows with valid [num_envs] False
+        (the reset step of NEXT_STEP autoreset) are skipped."""
+        e = self.num_envs
+        obs, next_obs = np.asarray(obs), np.asarray(next_obs)
+        actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=np.float64)
+        terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
+        valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+        for name, a, shape in [("obs", obs, (e, *self.obs_shape)), ("next_obs", next_obs, (e, *self.obs_shape)),
+                               ("actions", actions, (e, *self.action_shape)), ("rewards", rewards, (e,)),
+                               ("terminations", terms, (e,)), ("truncations", truncs, (e,)),
+                               ("valid", valid, (e,))]:
+            if a.shape != shape:
+                raise ValueError(f"ReplayBuffer.add: {name} must have shape {shape}, got {a.shape}")
+        if self.n_step == 1:
+            self._store(obs[valid], actions[valid], rewards[valid], next_obs[valid], terms[valid],
+                        np.full(int(valid.sum()), self.gamma))
+            return
+        rows = np.flatnonzero(valid)
+        slot = self._win_len[rows]
+        self._win_obs[rows, slot] = obs[rows]
+        self._win_actions[rows, slot] = actions[rows]
+        self._win_rewards[rows, slot] = rewards[rows]
+        self._win_len[rows] += 1
+        done = valid & (terms | truncs)
+        full = np.flatnonzero(valid & ~done & (self._win_len == self.n_step))
+        if full.size:  # the oldest step of a full window gets its n-step return; the window slides by one
+            self._store(self._win_obs[full, 0], self._win_actions[full, 0], self._win_rewards[full] @ self._powers,
+                        next_obs[full], np.zeros(full.size, dtype=bool), np.full(full.size, self.gamma**self.n_step))
+            self._win_obs[full, :-1] = self._win_obs[full, 1:]
+            self._win_actions[full, :-1] = self._win_actions[full, 1:]
+            self._win_rewards[full, :-1] = self._win_rewards[full, 1:]
+            self._win_len[full] -= 1
+        for i in np.flatnonzero(done):  # episode over: every pending step is stored with a shorter horizon
+            m = int(self._win_len[i])
+            returns = np.zeros(m)
+            acc = 0.0
+            for k in range(m - 1, -1, -1):
+                acc = self._win_rewards[i, k] + self.gamma * acc
+                returns[k] = acc
+            self._store(self._win_obs[i, :m], self._win_actions[i, :m], returns,
+                        np.broadcast_to(next_obs[i], (m, *self.obs_shape)), np.full(m, terms[i]),
+                        self.gamma ** np.arange(m, 0, -1, dtype=np.float64))
+            self._win_len[i] = 0
+
+    def _store(self, obs, actions, rewards, next_obs, terminations, discounts) -> np.ndarray:
+        """Writes m transitions at the circular write position; returns their slots [m] int64."""
+        m = len(rewards)
+        if m > self.capacity:  # only the newest `capacity` survive
+            obs, actions, rewards, next_obs = obs[-self.capacity:], actions[-self.capacity:], \
+                rewards[-self.capacity:], next_obs[-self.capacity:]
+            terminations, discounts, m = terminations[-self.capacity:], discounts[-self.capacity:], self.capacity
+        slots = (self.pos + np.arange(m)) % self.capacity
+        self.obs[slots] = obs
+        self.actions[slots] = actions
+        self.rewards[slots] = rewards
+        self.next_obs[slots] = next_obs
+        self.terminations[slots] = terminations
+        self.discounts[slots] = discounts
+        self.pos = int((self.pos + m) % self.capacity)
+        self.size = min(self.size + m, self.capacity)
+        return slots
+
+    def _batch(self, indices: np.ndarray, weights: np.ndarray | None = None) -> ReplayBatch:
+        b = len(indices)
+        return ReplayBatch(
+            obs=torch.from_numpy(self.obs[indices]), actions=torch.from_numpy(self.actions[indices]),
+            rewards=torch.from_numpy(self.rewards[indices]), next_obs=torch.from_numpy(self.next_obs[indices]),
+            terminations=torch.from_numpy(self.terminations[indices]),
+            discounts=torch.from_numpy(self.discounts[indices]),
+            weights=torch.ones(b) if weights is None else torch.from_numpy(weights.astype(np.float32)),
+            indices=indices)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
+        """`batch_size` transitions drawn uniformly with replacement."""
+        if self.size == 0:
+            raise ValueError("ReplayBuffer.sample: the buffer is empty; add transitions first")
+        if batch_size < 1:
+            raise ValueError(f"ReplayBuffer.sample: batch_size must be >= 1, got {batch_size}")
+        return self._batch(rng.integers(0, self.size, size=batch_size))
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """Proportional prioritized replay (Schaul et al. 2016) on the C++ sum-tree, stratified sampling.
+    Call `update_priorities(batch.indices, td_errors)` after each learning step."""
+
+    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
+                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99,
+                 alpha: float = 0.6, eps: float = 1e-6):
+        super().__init__(capacity, obs_shape, action_shape, num_envs=num_envs, action_dtype=action_dtype,
+                         n_step=n_step, gamma=gamma)
+        if alpha < 0:
+            raise ValueError(f"PrioritizedReplayBuffer: alpha must be >= 0, got {alpha}")
+        if eps <= 0:
+            raise ValueError(f"PrioritizedReplayBuffer: eps must be > 0, got {eps}")
+        self.alpha, self.eps = alpha, eps
+        self.tree = SumTree(self.capacity)
+        self.max_priority = 1.0
+        """largest p_i = (|delta| + eps)**alpha so far; new transitions get it"""
+
+    def _store(self, obs, actions, rewards, next_obs, terminations, discounts) -> np.ndarray:
+        slots = super()._store(obs, actions, rewards, next_obs, terminations, discounts)
+        self.tree.update(slots, np.full(len(slots), self.max_priority))
+        return slots
+
+    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> ReplayBatch:
+        """`batch_size` transitions, one per equal-mass segment, with weights (p_i / p_min)**-beta."""
+        if self.size == 0:
+            raise ValueError("PrioritizedReplayBuffer.sample: the buffer is empty; add transitions first")
+        if batch_size < 1:
+            raise ValueError(f"PrioritizedReplayBuffer.sample: batch_size must be >= 1, got {batch_size}")
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"PrioritizedReplayBuffer.sample: beta must be in [0, 1], got {beta}")
+        indices = self.tree.sample(rng.random(batch_size))
+        weights = (self.tree.get(indices) / self.tree.min()) ** -beta
+        return self._batch(indices, weights)
+
+    def update_priorities(self, indices, td_errors) -> None:
+        """Sets p_i = (|td_errors| + eps)**alpha at `indices` [B] (td_errors [B], numpy or torch)."""
+        if isinstance(td_errors, torch.Tensor):
+            td_errors = td_errors.detach().cpu().numpy()
+        td = np.asarray(td_errors, dtype=np.float64)
+        if td.shape != np.shape(indices):
+            raise ValueError(f"PrioritizedReplayBuffer.update_priorities: td_errors must have shape "
+                             f"{np.shape(indices)} like indices, got {td.shape}")
+        if not np.all(np.isfinite(td)):
+            raise ValueError("PrioritizedReplayBuffer.update_priorities: td_errors must be finite, got "
+                             f"{td[~np.isfinite(td)][0]}")
+        priorities = (np.abs(td) + self.eps) ** self.alpha
+        self.tree.update(np.asarray(indices), priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
+
+
+__all__ = ["PrioritizedReplayBuffer", "ReplayBatch", "ReplayBuffer"]
