@@ -6,7 +6,8 @@ provided its module follows the algorithm-file shape: a frozen config dataclass 
 `total_timesteps` and `num_envs` fields, and `train(env, cfg, *, seed, log=None) -> TrainResult`.
 
 Env ids are any registered Gymnasium id (made with gym.make_vec(id, num_envs=cfg.num_envs,
-vectorization_mode="sync")), nextrl's `nextrl/...` ids included (they register on `import nextrl`).
+vectorization_mode="sync")), and nextrl's `nextrl/...` ids (they register on `import nextrl` and build
+their compiled vector env directly).
 A run folder receives config.json, metrics.csv (one row per update), episodes.csv (one row per finished
 training episode), metrics.json (both, plus the summary) and learning_curve.png.
 """
@@ -30,8 +31,13 @@ import numpy as np
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "a2c": ("nextrl.agents.a2c", "A2CConfig"),
+    "ddpg": ("nextrl.agents.ddpg", "DDPGConfig"),
+    "dqn": ("nextrl.agents.dqn", "DQNConfig"),
     "ppo": ("nextrl.agents.ppo", "PPOConfig"),
     "reinforce": ("nextrl.agents.reinforce", "ReinforceConfig"),
+    "sac": ("nextrl.agents.sac", "SACConfig"),
+    "sac_discrete": ("nextrl.agents.sac_discrete", "SACDiscreteConfig"),
+    "td3": ("nextrl.agents.td3", "TD3Config"),
     "trpo": ("nextrl.agents.trpo", "TRPOConfig"),
 }
 
@@ -100,7 +106,8 @@ def parse_overrides(config_cls: type, items: list[str]) -> dict[str, Any]:
 
 
 def make_env(env_id: str, num_envs: int):
-    """gym.make_vec(env_id, num_envs, "sync"); ValueError listing close registered ids for an unknown one."""
+    """gym.make_vec(env_id, num_envs): the C++ vector env for nextrl/ ids, SyncVectorEnv otherwise;
+    ValueError listing close registered ids for an unknown one."""
     import gymnasium as gym
 
     import nextrl  # noqa: F401  (registers the nextrl/... ids)
@@ -111,7 +118,9 @@ def make_env(env_id: str, num_envs: int):
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown env id {env_id!r}{hint} Any registered Gymnasium id works "
                          f"({len(valid)} registered, e.g. CartPole-v1, Pendulum-v1, Acrobot-v1).")
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+    # nextrl's ids build their C++ vector env directly; other ids get Gymnasium's SyncVectorEnv
+    mode = "vector_entry_point" if gym.registry[env_id].vector_entry_point is not None else "sync"
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
 
 
 def default_run_dir(algo: str, env_id: str, seed: int, root: str | Path = "runs") -> Path:
