@@ -63,7 +63,7 @@ def test_parse_overrides_types():
 
 @pytest.mark.parametrize("argv,match", [
     (["train", "ppoo", "--env", "CartPole-v1"], r"unknown algorithm 'ppoo'; did you mean 'ppo'.*Valid choices: a2c, "
-                                                r"ppo, reinforce, trpo"),
+                                                r"ddpg, dqn, ppo, reinforce, sac, sac_discrete, td3, trpo"),
     (["train", "ppo", "--env", "CartPol-v1"], r"unknown env id 'CartPol-v1'; did you mean 'CartPole-v1'"),
     (["train", "ppo", "--env", "CartPole-v1", "--set", "lerning_rate=1"],
      r"unknown PPOConfig key 'lerning_rate'; did you mean 'learning_rate'\?.*Valid choices: total_timesteps"),
