@@ -8,7 +8,7 @@ Both train with CleanRL's ppo.py defaults (4 envs, 128 steps, 4 epochs of 4 mini
 annealed, GAE 0.95, clip 0.2, entropy 0.01, value 0.5, grad norm 0.5) on 1 torch thread. The peer is
 CleanRL's ppo.py loop written out below (its Agent, buffers, Python GAE recursion), on Gymnasium's
 SyncVectorEnv with SAME_STEP autoreset (the semantics that loop was written for); nextrl's PPO runs on
-`--env` made with gym.make_vec (sync). Reported: wall time per 1e5 environment steps, the ratio
+`--env` made by nextrl.experiments.train.make_env (nextrl's C++ vector env for nextrl/ ids, SyncVectorEnv otherwise). Reported: wall time per 1e5 environment steps, the ratio
 (peer / nextrl, > 1: nextrl faster), and where the time goes: env (stepping), inference (acting during
 rollouts), update (advantages and gradient steps), other (storage, bookkeeping). The median over
 `--repeats` alternated runs. Prints a table; with --out, appends one JSON line per case.
@@ -166,7 +166,9 @@ def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> di
 
 # ------------------------------------------------------------------------------------ nextrl
 def nextrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> dict:
-    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+    from nextrl.experiments.train import make_env
+
+    env = make_env(env_id, num_envs)  # nextrl/ ids: the C++ vector env; others: SyncVectorEnv
     start = time.perf_counter()
     res = ppo.train(env, cfg, seed=seed)
     wall = time.perf_counter() - start

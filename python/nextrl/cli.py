@@ -42,24 +42,24 @@ def _fmt_time(s: float) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Statevector (and batched-VQC) benchmarks of nextrl against its peers, in one run."""
+    """Statevector and vector-env benchmarks of nextrl against its peers, in one run."""
     import importlib.util
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    import nextrl
+    from nextrl.experiments import envs_bench as eb
     from nextrl.experiments import statevector_bench as sb
 
     console = Console()
     peers = ["qiskit-aer"] + (["qulacs"] if importlib.util.find_spec("qulacs") else [])
-    if "qulacs" not in peers:
+    if "qulacs" not in peers and args.suite in ("all", "quantum"):
         console.print("[yellow]qulacs is not installed (pip install 'nextrl[bench]'); comparing with Aer only[/]")
     cfg = sb.BenchConfig(threads=args.threads)
     info = sb.machine_info()
     console.print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
-                  f"{args.threads} threads")
-    results = []
+                  f"{args.threads} threads for the simulators, 1 for the envs (per-core figures)")
+    results, env_results = [], []
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task("starting", total=None)
@@ -67,20 +67,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
         def progress(msg: str) -> None:
             bar.update(task, description=msg)
 
-        layered = range(16, (26 if args.full else 22) + 1, 2)
-        results += sb.bench_layered(layered, cfg, peers=peers, progress=progress)
-        results += sb.bench_small(sb.SMALL_QUBITS, cfg, peers=peers, progress=progress)
-        if args.full:
-            results += sb.bench_gate_1q(sb.GATE_QUBITS, cfg, progress=progress)
-    rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
-            for r in results]
-    _table("nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
-           ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
+        if args.suite in ("all", "quantum"):
+            layered = range(16, (26 if args.full else 22) + 1, 2)
+            results += sb.bench_layered(layered, cfg, peers=peers, progress=progress)
+            results += sb.bench_small(sb.SMALL_QUBITS, cfg, peers=peers, progress=progress)
+            if args.full:
+                results += sb.bench_gate_1q(sb.GATE_QUBITS, cfg, progress=progress)
+        if args.suite in ("all", "envs"):
+            env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
+            env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
+            env_results += eb.bench_cartpole((4096,), threads=1, rounds=3, progress=progress)
+    if results:
+        rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
+                for r in results]
+        _table("simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
+               ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
+    if env_results:
+        rows = [[r.case, r.num_envs, f"{r.ours_steps_per_s:.3g}", r.peer, f"{r.peer_steps_per_s:.3g}",
+                 f"{r.ratio:.1f}x"] for r in env_results]
+        _table("vector envs: steps/s summed over envs, 1 core (ratio = nextrl / peer)",
+               ["env", "num_envs", "nextrl steps/s", "peer", "peer steps/s", "ratio"], rows)
     if args.out:
         with open(args.out, "a") as f:
-            for r in results:
+            for r in [*results, *env_results]:
                 f.write(json.dumps(r.to_dict()) + "\n")
-        console.print(f"wrote {len(results)} JSON lines to {args.out}")
+        console.print(f"wrote {len(results) + len(env_results)} JSON lines to {args.out}")
     return 0
 
 
@@ -130,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="version, compiler, SIMD level, OpenMP threads, CUDA")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("bench", help="time nextrl against Qiskit Aer and qulacs (a few minutes)")
+    p = sub.add_parser("bench", help="time nextrl against Qiskit Aer, qulacs, Gymnasium and EnvPool (a few minutes)")
+    p.add_argument("--suite", choices=["all", "quantum", "envs"], default="all",
+                   help="simulators, vector envs, or both (default)")
     p.add_argument("--threads", type=int, default=2, help="threads for nextrl and every peer (default 2)")
     p.add_argument("--full", action="store_true", help="up to 26 qubits and the single-gate bandwidth case")
     p.add_argument("--out", help="append one JSON line per case to this file")

@@ -374,6 +374,7 @@ def test_bad_thread_counts(restore_threads):
 
 
 @pytest.mark.skipif(nextrl.build_info()["cuda_available"], reason="a GPU is present")
+@pytest.mark.skipif(not nextrl.build_info()["cuda_compiled"], reason="a build without the CUDA sources (no nvcc)")
 def test_cuda_device_description_without_a_device():
     with pytest.raises(IndexError, match="cuda_device_description: index 0 out of range for 0 devices"):
         nextrl._core.cuda_device_description(0)
