@@ -197,10 +197,17 @@ void BatchPlan::SlotValues(int64_t b, const double* x, const double* w, const do
   }
 }
 
+int64_t BatchPlan::LanesFor(int64_t batch) const {
+  int64_t v = 1;
+  while (v < batch && v < lanes_) v *= 2;
+  return v;
+}
+
 template <typename Real>
-BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace() const {
+BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
   Workspace<Real> ws;
-  const int64_t V = lanes_;
+  const int64_t V = lanes;
+  ws.lanes = lanes;
   ws.state.assign(static_cast<size_t>(4 * (int64_t{1} << n_) * V), Real(0));
   ws.offset.resize(plans_.size());
   ws.ops.resize(plans_.size());
@@ -225,7 +232,7 @@ template <typename Real>
 void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
                         const double* g, double* out, double* slot_grad, Workspace<Real>& ws) const {
   const LaneKernels<Real> K = Kernels<Real>(isa_);
-  const int64_t V = lanes_;
+  const int64_t V = ws.lanes;
   const int64_t size = int64_t{1} << n_;
   const size_t num_slots = slots_.size();
   Real* re = ws.state.data();
@@ -370,13 +377,13 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
 
 template <typename Real>
 void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const {
-  const int64_t V = lanes_;
+  const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
 #ifdef _OPENMP
 #pragma omp parallel if (tiles > 1)
 #endif
   {
-    Workspace<Real> ws = MakeWorkspace<Real>();
+    Workspace<Real> ws = MakeWorkspace<Real>(V);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -387,7 +394,7 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
 template <typename Real>
 void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g,
                          double* out, double* dw, double* dx, double* ds) const {
-  const int64_t V = lanes_;
+  const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
   const size_t num_slots = slots_.size();
   // Per-tile partial sums of the weight and scale gradients, added in tile order below.
@@ -398,7 +405,7 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
 #pragma omp parallel if (tiles > 1)
 #endif
   {
-    Workspace<Real> ws = MakeWorkspace<Real>();
+    Workspace<Real> ws = MakeWorkspace<Real>(V);
     std::vector<double> grad(num_slots * static_cast<size_t>(V));
 #ifdef _OPENMP
 #pragma omp for schedule(static)

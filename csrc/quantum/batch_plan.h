@@ -76,9 +76,12 @@ class BatchPlan {
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
     bool constants_ready = false;  // matrices of angle-free ops are filled once
+    int64_t lanes = 0;             // V of this workspace
   };
+  // Lanes of a call: lanes_, or fewer for a batch smaller than that (B = 1 runs one lane, not eight).
+  int64_t LanesFor(int64_t batch) const;
   template <typename Real>
-  Workspace<Real> MakeWorkspace() const;
+  Workspace<Real> MakeWorkspace(int64_t lanes) const;
   template <typename Real>
   void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
                double* out, double* slot_grad, Workspace<Real>& ws) const;
