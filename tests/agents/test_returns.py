@@ -9,7 +9,7 @@ import torch
 
 from nextrl import _core
 from nextrl.agents import returns as R
-from tests.reference import returns as ref
+from reference import returns as ref
 
 
 def _rollout(rng, T, N, dtype, p_term=0.1, p_trunc=0.1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.reference.marl_grids import Rng
+from reference.marl_grids import Rng
 
 
 def compare_with_reference(env, make_ref, seed: int, steps: int, rng: np.random.Generator, num_actions: int = 5):

@@ -8,8 +8,8 @@ import pytest
 
 import nextrl
 from nextrl.marl import PredatorPreyVectorEnv
-from tests.marl._harness import compare_with_reference
-from tests.reference.marl_grids import PredatorPreyRef
+from marl._harness import compare_with_reference
+from reference.marl_grids import PredatorPreyRef
 
 CONFIGS = [
     dict(num_predators=2, num_prey=1, grid_size=4, max_steps=25),

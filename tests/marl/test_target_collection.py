@@ -11,8 +11,8 @@ import pytest
 
 from nextrl import _core
 from nextrl.marl import TargetCollectionVectorEnv
-from tests.marl._harness import compare_with_reference
-from tests.reference.marl_grids import MOVES, TargetCollectionRef
+from marl._harness import compare_with_reference
+from reference.marl_grids import MOVES, TargetCollectionRef
 
 CONFIGS = [
     dict(grid_size=4, num_agents=4, num_targets=3, max_steps=30),
