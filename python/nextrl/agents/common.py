@@ -78,6 +78,17 @@ class EpisodeTracker:
         self.prev_done = done
         return valid
 
+    def fill(self, result: TrainResult, global_steps: int, wall_time_s: float,
+             time_breakdown_s: dict[str, float]) -> TrainResult:
+        """Writes the finished episodes and the run's totals into `result` (end of a train())."""
+        result.episode_returns = list(self.finished_returns)
+        result.episode_lengths = list(self.finished_lengths)
+        result.episode_end_steps = list(self.finished_steps)
+        result.global_steps = global_steps
+        result.wall_time_s = wall_time_s
+        result.time_breakdown_s = dict(time_breakdown_s)
+        return result
+
     def reset(self) -> None:
         """After an explicit `env.reset()`: every env starts a new episode."""
         self.returns[:] = 0.0

@@ -105,13 +105,7 @@ class Collector:
 
     def finish(self, result: TrainResult) -> TrainResult:
         """Copies episodes, step count, wall time and the time breakdown into `result`."""
-        result.episode_returns = list(self.tracker.finished_returns)
-        result.episode_lengths = list(self.tracker.finished_lengths)
-        result.episode_end_steps = list(self.tracker.finished_steps)
-        result.global_steps = self.global_step
-        result.wall_time_s = time.perf_counter() - self.start_time
-        result.time_breakdown_s = dict(self.times)
-        return result
+        return self.tracker.fill(result, self.global_step, time.perf_counter() - self.start_time, self.times)
 
 
 def env_actions(actions: torch.Tensor, action_space: gym.Space) -> np.ndarray:

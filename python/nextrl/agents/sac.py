@@ -223,12 +223,7 @@ def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn
         if log is not None:
             log(global_step, metrics)
 
-    result.episode_returns = list(tracker.finished_returns)
-    result.episode_lengths = list(tracker.finished_lengths)
-    result.episode_end_steps = list(tracker.finished_steps)
-    result.global_steps = global_step
-    result.wall_time_s = time.perf_counter() - start
-    result.time_breakdown_s = times
+    tracker.fill(result, global_step, time.perf_counter() - start, times)
     result.modules["log_alpha"] = _Scalar(log_alpha.detach().clone())
     return result
 
