@@ -18,6 +18,7 @@
 namespace nextrl::marl {
 
 namespace py = pybind11;
+using envs::BindInitAndReset;
 using envs::BoolView;
 using envs::BufferView;
 using envs::ShapeStr;
@@ -35,33 +36,7 @@ py::class_<VecMarlEnv<Env>> BindMarlEnv(py::module_& m, const char* name) {
   using Obs = typename Env::Obs;
   using Action = typename Env::Action;
   py::class_<V> cls(m, name);
-  cls.def(py::init([](int64_t num_envs, const typename Env::Config& config, int mode) {
-            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument,
-                         "VecMarlEnv: autoreset_mode must be 0 (next step), 1 (same step) or 2 (disabled), got ",
-                         mode);
-            return new V(num_envs, config, static_cast<Autoreset>(mode));
-          }),
-          py::arg("num_envs"), py::arg("config"), py::arg("autoreset_mode") = 0);
-  cls.def(
-      "reset",
-      [](V& v, py::object seed, py::object mask) {
-        const bool has_seed = !seed.is_none();
-        const uint64_t s = has_seed ? seed.cast<uint64_t>() : 0;
-        std::vector<uint8_t> mk;
-        if (!mask.is_none()) {
-          auto arr = mask.cast<py::array>();
-          NEXTRL_CHECK(py::isinstance<py::array_t<bool>>(arr), TypeMismatch,
-                       "reset: reset_mask must have dtype bool, got ", std::string(py::str(arr.dtype())));
-          NEXTRL_CHECK(arr.ndim() == 1 && arr.shape(0) == v.num_envs(), std::invalid_argument,
-                       "reset: reset_mask must have shape (", v.num_envs(), ",), got ", ShapeStr(arr));
-          auto b = arr.cast<py::array_t<bool>>().template unchecked<1>();
-          mk.resize(static_cast<size_t>(v.num_envs()));
-          for (int64_t i = 0; i < v.num_envs(); ++i) mk[static_cast<size_t>(i)] = b(i) ? 1 : 0;
-        }
-        py::gil_scoped_release release;
-        v.Reset(has_seed, s, mk.empty() ? nullptr : mk.data());
-      },
-      py::arg("seed") = py::none(), py::arg("mask") = py::none());
+  BindInitAndReset<V, typename Env::Config>(cls, "VecMarlEnv");
   cls.def(
       "step",
       [](V& v, py::array actions) {

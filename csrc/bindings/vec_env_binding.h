@@ -48,15 +48,14 @@ concept TabularEnv = requires(const Env& e, const typename Env::Config& c, std::
   Env::Transitions(c, int64_t{0}, int64_t{0}, out);
 };
 
-template <class Env>
-py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
-  using V = VecEnv<Env>;
-  using Obs = typename Env::Obs;
-  using Action = typename Env::Action;
-  py::class_<V> cls(m, name);
-  cls.def(py::init([](int64_t num_envs, const typename Env::Config& config, int mode) {
-            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument,
-                         "VecEnv: autoreset_mode must be 0 (next step), 1 (same step) or 2 (disabled), got ", mode);
+// The constructor (num_envs, config, autoreset_mode) and reset(seed, mask) shared by VecEnv and
+// VecMarlEnv bindings: both drivers take Reset(has_seed, seed, mask[num_envs] or nullptr).
+template <class V, class Config>
+void BindInitAndReset(py::class_<V>& cls, const char* driver) {
+  const std::string name = driver;
+  cls.def(py::init([name](int64_t num_envs, const Config& config, int mode) {
+            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument, name,
+                         ": autoreset_mode must be 0 (next step), 1 (same step) or 2 (disabled), got ", mode);
             return new V(num_envs, config, static_cast<Autoreset>(mode));
           }),
           py::arg("num_envs"), py::arg("config"), py::arg("autoreset_mode") = 0);
@@ -71,7 +70,7 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
           NEXTRL_CHECK(py::isinstance<py::array_t<bool>>(arr), TypeMismatch,
                        "reset: reset_mask must have dtype bool, got ", std::string(py::str(arr.dtype())));
           NEXTRL_CHECK(arr.ndim() == 1 && arr.shape(0) == v.num_envs(), std::invalid_argument,
-                       "reset: reset_mask must have shape (", v.num_envs(), ",)");
+                       "reset: reset_mask must have shape (", v.num_envs(), ",), got ", ShapeStr(arr));
           auto b = arr.cast<py::array_t<bool>>().template unchecked<1>();
           m.resize(static_cast<size_t>(v.num_envs()));
           for (int64_t i = 0; i < v.num_envs(); ++i) m[static_cast<size_t>(i)] = b(i) ? 1 : 0;
@@ -80,6 +79,15 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
         v.Reset(has_seed, s, m.empty() ? nullptr : m.data());
       },
       py::arg("seed") = py::none(), py::arg("mask") = py::none());
+}
+
+template <class Env>
+py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
+  using V = VecEnv<Env>;
+  using Obs = typename Env::Obs;
+  using Action = typename Env::Action;
+  py::class_<V> cls(m, name);
+  BindInitAndReset<V, typename Env::Config>(cls, "VecEnv");
   cls.def(
       "step",
       [](V& v, py::array actions) {

@@ -239,7 +239,7 @@ def test_api_errors():
         env.reset(seed=-1)
     with pytest.raises(TypeError, match="seed must be an int"):
         env.reset(seed=1.5)
-    with pytest.raises(ValueError, match=r"reset_mask'\] must be a bool array of shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"reset_mask'\] must have shape \(2,\), got \(3,\)"):
         env.reset(options={"reset_mask": np.ones(3, bool)})
     with pytest.raises(ValueError, match="num_envs must be >= 1, got 0"):
         PredatorPreyVectorEnv(0)

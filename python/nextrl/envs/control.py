@@ -58,7 +58,8 @@ class _ControlVectorEnv(VectorEnv):
         self._setup(core, obs_space, action_space, autoreset_mode, copy)
 
     def _spaces(self, config) -> tuple[spaces.Space, spaces.Space]:
-        raise NotImplementedError
+        """(single observation space, single action space) of `config`; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define _spaces")
 
     def states(self) -> np.ndarray:
         """The exact states of every env: [num_envs, state_size] float64 (a copy)."""

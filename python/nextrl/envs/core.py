@@ -40,6 +40,30 @@ def check_options(func: str, options: dict | None, allowed: set[str]) -> dict:
     return options
 
 
+def reset_arguments(env, seed, options) -> tuple[dict, int | None, np.ndarray | None]:
+    """The validated (options, seed, reset_mask) of `env.reset(seed=..., options=...)` for a nextrl vector env
+    (single- or multi-agent: it reads `_reset_options`, `num_envs` and `_seeded`, and sets `_seeded`). The
+    first unseeded reset draws a seed from fresh entropy; later unseeded resets continue every env's stream."""
+    options = check_options("reset", options, set(env._reset_options))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"reset: seed must be an int or None, got {type(seed).__name__}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"reset: seed must be >= 0, got {seed}")
+    if seed is None and not env._seeded:
+        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    if seed is not None:
+        env._seeded = True
+    mask = options.get("reset_mask")
+    if mask is not None:
+        if not isinstance(mask, np.ndarray):
+            raise TypeError(f"reset: options['reset_mask'] must be a numpy array, got {type(mask).__name__}")
+        if mask.dtype != np.bool_:
+            raise TypeError(f"reset: options['reset_mask'] must have dtype bool, got {mask.dtype}")
+        if mask.shape != (env.num_envs,):
+            raise ValueError(f"reset: options['reset_mask'] must have shape ({env.num_envs},), got {mask.shape}")
+    return options, None if seed is None else int(seed), mask
+
+
 class VectorEnv(gym.vector.VectorEnv):
     """Base of nextrl's vector envs. Subclasses build the C++ core and the single spaces, then call
     `_setup`; they may extend `_reset_options` (extra keys of `reset(options=...)`, applied by
@@ -75,25 +99,9 @@ class VectorEnv(gym.vector.VectorEnv):
 
     # ------------------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        options = check_options("reset", options, set(self._reset_options))
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"reset: seed must be an int or None, got {type(seed).__name__}")
-        if seed is not None and seed < 0:
-            raise ValueError(f"reset: seed must be >= 0, got {seed}")
-        if seed is None and not self._seeded:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-        if seed is not None:
-            self._seeded = True
-        mask = options.get("reset_mask")
-        if mask is not None:
-            if not isinstance(mask, np.ndarray):
-                raise TypeError(f"reset: options['reset_mask'] must be a numpy array, got {type(mask).__name__}")
-            if mask.dtype != np.bool_:
-                raise TypeError(f"reset: options['reset_mask'] must have dtype bool, got {mask.dtype}")
-            if mask.shape != (self.num_envs,):
-                raise ValueError(f"reset: options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
+        options, seed, mask = reset_arguments(self, seed, options)
         self._apply_reset_options(options, mask)
-        self._core.reset(None if seed is None else int(seed), mask)
+        self._core.reset(seed, mask)
         return self._out(self._obs), self._step_infos()
 
     def step(self, actions):
@@ -219,4 +227,4 @@ class Env(gym.Env):
         return out
 
 
-__all__ = ["Env", "VectorEnv", "check_options", "unknown_name_error"]
+__all__ = ["Env", "VectorEnv", "check_options", "reset_arguments", "unknown_name_error"]

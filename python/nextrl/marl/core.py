@@ -27,7 +27,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl.envs.core import VectorEnv as _SingleAgentVectorEnv
-from nextrl.envs.core import check_options, unknown_name_error
+from nextrl.envs.core import reset_arguments, unknown_name_error
 
 
 class MarlVectorEnv:
@@ -98,23 +98,8 @@ class MarlVectorEnv:
     # ------------------------------------------------------------------------------ batched API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """(obs [N, A, obs_size], infos)."""
-        options = check_options("reset", options, set(self._reset_options))
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"reset: seed must be an int or None, got {type(seed).__name__}")
-        if seed is not None and seed < 0:
-            raise ValueError(f"reset: seed must be >= 0, got {seed}")
-        if seed is None and not self._seeded:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-        if seed is not None:
-            self._seeded = True
-        mask = options.get("reset_mask")
-        if mask is not None:
-            if not isinstance(mask, np.ndarray):
-                raise TypeError(f"reset: options['reset_mask'] must be a numpy array, got {type(mask).__name__}")
-            if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
-                raise ValueError(f"reset: options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
-                                 f"got {mask.dtype} {mask.shape}")
-        self._core.reset(None if seed is None else int(seed), mask)
+        _, seed, mask = reset_arguments(self, seed, options)
+        self._core.reset(seed, mask)
         return self._out(self._core.obs), self._infos()
 
     def step(self, actions):
