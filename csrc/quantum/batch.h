@@ -229,6 +229,63 @@ static void LaneAddPauli(Real* lr, Real* li, const Real* re, const Real* im, int
   }
 }
 
+// One adjoint step of a 1-qubit gate U (per-lane matrix in the op layout, uncontrolled): accumulates the
+// per-lane overlap M_ab = sum over the other bits of conj(lam_a) psi_b at the current point into
+// m[(2 e) V + l] (real) and m[(2 e + 1) V + l] (imaginary), e = 2 a + b, then un-applies U from both
+// psi and lam (x <- U^dagger x), all in one pass over the state.
+template <int VL, typename Real>
+static void LaneAdjDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, int n, int64_t v_runtime, const Real* a,
+                          Real* m) {
+  const int64_t V = VL ? VL : v_runtime;
+  const Real *m00r = a, *m00i = a + V, *m01r = a + 2 * V, *m01i = a + 3 * V;
+  const Real *m10r = a + 4 * V, *m10i = a + 5 * V, *m11r = a + 6 * V, *m11i = a + 7 * V;
+  constexpr int64_t kCap = VL ? VL : 64;
+  Real acc[8][kCap];
+  for (int e = 0; e < 8; ++e)
+    for (int64_t l = 0; l < V; ++l) acc[e][l] = Real(0);
+  const int64_t half = int64_t{1} << target, size = int64_t{1} << n;
+  for (int64_t hi = 0; hi < size; hi += 2 * half) {
+    for (int64_t lo = 0; lo < half; ++lo) {
+      const int64_t o0 = (hi + lo) * V, o1 = o0 + half * V;
+      Real* __restrict p0r = pr + o0;
+      Real* __restrict p0i = pi + o0;
+      Real* __restrict p1r = pr + o1;
+      Real* __restrict p1i = pi + o1;
+      Real* __restrict l0r = lr + o0;
+      Real* __restrict l0i = li + o0;
+      Real* __restrict l1r = lr + o1;
+      Real* __restrict l1i = li + o1;
+#pragma GCC ivdep
+      for (int64_t l = 0; l < V; ++l) {
+        const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
+        const Real cr = l0r[l], ci = l0i[l], dr = l1r[l], di = l1i[l];
+        // conj(lam_a) psi_b
+        acc[0][l] += cr * ar + ci * ai;
+        acc[1][l] += cr * ai - ci * ar;
+        acc[2][l] += cr * br + ci * bi;
+        acc[3][l] += cr * bi - ci * br;
+        acc[4][l] += dr * ar + di * ai;
+        acc[5][l] += dr * ai - di * ar;
+        acc[6][l] += dr * br + di * bi;
+        acc[7][l] += dr * bi - di * br;
+        // U^dagger: row 0 = (conj m00, conj m10), row 1 = (conj m01, conj m11)
+        const Real u00r = m00r[l], u00i = -m00i[l], u01r = m10r[l], u01i = -m10i[l];
+        const Real u10r = m01r[l], u10i = -m01i[l], u11r = m11r[l], u11i = -m11i[l];
+        p0r[l] = u00r * ar - u00i * ai + u01r * br - u01i * bi;
+        p0i[l] = u00r * ai + u00i * ar + u01r * bi + u01i * br;
+        p1r[l] = u10r * ar - u10i * ai + u11r * br - u11i * bi;
+        p1i[l] = u10r * ai + u10i * ar + u11r * bi + u11i * br;
+        l0r[l] = u00r * cr - u00i * ci + u01r * dr - u01i * di;
+        l0i[l] = u00r * ci + u00i * cr + u01r * di + u01i * dr;
+        l1r[l] = u10r * cr - u10i * ci + u11r * dr - u11i * di;
+        l1i[l] = u10r * ci + u10i * cr + u11r * di + u11i * dr;
+      }
+    }
+  }
+  for (int e = 0; e < 8; ++e)
+    for (int64_t l = 0; l < V; ++l) m[e * V + l] = acc[e][l];
+}
+
 // Batched kernel entry points (instantiated per ISA; see batch_plan.cpp).
 template <typename Real>
 void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const Real* arena, bool adjoint) {
@@ -238,6 +295,11 @@ void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const 
   }
   if (V == 8) return LaneApply<8>(op, re, im, n, V, arena, adjoint);
   LaneApply<0>(op, re, im, n, V, arena, adjoint);
+}
+template <typename Real>
+void LaneAdjointDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, int n, int64_t V, const Real* a, Real* m) {
+  if (V == 8) return LaneAdjDense1<8>(target, pr, pi, lr, li, n, V, a, m);
+  LaneAdjDense1<0>(target, pr, pi, lr, li, n, V, a, m);
 }
 template <typename Real>
 void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
@@ -260,6 +322,7 @@ void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n,
 
 #define NEXTRL_INSTANTIATE_LANE(Real)                                                                          \
   template void LaneApplyOp<Real>(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);           \
+  template void LaneAdjointDense1<Real>(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);   \
   template void LaneDerivative<Real>(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, \
                                      int64_t, const Real*, double*, double*);                                \
   template void LanePauliExpectation<Real>(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, \

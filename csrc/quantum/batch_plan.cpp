@@ -1,6 +1,7 @@
 #include "quantum/batch_plan.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -13,6 +14,8 @@ namespace nextrl::quantum {
   namespace ns {                                                                                             \
   template <typename Real>                                                                                   \
   void LaneApplyOp(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);                           \
+  template <typename Real>                                                                                   \
+  void LaneAdjointDense1(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);                 \
   template <typename Real>                                                                                   \
   void LaneDerivative(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t,       \
                       const Real*, double*, double*);                                                        \
@@ -36,6 +39,7 @@ namespace {
 template <typename Real>
 struct LaneKernels {
   void (*apply)(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);
+  void (*adjoint1)(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);
   void (*deriv)(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*,
                 double*, double*);
   void (*pauli)(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);
@@ -44,7 +48,7 @@ struct LaneKernels {
 };
 
 #define NEXTRL_LANE_KERNELS(ns) \
-  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
+  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneAdjointDense1<Real>, &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
                       &ns::LaneAddPauliTerm<Real> }
 
 template <typename Real>
@@ -114,6 +118,45 @@ bool FillRotation(GateKind kind, const double* angle, int64_t V, Real* dst) {
   return true;
 }
 
+
+// The 2^k x 2^k matrix of a circuit op at angles a.
+void OpMatrix(const OpSpec& spec, const double* a, cdouble* m) {
+  if (spec.kind == GateKind::kUnitary) std::copy(spec.matrix.begin(), spec.matrix.end(), m);
+  else GateMatrix(spec.kind, a, m);
+}
+
+void Mul2(const cdouble* a, const cdouble* b, cdouble* out) {
+  const cdouble r0 = a[0] * b[0] + a[1] * b[2], r1 = a[0] * b[1] + a[1] * b[3];
+  const cdouble r2 = a[2] * b[0] + a[3] * b[2], r3 = a[2] * b[1] + a[3] * b[3];
+  out[0] = r0; out[1] = r1; out[2] = r2; out[3] = r3;
+}
+
+void Dagger2(const cdouble* a, cdouble* out) {
+  const cdouble t = a[1];
+  out[0] = std::conj(a[0]); out[1] = std::conj(a[2]); out[2] = std::conj(t); out[3] = std::conj(a[3]);
+}
+
+// Per-lane dense 2x2 of a one-angle 1-qubit rotation (one sincos per lane); false for other kinds.
+template <typename Real>
+bool FillDenseRotation1(GateKind kind, const double* angle, int64_t V, Real* dst) {
+  if (kind != GateKind::kRX && kind != GateKind::kRY && kind != GateKind::kRZ && kind != GateKind::kP) return false;
+  auto put = [&](int e, int64_t l, double re, double im) {
+    dst[2 * e * V + l] = static_cast<Real>(re);
+    dst[(2 * e + 1) * V + l] = static_cast<Real>(im);
+  };
+  for (int64_t l = 0; l < V; ++l) {
+    double s, c;
+    sincos(kind == GateKind::kP ? angle[l] : 0.5 * angle[l], &s, &c);
+    switch (kind) {
+      case GateKind::kRX: put(0, l, c, 0); put(1, l, 0, -s); put(2, l, 0, -s); put(3, l, c, 0); break;
+      case GateKind::kRY: put(0, l, c, 0); put(1, l, -s, 0); put(2, l, s, 0); put(3, l, c, 0); break;
+      case GateKind::kRZ: put(0, l, c, -s); put(1, l, 0, 0); put(2, l, 0, 0); put(3, l, c, s); break;
+      default: put(0, l, 1, 0); put(1, l, 0, 0); put(2, l, 0, 0); put(3, l, c, s); break;  // P
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
@@ -172,6 +215,38 @@ BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSp
     plans_.push_back(p);
   }
   lanes_ = n_ <= 12 ? 8 : 1;
+  BuildSteps();
+}
+
+bool BatchPlan::InputDependent(const OpSpec& spec) const {
+  for (const ParamRef& p : spec.angles)
+    if (p.index >= 0 && slots_[static_cast<size_t>(p.index)].kind != SlotKind::kWeight) return true;
+  return false;
+}
+
+void BatchPlan::BuildSteps() {
+  std::vector<std::vector<int>> pending(static_cast<size_t>(n_));
+  auto flush = [&](int q) {
+    if (pending[q].empty()) return;
+    steps_.push_back({StepKind::kShared1, q, std::move(pending[q]), false});
+    pending[q].clear();
+  };
+  for (int k = 0; k < static_cast<int>(ops_.size()); ++k) {
+    const OpSpec& spec = ops_[k];
+    const bool one_qubit = spec.targets.size() == 1 && spec.controls.empty();
+    const bool input = InputDependent(spec);
+    if (one_qubit && !input) {
+      pending[spec.targets[0]].push_back(k);
+    } else if (one_qubit) {
+      flush(spec.targets[0]);
+      steps_.push_back({StepKind::kLane1, spec.targets[0], {k}, true});
+    } else {
+      for (int q : spec.targets) flush(q);
+      for (int q : spec.controls) flush(q);
+      steps_.push_back({StepKind::kOp, -1, {k}, input});
+    }
+  }
+  for (int q = 0; q < n_; ++q) flush(q);
 }
 
 void BatchPlan::set_lanes(int lanes) {
@@ -209,20 +284,97 @@ BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
   const int64_t V = lanes;
   ws.lanes = lanes;
   ws.state.assign(static_cast<size_t>(4 * (int64_t{1} << n_) * V), Real(0));
-  ws.offset.resize(plans_.size());
-  ws.ops.resize(plans_.size());
+  ws.offset.resize(steps_.size());
+  ws.ops.resize(steps_.size());
   int64_t total = 0;
-  for (size_t k = 0; k < plans_.size(); ++k) {
-    ws.offset[k] = total;
-    ws.ops[k] = plans_[k].op;
-    ws.ops[k].mat = total;
-    total += 2 * plans_[k].entries * V;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepPlan& st = steps_[i];
+    LocalOp op{};
+    int64_t entries = 4;
+    if (st.kind == StepKind::kOp) {
+      op = plans_[st.ops[0]].op;
+      entries = plans_[st.ops[0]].entries;
+    } else {
+      op.cls = kLocalDense;
+      op.k = 1;
+      op.targets[0] = st.target;
+    }
+    op.mat = total;
+    ws.offset[i] = total;
+    ws.ops[i] = op;
+    total += 2 * entries * V;
   }
   ws.arena.assign(static_cast<size_t>(total), Real(0));
   ws.theta.assign(slots_.size() * static_cast<size_t>(V), 0.0);
   ws.vals.assign(static_cast<size_t>(num_outputs_ * V), 0.0);
   ws.deriv.assign(static_cast<size_t>(2 * 16 * V), Real(0));
+  ws.overlap.assign(static_cast<size_t>(8 * V), Real(0));
   return ws;
+}
+
+// Matrices of the steps without input angles (the same in every lane), once per call, from lane 0's
+// slot values; and for every angle inside a shared 1-qubit step its gradient matrix
+//   Q_j = A_j (dG_j / d angle) G_j^dagger A_j^dagger,   A_j = G_m ... G_{j+1} (the gates after it),
+// so that dL/d angle = 2 Re <lam|Q_j|psi> = 2 Re sum_ab Q_ab M_ab at the step's output.
+template <typename Real>
+void BatchPlan::FillShared(Workspace<Real>& ws) const {
+  const int64_t V = ws.lanes;
+  const double* th = ws.theta.data();
+  auto angles_of = [&](const OpSpec& spec, double* a) {
+    for (size_t i = 0; i < spec.angles.size(); ++i) {
+      const ParamRef& p = spec.angles[i];
+      a[i] = p.index >= 0 ? p.scale * th[p.index] + p.offset : p.offset;
+    }
+  };
+  ws.shared_grads.clear();
+  cdouble m[16];
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepPlan& st = steps_[i];
+    Real* dst = ws.arena.data() + ws.offset[i];
+    if (st.kind == StepKind::kShared1) {
+      const size_t count = st.ops.size();
+      std::vector<std::array<cdouble, 4>> g(count);
+      for (size_t j = 0; j < count; ++j) {
+        double a[3];
+        angles_of(ops_[st.ops[j]], a);
+        OpMatrix(ops_[st.ops[j]], a, g[j].data());
+      }
+      cdouble suffix[4] = {1.0, 0.0, 0.0, 1.0};  // A_j, then the whole product
+      for (size_t j = count; j-- > 0;) {
+        const OpSpec& spec = ops_[st.ops[j]];
+        double a[3];
+        angles_of(spec, a);
+        for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
+          const ParamRef& p = spec.angles[ai];
+          if (p.index < 0) continue;
+          cdouble d[4], gd[4], ad[4], t[4];
+          SharedGrad sg{static_cast<int>(i), p.index, p.scale, {}};
+          GateDerivative(spec.kind, a, static_cast<int>(ai), d);
+          Dagger2(g[j].data(), gd);
+          Dagger2(suffix, ad);
+          Mul2(d, gd, t);
+          Mul2(suffix, t, t);
+          Mul2(t, ad, sg.q);
+          ws.shared_grads.push_back(sg);
+        }
+        Mul2(suffix, g[j].data(), suffix);
+      }
+      for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], suffix, V, l, dst);
+    } else if (st.kind == StepKind::kOp && !st.lane) {
+      const OpSpec& spec = ops_[st.ops[0]];
+      double a[3];
+      angles_of(spec, a);
+      OpMatrix(spec, a, m);
+      for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], m, V, l, dst);
+      LocalOp& op = ws.ops[i];
+      if (op.cls == kLocalDiagonal) {  // skip entries that are exactly 1
+        op.skip = 0;
+        for (int c = 0; c < (1 << op.k); ++c)
+          if (dst[2 * c * V] == Real(1) && dst[(2 * c + 1) * V] == Real(0)) op.skip |= 1u << c;
+      }
+    }
+  }
+  ws.shared_ready = true;
 }
 
 // One tile: forward, and with g != nullptr the adjoint sweep.
@@ -241,11 +393,12 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   Real* lim = lre + size * V;
   std::vector<double>& theta = ws.theta;
   std::vector<LocalOp>& ops = ws.ops;
-  int64_t rows[kMaxLanes];
+  Real* arena = ws.arena.data();
   for (int64_t l = 0; l < V; ++l) {
-    rows[l] = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
-    SlotValues(rows[l], x, w, s, theta.data() + l * num_slots);
+    const int64_t row = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
+    SlotValues(row, x, w, s, theta.data() + l * num_slots);
   }
+  if (!ws.shared_ready) FillShared(ws);
   auto angles_of = [&](const OpSpec& spec, int64_t l, double* a) {
     for (size_t i = 0; i < spec.angles.size(); ++i) {
       const ParamRef& p = spec.angles[i];
@@ -254,40 +407,28 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   };
   cdouble m[16];
   double lane_angle[kMaxLanes];
-  for (size_t k = 0; k < plans_.size(); ++k) {
-    const OpSpec& spec = ops_[k];
-    bool variable = false;
-    for (const ParamRef& p : spec.angles) variable |= p.index >= 0;
-    if (!variable && ws.constants_ready) continue;
-    if (variable && spec.angles.size() == 1) {
+  for (size_t i = 0; i < steps_.size(); ++i) {  // per-lane matrices of the steps with input angles
+    const StepPlan& st = steps_[i];
+    if (st.kind == StepKind::kShared1 || !st.lane) continue;
+    const OpSpec& spec = ops_[st.ops[0]];
+    Real* dst = arena + ws.offset[i];
+    if (spec.angles.size() == 1) {
       const ParamRef& p = spec.angles[0];
       for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset;
-      if (FillRotation(spec.kind, lane_angle, V, ws.arena.data() + ws.offset[k])) continue;
+      if (st.kind == StepKind::kLane1 ? FillDenseRotation1(spec.kind, lane_angle, V, dst)
+                                      : FillRotation(spec.kind, lane_angle, V, dst))
+        continue;
     }
     for (int64_t l = 0; l < V; ++l) {
-      if (spec.kind == GateKind::kUnitary) {
-        std::copy(spec.matrix.begin(), spec.matrix.end(), m);
-      } else {
-        double a[3];
-        angles_of(spec, l, a);
-        GateMatrix(spec.kind, a, m);
-      }
-      StoreLane(ops[k], m, V, l, ws.arena.data() + ws.offset[k]);
-    }
-    if (!variable && ops[k].cls == kLocalDiagonal) {  // skip entries that are exactly 1
-      const Real* a = ws.arena.data() + ws.offset[k];
-      ops[k].skip = 0;
-      for (int c = 0; c < (1 << ops[k].k); ++c) {
-        bool one = true;
-        for (int64_t l = 0; l < V; ++l) one &= a[2 * c * V + l] == Real(1) && a[(2 * c + 1) * V + l] == Real(0);
-        if (one) ops[k].skip |= 1u << c;
-      }
+      double a[3];
+      angles_of(spec, l, a);
+      OpMatrix(spec, a, m);
+      StoreLane(ops[i], m, V, l, dst);
     }
   }
-  ws.constants_ready = true;
   std::fill(re, re + 2 * size * V, Real(0));
   for (int64_t l = 0; l < V; ++l) re[l] = Real(1);
-  for (size_t k = 0; k < plans_.size(); ++k) K.apply(ops[k], re, im, n_, V, ws.arena.data(), false);
+  for (size_t i = 0; i < steps_.size(); ++i) K.apply(ops[i], re, im, n_, V, arena, false);
   // Read-outs.
   const int A = num_outputs_;
   double vr[kMaxLanes], vi[kMaxLanes];
@@ -342,9 +483,54 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   }
   std::fill(slot_grad, slot_grad + num_slots * V, 0.0);
   Real* deriv = ws.deriv.data();
-  for (size_t kk = plans_.size(); kk-- > 0;) {
-    const OpSpec& spec = ops_[kk];
-    K.apply(ops[kk], re, im, n_, V, ws.arena.data(), true);  // psi_{k-1} = U_k^dagger psi_k
+  const Real* M = ws.overlap.data();
+  size_t next_shared = ws.shared_grads.size();  // shared_grads are in step order: walk them backwards
+  for (size_t i = steps_.size(); i-- > 0;) {
+    const StepPlan& st = steps_[i];
+    const OpSpec& spec = ops_[st.ops[0]];
+    if (st.kind != StepKind::kOp) {
+      // One pass: M at the step's output, then psi and lam un-apply the step.
+      K.adjoint1(st.target, re, im, lre, lim, n_, V, arena + ws.offset[i], ws.overlap.data());
+      if (st.kind == StepKind::kShared1) {
+        while (next_shared > 0 && ws.shared_grads[next_shared - 1].step == static_cast<int>(i)) {
+          const SharedGrad& sg = ws.shared_grads[--next_shared];
+          for (int64_t l = 0; l < V; ++l) {
+            double acc = 0;
+            for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * M[2 * e * V + l] - sg.q[e].imag() * M[(2 * e + 1) * V + l];
+            slot_grad[l * num_slots + sg.slot] += 2.0 * sg.scale * acc;
+          }
+        }
+        continue;
+      }
+      // kLane1: Q = dG G^dagger is -i P / 2 for RX, RY, RZ and diag(0, i) for P; other gates per lane.
+      for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
+        const ParamRef& p = spec.angles[ai];
+        if (p.index < 0) continue;
+        for (int64_t l = 0; l < V; ++l) {
+          double d;  // dL/d angle
+          switch (spec.kind) {
+            case GateKind::kRX: d = double(M[3 * V + l]) + M[5 * V + l]; break;
+            case GateKind::kRY: d = double(M[4 * V + l]) - M[2 * V + l]; break;
+            case GateKind::kRZ: d = double(M[1 * V + l]) - M[7 * V + l]; break;
+            case GateKind::kP: d = -2.0 * M[7 * V + l]; break;
+            default: {
+              double a[3];
+              cdouble gm[4], dm[4], gd[4], q[4];
+              angles_of(spec, l, a);
+              OpMatrix(spec, a, gm);
+              GateDerivative(spec.kind, a, static_cast<int>(ai), dm);
+              Dagger2(gm, gd);
+              Mul2(dm, gd, q);
+              d = 0;
+              for (int e = 0; e < 4; ++e) d += 2.0 * (q[e].real() * M[2 * e * V + l] - q[e].imag() * M[(2 * e + 1) * V + l]);
+            }
+          }
+          slot_grad[l * num_slots + p.index] += d * p.scale;
+        }
+      }
+      continue;
+    }
+    K.apply(ops[i], re, im, n_, V, arena, true);  // psi_{k-1} = U_k^dagger psi_k
     for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
       const ParamRef& p = spec.angles[ai];
       if (p.index < 0) continue;
@@ -354,24 +540,24 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
       if (pauli_rotation) {  // dR/dth = R(th + pi) / 2
         for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset + M_PI;
         FillRotation(spec.kind, lane_angle, V, deriv);
-        const int64_t count = 2 * plans_[kk].entries * V;
+        const int64_t count = 2 * plans_[st.ops[0]].entries * V;
         for (int64_t e = 0; e < count; ++e) deriv[e] *= Real(0.5);
       } else {
         for (int64_t l = 0; l < V; ++l) {
           double a[3];
           angles_of(spec, l, a);
           GateDerivative(spec.kind, a, static_cast<int>(ai), m);
-          StoreLane(ops[kk], m, V, l, deriv);
+          StoreLane(ops[i], m, V, l, deriv);
         }
       }
-      LocalOp dop = ops[kk];
+      LocalOp dop = ops[i];
       dop.mat = 0;
       std::fill(vr, vr + V, 0.0);
       std::fill(vi, vi + V, 0.0);
       K.deriv(dop, lre, lim, re, im, n_, V, deriv, vr, vi);
       for (int64_t l = 0; l < V; ++l) slot_grad[l * num_slots + p.index] += 2.0 * vr[l] * p.scale;
     }
-    K.apply(ops[kk], lre, lim, n_, V, ws.arena.data(), true);  // lam_{k-1} = U_k^dagger lam_k
+    K.apply(ops[i], lre, lim, n_, V, arena, true);  // lam_{k-1} = U_k^dagger lam_k
   }
 }
 

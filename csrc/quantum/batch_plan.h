@@ -65,17 +65,39 @@ class BatchPlan {
     int entries;         // complex entries of its matrix (4^k dense, 2^k otherwise)
     bool dense;          // matrix stored in full (class dense)
   };
+  // The executed program: circuit ops grouped into steps. Uncontrolled 1-qubit gates whose angles come
+  // from weights and constants only ("shared": the same matrix in every lane) fuse, per qubit, into one
+  // 2x2 matrix computed once per call; a 1-qubit gate with an input angle is its own per-lane step; every
+  // other op runs as itself. The adjoint sweep runs the same steps backwards: a 1-qubit step does one pass
+  // that accumulates the per-lane 2x2 overlap M_ab = sum conj(lam_a) psi_b and un-applies itself from psi
+  // and lam, and the gradient of every angle inside it follows from M (see RunTile).
+  enum class StepKind : int { kShared1 = 0, kLane1 = 1, kOp = 2 };
+  struct StepPlan {
+    StepKind kind;
+    int target;            // kShared1 / kLane1: the qubit
+    std::vector<int> ops;  // circuit ops of the step, applied first to last (one for kLane1 / kOp)
+    bool lane;             // kOp: some angle comes from an input (matrices per lane and tile)
+  };
+  // dL/d(slot) += 2 scale Re sum_ab Q_ab M_ab for one angle inside a shared 1-qubit step.
+  struct SharedGrad {
+    int step;
+    int slot;
+    double scale;
+    cdouble q[4];
+  };
   // Per-thread buffers, allocated once per call and reused across tiles.
   template <typename Real>
   struct Workspace {
     std::vector<Real> state;       // psi and lam: 4 x [2^n, V]
-    std::vector<Real> arena;       // per-lane gate matrices of every op
-    std::vector<int64_t> offset;   // op -> arena offset
-    std::vector<LocalOp> ops;      // ops with their arena offsets
+    std::vector<Real> arena;       // per-lane matrices of every step
+    std::vector<int64_t> offset;   // step -> arena offset
+    std::vector<LocalOp> ops;      // step -> its LocalOp (arena offset in mat)
+    std::vector<SharedGrad> shared_grads;
     std::vector<double> theta;     // [V, num_slots]
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
-    bool constants_ready = false;  // matrices of angle-free ops are filled once
+    std::vector<Real> overlap;     // per-lane M of a 1-qubit step: 8 x V
+    bool shared_ready = false;     // matrices of steps without input angles are filled once per call
     int64_t lanes = 0;             // V of this workspace
   };
   // Lanes of a call: lanes_, or fewer for a batch smaller than that (B = 1 runs one lane, not eight).
@@ -86,10 +108,15 @@ class BatchPlan {
   void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
                double* out, double* slot_grad, Workspace<Real>& ws) const;
   void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const;
+  void BuildSteps();
+  bool InputDependent(const OpSpec& spec) const;
+  template <typename Real>
+  void FillShared(Workspace<Real>& ws) const;
 
   int n_;
   std::vector<OpSpec> ops_;
   std::vector<OpPlan> plans_;
+  std::vector<StepPlan> steps_;
   std::vector<SlotSpec> slots_;
   int num_weights_, num_features_, num_scales_;
   std::vector<PauliTerm> terms_;
