@@ -286,6 +286,25 @@ static void LaneAdjDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, in
     for (int64_t l = 0; l < V; ++l) m[e * V + l] = acc[e][l];
 }
 
+// x[j] <- d_j x[j] (or conj(d_j) x[j]) for the listed basis states j, every lane: a diagonal over the register.
+template <int VL, typename Real>
+static void LaneDiagonalList(Real* re, Real* im, int64_t v_runtime, const int64_t* index, const double* value,
+                             int64_t count, bool adjoint) {
+  const int64_t V = VL ? VL : v_runtime;
+  for (int64_t k = 0; k < count; ++k) {
+    const Real dr = static_cast<Real>(value[2 * k]);
+    const Real di = static_cast<Real>(adjoint ? -value[2 * k + 1] : value[2 * k + 1]);
+    Real* __restrict xr = re + index[k] * V;
+    Real* __restrict xi = im + index[k] * V;
+#pragma GCC ivdep
+    for (int64_t l = 0; l < V; ++l) {
+      const Real vr = xr[l], vi = xi[l];
+      xr[l] = dr * vr - di * vi;
+      xi[l] = dr * vi + di * vr;
+    }
+  }
+}
+
 // Batched kernel entry points (instantiated per ISA; see batch_plan.cpp).
 template <typename Real>
 void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const Real* arena, bool adjoint) {
@@ -300,6 +319,12 @@ template <typename Real>
 void LaneAdjointDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, int n, int64_t V, const Real* a, Real* m) {
   if (V == 8) return LaneAdjDense1<8>(target, pr, pi, lr, li, n, V, a, m);
   LaneAdjDense1<0>(target, pr, pi, lr, li, n, V, a, m);
+}
+template <typename Real>
+void LaneDiagonal(Real* re, Real* im, int64_t V, const int64_t* index, const double* value, int64_t count,
+                  bool adjoint) {
+  if (V == 8) return LaneDiagonalList<8>(re, im, V, index, value, count, adjoint);
+  LaneDiagonalList<0>(re, im, V, index, value, count, adjoint);
 }
 template <typename Real>
 void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
@@ -323,6 +348,7 @@ void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n,
 #define NEXTRL_INSTANTIATE_LANE(Real)                                                                          \
   template void LaneApplyOp<Real>(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);           \
   template void LaneAdjointDense1<Real>(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);   \
+  template void LaneDiagonal<Real>(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);      \
   template void LaneDerivative<Real>(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, \
                                      int64_t, const Real*, double*, double*);                                \
   template void LanePauliExpectation<Real>(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, \

@@ -17,6 +17,8 @@ namespace nextrl::quantum {
   template <typename Real>                                                                                   \
   void LaneAdjointDense1(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);                 \
   template <typename Real>                                                                                   \
+  void LaneDiagonal(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);                    \
+  template <typename Real>                                                                                   \
   void LaneDerivative(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t,       \
                       const Real*, double*, double*);                                                        \
   template <typename Real>                                                                                   \
@@ -40,6 +42,7 @@ template <typename Real>
 struct LaneKernels {
   void (*apply)(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);
   void (*adjoint1)(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);
+  void (*diagonal)(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);
   void (*deriv)(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*,
                 double*, double*);
   void (*pauli)(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);
@@ -48,7 +51,8 @@ struct LaneKernels {
 };
 
 #define NEXTRL_LANE_KERNELS(ns) \
-  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneAdjointDense1<Real>, &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
+  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneAdjointDense1<Real>, &ns::LaneDiagonal<Real>, \
+                      &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
                       &ns::LaneAddPauliTerm<Real> }
 
 template <typename Real>
@@ -67,6 +71,7 @@ LaneKernels<Real> Kernels(Isa isa) {
 
 constexpr int kMaxBatchQubits = 20;
 constexpr int kMaxLanes = 64;
+constexpr int kMaxDiagQubits = 12;  // a fused diagonal lists up to 2^12 entries
 
 // Stores the per-lane entries of matrix `m` (2^k x 2^k) for lane l in the op's layout.
 template <typename Real>
@@ -136,25 +141,14 @@ void Dagger2(const cdouble* a, cdouble* out) {
   out[0] = std::conj(a[0]); out[1] = std::conj(a[2]); out[2] = std::conj(t); out[3] = std::conj(a[3]);
 }
 
-// Per-lane dense 2x2 of a one-angle 1-qubit rotation (one sincos per lane); false for other kinds.
-template <typename Real>
-bool FillDenseRotation1(GateKind kind, const double* angle, int64_t V, Real* dst) {
-  if (kind != GateKind::kRX && kind != GateKind::kRY && kind != GateKind::kRZ && kind != GateKind::kP) return false;
-  auto put = [&](int e, int64_t l, double re, double im) {
-    dst[2 * e * V + l] = static_cast<Real>(re);
-    dst[(2 * e + 1) * V + l] = static_cast<Real>(im);
-  };
-  for (int64_t l = 0; l < V; ++l) {
-    double s, c;
-    sincos(kind == GateKind::kP ? angle[l] : 0.5 * angle[l], &s, &c);
-    switch (kind) {
-      case GateKind::kRX: put(0, l, c, 0); put(1, l, 0, -s); put(2, l, 0, -s); put(3, l, c, 0); break;
-      case GateKind::kRY: put(0, l, c, 0); put(1, l, -s, 0); put(2, l, s, 0); put(3, l, c, 0); break;
-      case GateKind::kRZ: put(0, l, c, -s); put(1, l, 0, 0); put(2, l, 0, 0); put(3, l, c, s); break;
-      default: put(0, l, 1, 0); put(1, l, 0, 0); put(2, l, 0, 0); put(3, l, c, s); break;  // P
-    }
-  }
-  return true;
+bool IsPauliRotation1(GateKind kind) { return kind == GateKind::kRX || kind == GateKind::kRY || kind == GateKind::kRZ; }
+
+// The Pauli matrix of RX / RY / RZ (R = cos(th / 2) I - i sin(th / 2) P).
+void Pauli1(GateKind kind, cdouble* p) {
+  const cdouble I(0.0, 1.0);
+  if (kind == GateKind::kRX) { p[0] = 0; p[1] = 1; p[2] = 1; p[3] = 0; }
+  else if (kind == GateKind::kRY) { p[0] = 0; p[1] = -I; p[2] = I; p[3] = 0; }
+  else { p[0] = 1; p[1] = 0; p[2] = 0; p[3] = -1; }
 }
 
 }  // namespace
@@ -225,28 +219,97 @@ bool BatchPlan::InputDependent(const OpSpec& spec) const {
 }
 
 void BatchPlan::BuildSteps() {
-  std::vector<std::vector<int>> pending(static_cast<size_t>(n_));
+  struct Pending {
+    int lane = -1;            // an input rotation RX / RY / RZ that starts the group
+    std::vector<int> shared;  // shared 1-qubit gates (after the rotation)
+  };
+  std::vector<Pending> pending(static_cast<size_t>(n_));
+  bool diag_open = false;  // the last step is a kDiag that later diagonal ops may join
+  uint64_t diag_qubits = 0;
+  auto emit = [&](StepPlan st, uint64_t qubits) {
+    // A step on qubits the open diagonal does not touch commutes with it: put it first, keep the run open.
+    if (diag_open && (qubits & diag_qubits) == 0) {
+      steps_.insert(steps_.end() - 1, std::move(st));
+      return;
+    }
+    steps_.push_back(std::move(st));
+    diag_open = false;
+  };
   auto flush = [&](int q) {
-    if (pending[q].empty()) return;
-    steps_.push_back({StepKind::kShared1, q, std::move(pending[q]), false});
-    pending[q].clear();
+    Pending& pq = pending[q];
+    if (pq.lane < 0 && pq.shared.empty()) return;
+    StepPlan st{pq.lane >= 0 ? StepKind::kLane1 : StepKind::kShared1, q, {}, pq.lane >= 0, {}, {}};
+    if (pq.lane >= 0) st.ops.push_back(pq.lane);
+    st.ops.insert(st.ops.end(), pq.shared.begin(), pq.shared.end());
+    pq = Pending{};
+    emit(std::move(st), uint64_t{1} << q);
   };
   for (int k = 0; k < static_cast<int>(ops_.size()); ++k) {
     const OpSpec& spec = ops_[k];
     const bool one_qubit = spec.targets.size() == 1 && spec.controls.empty();
     const bool input = InputDependent(spec);
     if (one_qubit && !input) {
-      pending[spec.targets[0]].push_back(k);
-    } else if (one_qubit) {
-      flush(spec.targets[0]);
-      steps_.push_back({StepKind::kLane1, spec.targets[0], {k}, true});
+      pending[spec.targets[0]].shared.push_back(k);
+      continue;
+    }
+    if (one_qubit) {
+      const int q = spec.targets[0];
+      flush(q);
+      if (IsPauliRotation1(spec.kind)) {
+        pending[q].lane = k;
+      } else {
+        emit({StepKind::kLane1, q, {k}, true, {}, {}}, uint64_t{1} << q);
+      }
+      continue;
+    }
+    uint64_t qubits = 0;
+    for (int q : spec.targets) qubits |= uint64_t{1} << q;
+    for (int q : spec.controls) qubits |= uint64_t{1} << q;
+    for (int q = 0; q < n_; ++q)
+      if (qubits >> q & 1) flush(q);
+    bool constant = true;
+    for (const ParamRef& p : spec.angles) constant &= p.index < 0;
+    if (constant && plans_[k].op.cls == kLocalDiagonal && n_ <= kMaxDiagQubits) {
+      if (!diag_open) {
+        steps_.push_back({StepKind::kDiag, -1, {}, false, {}, {}});
+        diag_open = true;
+        diag_qubits = 0;
+      }
+      steps_.back().ops.push_back(k);
+      diag_qubits |= qubits;
     } else {
-      for (int q : spec.targets) flush(q);
-      for (int q : spec.controls) flush(q);
-      steps_.push_back({StepKind::kOp, -1, {k}, input});
+      steps_.push_back({StepKind::kOp, -1, {k}, input, {}, {}});
+      diag_open = false;
     }
   }
   for (int q = 0; q < n_; ++q) flush(q);
+  for (StepPlan& st : steps_) {
+    if (st.kind != StepKind::kDiag) continue;
+    std::vector<cdouble> d(static_cast<size_t>(1) << n_, cdouble(1.0));
+    cdouble m[16];
+    for (int k : st.ops) {
+      const OpSpec& spec = ops_[k];
+      const LocalOp& op = plans_[k].op;
+      double a[3];
+      for (size_t i = 0; i < spec.angles.size(); ++i) a[i] = spec.angles[i].offset;
+      OpMatrix(spec, a, m);
+      const int dim = 1 << op.k;
+      for (size_t j = 0; j < d.size(); ++j) {
+        if ((j & op.cmask) != op.cval) continue;
+        int c = 0;
+        for (int t = 0; t < op.k; ++t) c |= static_cast<int>(j >> op.targets[t] & 1) << t;
+        d[j] *= m[c * dim + c];
+      }
+    }
+    for (size_t j = 0; j < d.size(); ++j) {
+      if (d[j] == cdouble(1.0)) continue;
+      st.diag_index.push_back(static_cast<int64_t>(j));
+      st.diag_value.push_back(d[j].real());
+      st.diag_value.push_back(d[j].imag());
+    }
+  }
+  for (size_t p = 0; p < slots_.size(); ++p)
+    if (slots_[p].kind != SlotKind::kWeight) input_slots_.push_back(static_cast<int>(p));
 }
 
 void BatchPlan::set_lanes(int lanes) {
@@ -294,6 +357,8 @@ BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
     if (st.kind == StepKind::kOp) {
       op = plans_[st.ops[0]].op;
       entries = plans_[st.ops[0]].entries;
+    } else if (st.kind == StepKind::kDiag) {
+      entries = 0;
     } else {
       op.cls = kLocalDense;
       op.k = 1;
@@ -309,6 +374,7 @@ BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
   ws.vals.assign(static_cast<size_t>(num_outputs_ * V), 0.0);
   ws.deriv.assign(static_cast<size_t>(2 * 16 * V), Real(0));
   ws.overlap.assign(static_cast<size_t>(8 * V), Real(0));
+  ws.lane_mats.resize(steps_.size());
   return ws;
 }
 
@@ -331,17 +397,18 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepPlan& st = steps_[i];
     Real* dst = ws.arena.data() + ws.offset[i];
-    if (st.kind == StepKind::kShared1) {
-      const size_t count = st.ops.size();
+    const bool fused_lane = st.kind == StepKind::kLane1 && IsPauliRotation1(ops_[st.ops[0]].kind);
+    if (st.kind == StepKind::kShared1 || fused_lane) {
+      const size_t first = fused_lane ? 1 : 0, count = st.ops.size() - first;
       std::vector<std::array<cdouble, 4>> g(count);
       for (size_t j = 0; j < count; ++j) {
         double a[3];
-        angles_of(ops_[st.ops[j]], a);
-        OpMatrix(ops_[st.ops[j]], a, g[j].data());
+        angles_of(ops_[st.ops[first + j]], a);
+        OpMatrix(ops_[st.ops[first + j]], a, g[j].data());
       }
-      cdouble suffix[4] = {1.0, 0.0, 0.0, 1.0};  // A_j, then the whole product
+      cdouble suffix[4] = {1.0, 0.0, 0.0, 1.0};  // A_j, then the whole product S
       for (size_t j = count; j-- > 0;) {
-        const OpSpec& spec = ops_[st.ops[j]];
+        const OpSpec& spec = ops_[st.ops[first + j]];
         double a[3];
         angles_of(spec, a);
         for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
@@ -359,7 +426,22 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
         }
         Mul2(suffix, g[j].data(), suffix);
       }
-      for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], suffix, V, l, dst);
+      if (!fused_lane) {
+        for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], suffix, V, l, dst);
+        continue;
+      }
+      // U_l = cos S + sin T with T = -i S P; the input angle's Q = S (-i P / 2) S^dagger.
+      std::array<cdouble, 12>& lm = ws.lane_mats[i];
+      cdouble pauli[4], sp[4], sd[4], q[4];
+      Pauli1(ops_[st.ops[0]].kind, pauli);
+      Mul2(suffix, pauli, sp);
+      Dagger2(suffix, sd);
+      Mul2(sp, sd, q);
+      for (int e = 0; e < 4; ++e) {
+        lm[e] = suffix[e];
+        lm[4 + e] = cdouble(0.0, -1.0) * sp[e];
+        lm[8 + e] = cdouble(0.0, -0.5) * q[e];
+      }
     } else if (st.kind == StepKind::kOp && !st.lane) {
       const OpSpec& spec = ops_[st.ops[0]];
       double a[3];
@@ -396,7 +478,16 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   Real* arena = ws.arena.data();
   for (int64_t l = 0; l < V; ++l) {
     const int64_t row = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
-    SlotValues(row, x, w, s, theta.data() + l * num_slots);
+    double* th = theta.data() + l * num_slots;
+    if (!ws.shared_ready) {
+      SlotValues(row, x, w, s, th);
+      continue;
+    }
+    for (int p : input_slots_) {
+      const SlotSpec& sl = slots_[p];
+      th[p] = sl.kind == SlotKind::kInput ? x[row * num_features_ + sl.index]
+                                          : s[sl.scale] * x[row * num_features_ + sl.index];
+    }
   }
   if (!ws.shared_ready) FillShared(ws);
   auto angles_of = [&](const OpSpec& spec, int64_t l, double* a) {
@@ -409,15 +500,26 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   double lane_angle[kMaxLanes];
   for (size_t i = 0; i < steps_.size(); ++i) {  // per-lane matrices of the steps with input angles
     const StepPlan& st = steps_[i];
-    if (st.kind == StepKind::kShared1 || !st.lane) continue;
+    if (!st.lane) continue;
     const OpSpec& spec = ops_[st.ops[0]];
     Real* dst = arena + ws.offset[i];
-    if (spec.angles.size() == 1) {
+    if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) {
+      const ParamRef& p = spec.angles[0];
+      const std::array<cdouble, 12>& lm = ws.lane_mats[i];
+      for (int64_t l = 0; l < V; ++l) {
+        double sn, cs;
+        sincos(0.5 * (p.scale * theta[l * num_slots + p.index] + p.offset), &sn, &cs);
+        for (int e = 0; e < 4; ++e) {
+          dst[2 * e * V + l] = static_cast<Real>(cs * lm[e].real() + sn * lm[4 + e].real());
+          dst[(2 * e + 1) * V + l] = static_cast<Real>(cs * lm[e].imag() + sn * lm[4 + e].imag());
+        }
+      }
+      continue;
+    }
+    if (st.kind == StepKind::kOp && spec.angles.size() == 1) {
       const ParamRef& p = spec.angles[0];
       for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset;
-      if (st.kind == StepKind::kLane1 ? FillDenseRotation1(spec.kind, lane_angle, V, dst)
-                                      : FillRotation(spec.kind, lane_angle, V, dst))
-        continue;
+      if (FillRotation(spec.kind, lane_angle, V, dst)) continue;
     }
     for (int64_t l = 0; l < V; ++l) {
       double a[3];
@@ -428,7 +530,14 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   }
   std::fill(re, re + 2 * size * V, Real(0));
   for (int64_t l = 0; l < V; ++l) re[l] = Real(1);
-  for (size_t i = 0; i < steps_.size(); ++i) K.apply(ops[i], re, im, n_, V, arena, false);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepPlan& st = steps_[i];
+    if (st.kind == StepKind::kDiag)
+      K.diagonal(re, im, V, st.diag_index.data(), st.diag_value.data(), static_cast<int64_t>(st.diag_index.size()),
+                 false);
+    else
+      K.apply(ops[i], re, im, n_, V, arena, false);
+  }
   // Read-outs.
   const int A = num_outputs_;
   double vr[kMaxLanes], vi[kMaxLanes];
@@ -487,31 +596,42 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   size_t next_shared = ws.shared_grads.size();  // shared_grads are in step order: walk them backwards
   for (size_t i = steps_.size(); i-- > 0;) {
     const StepPlan& st = steps_[i];
+    if (st.kind == StepKind::kDiag) {
+      const int64_t count = static_cast<int64_t>(st.diag_index.size());
+      K.diagonal(re, im, V, st.diag_index.data(), st.diag_value.data(), count, true);
+      K.diagonal(lre, lim, V, st.diag_index.data(), st.diag_value.data(), count, true);
+      continue;
+    }
     const OpSpec& spec = ops_[st.ops[0]];
     if (st.kind != StepKind::kOp) {
       // One pass: M at the step's output, then psi and lam un-apply the step.
       K.adjoint1(st.target, re, im, lre, lim, n_, V, arena + ws.offset[i], ws.overlap.data());
-      if (st.kind == StepKind::kShared1) {
-        while (next_shared > 0 && ws.shared_grads[next_shared - 1].step == static_cast<int>(i)) {
+      while (next_shared > 0 && ws.shared_grads[next_shared - 1].step == static_cast<int>(i)) {
           const SharedGrad& sg = ws.shared_grads[--next_shared];
           for (int64_t l = 0; l < V; ++l) {
             double acc = 0;
             for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * M[2 * e * V + l] - sg.q[e].imag() * M[(2 * e + 1) * V + l];
             slot_grad[l * num_slots + sg.slot] += 2.0 * sg.scale * acc;
           }
+      }
+      if (st.kind == StepKind::kShared1) continue;
+      if (IsPauliRotation1(spec.kind)) {  // the fused input rotation: its Q is shared
+        const ParamRef& p = spec.angles[0];
+        const std::array<cdouble, 12>& lm = ws.lane_mats[i];
+        for (int64_t l = 0; l < V; ++l) {
+          double acc = 0;
+          for (int e = 0; e < 4; ++e) acc += lm[8 + e].real() * M[2 * e * V + l] - lm[8 + e].imag() * M[(2 * e + 1) * V + l];
+          slot_grad[l * num_slots + p.index] += 2.0 * p.scale * acc;
         }
         continue;
       }
-      // kLane1: Q = dG G^dagger is -i P / 2 for RX, RY, RZ and diag(0, i) for P; other gates per lane.
+      // A lone 1-qubit input gate: Q = dG G^dagger is diag(0, i) for P; computed per lane otherwise.
       for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
         const ParamRef& p = spec.angles[ai];
         if (p.index < 0) continue;
         for (int64_t l = 0; l < V; ++l) {
           double d;  // dL/d angle
           switch (spec.kind) {
-            case GateKind::kRX: d = double(M[3 * V + l]) + M[5 * V + l]; break;
-            case GateKind::kRY: d = double(M[4 * V + l]) - M[2 * V + l]; break;
-            case GateKind::kRZ: d = double(M[1 * V + l]) - M[7 * V + l]; break;
             case GateKind::kP: d = -2.0 * M[7 * V + l]; break;
             default: {
               double a[3];

@@ -9,6 +9,7 @@
 // Samples run in tiles of V lanes (SIMD across the batch), tiles in parallel; every
 // reduction over the batch adds per-tile partials in tile order (thread-count invariant).
 #pragma once
+#include <array>
 #include <complex>
 #include <cstdint>
 #include <vector>
@@ -71,12 +72,18 @@ class BatchPlan {
   // other op runs as itself. The adjoint sweep runs the same steps backwards: a 1-qubit step does one pass
   // that accumulates the per-lane 2x2 overlap M_ab = sum conj(lam_a) psi_b and un-applies itself from psi
   // and lam, and the gradient of every angle inside it follows from M (see RunTile).
-  enum class StepKind : int { kShared1 = 0, kLane1 = 1, kOp = 2 };
+  // A 1-qubit rotation RX / RY / RZ with an input angle absorbs the shared 1-qubit gates after it on its
+  // qubit (kLane1, U_l = S R(th_l) = cos(th_l / 2) S - i sin(th_l / 2) S P, two shared matrices). Runs of
+  // constant diagonal gates (CZ rings, CCZ, ...) become one diagonal over the register (kDiag, its entries
+  // != 1 listed once at build time), for up to kMaxDiagQubits qubits.
+  enum class StepKind : int { kShared1 = 0, kLane1 = 1, kOp = 2, kDiag = 3 };
   struct StepPlan {
     StepKind kind;
     int target;            // kShared1 / kLane1: the qubit
-    std::vector<int> ops;  // circuit ops of the step, applied first to last (one for kLane1 / kOp)
-    bool lane;             // kOp: some angle comes from an input (matrices per lane and tile)
+    std::vector<int> ops;  // circuit ops of the step, applied first to last (kLane1: the input gate first)
+    bool lane;             // matrices per lane and tile (kLane1, kOp with an input angle)
+    std::vector<int64_t> diag_index;  // kDiag: basis states whose entry is not 1
+    std::vector<double> diag_value;   // kDiag: their entries (re, im) interleaved
   };
   // dL/d(slot) += 2 scale Re sum_ab Q_ab M_ab for one angle inside a shared 1-qubit step.
   struct SharedGrad {
@@ -93,6 +100,7 @@ class BatchPlan {
     std::vector<int64_t> offset;   // step -> arena offset
     std::vector<LocalOp> ops;      // step -> its LocalOp (arena offset in mat)
     std::vector<SharedGrad> shared_grads;
+    std::vector<std::array<cdouble, 12>> lane_mats;  // kLane1 step: S, -i S P, Q = S (-i P / 2) S^dagger
     std::vector<double> theta;     // [V, num_slots]
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
@@ -109,6 +117,7 @@ class BatchPlan {
                double* out, double* slot_grad, Workspace<Real>& ws) const;
   void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const;
   void BuildSteps();
+  void AddDiagonal(StepPlan& st, int op) const;
   bool InputDependent(const OpSpec& spec) const;
   template <typename Real>
   void FillShared(Workspace<Real>& ws) const;
@@ -117,6 +126,7 @@ class BatchPlan {
   std::vector<OpSpec> ops_;
   std::vector<OpPlan> plans_;
   std::vector<StepPlan> steps_;
+  std::vector<int> input_slots_;  // slots read from the inputs (the others are the same in every lane)
   std::vector<SlotSpec> slots_;
   int num_weights_, num_features_, num_scales_;
   std::vector<PauliTerm> terms_;
