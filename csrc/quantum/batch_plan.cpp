@@ -130,9 +130,14 @@ void OpMatrix(const OpSpec& spec, const double* a, cdouble* m) {
   else GateMatrix(spec.kind, a, m);
 }
 
+// Complex products written out in reals (std::complex's operator* checks for NaN / inf on every product).
+inline cdouble CMul(cdouble x, cdouble y) {
+  return {x.real() * y.real() - x.imag() * y.imag(), x.real() * y.imag() + x.imag() * y.real()};
+}
+
 void Mul2(const cdouble* a, const cdouble* b, cdouble* out) {
-  const cdouble r0 = a[0] * b[0] + a[1] * b[2], r1 = a[0] * b[1] + a[1] * b[3];
-  const cdouble r2 = a[2] * b[0] + a[3] * b[2], r3 = a[2] * b[1] + a[3] * b[3];
+  const cdouble r0 = CMul(a[0], b[0]) + CMul(a[1], b[2]), r1 = CMul(a[0], b[1]) + CMul(a[1], b[3]);
+  const cdouble r2 = CMul(a[2], b[0]) + CMul(a[3], b[2]), r3 = CMul(a[2], b[1]) + CMul(a[3], b[3]);
   out[0] = r0; out[1] = r1; out[2] = r2; out[3] = r3;
 }
 
@@ -374,86 +379,105 @@ BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
   ws.vals.assign(static_cast<size_t>(num_outputs_ * V), 0.0);
   ws.deriv.assign(static_cast<size_t>(2 * 16 * V), Real(0));
   ws.overlap.assign(static_cast<size_t>(8 * V), Real(0));
-  ws.lane_mats.resize(steps_.size());
   return ws;
 }
 
-// Matrices of the steps without input angles (the same in every lane), once per call, from lane 0's
-// slot values; and for every angle inside a shared 1-qubit step its gradient matrix
+// Matrices of the steps without input angles (the same in every lane) from the weights; and for every
+// angle inside a shared 1-qubit step its gradient matrix
 //   Q_j = A_j (dG_j / d angle) G_j^dagger A_j^dagger,   A_j = G_m ... G_{j+1} (the gates after it),
 // so that dL/d angle = 2 Re <lam|Q_j|psi> = 2 Re sum_ab Q_ab M_ab at the step's output.
-template <typename Real>
-void BatchPlan::FillShared(Workspace<Real>& ws) const {
-  const int64_t V = ws.lanes;
-  const double* th = ws.theta.data();
+std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::MakeCore(const double* w, bool grads) const {
+  auto core = std::make_shared<SharedCore>();
+  core->weights.assign(w, w + num_weights_);
+  core->grads = grads;
+  core->mats.resize(steps_.size());
+  core->lane_mats.resize(steps_.size());
   auto angles_of = [&](const OpSpec& spec, double* a) {
     for (size_t i = 0; i < spec.angles.size(); ++i) {
       const ParamRef& p = spec.angles[i];
-      a[i] = p.index >= 0 ? p.scale * th[p.index] + p.offset : p.offset;
+      a[i] = p.index >= 0 ? p.scale * w[slots_[static_cast<size_t>(p.index)].index] + p.offset : p.offset;
     }
   };
-  ws.shared_grads.clear();
-  cdouble m[16];
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepPlan& st = steps_[i];
-    Real* dst = ws.arena.data() + ws.offset[i];
     const bool fused_lane = st.kind == StepKind::kLane1 && IsPauliRotation1(ops_[st.ops[0]].kind);
     if (st.kind == StepKind::kShared1 || fused_lane) {
       const size_t first = fused_lane ? 1 : 0, count = st.ops.size() - first;
-      std::vector<std::array<cdouble, 4>> g(count);
-      for (size_t j = 0; j < count; ++j) {
-        double a[3];
-        angles_of(ops_[st.ops[first + j]], a);
-        OpMatrix(ops_[st.ops[first + j]], a, g[j].data());
-      }
       cdouble suffix[4] = {1.0, 0.0, 0.0, 1.0};  // A_j, then the whole product S
       for (size_t j = count; j-- > 0;) {
         const OpSpec& spec = ops_[st.ops[first + j]];
         double a[3];
+        cdouble gj[4];
         angles_of(spec, a);
-        for (size_t ai = 0; ai < spec.angles.size(); ++ai) {
+        OpMatrix(spec, a, gj);
+        for (size_t ai = 0; grads && ai < spec.angles.size(); ++ai) {
           const ParamRef& p = spec.angles[ai];
           if (p.index < 0) continue;
           cdouble d[4], gd[4], ad[4], t[4];
           SharedGrad sg{static_cast<int>(i), p.index, p.scale, {}};
           GateDerivative(spec.kind, a, static_cast<int>(ai), d);
-          Dagger2(g[j].data(), gd);
+          Dagger2(gj, gd);
           Dagger2(suffix, ad);
           Mul2(d, gd, t);
           Mul2(suffix, t, t);
           Mul2(t, ad, sg.q);
-          ws.shared_grads.push_back(sg);
+          core->grads_list.push_back(sg);
         }
-        Mul2(suffix, g[j].data(), suffix);
+        Mul2(suffix, gj, suffix);
       }
-      if (!fused_lane) {
-        for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], suffix, V, l, dst);
-        continue;
-      }
+      std::copy(suffix, suffix + 4, core->mats[i].begin());
+      if (!fused_lane) continue;
       // U_l = cos S + sin T with T = -i S P; the input angle's Q = S (-i P / 2) S^dagger.
-      std::array<cdouble, 12>& lm = ws.lane_mats[i];
-      cdouble pauli[4], sp[4], sd[4], q[4];
+      std::array<cdouble, 12>& lm = core->lane_mats[i];
+      cdouble pauli[4], sp[4], sd[4], q[4] = {};
       Pauli1(ops_[st.ops[0]].kind, pauli);
       Mul2(suffix, pauli, sp);
       Dagger2(suffix, sd);
-      Mul2(sp, sd, q);
+      if (grads) Mul2(sp, sd, q);
       for (int e = 0; e < 4; ++e) {
         lm[e] = suffix[e];
-        lm[4 + e] = cdouble(0.0, -1.0) * sp[e];
-        lm[8 + e] = cdouble(0.0, -0.5) * q[e];
+        lm[4 + e] = cdouble(sp[e].imag(), -sp[e].real());  // -i sp
+        lm[8 + e] = cdouble(0.5 * q[e].imag(), -0.5 * q[e].real());  // -i q / 2
       }
     } else if (st.kind == StepKind::kOp && !st.lane) {
-      const OpSpec& spec = ops_[st.ops[0]];
       double a[3];
-      angles_of(spec, a);
-      OpMatrix(spec, a, m);
-      for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], m, V, l, dst);
-      LocalOp& op = ws.ops[i];
-      if (op.cls == kLocalDiagonal) {  // skip entries that are exactly 1
-        op.skip = 0;
-        for (int c = 0; c < (1 << op.k); ++c)
-          if (dst[2 * c * V] == Real(1) && dst[(2 * c + 1) * V] == Real(0)) op.skip |= 1u << c;
-      }
+      angles_of(ops_[st.ops[0]], a);
+      OpMatrix(ops_[st.ops[0]], a, core->mats[i].data());
+    }
+  }
+  return core;
+}
+
+// The core for weights w: the cached one when the weights are unchanged (acting with a fixed policy
+// calls forward many times with the same weights), else a new one.
+std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::Core(const double* w, bool grads) const {
+  {
+    std::lock_guard<std::mutex> lock(*core_mutex_);
+    if (core_ && (core_->grads || !grads) &&
+        std::equal(core_->weights.begin(), core_->weights.end(), w))
+      return core_;
+  }
+  std::shared_ptr<const SharedCore> core = MakeCore(w, grads);
+  std::lock_guard<std::mutex> lock(*core_mutex_);
+  core_ = core;
+  return core;
+}
+
+// Broadcasts the core's shared matrices into a workspace's per-lane layout (once per call and thread).
+template <typename Real>
+void BatchPlan::FillShared(Workspace<Real>& ws) const {
+  const int64_t V = ws.lanes;
+  const SharedCore& core = *ws.core;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepPlan& st = steps_[i];
+    if (st.lane || st.kind == StepKind::kDiag) continue;
+    Real* dst = ws.arena.data() + ws.offset[i];
+    for (int64_t l = 0; l < V; ++l) StoreLane(ws.ops[i], core.mats[i].data(), V, l, dst);
+    LocalOp& op = ws.ops[i];
+    if (st.kind == StepKind::kOp && op.cls == kLocalDiagonal) {  // skip entries that are exactly 1
+      op.skip = 0;
+      for (int c = 0; c < (1 << op.k); ++c)
+        if (dst[2 * c * V] == Real(1) && dst[(2 * c + 1) * V] == Real(0)) op.skip |= 1u << c;
     }
   }
   ws.shared_ready = true;
@@ -505,7 +529,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     Real* dst = arena + ws.offset[i];
     if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) {
       const ParamRef& p = spec.angles[0];
-      const std::array<cdouble, 12>& lm = ws.lane_mats[i];
+      const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
       for (int64_t l = 0; l < V; ++l) {
         double sn, cs;
         sincos(0.5 * (p.scale * theta[l * num_slots + p.index] + p.offset), &sn, &cs);
@@ -593,7 +617,8 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   std::fill(slot_grad, slot_grad + num_slots * V, 0.0);
   Real* deriv = ws.deriv.data();
   const Real* M = ws.overlap.data();
-  size_t next_shared = ws.shared_grads.size();  // shared_grads are in step order: walk them backwards
+  const std::vector<SharedGrad>& shared_grads = ws.core->grads_list;
+  size_t next_shared = shared_grads.size();  // shared_grads are in step order: walk them backwards
   for (size_t i = steps_.size(); i-- > 0;) {
     const StepPlan& st = steps_[i];
     if (st.kind == StepKind::kDiag) {
@@ -606,8 +631,8 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     if (st.kind != StepKind::kOp) {
       // One pass: M at the step's output, then psi and lam un-apply the step.
       K.adjoint1(st.target, re, im, lre, lim, n_, V, arena + ws.offset[i], ws.overlap.data());
-      while (next_shared > 0 && ws.shared_grads[next_shared - 1].step == static_cast<int>(i)) {
-          const SharedGrad& sg = ws.shared_grads[--next_shared];
+      while (next_shared > 0 && shared_grads[next_shared - 1].step == static_cast<int>(i)) {
+          const SharedGrad& sg = shared_grads[--next_shared];
           for (int64_t l = 0; l < V; ++l) {
             double acc = 0;
             for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * M[2 * e * V + l] - sg.q[e].imag() * M[(2 * e + 1) * V + l];
@@ -617,7 +642,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
       if (st.kind == StepKind::kShared1) continue;
       if (IsPauliRotation1(spec.kind)) {  // the fused input rotation: its Q is shared
         const ParamRef& p = spec.angles[0];
-        const std::array<cdouble, 12>& lm = ws.lane_mats[i];
+        const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
         for (int64_t l = 0; l < V; ++l) {
           double acc = 0;
           for (int e = 0; e < 4; ++e) acc += lm[8 + e].real() * M[2 * e * V + l] - lm[8 + e].imag() * M[(2 * e + 1) * V + l];
@@ -683,6 +708,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
 
 template <typename Real>
 void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const {
+  const std::shared_ptr<const SharedCore> core = Core(w, false);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
 #ifdef _OPENMP
@@ -690,6 +716,7 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
 #endif
   {
     Workspace<Real> ws = MakeWorkspace<Real>(V);
+    ws.core = core.get();
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -700,6 +727,7 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
 template <typename Real>
 void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g,
                          double* out, double* dw, double* dx, double* ds) const {
+  const std::shared_ptr<const SharedCore> core = Core(w, true);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
   const size_t num_slots = slots_.size();
@@ -712,6 +740,7 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
 #endif
   {
     Workspace<Real> ws = MakeWorkspace<Real>(V);
+    ws.core = core.get();
     std::vector<double> grad(num_slots * static_cast<size_t>(V));
 #ifdef _OPENMP
 #pragma omp for schedule(static)

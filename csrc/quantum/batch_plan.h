@@ -11,6 +11,8 @@
 #pragma once
 #include <array>
 #include <complex>
+#include <memory>
+#include <mutex>
 #include <cstdint>
 #include <vector>
 
@@ -92,6 +94,15 @@ class BatchPlan {
     double scale;
     cdouble q[4];
   };
+  // What depends on the weights only (not on the inputs): per step its shared matrix (kShared1: the 2x2
+  // product; kOp without input angles: its matrix), the kLane1 matrices and the gradient matrices.
+  struct SharedCore {
+    std::vector<double> weights;  // the weights it was made from
+    bool grads = false;           // grads_list filled
+    std::vector<std::array<cdouble, 16>> mats;
+    std::vector<std::array<cdouble, 12>> lane_mats;  // kLane1 step: S, -i S P, Q = S (-i P / 2) S^dagger
+    std::vector<SharedGrad> grads_list;              // in step order
+  };
   // Per-thread buffers, allocated once per call and reused across tiles.
   template <typename Real>
   struct Workspace {
@@ -99,8 +110,7 @@ class BatchPlan {
     std::vector<Real> arena;       // per-lane matrices of every step
     std::vector<int64_t> offset;   // step -> arena offset
     std::vector<LocalOp> ops;      // step -> its LocalOp (arena offset in mat)
-    std::vector<SharedGrad> shared_grads;
-    std::vector<std::array<cdouble, 12>> lane_mats;  // kLane1 step: S, -i S P, Q = S (-i P / 2) S^dagger
+    const SharedCore* core = nullptr;
     std::vector<double> theta;     // [V, num_slots]
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
@@ -121,12 +131,16 @@ class BatchPlan {
   bool InputDependent(const OpSpec& spec) const;
   template <typename Real>
   void FillShared(Workspace<Real>& ws) const;
+  std::shared_ptr<const SharedCore> MakeCore(const double* w, bool grads) const;
+  std::shared_ptr<const SharedCore> Core(const double* w, bool grads) const;
 
   int n_;
   std::vector<OpSpec> ops_;
   std::vector<OpPlan> plans_;
   std::vector<StepPlan> steps_;
-  std::vector<int> input_slots_;  // slots read from the inputs (the others are the same in every lane)
+  std::vector<int> input_slots_;
+  std::unique_ptr<std::mutex> core_mutex_ = std::make_unique<std::mutex>();  // guards core_ (calls from several threads)
+  mutable std::shared_ptr<const SharedCore> core_; // the last weights' core  // slots read from the inputs (the others are the same in every lane)
   std::vector<SlotSpec> slots_;
   int num_weights_, num_features_, num_scales_;
   std::vector<PauliTerm> terms_;
