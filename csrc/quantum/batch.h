@@ -23,6 +23,26 @@ static void LaneDense1(const LocalOp& op, Real* re, Real* im, int n, int64_t v_r
   const Real *m00r = a, *m00i = a + V, *m01r = a + 2 * e01 * V, *m01i = a + (2 * e01 + 1) * V;
   const Real *m10r = a + 2 * e10 * V, *m10i = a + (2 * e10 + 1) * V, *m11r = a + 6 * V, *m11i = a + 7 * V;
   const int64_t step = (int64_t{1} << op.targets[0]) * V;
+  if (op.cmask == 0) {  // uncontrolled: pairs (j, j + 2^t) for every j with bit t clear
+    const int64_t half = int64_t{1} << op.targets[0], size = int64_t{1} << n;
+    for (int64_t hi = 0; hi < size; hi += 2 * half)
+      for (int64_t lo = 0; lo < half; ++lo) {
+        Real* __restrict p0r = re + (hi + lo) * V;
+        Real* __restrict p0i = im + (hi + lo) * V;
+        Real* __restrict p1r = p0r + step;
+        Real* __restrict p1i = p0i + step;
+#pragma GCC ivdep
+        for (int64_t l = 0; l < V; ++l) {
+          const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
+          const Real u00i = sign * m00i[l], u01i = sign * m01i[l], u10i = sign * m10i[l], u11i = sign * m11i[l];
+          p0r[l] = m00r[l] * ar - u00i * ai + m01r[l] * br - u01i * bi;
+          p0i[l] = m00r[l] * ai + u00i * ar + m01r[l] * bi + u01i * br;
+          p1r[l] = m10r[l] * ar - u10i * ai + m11r[l] * br - u11i * bi;
+          p1i[l] = m10r[l] * ai + u10i * ar + m11r[l] * bi + u11i * br;
+        }
+      }
+    return;
+  }
   const Runs r = MakeRuns(op, n, V);
   for (int64_t i = 0; i < r.count; ++i) {
     const int64_t s = RunStart(r, op, i, V);
@@ -309,38 +329,45 @@ static void LaneDiagonalList(Real* re, Real* im, int64_t v_runtime, const int64_
 template <typename Real>
 void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const Real* arena, bool adjoint) {
   if (op.cls == kLocalDense && op.k == 1) {
+    if (V == 1) return LaneDense1<1>(op, re, im, n, V, arena + op.mat, adjoint);
     if (V == 8) return LaneDense1<8>(op, re, im, n, V, arena + op.mat, adjoint);
     return LaneDense1<0>(op, re, im, n, V, arena + op.mat, adjoint);
   }
+  if (V == 1) return LaneApply<1>(op, re, im, n, V, arena, adjoint);
   if (V == 8) return LaneApply<8>(op, re, im, n, V, arena, adjoint);
   LaneApply<0>(op, re, im, n, V, arena, adjoint);
 }
 template <typename Real>
 void LaneAdjointDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, int n, int64_t V, const Real* a, Real* m) {
+  if (V == 1) return LaneAdjDense1<1>(target, pr, pi, lr, li, n, V, a, m);
   if (V == 8) return LaneAdjDense1<8>(target, pr, pi, lr, li, n, V, a, m);
   LaneAdjDense1<0>(target, pr, pi, lr, li, n, V, a, m);
 }
 template <typename Real>
 void LaneDiagonal(Real* re, Real* im, int64_t V, const int64_t* index, const double* value, int64_t count,
                   bool adjoint) {
+  if (V == 1) return LaneDiagonalList<1>(re, im, V, index, value, count, adjoint);
   if (V == 8) return LaneDiagonalList<8>(re, im, V, index, value, count, adjoint);
   LaneDiagonalList<0>(re, im, V, index, value, count, adjoint);
 }
 template <typename Real>
 void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
                     int64_t V, const Real* deriv, double* out_re, double* out_im) {
+  if (V == 1) return LaneDerivInner<1>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   if (V == 8) return LaneDerivInner<8>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   LaneDerivInner<0>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
 }
 template <typename Real>
 void LanePauliExpectation(const Real* re, const Real* im, int n, int64_t V, uint64_t x, uint64_t z, double* out_re,
                           double* out_im) {
+  if (V == 1) return LanePauli<1>(re, im, n, V, x, z, out_re, out_im);
   if (V == 8) return LanePauli<8>(re, im, n, V, x, z, out_re, out_im);
   LanePauli<0>(re, im, n, V, x, z, out_re, out_im);
 }
 template <typename Real>
 void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n, int64_t V, uint64_t x, uint64_t z,
                       const Real* cr, const Real* ci) {
+  if (V == 1) return LaneAddPauli<1>(lr, li, re, im, n, V, x, z, cr, ci);
   if (V == 8) return LaneAddPauli<8>(lr, li, re, im, n, V, x, z, cr, ci);
   LaneAddPauli<0>(lr, li, re, im, n, V, x, z, cr, ci);
 }

@@ -171,13 +171,14 @@ def test_gradcheck_float64():
     x = torch.randn(4, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     w = (torch.rand(vc.num_weights, dtype=torch.float64, generator=gen) * 6).requires_grad_()
     s = torch.ones(vc.num_scales, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b, c: _VQCFunction.apply(a, b, c, vc, "float64"), (x, w, s),
+    assert torch.autograd.gradcheck(lambda a, b, c: _VQCFunction.apply(a, b, c, None, vc, "float64"), (x, w, s),
                                     eps=1e-6, atol=1e-7)
     vc2 = skolik_reuploading(3, 2)
     s2 = torch.rand(vc2.num_scales, dtype=torch.float64, generator=gen).requires_grad_()
     w2 = torch.rand(vc2.num_weights, dtype=torch.float64, generator=gen).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b, c: _VQCFunction.apply(a, b, c, vc2, "float64"), (x, w2, s2),
-                                    eps=1e-6, atol=1e-7)
+    o2 = torch.tensor([0.7, -1.3, 2.0], dtype=torch.float64, requires_grad=True)  # trainable output scaling
+    assert torch.autograd.gradcheck(lambda a, b, c, d: _VQCFunction.apply(a, b, c, d, vc2, "float64"),
+                                    (x, w2, s2, o2), eps=1e-6, atol=1e-7)
 
 
 def test_ansaetze_shapes_and_softmax_policy():
@@ -251,3 +252,22 @@ def test_ansaetze_forward_and_gradients_match_references(rng, make):
     np.testing.assert_allclose(dw, _finite_difference(lambda a: loss(ww=a), w), rtol=0, atol=1e-8)
     np.testing.assert_allclose(ds, _finite_difference(lambda a: loss(ss=a), s), rtol=0, atol=1e-8)
     np.testing.assert_allclose(dx, _finite_difference(lambda a: loss(xx=a), x), rtol=0, atol=1e-8)
+
+
+def test_quantum_layer_inference_path_equals_autograd_path():
+    # Without autograd (torch.no_grad, acting) the layer skips the autograd Function; both give the same values.
+    layer = QuantumLayer(skolik_reuploading(4, 2), output_scaling=True, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        layer.output_scale.copy_(torch.tensor([0.5, -2.0], dtype=torch.float64))
+    x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    with_grad = layer(x)
+    assert with_grad.grad_fn is not None
+    with torch.no_grad():
+        without = layer(x)
+    assert without.grad_fn is None and without.dtype == torch.float64
+    torch.testing.assert_close(without, with_grad.detach(), rtol=0, atol=1e-15)
+    raw = layer.circuit.forward(x.numpy(), layer.weights.detach().numpy(), layer.scales.detach().numpy())
+    np.testing.assert_allclose(without.numpy(), raw * np.array([0.5, -2.0]), rtol=0, atol=1e-15)
+    with torch.no_grad(), pytest.raises(ValueError, match="QuantumLayer.forward: inputs must be finite"):
+        layer(torch.full((1, 4), float("nan"), dtype=torch.float64))

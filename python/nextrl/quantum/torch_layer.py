@@ -14,29 +14,48 @@ import torch
 from nextrl.quantum.variational import VariationalCircuit
 
 
+def _f64(t: torch.Tensor) -> np.ndarray:
+    """A float64 NumPy view (or copy) of a CPU or GPU tensor, without autograd history."""
+    t = t.detach()
+    if t.dtype != torch.float64 or t.device.type != "cpu":
+        t = t.to("cpu", torch.float64)
+    return t.numpy() if t.is_contiguous() else np.ascontiguousarray(t.numpy())
+
+
+def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    try:
+        return vc.plan.forward(x, w, s, precision)
+    except ValueError as e:  # NaN / inf inputs are caught in C++ (one pass, no extra torch op)
+        raise ValueError(str(e).replace("BatchPlan.forward", "QuantumLayer.forward")) from None
+
+
 class _VQCFunction(torch.autograd.Function):
-    """inputs [B, F], weights [W], scales [S] -> outputs [B, A]."""
+    """inputs [B, F], weights [W], scales [S], output_scale [A] or None -> outputs [B, A]
+    (output_scale multiplies the circuit's read-outs: Skolik et al.'s trainable output weights)."""
 
     @staticmethod
-    def forward(ctx, inputs, weights, scales, vc: VariationalCircuit, precision: str):
-        x = inputs.detach().to("cpu", torch.float64).contiguous().numpy()
-        w = weights.detach().to("cpu", torch.float64).contiguous().numpy()
-        s = scales.detach().to("cpu", torch.float64).contiguous().numpy()
-        out = vc.plan.forward(x, w, s, precision)
-        ctx.vc, ctx.precision = vc, precision
-        ctx.arrays = (x, w, s)
+    def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str):
+        x, w, s = _f64(inputs), _f64(weights), _f64(scales)
+        raw = _run_forward(vc, precision, x, w, s)
+        ctx.vc, ctx.precision, ctx.arrays, ctx.raw = vc, precision, (x, w, s), raw
         ctx.devices = (inputs.dtype, inputs.device, weights.dtype, scales.dtype)
-        return torch.from_numpy(out).to(device=inputs.device, dtype=inputs.dtype)
+        ctx.output_scale = None if output_scale is None else _f64(output_scale)
+        out = raw if ctx.output_scale is None else raw * ctx.output_scale
+        return torch.from_numpy(out).to(device=inputs.device, dtype=weights.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, w, s = ctx.arrays
         in_dtype, device, w_dtype, s_dtype = ctx.devices
-        g = grad_out.detach().to("cpu", torch.float64).contiguous().numpy()
+        g = _f64(grad_out)
+        d_out_scale = None
+        if ctx.output_scale is not None:
+            d_out_scale = torch.from_numpy((g * ctx.raw).sum(axis=0)).to(device=device, dtype=w_dtype)
+            g = np.ascontiguousarray(g * ctx.output_scale)
         _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision)
         return (torch.from_numpy(dx).to(device=device, dtype=in_dtype),
                 torch.from_numpy(dw).to(device=device, dtype=w_dtype),
-                torch.from_numpy(ds).to(device=device, dtype=s_dtype), None, None)
+                torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None)
 
 
 class QuantumLayer(torch.nn.Module):
@@ -83,11 +102,15 @@ class QuantumLayer(torch.nn.Module):
         if x.dim() != 2 or x.shape[1] != self.num_features:
             raise ValueError(f"QuantumLayer.forward: inputs must have shape (batch, {self.num_features}), "
                              f"got {tuple(inputs.shape)}")
-        if not torch.isfinite(x).all():
-            raise ValueError("QuantumLayer.forward: inputs must be finite (got NaN or inf)")
-        out = _VQCFunction.apply(x.to(self.weights.dtype), self.weights, self.scales, self.circuit, self.precision)
-        if self.output_scale is not None:
-            out = out * self.output_scale
+        params = (self.weights, self.scales) if self.output_scale is None else (
+            self.weights, self.scales, self.output_scale)
+        if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+            out = _VQCFunction.apply(x, self.weights, self.scales, self.output_scale, self.circuit, self.precision)
+        else:  # inference (acting): no autograd node, one C++ call
+            raw = _run_forward(self.circuit, self.precision, _f64(x), _f64(self.weights), _f64(self.scales))
+            if self.output_scale is not None:
+                raw *= _f64(self.output_scale)
+            out = torch.from_numpy(raw).to(device=x.device, dtype=self.weights.dtype)
         return out.squeeze(0) if squeeze else out
 
     def extra_repr(self) -> str:
