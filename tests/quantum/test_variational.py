@@ -271,3 +271,25 @@ def test_quantum_layer_inference_path_equals_autograd_path():
     np.testing.assert_allclose(without.numpy(), raw * np.array([0.5, -2.0]), rtol=0, atol=1e-15)
     with torch.no_grad(), pytest.raises(ValueError, match="QuantumLayer.forward: inputs must be finite"):
         layer(torch.full((1, 4), float("nan"), dtype=torch.float64))
+
+
+def test_quantum_layer_inference_sees_parameter_updates():
+    # The inference path caches NumPy views of float64 parameters: in-place optimizer steps and replaced
+    # parameters must both show through.
+    layer = QuantumLayer(hardware_efficient(3, 1), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def expected():
+        return layer.circuit.forward(x.numpy(), layer.weights.detach().numpy(), layer.scales.detach().numpy())
+
+    with torch.no_grad():
+        first = layer(x).numpy().copy()
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer(x).sum().backward()
+    opt.step()
+    with torch.no_grad():
+        second = layer(x).numpy()
+        np.testing.assert_allclose(second, expected(), rtol=0, atol=1e-15)
+        assert np.abs(second - first).max() > 1e-3
+        layer.weights = torch.nn.Parameter(layer.weights.detach() + 1.0)
+        np.testing.assert_allclose(layer(x).numpy(), expected(), rtol=0, atol=1e-15)

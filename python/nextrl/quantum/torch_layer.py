@@ -16,10 +16,9 @@ from nextrl.quantum.variational import VariationalCircuit
 
 def _f64(t: torch.Tensor) -> np.ndarray:
     """A float64 NumPy view (or copy) of a CPU or GPU tensor, without autograd history."""
-    t = t.detach()
-    if t.dtype != torch.float64 or t.device.type != "cpu":
-        t = t.to("cpu", torch.float64)
-    return t.numpy() if t.is_contiguous() else np.ascontiguousarray(t.numpy())
+    if t.dtype is torch.float64 and not t.is_cuda:
+        return (t.detach() if t.requires_grad else t).numpy()
+    return t.detach().to("cpu", torch.float64).numpy()
 
 
 def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -82,7 +81,11 @@ class QuantumLayer(torch.nn.Module):
         w = torch.rand(circuit.num_weights, generator=generator, dtype=torch.float64) * (2 * math.pi)
         self.weights = torch.nn.Parameter(w.to(dtype))
         self.scales = torch.nn.Parameter(torch.ones(circuit.num_scales, dtype=dtype))
-        self.output_scale = torch.nn.Parameter(torch.ones(circuit.num_outputs, dtype=dtype)) if output_scaling else None
+        self._views: dict[str, tuple[int, np.ndarray]] = {}
+        if output_scaling:
+            self.output_scale = torch.nn.Parameter(torch.ones(circuit.num_outputs, dtype=dtype))
+        else:
+            self.register_parameter("output_scale", None)
 
     @property
     def num_features(self) -> int:
@@ -102,16 +105,31 @@ class QuantumLayer(torch.nn.Module):
         if x.dim() != 2 or x.shape[1] != self.num_features:
             raise ValueError(f"QuantumLayer.forward: inputs must have shape (batch, {self.num_features}), "
                              f"got {tuple(inputs.shape)}")
-        params = (self.weights, self.scales) if self.output_scale is None else (
-            self.weights, self.scales, self.output_scale)
-        if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-            out = _VQCFunction.apply(x, self.weights, self.scales, self.output_scale, self.circuit, self.precision)
+        params = self._parameters  # direct dict access: nn.Module.__getattr__ costs ~1 us per name
+        w, s, o = params["weights"], params["scales"], params.get("output_scale")
+        if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
+                                        or (o is not None and o.requires_grad)):
+            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision)
         else:  # inference (acting): no autograd node, one C++ call
-            raw = _run_forward(self.circuit, self.precision, _f64(x), _f64(self.weights), _f64(self.scales))
-            if self.output_scale is not None:
-                raw *= _f64(self.output_scale)
-            out = torch.from_numpy(raw).to(device=x.device, dtype=self.weights.dtype)
+            raw = _run_forward(self.circuit, self.precision, _f64(x), self._view("weights", w),
+                               self._view("scales", s))
+            if o is not None:
+                raw *= self._view("output_scale", o)
+            out = torch.from_numpy(raw)
+            if out.dtype != w.dtype or x.is_cuda:
+                out = out.to(device=x.device, dtype=w.dtype)
         return out.squeeze(0) if squeeze else out
+
+    def _view(self, name: str, t: torch.Tensor) -> np.ndarray:
+        """float64 NumPy values of parameter `name`. A float64 CPU parameter's view is cached by its data
+        pointer (the view shares its memory, so in-place optimizer steps show through); others convert."""
+        if t.dtype is not torch.float64 or t.is_cuda:
+            return t.detach().to("cpu", torch.float64).numpy()
+        ptr = t.data_ptr()
+        cached = self._views.get(name)
+        if cached is None or cached[0] != ptr:
+            cached = self._views[name] = (ptr, t.detach().numpy())
+        return cached[1]
 
     def extra_repr(self) -> str:
         c = self.circuit
