@@ -96,6 +96,34 @@ bool UseFloat32(const char* fn, const std::string& dtype) {
   return dtype == "float32";
 }
 
+// The [tiles, 2, 2^n, lanes] array of kept final states (see BatchPlan::Forward).
+std::vector<py::ssize_t> StateShape(const q::BatchPlan& p, int64_t batch) {
+  const int64_t v = p.LanesFor(batch);
+  return {static_cast<py::ssize_t>((batch + v - 1) / v), 2, static_cast<py::ssize_t>(int64_t{1} << p.num_qubits()),
+          static_cast<py::ssize_t>(v)};
+}
+
+py::array StateArray(const q::BatchPlan& p, int64_t batch, bool f32) {
+  if (f32) return py::array_t<float>(StateShape(p, batch));
+  return py::array_t<double>(StateShape(p, batch));
+}
+
+const void* CheckedState(const q::BatchPlan& p, int64_t batch, bool f32, const py::object& state) {
+  const std::string want_dtype = f32 ? "float32" : "float64";
+  NEXTRL_CHECK(py::isinstance<py::array>(state), std::invalid_argument,
+               "BatchPlan.backward: state must be the array returned by forward(..., keep_state=True)");
+  const py::array a = state.cast<py::array>();
+  const bool dtype_ok = f32 ? a.dtype().is(py::dtype::of<float>()) : a.dtype().is(py::dtype::of<double>());
+  NEXTRL_CHECK(dtype_ok, std::invalid_argument, "BatchPlan.backward: state must have dtype ", want_dtype,
+               " for dtype='", want_dtype, "'");
+  const std::vector<py::ssize_t> shape = StateShape(p, batch);
+  bool ok = a.ndim() == 4 && (a.flags() & py::array::c_style);
+  for (int i = 0; ok && i < 4; ++i) ok = a.shape(i) == shape[i];
+  NEXTRL_CHECK(ok, std::invalid_argument, "BatchPlan.backward: state must be a C-contiguous array of shape (",
+               shape[0], ", 2, ", shape[2], ", ", shape[3], ") for this batch (the one forward(..., keep_state=True) returned)");
+  return a.data();
+}
+
 }  // namespace
 
 void BindQuantum(py::module_& m) {
@@ -119,7 +147,8 @@ void BindQuantum(py::module_& m) {
            py::arg("num_qubits"), py::arg("ops"), py::arg("slots"), py::arg("num_weights"), py::arg("num_features"),
            py::arg("num_scales"), py::arg("terms"), py::arg("num_outputs"), py::arg("prob_qubits"))
       .def("forward",
-           [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const std::string& dtype) {
+           [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const std::string& dtype,
+              bool keep_state) -> py::object {
              const bool f32 = UseFloat32("BatchPlan.forward", dtype);
              NEXTRL_CHECK(x.ndim() == 2, std::invalid_argument, "BatchPlan.forward: inputs must be 2-D [batch, ",
                           p.num_features(), "], got ", x.ndim(), " dimensions");
@@ -129,20 +158,24 @@ void BindQuantum(py::module_& m) {
              const double* ps = CheckedData("BatchPlan.forward", "scales", s, {p.num_scales()});
              py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_outputs())});
              double* po = out.mutable_data();
+             py::array state = keep_state ? StateArray(p, batch, f32) : py::array();
              {
                py::gil_scoped_release release;
                if (batch > 0) {
-                 if (f32) p.Forward<float>(px, batch, pw, ps, po);
-                 else p.Forward<double>(px, batch, pw, ps, po);
+                 if (f32) p.Forward<float>(px, batch, pw, ps, po, keep_state ? static_cast<float*>(state.mutable_data()) : nullptr);
+                 else p.Forward<double>(px, batch, pw, ps, po, keep_state ? static_cast<double*>(state.mutable_data()) : nullptr);
                }
              }
+             if (keep_state) return py::make_tuple(out, state);
              return out;
            },
            py::arg("inputs"), py::arg("weights"), py::arg("scales"), py::arg("dtype") = "float64",
-           "Outputs [batch, num_outputs] for inputs [batch, num_features].")
+           py::arg("keep_state") = false,
+           "Outputs [batch, num_outputs] for inputs [batch, num_features]; with keep_state=True, (outputs, state):\n"
+           "the final states for backward(..., state=state) on the same inputs and weights.")
       .def("backward",
            [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const DArray& g,
-              const std::string& dtype) {
+              const std::string& dtype, const py::object& state) {
              const bool f32 = UseFloat32("BatchPlan.backward", dtype);
              NEXTRL_CHECK(x.ndim() == 2, std::invalid_argument, "BatchPlan.backward: inputs must be 2-D [batch, ",
                           p.num_features(), "], got ", x.ndim(), " dimensions");
@@ -151,6 +184,7 @@ void BindQuantum(py::module_& m) {
              const double* pw = CheckedData("BatchPlan.backward", "weights", w, {p.num_weights()});
              const double* ps = CheckedData("BatchPlan.backward", "scales", s, {p.num_scales()});
              const double* pg = CheckedData("BatchPlan.backward", "grad_outputs", g, {batch, p.num_outputs()});
+             const void* pstate = state.is_none() ? nullptr : CheckedState(p, batch, f32, state);
              py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_outputs())});
              py::array_t<double> dw(p.num_weights()), ds(p.num_scales());
              py::array_t<double> dx({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_features())});
@@ -158,17 +192,22 @@ void BindQuantum(py::module_& m) {
              {
                py::gil_scoped_release release;
                if (batch > 0) {
-                 if (f32) p.Backward<float>(px, batch, pw, ps, pg, po, pdw, pdx, pds);
-                 else p.Backward<double>(px, batch, pw, ps, pg, po, pdw, pdx, pds);
+                 double* o = pstate != nullptr ? nullptr : po;
+                 if (f32) p.Backward<float>(px, batch, pw, ps, pg, o, pdw, pdx, pds, static_cast<const float*>(pstate));
+                 else p.Backward<double>(px, batch, pw, ps, pg, o, pdw, pdx, pds, static_cast<const double*>(pstate));
                } else {
                  std::fill(pdw, pdw + p.num_weights(), 0.0);
                  std::fill(pds, pds + p.num_scales(), 0.0);
                }
              }
-             return py::make_tuple(out, dw, dx, ds);
+             py::object first = pstate != nullptr ? py::object(py::none()) : py::object(out);
+             return py::make_tuple(first, dw, dx, ds);
            },
            py::arg("inputs"), py::arg("weights"), py::arg("scales"), py::arg("grad_outputs"), py::arg("dtype") = "float64",
-           "Adjoint VJP: (outputs, d_weights summed over the batch, d_inputs, d_scales).")
+           py::arg("state") = py::none(),
+           "Adjoint VJP: (outputs, d_weights summed over the batch, d_inputs, d_scales). With the state kept by\n"
+           "forward(..., keep_state=True) on the same inputs and weights the forward pass is not repeated and\n"
+           "outputs is None.")
       .def_property_readonly("num_qubits", &q::BatchPlan::num_qubits)
       .def_property_readonly("num_outputs", &q::BatchPlan::num_outputs)
       .def_property_readonly("num_weights", &q::BatchPlan::num_weights)

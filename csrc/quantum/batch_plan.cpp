@@ -488,7 +488,8 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
 //   slot_grad: [V, num_slots] dL/d(slot) per lane (backward only).
 template <typename Real>
 void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
-                        const double* g, double* out, double* slot_grad, Workspace<Real>& ws) const {
+                        const double* g, double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
+                        const Real* state_in) const {
   const LaneKernels<Real> K = Kernels<Real>(isa_);
   const int64_t V = ws.lanes;
   const int64_t size = int64_t{1} << n_;
@@ -552,39 +553,46 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
       StoreLane(ops[i], m, V, l, dst);
     }
   }
-  std::fill(re, re + 2 * size * V, Real(0));
-  for (int64_t l = 0; l < V; ++l) re[l] = Real(1);
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    const StepPlan& st = steps_[i];
-    if (st.kind == StepKind::kDiag)
-      K.diagonal(re, im, V, st.diag_index.data(), st.diag_value.data(), static_cast<int64_t>(st.diag_index.size()),
-                 false);
-    else
-      K.apply(ops[i], re, im, n_, V, arena, false);
+  const int64_t tile_size = 2 * size * V;  // psi of one tile: re then im
+  if (state_in != nullptr) {  // the forward's final states, kept by Forward(..., state)
+    std::copy(state_in + tile * tile_size, state_in + (tile + 1) * tile_size, re);
+  } else {
+    std::fill(re, re + 2 * size * V, Real(0));
+    for (int64_t l = 0; l < V; ++l) re[l] = Real(1);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const StepPlan& st = steps_[i];
+      if (st.kind == StepKind::kDiag)
+        K.diagonal(re, im, V, st.diag_index.data(), st.diag_value.data(), static_cast<int64_t>(st.diag_index.size()),
+                   false);
+      else
+        K.apply(ops[i], re, im, n_, V, arena, false);
+    }
+    if (state_out != nullptr) std::copy(re, re + tile_size, state_out + tile * tile_size);
   }
-  // Read-outs.
   const int A = num_outputs_;
   double vr[kMaxLanes], vi[kMaxLanes];
-  std::vector<double>& vals = ws.vals;
-  std::fill(vals.begin(), vals.end(), 0.0);
   static const cdouble kPhase[4] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
-  if (prob_qubits_.empty()) {
-    for (const PauliTerm& t : terms_) {
-      K.pauli(re, im, n_, V, t.x, t.z, vr, vi);
-      const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
-      for (int64_t l = 0; l < V; ++l) vals[l * A + t.output] += (c * cdouble(vr[l], vi[l])).real();
+  if (out != nullptr) {  // read-outs
+    std::vector<double>& vals = ws.vals;
+    std::fill(vals.begin(), vals.end(), 0.0);
+    if (prob_qubits_.empty()) {
+      for (const PauliTerm& t : terms_) {
+        K.pauli(re, im, n_, V, t.x, t.z, vr, vi);
+        const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
+        for (int64_t l = 0; l < V; ++l) vals[l * A + t.output] += (c * cdouble(vr[l], vi[l])).real();
+      }
+    } else {
+      for (int64_t j = 0; j < size; ++j) {
+        int64_t bin = 0;
+        for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
+        for (int64_t l = 0; l < V; ++l)
+          vals[l * A + bin] += double(re[j * V + l]) * re[j * V + l] + double(im[j * V + l]) * im[j * V + l];
+      }
     }
-  } else {
-    for (int64_t j = 0; j < size; ++j) {
-      int64_t bin = 0;
-      for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
-      for (int64_t l = 0; l < V; ++l)
-        vals[l * A + bin] += double(re[j * V + l]) * re[j * V + l] + double(im[j * V + l]) * im[j * V + l];
+    for (int64_t l = 0; l < V; ++l) {
+      const int64_t b = tile * V + l;
+      if (b < batch) std::copy(vals.begin() + l * A, vals.begin() + (l + 1) * A, out + b * A);
     }
-  }
-  for (int64_t l = 0; l < V; ++l) {
-    const int64_t b = tile * V + l;
-    if (b < batch) std::copy(vals.begin() + l * A, vals.begin() + (l + 1) * A, out + b * A);
   }
   if (g == nullptr) return;
 
@@ -707,7 +715,8 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
 }
 
 template <typename Real>
-void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const {
+void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const double* s, double* out,
+                        Real* state) const {
   const std::shared_ptr<const SharedCore> core = Core(w, false);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
@@ -720,13 +729,13 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t t = 0; t < tiles; ++t) RunTile<Real>(t, batch, x, w, s, nullptr, out, nullptr, ws);
+    for (int64_t t = 0; t < tiles; ++t) RunTile<Real>(t, batch, x, w, s, nullptr, out, nullptr, ws, state, nullptr);
   }
 }
 
 template <typename Real>
 void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g,
-                         double* out, double* dw, double* dx, double* ds) const {
+                         double* out, double* dw, double* dx, double* ds, const Real* state) const {
   const std::shared_ptr<const SharedCore> core = Core(w, true);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
@@ -746,7 +755,7 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
 #pragma omp for schedule(static)
 #endif
     for (int64_t t = 0; t < tiles; ++t) {
-      RunTile<Real>(t, batch, x, w, s, g, out, grad.data(), ws);
+      RunTile<Real>(t, batch, x, w, s, g, out, grad.data(), ws, nullptr, state);
       for (int64_t l = 0; l < V; ++l) {
         const int64_t b = t * V + l;
         if (b >= batch) break;
@@ -773,11 +782,11 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
   }
 }
 
-template void BatchPlan::Forward<float>(const double*, int64_t, const double*, const double*, double*) const;
-template void BatchPlan::Forward<double>(const double*, int64_t, const double*, const double*, double*) const;
+template void BatchPlan::Forward<float>(const double*, int64_t, const double*, const double*, double*, float*) const;
+template void BatchPlan::Forward<double>(const double*, int64_t, const double*, const double*, double*, double*) const;
 template void BatchPlan::Backward<float>(const double*, int64_t, const double*, const double*, const double*, double*,
-                                         double*, double*, double*) const;
+                                         double*, double*, double*, const float*) const;
 template void BatchPlan::Backward<double>(const double*, int64_t, const double*, const double*, const double*,
-                                          double*, double*, double*, double*) const;
+                                          double*, double*, double*, double*, const double*) const;
 
 }  // namespace nextrl::quantum

@@ -43,14 +43,26 @@ class BatchPlan {
             std::vector<int> prob_qubits);
 
   // out: [batch, num_outputs]. x: [batch, num_features], w: [num_weights], s: [num_scales].
+  // With state != nullptr the final states are kept there ([tiles, 2, 2^n, lanes], StateSize(batch)
+  // Reals: re then im of every tile) for a later Backward on the same inputs and weights.
   template <typename Real>
-  void Forward(const double* x, int64_t batch, const double* w, const double* s, double* out) const;
+  void Forward(const double* x, int64_t batch, const double* w, const double* s, double* out,
+               Real* state = nullptr) const;
 
   // Adjoint VJP. g: [batch, num_outputs] = dL/d(out). Writes out (the forward values),
   // dw: [num_weights] (summed over the batch), dx: [batch, num_features], ds: [num_scales].
+  // With state (from Forward on the same x, w, s) the forward pass is not repeated and out may be null.
   template <typename Real>
   void Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g, double* out,
-                double* dw, double* dx, double* ds) const;
+                double* dw, double* dx, double* ds, const Real* state = nullptr) const;
+
+  // Lanes of a call: lanes(), or fewer for a batch smaller than that (B = 1 runs one lane, not eight).
+  int64_t LanesFor(int64_t batch) const;
+  // Reals of the kept states of a batch: tiles x 2 x 2^n x LanesFor(batch).
+  int64_t StateSize(int64_t batch) const {
+    const int64_t v = LanesFor(batch);
+    return (batch + v - 1) / v * 2 * (int64_t{1} << n_) * v;
+  }
 
   int num_qubits() const { return n_; }
   int num_outputs() const { return num_outputs_; }
@@ -118,13 +130,11 @@ class BatchPlan {
     bool shared_ready = false;     // matrices of steps without input angles are filled once per call
     int64_t lanes = 0;             // V of this workspace
   };
-  // Lanes of a call: lanes_, or fewer for a batch smaller than that (B = 1 runs one lane, not eight).
-  int64_t LanesFor(int64_t batch) const;
   template <typename Real>
   Workspace<Real> MakeWorkspace(int64_t lanes) const;
   template <typename Real>
   void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
-               double* out, double* slot_grad, Workspace<Real>& ws) const;
+               double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
   void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const;
   void BuildSteps();
   void AddDiagonal(StepPlan& st, int op) const;

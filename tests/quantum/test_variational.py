@@ -293,3 +293,29 @@ def test_quantum_layer_inference_sees_parameter_updates():
         assert np.abs(second - first).max() > 1e-3
         layer.weights = torch.nn.Parameter(layer.weights.detach() + 1.0)
         np.testing.assert_allclose(layer(x).numpy(), expected(), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_backward_from_kept_state_equals_recomputed(rng, dtype):
+    vc, x, w, s = random_variational(rng, 4, 30)
+    x = rng.normal(size=(11, 3))
+    g = rng.normal(size=(11, vc.num_outputs))
+    out, state = vc.plan.forward(x, w, s, dtype, True)
+    np.testing.assert_array_equal(out, vc.plan.forward(x, w, s, dtype))
+    assert state.shape == (2, 2, 16, 8) and state.dtype == np.dtype(dtype)
+    # The kept states are the forward's statevectors: lane l of tile t is sample 8 t + l.
+    amplitudes = state[1, 0, :, 2] + 1j * state[1, 1, :, 2]
+    sv = Statevector(4).apply(vc.circuit, vc.parameter_values(x[10:11], w, s)[0])
+    np.testing.assert_allclose(amplitudes, sv.amplitudes, rtol=0, atol=1e-12 if dtype == "float64" else 1e-5)
+    kept = vc.plan.backward(x, w, s, g, dtype, state)
+    full = vc.plan.backward(x, w, s, g, dtype)
+    assert kept[0] is None
+    for a, b in zip(kept[1:], full[1:]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"state must be a C-contiguous array of shape \(1, 2, 16, 8\)"):
+        vc.plan.backward(x[:5], w, s, g[:5], dtype, state)
+    other = "float32" if dtype == "float64" else "float64"
+    with pytest.raises(ValueError, match=f"state must have dtype {other}"):
+        vc.plan.backward(x, w, s, g, other, state)
+    with pytest.raises(ValueError, match="state must be the array returned by forward"):
+        vc.plan.backward(x, w, s, g, dtype, [1.0])

@@ -21,9 +21,15 @@ def _f64(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy()
 
 
-def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+# The autograd Function keeps the forward's final states for the backward sweep (so that it does not
+# repeat the forward pass) when they take at most this many bytes; larger batches recompute them.
+KEEP_STATE_BYTES = 64 << 20
+
+
+def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray,
+                 keep_state: bool = False):
     try:
-        return vc.plan.forward(x, w, s, precision)
+        return vc.plan.forward(x, w, s, precision, keep_state)
     except ValueError as e:  # NaN / inf inputs are caught in C++ (one pass, no extra torch op)
         raise ValueError(str(e).replace("BatchPlan.forward", "QuantumLayer.forward")) from None
 
@@ -35,7 +41,12 @@ class _VQCFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str):
         x, w, s = _f64(inputs), _f64(weights), _f64(scales)
-        raw = _run_forward(vc, precision, x, w, s)
+        state_bytes = x.shape[0] * 2 ** (vc.num_qubits + 1) * (4 if precision == "float32" else 8)
+        ctx.state = None
+        if state_bytes <= KEEP_STATE_BYTES:
+            raw, ctx.state = _run_forward(vc, precision, x, w, s, keep_state=True)
+        else:
+            raw = _run_forward(vc, precision, x, w, s)
         ctx.vc, ctx.precision, ctx.arrays, ctx.raw = vc, precision, (x, w, s), raw
         ctx.devices = (inputs.dtype, inputs.device, weights.dtype, scales.dtype)
         ctx.output_scale = None if output_scale is None else _f64(output_scale)
@@ -51,7 +62,7 @@ class _VQCFunction(torch.autograd.Function):
         if ctx.output_scale is not None:
             d_out_scale = torch.from_numpy((g * ctx.raw).sum(axis=0)).to(device=device, dtype=w_dtype)
             g = np.ascontiguousarray(g * ctx.output_scale)
-        _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision)
+        _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision, ctx.state)
         return (torch.from_numpy(dx).to(device=device, dtype=in_dtype),
                 torch.from_numpy(dw).to(device=device, dtype=w_dtype),
                 torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None)
