@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/parallel.h"
+#include "common/simd_math.h"
 
 namespace nextrl::quantum {
 
@@ -144,6 +145,11 @@ void Mul2(const cdouble* a, const cdouble* b, cdouble* out) {
 void Dagger2(const cdouble* a, cdouble* out) {
   const cdouble t = a[1];
   out[0] = std::conj(a[0]); out[1] = std::conj(a[2]); out[2] = std::conj(t); out[3] = std::conj(a[3]);
+}
+
+// sin and cos of n half-angles at once (SIMD across the batch; see common/simd_math.h).
+NEXTRL_TARGET_CLONES_AVX2 void LaneSinCos(const double* x, double* s, double* c, int64_t n) {
+  SinCosArray(x, s, c, n);
 }
 
 bool IsPauliRotation1(GateKind kind) { return kind == GateKind::kRX || kind == GateKind::kRY || kind == GateKind::kRZ; }
@@ -315,6 +321,9 @@ void BatchPlan::BuildSteps() {
   }
   for (size_t p = 0; p < slots_.size(); ++p)
     if (slots_[p].kind != SlotKind::kWeight) input_slots_.push_back(static_cast<int>(p));
+  for (size_t i = 0; i < steps_.size(); ++i)
+    if (steps_[i].kind == StepKind::kLane1 && IsPauliRotation1(ops_[steps_[i].ops[0]].kind))
+      fused_lane_steps_.push_back(static_cast<int>(i));
 }
 
 void BatchPlan::set_lanes(int lanes) {
@@ -379,6 +388,7 @@ BatchPlan::Workspace<Real> BatchPlan::MakeWorkspace(int64_t lanes) const {
   ws.vals.assign(static_cast<size_t>(num_outputs_ * V), 0.0);
   ws.deriv.assign(static_cast<size_t>(2 * 16 * V), Real(0));
   ws.overlap.assign(static_cast<size_t>(8 * V), Real(0));
+  ws.half_angles.assign(3 * fused_lane_steps_.size() * static_cast<size_t>(V), 0.0);
   return ws;
 }
 
@@ -523,24 +533,34 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   };
   cdouble m[16];
   double lane_angle[kMaxLanes];
-  for (size_t i = 0; i < steps_.size(); ++i) {  // per-lane matrices of the steps with input angles
+  // Per-lane matrices of the steps with input angles. The fused input rotations first: all their
+  // half-angles of the tile in one vectorized sincos, then U_l = cos S + sin T.
+  double* half = ws.half_angles.data();
+  const int64_t fused = static_cast<int64_t>(fused_lane_steps_.size());
+  for (int64_t f = 0; f < fused; ++f) {
+    const ParamRef& p = ops_[steps_[fused_lane_steps_[f]].ops[0]].angles[0];
+    for (int64_t l = 0; l < V; ++l) half[f * V + l] = 0.5 * (p.scale * theta[l * num_slots + p.index] + p.offset);
+  }
+  double* sn = half + fused * V;
+  double* cs = sn + fused * V;
+  LaneSinCos(half, sn, cs, fused * V);
+  for (int64_t f = 0; f < fused; ++f) {
+    const int i = fused_lane_steps_[f];
+    const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
+    Real* dst = arena + ws.offset[i];
+    for (int e = 0; e < 4; ++e)
+      for (int64_t l = 0; l < V; ++l) {
+        const double c = cs[f * V + l], sl = sn[f * V + l];
+        dst[2 * e * V + l] = static_cast<Real>(c * lm[e].real() + sl * lm[4 + e].real());
+        dst[(2 * e + 1) * V + l] = static_cast<Real>(c * lm[e].imag() + sl * lm[4 + e].imag());
+      }
+  }
+  for (size_t i = 0; i < steps_.size(); ++i) {
     const StepPlan& st = steps_[i];
     if (!st.lane) continue;
     const OpSpec& spec = ops_[st.ops[0]];
     Real* dst = arena + ws.offset[i];
-    if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) {
-      const ParamRef& p = spec.angles[0];
-      const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
-      for (int64_t l = 0; l < V; ++l) {
-        double sn, cs;
-        sincos(0.5 * (p.scale * theta[l * num_slots + p.index] + p.offset), &sn, &cs);
-        for (int e = 0; e < 4; ++e) {
-          dst[2 * e * V + l] = static_cast<Real>(cs * lm[e].real() + sn * lm[4 + e].real());
-          dst[(2 * e + 1) * V + l] = static_cast<Real>(cs * lm[e].imag() + sn * lm[4 + e].imag());
-        }
-      }
-      continue;
-    }
+    if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) continue;  // done above
     if (st.kind == StepKind::kOp && spec.angles.size() == 1) {
       const ParamRef& p = spec.angles[0];
       for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset;

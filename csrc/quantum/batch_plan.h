@@ -127,6 +127,7 @@ class BatchPlan {
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
     std::vector<Real> overlap;     // per-lane M of a 1-qubit step: 8 x V
+    std::vector<double> half_angles;  // fused input rotations: half-angles, sines, cosines [3, steps, V]
     bool shared_ready = false;     // matrices of steps without input angles are filled once per call
     int64_t lanes = 0;             // V of this workspace
   };
@@ -149,6 +150,7 @@ class BatchPlan {
   std::vector<OpPlan> plans_;
   std::vector<StepPlan> steps_;
   std::vector<int> input_slots_;
+  std::vector<int> fused_lane_steps_;  // kLane1 steps led by RX / RY / RZ (U = cos S + sin T)
   std::unique_ptr<std::mutex> core_mutex_ = std::make_unique<std::mutex>();  // guards core_ (calls from several threads)
   mutable std::shared_ptr<const SharedCore> core_; // the last weights' core  // slots read from the inputs (the others are the same in every lane)
   std::vector<SlotSpec> slots_;
