@@ -495,7 +495,7 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
 
 // One tile: forward, and with g != nullptr the adjoint sweep.
 //   out:       [batch, num_outputs] rows of this tile are written.
-//   slot_grad: [V, num_slots] dL/d(slot) per lane (backward only).
+//   slot_grad: [num_slots, V] dL/d(slot) per lane (backward only).
 template <typename Real>
 void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
                         const double* g, double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
@@ -664,7 +664,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
           for (int64_t l = 0; l < V; ++l) {
             double acc = 0;
             for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * M[2 * e * V + l] - sg.q[e].imag() * M[(2 * e + 1) * V + l];
-            slot_grad[l * num_slots + sg.slot] += 2.0 * sg.scale * acc;
+            slot_grad[sg.slot * V + l] += 2.0 * sg.scale * acc;
           }
       }
       if (st.kind == StepKind::kShared1) continue;
@@ -674,7 +674,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
         for (int64_t l = 0; l < V; ++l) {
           double acc = 0;
           for (int e = 0; e < 4; ++e) acc += lm[8 + e].real() * M[2 * e * V + l] - lm[8 + e].imag() * M[(2 * e + 1) * V + l];
-          slot_grad[l * num_slots + p.index] += 2.0 * p.scale * acc;
+          slot_grad[p.index * V + l] += 2.0 * p.scale * acc;
         }
         continue;
       }
@@ -698,7 +698,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
               for (int e = 0; e < 4; ++e) d += 2.0 * (q[e].real() * M[2 * e * V + l] - q[e].imag() * M[(2 * e + 1) * V + l]);
             }
           }
-          slot_grad[l * num_slots + p.index] += d * p.scale;
+          slot_grad[p.index * V + l] += d * p.scale;
         }
       }
       continue;
@@ -728,7 +728,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
       std::fill(vr, vr + V, 0.0);
       std::fill(vi, vi + V, 0.0);
       K.deriv(dop, lre, lim, re, im, n_, V, deriv, vr, vi);
-      for (int64_t l = 0; l < V; ++l) slot_grad[l * num_slots + p.index] += 2.0 * vr[l] * p.scale;
+      for (int64_t l = 0; l < V; ++l) slot_grad[p.index * V + l] += 2.0 * vr[l] * p.scale;
     }
     K.apply(ops[i], lre, lim, n_, V, arena, true);  // lam_{k-1} = U_k^dagger lam_k
   }
@@ -776,19 +776,29 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
 #endif
     for (int64_t t = 0; t < tiles; ++t) {
       RunTile<Real>(t, batch, x, w, s, g, out, grad.data(), ws, nullptr, state);
-      for (int64_t l = 0; l < V; ++l) {
-        const int64_t b = t * V + l;
-        if (b >= batch) break;
-        for (size_t p = 0; p < num_slots; ++p) {
-          const double gp = grad[l * num_slots + p];
-          const SlotSpec& sl = slots_[p];
-          switch (sl.kind) {
-            case SlotKind::kWeight: part_w[t * num_weights_ + sl.index] += gp; break;
-            case SlotKind::kInput: dx[b * num_features_ + sl.index] += gp; break;
-            case SlotKind::kScaledInput:
-              dx[b * num_features_ + sl.index] += gp * s[sl.scale];
-              part_s[t * num_scales_ + sl.scale] += gp * x[b * num_features_ + sl.index];
-              break;
+      const int64_t live = std::min<int64_t>(V, batch - t * V);  // lanes holding real samples
+      for (size_t p = 0; p < num_slots; ++p) {
+        const double* gp = grad.data() + p * V;
+        const SlotSpec& sl = slots_[p];
+        switch (sl.kind) {
+          case SlotKind::kWeight: {
+            double sum = 0;
+            for (int64_t l = 0; l < live; ++l) sum += gp[l];
+            part_w[t * num_weights_ + sl.index] += sum;
+            break;
+          }
+          case SlotKind::kInput:
+            for (int64_t l = 0; l < live; ++l) dx[(t * V + l) * num_features_ + sl.index] += gp[l];
+            break;
+          case SlotKind::kScaledInput: {
+            double sum = 0;
+            for (int64_t l = 0; l < live; ++l) {
+              const int64_t b = t * V + l;
+              dx[b * num_features_ + sl.index] += gp[l] * s[sl.scale];
+              sum += gp[l] * x[b * num_features_ + sl.index];
+            }
+            part_s[t * num_scales_ + sl.scale] += sum;
+            break;
           }
         }
       }
