@@ -659,13 +659,21 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     if (st.kind != StepKind::kOp) {
       // One pass: M at the step's output, then psi and lam un-apply the step.
       K.adjoint1(st.target, re, im, lre, lim, n_, V, arena + ws.offset[i], ws.overlap.data());
-      while (next_shared > 0 && shared_grads[next_shared - 1].step == static_cast<int>(i)) {
+      if (next_shared > 0 && shared_grads[next_shared - 1].step == static_cast<int>(i)) {
+        // Weight slots are summed over the batch: contract Q with M summed over the lanes (padding lanes
+        // have lam = 0, so M = 0 there) and book the tile's total on lane 0.
+        double msum[8];
+        for (int e = 0; e < 8; ++e) {
+          double acc = 0;
+          for (int64_t l = 0; l < V; ++l) acc += M[e * V + l];
+          msum[e] = acc;
+        }
+        while (next_shared > 0 && shared_grads[next_shared - 1].step == static_cast<int>(i)) {
           const SharedGrad& sg = shared_grads[--next_shared];
-          for (int64_t l = 0; l < V; ++l) {
-            double acc = 0;
-            for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * M[2 * e * V + l] - sg.q[e].imag() * M[(2 * e + 1) * V + l];
-            slot_grad[sg.slot * V + l] += 2.0 * sg.scale * acc;
-          }
+          double acc = 0;
+          for (int e = 0; e < 4; ++e) acc += sg.q[e].real() * msum[2 * e] - sg.q[e].imag() * msum[2 * e + 1];
+          slot_grad[sg.slot * V] += 2.0 * sg.scale * acc;
+        }
       }
       if (st.kind == StepKind::kShared1) continue;
       if (IsPauliRotation1(spec.kind)) {  // the fused input rotation: its Q is shared
