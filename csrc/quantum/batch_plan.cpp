@@ -338,13 +338,14 @@ void BatchPlan::set_isa(Isa isa) {
   isa_ = isa;
 }
 
-void BatchPlan::SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const {
+void BatchPlan::SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta,
+                           int64_t stride) const {
   for (size_t p = 0; p < slots_.size(); ++p) {
     const SlotSpec& sl = slots_[p];
     switch (sl.kind) {
-      case SlotKind::kWeight: theta[p] = w[sl.index]; break;
-      case SlotKind::kInput: theta[p] = x[b * num_features_ + sl.index]; break;
-      case SlotKind::kScaledInput: theta[p] = s[sl.scale] * x[b * num_features_ + sl.index]; break;
+      case SlotKind::kWeight: theta[p * stride] = w[sl.index]; break;
+      case SlotKind::kInput: theta[p * stride] = x[b * num_features_ + sl.index]; break;
+      case SlotKind::kScaledInput: theta[p * stride] = s[sl.scale] * x[b * num_features_ + sl.index]; break;
     }
   }
 }
@@ -500,8 +501,17 @@ template <typename Real>
 void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
                         const double* g, double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
                         const Real* state_in) const {
+  if (ws.lanes == 8) return RunTileV<Real, 8>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
+  RunTileV<Real, 0>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
+}
+
+// RunTile with the lane count VL a compile-time constant (0: ws.lanes), so that lane loops unroll.
+template <typename Real, int VL>
+void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
+                         const double* g, double* out, double* __restrict slot_grad, Workspace<Real>& ws,
+                         Real* state_out, const Real* state_in) const {
   const LaneKernels<Real> K = Kernels<Real>(isa_);
-  const int64_t V = ws.lanes;
+  const int64_t V = VL ? VL : ws.lanes;
   const int64_t size = int64_t{1} << n_;
   const size_t num_slots = slots_.size();
   Real* re = ws.state.data();
@@ -513,14 +523,14 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   Real* arena = ws.arena.data();
   for (int64_t l = 0; l < V; ++l) {
     const int64_t row = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
-    double* th = theta.data() + l * num_slots;
+    double* th = theta.data() + l;  // slot-major: theta[p * V + l]
     if (!ws.shared_ready) {
-      SlotValues(row, x, w, s, th);
+      SlotValues(row, x, w, s, th, V);
       continue;
     }
     for (int p : input_slots_) {
       const SlotSpec& sl = slots_[p];
-      th[p] = sl.kind == SlotKind::kInput ? x[row * num_features_ + sl.index]
+      th[p * V] = sl.kind == SlotKind::kInput ? x[row * num_features_ + sl.index]
                                           : s[sl.scale] * x[row * num_features_ + sl.index];
     }
   }
@@ -528,7 +538,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   auto angles_of = [&](const OpSpec& spec, int64_t l, double* a) {
     for (size_t i = 0; i < spec.angles.size(); ++i) {
       const ParamRef& p = spec.angles[i];
-      a[i] = p.index >= 0 ? p.scale * theta[l * num_slots + p.index] + p.offset : p.offset;
+      a[i] = p.index >= 0 ? p.scale * theta[p.index * V + l] + p.offset : p.offset;
     }
   };
   cdouble m[16];
@@ -539,7 +549,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   const int64_t fused = static_cast<int64_t>(fused_lane_steps_.size());
   for (int64_t f = 0; f < fused; ++f) {
     const ParamRef& p = ops_[steps_[fused_lane_steps_[f]].ops[0]].angles[0];
-    for (int64_t l = 0; l < V; ++l) half[f * V + l] = 0.5 * (p.scale * theta[l * num_slots + p.index] + p.offset);
+    for (int64_t l = 0; l < V; ++l) half[f * V + l] = 0.5 * (p.scale * theta[p.index * V + l] + p.offset);
   }
   double* sn = half + fused * V;
   double* cs = sn + fused * V;
@@ -563,7 +573,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
     if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) continue;  // done above
     if (st.kind == StepKind::kOp && spec.angles.size() == 1) {
       const ParamRef& p = spec.angles[0];
-      for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset;
+      for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[p.index * V + l] + p.offset;
       if (FillRotation(spec.kind, lane_angle, V, dst)) continue;
     }
     for (int64_t l = 0; l < V; ++l) {
@@ -719,7 +729,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
                                   spec.kind == GateKind::kRZ || spec.kind == GateKind::kRXX ||
                                   spec.kind == GateKind::kRYY || spec.kind == GateKind::kRZZ;
       if (pauli_rotation) {  // dR/dth = R(th + pi) / 2
-        for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[l * num_slots + p.index] + p.offset + M_PI;
+        for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[p.index * V + l] + p.offset + M_PI;
         FillRotation(spec.kind, lane_angle, V, deriv);
         const int64_t count = 2 * plans_[st.ops[0]].entries * V;
         for (int64_t e = 0; e < count; ++e) deriv[e] *= Real(0.5);

@@ -123,7 +123,7 @@ class BatchPlan {
     std::vector<int64_t> offset;   // step -> arena offset
     std::vector<LocalOp> ops;      // step -> its LocalOp (arena offset in mat)
     const SharedCore* core = nullptr;
-    std::vector<double> theta;     // [V, num_slots]
+    std::vector<double> theta;     // [num_slots, V] (slot-major)
     std::vector<double> vals;      // [V, num_outputs]
     std::vector<Real> deriv;       // per-lane derivative matrix
     std::vector<Real> overlap;     // per-lane M of a 1-qubit step: 8 x V
@@ -136,7 +136,10 @@ class BatchPlan {
   template <typename Real>
   void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
                double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
-  void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta) const;
+  template <typename Real, int VL>
+  void RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
+                double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
+  void SlotValues(int64_t b, const double* x, const double* w, const double* s, double* theta, int64_t stride) const;
   void BuildSteps();
   void AddDiagonal(StepPlan& st, int op) const;
   bool InputDependent(const OpSpec& spec) const;
