@@ -24,7 +24,9 @@ Cases (`bench` field):
               (circuit, observables [1, A], parameter values [B, 1, P]).
   latency     B = 1 through QuantumLayer (output_scaling=True): forward (autograd on, and under
               torch.no_grad) and forward + backward, median over many calls; peer "goal" (30 us for
-              forward) or PennyLane default.qubit at B = 1.
+              forward) or PennyLane default.qubit at B = 1. `extra.autograd_function_floor_s`: the
+              per-call time of a trivial torch.autograd.Function on the same tensors in the same rounds
+              (the floor of any autograd-based layer; the no_grad forward does not pay it).
 
 Functions return `BenchResult` records and never print; `progress`, when given, is called with a short
 string before each step. bench/bench_vqc.py is the CLI.
@@ -458,7 +460,20 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                 with torch.no_grad():
                     layer(x1)
 
-            contenders = {"forward": fwd, "forward (no_grad)": fwd_nograd, "forward+backward": _fwd_bwd(layer, x1g)}
+            class _Floor(torch.autograd.Function):  # what any torch.autograd.Function costs per call
+                @staticmethod
+                def forward(ctx, a, w, s, o):
+                    return a.clone()
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g, None, None, None
+
+            def floor():
+                _Floor.apply(x1, layer.weights, layer.scales, layer.output_scale)
+
+            contenders = {"forward": fwd, "forward (no_grad)": fwd_nograd, "forward+backward": _fwd_bwd(layer, x1g),
+                          "autograd floor": floor}
             if pennylane and _version("pennylane") is not None:
                 f = pennylane_qnode(p.vc, "default.qubit", "backprop")
                 xp, wp, sp = _torch_inputs(p, 1, True)
@@ -485,7 +500,8 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                     per[name] += [_per_call(fn, k, 1)[0]]
             t = {k: statistics.median(v) for k, v in per.items()}
             common = _common(cfg, batch=1, circuit=_case_name(n), calls_per_round=calls,
-                             output_scaling=True, unit="seconds per call")
+                             output_scaling=True, unit="seconds per call",
+                             autograd_function_floor_s=t["autograd floor"])
             goal = GOALS["latency_forward_s"]
             for case in ("forward", "forward (no_grad)"):
                 results.append(BenchResult("latency", case, n, t[case], "goal 30 us", goal, goal / t[case],
