@@ -319,3 +319,12 @@ def test_backward_from_kept_state_equals_recomputed(rng, dtype):
         vc.plan.backward(x, w, s, g, other, state)
     with pytest.raises(ValueError, match="state must be the array returned by forward"):
         vc.plan.backward(x, w, s, g, dtype, [1.0])
+
+
+def test_quantum_layer_detects_weights_modified_between_forward_and_backward():
+    layer = QuantumLayer(hardware_efficient(2, 1), dtype=torch.float64)
+    out = layer(torch.zeros(1, 2, dtype=torch.float64))
+    with torch.no_grad():
+        layer.weights.add_(1.0)  # the backward would otherwise use the new weights with the old states
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

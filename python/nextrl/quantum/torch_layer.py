@@ -39,24 +39,30 @@ class _VQCFunction(torch.autograd.Function):
     (output_scale multiplies the circuit's read-outs: Skolik et al.'s trainable output weights)."""
 
     @staticmethod
-    def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str):
-        x, w, s = _f64(inputs), _f64(weights), _f64(scales)
-        state_bytes = x.shape[0] * 2 ** (vc.num_qubits + 1) * (4 if precision == "float32" else 8)
-        ctx.state = None
-        if state_bytes <= KEEP_STATE_BYTES:
+    def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str, views=None):
+        # views: float64 NumPy arrays of (weights, scales, output_scale) when the caller has them (QuantumLayer).
+        x = _f64(inputs)
+        w, s, o = views if views is not None else (
+            _f64(weights), _f64(scales), None if output_scale is None else _f64(output_scale))
+        # torch checks at backward time that none of these was modified in place since (the NumPy arrays
+        # above may be views of them).
+        ctx.save_for_backward(inputs, weights, scales, output_scale)
+        keep = (x.shape[0] << (vc.num_qubits + 1)) * (4 if precision == "float32" else 8) <= KEEP_STATE_BYTES
+        if keep:
             raw, ctx.state = _run_forward(vc, precision, x, w, s, keep_state=True)
         else:
-            raw = _run_forward(vc, precision, x, w, s)
-        ctx.vc, ctx.precision, ctx.arrays, ctx.raw = vc, precision, (x, w, s), raw
-        ctx.devices = (inputs.dtype, inputs.device, weights.dtype, scales.dtype)
-        ctx.output_scale = None if output_scale is None else _f64(output_scale)
-        out = raw if ctx.output_scale is None else raw * ctx.output_scale
-        return torch.from_numpy(out).to(device=inputs.device, dtype=weights.dtype)
+            raw, ctx.state = _run_forward(vc, precision, x, w, s), None
+        ctx.vc, ctx.precision, ctx.arrays, ctx.raw, ctx.output_scale = vc, precision, (x, w, s), raw, o
+        out = torch.from_numpy(raw if o is None else raw * o)
+        if out.dtype != weights.dtype or inputs.is_cuda:
+            out = out.to(device=inputs.device, dtype=weights.dtype)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
+        inputs, weights, scales, _ = ctx.saved_tensors
         x, w, s = ctx.arrays
-        in_dtype, device, w_dtype, s_dtype = ctx.devices
+        in_dtype, device, w_dtype, s_dtype = inputs.dtype, inputs.device, weights.dtype, scales.dtype
         g = _f64(grad_out)
         d_out_scale = None
         if ctx.output_scale is not None:
@@ -65,7 +71,7 @@ class _VQCFunction(torch.autograd.Function):
         _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision, ctx.state)
         return (torch.from_numpy(dx).to(device=device, dtype=in_dtype),
                 torch.from_numpy(dw).to(device=device, dtype=w_dtype),
-                torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None)
+                torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None, None)
 
 
 class QuantumLayer(torch.nn.Module):
@@ -120,7 +126,8 @@ class QuantumLayer(torch.nn.Module):
         w, s, o = params["weights"], params["scales"], params.get("output_scale")
         if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
                                         or (o is not None and o.requires_grad)):
-            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision)
+            views = (self._view("weights", w), self._view("scales", s), None if o is None else self._view("output_scale", o))
+            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, views)
         else:  # inference (acting): no autograd node, one C++ call
             raw = _run_forward(self.circuit, self.precision, _f64(x), self._view("weights", w),
                                self._view("scales", s))
