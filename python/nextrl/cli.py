@@ -55,6 +55,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     peers = ["qiskit-aer"] + (["qulacs"] if importlib.util.find_spec("qulacs") else [])
     if "qulacs" not in peers and args.suite in ("all", "quantum"):
         console.print("[yellow]qulacs is not installed (pip install 'nextrl[bench]'); comparing with Aer only[/]")
+    if not importlib.util.find_spec("pennylane") and args.suite in ("all", "quantum"):
+        console.print("[yellow]PennyLane is not installed (pip install 'nextrl[bench]'); variational circuits "
+                      "against Aer only[/]")
     cfg = sb.BenchConfig(threads=args.threads)
     info = sb.machine_info()
     console.print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
@@ -73,6 +76,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             results += sb.bench_small(sb.SMALL_QUBITS, cfg, peers=peers, progress=progress)
             if args.full:
                 results += sb.bench_gate_1q(sb.GATE_QUBITS, cfg, progress=progress)
+            # Batched variational circuits (SK-4, 1 thread, B = 1024): Aer EstimatorV2, PennyLane when installed.
+            from nextrl.experiments import vqc_bench as vb
+
+            vcfg = vb.VQCConfig(batch=1024, repeats=3, threads=1, latency_calls=500)
+            results += vb.bench_aer((4,), vcfg, progress=progress)
+            if importlib.util.find_spec("pennylane"):
+                results += vb.bench_pennylane((4,), vcfg, devices=("default.qubit",), progress=progress)
+            results += vb.bench_latency((4,), vcfg, pennylane=False, progress=progress)
         if args.suite in ("all", "envs"):
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
