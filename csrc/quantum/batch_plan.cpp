@@ -147,9 +147,42 @@ void Dagger2(const cdouble* a, cdouble* out) {
   out[0] = std::conj(a[0]); out[1] = std::conj(a[2]); out[2] = std::conj(t); out[3] = std::conj(a[3]);
 }
 
-// sin and cos of n half-angles at once (SIMD across the batch; see common/simd_math.h).
-NEXTRL_TARGET_CLONES_AVX2 void LaneSinCos(const double* x, double* s, double* c, int64_t n) {
-  SinCosArray(x, s, c, n);
+// Per-lane matrices U_l = cos(h_l) S + sin(h_l) T of `count` fused input rotations from their half-angles
+// h [count, V]; st [count, 16] holds S then T (re, im of the 4 entries each); dst[f] is step f's matrix
+// in the op layout. One vectorized sincos over all count x V angles (common/simd_math.h), compiled for
+// AVX2 and the baseline (picked at load time); scratch holds 2 count V doubles.
+template <int VL, typename Real>
+__attribute__((always_inline)) inline void FusedLaneMatricesImpl(const double* half, int64_t count, int64_t v,
+                                                                 const double* st, Real* const* dst,
+                                                                 double* scratch) {
+  const int64_t V = VL ? VL : v;
+  double* __restrict sn = scratch;
+  double* __restrict cs = scratch + count * V;
+  SinCosArray(half, sn, cs, count * V);
+  for (int64_t f = 0; f < count; ++f) {
+    const double* m = st + 16 * f;
+    const double* __restrict c = cs + f * V;
+    const double* __restrict s = sn + f * V;
+    for (int e = 0; e < 4; ++e) {
+      const double sr = m[2 * e], si = m[2 * e + 1], tr = m[8 + 2 * e], ti = m[9 + 2 * e];
+      Real* __restrict dr = dst[f] + 2 * e * V;
+      Real* __restrict di = dst[f] + (2 * e + 1) * V;
+      for (int64_t l = 0; l < V; ++l) {
+        dr[l] = static_cast<Real>(c[l] * sr + s[l] * tr);
+        di[l] = static_cast<Real>(c[l] * si + s[l] * ti);
+      }
+    }
+  }
+}
+NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
+                                                 double* const* dst, double* scratch) {
+  if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
+  FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
+}
+NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
+                                                 float* const* dst, double* scratch) {
+  if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
+  FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
 }
 
 bool IsPauliRotation1(GateKind kind) { return kind == GateKind::kRX || kind == GateKind::kRY || kind == GateKind::kRZ; }
@@ -491,6 +524,19 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
         if (dst[2 * c * V] == Real(1) && dst[(2 * c + 1) * V] == Real(0)) op.skip |= 1u << c;
     }
   }
+  // S and T of the fused input rotations, in the layout FusedLaneMatrices reads.
+  const size_t fused = fused_lane_steps_.size();
+  ws.fused_mats.resize(16 * fused);
+  ws.fused_dst.resize(fused);
+  for (size_t f = 0; f < fused; ++f) {
+    const int i = fused_lane_steps_[f];
+    const std::array<cdouble, 12>& lm = core.lane_mats[i];
+    for (int e = 0; e < 8; ++e) {
+      ws.fused_mats[16 * f + 2 * e] = lm[e].real();
+      ws.fused_mats[16 * f + 2 * e + 1] = lm[e].imag();
+    }
+    ws.fused_dst[f] = ws.arena.data() + ws.offset[i];
+  }
   ws.shared_ready = true;
 }
 
@@ -551,20 +597,7 @@ void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const dou
     const ParamRef& p = ops_[steps_[fused_lane_steps_[f]].ops[0]].angles[0];
     for (int64_t l = 0; l < V; ++l) half[f * V + l] = 0.5 * (p.scale * theta[p.index * V + l] + p.offset);
   }
-  double* sn = half + fused * V;
-  double* cs = sn + fused * V;
-  LaneSinCos(half, sn, cs, fused * V);
-  for (int64_t f = 0; f < fused; ++f) {
-    const int i = fused_lane_steps_[f];
-    const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
-    Real* dst = arena + ws.offset[i];
-    for (int e = 0; e < 4; ++e)
-      for (int64_t l = 0; l < V; ++l) {
-        const double c = cs[f * V + l], sl = sn[f * V + l];
-        dst[2 * e * V + l] = static_cast<Real>(c * lm[e].real() + sl * lm[4 + e].real());
-        dst[(2 * e + 1) * V + l] = static_cast<Real>(c * lm[e].imag() + sl * lm[4 + e].imag());
-      }
-  }
+  FusedLaneMatrices(half, fused, V, ws.fused_mats.data(), ws.fused_dst.data(), half + fused * V);
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepPlan& st = steps_[i];
     if (!st.lane) continue;

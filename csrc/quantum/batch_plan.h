@@ -128,6 +128,8 @@ class BatchPlan {
     std::vector<Real> deriv;       // per-lane derivative matrix
     std::vector<Real> overlap;     // per-lane M of a 1-qubit step: 8 x V
     std::vector<double> half_angles;  // fused input rotations: half-angles, sines, cosines [3, steps, V]
+    std::vector<double> fused_mats;   // their S and T: [steps, 16]
+    std::vector<Real*> fused_dst;     // their per-lane matrices in the arena
     bool shared_ready = false;     // matrices of steps without input angles are filled once per call
     int64_t lanes = 0;             // V of this workspace
   };
