@@ -331,16 +331,19 @@ void LaneApplyOp(const LocalOp& op, Real* re, Real* im, int n, int64_t V, const 
   if (op.cls == kLocalDense && op.k == 1) {
     if (V == 1) return LaneDense1<1>(op, re, im, n, V, arena + op.mat, adjoint);
     if (V == 8) return LaneDense1<8>(op, re, im, n, V, arena + op.mat, adjoint);
+    if (V == 16) return LaneDense1<16>(op, re, im, n, V, arena + op.mat, adjoint);
     return LaneDense1<0>(op, re, im, n, V, arena + op.mat, adjoint);
   }
   if (V == 1) return LaneApply<1>(op, re, im, n, V, arena, adjoint);
   if (V == 8) return LaneApply<8>(op, re, im, n, V, arena, adjoint);
+  if (V == 16) return LaneApply<16>(op, re, im, n, V, arena, adjoint);
   LaneApply<0>(op, re, im, n, V, arena, adjoint);
 }
 template <typename Real>
 void LaneAdjointDense1(int target, Real* pr, Real* pi, Real* lr, Real* li, int n, int64_t V, const Real* a, Real* m) {
   if (V == 1) return LaneAdjDense1<1>(target, pr, pi, lr, li, n, V, a, m);
   if (V == 8) return LaneAdjDense1<8>(target, pr, pi, lr, li, n, V, a, m);
+  if (V == 16) return LaneAdjDense1<16>(target, pr, pi, lr, li, n, V, a, m);
   LaneAdjDense1<0>(target, pr, pi, lr, li, n, V, a, m);
 }
 template <typename Real>
@@ -348,6 +351,7 @@ void LaneDiagonal(Real* re, Real* im, int64_t V, const int64_t* index, const dou
                   bool adjoint) {
   if (V == 1) return LaneDiagonalList<1>(re, im, V, index, value, count, adjoint);
   if (V == 8) return LaneDiagonalList<8>(re, im, V, index, value, count, adjoint);
+  if (V == 16) return LaneDiagonalList<16>(re, im, V, index, value, count, adjoint);
   LaneDiagonalList<0>(re, im, V, index, value, count, adjoint);
 }
 template <typename Real>
@@ -355,6 +359,7 @@ void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Rea
                     int64_t V, const Real* deriv, double* out_re, double* out_im) {
   if (V == 1) return LaneDerivInner<1>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   if (V == 8) return LaneDerivInner<8>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
+  if (V == 16) return LaneDerivInner<16>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   LaneDerivInner<0>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
 }
 template <typename Real>
@@ -362,6 +367,7 @@ void LanePauliExpectation(const Real* re, const Real* im, int n, int64_t V, uint
                           double* out_im) {
   if (V == 1) return LanePauli<1>(re, im, n, V, x, z, out_re, out_im);
   if (V == 8) return LanePauli<8>(re, im, n, V, x, z, out_re, out_im);
+  if (V == 16) return LanePauli<16>(re, im, n, V, x, z, out_re, out_im);
   LanePauli<0>(re, im, n, V, x, z, out_re, out_im);
 }
 template <typename Real>
@@ -369,6 +375,7 @@ void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n,
                       const Real* cr, const Real* ci) {
   if (V == 1) return LaneAddPauli<1>(lr, li, re, im, n, V, x, z, cr, ci);
   if (V == 8) return LaneAddPauli<8>(lr, li, re, im, n, V, x, z, cr, ci);
+  if (V == 16) return LaneAddPauli<16>(lr, li, re, im, n, V, x, z, cr, ci);
   LaneAddPauli<0>(lr, li, re, im, n, V, x, z, cr, ci);
 }
 

@@ -177,11 +177,13 @@ __attribute__((always_inline)) inline void FusedLaneMatricesImpl(const double* h
 NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
                                                  double* const* dst, double* scratch) {
   if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
+  if (V == 16) return FusedLaneMatricesImpl<16>(half, count, V, st, dst, scratch);
   FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
 }
 NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
                                                  float* const* dst, double* scratch) {
   if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
+  if (V == 16) return FusedLaneMatricesImpl<16>(half, count, V, st, dst, scratch);
   FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
 }
 
@@ -252,7 +254,7 @@ BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSp
     p.entries = p.dense ? d * d : d;
     plans_.push_back(p);
   }
-  lanes_ = n_ <= 12 ? 8 : 1;
+  lanes_ = n_ <= 6 ? 16 : n_ <= 12 ? 8 : 1;  // tiles stay in L1 (16 lanes x 2^6 x 32 B = 32 KiB for psi and lam)
   BuildSteps();
 }
 
@@ -548,6 +550,7 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
                         const double* g, double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
                         const Real* state_in) const {
   if (ws.lanes == 8) return RunTileV<Real, 8>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
+  if (ws.lanes == 16) return RunTileV<Real, 16>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
   RunTileV<Real, 0>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
 }
 
