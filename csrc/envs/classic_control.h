@@ -12,6 +12,7 @@
 
 #include "common/check.h"
 #include "common/rng.h"
+#include "common/simd_math.h"
 #include "envs/control_common.h"
 #include "envs/vec_env.h"
 
@@ -53,6 +54,9 @@ struct CartPole {
   explicit CartPole(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
   const double* State() const { return s_; }
+  void SetState(const double* s) {
+    for (int64_t k = 0; k < kStateSize; ++k) s_[k] = s[k];
+  }
   static int64_t StateSize(const Config&) { return kStateSize; }
 
   void Reset(Rng& rng, Obs* obs, double*) {
@@ -61,31 +65,82 @@ struct CartPole {
   }
 
   StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
-    const double x = s_[0], x_dot = s_[1], theta = s_[2], theta_dot = s_[3];
-    const double force = *a == 1 ? kForceMag : -kForceMag;
-    const double costheta = std::cos(theta), sintheta = std::sin(theta);
+    double sintheta, costheta;
+    SinCos(s_[2], sintheta, costheta);
+    const bool terminated = Dynamics(s_, *a == 1, sintheta, costheta, s_);
+    Observe(obs);
+    return {Reward(*cfg_, terminated), terminated};
+  }
+
+  // VecEnv's batched step: envs[j] for every j in [0, count) with skip[j] == 0, with exactly Step's
+  // results (the same operations in the same order; SinCosCore is bit-identical to SinCos in range).
+  // Envs with skip[j] != 0 keep their state; their obs and out entries are written with junk. Chunks of
+  // kChunk envs step as structure-of-arrays in one vectorized loop (AVX2 clone where the CPU has it, no
+  // FMA, see common/simd_math.h); a chunk with some |theta| beyond kSinCosMaxArg (or NaN) steps env by
+  // env through Step instead.
+  NEXTRL_TARGET_CLONES_AVX2
+  static void StepBlock(const Config& c, CartPole* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
+    constexpr int64_t kChunk = 64;
+    for (int64_t j0 = 0; j0 < count; j0 += kChunk) {
+      const int64_t m = count - j0 < kChunk ? count - j0 : kChunk;
+      CartPole* e = envs + j0;
+      bool in_range = true;
+      for (int64_t j = 0; j < m; ++j) in_range &= std::fabs(e[j].s_[2]) <= kSinCosMaxArg;
+      if (!in_range) {
+        for (int64_t j = 0; j < m; ++j)
+          if (skip[j0 + j] == 0)
+            out[j0 + j] = e[j].Step(actions + j0 + j, rngs[j0 + j], obs + (j0 + j) * kStateSize, info);
+        continue;
+      }
+      // Structure of arrays: gather, step (the vectorized loop), scatter.
+      double cur[kStateSize][kChunk], next[kStateSize][kChunk];
+      uint8_t push[kChunk], keep[kChunk], term[kChunk];
+      for (int64_t j = 0; j < m; ++j) {
+        for (int64_t k = 0; k < kStateSize; ++k) cur[k][j] = e[j].s_[k];
+        push[j] = actions[j0 + j] == 1;
+        keep[j] = skip[j0 + j] != 0;
+      }
+      for (int64_t j = 0; j < m; ++j) {
+        double sintheta, costheta, s[kStateSize], ns[kStateSize];
+        for (int64_t k = 0; k < kStateSize; ++k) s[k] = cur[k][j];
+        SinCosCore(s[2], sintheta, costheta);
+        term[j] = Dynamics(s, push[j] != 0, sintheta, costheta, ns);
+        for (int64_t k = 0; k < kStateSize; ++k) next[k][j] = simd_detail::Select(keep[j] != 0, s[k], ns[k]);
+      }
+      const float reward_term = Reward(c, true), reward_live = Reward(c, false);
+      for (int64_t j = 0; j < m; ++j) {
+        for (int64_t k = 0; k < kStateSize; ++k) {
+          e[j].s_[k] = next[k][j];
+          obs[(j0 + j) * kStateSize + k] = static_cast<float>(next[k][j]);
+        }
+        out[j0 + j] = {term[j] ? reward_term : reward_live, term[j] != 0};
+      }
+    }
+  }
+
+ private:
+  // Gymnasium's CartPoleEnv.step ("euler" integrator), operation for operation: s -> next (may alias);
+  // returns whether the new state is out of bounds.
+  static bool Dynamics(const double* s, bool push_right, double sintheta, double costheta, double* next) {
+    const double x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
+    const double force = push_right ? kForceMag : -kForceMag;
     const double temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
     const double thetaacc =
         (kGravity * sintheta - costheta * temp) /
         (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
     const double xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
-    s_[0] = x + kTau * x_dot;
-    s_[1] = x_dot + kTau * xacc;
-    s_[2] = theta + kTau * theta_dot;
-    s_[3] = theta_dot + kTau * thetaacc;
-    const bool terminated = s_[0] < -kXThreshold || s_[0] > kXThreshold || s_[2] < -kThetaThreshold ||
-                            s_[2] > kThetaThreshold;
-    Observe(obs);
-    float reward;
-    if (cfg_->sutton_barto_reward) {
-      reward = terminated ? -1.0f : 0.0f;
-    } else {
-      reward = 1.0f;
-    }
-    return {reward, terminated};
+    next[0] = x + kTau * x_dot;
+    next[1] = x_dot + kTau * xacc;
+    next[2] = theta + kTau * theta_dot;
+    next[3] = theta_dot + kTau * thetaacc;
+    return (next[0] < -kXThreshold) | (next[0] > kXThreshold) | (next[2] < -kThetaThreshold) |
+           (next[2] > kThetaThreshold);
   }
-
- private:
+  static float Reward(const Config& c, bool terminated) {
+    if (c.sutton_barto_reward) return terminated ? -1.0f : 0.0f;
+    return 1.0f;
+  }
   void Observe(Obs* obs) const {
     for (int64_t k = 0; k < kStateSize; ++k) obs[k] = static_cast<float>(s_[k]);
   }

@@ -61,6 +61,15 @@ struct Transition {
 // Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
 inline constexpr int64_t kMinParallelEnvs = 2048;
 
+// [cartpole] Optional batched step of an Env (CartPole::StepBlock documents the contract): VecEnv::Step
+// hands it blocks of kStepBlock envs, then does the per-env bookkeeping.
+template <class Env>
+concept HasStepBlock = requires(const typename Env::Config& c, Env* e, Rng* r, const typename Env::Action* a,
+                                const uint8_t* skip, typename Env::Obs* obs, double* info, StepOut* out) {
+  Env::StepBlock(c, e, r, int64_t{0}, a, skip, obs, info, out);
+};
+inline constexpr int64_t kStepBlock = 256;
+
 template <class Env>
 class VecEnv {
  public:
@@ -122,7 +131,12 @@ class VecEnv {
       const char* err = Env::CheckAction(config_, actions + i * action_size_);
       NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
     }
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
+    if constexpr (HasStepBlock<Env>) {  // [cartpole]
+      const int64_t num_blocks = (num_envs_ + kStepBlock - 1) / kStepBlock;
+      ParallelFor(num_blocks, kMinParallelEnvs / kStepBlock, [&](int64_t b) { StepBlockAt(b * kStepBlock, actions); });
+    } else {
+      ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
+    }
   }
 
   int64_t num_envs() const { return num_envs_; }
@@ -167,7 +181,32 @@ class VecEnv {
     }
     Obs* obs = obs_.data() + i * obs_size_;
     double* info = infos_.data() + i * kNumInfo;
-    const StepOut out = envs_[i].Step(action, rngs_[i], obs, info);
+    FinishStep(i, envs_[i].Step(action, rngs_[i], obs, info));
+  }
+
+  // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then resets or finishes each.
+  void StepBlockAt(int64_t i0, const Action* actions) {
+    const int64_t count = num_envs_ - i0 < kStepBlock ? num_envs_ - i0 : kStepBlock;
+    uint8_t skip[kStepBlock];
+    StepOut out[kStepBlock];
+    const bool next_step = mode_ == Autoreset::kNextStep;
+    for (int64_t j = 0; j < count; ++j) skip[j] = next_step && needs_reset_[i0 + j];
+    Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions + i0 * action_size_, skip,
+                   obs_.data() + i0 * obs_size_, infos_.data() + i0 * kNumInfo, out);
+    for (int64_t j = 0; j < count; ++j) {
+      episode_done_[i0 + j] = 0;
+      if (skip[j]) {
+        ResetOne(i0 + j);
+      } else {
+        FinishStep(i0 + j, out[j]);
+      }
+    }
+  }
+
+  // The bookkeeping after env i's Step returned `out` (its obs and info are written).
+  void FinishStep(int64_t i, const StepOut& out) {
+    Obs* obs = obs_.data() + i * obs_size_;
+    double* info = infos_.data() + i * kNumInfo;
     running_return_[i] += out.reward;
     running_length_[i] += 1;
     const int64_t max_steps = envs_[i].MaxSteps();
