@@ -184,22 +184,69 @@ class VecEnv {
     FinishStep(i, envs_[i].Step(action, rngs_[i], obs, info));
   }
 
-  // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then resets or finishes each.
+  // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then does StepOne's bookkeeping for
+  // all of them in one branch-free loop (it vectorizes) and resets the few that need it in a second one.
   void StepBlockAt(int64_t i0, const Action* actions) {
     const int64_t count = num_envs_ - i0 < kStepBlock ? num_envs_ - i0 : kStepBlock;
     uint8_t skip[kStepBlock];
     StepOut out[kStepBlock];
-    const bool next_step = mode_ == Autoreset::kNextStep;
-    for (int64_t j = 0; j < count; ++j) skip[j] = next_step && needs_reset_[i0 + j];
+    const bool next_step = mode_ == Autoreset::kNextStep, same_step = mode_ == Autoreset::kSameStep;
+    for (int64_t j = 0; j < count; ++j) skip[j] = next_step & needs_reset_[i0 + j];
     Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions + i0 * action_size_, skip,
                    obs_.data() + i0 * obs_size_, infos_.data() + i0 * kNumInfo, out);
+    // Local restrict pointers: the uint8 stores would otherwise make the compiler reload every buffer pointer.
+    const Env* __restrict envs = envs_.data() + i0;
+    float* __restrict rewards = rewards_.data() + i0;
+    uint8_t* __restrict terms = terminations_.data() + i0;
+    uint8_t* __restrict truncs = truncations_.data() + i0;
+    uint8_t* __restrict done_out = episode_done_.data() + i0;
+    uint8_t* __restrict needs_reset = needs_reset_.data() + i0;
+    double* __restrict run_ret = running_return_.data() + i0;
+    double* __restrict ep_ret = episode_return_.data() + i0;
+    int64_t* __restrict run_len = running_length_.data() + i0;
+    int64_t* __restrict ep_len = episode_length_.data() + i0;
+    int64_t max_steps[kStepBlock];
+    for (int64_t j = 0; j < count; ++j) max_steps[j] = envs[j].MaxSteps();
+    float step_rewards[kStepBlock];
+    uint8_t step_terms[kStepBlock];
     for (int64_t j = 0; j < count; ++j) {
-      episode_done_[i0 + j] = 0;
-      if (skip[j]) {
-        ResetOne(i0 + j);
-      } else {
-        FinishStep(i0 + j, out[j]);
-      }
+      step_rewards[j] = out[j].reward;
+      step_terms[j] = out[j].terminated;
+    }
+    int64_t num_done = 0;
+    for (int64_t j = 0; j < count; ++j) {  // a skipped env gets ResetOne's values; no branch: this vectorizes
+      const bool sk = skip[j] != 0, term = !sk & (step_terms[j] != 0);
+      const float step_reward = step_rewards[j];
+      const double ret0 = run_ret[j], ep_ret0 = ep_ret[j];
+      const int64_t len0 = run_len[j], ep_len0 = ep_len[j];
+      const float reward = sk ? 0.0f : step_reward;
+      const double ret = (sk ? 0.0 : ret0) + reward;  // FP ops outside selects: GCC if-converts only those
+      const int64_t len = sk ? 0 : len0 + 1;
+      const bool trunc = !sk & !term & (max_steps[j] > 0) & (len >= max_steps[j]), done = term | trunc;
+      rewards[j] = reward;
+      terms[j] = term;
+      truncs[j] = trunc;
+      run_ret[j] = ret;
+      run_len[j] = len;
+      done_out[j] = done;
+      ep_ret[j] = done ? ret : ep_ret0;
+      ep_len[j] = done ? len : ep_len0;
+      needs_reset[j] = same_step ? needs_reset[j] : done;
+      num_done += done;
+    }
+    for (int64_t j = 0; j < count; ++j)
+      if (skip[j]) envs_[i0 + j].Reset(rngs_[i0 + j], obs_.data() + (i0 + j) * obs_size_, infos_.data() + (i0 + j) * kNumInfo);
+    if (!same_step || num_done == 0) return;
+    for (int64_t i = i0; i < i0 + count; ++i) {
+      if (!episode_done_[i]) continue;
+      std::memcpy(final_obs_.data() + i * obs_size_, obs_.data() + i * obs_size_, sizeof(Obs) * static_cast<size_t>(obs_size_));
+      std::memcpy(final_infos_.data() + i * kNumInfo, infos_.data() + i * kNumInfo, sizeof(double) * static_cast<size_t>(kNumInfo));
+      const float reward = rewards_[i];
+      const uint8_t term = terminations_[i], trunc = truncations_[i];
+      ResetOne(i);
+      rewards_[i] = reward;  // the step's own reward and flags are reported
+      terminations_[i] = term;
+      truncations_[i] = trunc;
     }
   }
 
