@@ -149,7 +149,9 @@ struct CartPole {
         e[j].s_[k] = next[k][j];
         obs[j * kStateSize + k] = static_cast<float>(next[k][j]);
       }
-    for (int64_t j = 0; j < m; ++j)  // skipped envs keep their state
+    int64_t num_skipped = 0;
+    for (int64_t j = 0; j < m; ++j) num_skipped += skip[j] != 0;
+    for (int64_t j = 0; j < m && num_skipped != 0; ++j)  // skipped envs keep their state
       if (skip[j] != 0)
         for (int64_t k = 0; k < kStateSize; ++k) e[j].s_[k] = cur[k][j];
     // out[j] = {reward, terminated} as one 8-byte word (the reward's bits, then the bool): this vectorizes.
