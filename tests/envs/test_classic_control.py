@@ -67,7 +67,7 @@ def test_cartpole_matches_gymnasium_random():
     rng = np.random.default_rng(0)
     counts = lockstep("nextrl/CartPole-v1", "CartPole-v1", lambda obs: int(rng.integers(2)), 1000, **CARTPOLE_TOL)
     assert counts["terminated"] >= 20
-    assert counts["identical"] >= 900
+    assert counts["identical"] >= 990  # measured: 999
 
 
 def test_cartpole_matches_gymnasium_time_limit():
@@ -81,7 +81,7 @@ def test_cartpole_matches_gymnasium_time_limit():
 
     counts = lockstep("nextrl/CartPole-v1", "CartPole-v1", policy, 1100, **CARTPOLE_TOL)
     assert counts["truncated"] >= 1
-    assert counts["identical"] >= 990
+    assert counts["identical"] >= 1090  # measured: 1100
 
 
 def _block_vs_step(env: CartPoleVectorEnv, actions: np.ndarray, init: float = 0.05) -> None:
