@@ -12,8 +12,8 @@
 // inf, SinCos and SinCosArray call std::sin / std::cos; SinCosCore alone returns NaN for non-finite x and
 // inaccurate values beyond the bound. Signed zeros follow libm: sin(-0) = -0, cos(+-0) = 1.
 //
-// Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply or
-// compare, none may be fused (code that includes this header is compiled without FMA contraction: the
+// Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply,
+// divide, compare or bit operation, none may be fused (code that includes this header is compiled without FMA contraction: the
 // AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles the env bindings
 // with -ffp-contract=off), so scalar, SSE2 and AVX2 code give bit-identical results.
 #pragma once
@@ -22,11 +22,14 @@
 #include <cstring>
 
 // Put on a function whose loops call SinCosCore: GCC / Clang compile it twice, for AVX2 (without FMA) and
-// for the baseline, and pick one at load time from the CPU (ifunc). Empty off x86-64.
+// for the baseline, and pick one at load time from the CPU (ifunc). Empty off x86-64, or when defined empty
+// beforehand (-DNEXTRL_TARGET_CLONES_AVX2=: baseline code only, to compare the two).
+#ifndef NEXTRL_TARGET_CLONES_AVX2
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NEXTRL_TARGET_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
 #define NEXTRL_TARGET_CLONES_AVX2
+#endif
 #endif
 
 namespace nextrl {
