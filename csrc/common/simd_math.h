@@ -13,9 +13,10 @@
 // inaccurate values beyond the bound. Signed zeros follow libm: sin(-0) = -0, cos(+-0) = 1.
 //
 // Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply,
-// divide, compare or bit operation, none may be fused (code that includes this header is compiled without FMA contraction: the
-// AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles the env bindings
-// with -ffp-contract=off), so scalar, SSE2 and AVX2 code give bit-identical results.
+// divide, compare or bit operation, none fused. Code that includes this header is compiled without FMA
+// contraction (the AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles
+// the env bindings with -ffp-contract=off, which also keeps -march=native builds equal), so scalar, SSE2
+// and AVX2 code give bit-identical results.
 #pragma once
 #include <cmath>
 #include <cstdint>

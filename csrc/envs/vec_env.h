@@ -133,7 +133,8 @@ class VecEnv {
     }
     if constexpr (HasStepBlock<Env>) {  // [cartpole]
       const int64_t num_blocks = (num_envs_ + kStepBlock - 1) / kStepBlock;
-      ParallelFor(num_blocks, kMinParallelEnvs / kStepBlock, [&](int64_t b) { StepBlockAt(b * kStepBlock, actions); });
+      ParallelFor(num_blocks, kMinParallelEnvs / kStepBlock,
+                  [&](int64_t b) { StepBlockAt(b * kStepBlock, actions); });
     } else {
       ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
     }
@@ -185,7 +186,7 @@ class VecEnv {
   }
 
   // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then does StepOne's bookkeeping for
-  // all of them in one branch-free loop (it vectorizes) and resets the few that need it in a second one.
+  // all of them in one loop without data-dependent branches and resets the few that need it in a second one.
   void StepBlockAt(int64_t i0, const Action* actions) {
     const int64_t count = num_envs_ - i0 < kStepBlock ? num_envs_ - i0 : kStepBlock;
     uint8_t skip[kStepBlock];
@@ -214,13 +215,15 @@ class VecEnv {
       step_terms[j] = out[j].terminated;
     }
     int64_t num_done = 0;
-    for (int64_t j = 0; j < count; ++j) {  // a skipped env gets ResetOne's values; no branch: this vectorizes
+    // A skipped env gets ResetOne's values. (GCC keeps this loop scalar in the baseline build: mixed widths,
+    // and -ftrapping-math stops it from if-converting FP ops under a condition.)
+    for (int64_t j = 0; j < count; ++j) {
       const bool sk = skip[j] != 0, term = !sk & (step_terms[j] != 0);
       const float step_reward = step_rewards[j];
       const double ret0 = run_ret[j], ep_ret0 = ep_ret[j];
       const int64_t len0 = run_len[j], ep_len0 = ep_len[j];
       const float reward = sk ? 0.0f : step_reward;
-      const double ret = (sk ? 0.0 : ret0) + reward;  // FP ops outside selects: GCC if-converts only those
+      const double ret = (sk ? 0.0 : ret0) + reward;  // the add outside the select
       const int64_t len = sk ? 0 : len0 + 1;
       const bool trunc = !sk & !term & (max_steps[j] > 0) & (len >= max_steps[j]), done = term | trunc;
       rewards[j] = reward;
@@ -234,13 +237,15 @@ class VecEnv {
       needs_reset[j] = same_step ? needs_reset[j] : done;
       num_done += done;
     }
-    for (int64_t j = 0; j < count; ++j)
-      if (skip[j]) envs_[i0 + j].Reset(rngs_[i0 + j], obs_.data() + (i0 + j) * obs_size_, infos_.data() + (i0 + j) * kNumInfo);
+    for (int64_t i = i0; i < i0 + count; ++i)
+      if (skip[i - i0]) envs_[i].Reset(rngs_[i], obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
     if (!same_step || num_done == 0) return;
     for (int64_t i = i0; i < i0 + count; ++i) {
       if (!episode_done_[i]) continue;
-      std::memcpy(final_obs_.data() + i * obs_size_, obs_.data() + i * obs_size_, sizeof(Obs) * static_cast<size_t>(obs_size_));
-      std::memcpy(final_infos_.data() + i * kNumInfo, infos_.data() + i * kNumInfo, sizeof(double) * static_cast<size_t>(kNumInfo));
+      std::memcpy(final_obs_.data() + i * obs_size_, obs_.data() + i * obs_size_,
+                  sizeof(Obs) * static_cast<size_t>(obs_size_));
+      std::memcpy(final_infos_.data() + i * kNumInfo, infos_.data() + i * kNumInfo,
+                  sizeof(double) * static_cast<size_t>(kNumInfo));
       const float reward = rewards_[i];
       const uint8_t term = terminations_[i], trunc = truncations_[i];
       ResetOne(i);

@@ -180,8 +180,9 @@ def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
         peer_env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
         peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, 5e5))
         _round_robin([ours, core, peer], rounds, progress, f"cartpole N={n}")
+        extra = {"peer_version": _version("gymnasium"), "core_steps_per_s": core.median}
         out.append(EnvBenchResult("cartpole", "CartPole-v1", n, ours.median, "gymnasium-numpy", peer.median, threads,
-                                  {"peer_version": _version("gymnasium"), "core_steps_per_s": core.median}))
+                                  extra))
     return out
 
 
