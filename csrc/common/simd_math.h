@@ -12,21 +12,25 @@
 // inf, SinCos and SinCosArray call std::sin / std::cos; SinCosCore alone returns NaN for non-finite x and
 // inaccurate values beyond the bound. Signed zeros follow libm: sin(-0) = -0, cos(+-0) = 1.
 //
-// Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply or
-// compare, none may be fused (code that includes this header is compiled without FMA contraction: the
-// AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles the env bindings
-// with -ffp-contract=off), so scalar, SSE2 and AVX2 code give bit-identical results.
+// Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply,
+// divide, compare or bit operation, none fused. Code that includes this header is compiled without FMA
+// contraction (the AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles
+// the env bindings with -ffp-contract=off, which also keeps -march=native builds equal), so scalar, SSE2
+// and AVX2 code give bit-identical results.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 // Put on a function whose loops call SinCosCore: GCC / Clang compile it twice, for AVX2 (without FMA) and
-// for the baseline, and pick one at load time from the CPU (ifunc). Empty off x86-64.
+// for the baseline, and pick one at load time from the CPU (ifunc). Empty off x86-64, or when defined empty
+// beforehand (-DNEXTRL_TARGET_CLONES_AVX2=: baseline code only, to compare the two).
+#ifndef NEXTRL_TARGET_CLONES_AVX2
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define NEXTRL_TARGET_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
 #define NEXTRL_TARGET_CLONES_AVX2
+#endif
 #endif
 
 namespace nextrl {
@@ -52,6 +56,25 @@ inline double FromBits(uint64_t u) {
 inline double Select(bool cond, double a, double b) {
   const uint64_t m = 0 - static_cast<uint64_t>(cond);
   return FromBits((Bits(a) & m) | (Bits(b) & ~m));
+}
+
+// Four doubles / floats as one value (GCC / Clang vector extensions: one AVX register where the function is
+// compiled for AVX, two SSE2 registers otherwise). For moving rows of 4 in and out of structure-of-arrays.
+typedef double V4d __attribute__((vector_size(32)));
+typedef float V4f __attribute__((vector_size(16)));
+typedef int64_t V4i __attribute__((vector_size(32)));
+// Unaligned, aliasing views for loads and stores: *reinterpret_cast<const V4dU*>(p) reads p[0..4).
+typedef double V4dU __attribute__((vector_size(32), aligned(8), may_alias));
+typedef float V4fU __attribute__((vector_size(16), aligned(4), may_alias));
+
+// In-place transpose of the 4x4 matrix with rows a, b, c, d.
+__attribute__((always_inline)) inline void Transpose4(V4d& a, V4d& b, V4d& c, V4d& d) {
+  const V4d t0 = __builtin_shuffle(a, b, V4i{0, 4, 2, 6}), t1 = __builtin_shuffle(a, b, V4i{1, 5, 3, 7});
+  const V4d t2 = __builtin_shuffle(c, d, V4i{0, 4, 2, 6}), t3 = __builtin_shuffle(c, d, V4i{1, 5, 3, 7});
+  a = __builtin_shuffle(t0, t2, V4i{0, 1, 4, 5});
+  b = __builtin_shuffle(t1, t3, V4i{0, 1, 4, 5});
+  c = __builtin_shuffle(t0, t2, V4i{2, 3, 6, 7});
+  d = __builtin_shuffle(t1, t3, V4i{2, 3, 6, 7});
 }
 
 inline constexpr double kInvPio2 = 0x1.45f306dc9c883p-1;  // 2/pi rounded
@@ -112,6 +135,17 @@ inline void SinCosCore(double x, double& s, double& c) {
   const double s0 = Select(swap, kc, ks), c0 = Select(swap, ks, kc);
   s = Select(x == 0.0, x, FromBits(Bits(s0) ^ sign_s));  // keeps the sign of -0 (y0 = -0 + 0 is +0)
   c = FromBits(Bits(c0) ^ sign_c);
+}
+
+// |x| up to which SinCosSmallCore applies (q = 0 below pi/4; a margin keeps clear of the rounding of 2/pi x).
+inline constexpr double kSinCosSmallArg = 0.75;
+
+// SinCosCore for |x| <= kSinCosSmallArg without the reduction, bit-identical to SinCosCore there (q = 0,
+// r_hi = x and r_lo = +0 exactly): half the operations, for loops whose arguments are known to be small.
+inline void SinCosSmallCore(double x, double& s, double& c) {
+  using namespace simd_detail;
+  s = Select(x == 0.0, x, KernelSin(x, 0.0));
+  c = KernelCos(x, 0.0);
 }
 
 // SinCosCore with std::sin / std::cos beyond kSinCosMaxArg and for NaN / inf.

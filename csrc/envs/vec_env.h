@@ -61,6 +61,15 @@ struct Transition {
 // Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
 inline constexpr int64_t kMinParallelEnvs = 2048;
 
+// [cartpole] Optional batched step of an Env (CartPole::StepBlock documents the contract): VecEnv::Step
+// hands it blocks of kStepBlock envs, then does the per-env bookkeeping.
+template <class Env>
+concept HasStepBlock = requires(const typename Env::Config& c, Env* e, Rng* r, const typename Env::Action* a,
+                                const uint8_t* skip, typename Env::Obs* obs, double* info, StepOut* out) {
+  Env::StepBlock(c, e, r, int64_t{0}, a, skip, obs, info, out);
+};
+inline constexpr int64_t kStepBlock = 256;
+
 template <class Env>
 class VecEnv {
  public:
@@ -122,7 +131,13 @@ class VecEnv {
       const char* err = Env::CheckAction(config_, actions + i * action_size_);
       NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
     }
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
+    if constexpr (HasStepBlock<Env>) {  // [cartpole]
+      const int64_t num_blocks = (num_envs_ + kStepBlock - 1) / kStepBlock;
+      ParallelFor(num_blocks, kMinParallelEnvs / kStepBlock,
+                  [&](int64_t b) { StepBlockAt(b * kStepBlock, actions); });
+    } else {
+      ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
+    }
   }
 
   int64_t num_envs() const { return num_envs_; }
@@ -167,7 +182,83 @@ class VecEnv {
     }
     Obs* obs = obs_.data() + i * obs_size_;
     double* info = infos_.data() + i * kNumInfo;
-    const StepOut out = envs_[i].Step(action, rngs_[i], obs, info);
+    FinishStep(i, envs_[i].Step(action, rngs_[i], obs, info));
+  }
+
+  // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then does StepOne's bookkeeping for
+  // all of them in one loop without data-dependent branches and resets the few that need it in a second one.
+  void StepBlockAt(int64_t i0, const Action* actions) {
+    const int64_t count = num_envs_ - i0 < kStepBlock ? num_envs_ - i0 : kStepBlock;
+    uint8_t skip[kStepBlock];
+    StepOut out[kStepBlock];
+    const bool next_step = mode_ == Autoreset::kNextStep, same_step = mode_ == Autoreset::kSameStep;
+    for (int64_t j = 0; j < count; ++j) skip[j] = next_step & needs_reset_[i0 + j];
+    Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions + i0 * action_size_, skip,
+                   obs_.data() + i0 * obs_size_, infos_.data() + i0 * kNumInfo, out);
+    // Local restrict pointers: the uint8 stores would otherwise make the compiler reload every buffer pointer.
+    const Env* __restrict envs = envs_.data() + i0;
+    float* __restrict rewards = rewards_.data() + i0;
+    uint8_t* __restrict terms = terminations_.data() + i0;
+    uint8_t* __restrict truncs = truncations_.data() + i0;
+    uint8_t* __restrict done_out = episode_done_.data() + i0;
+    uint8_t* __restrict needs_reset = needs_reset_.data() + i0;
+    double* __restrict run_ret = running_return_.data() + i0;
+    double* __restrict ep_ret = episode_return_.data() + i0;
+    int64_t* __restrict run_len = running_length_.data() + i0;
+    int64_t* __restrict ep_len = episode_length_.data() + i0;
+    int64_t max_steps[kStepBlock];
+    for (int64_t j = 0; j < count; ++j) max_steps[j] = envs[j].MaxSteps();
+    float step_rewards[kStepBlock];
+    uint8_t step_terms[kStepBlock];
+    for (int64_t j = 0; j < count; ++j) {
+      step_rewards[j] = out[j].reward;
+      step_terms[j] = out[j].terminated;
+    }
+    int64_t num_done = 0;
+    // A skipped env gets ResetOne's values. (GCC keeps this loop scalar in the baseline build: mixed widths,
+    // and -ftrapping-math stops it from if-converting FP ops under a condition.)
+    for (int64_t j = 0; j < count; ++j) {
+      const bool sk = skip[j] != 0, term = !sk & (step_terms[j] != 0);
+      const float step_reward = step_rewards[j];
+      const double ret0 = run_ret[j], ep_ret0 = ep_ret[j];
+      const int64_t len0 = run_len[j], ep_len0 = ep_len[j];
+      const float reward = sk ? 0.0f : step_reward;
+      const double ret = (sk ? 0.0 : ret0) + reward;  // the add outside the select
+      const int64_t len = sk ? 0 : len0 + 1;
+      const bool trunc = !sk & !term & (max_steps[j] > 0) & (len >= max_steps[j]), done = term | trunc;
+      rewards[j] = reward;
+      terms[j] = term;
+      truncs[j] = trunc;
+      run_ret[j] = ret;
+      run_len[j] = len;
+      done_out[j] = done;
+      ep_ret[j] = done ? ret : ep_ret0;
+      ep_len[j] = done ? len : ep_len0;
+      needs_reset[j] = same_step ? needs_reset[j] : done;
+      num_done += done;
+    }
+    for (int64_t i = i0; i < i0 + count; ++i)
+      if (skip[i - i0]) envs_[i].Reset(rngs_[i], obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
+    if (!same_step || num_done == 0) return;
+    for (int64_t i = i0; i < i0 + count; ++i) {
+      if (!episode_done_[i]) continue;
+      std::memcpy(final_obs_.data() + i * obs_size_, obs_.data() + i * obs_size_,
+                  sizeof(Obs) * static_cast<size_t>(obs_size_));
+      std::memcpy(final_infos_.data() + i * kNumInfo, infos_.data() + i * kNumInfo,
+                  sizeof(double) * static_cast<size_t>(kNumInfo));
+      const float reward = rewards_[i];
+      const uint8_t term = terminations_[i], trunc = truncations_[i];
+      ResetOne(i);
+      rewards_[i] = reward;  // the step's own reward and flags are reported
+      terminations_[i] = term;
+      truncations_[i] = trunc;
+    }
+  }
+
+  // The bookkeeping after env i's Step returned `out` (its obs and info are written).
+  void FinishStep(int64_t i, const StepOut& out) {
+    Obs* obs = obs_.data() + i * obs_size_;
+    double* info = infos_.data() + i * kNumInfo;
     running_return_[i] += out.reward;
     running_length_[i] += 1;
     const int64_t max_steps = envs_[i].MaxSteps();

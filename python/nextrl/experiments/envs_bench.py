@@ -10,7 +10,8 @@ faster). Functions return `EnvBenchResult` records and never print; bench/bench_
 Cases:
   grid        nextrl GridWorld (8x8, coords) and FrozenLake at N = 16 .. 65536: steps/s (no peer).
   frozenlake  FrozenLake-v1 4x4 (slippery) against gymnasium's SyncVectorEnv and EnvPool at the same N.
-  cartpole    CartPole-v1 against Gymnasium's NumPy-vectorized CartPole (vectorization_mode="vector_entry_point").
+  cartpole    CartPole-v1 against Gymnasium's NumPy-vectorized CartPole (vectorization_mode="vector_entry_point");
+              extra["core_steps_per_s"] times nextrl's compiled step alone (without the Python VectorEnv).
   dataset     collect_dataset("nextrl/GridWorld-v0", "random" / "expert") transitions per second.
 """
 
@@ -174,11 +175,14 @@ def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
         actions = _discrete_actions(2, n)
         ours = _Stepper("nextrl", gym.make_vec("nextrl/CartPole-v1", num_envs=n, copy=False), actions, n,
                         _steps_for(n))
+        # the compiled step alone (no Python wrapper): the wrapper's share is 1 - ours / core
+        core = _Stepper("nextrl-core", ours.env.unwrapped._core, actions, n, _steps_for(n))
         peer_env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
         peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, 5e5))
-        _round_robin([ours, peer], rounds, progress, f"cartpole N={n}")
+        _round_robin([ours, core, peer], rounds, progress, f"cartpole N={n}")
+        extra = {"peer_version": _version("gymnasium"), "core_steps_per_s": core.median}
         out.append(EnvBenchResult("cartpole", "CartPole-v1", n, ours.median, "gymnasium-numpy", peer.median, threads,
-                                  {"peer_version": _version("gymnasium")}))
+                                  extra))
     return out
 
 
