@@ -141,6 +141,7 @@ struct FrozenLake {
     double reward_goal = 1.0, reward_hole = 0.0, reward_frozen = 0.0;  // Gymnasium's reward_schedule
     int64_t max_steps = 100;
     OutcomeTable table;  // filled by Prepare
+    std::vector<int64_t> starts;  // the S tiles, filled by Prepare
   };
   using Obs = int64_t;
   using Action = int64_t;
@@ -173,7 +174,10 @@ struct FrozenLake {
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config& c) { return (1.0 - c.success_rate) / 2.0; }
-  static void Prepare(Config& c) { PrepareOutcomes<FrozenLake>(c); }
+  static void Prepare(Config& c) {
+    PrepareOutcomes<FrozenLake>(c);
+    c.starts = StartStates(c);
+  }
   static bool Final(const Config& c, int64_t s) { return c.desc[s] == 'G' || c.desc[s] == 'H'; }
   static int NumOutcomes(const Config& c, int64_t s) { return (c.is_slippery && !Final(c, s)) ? 3 : 1; }
   // The k-th entry of Gymnasium's P[s][a].
@@ -207,20 +211,14 @@ struct FrozenLake {
     ToyTextTransitions<FrozenLake>(c, s, a, out);
   }
 
-  explicit FrozenLake(const Config& c) : cfg_(&c) {
-    for (int64_t i = 0; i < NumStates(c); ++i)
-      if (c.desc[i] == 'S' && num_starts_++ == 0) first_start_ = i;
-  }
+  explicit FrozenLake(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
   int64_t StateId() const { return s_; }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
-    s_ = first_start_;
-    if (num_starts_ > 1) {  // uniform over the S tiles
-      int64_t k = rng.Below(num_starts_);
-      for (s_ = 0;; ++s_)
-        if (cfg_->desc[s_] == 'S' && k-- == 0) break;
-    }
+    const std::vector<int64_t>& starts = cfg_->starts;
+    const int64_t n = static_cast<int64_t>(starts.size());
+    s_ = starts[static_cast<size_t>(n > 1 ? rng.Below(n) : 0)];  // uniform over the S tiles
     obs[0] = s_;
     info[0] = 1.0;
   }
@@ -234,7 +232,7 @@ struct FrozenLake {
 
  private:
   const Config* cfg_;
-  int64_t s_ = 0, first_start_ = 0, num_starts_ = 0;
+  int64_t s_ = 0;
 };
 
 // CliffWalking-v1 (Sutton & Barto Example 6.6): a 4 x 12 grid, start (3, 0), goal (3, 11), cliff
