@@ -68,11 +68,11 @@ def expert_policy(env, gamma: float = 1.0) -> np.ndarray:
 
 
 def _put(column: np.ndarray, sl: slice, values: np.ndarray, rows: np.ndarray | None) -> None:
-    """column[sl] = values[rows] (rows: a bool mask, None for all), written in place without a temporary."""
+    """column[sl] = values[rows] (rows: indices, None for all), written in place without a temporary."""
     if rows is None:
         column[sl] = values
     else:
-        np.compress(rows, values, axis=0, out=column[sl])
+        np.take(values, rows, axis=0, out=column[sl])
 
 
 def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray] = "random",
@@ -143,12 +143,9 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
     filled = 0
     while filled < num_transitions:
         actions = np.asarray(act(obs))
-        k = int(np.count_nonzero(valid))
-        if k > num_transitions - filled:  # the last step: keep the first rows only
-            k = num_transitions - filled
-            valid = valid & (np.cumsum(valid) <= k)
+        k = min(int(np.count_nonzero(valid)), num_transitions - filled)
+        rows = None if k == num_envs else np.flatnonzero(valid)[:k]
         sl = slice(filled, filled + k)
-        rows = None if k == num_envs else valid
         _put(out["observations"], sl, obs, rows)
         _put(out["actions"], sl, actions, rows)
         _put(episode_id, sl, current_episode, rows)
