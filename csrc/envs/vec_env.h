@@ -30,9 +30,16 @@
 // skip[j] != 0 must be left unchanged; their obs / info / out entries may be written (the engine
 // overwrites them). skip is needs_reset in NEXT_STEP mode (those envs are reset by the engine instead)
 // and all zeros otherwise. VecEnv::Step calls it on consecutive blocks of kStepBlock envs (in parallel
-// over blocks above kMinParallelEnvs envs), so a block's arrays stay in L1 between the env's loop and
-// the engine's bookkeeping loop; without StepBlock the engine calls Step per env.
-// A batch of N equals N single envs either way: tests/envs/test_vec_env.py checks StepBlock against Step.
+// over blocks above kMinParallelEnvs envs), so a block's arrays stay in cache between the env's loop and
+// the engine's bookkeeping; without StepBlock the engine calls Step per env. A batch of N equals N single
+// envs either way: VecEnv<Stepwise<Env>> ignores the StepBlock, and tests/envs/test_vec_env.py checks the
+// two against each other.
+//
+// One Step: a quick validity pass over all actions (the exact per-env checks, which name the first bad
+// env, run only when it fails, so every error comes before any env moves); then per block the env's
+// step, one branch-free bookkeeping loop over the block's arrays (rewards, flags, truncation, running
+// return and length; it vectorizes with baseline SSE2), and the rare per-env work last (NEXT_STEP resets,
+// SAME_STEP final observations and resets).
 //
 // Autoreset follows Gymnasium 1.x (https://farama.org/Vector-Autoreset-Mode):
 //   kNextStep: the step after a termination or truncation resets that env, ignores its action and
@@ -242,26 +249,31 @@ class VecEnv {
                           const int64_t* __restrict limit, float* __restrict rew, uint8_t* __restrict term,
                           uint8_t* __restrict trunc, uint8_t* __restrict ep_done, double* __restrict run_ret,
                           int64_t* __restrict run_len, uint8_t* __restrict nr) {
-    // Written as 64-bit lane arithmetic (no compare-and-branch, no 64-bit compare instruction) so that it
-    // vectorizes with baseline x86-64 SSE2: a StepOut is read as one 8-byte word (float, then the bool).
-    uint64_t finished = 0;
+    // Two loops, each of one lane width, so that both vectorize with baseline x86-64 SSE2: 64-bit lanes for
+    // the running statistics and the truncation test (a sign bit, as SSE2 has no 64-bit compare; a StepOut
+    // is read as one 8-byte word: the float, then the bool), byte lanes for the flags.
+    uint8_t terminated[kStepBlock], over[kStepBlock];
     for (int64_t j = 0; j < count; ++j) {
       uint64_t word;
       std::memcpy(&word, out + j, sizeof(word));
       const float r = std::bit_cast<float>(static_cast<uint32_t>(word));
-      const uint64_t live = skip[j] ^ 1u;
-      const uint64_t te = (word >> 32) & 1u & live;
       const int64_t len = run_len[j] + 1;
-      const uint64_t over = static_cast<uint64_t>(limit[j] - len - 1) >> 63;  // len >= limit (limit >= 1)
-      const uint64_t tr = over & (te ^ 1u) & live;
-      const uint64_t done = te | tr;
-      run_ret[j] += r;
       run_len[j] = len;
+      run_ret[j] += r;
       rew[j] = r;
-      term[j] = static_cast<uint8_t>(te);
-      trunc[j] = static_cast<uint8_t>(tr);
-      ep_done[j] = static_cast<uint8_t>(done);
-      if constexpr (WriteNeedsReset) nr[j] = static_cast<uint8_t>(done);
+      terminated[j] = static_cast<uint8_t>(word >> 32);
+      over[j] = static_cast<uint8_t>(static_cast<uint64_t>(limit[j] - len - 1) >> 63);  // len >= limit >= 1
+    }
+    uint32_t finished = 0;
+    for (int64_t j = 0; j < count; ++j) {
+      const uint8_t live = skip[j] ^ 1;
+      const uint8_t te = terminated[j] & 1 & live;
+      const uint8_t tr = over[j] & (te ^ 1) & live;
+      const uint8_t done = te | tr;
+      term[j] = te;
+      trunc[j] = tr;
+      ep_done[j] = done;
+      if constexpr (WriteNeedsReset) nr[j] = done;
       finished += done;
     }
     return static_cast<int64_t>(finished);
