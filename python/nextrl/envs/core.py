@@ -70,6 +70,9 @@ class VectorEnv(gym.vector.VectorEnv):
     `_apply_reset_options` before the C++ reset)."""
 
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
+    # the actions `step` passes to C++ unconverted (set by `_setup`; None: always the checked path)
+    _action_shape: tuple[int, ...] | None = None
+    _action_dtype: np.dtype | None = None
 
     def _setup(self, core, single_observation_space: gym.Space, single_action_space: gym.Space,
                autoreset_mode: AutoresetMode | str, copy: bool) -> None:
@@ -146,7 +149,7 @@ class VectorEnv(gym.vector.VectorEnv):
         return a.copy() if self.copy else a
 
     def _as_actions(self, actions) -> np.ndarray:
-        if (type(actions) is np.ndarray and actions.dtype == self._action_dtype and actions.shape == self._action_shape
+        if (type(actions) is np.ndarray and actions.shape == self._action_shape and actions.dtype == self._action_dtype
                 and actions.flags.c_contiguous):
             return actions  # the common case, ready for C++ (which checks the values)
         a = np.asarray(actions)
