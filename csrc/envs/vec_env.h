@@ -289,8 +289,8 @@ class VecEnv {
     });
   }
 
-  // Steps envs [i0, i0 + count): the env's step (batched or one by one), then the engine's bookkeeping as
-  // one branch-free loop over the block's arrays, then the rare per-env work (resets, final observations).
+  // Steps envs [i0, i0 + count): the env's step (batched or one by one), then the engine's branch-free
+  // bookkeeping over the block's arrays, then the rare per-env work (resets, final observations).
   template <Autoreset M>
   int64_t StepBlockAt(int64_t i0, int64_t count, const Action* actions) {
     StepOut out[kStepBlock];
