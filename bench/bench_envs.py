@@ -2,6 +2,7 @@
 
     python bench/bench_envs.py                       # every case, 1 thread
     python bench/bench_envs.py --bench frozenlake cartpole --sizes 1024 4096 --threads 1 --out envs.jsonl
+    python bench/bench_envs.py --bench grid --grid-ids nextrl/GridWorld-v0 --sizes 4096 65536
 
 Prints a table (steps per second summed over envs; ratio = nextrl / peer, > 1: nextrl faster) and, with
 --out, appends one JSON line per case. python/nextrl/experiments/envs_bench.py documents each case.
@@ -15,6 +16,8 @@ import json
 import subprocess
 
 BENCHES = ("grid", "frozenlake", "cartpole", "dataset")
+# GridWorld8x8-v0 observes one-hot cells (64 floats written per step), GridWorld-v0 (5x5) coordinates (2 floats)
+GRID_IDS = ("nextrl/GridWorld8x8-v0", "nextrl/GridWorld-v0", "nextrl/FrozenLake-v0")
 
 
 def main(argv=None) -> int:
@@ -23,6 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", help="num_envs values (default per case)")
     p.add_argument("--threads", type=int, default=1, help="nextrl and EnvPool threads (default 1: per-core figures)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, median reported")
+    p.add_argument("--grid-ids", nargs="+", default=list(GRID_IDS),
+                   help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, FrozenLake)")
     p.add_argument("--out", help="append one JSON line per case to this file")
     args = p.parse_args(argv)
 
@@ -34,7 +39,7 @@ def main(argv=None) -> int:
     results = []
     kw = dict(threads=args.threads, rounds=args.rounds, progress=progress)
     if "grid" in args.bench:
-        results += eb.bench_grid(args.sizes or (16, 256, 1024, 4096, 16384, 65536), **kw)
+        results += eb.bench_grid(args.sizes or (16, 256, 1024, 4096, 16384, 65536), ids=args.grid_ids, **kw)
     if "frozenlake" in args.bench:
         results += eb.bench_frozenlake(args.sizes or (16, 256, 1024, 4096, 16384), **kw)
     if "cartpole" in args.bench:

@@ -1,5 +1,6 @@
 // Bindings of FrozenLake, CliffWalking, SafeGridWorld, RobustGridWorld and GoalGridWorld: one config class
-// and one BindVecEnv line per env, plus each env's extra model accessors.
+// and one BindVecEnv line per env, plus each env's extra model accessors (and test-only stepwise twins of
+// the envs with a StepBlock).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -8,6 +9,7 @@
 
 #include "bindings/vec_env_binding.h"
 #include "envs/goal_grid.h"
+#include "envs/gridworld.h"
 #include "envs/robust_grid.h"
 #include "envs/safe_grid.h"
 #include "envs/toy_text.h"
@@ -37,6 +39,11 @@ void BindToyText(py::module_& m) {
       .def_readwrite("is_slippery", &CW::is_slippery)
       .def_readwrite("max_steps", &CW::max_steps);
   e::BindVecEnv<e::CliffWalking>(m, "_CliffWalking");
+  // Test-only: the same envs stepped one by one through Step instead of their StepBlock.
+  static_assert(e::HasStepBlock<e::FrozenLake> && !e::HasStepBlock<e::Stepwise<e::FrozenLake>>);
+  e::BindVecEnv<e::Stepwise<e::FrozenLake>>(m, "_FrozenLakeStepwise");
+  e::BindVecEnv<e::Stepwise<e::CliffWalking>>(m, "_CliffWalkingStepwise");
+  e::BindVecEnv<e::Stepwise<e::GridWorld>>(m, "_GridWorldStepwise");
 }
 
 void BindSafeGrid(py::module_& m) {

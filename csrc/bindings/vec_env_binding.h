@@ -102,9 +102,10 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
                          actions.shape(), actions.shape() + actions.ndim()))))));
         const Action* a = static_cast<const Action*>(actions.data());
         py::gil_scoped_release release;
-        v.Step(a);
+        return v.Step(a);
       },
-      py::arg("actions"));
+      py::arg("actions"), "Steps every env; returns the number of envs that finished an episode.");
+  cls.def_property_readonly("num_done", &V::num_done);
   cls.def_property_readonly("num_envs", &V::num_envs);
   cls.def_property_readonly("obs_shape", [](const V& v) { return v.obs_shape(); });
   cls.def_property_readonly("action_size", &V::action_size);

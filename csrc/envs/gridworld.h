@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -37,10 +38,13 @@ struct GridWorld {
     int64_t max_steps = 100;
     GridObs obs_mode = GridObs::kCoords;
     int64_t view_radius = 2;
-    // Filled by Prepare: next cell of (cell, action), and reward / termination on entering a cell.
+    // Filled by Prepare: next cell of (cell, action), reward / termination on entering a cell, and the
+    // cell's coordinates observation [x, y].
     std::vector<int32_t> next_cell;
     std::vector<float> enter_reward;
     std::vector<uint8_t> enter_terminal;
+    std::vector<StepOut> enter_out;
+    std::vector<float> cell_xy;
   };
   using Obs = float;
   using Action = int64_t;
@@ -94,6 +98,8 @@ struct GridWorld {
     c.next_cell.resize(static_cast<size_t>(n * kNumActions));
     c.enter_reward.resize(static_cast<size_t>(n));
     c.enter_terminal.resize(static_cast<size_t>(n));
+    c.enter_out.resize(static_cast<size_t>(n));
+    c.cell_xy.resize(static_cast<size_t>(2 * n));
     for (int64_t y = 0; y < c.height; ++y)
       for (int64_t x = 0; x < c.width; ++x) {
         const int64_t s = y * c.width + x;
@@ -105,6 +111,9 @@ struct GridWorld {
         const auto [reward, terminal] = Outcome(c, x, y);
         c.enter_reward[static_cast<size_t>(s)] = static_cast<float>(reward);
         c.enter_terminal[static_cast<size_t>(s)] = terminal;
+        c.enter_out[static_cast<size_t>(s)] = StepOut{static_cast<float>(reward), terminal};
+        c.cell_xy[static_cast<size_t>(2 * s)] = static_cast<float>(x);
+        c.cell_xy[static_cast<size_t>(2 * s + 1)] = static_cast<float>(y);
       }
   }
 
@@ -130,29 +139,65 @@ struct GridWorld {
 
   explicit GridWorld(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
-  int64_t StateId() const { return y_ * cfg_->width + x_; }
-  int64_t x() const { return x_; }
-  int64_t y() const { return y_; }
+  int64_t StateId() const { return s_; }
+  int64_t x() const { return s_ % cfg_->width; }
+  int64_t y() const { return s_ / cfg_->width; }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     const Config& c = *cfg_;
-    if (c.start_x != -1) {
-      x_ = c.start_x, y_ = c.start_y;
-    } else {
+    int64_t x = c.start_x, y = c.start_y;
+    if (c.start_x == -1) {
       do {  // rejection sampling over free non-goal cells (Validate guarantees the goal is free)
-        x_ = rng.Below(c.width), y_ = rng.Below(c.height);
-      } while (Cell(c, x_, y_) != kCellFree || (x_ == c.goal_x && y_ == c.goal_y));
+        x = rng.Below(c.width), y = rng.Below(c.height);
+      } while (Cell(c, x, y) != kCellFree || (x == c.goal_x && y == c.goal_y));
     }
+    s_ = y * c.width + x;
     Observe(obs);
   }
 
   StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
     const Config& c = *cfg_;
-    const int32_t s = c.next_cell[static_cast<size_t>((y_ * c.width + x_) * kNumActions + *a)];
-    y_ = s / static_cast<int32_t>(c.width);  // 32-bit division: a few times faster than 64-bit
-    x_ = s - y_ * c.width;
+    s_ = c.next_cell[static_cast<size_t>(s_ * kNumActions + *a)];
     Observe(obs);
-    return {c.enter_reward[static_cast<size_t>(s)], c.enter_terminal[static_cast<size_t>(s)] != 0};
+    return c.enter_out[static_cast<size_t>(s_)];
+  }
+
+  // VecEnv's batched step: the same moves as Step, one loop per observation mode.
+  static void StepBlock(const Config& c, GridWorld* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
+    const int32_t* __restrict next = c.next_cell.data();
+    const StepOut* __restrict enter = c.enter_out.data();
+    switch (c.obs_mode) {
+      case GridObs::kCoords: {
+        const float* __restrict xy = c.cell_xy.data();
+        for (int64_t j = 0; j < count; ++j) {
+          if (skip[j]) continue;
+          const int64_t s = next[envs[j].s_ * kNumActions + actions[j]];
+          envs[j].s_ = s;
+          obs[2 * j] = xy[2 * s];
+          obs[2 * j + 1] = xy[2 * s + 1];
+          out[j] = enter[s];
+        }
+        return;
+      }
+      case GridObs::kOneHot: {  // one memset for the block (skipped rows too: the engine rewrites them)
+        const int64_t n = c.width * c.height;
+        std::memset(obs, 0, sizeof(Obs) * static_cast<size_t>(count * n));
+        for (int64_t j = 0; j < count; ++j) {
+          if (skip[j]) continue;
+          const int64_t s = next[envs[j].s_ * kNumActions + actions[j]];
+          envs[j].s_ = s;
+          obs[j * n + s] = 1.0f;
+          out[j] = enter[s];
+        }
+        return;
+      }
+      default: {
+        const int64_t size = ObsShape(c)[0] * ObsShape(c)[1] * ObsShape(c)[2];
+        for (int64_t j = 0; j < count; ++j)
+          if (!skip[j]) out[j] = envs[j].Step(actions + j, rngs[j], obs + j * size, info);
+      }
+    }
   }
 
  private:
@@ -170,21 +215,22 @@ struct GridWorld {
     const Config& c = *cfg_;
     switch (c.obs_mode) {
       case GridObs::kCoords:
-        obs[0] = static_cast<float>(x_);
-        obs[1] = static_cast<float>(y_);
+        obs[0] = c.cell_xy[static_cast<size_t>(2 * s_)];
+        obs[1] = c.cell_xy[static_cast<size_t>(2 * s_ + 1)];
         return;
       case GridObs::kOneHot: {
         const int64_t n = c.width * c.height;
         for (int64_t k = 0; k < n; ++k) obs[k] = 0.0f;
-        obs[y_ * c.width + x_] = 1.0f;
+        obs[s_] = 1.0f;
         return;
       }
       default: {
+        const int64_t px = x(), py = y();
         const int64_t r = c.view_radius, side = 2 * r + 1, plane = side * side;
         for (int64_t row = 0; row < side; ++row) {
           for (int64_t col = 0; col < side; ++col) {
             // row 0 is the top of the view (largest y), as the grid is usually drawn
-            const int64_t gx = x_ + col - r, gy = y_ + r - row;
+            const int64_t gx = px + col - r, gy = py + r - row;
             const uint8_t cell = Cell(c, gx, gy);
             const int64_t k = row * side + col;
             obs[k] = cell == kCellWall ? 1.0f : 0.0f;
@@ -197,7 +243,7 @@ struct GridWorld {
   }
 
   const Config* cfg_;
-  int64_t x_ = 0, y_ = 0;
+  int64_t s_ = 0;  // cell index y * width + x
 };
 
 }  // namespace nextrl::envs

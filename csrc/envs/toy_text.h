@@ -25,6 +25,18 @@ inline int SlipOutcome(Rng& rng, double fail) {
   return static_cast<int>(u >= fail) + static_cast<int>(u >= 1.0 - fail);  // branch-free: k is random
 }
 
+// SlipOutcome with integer thresholds: for a 32-bit x, x * 2^-32 >= t exactly when x >= ceil(t * 2^32)
+// (the scaling is exact in double), so SlipThresholds(fail) and SlipOutcome(x, th) draw the same k.
+struct SlipThresholds {
+  uint64_t lo = 0, hi = 0;
+  SlipThresholds() = default;
+  explicit SlipThresholds(double fail)
+      : lo(static_cast<uint64_t>(std::ceil(fail * 0x1.0p32))), hi(static_cast<uint64_t>(std::ceil((1.0 - fail) * 0x1.0p32))) {}
+};
+inline int SlipOutcome(uint32_t x, SlipThresholds th) {
+  return static_cast<int>(x >= th.lo) + static_cast<int>(x >= th.hi);
+}
+
 inline int SlipDirection(int a, int k) { return (a + k + 3) % 4; }  // k = 0, 1, 2: a - 1, a, a + 1
 
 // Outcome(c, s, a, k) for every (s, a, k), tabulated once per VecEnv (Prepare) so that a step is a
@@ -32,10 +44,17 @@ inline int SlipDirection(int a, int k) { return (a + k + 3) % 4; }  // k = 0, 1,
 struct OutcomeTable {
   int64_t outcomes = 0;
   double fail = 0.0;
+  SlipThresholds thresholds;
   std::vector<int64_t> next;
   std::vector<float> reward;
   std::vector<double> p;
   std::vector<uint8_t> terminal;
+  struct Entry {  // the same, one entry per (s, a, k) for StepBlock: a step reads one 24-byte entry
+    int64_t next;
+    double p;
+    StepOut out;
+  };
+  std::vector<Entry> entries;
 };
 
 template <class Env>
@@ -43,6 +62,7 @@ void PrepareOutcomes(typename Env::Config& c) {
   OutcomeTable t;
   t.outcomes = Env::Slippery(c) ? 3 : 1;
   t.fail = Env::FailRate(c);
+  t.thresholds = SlipThresholds(t.fail);
   const int64_t n = Env::NumStates(c) * Env::kNumActions * t.outcomes;
   t.next.resize(static_cast<size_t>(n));
   t.reward.resize(static_cast<size_t>(n));
@@ -57,6 +77,7 @@ void PrepareOutcomes(typename Env::Config& c) {
         t.reward[i] = static_cast<float>(o.reward);
         t.p[i] = o.p;
         t.terminal[i] = o.terminal;
+        t.entries.push_back({o.next, o.p, StepOut{t.reward[i], o.terminal}});
       }
   c.table = std::move(t);
 }
@@ -71,6 +92,33 @@ StepOut ToyTextStep(const typename Env::Config& c, int64_t& s, int64_t a, Rng& r
   obs[0] = s;
   info[0] = t.p[i];
   return {t.reward[i], t.terminal[i] != 0};
+}
+
+// The same step over a block of envs (VecEnv's StepBlock hook): one loop, the table in registers, no call
+// per env. state(e) is the env's int64_t state.
+template <class Env, class State>
+void ToyTextStepBlock(const typename Env::Config& c, Env* envs, Rng* rngs, int64_t count, const int64_t* actions,
+                      const uint8_t* skip, int64_t* obs, double* info, StepOut* out, State state) {
+  const OutcomeTable& t = c.table;
+  const OutcomeTable::Entry* __restrict table = t.entries.data();
+  auto move = [&](int64_t j, size_t i) {
+    const OutcomeTable::Entry& e = table[i];
+    state(envs[j]) = e.next;
+    obs[j] = e.next;
+    info[j] = e.p;
+    out[j] = e.out;
+  };
+  if (t.outcomes == 3) {
+    const SlipThresholds th = t.thresholds;
+    for (int64_t j = 0; j < count; ++j) {
+      if (skip[j]) continue;
+      const int k = SlipOutcome(rngs[j].NextU32(), th);
+      move(j, static_cast<size_t>((state(envs[j]) * Env::kNumActions + actions[j]) * 3 + k));
+    }
+  } else {
+    for (int64_t j = 0; j < count; ++j)
+      if (!skip[j]) move(j, static_cast<size_t>(state(envs[j]) * Env::kNumActions + actions[j]));
+  }
 }
 
 template <class Env>
@@ -93,6 +141,7 @@ struct FrozenLake {
     double reward_goal = 1.0, reward_hole = 0.0, reward_frozen = 0.0;  // Gymnasium's reward_schedule
     int64_t max_steps = 100;
     OutcomeTable table;  // filled by Prepare
+    std::vector<int64_t> starts;  // the S tiles, filled by Prepare
   };
   using Obs = int64_t;
   using Action = int64_t;
@@ -125,7 +174,10 @@ struct FrozenLake {
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config& c) { return (1.0 - c.success_rate) / 2.0; }
-  static void Prepare(Config& c) { PrepareOutcomes<FrozenLake>(c); }
+  static void Prepare(Config& c) {
+    PrepareOutcomes<FrozenLake>(c);
+    c.starts = StartStates(c);
+  }
   static bool Final(const Config& c, int64_t s) { return c.desc[s] == 'G' || c.desc[s] == 'H'; }
   static int NumOutcomes(const Config& c, int64_t s) { return (c.is_slippery && !Final(c, s)) ? 3 : 1; }
   // The k-th entry of Gymnasium's P[s][a].
@@ -159,30 +211,28 @@ struct FrozenLake {
     ToyTextTransitions<FrozenLake>(c, s, a, out);
   }
 
-  explicit FrozenLake(const Config& c) : cfg_(&c) {
-    for (int64_t i = 0; i < NumStates(c); ++i)
-      if (c.desc[i] == 'S' && num_starts_++ == 0) first_start_ = i;
-  }
+  explicit FrozenLake(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
   int64_t StateId() const { return s_; }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
-    s_ = first_start_;
-    if (num_starts_ > 1) {  // uniform over the S tiles
-      int64_t k = rng.Below(num_starts_);
-      for (s_ = 0;; ++s_)
-        if (cfg_->desc[s_] == 'S' && k-- == 0) break;
-    }
+    const std::vector<int64_t>& starts = cfg_->starts;
+    const int64_t n = static_cast<int64_t>(starts.size());
+    s_ = starts[static_cast<size_t>(n > 1 ? rng.Below(n) : 0)];  // uniform over the S tiles
     obs[0] = s_;
     info[0] = 1.0;
   }
   StepOut Step(const Action* a, Rng& rng, Obs* obs, double* info) {
     return ToyTextStep<FrozenLake>(*cfg_, s_, *a, rng, obs, info);
   }
+  static void StepBlock(const Config& c, FrozenLake* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
+    ToyTextStepBlock(c, envs, rngs, count, actions, skip, obs, info, out, [](auto& e) -> int64_t& { return e.s_; });
+  }
 
  private:
   const Config* cfg_;
-  int64_t s_ = 0, first_start_ = 0, num_starts_ = 0;
+  int64_t s_ = 0;
 };
 
 // CliffWalking-v1 (Sutton & Barto Example 6.6): a 4 x 12 grid, start (3, 0), goal (3, 11), cliff
@@ -245,6 +295,10 @@ struct CliffWalking {
   }
   StepOut Step(const Action* a, Rng& rng, Obs* obs, double* info) {
     return ToyTextStep<CliffWalking>(*cfg_, s_, *a, rng, obs, info);
+  }
+  static void StepBlock(const Config& c, CliffWalking* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
+    ToyTextStepBlock(c, envs, rngs, count, actions, skip, obs, info, out, [](auto& e) -> int64_t& { return e.s_; });
   }
 
  private:

@@ -19,6 +19,27 @@
 // Optionally static void Prepare(Config&): called once on the VecEnv's own copy of the config, after
 // Validate, to precompute lookup tables that every copy then shares.
 // Step and Reset write the whole observation and every info entry; they never throw, allocate or print.
+// MaxSteps() is read at each reset of the env (it may differ between copies, not within an episode).
+//
+// Optional batched step (the hook of envs whose per-env Step is too small to pay a call per env):
+//   static void StepBlock(const Config& c, Env* envs, Rng* rngs, int64_t count, const Action* actions,
+//                         const uint8_t* skip, Obs* obs, double* info, StepOut* out);
+// steps envs[j] for every j in [0, count) with skip[j] == 0, with exactly the results Step would give
+// (the same draws from rngs[j]), writing obs + j * obs_size, info + j * kNumInfo and out[j]; actions,
+// obs and info are the block's rows (action j at actions + j * action_size). Envs and rngs with
+// skip[j] != 0 must be left unchanged; their obs / info / out entries may be written (the engine
+// overwrites them). skip is needs_reset in NEXT_STEP mode (those envs are reset by the engine instead)
+// and all zeros otherwise. VecEnv::Step calls it on consecutive blocks of kStepBlock envs (in parallel
+// over blocks above kMinParallelEnvs envs), so a block's arrays stay in cache between the env's loop and
+// the engine's bookkeeping; without StepBlock the engine calls Step per env. A batch of N equals N single
+// envs either way: VecEnv<Stepwise<Env>> ignores the StepBlock, and tests/envs/test_vec_env.py checks the
+// two against each other.
+//
+// One Step: a quick validity pass over all actions (the exact per-env checks, which name the first bad
+// env, run only when it fails, so every error comes before any env moves); then per block the env's
+// step, one branch-free bookkeeping loop over the block's arrays (rewards, flags, truncation, running
+// return and length; it vectorizes with baseline SSE2), and the rare per-env work last (NEXT_STEP resets,
+// SAME_STEP final observations and resets).
 //
 // Autoreset follows Gymnasium 1.x (https://farama.org/Vector-Autoreset-Mode):
 //   kNextStep: the step after a termination or truncation resets that env, ignores its action and
@@ -30,6 +51,9 @@
 // of N equals N single envs seeded seed, seed + 1, ...; results do not depend on the thread count.
 #pragma once
 #include <array>
+#include <bit>
+#include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -48,6 +72,8 @@ struct StepOut {
   float reward;
   bool terminated;
 };
+static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 && sizeof(bool) == 1,
+              "VecEnv's bookkeeping reads a StepOut as one 8-byte word");
 
 // One outcome of a tabular env's transition model (for exact dynamic programming):
 // from state s under action a, with probability p, the next state, the reward and whether it ends.
@@ -60,15 +86,23 @@ struct Transition {
 
 // Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
 inline constexpr int64_t kMinParallelEnvs = 2048;
-
-// [cartpole] Optional batched step of an Env (CartPole::StepBlock documents the contract): VecEnv::Step
-// hands it blocks of kStepBlock envs, then does the per-env bookkeeping.
-template <class Env>
-concept HasStepBlock = requires(const typename Env::Config& c, Env* e, Rng* r, const typename Env::Action* a,
-                                const uint8_t* skip, typename Env::Obs* obs, double* info, StepOut* out) {
-  Env::StepBlock(c, e, r, int64_t{0}, a, skip, obs, info, out);
-};
+// Envs per block of VecEnv::Step (and per Env::StepBlock call).
 inline constexpr int64_t kStepBlock = 256;
+
+template <class Env>
+concept HasStepBlock = requires(const typename Env::Config& c, Env* envs, Rng* rngs, const typename Env::Action* a,
+                                const uint8_t* skip, typename Env::Obs* obs, double* info, StepOut* out) {
+  Env::StepBlock(c, envs, rngs, int64_t{0}, a, skip, obs, info, out);
+};
+
+// Env without its StepBlock: VecEnv<Stepwise<Env>> steps one env at a time through Env::Step (the tests compare
+// it with VecEnv<Env> to check a StepBlock against Step).
+template <class Env>
+struct Stepwise : Env {
+  using Env::Env;
+  template <class... A>
+  static void StepBlock(A&&...) = delete;
+};
 
 template <class Env>
 class VecEnv {
@@ -104,6 +138,12 @@ class VecEnv {
     episode_length_.assign(n, 0);
     running_return_.assign(n, 0.0);
     running_length_.assign(n, 0);
+    limit_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t max_steps = envs_[i].MaxSteps();
+      limit_[i] = max_steps > 0 ? max_steps : INT64_MAX;
+    }
+    block_done_.assign(static_cast<size_t>((num_envs + kStepBlock - 1) / kStepBlock), 0);
   }
   VecEnv(const VecEnv&) = delete;
   VecEnv& operator=(const VecEnv&) = delete;
@@ -117,27 +157,25 @@ class VecEnv {
       ResetOne(i);
       episode_done_[i] = 0;
     });
+    int64_t done = 0;
+    if (mask != nullptr)
+      for (int64_t i = 0; i < num_envs_; ++i) done += episode_done_[i];
+    num_done_ = done;
   }
 
-  // actions: [num_envs, action_size]. Validates every action before any env moves.
-  void Step(const Action* actions) {
-    for (int64_t i = 0; i < num_envs_; ++i) {
-      if (needs_reset_[i]) {
-        NEXTRL_CHECK(mode_ != Autoreset::kDisabled, std::invalid_argument, "step: env ", i,
-                     " has finished its episode and autoreset is disabled; reset it first with "
-                     "reset(options={\"reset_mask\": mask})");
-        if (mode_ == Autoreset::kNextStep) continue;  // its action is ignored
-      }
-      const char* err = Env::CheckAction(config_, actions + i * action_size_);
-      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
+  // actions: [num_envs, action_size]. Validates every action before any env moves. Returns the number of
+  // envs that finished an episode in this call (those with episode_done set).
+  int64_t Step(const Action* actions) {
+    CheckActions(actions);
+    switch (mode_) {
+      case Autoreset::kNextStep: StepBlocks<Autoreset::kNextStep>(actions); break;
+      case Autoreset::kSameStep: StepBlocks<Autoreset::kSameStep>(actions); break;
+      default: StepBlocks<Autoreset::kDisabled>(actions);
     }
-    if constexpr (HasStepBlock<Env>) {  // [cartpole]
-      const int64_t num_blocks = (num_envs_ + kStepBlock - 1) / kStepBlock;
-      ParallelFor(num_blocks, kMinParallelEnvs / kStepBlock,
-                  [&](int64_t b) { StepBlockAt(b * kStepBlock, actions); });
-    } else {
-      ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * action_size_); });
-    }
+    int64_t done = 0;
+    for (int64_t d : block_done_) done += d;
+    num_done_ = done;
+    return done;
   }
 
   int64_t num_envs() const { return num_envs_; }
@@ -158,11 +196,15 @@ class VecEnv {
   float* rewards() { return rewards_.data(); }
   uint8_t* terminations() { return terminations_.data(); }
   uint8_t* truncations() { return truncations_.data(); }
-  // episode_done[i] = 1 when env i finished an episode in the last call; its return and length follow.
+  // episode_done[i] = 1 when env i finished an episode in the last call; its return and length follow
+  // (entries of the other envs are unspecified: the running return and length outside SAME_STEP mode,
+  // where a finished env stays unreset until the next call, so the running values are the episode's).
   uint8_t* episode_done() { return episode_done_.data(); }
-  double* episode_return() { return episode_return_.data(); }
-  int64_t* episode_length() { return episode_length_.data(); }
+  double* episode_return() { return mode_ == Autoreset::kSameStep ? episode_return_.data() : running_return_.data(); }
+  int64_t* episode_length() { return mode_ == Autoreset::kSameStep ? episode_length_.data() : running_length_.data(); }
   uint8_t* needs_reset() { return needs_reset_.data(); }
+  // Number of envs with episode_done set (by the last Step or Reset).
+  int64_t num_done() const { return num_done_; }
 
  private:
   void ResetOne(int64_t i) {
@@ -172,115 +214,129 @@ class VecEnv {
     needs_reset_[i] = 0;
     running_return_[i] = 0.0;
     running_length_[i] = 0;
-  }
-
-  void StepOne(int64_t i, const Action* action) {
-    episode_done_[i] = 0;
-    if (needs_reset_[i] && mode_ == Autoreset::kNextStep) {
-      ResetOne(i);
-      return;
-    }
-    Obs* obs = obs_.data() + i * obs_size_;
-    double* info = infos_.data() + i * kNumInfo;
-    FinishStep(i, envs_[i].Step(action, rngs_[i], obs, info));
-  }
-
-  // [cartpole] Steps envs [i0, i0 + kStepBlock) through Env::StepBlock, then does StepOne's bookkeeping for
-  // all of them in one loop without data-dependent branches and resets the few that need it in a second one.
-  void StepBlockAt(int64_t i0, const Action* actions) {
-    const int64_t count = num_envs_ - i0 < kStepBlock ? num_envs_ - i0 : kStepBlock;
-    uint8_t skip[kStepBlock];
-    StepOut out[kStepBlock];
-    const bool next_step = mode_ == Autoreset::kNextStep, same_step = mode_ == Autoreset::kSameStep;
-    for (int64_t j = 0; j < count; ++j) skip[j] = next_step & needs_reset_[i0 + j];
-    Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions + i0 * action_size_, skip,
-                   obs_.data() + i0 * obs_size_, infos_.data() + i0 * kNumInfo, out);
-    // Local restrict pointers: the uint8 stores would otherwise make the compiler reload every buffer pointer.
-    const Env* __restrict envs = envs_.data() + i0;
-    float* __restrict rewards = rewards_.data() + i0;
-    uint8_t* __restrict terms = terminations_.data() + i0;
-    uint8_t* __restrict truncs = truncations_.data() + i0;
-    uint8_t* __restrict done_out = episode_done_.data() + i0;
-    uint8_t* __restrict needs_reset = needs_reset_.data() + i0;
-    double* __restrict run_ret = running_return_.data() + i0;
-    double* __restrict ep_ret = episode_return_.data() + i0;
-    int64_t* __restrict run_len = running_length_.data() + i0;
-    int64_t* __restrict ep_len = episode_length_.data() + i0;
-    int64_t max_steps[kStepBlock];
-    for (int64_t j = 0; j < count; ++j) max_steps[j] = envs[j].MaxSteps();
-    float step_rewards[kStepBlock];
-    uint8_t step_terms[kStepBlock];
-    for (int64_t j = 0; j < count; ++j) {
-      step_rewards[j] = out[j].reward;
-      step_terms[j] = out[j].terminated;
-    }
-    int64_t num_done = 0;
-    // A skipped env gets ResetOne's values. (GCC keeps this loop scalar in the baseline build: mixed widths,
-    // and -ftrapping-math stops it from if-converting FP ops under a condition.)
-    for (int64_t j = 0; j < count; ++j) {
-      const bool sk = skip[j] != 0, term = !sk & (step_terms[j] != 0);
-      const float step_reward = step_rewards[j];
-      const double ret0 = run_ret[j], ep_ret0 = ep_ret[j];
-      const int64_t len0 = run_len[j], ep_len0 = ep_len[j];
-      const float reward = sk ? 0.0f : step_reward;
-      const double ret = (sk ? 0.0 : ret0) + reward;  // the add outside the select
-      const int64_t len = sk ? 0 : len0 + 1;
-      const bool trunc = !sk & !term & (max_steps[j] > 0) & (len >= max_steps[j]), done = term | trunc;
-      rewards[j] = reward;
-      terms[j] = term;
-      truncs[j] = trunc;
-      run_ret[j] = ret;
-      run_len[j] = len;
-      done_out[j] = done;
-      ep_ret[j] = done ? ret : ep_ret0;
-      ep_len[j] = done ? len : ep_len0;
-      needs_reset[j] = same_step ? needs_reset[j] : done;
-      num_done += done;
-    }
-    for (int64_t i = i0; i < i0 + count; ++i)
-      if (skip[i - i0]) envs_[i].Reset(rngs_[i], obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
-    if (!same_step || num_done == 0) return;
-    for (int64_t i = i0; i < i0 + count; ++i) {
-      if (!episode_done_[i]) continue;
-      std::memcpy(final_obs_.data() + i * obs_size_, obs_.data() + i * obs_size_,
-                  sizeof(Obs) * static_cast<size_t>(obs_size_));
-      std::memcpy(final_infos_.data() + i * kNumInfo, infos_.data() + i * kNumInfo,
-                  sizeof(double) * static_cast<size_t>(kNumInfo));
-      const float reward = rewards_[i];
-      const uint8_t term = terminations_[i], trunc = truncations_[i];
-      ResetOne(i);
-      rewards_[i] = reward;  // the step's own reward and flags are reported
-      terminations_[i] = term;
-      truncations_[i] = trunc;
-    }
-  }
-
-  // The bookkeeping after env i's Step returned `out` (its obs and info are written).
-  void FinishStep(int64_t i, const StepOut& out) {
-    Obs* obs = obs_.data() + i * obs_size_;
-    double* info = infos_.data() + i * kNumInfo;
-    running_return_[i] += out.reward;
-    running_length_[i] += 1;
     const int64_t max_steps = envs_[i].MaxSteps();
-    const bool truncated = !out.terminated && max_steps > 0 && running_length_[i] >= max_steps;
-    rewards_[i] = out.reward;
-    terminations_[i] = out.terminated;
-    truncations_[i] = truncated;
-    if (!(out.terminated || truncated)) return;
-    episode_done_[i] = 1;
-    episode_return_[i] = running_return_[i];
-    episode_length_[i] = running_length_[i];
-    if (mode_ == Autoreset::kSameStep) {
-      std::memcpy(final_obs_.data() + i * obs_size_, obs, sizeof(Obs) * static_cast<size_t>(obs_size_));
-      std::memcpy(final_infos_.data() + i * kNumInfo, info, sizeof(double) * static_cast<size_t>(kNumInfo));
-      const float reward = rewards_[i];
-      ResetOne(i);
-      rewards_[i] = reward;  // the step's own reward and flags are reported
-      terminations_[i] = out.terminated;
-      truncations_[i] = truncated;
-    } else {
-      needs_reset_[i] = 1;
+    limit_[i] = max_steps > 0 ? max_steps : INT64_MAX;
+  }
+
+  // The first error in env order, or nothing. A quick pass over all actions comes first; only when it
+  // finds a bad action (or, autoreset disabled, a finished env) does the exact pass look for the culprit.
+  void CheckActions(const Action* actions) const {
+    bool ok = true;
+    for (int64_t i = 0; i < num_envs_; ++i) ok &= Env::CheckAction(config_, actions + i * action_size_) == nullptr;
+    if (mode_ == Autoreset::kDisabled) {
+      uint8_t finished = 0;
+      for (int64_t i = 0; i < num_envs_; ++i) finished |= needs_reset_[i];
+      ok &= finished == 0;
     }
+    if (ok) return;
+    for (int64_t i = 0; i < num_envs_; ++i) {
+      if (needs_reset_[i]) {
+        NEXTRL_CHECK(mode_ != Autoreset::kDisabled, std::invalid_argument, "step: env ", i,
+                     " has finished its episode and autoreset is disabled; reset it first with "
+                     "reset(options={\"reset_mask\": mask})");
+        if (mode_ == Autoreset::kNextStep) continue;  // its action is ignored
+      }
+      const char* err = Env::CheckAction(config_, actions + i * action_size_);
+      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
+    }
+  }
+
+  // The engine's per-step bookkeeping of a block, branch-free over its arrays: rewards, flags, running and
+  // finished episode statistics, and (WriteNeedsReset) needs_reset = done. Envs with skip set get flags 0
+  // here and are reset by the caller. Returns the number of finished episodes.
+  template <bool WriteNeedsReset>
+  static int64_t Bookkeep(int64_t count, const uint8_t* __restrict skip, const StepOut* __restrict out,
+                          const int64_t* __restrict limit, float* __restrict rew, uint8_t* __restrict term,
+                          uint8_t* __restrict trunc, uint8_t* __restrict ep_done, double* __restrict run_ret,
+                          int64_t* __restrict run_len, uint8_t* __restrict nr) {
+    // Two loops, each of one lane width, so that both vectorize with baseline x86-64 SSE2: 64-bit lanes for
+    // the running statistics and the truncation test (a sign bit, as SSE2 has no 64-bit compare; a StepOut
+    // is read as one 8-byte word: the float, then the bool), byte lanes for the flags.
+    uint8_t terminated[kStepBlock], over[kStepBlock];
+    for (int64_t j = 0; j < count; ++j) {
+      uint64_t word;
+      std::memcpy(&word, out + j, sizeof(word));
+      const float r = std::bit_cast<float>(static_cast<uint32_t>(word));
+      const int64_t len = run_len[j] + 1;
+      run_len[j] = len;
+      run_ret[j] += r;
+      rew[j] = r;
+      terminated[j] = static_cast<uint8_t>(word >> 32);
+      over[j] = static_cast<uint8_t>(static_cast<uint64_t>(limit[j] - len - 1) >> 63);  // len >= limit >= 1
+    }
+    uint32_t finished = 0;
+    for (int64_t j = 0; j < count; ++j) {
+      const uint8_t live = skip[j] ^ 1;
+      const uint8_t te = terminated[j] & 1 & live;
+      const uint8_t tr = over[j] & (te ^ 1) & live;
+      const uint8_t done = te | tr;
+      term[j] = te;
+      trunc[j] = tr;
+      ep_done[j] = done;
+      if constexpr (WriteNeedsReset) nr[j] = done;
+      finished += done;
+    }
+    return static_cast<int64_t>(finished);
+  }
+
+  template <Autoreset M>
+  void StepBlocks(const Action* actions) {
+    const int64_t blocks = static_cast<int64_t>(block_done_.size());
+    ParallelFor(blocks, (kMinParallelEnvs + kStepBlock - 1) / kStepBlock, [&](int64_t b) {
+      const int64_t i0 = b * kStepBlock;
+      const int64_t count = i0 + kStepBlock <= num_envs_ ? kStepBlock : num_envs_ - i0;
+      block_done_[static_cast<size_t>(b)] = StepBlockAt<M>(i0, count, actions + i0 * action_size_);
+    });
+  }
+
+  // Steps envs [i0, i0 + count): the env's step (batched or one by one), then the engine's branch-free
+  // bookkeeping over the block's arrays, then the rare per-env work (resets, final observations).
+  template <Autoreset M>
+  int64_t StepBlockAt(int64_t i0, int64_t count, const Action* actions) {
+    StepOut out[kStepBlock];
+    uint8_t skip[kStepBlock] = {};
+    const uint8_t* nr = needs_reset_.data() + i0;
+    uint8_t any_skip = 0;
+    for (int64_t j = 0; j < count; ++j) {
+      skip[j] = M == Autoreset::kNextStep ? nr[j] : 0;
+      any_skip |= skip[j];
+    }
+    Obs* obs = obs_.data() + i0 * obs_size_;
+    double* info = infos_.data() + i0 * kNumInfo;
+    if (any_skip) std::memset(static_cast<void*>(out), 0, sizeof(StepOut) * static_cast<size_t>(count));
+    if constexpr (HasStepBlock<Env>) {
+      Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions, skip, obs, info, out);
+    } else {
+      Env* envs = envs_.data() + i0;
+      Rng* rngs = rngs_.data() + i0;
+      for (int64_t j = 0; j < count; ++j)
+        if (!skip[j]) out[j] = envs[j].Step(actions + j * action_size_, rngs[j], obs + j * obs_size_, info + j * kNumInfo);
+    }
+    const int64_t finished = Bookkeep<M != Autoreset::kSameStep>(
+        count, skip, out, limit_.data() + i0, rewards_.data() + i0, terminations_.data() + i0,
+        truncations_.data() + i0, episode_done_.data() + i0, running_return_.data() + i0,
+        running_length_.data() + i0, needs_reset_.data() + i0);
+    if (M == Autoreset::kNextStep && any_skip) {
+      for (int64_t j = 0; j < count; ++j)
+        if (skip[j]) ResetOne(i0 + j);  // the reset step: first observation, reward 0, flags false
+    }
+    if (M == Autoreset::kSameStep && finished > 0) {
+      for (int64_t j = 0; j < count; ++j) {
+        const int64_t i = i0 + j;
+        if (!episode_done_[i]) continue;
+        std::memcpy(final_obs_.data() + i * obs_size_, obs + j * obs_size_, sizeof(Obs) * static_cast<size_t>(obs_size_));
+        std::memcpy(final_infos_.data() + i * kNumInfo, info + j * kNumInfo, sizeof(double) * static_cast<size_t>(kNumInfo));
+        const float r = rewards_[i];
+        const uint8_t te = terminations_[i], tr = truncations_[i];
+        episode_return_[i] = running_return_[i];
+        episode_length_[i] = running_length_[i];
+        ResetOne(i);
+        rewards_[i] = r;  // the step's own reward and flags are reported
+        terminations_[i] = te;
+        truncations_[i] = tr;
+      }
+    }
+    return finished;
   }
 
   Config config_;
@@ -295,6 +351,9 @@ class VecEnv {
   std::vector<uint8_t> terminations_, truncations_, needs_reset_, episode_done_;
   std::vector<double> episode_return_, running_return_;
   std::vector<int64_t> episode_length_, running_length_;
+  std::vector<int64_t> limit_;       // MaxSteps() of the current episode (INT64_MAX: none)
+  std::vector<int64_t> block_done_;  // episodes finished per block in the last Step
+  int64_t num_done_ = 0;
 };
 
 }  // namespace nextrl::envs

@@ -259,3 +259,130 @@ def test_single_env_errors():
 def test_make_vec_passes_kwargs():
     env = gym.make_vec("nextrl/GridWorld-v0", num_envs=3, width=9, height=2)
     assert env.config.width == 9 and env.num_envs == 3
+
+
+# ------------------------------------------------------------------------------- StepBlock = Step
+# FrozenLake, CliffWalking and GridWorld step through their Env::StepBlock; the test-only `_...Stepwise`
+# cores are the same envs driven one env at a time through Env::Step. Both must agree on every buffer.
+def _step_block_cases():
+    from nextrl._core import _CliffWalking, _CliffWalkingConfig, _FrozenLake, _GridWorld
+    from nextrl._core import _CliffWalkingStepwise, _FrozenLakeStepwise, _GridWorldStepwise
+    from nextrl.envs.gridworld import make_config
+    from nextrl.envs.toy_text import frozen_lake_config
+
+    cliff = _CliffWalkingConfig()
+    cliff.is_slippery, cliff.max_steps = True, 20
+    multi_start = frozen_lake_config(desc=["SFSF", "FHFH", "SFFH", "HFSG"], success_rate=0.5, max_steps=9)
+    layout = ["S..#.", ".#..X", "..X..", "#...G"]  # walls #, pits X
+    anywhere = [row.replace("S", ".") for row in layout]  # no S: the start is drawn at every reset
+    return {
+        "frozenlake": (_FrozenLake, _FrozenLakeStepwise, frozen_lake_config(max_steps=12)),
+        "frozenlake-multistart": (_FrozenLake, _FrozenLakeStepwise, multi_start),
+        "frozenlake-deterministic": (_FrozenLake, _FrozenLakeStepwise, frozen_lake_config(is_slippery=False)),
+        "cliffwalking-slippery": (_CliffWalking, _CliffWalkingStepwise, cliff),
+        "grid-coords": (_GridWorld, _GridWorldStepwise, make_config(layout=anywhere, start=None, max_steps=8)),
+        "grid-onehot": (_GridWorld, _GridWorldStepwise, make_config(layout=layout, obs_mode="onehot", max_steps=6)),
+        "grid-image": (_GridWorld, _GridWorldStepwise, make_config(layout=anywhere, start=None, obs_mode="image")),
+    }
+
+
+def _buffers(core, mode):
+    done = core.episode_done.copy()
+    out = [core.obs.copy(), core.rewards.copy(), core.terminations.copy(), core.truncations.copy(), core.infos.copy(),
+           done, core.needs_reset.copy(), core.episode_return[done], core.episode_length[done], core.num_done]
+    if mode == 1:
+        out += [core.final_obs[done], core.final_infos[done]]
+    if hasattr(core, "state_ids"):
+        out.append(core.state_ids())
+    return out
+
+
+@pytest.mark.parametrize("case", list(_step_block_cases()))
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_step_block_equals_step_per_env(case, mode, rng):
+    block_cls, stepwise_cls, config = _step_block_cases()[case]
+    num_envs = 600  # blocks of 256, 256 and 88 envs
+    block, stepwise = block_cls(num_envs, config, mode), stepwise_cls(num_envs, config, mode)
+    block.reset(9, None)
+    stepwise.reset(9, None)
+    finished = 0
+    for _ in range(60):
+        actions = rng.integers(0, 4, num_envs)
+        assert block.step(actions) == stepwise.step(actions)
+        for a, b in zip(_buffers(block, mode), _buffers(stepwise, mode)):
+            np.testing.assert_array_equal(a, b)
+        finished += block.num_done
+        if mode == 2:  # autoreset disabled: reset the finished envs by mask
+            mask = block.needs_reset.copy()
+            block.reset(None, mask)
+            stepwise.reset(None, mask)
+            np.testing.assert_array_equal(block.obs, stepwise.obs)
+    assert finished > num_envs  # many episodes ended (terminations and truncations) in every case
+
+
+def test_step_block_results_do_not_depend_on_thread_count(restore_threads, rng):
+    from nextrl._core import _FrozenLake
+    from nextrl.envs.toy_text import frozen_lake_config
+
+    num_envs = 5000  # 20 blocks: split between threads
+    actions = rng.integers(0, 4, (30, num_envs))
+    runs = []
+    for threads in (1, 2):
+        nextrl.set_num_threads(threads)
+        core = _FrozenLake(num_envs, frozen_lake_config(), 0)
+        core.reset(4, None)
+        trace = []
+        for a in actions:
+            trace.append(core.step(a))
+            trace += [core.obs.copy(), core.rewards.copy(), core.terminations.copy(), core.truncations.copy()]
+        runs.append(trace)
+    assert all(np.array_equal(x, y) for x, y in zip(*runs))
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
+def test_episode_statistics_match_summed_rewards(mode, rng):
+    """info["episode"] against returns and lengths summed in Python from the stepped rewards and flags."""
+    num_envs = 300
+    env = GridWorldVectorEnv(num_envs, autoreset_mode=mode, **KW)
+    env.reset(seed=6)
+    ret, length, fresh = np.zeros(num_envs), np.zeros(num_envs, np.int64), np.zeros(num_envs, bool)
+    seen = 0
+    for _ in range(80):
+        _, r, term, trunc, infos = env.step(rng.integers(0, 4, num_envs))
+        live = ~fresh  # NEXT_STEP: the reset step after an episode end is no step of any episode
+        ret[live] += r[live]
+        length[live] += 1
+        done = term | trunc
+        assert ("episode" in infos) == done.any()
+        if done.any():
+            np.testing.assert_array_equal(infos["_episode"], done)
+            np.testing.assert_allclose(infos["episode"]["r"][done], ret[done], rtol=1e-6)
+            np.testing.assert_array_equal(infos["episode"]["l"][done], length[done])
+            seen += int(done.sum())
+        ret[done], length[done] = 0.0, 0
+        fresh = done if mode == AutoresetMode.NEXT_STEP else np.zeros(num_envs, bool)
+        if mode == AutoresetMode.DISABLED and done.any():
+            _, infos = env.reset(options={"reset_mask": done})
+            assert "episode" not in infos  # the reset envs were the only ones that finished
+    assert seen > 500
+
+
+def test_non_contiguous_and_other_integer_actions_take_the_slow_path():
+    env = GridWorldVectorEnv(3, width=6, height=6)
+    env.reset(seed=0)
+    wide = np.array([[0, 9], [3, 9], [3, 9]])
+    obs, *_ = env.step(wide[:, 0])  # a strided view
+    np.testing.assert_array_equal(obs, [[0, 1], [1, 0], [1, 0]])
+    obs, *_ = env.step(np.array([0, 3, 3], dtype=np.uint8))
+    np.testing.assert_array_equal(obs, [[0, 2], [2, 0], [2, 0]])
+
+
+def test_an_env_due_for_reset_ignores_its_action_but_others_are_checked():
+    env = GridWorldVectorEnv(3, layout=["SG"])
+    env.reset(seed=0)
+    env.step(np.array([3, 2, 2]))  # env 0 reaches the goal
+    with pytest.raises(ValueError, match=r"actions\[2\] must be in \[0, 4\)"):
+        env.step(np.array([7, 0, 5]))  # env 0's action is ignored (reset step); env 2's is not
+    obs, r, term, *_ = env.step(np.array([7, 2, 2]))  # nothing moved above; now env 0 resets
+    np.testing.assert_array_equal(obs, [[0, 0], [0, 0], [0, 0]])
+    assert list(term) == [False, False, False]

@@ -70,6 +70,9 @@ class VectorEnv(gym.vector.VectorEnv):
     `_apply_reset_options` before the C++ reset)."""
 
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
+    # the actions `step` passes to C++ unconverted (set by `_setup`; None: always the checked path)
+    _action_shape: tuple[int, ...] | None = None
+    _action_dtype: np.dtype | None = None
 
     def _setup(self, core, single_observation_space: gym.Space, single_action_space: gym.Space,
                autoreset_mode: AutoresetMode | str, copy: bool) -> None:
@@ -88,6 +91,9 @@ class VectorEnv(gym.vector.VectorEnv):
         self._obs, self._rewards = core.obs, core.rewards
         self._terms, self._truncs = core.terminations, core.truncations
         self._infos_buf, self._info_names = core.infos, list(core.info_names)
+        self._info_cols = [(name, "_" + name, core.infos[:, k]) for k, name in enumerate(self._info_names)]
+        self._action_dtype = np.dtype(np.int64 if self._discrete else np.float32)
+        self._action_shape = self.action_space.shape
         self._ep_done, self._ep_return, self._ep_length = core.episode_done, core.episode_return, core.episode_length
         self._all = np.ones(self.num_envs, dtype=bool)
         self._seeded = False
@@ -102,12 +108,14 @@ class VectorEnv(gym.vector.VectorEnv):
         options, seed, mask = reset_arguments(self, seed, options)
         self._apply_reset_options(options, mask)
         self._core.reset(seed, mask)
-        return self._out(self._obs), self._step_infos()
+        return self._out(self._obs), self._step_infos(self._core.num_done)
 
     def step(self, actions):
-        self._core.step(self._as_actions(actions))
-        obs = self._out(self._obs)
-        return obs, self._out(self._rewards), self._out(self._terms), self._out(self._truncs), self._step_infos()
+        num_done = self._core.step(self._as_actions(actions))
+        if self.copy:
+            return (self._obs.copy(), self._rewards.copy(), self._terms.copy(), self._truncs.copy(),
+                    self._step_infos(num_done))
+        return self._obs, self._rewards, self._terms, self._truncs, self._step_infos(num_done)
 
     def close_extras(self, **kwargs) -> None:
         pass
@@ -141,6 +149,9 @@ class VectorEnv(gym.vector.VectorEnv):
         return a.copy() if self.copy else a
 
     def _as_actions(self, actions) -> np.ndarray:
+        if (type(actions) is np.ndarray and actions.shape == self._action_shape and actions.dtype == self._action_dtype
+                and actions.flags.c_contiguous):
+            return actions  # the common case, ready for C++ (which checks the values)
         a = np.asarray(actions)
         if self._discrete:
             if a.dtype.kind not in "iu":
@@ -156,15 +167,16 @@ class VectorEnv(gym.vector.VectorEnv):
                 a = a.astype(np.float32)
         return np.ascontiguousarray(a)
 
-    def _step_infos(self) -> dict[str, Any]:
+    def _step_infos(self, num_done: int) -> dict[str, Any]:
+        """The infos of the last call; num_done: how many envs finished an episode in it (from C++, so that
+        the common call without one costs no array scan)."""
         infos: dict[str, Any] = {}
         out = self._out
-        for k, name in enumerate(self._info_names):
-            infos[name] = out(self._infos_buf[:, k])
-            infos["_" + name] = self._all
-        done = self._ep_done
-        if done.any():
-            mask = out(done)
+        for name, mask_name, column in self._info_cols:
+            infos[name] = out(column)
+            infos[mask_name] = self._all
+        if num_done:
+            mask = out(self._ep_done)
             infos["episode"] = {"r": out(self._ep_return), "l": out(self._ep_length), "_r": mask, "_l": mask}
             infos["_episode"] = mask
             if self.autoreset_mode == AutoresetMode.SAME_STEP:

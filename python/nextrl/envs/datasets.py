@@ -67,6 +67,14 @@ def expert_policy(env, gamma: float = 1.0) -> np.ndarray:
     return value_iteration(env.transition_table(), gamma).policy
 
 
+def _put(column: np.ndarray, sl: slice, values: np.ndarray, rows: np.ndarray | None) -> None:
+    """column[sl] = values[rows] (rows: indices, None for all), written in place without a temporary."""
+    if rows is None:
+        column[sl] = values
+    else:
+        np.take(values, rows, axis=0, out=column[sl])
+
+
 def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray] = "random",
                     num_transitions: int = 100_000, seed: int = 0, *, num_envs: int = 1024,
                     epsilon: float = 0.3, gamma: float = 1.0, env_kwargs: dict | None = None) -> Dataset:
@@ -135,20 +143,20 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
     filled = 0
     while filled < num_transitions:
         actions = np.asarray(act(obs))
-        k = min(int(valid.sum()), num_transitions - filled)
-        rows = slice(None) if k == num_envs else np.flatnonzero(valid)[:k]
+        k = min(int(np.count_nonzero(valid)), num_transitions - filled)
+        rows = None if k == num_envs else np.flatnonzero(valid)[:k]
         sl = slice(filled, filled + k)
-        out["observations"][sl] = obs[rows]
-        out["actions"][sl] = actions[rows]
-        episode_id[sl] = current_episode[rows]
+        _put(out["observations"], sl, obs, rows)
+        _put(out["actions"], sl, actions, rows)
+        _put(episode_id, sl, current_episode, rows)
         obs, rewards, terms, truncs, _ = env.step(actions)
-        out["next_observations"][sl] = obs[rows]
-        out["rewards"][sl] = rewards[rows]
-        out["terminations"][sl] = terms[rows]
-        out["truncations"][sl] = truncs[rows]
+        _put(out["next_observations"], sl, obs, rows)
+        _put(out["rewards"], sl, rewards, rows)
+        _put(out["terminations"], sl, terms, rows)
+        _put(out["truncations"], sl, truncs, rows)
         filled += k
         done = terms | truncs
-        n_done = int(done.sum())
+        n_done = int(np.count_nonzero(done))
         if n_done:
             current_episode[done] = np.arange(next_episode, next_episode + n_done)
             next_episode += n_done
