@@ -794,6 +794,25 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
   const std::shared_ptr<const SharedCore> core = Core(w, false);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
+  if (tiles == 1) {
+    // One tile (small batches; B = 1 when acting): no parallel region, and the plan's cached workspace
+    // when no other call holds it, with its shared matrices kept while the weights' core is the same.
+    std::unique_lock<std::mutex> lock(*cache_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      CachedWorkspace<Real>& c = Cached<Real>();
+      if (c.ws == nullptr || c.ws->lanes != V) {
+        c.ws = std::make_unique<Workspace<Real>>(MakeWorkspace<Real>(V));
+        c.core = nullptr;
+      }
+      if (c.core != core) {  // c.core pins the old core, so equal pointers mean the same matrices
+        c.core = core;
+        c.ws->core = core.get();
+        c.ws->shared_ready = false;
+      }
+      RunTile<Real>(0, batch, x, w, s, nullptr, out, nullptr, *c.ws, state, nullptr);
+      return;
+    }
+  }
 #ifdef _OPENMP
 #pragma omp parallel if (tiles > 1)
 #endif

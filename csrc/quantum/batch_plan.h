@@ -13,6 +13,7 @@
 #include <complex>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <cstdint>
 #include <vector>
 
@@ -157,6 +158,20 @@ class BatchPlan {
   std::vector<int> input_slots_;
   std::vector<int> fused_lane_steps_;  // kLane1 steps led by RX / RY / RZ (U = cos S + sin T)
   std::unique_ptr<std::mutex> core_mutex_ = std::make_unique<std::mutex>();  // guards core_ (calls from several threads)
+  // A workspace kept for single-tile forward calls (B = 1 acting), one per precision, guarded by cache_mutex_.
+  template <typename Real>
+  struct CachedWorkspace {
+    std::unique_ptr<Workspace<Real>> ws;
+    std::shared_ptr<const SharedCore> core;  // the core its shared matrices were filled from
+  };
+  std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();
+  mutable CachedWorkspace<double> cached64_;
+  mutable CachedWorkspace<float> cached32_;
+  template <typename Real>
+  CachedWorkspace<Real>& Cached() const {
+    if constexpr (std::is_same_v<Real, double>) return cached64_;
+    else return cached32_;
+  }
   mutable std::shared_ptr<const SharedCore> core_; // the last weights' core  // slots read from the inputs (the others are the same in every lane)
   std::vector<SlotSpec> slots_;
   int num_weights_, num_features_, num_scales_;

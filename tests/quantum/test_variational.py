@@ -330,3 +330,17 @@ def test_quantum_layer_detects_weights_modified_between_forward_and_backward():
         layer.weights.add_(1.0)  # the backward would otherwise use the new weights with the old states
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def test_small_batches_reuse_the_cached_workspace_correctly(rng):
+    # Single-tile calls share one cached workspace: alternating batch sizes (lane counts), weights and
+    # precisions must give the same values as fresh plans.
+    vc, x, w, s = random_variational(rng, 4, 30)
+    w2 = w + 0.3
+    for rows, weights, dtype in [(1, w, "float64"), (3, w, "float64"), (1, w2, "float64"), (1, w, "float32"),
+                                 (5, w2, "float32"), (1, w, "float64"), (2, w2, "float64")]:
+        got = vc.forward(x[:rows], weights, s, dtype=dtype)
+        np.testing.assert_allclose(got, per_sample_reference(vc, x[:rows], weights, s), rtol=0,
+                                   atol=1e-10 if dtype == "float64" else 1e-5)
+        fresh = VariationalCircuit(vc.circuit, vc.sources, observables=vc.observables, num_features=3)
+        np.testing.assert_array_equal(got, fresh.forward(x[:rows], weights, s, dtype=dtype))

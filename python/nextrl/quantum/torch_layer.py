@@ -98,7 +98,7 @@ class QuantumLayer(torch.nn.Module):
         w = torch.rand(circuit.num_weights, generator=generator, dtype=torch.float64) * (2 * math.pi)
         self.weights = torch.nn.Parameter(w.to(dtype))
         self.scales = torch.nn.Parameter(torch.ones(circuit.num_scales, dtype=dtype))
-        self._views: dict[str, tuple[int, np.ndarray]] = {}
+        self._views = None  # see _param_arrays
         if output_scaling:
             self.output_scale = torch.nn.Parameter(torch.ones(circuit.num_outputs, dtype=dtype))
         else:
@@ -126,28 +126,32 @@ class QuantumLayer(torch.nn.Module):
         w, s, o = params["weights"], params["scales"], params.get("output_scale")
         if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
                                         or (o is not None and o.requires_grad)):
-            views = (self._view("weights", w), self._view("scales", s), None if o is None else self._view("output_scale", o))
-            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, views)
+            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, self._param_arrays(w, s, o))
         else:  # inference (acting): no autograd node, one C++ call
-            raw = _run_forward(self.circuit, self.precision, _f64(x), self._view("weights", w),
-                               self._view("scales", s))
-            if o is not None:
-                raw *= self._view("output_scale", o)
+            wa, sa, oa = self._param_arrays(w, s, o)
+            raw = _run_forward(self.circuit, self.precision, _f64(x), wa, sa)
+            if oa is not None:
+                raw *= oa
             out = torch.from_numpy(raw)
             if out.dtype != w.dtype or x.is_cuda:
                 out = out.to(device=x.device, dtype=w.dtype)
         return out.squeeze(0) if squeeze else out
 
-    def _view(self, name: str, t: torch.Tensor) -> np.ndarray:
-        """float64 NumPy values of parameter `name`. A float64 CPU parameter's view is cached by its data
-        pointer (the view shares its memory, so in-place optimizer steps show through); others convert."""
-        if t.dtype is not torch.float64 or t.is_cuda:
-            return t.detach().to("cpu", torch.float64).numpy()
-        ptr = t.data_ptr()
-        cached = self._views.get(name)
-        if cached is None or cached[0] != ptr:
-            cached = self._views[name] = (ptr, t.detach().numpy())
-        return cached[1]
+    def _param_arrays(self, w: torch.Tensor, s: torch.Tensor, o: torch.Tensor | None):
+        """float64 NumPy values of (weights, scales, output_scale). Views of float64 CPU parameters are cached
+        by their data pointers (a view shares the parameter's memory, so in-place optimizer steps show
+        through, and a replaced parameter has a new pointer while the cached view keeps the old one alive);
+        other parameters convert on every call."""
+        key = (w.data_ptr(), s.data_ptr(), 0 if o is None else o.data_ptr())
+        cached = self._views
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        params = (w, s) if o is None else (w, s, o)
+        if all(p.dtype is torch.float64 and not p.is_cuda for p in params):
+            arrays = (w.detach().numpy(), s.detach().numpy(), None if o is None else o.detach().numpy())
+            self._views = (key, arrays)
+            return arrays
+        return _f64(w), _f64(s), None if o is None else _f64(o)
 
     def extra_repr(self) -> str:
         c = self.circuit
