@@ -23,44 +23,29 @@ static void LaneDense1(const LocalOp& op, Real* re, Real* im, int n, int64_t v_r
   const Real *m00r = a, *m00i = a + V, *m01r = a + 2 * e01 * V, *m01i = a + (2 * e01 + 1) * V;
   const Real *m10r = a + 2 * e10 * V, *m10i = a + (2 * e10 + 1) * V, *m11r = a + 6 * V, *m11i = a + 7 * V;
   const int64_t step = (int64_t{1} << op.targets[0]) * V;
+  auto pair = [&](Real* __restrict p0r, Real* __restrict p0i) {  // amplitudes j and j + 2^t, every lane
+    Real* __restrict p1r = p0r + step;
+    Real* __restrict p1i = p0i + step;
+#pragma GCC ivdep
+    for (int64_t l = 0; l < V; ++l) {
+      const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
+      const Real u00i = sign * m00i[l], u01i = sign * m01i[l], u10i = sign * m10i[l], u11i = sign * m11i[l];
+      p0r[l] = m00r[l] * ar - u00i * ai + m01r[l] * br - u01i * bi;
+      p0i[l] = m00r[l] * ai + u00i * ar + m01r[l] * bi + u01i * br;
+      p1r[l] = m10r[l] * ar - u10i * ai + m11r[l] * br - u11i * bi;
+      p1i[l] = m10r[l] * ai + u10i * ar + m11r[l] * bi + u11i * br;
+    }
+  };
   if (op.cmask == 0) {  // uncontrolled: pairs (j, j + 2^t) for every j with bit t clear
     const int64_t half = int64_t{1} << op.targets[0], size = int64_t{1} << n;
     for (int64_t hi = 0; hi < size; hi += 2 * half)
-      for (int64_t lo = 0; lo < half; ++lo) {
-        Real* __restrict p0r = re + (hi + lo) * V;
-        Real* __restrict p0i = im + (hi + lo) * V;
-        Real* __restrict p1r = p0r + step;
-        Real* __restrict p1i = p0i + step;
-#pragma GCC ivdep
-        for (int64_t l = 0; l < V; ++l) {
-          const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
-          const Real u00i = sign * m00i[l], u01i = sign * m01i[l], u10i = sign * m10i[l], u11i = sign * m11i[l];
-          p0r[l] = m00r[l] * ar - u00i * ai + m01r[l] * br - u01i * bi;
-          p0i[l] = m00r[l] * ai + u00i * ar + m01r[l] * bi + u01i * br;
-          p1r[l] = m10r[l] * ar - u10i * ai + m11r[l] * br - u11i * bi;
-          p1i[l] = m10r[l] * ai + u10i * ar + m11r[l] * bi + u11i * br;
-        }
-      }
+      for (int64_t lo = 0; lo < half; ++lo) pair(re + (hi + lo) * V, im + (hi + lo) * V);
     return;
   }
   const Runs r = MakeRuns(op, n, V);
   for (int64_t i = 0; i < r.count; ++i) {
     const int64_t s = RunStart(r, op, i, V);
-    for (int64_t jb = 0; jb < r.length; jb += V) {
-      Real* __restrict p0r = re + s + jb;
-      Real* __restrict p0i = im + s + jb;
-      Real* __restrict p1r = p0r + step;
-      Real* __restrict p1i = p0i + step;
-#pragma GCC ivdep
-      for (int64_t l = 0; l < V; ++l) {
-        const Real ar = p0r[l], ai = p0i[l], br = p1r[l], bi = p1i[l];
-        const Real u00i = sign * m00i[l], u01i = sign * m01i[l], u10i = sign * m10i[l], u11i = sign * m11i[l];
-        p0r[l] = m00r[l] * ar - u00i * ai + m01r[l] * br - u01i * bi;
-        p0i[l] = m00r[l] * ai + u00i * ar + m01r[l] * bi + u01i * br;
-        p1r[l] = m10r[l] * ar - u10i * ai + m11r[l] * br - u11i * bi;
-        p1i[l] = m10r[l] * ai + u10i * ar + m11r[l] * bi + u11i * br;
-      }
-    }
+    for (int64_t jb = 0; jb < r.length; jb += V) pair(re + s + jb, im + s + jb);
   }
 }
 
