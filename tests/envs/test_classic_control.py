@@ -14,6 +14,7 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
+from envs import checks
 from envs import control_checks as cc
 from nextrl import _core
 from nextrl.envs import CartPoleEnv, CartPoleVectorEnv, PendulumEnv, PendulumVectorEnv
@@ -174,20 +175,7 @@ def test_cartpole_disabled_autoreset_with_masked_resets():
     mode = AutoresetMode.DISABLED
     ours = CartPoleVectorEnv(num_envs, autoreset_mode=mode, max_steps=15)
     theirs = SyncVectorEnv([lambda: CartPoleEnv(max_steps=15) for _ in range(num_envs)], autoreset_mode=mode)
-    np.testing.assert_array_equal(ours.reset(seed=5)[0], theirs.reset(seed=5)[0])
-    rng = np.random.default_rng(6)
-    resets = 0
-    for _ in range(200):
-        actions = rng.integers(0, 2, num_envs)
-        r1, r2 = ours.step(actions), theirs.step(actions)
-        for a, b in zip(r1[:4], r2[:4]):
-            np.testing.assert_array_equal(a, b)
-        done = r1[2] | r1[3]
-        if done.any():
-            resets += int(done.sum())
-            o1, _ = ours.reset(options={"reset_mask": done.copy()})
-            o2, _ = theirs.reset(options={"reset_mask": done.copy()})
-            np.testing.assert_array_equal(o1, o2)
+    resets = checks.check_masked_resets_lockstep(ours, theirs, np.random.default_rng(6), num_actions=2)
     assert resets >= 20
 
 
