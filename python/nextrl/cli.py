@@ -83,7 +83,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             results += vb.bench_aer((4,), vcfg, progress=progress)
             if importlib.util.find_spec("pennylane"):
                 results += vb.bench_pennylane((4,), vcfg, devices=("default.qubit",), progress=progress)
-            results += vb.bench_latency((4,), vcfg, pennylane=False, progress=progress)
+            results += [r for r in vb.bench_latency((4,), vcfg, pennylane=False, progress=progress)
+                        if r.peer != "none"]  # the goal rows (forward); forward + backward has no peer here
         if args.suite in ("all", "envs"):
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
