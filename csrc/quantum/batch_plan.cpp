@@ -284,7 +284,7 @@ void BatchPlan::BuildSteps() {
   auto flush = [&](int q) {
     Pending& pq = pending[q];
     if (pq.lane < 0 && pq.shared.empty()) return;
-    StepPlan st{pq.lane >= 0 ? StepKind::kLane1 : StepKind::kShared1, q, {}, pq.lane >= 0, {}, {}};
+    StepPlan st{pq.lane >= 0 ? StepKind::kLane1 : StepKind::kShared1, q, {}, pq.lane >= 0, {}, {}, pq.lane >= 0};
     if (pq.lane >= 0) st.ops.push_back(pq.lane);
     st.ops.insert(st.ops.end(), pq.shared.begin(), pq.shared.end());
     pq = Pending{};
@@ -357,8 +357,7 @@ void BatchPlan::BuildSteps() {
   for (size_t p = 0; p < slots_.size(); ++p)
     if (slots_[p].kind != SlotKind::kWeight) input_slots_.push_back(static_cast<int>(p));
   for (size_t i = 0; i < steps_.size(); ++i)
-    if (steps_[i].kind == StepKind::kLane1 && IsPauliRotation1(ops_[steps_[i].ops[0]].kind))
-      fused_lane_steps_.push_back(static_cast<int>(i));
+    if (steps_[i].fused) fused_lane_steps_.push_back(static_cast<int>(i));
 }
 
 void BatchPlan::set_lanes(int lanes) {
@@ -446,9 +445,8 @@ std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::MakeCore(const double* w
   };
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepPlan& st = steps_[i];
-    const bool fused_lane = st.kind == StepKind::kLane1 && IsPauliRotation1(ops_[st.ops[0]].kind);
-    if (st.kind == StepKind::kShared1 || fused_lane) {
-      const size_t first = fused_lane ? 1 : 0, count = st.ops.size() - first;
+    if (st.kind == StepKind::kShared1 || st.fused) {
+      const size_t first = st.fused ? 1 : 0, count = st.ops.size() - first;
       cdouble suffix[4] = {1.0, 0.0, 0.0, 1.0};  // A_j, then the whole product S
       for (size_t j = count; j-- > 0;) {
         const OpSpec& spec = ops_[st.ops[first + j]];
@@ -472,7 +470,7 @@ std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::MakeCore(const double* w
         Mul2(suffix, gj, suffix);
       }
       std::copy(suffix, suffix + 4, core->mats[i].begin());
-      if (!fused_lane) continue;
+      if (!st.fused) continue;
       // U_l = cos S + sin T with T = -i S P; the input angle's Q = S (-i P / 2) S^dagger.
       std::array<cdouble, 12>& lm = core->lane_mats[i];
       cdouble pauli[4], sp[4], sd[4], q[4] = {};
@@ -606,7 +604,7 @@ void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const dou
     if (!st.lane) continue;
     const OpSpec& spec = ops_[st.ops[0]];
     Real* dst = arena + ws.offset[i];
-    if (st.kind == StepKind::kLane1 && IsPauliRotation1(spec.kind)) continue;  // done above
+    if (st.fused) continue;  // done above
     if (st.kind == StepKind::kOp && spec.angles.size() == 1) {
       const ParamRef& p = spec.angles[0];
       for (int64_t l = 0; l < V; ++l) lane_angle[l] = p.scale * theta[p.index * V + l] + p.offset;
@@ -722,7 +720,7 @@ void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const dou
         }
       }
       if (st.kind == StepKind::kShared1) continue;
-      if (IsPauliRotation1(spec.kind)) {  // the fused input rotation: its Q is shared
+      if (st.fused) {  // the fused input rotation: its Q is shared
         const ParamRef& p = spec.angles[0];
         const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
         for (int64_t l = 0; l < V; ++l) {

@@ -99,6 +99,7 @@ class BatchPlan {
     bool lane;             // matrices per lane and tile (kLane1, kOp with an input angle)
     std::vector<int64_t> diag_index;  // kDiag: basis states whose entry is not 1
     std::vector<double> diag_value;   // kDiag: their entries (re, im) interleaved
+    bool fused = false;    // kLane1 led by RX / RY / RZ: U = cos S + sin T (ops[1..] are the shared gates S)
   };
   // dL/d(slot) += 2 scale Re sum_ab Q_ab M_ab for one angle inside a shared 1-qubit step.
   struct SharedGrad {
