@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 // Put on a function whose loops call SinCosCore: GCC / Clang compile it twice, for AVX2 (without FMA) and
 // for the baseline, and pick one at load time from the CPU (ifunc). Empty off x86-64, or when defined empty
@@ -40,6 +41,7 @@ inline constexpr double kSinCosMaxArg = 0x1.921fb54442d18p+19;
 
 namespace simd_detail {
 
+
 inline uint64_t Bits(double x) {
   uint64_t u;
   std::memcpy(&u, &x, sizeof u);
@@ -51,12 +53,6 @@ inline double FromBits(uint64_t u) {
   return x;
 }
 
-// cond ? a : b with integer masks (compilers keep these selects in vector code; ternaries on doubles may
-// become branches).
-inline double Select(bool cond, double a, double b) {
-  const uint64_t m = 0 - static_cast<uint64_t>(cond);
-  return FromBits((Bits(a) & m) | (Bits(b) & ~m));
-}
 
 // Four doubles / floats as one value (GCC / Clang vector extensions: one AVX register where the function is
 // compiled for AVX, two SSE2 registers otherwise). For moving rows of 4 in and out of structure-of-arrays.
@@ -66,6 +62,31 @@ typedef int64_t V4i __attribute__((vector_size(32)));
 // Unaligned, aliasing views for loads and stores: *reinterpret_cast<const V4dU*>(p) reads p[0..4).
 typedef double V4dU __attribute__((vector_size(32), aligned(8), may_alias));
 typedef float V4fU __attribute__((vector_size(16), aligned(4), may_alias));
+typedef int64_t V4iU __attribute__((vector_size(32), aligned(8), may_alias));
+
+// The kernels below are templates over D = double or V4d (lane-wise: the same operations in the same order,
+// so a V4d result equals four double results bit for bit). Bits / FromBits / Select / Splat are their
+// type-generic pieces; a comparison of V4d values gives a V4i mask of all-ones / zero lanes.
+inline V4i Bits(V4d x) { return reinterpret_cast<V4i>(x); }
+inline V4d FromBits(V4i u) { return reinterpret_cast<V4d>(u); }
+
+// cond ? a : b with integer masks (compilers keep these selects in vector code; ternaries on doubles may
+// become branches).
+inline double Select(bool cond, double a, double b) {
+  const uint64_t m = 0 - static_cast<uint64_t>(cond);
+  return FromBits((Bits(a) & m) | (Bits(b) & ~m));
+}
+inline V4d Select(V4i mask, V4d a, V4d b) { return FromBits((Bits(a) & mask) | (Bits(b) & ~mask)); }
+inline V4d Abs(V4d x) { return FromBits(Bits(x) & 0x7fffffffffffffffLL); }
+
+template <class D>
+inline D Splat(double v) {
+  if constexpr (std::is_same_v<D, double>) {
+    return v;
+  } else {
+    return D{v, v, v, v};
+  }
+}
 
 // In-place transpose of the 4x4 matrix with rows a, b, c, d.
 __attribute__((always_inline)) inline void Transpose4(V4d& a, V4d& b, V4d& c, V4d& d) {
@@ -93,23 +114,25 @@ inline constexpr double kC1 = 4.16666666666666019037e-02, kC2 = -1.3888888888874
                         kC5 = 2.08757232129817482790e-09, kC6 = -1.13596475577881948265e-11;
 
 // sin(x + y) for |x| <= pi/4, |y| <= ulp(x) / 2 (fdlibm __kernel_sin with iy = 1).
-inline double KernelSin(double x, double y) {
-  const double z = x * x, v = z * x;
-  const double r = kS2 + z * (kS3 + z * (kS4 + z * (kS5 + z * kS6)));
+template <class D>
+inline D KernelSin(D x, D y) {
+  const D z = x * x, v = z * x;
+  const D r = kS2 + z * (kS3 + z * (kS4 + z * (kS5 + z * kS6)));
   return x - ((z * (0.5 * y - v * r) - y) - v * kS1);
 }
 
 // cos(x + y) for |x| <= pi/4 (fdlibm __kernel_cos; its branches on |x| become selects of qx).
-inline double KernelCos(double x, double y) {
-  const double z = x * x;
-  const double r = z * (kC1 + z * (kC2 + z * (kC3 + z * (kC4 + z * (kC5 + z * kC6)))));
-  const uint64_t ax = Bits(x) & 0x7fffffffffffffffULL;
-  const uint64_t hi = ax >> 32;
+template <class D>
+inline D KernelCos(D x, D y) {
+  const D z = x * x;
+  const D r = z * (kC1 + z * (kC2 + z * (kC3 + z * (kC4 + z * (kC5 + z * kC6)))));
+  const auto ax = Bits(x) & 0x7fffffffffffffffLL;  // uint64_t or V4i; non-negative either way
+  const auto hi = ax >> 32;
   // |x| / 4 with its low word cleared; 0.28125 above 0.78125; 0 below 0.3 (then a = 1, hz = z / 2).
-  double qx = FromBits((ax - (0x00200000ULL << 32)) & 0xffffffff00000000ULL);
-  qx = Select(hi > 0x3fe90000ULL, 0.28125, qx);
-  qx = Select(hi < 0x3fd33333ULL, 0.0, qx);
-  const double hz = 0.5 * z - qx, a = 1.0 - qx;
+  D qx = FromBits((ax - (int64_t{0x00200000} << 32)) & ~int64_t{0xffffffff});
+  qx = Select(hi > 0x3fe90000, Splat<D>(0.28125), qx);
+  qx = Select(hi < 0x3fd33333, Splat<D>(0.0), qx);
+  const D hz = 0.5 * z - qx, a = 1.0 - qx;
   return a - (hz - (z * r - x * y));
 }
 
@@ -142,10 +165,13 @@ inline constexpr double kSinCosSmallArg = 0.75;
 
 // SinCosCore for |x| <= kSinCosSmallArg without the reduction, bit-identical to SinCosCore there (q = 0,
 // r_hi = x and r_lo = +0 exactly): half the operations, for loops whose arguments are known to be small.
-inline void SinCosSmallCore(double x, double& s, double& c) {
+// D = double or simd_detail::V4d (four at once, equal to four scalar calls).
+template <class D>
+inline void SinCosSmallCore(D x, D& s, D& c) {
   using namespace simd_detail;
-  s = Select(x == 0.0, x, KernelSin(x, 0.0));
-  c = KernelCos(x, 0.0);
+  const D zero = Splat<D>(0.0);
+  s = Select(x == 0.0, x, KernelSin(x, zero));
+  c = KernelCos(x, zero);
 }
 
 // SinCosCore with std::sin / std::cos beyond kSinCosMaxArg and for NaN / inf.

@@ -66,147 +66,17 @@ struct CartPole {
     Observe(obs);
   }
 
-  StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
-    double sintheta, costheta;
-    SinCos(s_[2], sintheta, costheta);
-    const bool terminated = Dynamics(s_, *a == 1, sintheta, costheta, s_);
-    Observe(obs);
-    return {Reward(*cfg_, terminated), terminated};
-  }
-
-  // VecEnv's batched step: envs[j] for every j in [0, count) with skip[j] == 0, with exactly Step's
-  // results (the same operations in the same order; SinCosSmallCore and SinCosCore are bit-identical to
-  // SinCos where they apply). Envs with skip[j] != 0 keep their state; their obs and out entries are
-  // written with junk. Chunks of kChunk envs are gathered into structure-of-arrays (4x4 transposes of
-  // the states) and stepped in one vectorized loop (AVX2 clone where the CPU has it, no FMA, see
-  // common/simd_math.h): without the sincos range reduction when every |theta| <= kSinCosSmallArg (always,
-  // in practice: an episode ends at 0.21), with it up to kSinCosMaxArg; a chunk with some |theta|
-  // beyond (or NaN) steps env by env through Step.
-  NEXTRL_TARGET_CLONES_AVX2
-  static void StepBlock(const Config& c, CartPole* envs, Rng* rngs, int64_t count, const Action* actions,
-                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
-    for (int64_t j0 = 0; j0 < count; j0 += kChunk) {
-      const int64_t m = count - j0 < kChunk ? count - j0 : kChunk;
-      StepChunk(c, envs + j0, rngs + j0, m, actions + j0, skip + j0, obs + j0 * kStateSize, info, out + j0);
-    }
-  }
-
- private:
-  static constexpr int64_t kChunk = 64;
-
-  __attribute__((always_inline)) static void StepChunk(const Config& c, CartPole* e, Rng* rngs, int64_t m,
-                                                       const Action* actions, const uint8_t* skip, Obs* obs,
-                                                       double* info, StepOut* out) {
-    using simd_detail::V4d;
-    alignas(32) double cur[kStateSize][kChunk], next[kStateSize][kChunk];
-    uint8_t push[kChunk], term[kChunk];
-    const int64_t m4 = m & ~int64_t{3};
-    for (int64_t j = 0; j < m4; j += 4) {  // rows of 4 envs -> columns x, x_dot, theta, theta_dot
-      V4d r0, r1, r2, r3;
-      Load4(e[j].s_, r0);
-      Load4(e[j + 1].s_, r1);
-      Load4(e[j + 2].s_, r2);
-      Load4(e[j + 3].s_, r3);
-      simd_detail::Transpose4(r0, r1, r2, r3);
-      Store4(&cur[0][j], r0);
-      Store4(&cur[1][j], r1);
-      Store4(&cur[2][j], r2);
-      Store4(&cur[3][j], r3);
-    }
-    for (int64_t j = m4; j < m; ++j)
-      for (int64_t k = 0; k < kStateSize; ++k) cur[k][j] = e[j].s_[k];
-    int64_t num_big = 0, num_not_small = 0;  // counts, not flags: the loop vectorizes
-    for (int64_t j = 0; j < m; ++j) {
-      const double a = std::fabs(cur[2][j]);
-      num_big += !(a <= kSinCosMaxArg);
-      num_not_small += !(a <= kSinCosSmallArg);
-    }
-    if (num_big != 0) {
-      for (int64_t j = 0; j < m; ++j)
-        if (skip[j] == 0) out[j] = e[j].Step(actions + j, rngs[j], obs + j * kStateSize, info);
-      return;
-    }
-    for (int64_t j = 0; j < m; ++j) push[j] = actions[j] == 1;
-    if (num_not_small == 0) {
-      StepColumns<true>(m, cur, push, next, term);
-    } else {
-      StepColumns<false>(m, cur, push, next, term);
-    }
-    for (int64_t j = 0; j < m4; j += 4) {  // columns -> rows; obs rows are the states rounded to float
-      V4d r0, r1, r2, r3;
-      Load4(&next[0][j], r0);
-      Load4(&next[1][j], r1);
-      Load4(&next[2][j], r2);
-      Load4(&next[3][j], r3);
-      simd_detail::Transpose4(r0, r1, r2, r3);
-      StoreRow(e[j], obs + j * kStateSize, r0);
-      StoreRow(e[j + 1], obs + (j + 1) * kStateSize, r1);
-      StoreRow(e[j + 2], obs + (j + 2) * kStateSize, r2);
-      StoreRow(e[j + 3], obs + (j + 3) * kStateSize, r3);
-    }
-    for (int64_t j = m4; j < m; ++j)
-      for (int64_t k = 0; k < kStateSize; ++k) {
-        e[j].s_[k] = next[k][j];
-        obs[j * kStateSize + k] = static_cast<float>(next[k][j]);
-      }
-    int64_t num_skipped = 0;
-    for (int64_t j = 0; j < m; ++j) num_skipped += skip[j] != 0;
-    for (int64_t j = 0; j < m && num_skipped != 0; ++j)  // skipped envs keep their state
-      if (skip[j] != 0)
-        for (int64_t k = 0; k < kStateSize; ++k) e[j].s_[k] = cur[k][j];
-    // out[j] = {reward, terminated} as one 8-byte word (the reward's bits, then the bool): this vectorizes.
-    static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 &&
-                  __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
-    const float reward_term = Reward(c, true), reward_live = Reward(c, false);
-    uint32_t bits_term, bits_live;
-    std::memcpy(&bits_term, &reward_term, sizeof bits_term);
-    std::memcpy(&bits_live, &reward_live, sizeof bits_live);
-    const uint64_t word_term = bits_term | (uint64_t{1} << 32), word_live = bits_live;
-    uint64_t words[kChunk];
-    for (int64_t j = 0; j < m; ++j) words[j] = term[j] ? word_term : word_live;
-    std::memcpy(static_cast<void*>(out), words, static_cast<size_t>(m) * sizeof(StepOut));
-  }
-
-  __attribute__((always_inline)) static void Load4(const double* p, simd_detail::V4d& v) {
-    v = *reinterpret_cast<const simd_detail::V4dU*>(p);
-  }
-  __attribute__((always_inline)) static void Store4(double* p, const simd_detail::V4d& v) {
-    *reinterpret_cast<simd_detail::V4dU*>(p) = v;
-  }
-  // A new state row and its observation (the state rounded to float).
-  __attribute__((always_inline)) static void StoreRow(CartPole& env, Obs* obs, const simd_detail::V4d& row) {
-    Store4(env.s_, row);
-    *reinterpret_cast<simd_detail::V4fU*>(obs) = __builtin_convertvector(row, simd_detail::V4f);
-  }
-
-  // The vectorized loop: next = Dynamics(cur), term = out of bounds.
-  template <bool kSmall>
-  __attribute__((always_inline)) static void StepColumns(int64_t m, const double (&cur)[kStateSize][kChunk],
-                                                         const uint8_t* push, double (&next)[kStateSize][kChunk],
-                                                         uint8_t* term) {
-    for (int64_t j = 0; j < m; ++j) {
-      double sintheta, costheta, s[kStateSize], ns[kStateSize];
-      for (int64_t k = 0; k < kStateSize; ++k) s[k] = cur[k][j];
-      if constexpr (kSmall) {
-        SinCosSmallCore(s[2], sintheta, costheta);
-      } else {
-        SinCosCore(s[2], sintheta, costheta);
-      }
-      term[j] = Dynamics(s, push[j] != 0, sintheta, costheta, ns);
-      for (int64_t k = 0; k < kStateSize; ++k) next[k][j] = ns[k];
-    }
-  }
-
-  // Gymnasium's CartPoleEnv.step ("euler" integrator), operation for operation: s -> next (may alias);
-  // returns whether the new state is out of bounds.
-  static bool Dynamics(const double* s, bool push_right, double sintheta, double costheta, double* next) {
-    const double x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
-    const double force = push_right ? kForceMag : -kForceMag;
-    const double temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
-    const double thetaacc =
+  // Gymnasium's CartPoleEnv.step ("euler" integrator), operation for operation, on D = double or V4d (four
+  // envs, one per lane): s -> next (may alias); returns whether the new state is out of bounds (a bool,
+  // or a V4i lane mask).
+  template <class D>
+  static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next) -> decltype(D{} < 0.0) {
+    const D x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
+    const D temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
+    const D thetaacc =
         (kGravity * sintheta - costheta * temp) /
         (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
-    const double xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
+    const D xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
     next[0] = x + kTau * x_dot;
     next[1] = x_dot + kTau * xacc;
     next[2] = theta + kTau * theta_dot;
@@ -214,6 +84,103 @@ struct CartPole {
     return (next[0] < -kXThreshold) | (next[0] > kXThreshold) | (next[2] < -kThetaThreshold) |
            (next[2] > kThetaThreshold);
   }
+  StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
+    double sintheta, costheta;
+    SinCos(s_[2], sintheta, costheta);
+    const bool terminated = Dynamics(s_, *a == 1 ? kForceMag : -kForceMag, sintheta, costheta, s_);
+    Observe(obs);
+    return {Reward(*cfg_, terminated), terminated};
+  }
+
+  // VecEnv's batched step: envs[j] for every j in [0, count) with skip[j] == 0, with exactly Step's
+  // results (the same operations in the same order: Dynamics and SinCosSmallCore on four lanes equal four
+  // scalar calls, and SinCosSmallCore equals SinCos where it applies). Envs with skip[j] != 0 keep their
+  // state; their obs and out entries are written with junk. Groups of 4 envs are loaded as rows, turned
+  // into columns x, x_dot, theta, theta_dot by a 4x4 transpose, stepped as one V4d each (AVX2 clone where
+  // the CPU has it, no FMA, see common/simd_math.h) and transposed back, kGroups groups at a time. The
+  // sincos skips its range reduction, so every |theta| of those groups must be <= kSinCosSmallArg
+  // (always, in practice: an episode ends at 0.21); groups with some |theta| beyond (or NaN), and the
+  // count % 4 last envs, step env by env through Step.
+  NEXTRL_TARGET_CLONES_AVX2
+  static void StepBlock(const Config& c, CartPole* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double* info, StepOut* out) {
+    // out[j] = {reward, terminated} as one 8-byte word: the reward's bits, then the bool.
+    static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 &&
+                  __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+    const Words words{OutWord(Reward(c, true), true), OutWord(Reward(c, false), false)};
+    int64_t j = 0;
+    for (; j + 4 * kGroups <= count; j += 4 * kGroups)
+      StepGroups<kGroups>(envs, rngs, j, actions, skip, obs, info, out, words);
+    for (; j + 4 <= count; j += 4) StepGroups<1>(envs, rngs, j, actions, skip, obs, info, out, words);
+    StepEach(envs + j, rngs + j, count - j, actions + j, skip + j, obs + j * kStateSize, info, out + j);
+  }
+
+ private:
+  struct Words {
+    int64_t term, live;  // out words of a terminating and of a live step
+  };
+
+  static constexpr int kGroups = 16;
+
+  // G groups of 4 envs from envs + j, stage by stage (load, sincos, dynamics, store), each stage a loop over
+  // the groups: a group's chain of sincos and divisions is long, and a short loop of independent iterations
+  // lets the CPU overlap many of them where one long body would wait on its latencies.
+  template <int G>
+  __attribute__((always_inline)) static void StepGroups(CartPole* envs, Rng* rngs, int64_t j, const Action* actions,
+                                                        const uint8_t* skip, Obs* obs, double* info, StepOut* out,
+                                                        const Words& words) {
+    using simd_detail::V4d, simd_detail::V4i;
+    V4d row[G][kStateSize], col[G][kStateSize];
+    V4i all_small = {-1, -1, -1, -1};
+    for (int g = 0; g < G; ++g) {
+      for (int k = 0; k < 4; ++k) col[g][k] = row[g][k] = LoadRow(envs[j + 4 * g + k]);
+      simd_detail::Transpose4(col[g][0], col[g][1], col[g][2], col[g][3]);
+      all_small &= simd_detail::Abs(col[g][2]) <= kSinCosSmallArg;
+    }
+    if (!(all_small[0] & all_small[1] & all_small[2] & all_small[3])) {
+      StepEach(envs + j, rngs + j, 4 * G, actions + j, skip + j, obs + j * kStateSize, info, out + j);
+      return;
+    }
+    V4d sintheta[G], costheta[G], next[G][kStateSize];
+    V4i term[G];
+    for (int g = 0; g < G; ++g) SinCosSmallCore(col[g][2], sintheta[g], costheta[g]);
+    for (int g = 0; g < G; ++g) {
+      const V4i push_right = *reinterpret_cast<const simd_detail::V4iU*>(actions + j + 4 * g) == 1;
+      const V4d force = simd_detail::Select(push_right, simd_detail::Splat<V4d>(kForceMag),
+                                            simd_detail::Splat<V4d>(-kForceMag));
+      term[g] = Dynamics(col[g], force, sintheta[g], costheta[g], next[g]);
+    }
+    uint8_t skip_any = 0;
+    for (int64_t i = j; i < j + 4 * G; ++i) skip_any |= skip[i];
+    for (int g = 0; g < G; ++g) {
+      simd_detail::Transpose4(next[g][0], next[g][1], next[g][2], next[g][3]);
+      for (int k = 0; k < 4; ++k) {
+        const int64_t i = j + 4 * g + k;
+        if (skip_any != 0 && skip[i] != 0) next[g][k] = row[g][k];  // skipped envs keep their state
+        StoreRow(envs[i], next[g][k]);
+        *reinterpret_cast<simd_detail::V4fU*>(obs + i * kStateSize) = __builtin_convertvector(next[g][k], simd_detail::V4f);
+      }
+      *reinterpret_cast<simd_detail::V4iU*>(out + j + 4 * g) = (words.term & term[g]) | (words.live & ~term[g]);
+    }
+  }
+
+  static int64_t OutWord(float reward, bool terminated) {
+    uint32_t bits;
+    std::memcpy(&bits, &reward, sizeof bits);
+    return static_cast<int64_t>(bits | (static_cast<uint64_t>(terminated) << 32));
+  }
+  __attribute__((always_inline)) static simd_detail::V4d LoadRow(const CartPole& env) {
+    return *reinterpret_cast<const simd_detail::V4dU*>(env.s_);
+  }
+  __attribute__((always_inline)) static void StoreRow(CartPole& env, const simd_detail::V4d& row) {
+    *reinterpret_cast<simd_detail::V4dU*>(env.s_) = row;
+  }
+  static void StepEach(CartPole* e, Rng* rngs, int64_t m, const Action* actions, const uint8_t* skip, Obs* obs,
+                       double* info, StepOut* out) {
+    for (int64_t j = 0; j < m; ++j)
+      if (skip[j] == 0) out[j] = e[j].Step(actions + j, rngs[j], obs + j * kStateSize, info);
+  }
+
   static float Reward(const Config& c, bool terminated) {
     if (c.sutton_barto_reward) return terminated ? -1.0f : 0.0f;
     return 1.0f;

@@ -63,6 +63,7 @@
 #include "common/check.h"
 #include "common/parallel.h"
 #include "common/rng.h"
+#include "common/simd_math.h"
 
 namespace nextrl::envs {
 
@@ -245,7 +246,7 @@ class VecEnv {
   // finished episode statistics, and (WriteNeedsReset) needs_reset = done. Envs with skip set get flags 0
   // here and are reset by the caller. Returns the number of finished episodes.
   template <bool WriteNeedsReset>
-  static int64_t Bookkeep(int64_t count, const uint8_t* __restrict skip, const StepOut* __restrict out,
+  NEXTRL_TARGET_CLONES_AVX2 static int64_t Bookkeep(int64_t count, const uint8_t* __restrict skip, const StepOut* __restrict out,
                           const int64_t* __restrict limit, float* __restrict rew, uint8_t* __restrict term,
                           uint8_t* __restrict trunc, uint8_t* __restrict ep_done, double* __restrict run_ret,
                           int64_t* __restrict run_len, uint8_t* __restrict nr) {
@@ -279,6 +280,17 @@ class VecEnv {
     return static_cast<int64_t>(finished);
   }
 
+  // f(j) for every j with skip[j] != 0 (skip: kStepBlock bytes of 0 / 1), in order, eight bytes at a time:
+  // skipped envs are few, and one unpredictable branch per env would cost more than their work.
+  template <class F>
+  static void SkippedEach(const uint8_t* skip, F&& f) {
+    for (int64_t j0 = 0; j0 < kStepBlock; j0 += 8) {
+      uint64_t word;
+      std::memcpy(&word, skip + j0, sizeof word);
+      for (; word != 0; word &= word - 1) f(j0 + std::countr_zero(word) / 8);
+    }
+  }
+
   template <Autoreset M>
   void StepBlocks(const Action* actions) {
     const int64_t blocks = static_cast<int64_t>(block_done_.size());
@@ -294,16 +306,16 @@ class VecEnv {
   template <Autoreset M>
   int64_t StepBlockAt(int64_t i0, int64_t count, const Action* actions) {
     StepOut out[kStepBlock];
-    uint8_t skip[kStepBlock] = {};
+    alignas(8) uint8_t skip[kStepBlock];  // all kStepBlock entries set: SkippedEach reads whole words
     const uint8_t* nr = needs_reset_.data() + i0;
     uint8_t any_skip = 0;
     for (int64_t j = 0; j < count; ++j) {
       skip[j] = M == Autoreset::kNextStep ? nr[j] : 0;
       any_skip |= skip[j];
     }
+    if (count < kStepBlock) std::memset(skip + count, 0, static_cast<size_t>(kStepBlock - count));
     Obs* obs = obs_.data() + i0 * obs_size_;
     double* info = infos_.data() + i0 * kNumInfo;
-    if (any_skip) std::memset(static_cast<void*>(out), 0, sizeof(StepOut) * static_cast<size_t>(count));
     if constexpr (HasStepBlock<Env>) {
       Env::StepBlock(config_, envs_.data() + i0, rngs_.data() + i0, count, actions, skip, obs, info, out);
     } else {
@@ -312,14 +324,13 @@ class VecEnv {
       for (int64_t j = 0; j < count; ++j)
         if (!skip[j]) out[j] = envs[j].Step(actions + j * action_size_, rngs[j], obs + j * obs_size_, info + j * kNumInfo);
     }
+    if (any_skip) SkippedEach(skip, [&](int64_t j) { out[j] = StepOut{}; });  // reward 0, not terminated
     const int64_t finished = Bookkeep<M != Autoreset::kSameStep>(
         count, skip, out, limit_.data() + i0, rewards_.data() + i0, terminations_.data() + i0,
         truncations_.data() + i0, episode_done_.data() + i0, running_return_.data() + i0,
         running_length_.data() + i0, needs_reset_.data() + i0);
-    if (M == Autoreset::kNextStep && any_skip) {
-      for (int64_t j = 0; j < count; ++j)
-        if (skip[j]) ResetOne(i0 + j);  // the reset step: first observation, reward 0, flags false
-    }
+    if (M == Autoreset::kNextStep && any_skip)  // the reset step: first observation, reward 0, flags false
+      SkippedEach(skip, [&](int64_t j) { ResetOne(i0 + j); });
     if (M == Autoreset::kSameStep && finished > 0) {
       for (int64_t j = 0; j < count; ++j) {
         const int64_t i = i0 + j;

@@ -113,8 +113,8 @@ def test_cartpole_block_step_equals_step(num_envs):
 
 @pytest.mark.parametrize("init", [3.0, 100.0, 1e7])
 def test_cartpole_block_step_equals_step_beyond_small_angles(init):
-    """Initial angles past kSinCosSmallArg (full reduction) and past kSinCosMaxArg (env by env through Step,
-    libm), mixed inside chunks."""
+    """Initial angles past kSinCosSmallArg (those runs of 64 step env by env through Step: SinCos with its
+    reduction, and libm past kSinCosMaxArg), mixed with small ones inside blocks."""
     env = CartPoleVectorEnv(300, init_low=-init, init_high=init, copy=False)
     env.reset(seed=1)
     rng = np.random.default_rng(0)
