@@ -50,6 +50,25 @@ NEXTRL_TARGET_CLONES_AVX2 void SinCosArrayClones(const double* x, double* s, dou
 
 // Test hooks of common/simd_math.h and CartPole::StepBlock.
 void BindTestHooks(py::module_& m) {
+  // _rng_draws(seed, stream, ops): replays ops on one Rng(seed, stream); op k >= 0 is Uniforms(-1, 2, k), op -1
+  // one NextU32, op -2 one Uniform(-1, 2). Returns every value drawn, as float64 (a u32 converts exactly).
+  m.def("_rng_draws", [](uint64_t seed, uint64_t stream, const std::vector<int64_t>& ops) {
+    nextrl::Rng rng(seed, stream);
+    std::vector<double> out;
+    for (int64_t op : ops) {
+      NEXTRL_CHECK(op >= -2, std::invalid_argument, "_rng_draws: ops must be >= -2, got ", op);
+      if (op == -1) {
+        out.push_back(rng.NextU32());
+      } else if (op == -2) {
+        out.push_back(rng.Uniform(-1.0, 2.0));
+      } else {
+        const size_t at = out.size();
+        out.resize(at + static_cast<size_t>(op));
+        rng.Uniforms(-1.0, 2.0, out.data() + at, op);
+      }
+    }
+    return py::array_t<double>(static_cast<py::ssize_t>(out.size()), out.data());
+  });
   // _sincos(x, vectorized): (sin x, cos x) of a float64 array, through SinCosArrayClones or element by
   // element through the scalar SinCos (baseline x86-64 code).
   m.def("_sincos", [](py::array_t<double, py::array::c_style | py::array::forcecast> x, bool vectorized) {

@@ -11,25 +11,42 @@ struct Philox4x32 {
   uint32_t v[4];
 };
 
-inline Philox4x32 Philox(uint64_t seed, uint64_t stream, uint64_t counter) {
+// Philox4x32-10 of the N counters counter, counter + 1, ...: out[i] = Philox(seed, stream, counter + i). The
+// N chains run in one loop, so their multiplies overlap where one chain would wait on each.
+template <int N>
+inline void PhiloxN(uint64_t seed, uint64_t stream, uint64_t counter, Philox4x32* out) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32);
-  uint32_t c2 = static_cast<uint32_t>(stream), c3 = static_cast<uint32_t>(stream >> 32);
+  uint32_t c0[N], c1[N], c2[N], c3[N];
+  for (int i = 0; i < N; ++i) {
+    const uint64_t ctr = counter + static_cast<uint64_t>(i);
+    c0[i] = static_cast<uint32_t>(ctr);
+    c1[i] = static_cast<uint32_t>(ctr >> 32);
+    c2[i] = static_cast<uint32_t>(stream);
+    c3[i] = static_cast<uint32_t>(stream >> 32);
+  }
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
-    const uint64_t p0 = static_cast<uint64_t>(kM0) * c0;
-    const uint64_t p1 = static_cast<uint64_t>(kM1) * c2;
-    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ k0;
-    const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
-    c1 = static_cast<uint32_t>(p1);
-    c3 = static_cast<uint32_t>(p0);
-    c0 = n0;
-    c2 = n2;
+    for (int i = 0; i < N; ++i) {
+      const uint64_t p0 = static_cast<uint64_t>(kM0) * c0[i];
+      const uint64_t p1 = static_cast<uint64_t>(kM1) * c2[i];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[i] ^ k0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[i] ^ k1;
+      c1[i] = static_cast<uint32_t>(p1);
+      c3[i] = static_cast<uint32_t>(p0);
+      c0[i] = n0;
+      c2[i] = n2;
+    }
     k0 += kW0;
     k1 += kW1;
   }
-  return {{c0, c1, c2, c3}};
+  for (int i = 0; i < N; ++i) out[i] = {{c0[i], c1[i], c2[i], c3[i]}};
+}
+
+inline Philox4x32 Philox(uint64_t seed, uint64_t stream, uint64_t counter) {
+  Philox4x32 r;
+  PhiloxN<1>(seed, stream, counter, &r);
+  return r;
 }
 
 // Uniform double in [0, 1) with 53 random bits, the `counter`-th draw of `stream`.
@@ -65,6 +82,23 @@ class Rng {
   // Uniform in [0, 1) with 53 random bits.
   double Uniform() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
+  // out[i] = Uniform(lo, hi) for i in [0, n), the same values as n calls; four at a time from two fresh
+  // blocks computed together (PhiloxN) where the stream is at a block boundary.
+  void Uniforms(double lo, double hi, double* out, int64_t n) {
+    int64_t i = 0;
+    while (i < n && left_ >= 2) out[i++] = Uniform(lo, hi);
+    for (; left_ == 0 && i + 4 <= n; i += 4) {
+      Philox4x32 b[2];
+      PhiloxN<2>(seed_, stream_, counter_, b);
+      counter_ += 2;
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t* w = b[k / 2].v + 2 * (k % 2);
+        const uint64_t bits = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+        out[i + k] = lo + (hi - lo) * (static_cast<double>(bits >> 11) * 0x1.0p-53);
+      }
+    }
+    for (; i < n; ++i) out[i] = Uniform(lo, hi);
+  }
   // Uniform integer in [0, n), n >= 1, without modulo bias (Lemire 2019, with rejection).
   int64_t Below(int64_t n) {
     const uint64_t range = static_cast<uint64_t>(n);

@@ -103,7 +103,7 @@ def _block_vs_step(env: CartPoleVectorEnv, actions: np.ndarray, init: float = 0.
 
 @pytest.mark.parametrize("num_envs", [1, 3, 64, 257, 1000])
 def test_cartpole_block_step_equals_step(num_envs):
-    """Block sizes that leave tails of every length (chunks of 64, rows of 4), resets in between."""
+    """Block sizes that leave tails of every length (runs of 8, groups of 4), resets in between."""
     env = CartPoleVectorEnv(num_envs, copy=False)
     env.reset(seed=7)
     rng = np.random.default_rng(num_envs)
@@ -113,7 +113,7 @@ def test_cartpole_block_step_equals_step(num_envs):
 
 @pytest.mark.parametrize("init", [3.0, 100.0, 1e7])
 def test_cartpole_block_step_equals_step_beyond_small_angles(init):
-    """Initial angles past kSinCosSmallArg (those runs of 64 step env by env through Step: SinCos with its
+    """Initial angles past kSinCosSmallArg (those runs of 8 envs step env by env through Step: SinCos with its
     reduction, and libm past kSinCosMaxArg), mixed with small ones inside blocks."""
     env = CartPoleVectorEnv(300, init_low=-init, init_high=init, copy=False)
     env.reset(seed=1)
