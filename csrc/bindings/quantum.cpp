@@ -10,6 +10,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,7 +149,7 @@ void BindQuantum(py::module_& m) {
            py::arg("num_scales"), py::arg("terms"), py::arg("num_outputs"), py::arg("prob_qubits"))
       .def("forward",
            [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const std::string& dtype,
-              bool keep_state) -> py::object {
+              bool keep_state, const std::optional<DArray>& output_scale) -> py::object {
              const bool f32 = UseFloat32("BatchPlan.forward", dtype);
              NEXTRL_CHECK(x.ndim() == 2, std::invalid_argument, "BatchPlan.forward: inputs must be 2-D [batch, ",
                           p.num_features(), "], got ", x.ndim(), " dimensions");
@@ -156,7 +157,10 @@ void BindQuantum(py::module_& m) {
              const double* px = CheckedData("BatchPlan.forward", "inputs", x, {batch, p.num_features()});
              const double* pw = CheckedData("BatchPlan.forward", "weights", w, {p.num_weights()});
              const double* ps = CheckedData("BatchPlan.forward", "scales", s, {p.num_scales()});
-             py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(p.num_outputs())});
+             const int64_t num_outputs = p.num_outputs();
+             const double* pscale =
+                 output_scale ? CheckedData("BatchPlan.forward", "output_scale", *output_scale, {num_outputs}) : nullptr;
+             py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(num_outputs)});
              double* po = out.mutable_data();
              py::array state = keep_state ? StateArray(p, batch, f32) : py::array();
              {
@@ -164,15 +168,18 @@ void BindQuantum(py::module_& m) {
                if (batch > 0) {
                  if (f32) p.Forward<float>(px, batch, pw, ps, po, keep_state ? static_cast<float*>(state.mutable_data()) : nullptr);
                  else p.Forward<double>(px, batch, pw, ps, po, keep_state ? static_cast<double*>(state.mutable_data()) : nullptr);
+                 if (pscale != nullptr)
+                   for (int64_t i = 0; i < batch * num_outputs; ++i) po[i] *= pscale[i % num_outputs];
                }
              }
              if (keep_state) return py::make_tuple(out, state);
              return out;
            },
            py::arg("inputs"), py::arg("weights"), py::arg("scales"), py::arg("dtype") = "float64",
-           py::arg("keep_state") = false,
-           "Outputs [batch, num_outputs] for inputs [batch, num_features]; with keep_state=True, (outputs, state):\n"
-           "the final states for backward(..., state=state) on the same inputs and weights.")
+           py::arg("keep_state") = false, py::arg("output_scale") = py::none(),
+           "Outputs [batch, num_outputs] for inputs [batch, num_features], each column times output_scale [num_outputs]\n"
+           "when given; with keep_state=True, (outputs, state): the final states for backward(..., state=state) on\n"
+           "the same inputs and weights.")
       .def("backward",
            [](const q::BatchPlan& p, const DArray& x, const DArray& w, const DArray& s, const DArray& g,
               const std::string& dtype, const py::object& state) {

@@ -323,6 +323,20 @@ def test_backward_from_kept_state_equals_recomputed(rng, dtype):
         vc.plan.backward(x, w, s, g, dtype, [1.0])
 
 
+def test_forward_output_scale_multiplies_each_column(rng):
+    """forward(..., output_scale=o) = forward(...) * o bit for bit (the layer's inference path); bad scales raise."""
+    vc, x, w, s = random_variational(rng, 3, 20)
+    x = rng.normal(size=(9, 3))
+    o = rng.normal(size=vc.num_outputs)
+    for dtype in ("float64", "float32"):
+        plain = vc.plan.forward(x, w, s, dtype)
+        assert vc.plan.forward(x, w, s, dtype, False, o).tobytes() == (plain * o).tobytes()
+        out, _ = vc.plan.forward(x, w, s, dtype, True, o)
+        assert out.tobytes() == (plain * o).tobytes()
+    with pytest.raises(ValueError, match=rf"output_scale must have shape \({vc.num_outputs},\)"):
+        vc.plan.forward(x, w, s, "float64", False, np.ones(vc.num_outputs + 1))
+
+
 def test_quantum_layer_detects_weights_modified_between_forward_and_backward():
     layer = QuantumLayer(hardware_efficient(2, 1), dtype=torch.float64)
     out = layer(torch.zeros(1, 2, dtype=torch.float64))

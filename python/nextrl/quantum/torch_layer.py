@@ -27,9 +27,9 @@ KEEP_STATE_BYTES = 64 << 20
 
 
 def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray,
-                 keep_state: bool = False):
+                 keep_state: bool = False, output_scale: np.ndarray | None = None):
     try:
-        return vc.plan.forward(x, w, s, precision, keep_state)
+        return vc.plan.forward(x, w, s, precision, keep_state, output_scale)
     except ValueError as e:  # NaN / inf inputs are caught in C++ (one pass, no extra torch op)
         raise ValueError(str(e).replace("BatchPlan.forward", "QuantumLayer.forward")) from None
 
@@ -134,10 +134,7 @@ class QuantumLayer(torch.nn.Module):
             out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, self._param_arrays(w, s, o))
         else:  # inference (acting): no autograd node, one C++ call
             wa, sa, oa = self._param_arrays(w, s, o)
-            raw = _run_forward(self.circuit, self.precision, _f64(x), wa, sa)
-            if oa is not None:
-                raw *= oa
-            out = torch.from_numpy(raw)
+            out = torch.from_numpy(_run_forward(self.circuit, self.precision, _f64(x), wa, sa, output_scale=oa))
             if out.dtype != w.dtype or x.is_cuda:
                 out = out.to(device=x.device, dtype=w.dtype)
         return out.squeeze(0) if squeeze else out
