@@ -60,6 +60,8 @@ def note(r) -> str:
             parts.append(f"vjp/fwd {e['vjp_over_forward']:.2f}")
     if r.bench == "latency" and r.case == "forward" and "autograd_function_floor_s" in e:
         parts.append(f"autograd.Function floor {fmt_time(e['autograd_function_floor_s'])}")
+    if r.bench == "latency" and r.case == "forward+backward" and "autograd_backward_floor_s" in e:
+        parts.append(f"floor with backward {fmt_time(e['autograd_backward_floor_s'])}")
     if isinstance(e.get("max_diff"), dict):
         parts.append(f"|diff| {e['max_diff']['outputs']:.1e}")
     elif isinstance(e.get("max_diff"), float):

@@ -111,10 +111,11 @@ def test_cartpole_block_step_equals_step(num_envs):
         _block_vs_step(env, rng.integers(0, 2, num_envs))
 
 
-@pytest.mark.parametrize("init", [3.0, 100.0, 1e7])
+@pytest.mark.parametrize("init", [0.7, 1.0, 3.0, 100.0, 1e7])
 def test_cartpole_block_step_equals_step_beyond_small_angles(init):
-    """Initial angles past kSinCosSmallArg (those runs of 8 envs step env by env through Step: SinCos with its
-    reduction, and libm past kSinCosMaxArg), mixed with small ones inside blocks."""
+    """Initial angles near and past kSinCosSmallArg = 0.75 (runs of 8 envs with one past it step env by env
+    through Step: SinCos with its reduction, and libm past kSinCosMaxArg); with init 0.7 and 1.0 vectorized
+    and env-by-env runs alternate inside blocks, and most envs terminate, so resets interleave."""
     env = CartPoleVectorEnv(300, init_low=-init, init_high=init, copy=False)
     env.reset(seed=1)
     rng = np.random.default_rng(0)

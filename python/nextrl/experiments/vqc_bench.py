@@ -472,8 +472,12 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
             def floor():
                 _Floor.apply(x1, layer.weights, layer.scales, layer.output_scale)
 
+            def floor_backward():  # the same trivial Function, forward + sum + backward into x1g's grad
+                x1g.grad = None
+                _Floor.apply(x1g, layer.weights, layer.scales, layer.output_scale).sum().backward()
+
             contenders = {"forward": fwd, "forward (no_grad)": fwd_nograd, "forward+backward": _fwd_bwd(layer, x1g),
-                          "autograd floor": floor}
+                          "autograd floor": floor, "autograd floor+backward": floor_backward}
             if pennylane and _version("pennylane") is not None:
                 f = pennylane_qnode(p.vc, "default.qubit", "backprop")
                 xp, wp, sp = _torch_inputs(p, 1, True)
@@ -501,7 +505,8 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
             t = {k: statistics.median(v) for k, v in per.items()}
             common = _common(cfg, batch=1, circuit=_case_name(n), calls_per_round=calls,
                              output_scaling=True, unit="seconds per call",
-                             autograd_function_floor_s=t["autograd floor"])
+                             autograd_function_floor_s=t["autograd floor"],
+                             autograd_backward_floor_s=t["autograd floor+backward"])
             goal = GOALS["latency_forward_s"]
             for case in ("forward", "forward (no_grad)"):
                 results.append(BenchResult("latency", case, n, t[case], "goal 30 us", goal, goal / t[case],
