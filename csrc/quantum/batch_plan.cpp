@@ -553,8 +553,10 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
 }
 
 // RunTile with the lane count VL a compile-time constant (0: ws.lanes), so that lane loops unroll.
+// The per-tile scalar work (angles, matrices of the lone input gates, read-outs, gradient contractions) in an AVX2
+// clone too: its lane loops vectorize 4 wide there (no FMA and no reordered sums, so both clones agree bit for bit).
 template <typename Real, int VL>
-void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
+NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
                          const double* g, double* out, double* __restrict slot_grad, Workspace<Real>& ws,
                          Real* state_out, const Real* state_in) const {
   const LaneKernels<Real> K = Kernels<Real>(isa_);
