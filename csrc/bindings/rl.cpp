@@ -110,7 +110,7 @@ void BindRl(py::module_& m) {
             py::gil_scoped_release release;
             nextrl::rl::Gae<Real>(s.T, s.N, r, v, nv, term, trunc, Real(gamma), Real(lam), out);
           }
-          return std::move(adv);
+          return adv;
         });
       },
       py::arg("rewards").noconvert(), py::arg("values").noconvert(), py::arg("next_values").noconvert(),
@@ -142,7 +142,7 @@ void BindRl(py::module_& m) {
             py::gil_scoped_release release;
             nextrl::rl::DiscountedReturns<Real>(s.T, s.N, r, nv, term, trunc, Real(gamma), out);
           }
-          return std::move(ret);
+          return ret;
         });
       },
       py::arg("rewards").noconvert(), py::arg("next_values"), py::arg("terminations").noconvert(),
@@ -169,7 +169,7 @@ void BindRl(py::module_& m) {
             py::gil_scoped_release release;
             nextrl::rl::NStepReturns<Real>(s.T, s.N, r, nv, term, trunc, Real(gamma), n_steps, out);
           }
-          return std::move(ret);
+          return ret;
         });
       },
       py::arg("rewards").noconvert(), py::arg("next_values").noconvert(), py::arg("terminations").noconvert(),

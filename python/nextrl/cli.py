@@ -89,16 +89,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
             env_results += eb.bench_cartpole((4096,), threads=1, rounds=3, progress=progress)
+            if (os.cpu_count() or 1) > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
+                env_results += eb.bench_cartpole((4096,), threads=os.cpu_count(), rounds=3, progress=progress)
     if results:
         rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
                 for r in results]
         _table("simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
                ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
     if env_results:
-        rows = [[r.case, r.num_envs, f"{r.ours_steps_per_s:.3g}", r.peer, f"{r.peer_steps_per_s:.3g}",
+        rows = [[r.case, r.num_envs, r.threads, f"{r.ours_steps_per_s:.3g}", r.peer, f"{r.peer_steps_per_s:.3g}",
                  f"{r.ratio:.1f}x"] for r in env_results]
-        _table("vector envs: steps/s summed over envs, 1 core (ratio = nextrl / peer)",
-               ["env", "num_envs", "nextrl steps/s", "peer", "peer steps/s", "ratio"], rows)
+        _table("vector envs: steps/s summed over envs (ratio = nextrl / peer; peers run on one thread)",
+               ["env", "num_envs", "threads", "nextrl steps/s", "peer", "peer steps/s", "ratio"], rows)
     if args.out:
         with open(args.out, "a") as f:
             for r in [*results, *env_results]:
