@@ -74,7 +74,8 @@ q::Isa ParseIsa(const char* fn, const std::string& name) {
 using DArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 // Checks a float64 array's shape and finiteness; `what` names it in errors.
-const double* CheckedData(const char* fn, const char* what, const DArray& a, std::vector<py::ssize_t> shape) {
+const double* CheckedData(const char* fn, const char* what, const DArray& a, std::vector<py::ssize_t> shape,
+                          bool finite = true) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
   for (size_t i = 0; ok && i < shape.size(); ++i) ok = a.shape(i) == shape[i];
   if (!ok) {
@@ -85,7 +86,7 @@ const double* CheckedData(const char* fn, const char* what, const DArray& a, std
                                        ", got ", got, a.ndim() == 1 ? ",)" : ")"));
   }
   const double* d = a.data();
-  for (py::ssize_t i = 0; i < a.size(); ++i)
+  for (py::ssize_t i = 0; finite && i < a.size(); ++i)
     NEXTRL_CHECK(std::isfinite(d[i]), std::invalid_argument, fn, ": ", what, " must be finite, got ", d[i],
                  " at flat index ", i);
   return d;
@@ -158,8 +159,11 @@ void BindQuantum(py::module_& m) {
              const double* pw = CheckedData("BatchPlan.forward", "weights", w, {p.num_weights()});
              const double* ps = CheckedData("BatchPlan.forward", "scales", s, {p.num_scales()});
              const int64_t num_outputs = p.num_outputs();
-             const double* pscale =
-                 output_scale ? CheckedData("BatchPlan.forward", "output_scale", *output_scale, {num_outputs}) : nullptr;
+             // output_scale is not checked for finiteness: it scales the read-outs after the circuit, as the
+             // autograd path's multiply does (a NaN scale gives NaN outputs on both paths).
+             const double* pscale = output_scale ? CheckedData("BatchPlan.forward", "output_scale", *output_scale,
+                                                               {num_outputs}, false)
+                                                 : nullptr;
              py::array_t<double> out({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(num_outputs)});
              double* po = out.mutable_data();
              py::array state = keep_state ? StateArray(p, batch, f32) : py::array();

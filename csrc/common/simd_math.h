@@ -13,10 +13,10 @@
 // inaccurate values beyond the bound. Signed zeros follow libm: sin(-0) = -0, cos(+-0) = 1.
 //
 // Rounding is the same on every instruction set: every operation is a plain IEEE double add, multiply,
-// divide, compare or bit operation, none fused. Code that includes this header is compiled without FMA
-// contraction (the AVX2 clones of the env kernels target "avx2" without "fma", and CMakeLists.txt compiles
-// the env bindings with -ffp-contract=off, which also keeps -march=native builds equal), so scalar, SSE2
-// and AVX2 code give bit-identical results.
+// divide, compare or bit operation, none fused. The code that calls these kernels is compiled without FMA
+// contraction (the AVX2 clones target "avx2" without "fma", and CMakeLists.txt compiles the control envs'
+// bindings and batch_plan.cpp with -ffp-contract=off, which also keeps -march=native builds equal), so
+// scalar, SSE2 and AVX2 code give bit-identical results.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -64,11 +64,16 @@ typedef double V4dU __attribute__((vector_size(32), aligned(8), may_alias));
 typedef float V4fU __attribute__((vector_size(16), aligned(4), may_alias));
 typedef int64_t V4iU __attribute__((vector_size(32), aligned(8), may_alias));
 
+// Functions that take or return V4d by value are always inlined: an out-of-line copy compiled for the
+// baseline would pass V4d in memory where an AVX2 caller passes it in a register (GCC's -Wpsabi note, which
+// CMakeLists.txt silences for this reason).
+#define NEXTRL_VEC_INLINE inline __attribute__((always_inline))
+
 // The kernels below are templates over D = double or V4d (lane-wise: the same operations in the same order,
 // so a V4d result equals four double results bit for bit). Bits / FromBits / Select / Splat are their
 // type-generic pieces; a comparison of V4d values gives a V4i mask of all-ones / zero lanes.
-inline V4i Bits(V4d x) { return reinterpret_cast<V4i>(x); }
-inline V4d FromBits(V4i u) { return reinterpret_cast<V4d>(u); }
+NEXTRL_VEC_INLINE V4i Bits(V4d x) { return reinterpret_cast<V4i>(x); }
+NEXTRL_VEC_INLINE V4d FromBits(V4i u) { return reinterpret_cast<V4d>(u); }
 
 // cond ? a : b with integer masks (compilers keep these selects in vector code; ternaries on doubles may
 // become branches).
@@ -76,11 +81,11 @@ inline double Select(bool cond, double a, double b) {
   const uint64_t m = 0 - static_cast<uint64_t>(cond);
   return FromBits((Bits(a) & m) | (Bits(b) & ~m));
 }
-inline V4d Select(V4i mask, V4d a, V4d b) { return FromBits((Bits(a) & mask) | (Bits(b) & ~mask)); }
-inline V4d Abs(V4d x) { return FromBits(Bits(x) & 0x7fffffffffffffffLL); }
+NEXTRL_VEC_INLINE V4d Select(V4i mask, V4d a, V4d b) { return FromBits((Bits(a) & mask) | (Bits(b) & ~mask)); }
+NEXTRL_VEC_INLINE V4d Abs(V4d x) { return FromBits(Bits(x) & 0x7fffffffffffffffLL); }
 
 template <class D>
-inline D Splat(double v) {
+NEXTRL_VEC_INLINE D Splat(double v) {
   if constexpr (std::is_same_v<D, double>) {
     return v;
   } else {
@@ -115,7 +120,7 @@ inline constexpr double kC1 = 4.16666666666666019037e-02, kC2 = -1.3888888888874
 
 // sin(x + y) for |x| <= pi/4, |y| <= ulp(x) / 2 (fdlibm __kernel_sin with iy = 1).
 template <class D>
-inline D KernelSin(D x, D y) {
+NEXTRL_VEC_INLINE D KernelSin(D x, D y) {
   const D z = x * x, v = z * x;
   const D r = kS2 + z * (kS3 + z * (kS4 + z * (kS5 + z * kS6)));
   return x - ((z * (0.5 * y - v * r) - y) - v * kS1);
@@ -123,7 +128,7 @@ inline D KernelSin(D x, D y) {
 
 // cos(x + y) for |x| <= pi/4 (fdlibm __kernel_cos; its branches on |x| become selects of qx).
 template <class D>
-inline D KernelCos(D x, D y) {
+NEXTRL_VEC_INLINE D KernelCos(D x, D y) {
   const D z = x * x;
   const D r = z * (kC1 + z * (kC2 + z * (kC3 + z * (kC4 + z * (kC5 + z * kC6)))));
   const auto ax = Bits(x) & 0x7fffffffffffffffLL;  // uint64_t or V4i; non-negative either way
@@ -167,7 +172,7 @@ inline constexpr double kSinCosSmallArg = 0.75;
 // r_hi = x and r_lo = +0 exactly): half the operations, for loops whose arguments are known to be small.
 // D = double or simd_detail::V4d (four at once, equal to four scalar calls).
 template <class D>
-inline void SinCosSmallCore(D x, D& s, D& c) {
+NEXTRL_VEC_INLINE void SinCosSmallCore(D x, D& s, D& c) {
   using namespace simd_detail;
   const D zero = Splat<D>(0.0);
   s = Select(x == 0.0, x, KernelSin(x, zero));

@@ -70,7 +70,7 @@ struct CartPole {
   // envs, one per lane): s -> next (may alias); returns whether the new state is out of bounds (a bool,
   // or a V4i lane mask).
   template <class D>
-  static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next) -> decltype(D{} < 0.0) {
+  __attribute__((always_inline)) static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next) -> decltype(D{} < 0.0) {
     const D x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
     const D temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
     const D thetaacc =

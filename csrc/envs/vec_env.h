@@ -284,6 +284,7 @@ class VecEnv {
   // skipped envs are few, and one unpredictable branch per env would cost more than their work.
   template <class F>
   static void SkippedEach(const uint8_t* skip, F&& f) {
+    static_assert(std::endian::native == std::endian::little, "byte j of the word is bits 8 j to 8 j + 7");
     for (int64_t j0 = 0; j0 < kStepBlock; j0 += 8) {
       uint64_t word;
       std::memcpy(&word, skip + j0, sizeof word);

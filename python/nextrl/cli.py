@@ -89,8 +89,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
             env_results += eb.bench_cartpole((4096,), threads=1, rounds=3, progress=progress)
-            if (os.cpu_count() or 1) > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
-                env_results += eb.bench_cartpole((4096,), threads=os.cpu_count(), rounds=3, progress=progress)
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            if cores > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
+                env_results += eb.bench_cartpole((4096,), threads=cores, rounds=3, progress=progress)
     if results:
         rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
                 for r in results]

@@ -335,6 +335,13 @@ def test_forward_output_scale_multiplies_each_column(rng):
         assert out.tobytes() == (plain * o).tobytes()
     with pytest.raises(ValueError, match=rf"output_scale must have shape \({vc.num_outputs},\)"):
         vc.plan.forward(x, w, s, "float64", False, np.ones(vc.num_outputs + 1))
+    assert vc.plan.forward(x[:0], w, s, "float64", False, o).shape == (0, vc.num_outputs)
+    # A non-finite scale propagates as in the autograd path's multiply (no error on either path).
+    bad = o.copy()
+    bad[0] = np.nan
+    got = vc.plan.forward(x, w, s, "float64", False, bad)
+    plain = vc.plan.forward(x, w, s, "float64")
+    assert np.isnan(got[:, 0]).all() and got[:, 1:].tobytes() == (plain[:, 1:] * o[1:]).tobytes()
 
 
 def test_quantum_layer_detects_weights_modified_between_forward_and_backward():
