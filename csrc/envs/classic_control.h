@@ -52,6 +52,7 @@ struct CartPole {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a == 0 || *a == 1) ? nullptr : "must be 0 or 1";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
 
   explicit CartPole(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }

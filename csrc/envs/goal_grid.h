@@ -83,6 +83,7 @@ struct GoalGridWorld {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
   static double Reward(const Config& c, int64_t ax, int64_t ay, int64_t dx, int64_t dy) {
     if (c.dense) return -static_cast<double>(std::llabs(ax - dx) + std::llabs(ay - dy));
     return (ax == dx && ay == dy) ? 0.0 : -1.0;

@@ -92,6 +92,7 @@ struct GridWorld {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
   // Tabulates the dynamics once, so that a step is three lookups and no data-dependent branch.
   static void Prepare(Config& c) {
     const int64_t n = c.width * c.height;

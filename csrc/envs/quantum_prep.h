@@ -87,6 +87,7 @@ struct QuantumStatePrep {
   static const char* CheckAction(const Config& c, const Action* a) {
     return (*a >= 0 && *a < NumActions(c)) ? nullptr : "must be in [0, num_actions)";
   }
+  static bool AllActionsValid(const Config& c, const Action* a, int64_t count) { return AllBelow(a, count, NumActions(c)); }
 
   explicit QuantumStatePrep(const Config& c) : cfg_(&c), dim_(int64_t{1} << c.num_qubits) {
     for (int64_t g = 0; g < kNumSingle; ++g) quantum::GateMatrix(kSingleGates[g], &kAngle, mats_[g].data());

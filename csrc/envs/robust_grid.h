@@ -91,6 +91,7 @@ struct RobustGridWorld {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
 
   explicit RobustGridWorld(const Config& c)
       : cfg_(&c),

@@ -50,6 +50,9 @@ struct SafeGridWorld {
   static void Prepare(Config& c) { GridWorld::Prepare(c.grid); }
   static int64_t ActionSize(const Config&) { return 1; }
   static const char* CheckAction(const Config& c, const Action* a) { return GridWorld::CheckAction(c.grid, a); }
+  static bool AllActionsValid(const Config& c, const Action* a, int64_t count) {
+    return GridWorld::AllActionsValid(c.grid, a, count);
+  }
 
   static bool Hazard(const Config& c, int64_t s) { return !c.hazards.empty() && c.hazards[static_cast<size_t>(s)]; }
   // Cost of arriving in cell s = y * width + x.

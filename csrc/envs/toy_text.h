@@ -171,6 +171,7 @@ struct FrozenLake {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config& c) { return (1.0 - c.success_rate) / 2.0; }
@@ -260,6 +261,7 @@ struct CliffWalking {
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }
+  static bool AllActionsValid(const Config&, const Action* a, int64_t count) { return AllBelow(a, count, kNumActions); }
 
   static bool Slippery(const Config& c) { return c.is_slippery; }
   static double FailRate(const Config&) { return 1.0 / 3.0; }

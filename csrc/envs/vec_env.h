@@ -35,6 +35,10 @@
 // envs either way: VecEnv<Stepwise<Env>> ignores the StepBlock, and tests/envs/test_vec_env.py checks the
 // two against each other.
 //
+// Optional quick action check: static bool AllActionsValid(const Config&, const Action* actions, int64_t count),
+// true exactly when CheckAction accepts each of the count envs' actions (discrete envs: AllBelow(actions,
+// count, number of actions)); without it the quick pass calls CheckAction per env.
+//
 // One Step: a quick validity pass over all actions (the exact per-env checks, which name the first bad
 // env, run only when it fails, so every error comes before any env moves); then per block the env's
 // step, one branch-free bookkeeping loop over the block's arrays (rewards, flags, truncation, running
@@ -87,6 +91,15 @@ struct Transition {
 
 // Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
 inline constexpr int64_t kMinParallelEnvs = 2048;
+// True when every a[i], i < count, is in [0, n): one pass that vectorizes (AVX2 clone), for the optional
+// Env::AllActionsValid of envs whose CheckAction accepts exactly the actions in [0, n).
+template <class T>
+NEXTRL_TARGET_CLONES_AVX2 bool AllBelow(const T* a, int64_t count, int64_t n) {
+  uint64_t bad = 0;
+  for (int64_t i = 0; i < count; ++i) bad |= static_cast<uint64_t>(a[i]) >= static_cast<uint64_t>(n);
+  return bad == 0;
+}
+
 // Envs per block of VecEnv::Step (and per Env::StepBlock call).
 inline constexpr int64_t kStepBlock = 256;
 
@@ -223,7 +236,11 @@ class VecEnv {
   // finds a bad action (or, autoreset disabled, a finished env) does the exact pass look for the culprit.
   void CheckActions(const Action* actions) const {
     bool ok = true;
-    for (int64_t i = 0; i < num_envs_; ++i) ok &= Env::CheckAction(config_, actions + i * action_size_) == nullptr;
+    if constexpr (requires { Env::AllActionsValid(config_, actions, num_envs_); }) {
+      ok = Env::AllActionsValid(config_, actions, num_envs_);  // true exactly when every CheckAction passes
+    } else {
+      for (int64_t i = 0; i < num_envs_; ++i) ok &= Env::CheckAction(config_, actions + i * action_size_) == nullptr;
+    }
     if (mode_ == Autoreset::kDisabled) {
       uint8_t finished = 0;
       for (int64_t i = 0; i < num_envs_; ++i) finished |= needs_reset_[i];

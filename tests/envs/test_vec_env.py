@@ -180,6 +180,34 @@ def test_torch_and_int32_actions_are_accepted():
 
 
 # ------------------------------------------------------------------------------------------ errors
+DISCRETE_IDS = ["nextrl/GridWorld-v0", "nextrl/CartPole-v1", "nextrl/QuantumStatePrep-v0", "nextrl/FrozenLake-v0",
+                "nextrl/CliffWalking-v0", "nextrl/SafeGridWorld-v0", "nextrl/RobustGridWorld-v0",
+                "nextrl/GoalGridWorld-v0"]
+
+
+@pytest.mark.parametrize("env_id", DISCRETE_IDS)
+def test_quick_action_check_finds_every_bad_action(env_id):
+    """The engine's quick pass (AllActionsValid: one vectorized range test) lets every valid batch through and
+    stops every batch with one bad action, wherever it stands (first env, around a block boundary, last env),
+    naming that env; nothing moves."""
+    num_envs = 300
+    env = gym.make_vec(env_id, num_envs=num_envs, copy=True)
+    n = int(env.single_action_space.n)
+    env.reset(seed=0)
+    rng = np.random.default_rng(1)
+    good = rng.integers(0, n, num_envs)
+    before = env.unwrapped._core.obs.copy()
+    for where in (0, 255, 256, num_envs - 1):
+        for bad in (-1, n, 2**62, np.iinfo(np.int64).min):
+            actions = good.copy()
+            actions[where] = bad
+            with pytest.raises(ValueError, match=rf"actions\[{where}\] must be"):
+                env.step(actions)
+    np.testing.assert_array_equal(env.unwrapped._core.obs, before)
+    env.step(good)  # all valid: accepted
+    env.step(np.full(num_envs, n - 1))
+
+
 def test_bad_actions_are_refused_and_nothing_moves():
     env = GridWorldVectorEnv(3, width=6, height=6)
     before, _ = env.reset(seed=0)
