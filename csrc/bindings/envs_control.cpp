@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "bindings/vec_env_binding.h"
+#include "common/simd_math.h"
 #include "envs/classic_control.h"
 #include "envs/point_mass.h"
-#include "common/simd_math.h"
 #include "envs/quantum_prep.h"
 
 namespace py = pybind11;

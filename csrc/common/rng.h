@@ -49,11 +49,16 @@ inline Philox4x32 Philox(uint64_t seed, uint64_t stream, uint64_t counter) {
   return r;
 }
 
+// The double in [0, 1) of the top 53 bits of the 64-bit word hi:lo.
+inline double UnitFromWords(uint32_t hi, uint32_t lo) {
+  const uint64_t bits = (static_cast<uint64_t>(hi) << 32) | lo;
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
 // Uniform double in [0, 1) with 53 random bits, the `counter`-th draw of `stream`.
 inline double UniformDouble(uint64_t seed, uint64_t stream, uint64_t counter) {
   const Philox4x32 r = Philox(seed, stream, counter);
-  const uint64_t bits = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
-  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+  return UnitFromWords(r.v[0], r.v[1]);
 }
 
 }  // namespace nextrl
@@ -80,7 +85,10 @@ class Rng {
     return (hi << 32) | NextU32();
   }
   // Uniform in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
+  double Uniform() {
+    const uint32_t hi = NextU32();
+    return UnitFromWords(hi, NextU32());
+  }
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
   // out[i] = Uniform(lo, hi) for i in [0, n), the same values as n calls; four at a time from two fresh
   // blocks computed together (PhiloxN) where the stream is at a block boundary.
@@ -93,8 +101,7 @@ class Rng {
       counter_ += 2;
       for (int k = 0; k < 4; ++k) {
         const uint32_t* w = b[k / 2].v + 2 * (k % 2);
-        const uint64_t bits = (static_cast<uint64_t>(w[0]) << 32) | w[1];
-        out[i + k] = lo + (hi - lo) * (static_cast<double>(bits >> 11) * 0x1.0p-53);
+        out[i + k] = lo + (hi - lo) * UnitFromWords(w[0], w[1]);
       }
     }
     for (; i < n; ++i) out[i] = Uniform(lo, hi);

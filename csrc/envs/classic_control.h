@@ -71,7 +71,8 @@ struct CartPole {
   // envs, one per lane): s -> next (may alias); returns whether the new state is out of bounds (a bool,
   // or a V4i lane mask).
   template <class D>
-  __attribute__((always_inline)) static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next) -> decltype(D{} < 0.0) {
+  __attribute__((always_inline)) static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next)
+      -> decltype(D{} < 0.0) {
     const D x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
     const D temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
     const D thetaacc =
@@ -161,7 +162,8 @@ struct CartPole {
         const int64_t i = j + 4 * g + k;
         if (skip_any != 0 && skip[i] != 0) next[g][k] = row[g][k];  // skipped envs keep their state
         StoreRow(envs[i], next[g][k]);
-        *reinterpret_cast<simd_detail::V4fU*>(obs + i * kStateSize) = __builtin_convertvector(next[g][k], simd_detail::V4f);
+        *reinterpret_cast<simd_detail::V4fU*>(obs + i * kStateSize) =
+            __builtin_convertvector(next[g][k], simd_detail::V4f);
       }
       *reinterpret_cast<simd_detail::V4iU*>(out + j + 4 * g) = (words.term & term[g]) | (words.live & ~term[g]);
     }

@@ -263,10 +263,12 @@ class VecEnv {
   // finished episode statistics, and (WriteNeedsReset) needs_reset = done. Envs with skip set get flags 0
   // here and are reset by the caller. Returns the number of finished episodes.
   template <bool WriteNeedsReset>
-  NEXTRL_TARGET_CLONES_AVX2 static int64_t Bookkeep(int64_t count, const uint8_t* __restrict skip, const StepOut* __restrict out,
-                          const int64_t* __restrict limit, float* __restrict rew, uint8_t* __restrict term,
-                          uint8_t* __restrict trunc, uint8_t* __restrict ep_done, double* __restrict run_ret,
-                          int64_t* __restrict run_len, uint8_t* __restrict nr) {
+  NEXTRL_TARGET_CLONES_AVX2 static int64_t Bookkeep(int64_t count, const uint8_t* __restrict skip,
+                                                    const StepOut* __restrict out, const int64_t* __restrict limit,
+                                                    float* __restrict rew, uint8_t* __restrict term,
+                                                    uint8_t* __restrict trunc, uint8_t* __restrict ep_done,
+                                                    double* __restrict run_ret, int64_t* __restrict run_len,
+                                                    uint8_t* __restrict nr) {
     // Two loops, each of one lane width, so that both vectorize with baseline x86-64 SSE2: 64-bit lanes for
     // the running statistics and the truncation test (a sign bit, as SSE2 has no 64-bit compare; a StepOut
     // is read as one 8-byte word: the float, then the bool), byte lanes for the flags.

@@ -26,6 +26,13 @@ def _f64(t: torch.Tensor) -> np.ndarray:
 KEEP_STATE_BYTES = 64 << 20
 
 
+def _like_weights(out: torch.Tensor, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The layer's output on the inputs' device in the weights' dtype (the C++ call returns CPU float64)."""
+    if out.dtype != weights.dtype or inputs.is_cuda:
+        out = out.to(device=inputs.device, dtype=weights.dtype)
+    return out
+
+
 def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray,
                  keep_state: bool = False, output_scale: np.ndarray | None = None):
     try:
@@ -54,10 +61,7 @@ class _VQCFunction(torch.autograd.Function):
         else:
             raw, ctx.state = _run_forward(vc, precision, x, w, s), None
         ctx.vc, ctx.precision, ctx.arrays, ctx.raw, ctx.output_scale = vc, precision, (x, w, s), raw, o
-        out = torch.from_numpy(raw if o is None else raw * o)
-        if out.dtype != weights.dtype or inputs.is_cuda:
-            out = out.to(device=inputs.device, dtype=weights.dtype)
-        return out
+        return _like_weights(torch.from_numpy(raw if o is None else raw * o), inputs, weights)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -134,9 +138,8 @@ class QuantumLayer(torch.nn.Module):
             out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, self._param_arrays(w, s, o))
         else:  # inference (acting): no autograd node, one C++ call
             wa, sa, oa = self._param_arrays(w, s, o)
-            out = torch.from_numpy(_run_forward(self.circuit, self.precision, _f64(x), wa, sa, output_scale=oa))
-            if out.dtype != w.dtype or x.is_cuda:
-                out = out.to(device=x.device, dtype=w.dtype)
+            raw = _run_forward(self.circuit, self.precision, _f64(x), wa, sa, output_scale=oa)
+            out = _like_weights(torch.from_numpy(raw), x, w)
         return out.squeeze(0) if squeeze else out
 
     def _param_arrays(self, w: torch.Tensor, s: torch.Tensor, o: torch.Tensor | None):
