@@ -5,6 +5,14 @@
 #include <cmath>
 #include <cstdint>
 
+// Philox and the uniform draws below also compile for CUDA devices (statevector sampling on the GPU draws
+// the same numbers as the CPU path).
+#ifdef __CUDACC__
+#define NEXTRL_HD __host__ __device__
+#else
+#define NEXTRL_HD
+#endif
+
 namespace nextrl {
 
 struct Philox4x32 {
@@ -14,7 +22,7 @@ struct Philox4x32 {
 // Philox4x32-10 of the N counters counter, counter + 1, ...: out[i] = Philox(seed, stream, counter + i). The
 // N chains run in one loop, so their multiplies overlap where one chain would wait on each.
 template <int N>
-inline void PhiloxN(uint64_t seed, uint64_t stream, uint64_t counter, Philox4x32* out) {
+NEXTRL_HD inline void PhiloxN(uint64_t seed, uint64_t stream, uint64_t counter, Philox4x32* out) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
   uint32_t c0[N], c1[N], c2[N], c3[N];
@@ -43,20 +51,20 @@ inline void PhiloxN(uint64_t seed, uint64_t stream, uint64_t counter, Philox4x32
   for (int i = 0; i < N; ++i) out[i] = {{c0[i], c1[i], c2[i], c3[i]}};
 }
 
-inline Philox4x32 Philox(uint64_t seed, uint64_t stream, uint64_t counter) {
+NEXTRL_HD inline Philox4x32 Philox(uint64_t seed, uint64_t stream, uint64_t counter) {
   Philox4x32 r;
   PhiloxN<1>(seed, stream, counter, &r);
   return r;
 }
 
 // The double in [0, 1) of the top 53 bits of the 64-bit word hi:lo.
-inline double UnitFromWords(uint32_t hi, uint32_t lo) {
+NEXTRL_HD inline double UnitFromWords(uint32_t hi, uint32_t lo) {
   const uint64_t bits = (static_cast<uint64_t>(hi) << 32) | lo;
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
 
 // Uniform double in [0, 1) with 53 random bits, the `counter`-th draw of `stream`.
-inline double UniformDouble(uint64_t seed, uint64_t stream, uint64_t counter) {
+NEXTRL_HD inline double UniformDouble(uint64_t seed, uint64_t stream, uint64_t counter) {
   const Philox4x32 r = Philox(seed, stream, counter);
   return UnitFromWords(r.v[0], r.v[1]);
 }

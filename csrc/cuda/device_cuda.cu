@@ -3,15 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/cuda_common.cuh"
 #include "cuda/device_cuda.cuh"
-
-#define NEXTRL_CUDA_CHECK(expr)                                                              \
-  do {                                                                                       \
-    const cudaError_t err_ = (expr);                                                         \
-    if (err_ != cudaSuccess)                                                                 \
-      throw std::runtime_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + \
-                               cudaGetErrorString(err_));                                    \
-  } while (0)
 
 namespace nextrl::cuda {
 
@@ -30,5 +23,7 @@ std::string DeviceDescription(int index) {
   return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
          std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
 }
+
+void Synchronize() { NEXTRL_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace nextrl::cuda

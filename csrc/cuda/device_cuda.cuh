@@ -9,4 +9,7 @@ int DeviceCount();
 // Name, compute capability and memory of device `index` (throws std::runtime_error).
 std::string DeviceDescription(int index);
 
+// Waits for all work on the current device (throws std::runtime_error on a CUDA error).
+void Synchronize();
+
 }  // namespace nextrl::cuda

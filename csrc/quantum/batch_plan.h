@@ -71,6 +71,11 @@ class BatchPlan {
   int num_features() const { return num_features_; }
   int num_scales() const { return num_scales_; }
   int lanes() const { return lanes_; }
+  // The lowered circuit, as given (backends that run it themselves, e.g. CUDA, start from these).
+  const std::vector<OpSpec>& ops() const { return ops_; }
+  const std::vector<SlotSpec>& slots() const { return slots_; }
+  const std::vector<PauliTerm>& terms() const { return terms_; }
+  const std::vector<int>& prob_qubits() const { return prob_qubits_; }
   void set_lanes(int lanes);
   Isa isa() const { return isa_; }
   void set_isa(Isa isa);

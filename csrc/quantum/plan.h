@@ -54,6 +54,8 @@ class Plan {
   int num_qubits() const { return num_qubits_; }
   int num_params() const { return num_params_; }
   const FusionReport& report() const { return report_; }
+  // The validated circuit ops (backends that lower the circuit themselves, e.g. CUDA, start from these).
+  const std::vector<OpSpec>& ops() const { return ops_; }
   Isa isa() const { return isa_; }
   // Selects the kernel instruction set; throws std::invalid_argument if this CPU or
   // build lacks it. Every ISA gives the same results up to floating-point contraction.

@@ -51,13 +51,25 @@ def _allocate(fn: str, num_qubits: int, dtype: np.dtype) -> np.ndarray:
 
 
 class Statevector:
-    """A pure state of `num_qubits` qubits, |0...0> by default.
+    """A pure state of `num_qubits` qubits, |0...0> by default; `device="cuda"` keeps it in GPU memory
+    (nextrl.quantum.cuda.CudaStatevector: the same methods, `cpu()` copies it to the host).
 
     Amplitude i belongs to the basis state whose bit q is qubit q (Qiskit's order).
     Memory: 2**num_qubits * (8 or 16) bytes, checked before allocating.
     """
 
-    def __init__(self, num_qubits: int, dtype=np.complex128):
+    device = "cpu"
+
+    def __new__(cls, num_qubits: int | None = None, dtype=np.complex128, device: str = "cpu"):
+        if device == "cuda" and cls is Statevector:
+            from nextrl.quantum.cuda import CudaStatevector
+
+            return CudaStatevector(num_qubits, dtype)
+        if device != "cpu":
+            raise ValueError(f"Statevector: device must be 'cpu' or 'cuda', got {device!r}")
+        return super().__new__(cls)
+
+    def __init__(self, num_qubits: int, dtype=np.complex128, device: str = "cpu"):
         dt = _check_dtype("Statevector", dtype)
         self._data = _allocate("Statevector", num_qubits, dt)
         self._data[0] = 1
@@ -108,6 +120,15 @@ class Statevector:
 
     def copy(self) -> Statevector:
         return Statevector._wrap(self._data.copy())
+
+    def cuda(self):
+        """A copy of this state in GPU memory (see nextrl.quantum.cuda.CudaStatevector)."""
+        from nextrl.quantum.cuda import CudaStatevector
+
+        return CudaStatevector.from_host(self._data)
+
+    def cpu(self) -> Statevector:
+        return self
 
     # ------------------------------------------------------------------- access
     @property

@@ -133,6 +133,11 @@ class QuantumLayer(torch.nn.Module):
                              f"got {tuple(inputs.shape)}")
         params = self._parameters  # direct dict access: nn.Module.__getattr__ costs ~1 us per name
         w, s, o = params["weights"], params["scales"], params.get("output_scale")
+        if x.is_cuda:  # the CUDA backend: one kernel per call, the tensors stay on the device
+            from nextrl.quantum import cuda as _cuda
+
+            out = _cuda.layer_forward(self.circuit, self.precision, x, w, s, o)
+            return out.squeeze(0) if squeeze else out
         if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
                                         or (o is not None and o.requires_grad)):
             out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, self._param_arrays(w, s, o))
