@@ -150,6 +150,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Runs one experiment over seeds and writes its run folder (nextrl.experiments.runner)."""
+    from rich.console import Console
+
+    from nextrl.experiments import runner
+
+    console = Console()
+    if args.list:
+        _table("nextrl run: experiments", ["name", "what it measures"], runner.list_experiments())
+        return 0
+    if args.name is None:
+        args.parser.error(f"give an experiment NAME or --list; experiments: {', '.join(sorted(runner.EXPERIMENTS))}")
+    if args.threads < 1:
+        args.parser.error(f"--threads must be >= 1, got {args.threads}")
+    try:
+        plan = runner.plan(args.name, seeds=args.seeds, out_dir=args.out, overrides=args.set, quick=args.quick)
+    except ValueError as e:
+        args.parser.error(str(e))
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    torch.set_num_threads(args.threads)
+    total = plan.total_work
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(args.name, total=total)
+
+        def progress(units: int, description: str) -> None:
+            bar.update(task, advance=units, description=description)
+
+        argv = ["run", args.name, "--seeds", str(args.seeds), *(["--quick"] if args.quick else []),
+                *[a for kv in args.set for a in ("--set", kv)], "--out", str(plan.out_dir)]
+        out = runner.execute(plan, progress=progress, argv=argv)
+    res = out.result
+    rows = [[s.task, s.agent, s.metric, f"{s.mean:.1f}", f"{s.iqm.point:.1f}",
+             f"[{s.iqm.low:.1f}, {s.iqm.high:.1f}]" if s.iqm.num_runs > 1 else "-",
+             "-" if s.reference is None else f"{s.reference.value:g}"] for s in res.scores]
+    _table(f"nextrl run {args.name}: {len(res.seeds)} seeds, {res.wall_time_s:.0f} s",
+           ["task", "agent", "metric", "mean", "IQM", f"{round(res.bootstrap.confidence * 100)}% CI", "reference"],
+           rows)
+    console.print(f"run folder: {out.run_dir} (report.md, metrics.json, {len(out.files) - 2} plots)",
+                  soft_wrap=True, highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nextrl", description="nextrl: compiled deep-RL toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/<algo>-<env>-<seed>-<timestamp>/)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for small networks)")
     p.set_defaults(func=cmd_train, parser=p)
+    p = sub.add_parser("run", help="run an experiment over seeds; writes report.md, plots and metrics.json",
+                       description="Run experiment NAME with seeds 0 .. K-1 and write a run folder: report.md "
+                                   "(setup, results with 95%% confidence intervals over seeds, findings), PNG plots "
+                                   "and metrics.json. `nextrl run --list` names the experiments.")
+    p.add_argument("name", metavar="NAME", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--seeds", type=int, default=5, metavar="K", help="number of seeds, 0 .. K-1 (default 5)")
+    p.add_argument("--out", metavar="DIR", help="run folder, new or empty (default runs/<name>-<timestamp>/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an experiment setting (repeatable), e.g. --set cartpole_ppo_steps=100000")
+    p.add_argument("--quick", action="store_true", help="the experiment's smoke-test budget (seconds)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.set_defaults(func=cmd_run, parser=p)
     return parser
 
 
