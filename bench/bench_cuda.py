@@ -145,6 +145,14 @@ def bench_layered(qubits, repeats, rows, mach):
         blocks = qcuda.device_circuit(c).num_blocks
         rows.append(dict(bench="cuda_statevector", case=f"layered_n{n}", ours_s=t, peer="torch_einsum", peer_s=tp,
                          ratio=tp / t, machine=mach, gates=len(c), passes=blocks, max_abs_diff_n16=err))
+        if n == qubits[0]:  # the fusion limit: one pass per block of k qubits against 4^k work per amplitude
+            for k in range(0, qcuda.MAX_FUSED_QUBITS + 1):
+                sv = Statevector(n, np.complex64, device="cuda")
+                tk = timed(lambda: sv.reset().apply(c, values, fusion=k), repeats)
+                del sv
+                rows.append(dict(bench="cuda_statevector", case=f"layered_n{n}_fusion{k}", ours_s=tk,
+                                 peer="torch_einsum", peer_s=tp, ratio=tp / tk, machine=mach,
+                                 passes=qcuda.device_circuit(c, k).num_blocks))
 
 
 # ----------------------------------------------------------------------------------- variational circuits

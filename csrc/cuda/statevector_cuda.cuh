@@ -74,7 +74,9 @@ __global__ void ApplyDenseKernel(Cx<R>* s, int64_t count, uint64_t qubits, const
     Cx<R> v[D];
 #pragma unroll
     for (int c = 0; c < D; ++c) v[c] = s[base | off[c]];
-#pragma unroll
+    // Rows one at a time: unrolling them too would let the compiler hoist the whole matrix out of the loop
+    // into registers (2 D^2 of them) and spill.
+#pragma unroll 1
     for (int r = 0; r < D; ++r) {
       Cx<R> acc{R(0), R(0)};
 #pragma unroll

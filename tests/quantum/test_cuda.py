@@ -156,7 +156,9 @@ def test_results_are_deterministic_and_batch_independent(rng):
         assert torch.equal(u, v)
     head = qcuda.vjp(vc, _cuda(x[:7], torch.float32), _cuda(w, torch.float32), _cuda(s, torch.float32),
                      _cuda(g[:7], torch.float32), dtype="float32")
-    assert torch.equal(head[0], a[0][:7]) and torch.equal(head[2], a[2][:7])
+    assert torch.equal(head[0], a[0][:7])  # the kernel's per-sample outputs do not depend on the batch
+    # d_inputs go through one matmul [B, P] @ [P, F] whose summation order cuBLAS may pick by B.
+    torch.testing.assert_close(head[2], a[2][:7], rtol=0, atol=1e-6)
 
 
 @pytest.mark.cuda
