@@ -184,12 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 *[a for kv in args.set for a in ("--set", kv)], "--out", str(plan.out_dir)]
         out = runner.execute(plan, progress=progress, argv=argv)
     res = out.result
-    rows = [[s.task, s.agent, s.metric, f"{s.mean:.1f}", f"{s.iqm.point:.1f}",
+    rows = [[s.task.split("/")[-1], s.agent, s.metric, f"{s.iqm.point:.1f}",
              f"[{s.iqm.low:.1f}, {s.iqm.high:.1f}]" if s.iqm.num_runs > 1 else "-",
              "-" if s.reference is None else f"{s.reference.value:g}"] for s in res.scores]
-    _table(f"nextrl run {args.name}: {len(res.seeds)} seeds, {res.wall_time_s:.0f} s",
-           ["task", "agent", "metric", "mean", "IQM", f"{round(res.bootstrap.confidence * 100)}% CI", "reference"],
-           rows)
+    _table(f"nextrl run {args.name}: {len(res.seeds)} seeds, {res.wall_time_s:.0f} s (IQM over seeds)",
+           ["task", "agent", "metric", "IQM", f"{round(res.bootstrap.confidence * 100)}% CI", "reference"], rows)
     console.print(f"run folder: {out.run_dir} (report.md, metrics.json, {len(out.files) - 2} plots)",
                   soft_wrap=True, highlight=False)
     return 0
