@@ -19,6 +19,7 @@ def test_list(capsys):
     assert main(["run", "--list"]) == 0
     out = capsys.readouterr().out
     assert "rl-core" in out and "Pendulum" in out
+    assert "rl-core: settings" in out and "cartpole_ppo_steps" in out and "500000" in out
 
 
 def test_run_writes_folder_and_prints_table(tmp_path, capsys):

@@ -159,6 +159,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console()
     if args.list:
         _table("nextrl run: experiments", ["name", "what it measures"], runner.list_experiments())
+        for name in sorted(runner.EXPERIMENTS):
+            rows = [[f, ",".join(map(str, d)) if isinstance(d, tuple) else d, doc]
+                    for f, d, doc in runner.config_fields(name)]
+            _table(f"{name}: settings (--set KEY=VALUE)", ["key", "default", "meaning"], rows)
         return 0
     if args.name is None:
         args.parser.error(f"give an experiment NAME or --list; experiments: {', '.join(sorted(runner.EXPERIMENTS))}")
