@@ -166,3 +166,34 @@ def test_non_empty_out_refused(tmp_path):
 def test_run_rejects_empty_seed_list():
     with pytest.raises(ValueError, match="seeds must not be empty"):
         rl_core.run(rl_core.Config(), [])
+
+
+def test_findings_follow_the_intervals():
+    from nextrl.evaluation import Bootstrap, make_curve, make_score
+
+    boot = Bootstrap(reps=200)
+    cfg = rl_core.Config(cases=("cartpole/ppo", "cartpole/dqn", "cartpole/a2c"))
+    task = "nextrl/CartPole-v1"
+    ref = rl_core.REFERENCES
+    scores = [make_score(task, "random", "eval return", [20.0, 22.0, 24.0], boot),
+              make_score(task, "ppo", "eval return", [490.0, 500.0, 480.0, 500.0], boot, steps=9,
+                         reference=ref[("cartpole", "ppo", "eval return")]),
+              make_score(task, "dqn", "eval return", [100.0, 120.0, 90.0, 110.0], boot, steps=9,
+                         reference=ref[("cartpole", "dqn", "eval return")]),
+              make_score(task, "a2c", "eval return", [100.0, 500.0, 480.0, 500.0], boot, steps=9)]
+    steps = [1, 2, 3]
+    curves = [make_curve(task, "ppo", "r", steps, [[100.0, 480.0, 470.0]] * 4, boot),   # holds its level
+              make_curve(task, "dqn", "r", steps, [[100.0, 400.0, 150.0]] * 4, boot),   # falls back
+              make_curve(task, "a2c", "r", steps, [[20.0, 30.0, 40.0]] * 4, boot)]      # never halfway
+    texts = rl_core._findings(cfg, scores, curves, {"cartpole": 475.0}, {})
+    ppo = [f for f in texts if f.text.startswith("ppo")]
+    assert ppo[0].found and "the whole interval is at or above the goal 475" in ppo[0].text
+    assert ppo[1].found and "4 of 4 seeds reach the goal" in ppo[1].text
+    dqn = [f for f in texts if f.text.startswith("dqn")]
+    assert not dqn[0].found and "the whole interval is below the goal 475" in dqn[0].text
+    assert not dqn[1].found and "below the published 500" in dqn[1].text
+    a2c = [f for f in texts if f.text.startswith("a2c")]
+    assert not a2c[0].found and "contains the goal 475 (not shown either way)" in a2c[0].text
+    assert ppo[-1].found and "ends at 470.0, within 10%" in ppo[-1].text
+    assert not dqn[-1].found and "peaks at 400.0" in dqn[-1].text and "ends at 150.0" in dqn[-1].text
+    assert not a2c[-1].found and "never gets halfway" in a2c[-1].text

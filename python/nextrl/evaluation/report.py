@@ -102,7 +102,9 @@ def plot_curves(result: ExperimentResult, out_dir: Path) -> list[str]:
 
     names = []
     tasks = list(dict.fromkeys(c.task for c in result.curves))
-    refs = {(s.task, s.agent): s.reference for s in result.scores if s.reference is not None}
+    # a metric's reference, the training-return one where both exist (the curves are training returns)
+    refs = {(s.task, s.agent): s.reference for s in sorted(result.scores, key=lambda s: s.metric == "train return")
+            if s.reference is not None}
     for task in tasks:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         for i, c in enumerate([c for c in result.curves if c.task == task]):
