@@ -60,7 +60,8 @@ def markdown(result: ExperimentResult, *, plots: list[str], run_info: dict[str, 
         lines += [f"| task | agent | metric | steps | mean ± std | IQM | {conf} CI (IQM) | reference |",
                   "|---|---|---|--:|--:|--:|--:|--:|"]
         for s in result.scores:
-            lines.append(f"| {s.task} | {s.agent} | {s.metric} | {f'{s.steps:,}' if s.steps else '-'} | {_num(s.mean)} ± {_num(s.std)} | "
+            steps = f"{s.steps:,}" if s.steps else "-"
+            lines.append(f"| {s.task} | {s.agent} | {s.metric} | {steps} | {_num(s.mean)} ± {_num(s.std)} | "
                          f"{_num(s.iqm.point)} | {_ci(s.iqm.low, s.iqm.high, s.iqm.num_runs)} | {_ref(s)} |")
         lines.append("")
         lines.append("Per-seed values are in metrics.json. A reference is a published figure (sources below), "
@@ -141,7 +142,7 @@ def plot_scores(result: ExperimentResult, out_dir: Path, metric: str) -> list[st
         return []
     tasks = list(dict.fromkeys(s.task for s in scores))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.5), dpi=100, squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=True):
         row = [s for s in scores if s.task == task]
         for y, s in enumerate(row):
             ax.plot([s.iqm.low, s.iqm.high], [y, y], color="C0", linewidth=6, alpha=0.4, solid_capstyle="butt")
