@@ -61,16 +61,15 @@ def machine() -> dict:
 def copy_bandwidth(nbytes: int, repeats: int) -> float:
     a = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
     b = torch.empty_like(a)
-    t = timed(lambda: b.copy_(a), repeats)
-    del a, b
-    torch.cuda.empty_cache()
-    return 2 * nbytes / t  # bytes read + written per second
+    return 2 * nbytes / timed(lambda: b.copy_(a), repeats)  # bytes read + written per second
 
 
 def bench_gate(qubits, repeats, rows, mach):
     bw = copy_bandwidth(1 << 33, repeats)  # 8 GiB: far past the L2
+    torch.cuda.empty_cache()
     m = np.array([[0.6, 0.8j], [0.8j, 0.6]], dtype=np.complex128).ravel()
-    for n in qubits:
+
+    def one(n):
         sv = Statevector(n, np.complex64, device="cuda")
         for target in (0, n // 2, n - 1):
             t = timed(lambda: sv._state.apply_matrix1(target, m), repeats)
@@ -78,7 +77,9 @@ def bench_gate(qubits, repeats, rows, mach):
             rows.append(dict(bench="cuda_statevector", case=f"gate_n{n}_q{target}", ours_s=t, peer="copy_floor",
                              peer_s=floor, ratio=floor / t, machine=mach, copy_bytes_per_s=bw,
                              state_bytes=sv._state.nbytes))
-        del sv
+
+    for n in qubits:
+        one(n)  # the state is freed on return
         torch.cuda.empty_cache()
 
 

@@ -108,7 +108,7 @@ def test_measure_collapses_like_the_cpu(rng):
 def test_device_state_errors():
     sv = Statevector(4, device="cuda")
     with pytest.raises(RuntimeError, match=r"call \.cpu\(\)"):
-        sv.amplitudes
+        _ = sv.amplitudes
     with pytest.raises(IndexError, match="qubit 4 out of range for 4 qubits"):
         sv.probabilities([4])
     with pytest.raises(ValueError, match="circuit has 3 qubits, state has 4"):

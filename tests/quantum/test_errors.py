@@ -350,7 +350,7 @@ def test_pauli_sum_constructor_errors():
     (lambda sv: sv.sample(10, seed=1.5), ValueError, "Statevector.sample: seed must be a non-negative int or None, got 1.5"),
     (lambda sv: sv.sample(10, seed="7"), ValueError, "Statevector.sample: seed must be a non-negative int or None, got '7'"),
     (lambda sv: sv.sample(10, seed=True), ValueError, "Statevector.sample: seed must be a non-negative int or None, got True"),
-    (lambda sv: sv.sample(10, qubits=[4]), IndexError, "Statevector.probabilities: qubit 4 out of range for 3 qubits"),
+    (lambda sv: sv.sample(10, qubits=[4]), IndexError, "Statevector.sample: qubit 4 out of range for 3 qubits"),
     (lambda sv: sv.sample_counts(10, qubits=[4]), IndexError, "Statevector.sample_counts: qubit 4 out of range for 3 qubits"),
     (lambda sv: sv.sample_counts(-5), ValueError, "Statevector.sample: shots must be a non-negative int, got -5"),
     (lambda sv: sv.sample_counts(5, seed=-5), ValueError, "Statevector.sample: seed must be a non-negative int or None, got -5"),

@@ -50,7 +50,78 @@ def _allocate(fn: str, num_qubits: int, dtype: np.dtype) -> np.ndarray:
     return np.zeros(1 << num_qubits, dtype=dtype)
 
 
-class Statevector:
+class StateReadouts:
+    """Read-outs shared by the CPU and CUDA statevectors. A subclass has `num_qubits` and the primitives
+    `_norm_squared()`, `_probabilities(qubits)`, `_pauli_expectation(x_masks, z_masks, coeffs)`,
+    `_sample(qubits, shots, seed)` and `_measure(qubit, seed)`."""
+
+    num_qubits: int
+
+    def _qubits(self, fn: str, qubits) -> list[int]:
+        if qubits is None:
+            return list(range(self.num_qubits))
+        if isinstance(qubits, numbers.Integral):
+            qubits = [qubits]
+        out = []
+        for q in qubits:
+            if not isinstance(q, numbers.Integral) or isinstance(q, bool):
+                raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
+            if not 0 <= q < self.num_qubits:
+                raise IndexError(f"{fn}: qubit {q} out of range for {self.num_qubits} qubits")
+            out.append(int(q))
+        if len(set(out)) != len(out):
+            raise ValueError(f"{fn}: qubits must be distinct, got {out}")
+        return out
+
+    def norm(self) -> float:
+        return float(np.sqrt(self._norm_squared()))
+
+    def probabilities(self, qubits: Sequence[int] | None = None) -> np.ndarray:
+        """Marginal probabilities [2**len(qubits)]; bit j of an index is qubits[j]."""
+        return self._probabilities(self._qubits("Statevector.probabilities", qubits))
+
+    def expectation(self, observable) -> float | complex:
+        """<psi|O|psi> for a Pauli label, PauliSum, list of (label, coeff) or SparsePauliOp.
+        Real (float) when every coefficient is real."""
+        obs = as_pauli_sum(observable)
+        if obs.num_qubits != self.num_qubits:
+            raise ValueError(f"Statevector.expectation: observable has {obs.num_qubits} qubits, state has {self.num_qubits}")
+        value = self._pauli_expectation(obs.x_masks, obs.z_masks, obs.coeffs)
+        return float(value.real) if obs.is_hermitian else complex(value)
+
+    @staticmethod
+    def _seed(fn: str, seed) -> int:
+        if seed is None:
+            return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"{fn}: seed must be a non-negative int or None, got {seed!r}")
+        return int(seed) & 0xFFFFFFFFFFFFFFFF
+
+    def sample(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> np.ndarray:
+        """`shots` measurement outcomes of `qubits` without collapse: [shots] int64 indices,
+        bit j <-> qubits[j]. The same seed gives the same samples on any thread count (and device)."""
+        if not isinstance(shots, numbers.Integral) or isinstance(shots, bool) or shots < 0:
+            raise ValueError(f"Statevector.sample: shots must be a non-negative int, got {shots!r}")
+        qs = self._qubits("Statevector.sample", qubits)
+        return self._sample(qs, int(shots), self._seed("Statevector.sample", seed))
+
+    def sample_counts(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> dict[str, int]:
+        """Counts keyed by bit strings in Qiskit's format (last qubit leftmost)."""
+        k = self.num_qubits if qubits is None else len(self._qubits("Statevector.sample_counts", qubits))
+        values, counts = np.unique(self.sample(shots, qubits, seed), return_counts=True)
+        return {format(int(v), f"0{k}b"): int(c) for v, c in zip(values, counts)}
+
+    def measure(self, qubit: int, seed: int | None = None) -> int:
+        """Measures `qubit` in the Z basis, collapses the state and returns 0 or 1."""
+        (q,) = self._qubits("Statevector.measure", [qubit])
+        return int(self._measure(q, self._seed("Statevector.measure", seed)))
+
+    def fidelity(self, other) -> float:
+        """|<self|other>|^2 for normalized states."""
+        return float(abs(self.inner(other)) ** 2)
+
+
+class Statevector(StateReadouts):
     """A pure state of `num_qubits` qubits, |0...0> by default; `device="cuda"` keeps it in GPU memory
     (nextrl.quantum.cuda.CudaStatevector: the same methods, `cpu()` copies it to the host).
 
@@ -161,65 +232,21 @@ class Statevector:
         circuit.compile(fusion).run(self._data, circuit.bind(params))
         return self
 
-    # ---------------------------------------------------------------- read-outs
-    def _qubits(self, fn: str, qubits) -> list[int]:
-        if qubits is None:
-            return list(range(self.num_qubits))
-        if isinstance(qubits, numbers.Integral):
-            qubits = [qubits]
-        out = []
-        for q in qubits:
-            if not isinstance(q, numbers.Integral) or isinstance(q, bool):
-                raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
-            if not 0 <= q < self.num_qubits:
-                raise IndexError(f"{fn}: qubit {q} out of range for {self.num_qubits} qubits")
-            out.append(int(q))
-        if len(set(out)) != len(out):
-            raise ValueError(f"{fn}: qubits must be distinct, got {out}")
-        return out
+    # ---------------------------------------------------------------- read-outs (StateReadouts)
+    def _norm_squared(self) -> float:
+        return _core.norm_squared(self._data)
 
-    def norm(self) -> float:
-        return float(np.sqrt(_core.norm_squared(self._data)))
+    def _probabilities(self, qubits: list[int]) -> np.ndarray:
+        return _core.probabilities(self._data, qubits)
 
-    def probabilities(self, qubits: Sequence[int] | None = None) -> np.ndarray:
-        """Marginal probabilities [2**len(qubits)]; bit j of an index is qubits[j]."""
-        return _core.probabilities(self._data, self._qubits("Statevector.probabilities", qubits))
+    def _pauli_expectation(self, x, z, coeffs) -> complex:
+        return _core.pauli_expectation(self._data, x, z, coeffs)
 
-    def expectation(self, observable) -> float | complex:
-        """<psi|O|psi> for a Pauli label, PauliSum, list of (label, coeff) or SparsePauliOp.
-        Real (float) when every coefficient is real."""
-        obs = as_pauli_sum(observable)
-        if obs.num_qubits != self.num_qubits:
-            raise ValueError(f"Statevector.expectation: observable has {obs.num_qubits} qubits, state has {self.num_qubits}")
-        value = _core.pauli_expectation(self._data, obs.x_masks, obs.z_masks, obs.coeffs)
-        return float(value.real) if obs.is_hermitian else complex(value)
+    def _sample(self, qubits: list[int], shots: int, seed: int) -> np.ndarray:
+        return _core.sample_probabilities(self._probabilities(qubits), shots, seed)
 
-    @staticmethod
-    def _seed(fn: str, seed) -> int:
-        if seed is None:
-            return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"{fn}: seed must be a non-negative int or None, got {seed!r}")
-        return int(seed) & 0xFFFFFFFFFFFFFFFF
-
-    def sample(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> np.ndarray:
-        """`shots` measurement outcomes of `qubits` without collapse: [shots] int64 indices,
-        bit j <-> qubits[j]. The same seed gives the same samples on any thread count."""
-        if not isinstance(shots, numbers.Integral) or isinstance(shots, bool) or shots < 0:
-            raise ValueError(f"Statevector.sample: shots must be a non-negative int, got {shots!r}")
-        probs = self.probabilities(qubits)
-        return _core.sample_probabilities(probs, int(shots), self._seed("Statevector.sample", seed))
-
-    def sample_counts(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> dict[str, int]:
-        """Counts keyed by bit strings in Qiskit's format (last qubit leftmost)."""
-        k = self.num_qubits if qubits is None else len(self._qubits("Statevector.sample_counts", qubits))
-        values, counts = np.unique(self.sample(shots, qubits, seed), return_counts=True)
-        return {format(int(v), f"0{k}b"): int(c) for v, c in zip(values, counts)}
-
-    def measure(self, qubit: int, seed: int | None = None) -> int:
-        """Measures `qubit` in the Z basis, collapses the state and returns 0 or 1."""
-        (q,) = self._qubits("Statevector.measure", [qubit])
-        return int(_core.measure(self._data, q, self._seed("Statevector.measure", seed)))
+    def _measure(self, qubit: int, seed: int) -> int:
+        return _core.measure(self._data, qubit, seed)
 
     def _other(self, fn: str, other: Statevector) -> np.ndarray:
         if not isinstance(other, Statevector):
@@ -231,10 +258,6 @@ class Statevector:
     def inner(self, other: Statevector) -> complex:
         """<self|other>."""
         return complex(_core.inner(self._data, self._other("Statevector.inner", other)))
-
-    def fidelity(self, other: Statevector) -> float:
-        """|<self|other>|^2 for normalized states."""
-        return float(abs(self.inner(other)) ** 2)
 
     # ------------------------------------------------------------------- qiskit
     def to_qiskit(self):
