@@ -1,17 +1,43 @@
 """Shared fixtures: a seeded generator, the backend fixture with its `cuda` skip rule, and a
 random-circuit builder over nextrl's whole gate set that also records each gate for the
-dense reference (tests/reference/dense_simulator.py)."""
+dense reference (tests/reference/dense_simulator.py).
+
+The suite runs with pytest-xdist (README: `pytest -q -n auto`), one process per core, so every process
+computes on one thread: OpenMP (nextrl's kernels, qulacs, Aer), BLAS and torch. The variables are set
+here, before anything loads an OpenMP or BLAS runtime; tests that change a thread count get it reset to
+one afterwards (`_one_thread`). Tests that compare thread counts set them explicitly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
 
-import numpy as np
-import pytest
-from scipy.stats import unitary_group
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
 
-import nextrl
-from nextrl.quantum import Circuit, Parameter
+from dataclasses import dataclass, field  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import unitary_group  # noqa: E402
+
+import nextrl  # noqa: E402
+from nextrl.quantum import Circuit, Parameter  # noqa: E402
+
+
+def pytest_configure(config):
+    torch.set_num_threads(1)
+    nextrl.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Puts nextrl and torch back on one thread after a test that changed either."""
+    yield
+    if nextrl.get_num_threads() != 1:
+        nextrl.set_num_threads(1)
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 # ------------------------------------------------------------------------------ backends
