@@ -93,19 +93,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if cores > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
                 env_results += eb.bench_cartpole((4096,), threads=cores, rounds=3, progress=progress)
     if results:
-        rows = [[r.bench, r.case, r.n, _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
+        rows = [[r.bench, r.case, r.extra["n"], _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
                 for r in results]
         _table("simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
                ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
     if env_results:
-        rows = [[r.case, r.num_envs, r.threads, f"{r.ours_steps_per_s:.3g}", r.peer, f"{r.peer_steps_per_s:.3g}",
-                 f"{r.ratio:.1f}x"] for r in env_results]
+        rows = [[r.case, r.extra["num_envs"], r.extra["threads"], f"{r.extra['steps_per_s']:.3g}", r.peer,
+                 f"{r.extra['peer_steps_per_s']:.3g}", f"{r.ratio:.1f}x"] for r in env_results]
         _table("vector envs: steps/s summed over envs (ratio = nextrl / peer; peers run on one thread)",
                ["env", "num_envs", "threads", "nextrl steps/s", "peer", "peer steps/s", "ratio"], rows)
     if args.out:
-        with open(args.out, "a") as f:
-            for r in [*results, *env_results]:
-                f.write(json.dumps(r.to_dict()) + "\n")
+        from nextrl.experiments import benchmark
+
+        benchmark.write_jsonl(args.out, [*results, *env_results], **benchmark.stamp())
         console.print(f"wrote {len(results) + len(env_results)} JSON lines to {args.out}")
     return 0
 

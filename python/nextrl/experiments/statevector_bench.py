@@ -13,8 +13,9 @@ Cases:
   small      100-gate circuits on 4..12 qubits, one call per circuit, Python overhead included.
   tune       fusion block size (and local buffer size) sweep on the layered circuit.
 
-Functions return `BenchResult` records and never print; `progress`, when given, is called with a short
-string before each step. bench/bench_statevector.py is the CLI.
+Functions return benchmark.BenchResult records (the qubit count in `extra["n"]`) and never print;
+`progress`, when given, is called with a short string before each step. bench/bench_statevector.py is the CLI.
+Timing and machine facts come from nextrl.experiments.benchmark.
 qulacs takes its thread count from OMP_NUM_THREADS when it is first imported, so the caller sets that
 variable before anything imports qulacs; the functions check it and refuse a mismatched thread count.
 """
@@ -24,21 +25,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import importlib.metadata
 import os
-import platform
-import statistics
-import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 import nextrl
+from nextrl.experiments import benchmark
+from nextrl.experiments.benchmark import BenchResult, Progress, machine_info
 from nextrl.quantum import Circuit, Parameter, Statevector
-
-Progress = Callable[[str], None] | None
 
 FULL_QUBITS = tuple(range(16, 27))
 QUICK_QUBITS = tuple(range(16, 23))
@@ -72,64 +69,14 @@ class BenchConfig:
     """max |amplitude difference| allowed between nextrl's and a peer's final state"""
 
 
-@dataclass(frozen=True)
-class BenchResult:
-    bench: str          # "layered", "gate_1q", "small"
-    case: str           # what nextrl ran, e.g. "fused", "ry q=13"
-    n: int              # qubits
-    ours_s: float       # nextrl seconds (per circuit, or per gate for gate_1q)
-    peer: str           # what it is compared with, e.g. "qiskit-aer", "copy-floor"
-    peer_s: float       # peer seconds for the same work
-    ratio: float        # peer_s / ours_s: > 1 means nextrl is faster
-    machine: dict
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# ----------------------------------------------------------------------------------------- machine
-def machine_info() -> dict:
-    """CPU model and core count of this machine, and nextrl's build (SIMD level, threads)."""
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    build = nextrl.build_info()
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "nextrl": build["version"],
-        "simd": build["simd"],
-        "threads": nextrl.get_num_threads(),
-        "compiler": build["compiler"],
-    }
+def _row(bench: str, case: str, n: int, ours_s: float, peer: str, peer_s: float, extra: dict) -> BenchResult:
+    """One case; machine_info() is taken now, inside the thread setting of the measurement."""
+    return benchmark.result(bench, case, ours_s, peer, peer_s, machine=machine_info(), n=n, **extra)
 
 
 def _peer_versions() -> dict:
     """Installed versions of the peers, keyed by peer name (None where not installed)."""
-    versions = {}
-    for peer, dist in (("qiskit-aer", "qiskit-aer"), ("qulacs", "qulacs")):
-        try:
-            versions[peer] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[peer] = None
-    return versions
-
-
-# ----------------------------------------------------------------------------------------- timing
-def _timed(run: Callable[[], object], setup: Callable[[], object] | None, runs: int) -> list[float]:
-    """Seconds of `runs` calls of `run`, each after an untimed `setup`."""
-    out = []
-    for _ in range(runs):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        run()
-        out.append(time.perf_counter() - t0)
-    return out
+    return {peer: benchmark.version(peer) for peer in ("qiskit-aer", "qulacs")}
 
 
 @dataclass
@@ -142,21 +89,20 @@ class _Engine:
     times: list = field(default_factory=list)
 
 
-def _interleaved(engines: Sequence[_Engine], runs: int, progress: Progress, label: str) -> None:
-    """Times every engine `runs` times, round-robin, so that all of them see the same machine load."""
-    for r in range(runs):
-        if progress is not None:
-            progress(f"{label}: round {r + 1}/{runs}")
-        for e in engines:
-            e.times += _timed(e.run, e.setup, 1)
+def _interleaved(engines: Sequence[_Engine], runs: int, progress: Progress, label: str, warmup: int = 0) -> None:
+    """Times every engine `runs` times, round-robin, so that all of them see the same machine load
+    (benchmark.interleaved; the callers warm up and check each engine before)."""
+    times = benchmark.interleaved({e.name: e.run for e in engines}, runs, warmup=warmup,
+                                  setup={e.name: e.setup for e in engines}, progress=progress, label=label)
+    for e in engines:
+        e.times += times[e.name]
 
 
 def _policy(n: int, cfg: BenchConfig) -> tuple[int, str]:
     return (cfg.big_repeats, "min") if n >= cfg.big_qubits else (cfg.repeats, "median")
 
 
-def _reduce(times: Sequence[float], stat: str) -> float:
-    return min(times) if stat == "min" else statistics.median(times)
+_reduce = benchmark.reduce_times
 
 
 @contextlib.contextmanager
@@ -252,18 +198,16 @@ def bench_layered(qubits: Iterable[int] = QUICK_QUBITS, cfg: BenchConfig = Bench
     carry the fusion report (blocks per layer) in `extra`."""
     if "qulacs" in peers:
         _check_qulacs_threads(cfg.threads)
-    machine = machine_info()
     versions = _peer_versions()
     results: list[BenchResult] = []
     with _threads(cfg.threads):
-        machine["threads"] = nextrl.get_num_threads()
         for n in qubits:
-            results += _layered_one(n, cfg, peers, machine, versions, progress)
+            results += _layered_one(n, cfg, peers, versions, progress)
             gc.collect()
     return results
 
 
-def _layered_one(n, cfg, peers, machine, versions, progress) -> list[BenchResult]:
+def _layered_one(n, cfg, peers, versions, progress) -> list[BenchResult]:
     runs, stat = _policy(n, cfg)
     angles = layered_angles(n, cfg.layers, cfg.seed)
     circ = layered_circuit(angles)
@@ -296,20 +240,16 @@ def _layered_one(n, cfg, peers, machine, versions, progress) -> list[BenchResult
     gc.collect()
     _interleaved(engines, runs, progress, f"layered n={n}")
     t = {e.name: _reduce(e.times, stat) for e in engines}
-    common = {"stat": stat, "runs": runs, "layers": cfg.layers, "dtype": "complex128", "gates": len(circ),
-              "loadavg_1m": os.getloadavg()[0]}
-    rows = [BenchResult("layered", "fused", n, t["fused"], "nextrl-unfused", t["unfused"],
-                        t["unfused"] / t["fused"], machine, common | {"fusion": report})]
+    common = {"stat": stat, "runs": runs, "layers": cfg.layers, "dtype": "complex128", "gates": len(circ)}
+    rows = [_row("layered", "fused", n, t["fused"], "nextrl-unfused", t["unfused"], common | {"fusion": report})]
     for e in engines[2:]:
         extra = common | e.extra
         if e.name == "qiskit-aer":
             extra["peer_internal_s"] = _reduce(e.extra["internal"], stat)
             del extra["internal"]
-        rows.append(BenchResult("layered", "fused", n, t["fused"], e.name, t[e.name], t[e.name] / t["fused"],
-                                machine, extra | {"fusion": report}))
+        rows.append(_row("layered", "fused", n, t["fused"], e.name, t[e.name], extra | {"fusion": report}))
         if e.name == "qulacs":  # both gate by gate: compares the kernels
-            rows.append(BenchResult("layered", "unfused", n, t["unfused"], e.name, t[e.name],
-                                    t[e.name] / t["unfused"], machine, extra))
+            rows.append(_row("layered", "unfused", n, t["unfused"], e.name, t[e.name], extra))
     return rows
 
 
@@ -347,11 +287,9 @@ def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = 
     of a state-sized array, which reads and writes the same bytes as one gate. The floor is the faster
     of a single-threaded copy and a `threads`-way split copy (numpy releases the GIL while copying).
     Gates and copies are timed round-robin; each reports its minimum over the runs."""
-    machine = machine_info()
     results: list[BenchResult] = []
     rng = np.random.default_rng(cfg.seed)
     with _threads(cfg.threads), ThreadPoolExecutor(max_workers=cfg.threads) as pool:
-        machine["threads"] = nextrl.get_num_threads()
         for n in qubits:
             runs = max(_policy(n, cfg)[0], 3)
             src = np.ones(1 << n, dtype=np.complex128)
@@ -381,13 +319,12 @@ def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = 
             nbytes = 2 * state.nbytes  # read and write every amplitude once
             for case, run_s in best.items():
                 per_gate = run_s / cfg.gates_1q
-                results.append(BenchResult(
-                    "gate_1q", case, n, per_gate, "copy-floor", floor, floor / per_gate, machine,
+                results.append(_row(
+                    "gate_1q", case, n, per_gate, "copy-floor", floor,
                     {"stat": "min", "runs": runs, "gate_over_copy": per_gate / floor, "copy_1thread_s": copy_1,
                      f"copy_{cfg.threads}threads_s": copy_t, "gate_GBps": nbytes / per_gate / 1e9,
-                     "copy_GBps": nbytes / floor / 1e9, "dtype": "complex128",
-                     "loadavg_1m": os.getloadavg()[0]}))
-            del src, dst, chunks, state, engines
+                     "copy_GBps": nbytes / floor / 1e9, "dtype": "complex128"}))
+            src = dst = chunks = state = engines = None  # frees the state-sized arrays before the next n
             gc.collect()
     return results
 
@@ -432,12 +369,10 @@ def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchCo
     prebuilt bound circuits and is timed on `QuantumState(n)` plus `update_quantum_state`."""
     if "qulacs" in peers:
         _check_qulacs_threads(cfg.threads)
-    machine = machine_info()
     versions = _peer_versions()
     rng = np.random.default_rng(cfg.seed)
     results: list[BenchResult] = []
     with _threads(cfg.threads):
-        machine["threads"] = nextrl.get_num_threads()
         for n in qubits:
             circ, gates = _small_circuit(n, cfg.small_gates, rng)
             values = rng.uniform(-np.pi, np.pi, size=(cfg.small_calls, circ.num_parameters))
@@ -464,14 +399,12 @@ def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchCo
                 engines[-1].extra["peer_version"] = versions.get(peer)
                 engines[-1].run()  # warm-up
             _interleaved(engines, cfg.repeats, progress, f"small n={n}")
-            t = {e.name: statistics.median(e.times) / cfg.small_calls for e in engines}
+            t = {e.name: _reduce(e.times) / cfg.small_calls for e in engines}
             common = {"stat": "median", "runs": cfg.repeats, "calls": cfg.small_calls, "gates": cfg.small_gates,
-                      "dtype": "complex128", "fusion": dict(circ.compile(True).report),
-                      "loadavg_1m": os.getloadavg()[0]}
+                      "dtype": "complex128", "fusion": dict(circ.compile(True).report)}
             for case in ("new-state", "reset"):
                 for e in engines[2:]:
-                    results.append(BenchResult("small", case, n, t[case], e.name, t[e.name], t[e.name] / t[case],
-                                               machine, common | e.extra))
+                    results.append(_row("small", case, n, t[case], e.name, t[e.name], common | e.extra))
     return results
 
 
@@ -530,10 +463,8 @@ def tune_fusion(qubits: Iterable[int] = TUNE_QUBITS, cfg: BenchConfig = BenchCon
 
     default = (circuit_module.MAX_FUSED_QUBITS, circuit_module.LOCAL_BITS)
     peer = f"default max_fused={default[0]} local_bits={default[1]}"
-    machine = machine_info()
     results: list[BenchResult] = []
     with _threads(cfg.threads):
-        machine["threads"] = nextrl.get_num_threads()
         for n in qubits:
             runs, stat = _policy(n, cfg)
             base = layered_circuit(layered_angles(n, cfg.layers, cfg.seed))
@@ -553,10 +484,8 @@ def tune_fusion(qubits: Iterable[int] = TUNE_QUBITS, cfg: BenchConfig = BenchCon
                                            {"max_fused": k, "local_bits": bits, "fusion": dict(plan.report)}))
                 _interleaved(engines, runs, progress, f"tune n={n} {label}")
                 t_default = _reduce(engines[0].times, stat)
-                return [BenchResult("tune", e.name, n, _reduce(e.times, stat), peer, t_default,
-                                    t_default / _reduce(e.times, stat), machine,
-                                    {"stat": stat, "runs": runs, "layers": cfg.layers, "phase": label,
-                                     "loadavg_1m": os.getloadavg()[0]} | e.extra)
+                return [_row("tune", e.name, n, _reduce(e.times, stat), peer, t_default,
+                             {"stat": stat, "runs": runs, "layers": cfg.layers, "phase": label} | e.extra)
                         for e in engines if (e.extra["max_fused"], e.extra["local_bits"]) in settings]
 
             sweep = phase([(k, default[1]) for k in fusion_values], "max_fused")
@@ -565,6 +494,6 @@ def tune_fusion(qubits: Iterable[int] = TUNE_QUBITS, cfg: BenchConfig = BenchCon
             if bits_values:
                 best_k = min(sweep, key=lambda r: r.ours_s).extra["max_fused"]
                 results += phase([(k, b) for k in sorted({default[0], best_k}) for b in bits_values], "local_bits")
-            del state
+            state = None  # frees the state before the next n
             gc.collect()
     return results

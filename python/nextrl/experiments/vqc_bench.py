@@ -11,7 +11,8 @@ Circuit: `skolik_reuploading(n, layers)` ("SK-4" at n = 4: observables Z0 Z1 and
 qubit otherwise), float64 / complex128, random inputs, weights in [0, 2 pi) and scales around 1.
 
 Cases (`bench` field):
-  throughput  nextrl alone at `batch` (capped by peer_batch[("nextrl", n)]): forward and forward + full adjoint gradient (vjp), raw
+  throughput  nextrl alone at `batch` (capped by peer_batch[("nextrl", n)]): forward and forward + full
+              adjoint gradient (vjp), raw
               VariationalCircuit calls. Peer "goal": the issue's per-core target as seconds per sample,
               so ratio >= 1 means the goal is met (goals are per core: judge them at threads = 1).
   pennylane   forward + backward (loss = outputs.sum(), .backward()) through nextrl's QuantumLayer
@@ -28,30 +29,29 @@ Cases (`bench` field):
               per-call time of a trivial torch.autograd.Function on the same tensors in the same rounds
               (the floor of any autograd-based layer; the no_grad forward does not pay it).
 
-Functions return `BenchResult` records and never print; `progress`, when given, is called with a short
-string before each step. bench/bench_vqc.py is the CLI.
+Functions return benchmark.BenchResult records (the qubit count in `extra["n"]`, the thread count in
+`extra["threads"]`) and never print; `progress`, when given, is called with a short string before each step.
+bench/bench_vqc.py is the CLI. Timing and machine facts come from nextrl.experiments.benchmark.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import importlib.metadata
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 import nextrl
-from nextrl.experiments.statevector_bench import BenchResult, machine_info
+from nextrl.experiments import benchmark
+from nextrl.experiments.benchmark import BenchResult, Progress, machine_info
 
-__all__ = ["VQCConfig", "BenchResult", "machine_info", "bench_throughput", "bench_pennylane", "bench_aer",
-           "bench_latency", "pennylane_qnode", "GOALS"]
-
-Progress = Callable[[str], None] | None
+__all__ = ["GOALS", "VQCConfig", "bench_aer", "bench_latency", "bench_pennylane", "bench_throughput",
+           "pennylane_qnode", "with_threads"]
 
 QUBITS = (4, 8, 12)
 GOALS = {
@@ -92,11 +92,7 @@ class VQCConfig:
         return min(self.batch, self.peer_batch.get((peer, n), self.batch))
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+_version = benchmark.version
 
 
 @contextlib.contextmanager
@@ -125,7 +121,13 @@ def _machine(cfg: VQCConfig) -> dict:
 
 def _common(cfg: VQCConfig, **kw) -> dict:
     return {"stat": "median", "runs": cfg.repeats, "threads": cfg.threads, "dtype": "float64",
-            "layers": cfg.layers, "loadavg_1m": os.getloadavg()[0]} | kw
+            "layers": cfg.layers} | kw
+
+
+def _row(bench: str, case: str, n: int, ours_s: float, peer: str, peer_s: float, cfg: VQCConfig,
+         extra: dict) -> BenchResult:
+    """One case; the machine facts (load included) are taken now."""
+    return benchmark.result(bench, case, ours_s, peer, peer_s, machine=_machine(cfg), n=n, **extra)
 
 
 # ----------------------------------------------------------------------------------------- timing
@@ -133,22 +135,14 @@ def _common(cfg: VQCConfig, **kw) -> dict:
 class _Engine:
     name: str
     run: Callable[[], object]
-    times: list = field(default_factory=list)
 
 
 def _interleaved(engines: Sequence[_Engine], runs: int, progress: Progress, label: str) -> dict[str, float]:
-    """Times every engine `runs` times round-robin (after one untimed warm-up each); median seconds."""
-    for e in engines:
-        e.run()
-    for r in range(runs):
-        if progress is not None:
-            progress(f"{label}: round {r + 1}/{runs}")
-        for e in engines:
-            gc.collect()
-            t0 = time.perf_counter()
-            e.run()
-            e.times.append(time.perf_counter() - t0)
-    return {e.name: statistics.median(e.times) for e in engines}
+    """Times every engine `runs` times round-robin (after one untimed warm-up each, gc.collect() before each
+    timed run); median seconds."""
+    times = benchmark.interleaved({e.name: e.run for e in engines}, runs, warmup=1, before_each=gc.collect,
+                                  progress=progress, label=label)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _max_diff(a, b, what: str, atol: float) -> float:
@@ -190,7 +184,6 @@ def _case_name(n: int) -> str:
 def bench_throughput(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
                      progress: Progress = None) -> list[BenchResult]:
     """nextrl forward and forward + full gradient (vjp) at `cfg.batch`, against the per-core goals."""
-    machine = _machine(cfg)
     results = []
     with _threads(cfg.threads):
         for n in qubits:
@@ -205,11 +198,10 @@ def bench_throughput(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(
             for case, goal in (("forward", GOALS["forward_per_core"]), ("vjp", GOALS["vjp_per_core"])):
                 ours = t[case] / B
                 goal_s = 1.0 / goal if n == 4 else float("nan")
-                results.append(BenchResult(
-                    "throughput", case, n, ours, f"goal {goal:.0e}/s/core" if n == 4 else "none", goal_s,
-                    goal_s / ours, machine,
-                    common | {"samples_per_s": 1.0 / ours, "samples_per_s_per_thread": 1.0 / ours / cfg.threads,
-                              "batch_s": t[case]}))
+                results.append(_row(
+                    "throughput", case, n, ours, f"goal {goal:.0e}/s/core" if n == 4 else benchmark.NO_PEER, goal_s,
+                    cfg, common | {"samples_per_s": 1.0 / ours, "samples_per_s_per_thread": 1.0 / ours / cfg.threads,
+                                   "batch_s": t[case]}))
     return results
 
 
@@ -313,10 +305,8 @@ def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig()
     """Forward + backward through nextrl's QuantumLayer against PennyLane QNodes (see module doc);
     checks PennyLane's outputs and gradients against nextrl's before timing. lightning.qubit is
     skipped (no row) when pennylane-lightning is not installed."""
-    import pennylane as qml
     import torch
 
-    machine = _machine(cfg)
     results = []
     with _threads(cfg.threads):
         for n in qubits:
@@ -348,16 +338,16 @@ def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig()
                                                10 * atol * b)}
                 del out_p, out_o
                 engines = [_Engine("nextrl", _fwd_bwd(layer, xo)), _Engine(device, _peer_fwd_bwd(f, xp, wp, sp))]
-                t = _interleaved(engines, cfg.repeats, progress, f"pennylane n={n} {device} fwd+bwd threads={cfg.threads}")
+                t = _interleaved(engines, cfg.repeats, progress,
+                                 f"pennylane n={n} {device} fwd+bwd threads={cfg.threads}")
                 extra = _common(cfg, batch=b, circuit=_case_name(n), peer_version=_version("pennylane"),
                                 diff_method=method, max_diff=diffs, nextrl_batch_s=t["nextrl"],
                                 peer_batch_s=t[device], omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
                 if device == "lightning.qubit":
                     extra["peer_version"] = _version("pennylane-lightning")
                     extra["note"] = "PennyLane splits the broadcast batch into one tape per sample"
-                results.append(BenchResult("pennylane", "forward+backward", n, t["nextrl"] / b,
-                                           f"pennylane-{device}-{method}", t[device] / b, t[device] / t["nextrl"],
-                                           machine, extra))
+                results.append(_row("pennylane", "forward+backward", n, t["nextrl"] / b,
+                                    f"pennylane-{device}-{method}", t[device] / b, cfg, extra))
                 if forward and device == "default.qubit":
                     x0 = torch.tensor(p.rows(b), dtype=torch.float64)
                     w0, s0 = torch.tensor(p.w), torch.tensor(p.s)
@@ -372,11 +362,11 @@ def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig()
 
                     t = _interleaved([_Engine("nextrl", ours), _Engine(device, peer)], cfg.repeats, progress,
                                      f"pennylane n={n} {device} forward threads={cfg.threads}")
-                    results.append(BenchResult("pennylane", "forward", n, t["nextrl"] / b, f"pennylane-{device}",
-                                               t[device] / b, t[device] / t["nextrl"], machine,
-                                               extra | {"nextrl_batch_s": t["nextrl"], "peer_batch_s": t[device],
-                                                        "diff_method": "none (torch.no_grad)"}))
-                del f, layer, engines, xp, wp, sp, xo
+                    results.append(_row("pennylane", "forward", n, t["nextrl"] / b, f"pennylane-{device}",
+                                        t[device] / b, cfg,
+                                        extra | {"nextrl_batch_s": t["nextrl"], "peer_batch_s": t[device],
+                                                 "diff_method": "none (torch.no_grad)"}))
+                f = layer = engines = xp = wp = sp = xo = None  # frees them before the next device
                 gc.collect()
     return results
 
@@ -387,7 +377,6 @@ def bench_aer(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
     """Forward: nextrl VariationalCircuit.forward against Aer's EstimatorV2 (exact, one PUB)."""
     from qiskit_aer.primitives import EstimatorV2
 
-    machine = _machine(cfg)
     results = []
     with _threads(cfg.threads):
         for n in qubits:
@@ -410,33 +399,16 @@ def bench_aer(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
             t = _interleaved([_Engine("nextrl", lambda: p.vc.forward(x, p.w, p.s)),
                               _Engine("aer", lambda: estimator.run([pub]).result())],
                              cfg.repeats, progress, f"aer n={n} forward threads={cfg.threads}")
-            results.append(BenchResult(
-                "aer", "forward", n, t["nextrl"] / b, "qiskit-aer-estimatorv2", t["aer"] / b, t["aer"] / t["nextrl"],
-                machine, _common(cfg, batch=b, circuit=_case_name(n), peer_version=_version("qiskit-aer"),
-                                 max_diff=diff, precision=0.0, nextrl_batch_s=t["nextrl"], peer_batch_s=t["aer"])))
-            del estimator, pub
+            results.append(_row(
+                "aer", "forward", n, t["nextrl"] / b, "qiskit-aer-estimatorv2", t["aer"] / b, cfg,
+                _common(cfg, batch=b, circuit=_case_name(n), peer_version=_version("qiskit-aer"),
+                        max_diff=diff, precision=0.0, nextrl_batch_s=t["nextrl"], peer_batch_s=t["aer"])))
+            estimator = pub = None  # frees them before the next n
             gc.collect()
     return results
 
 
 # ----------------------------------------------------------------------------------------- latency
-def _per_call(fn: Callable[[], object], calls: int, rounds: int) -> tuple[float, list[float]]:
-    """Median seconds per call: `rounds` blocks of `calls // rounds` calls, each call timed alone."""
-    for _ in range(20):
-        fn()
-    per_round = max(calls // rounds, 1)
-    medians, all_times = [], []
-    for _ in range(rounds):
-        times = []
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        medians.append(statistics.median(times))
-        all_times += times
-    return statistics.median(all_times), medians
-
-
 def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *, pennylane: bool = True,
                   progress: Progress = None) -> list[BenchResult]:
     """B = 1 latency through QuantumLayer(output_scaling=True): forward with autograd on, forward under
@@ -444,7 +416,6 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
     default.qubit backprop at B = 1. The contenders of one n alternate in `cfg.repeats` rounds."""
     import torch
 
-    machine = _machine(cfg)
     results = []
     with _threads(cfg.threads):
         for n in qubits:
@@ -501,7 +472,7 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                 for name, fn in contenders.items():
                     # PennyLane is ~100x slower per call: fewer calls keep the rounds short
                     k = calls if not name.startswith("pl") else max(calls // 20, 5)
-                    per[name] += [_per_call(fn, k, 1)[0]]
+                    per[name].append(benchmark.per_call(fn, k))
             t = {k: statistics.median(v) for k, v in per.items()}
             common = _common(cfg, batch=1, circuit=_case_name(n), calls_per_round=calls,
                              output_scaling=True, unit="seconds per call",
@@ -509,16 +480,14 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                              autograd_backward_floor_s=t["autograd floor+backward"])
             goal = GOALS["latency_forward_s"]
             for case in ("forward", "forward (no_grad)"):
-                results.append(BenchResult("latency", case, n, t[case], "goal 30 us", goal, goal / t[case],
-                                           machine, common))
+                results.append(_row("latency", case, n, t[case], "goal 30 us", goal, cfg, common))
             if "pl forward" in t:
                 for case in ("forward", "forward+backward"):
-                    results.append(BenchResult("latency", case, n, t[case], "pennylane-default.qubit-backprop",
-                                               t[f"pl {case}"], t[f"pl {case}"] / t[case], machine,
-                                               common | {"peer_version": _version("pennylane")}))
+                    results.append(_row("latency", case, n, t[case], "pennylane-default.qubit-backprop",
+                                        t[f"pl {case}"], cfg, common | {"peer_version": _version("pennylane")}))
             else:
-                results.append(BenchResult("latency", "forward+backward", n, t["forward+backward"], "none",
-                                           float("nan"), float("nan"), machine, common))
+                results.append(_row("latency", "forward+backward", n, t["forward+backward"], benchmark.NO_PEER,
+                                    float("nan"), cfg, common))
     return results
 
 
