@@ -5,15 +5,13 @@
     python bench/bench_envs.py --bench grid --grid-ids nextrl/GridWorld-v0 --sizes 4096 65536
 
 Prints a table (steps per second summed over envs; ratio = nextrl / peer, > 1: nextrl faster) and, with
---out, appends one JSON line per case. python/nextrl/experiments/envs_bench.py documents each case.
+--out, appends one JSON line per case (nextrl.experiments.benchmark: ours_s / peer_s are seconds per env
+step, so ratio = peer_s / ours_s is the same ratio). python/nextrl/experiments/envs_bench.py documents each case.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import subprocess
 
 BENCHES = ("grid", "frozenlake", "cartpole", "dataset")
 # GridWorld8x8-v0 observes one-hot cells (64 floats written per step), GridWorld-v0 (5x5) coordinates (2 floats)
@@ -27,10 +25,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="nextrl and EnvPool threads (default 1: per-core figures)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, median reported")
     p.add_argument("--grid-ids", nargs="+", default=list(GRID_IDS),
-                   help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, FrozenLake)")
+                   help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, "
+                        "FrozenLake)")
     p.add_argument("--out", help="append one JSON line per case to this file")
     args = p.parse_args(argv)
 
+    from nextrl.experiments import benchmark
     from nextrl.experiments import envs_bench as eb
 
     def progress(msg: str) -> None:
@@ -49,18 +49,15 @@ def main(argv=None) -> int:
     print(" " * 80, end="\r")
     print(f"{'bench':<11} {'case':<34} {'N':>6} {'nextrl steps/s':>15} {'peer':<16} {'peer steps/s':>13} {'ratio':>8}")
     for r in results:
-        peer = f"{r.peer_steps_per_s:13.3g}" if r.peer else " " * 13
-        ratio = f"{r.ratio:8.1f}" if r.peer else ""
-        print(f"{r.bench:<11} {r.case:<34} {r.num_envs:>6} {r.ours_steps_per_s:15.4g} {r.peer:<16} {peer} {ratio}")
+        e = r.extra
+        has_peer = r.peer != benchmark.NO_PEER
+        peer = f"{e['peer_steps_per_s']:13.3g}" if has_peer else " " * 13
+        ratio = f"{r.ratio:8.1f}" if has_peer else ""
+        rate = e.get("steps_per_s", e.get("transitions_per_s"))
+        print(f"{r.bench:<11} {r.case:<34} {e['num_envs']:>6} {rate:15.4g} {r.peer if has_peer else '':<16} {peer} "
+              f"{ratio}")
     if args.out:
-        try:
-            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        except OSError:
-            commit = ""
-        with open(args.out, "a") as f:
-            for r in results:
-                f.write(json.dumps({**r.to_dict(), "commit": commit,
-                                    "date": datetime.date.today().isoformat()}) + "\n")
+        benchmark.write_jsonl(args.out, results, **benchmark.stamp())
     return 0
 
 
