@@ -301,8 +301,7 @@ def _setup(cfg: Config, runs: dict[str, list[dict[str, Any]]], goals: dict[str, 
     lines = []
     for case in cfg.cases:
         acfg = runs[case][0]["config"]
-        over = {k: v for k, v in HYPERPARAMETERS[case].items()}
-        extra = ", ".join(f"{k}={v}" for k, v in over.items()) or "the config defaults"
+        extra = ", ".join(f"{k}={v}" for k, v in HYPERPARAMETERS[case].items()) or "the config defaults"
         lines.append(f"{case}: {type(acfg).__name__}, {cfg.steps(case):,} env steps, {acfg.num_envs} env(s), "
                      f"{extra}")
     lines.append(f"eval return: deterministic final policy, {cfg.eval_episodes} episodes on one env (reset seed "
