@@ -62,6 +62,8 @@ class EpisodeTracker:
         self.finished_returns: list[float] = []
         self.finished_lengths: list[int] = []
         self.finished_steps: list[int] = []
+        self.finished_envs: list[int] = []
+        """the env index of each finished episode"""
 
     def step(self, rewards, terminations, truncations, global_step: int = 0) -> np.ndarray:
         valid = ~self.prev_done
@@ -73,6 +75,7 @@ class EpisodeTracker:
             self.finished_returns.append(float(self.returns[i]))
             self.finished_lengths.append(int(self.lengths[i]))
             self.finished_steps.append(int(global_step))
+            self.finished_envs.append(int(i))
         self.returns[done] = 0.0
         self.lengths[done] = 0
         self.prev_done = done
@@ -105,21 +108,39 @@ def seeded(seed: int) -> Iterator[torch.Generator]:
         yield torch.Generator().manual_seed(seed)
 
 
+def episode_quotas(num_episodes: int, num_envs: int) -> np.ndarray:
+    """Episodes each env contributes to an evaluation of `num_episodes`: [num_envs] int64, as even as possible
+    (env i gets (num_episodes + i) // num_envs, as Stable-Baselines3's evaluate_policy)."""
+    return (num_episodes + np.arange(num_envs, dtype=np.int64)) // num_envs
+
+
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env, num_episodes: int, *, seed: int,
              max_steps: int = 1_000_000) -> np.ndarray:
-    """Runs `act(obs) -> actions` (batched, numpy in and out) on a vector env until `num_episodes`
-    episodes have ended; returns their returns [num_episodes] in the order they ended."""
-    if num_episodes < 1:
-        raise ValueError(f"evaluate: num_episodes must be >= 1, got {num_episodes}")
+    """Runs `act(obs) -> actions` (batched, numpy in and out) on a vector env until every env has finished its
+    quota of episodes (`episode_quotas`); returns those `num_episodes` returns [num_episodes] in the order
+    they ended. `max_steps` bounds the vector-env steps.
+
+    Each env contributes a fixed number of episodes, fixed before any runs: keeping instead the first
+    `num_episodes` to end over all envs favours short episodes and biases the mean (low on CartPole, where
+    short episodes are bad ones). Episodes beyond an env's quota are run but not counted."""
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
+        raise ValueError(f"evaluate: num_episodes must be an integer >= 1, got {num_episodes!r}")
     obs, _ = env.reset(seed=seed)
+    quotas = episode_quotas(int(num_episodes), env.num_envs)
+    counted = np.zeros(env.num_envs, dtype=np.int64)
+    returns: list[float] = []
     tracker = EpisodeTracker(env.num_envs)
     for _ in range(max_steps):
         obs, rewards, terms, truncs, _ = env.step(act(obs))
+        before = len(tracker.finished_returns)
         tracker.step(rewards, terms, truncs)
-        if len(tracker.finished_returns) >= num_episodes:
-            return np.asarray(tracker.finished_returns[:num_episodes])
-    raise RuntimeError(f"evaluate: only {len(tracker.finished_returns)} of {num_episodes} episodes ended "
-                       f"within {max_steps} steps")
+        for ret, i in zip(tracker.finished_returns[before:], tracker.finished_envs[before:]):
+            if counted[i] < quotas[i]:
+                counted[i] += 1
+                returns.append(ret)
+        if np.all(counted >= quotas):
+            return np.asarray(returns)
+    raise RuntimeError(f"evaluate: only {len(returns)} of {num_episodes} episodes ended within {max_steps} steps")
 
 
 def save_checkpoint(path: str | Path, result: TrainResult, extra: dict[str, Any] | None = None) -> None:
@@ -141,4 +162,4 @@ def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> di
     return {"config": data["config"], "extra": data["extra"]}
 
 
-__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "evaluate", "load_checkpoint", "save_checkpoint", "seeded"]
+__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "episode_quotas", "evaluate", "load_checkpoint", "save_checkpoint", "seeded"]
