@@ -5,17 +5,16 @@
     python bench/bench_statevector.py --tune          # fusion block size / local buffer sweep at n = 22, 24
     python bench/bench_statevector.py --bench layered --qubits 20 22 --out results.jsonl
 
-Prints a table and, with --out, appends one JSON line per case (python/nextrl/experiments/
-statevector_bench.py documents the fields). See bench/README.md for what each case measures.
+Prints a table and, with --out, appends one JSON line per case (the schema of nextrl.experiments.benchmark;
+python/nextrl/experiments/statevector_bench.py documents the cases). See bench/README.md for what each case
+measures.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -43,11 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def fmt_time(s: float) -> str:
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.1f} us"
+    from nextrl.experiments.benchmark import format_time
+
+    return format_time(s)
 
 
 def note(r) -> str:
@@ -81,7 +78,7 @@ class Table:
         self.rows = []
 
     def add(self, r) -> None:
-        cells = (r.bench, r.case, str(r.n), fmt_time(r.ours_s), r.peer, fmt_time(r.peer_s), f"{r.ratio:.2f}",
+        cells = (r.bench, r.case, str(r.extra["n"]), fmt_time(r.ours_s), r.peer, fmt_time(r.peer_s), f"{r.ratio:.2f}",
                  f"{r.extra.get('stat', '')} of {r.extra.get('runs', '')}", note(r))
         self.rows.append(cells)
         if self.console is None:
@@ -101,11 +98,15 @@ class Table:
 
 
 def markdown(path: str) -> str:
-    """bench/README.md's tables from a JSON-lines file written by --out (the last row of each key wins)."""
+    """bench/README.md's tables from a JSON-lines file written by --out (the last row of each key wins). Reads
+    the records of nextrl.experiments.benchmark (n in "extra") and the older ones with a top-level "n"."""
     rows = {}
     with open(path) as f:
         for line in f:
+            if not line.strip():
+                continue
             r = json.loads(line)
+            r.setdefault("n", r.get("extra", {}).get("n"))
             rows[(r["bench"], r["case"], r["n"], r["peer"])] = r
     out = []
     layered = sorted({k[2] for k in rows if k[0] == "layered"})
@@ -144,15 +145,6 @@ def markdown(path: str) -> str:
     return "\n".join(out)
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.markdown:
@@ -160,16 +152,16 @@ def main(argv=None) -> int:
         return 0
     # qulacs (and OpenMP in general) reads OMP_NUM_THREADS when first loaded: set it before any import.
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    from nextrl.experiments import benchmark
     from nextrl.experiments import statevector_bench as sb
 
     cfg = sb.BenchConfig(threads=args.threads, layers=args.layers, repeats=args.repeats,
                          big_repeats=args.big_repeats)
-    info = sb.machine_info()
-    commit, date = git_commit(), datetime.date.today().isoformat()
+    info, stamp = benchmark.machine_info(), benchmark.stamp()
     print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
-          f"{info['compiler']}), {args.threads} threads; commit {commit}; {date}", file=sys.stderr)
+          f"{info['compiler']}), {args.threads} threads; commit {stamp['commit']}; {stamp['date']}; "
+          f"load {info['loadavg_1m']:.1f}", file=sys.stderr)
     table = Table()
-    out = open(args.out, "a") if args.out else None
     started = time.perf_counter()
 
     def progress(msg: str) -> None:
@@ -178,35 +170,30 @@ def main(argv=None) -> int:
     def emit(results) -> None:
         for r in results:
             table.add(r)
-            if out is not None:
-                out.write(json.dumps(r.to_dict() | {"commit": commit, "date": date}) + "\n")
-                out.flush()
+        if args.out:
+            benchmark.write_jsonl(args.out, results, **stamp)
 
-    try:
-        if args.tune:
-            rows = []
-            for n in args.qubits or sb.TUNE_QUBITS:
-                res = sb.tune_fusion([n], cfg, local_bits_values=args.local_bits, progress=progress)
-                emit(res)
-                rows += res
-            table.show()
-            for n in sorted({r.n for r in rows}):
-                best = min((r for r in rows if r.n == n), key=lambda r: r.ours_s)
-                print(f"n={n}: fastest {best.case}: {fmt_time(best.ours_s)} vs default {fmt_time(best.peer_s)} "
-                      f"({best.ratio:.2f}x)")
-            return 0
-        if "layered" in args.bench:
-            for n in args.qubits or (sb.QUICK_QUBITS if args.quick else sb.FULL_QUBITS):
-                emit(sb.bench_layered([n], cfg, peers=args.peers, progress=progress))
-        if "gate_1q" in args.bench:
-            for n in sb.QUICK_GATE_QUBITS if args.quick else sb.GATE_QUBITS:
-                emit(sb.bench_gate_1q([n], cfg, progress=progress))
-        if "small" in args.bench:
-            emit(sb.bench_small(sb.SMALL_QUBITS, cfg, peers=args.peers, progress=progress))
+    if args.tune:
+        rows = []
+        for n in args.qubits or sb.TUNE_QUBITS:
+            res = sb.tune_fusion([n], cfg, local_bits_values=args.local_bits, progress=progress)
+            emit(res)
+            rows += res
         table.show()
-    finally:
-        if out is not None:
-            out.close()
+        for n in sorted({r.extra["n"] for r in rows}):
+            best = min((r for r in rows if r.extra["n"] == n), key=lambda r: r.ours_s)
+            print(f"n={n}: fastest {best.case}: {fmt_time(best.ours_s)} vs default {fmt_time(best.peer_s)} "
+                  f"({best.ratio:.2f}x)")
+        return 0
+    if "layered" in args.bench:
+        for n in args.qubits or (sb.QUICK_QUBITS if args.quick else sb.FULL_QUBITS):
+            emit(sb.bench_layered([n], cfg, peers=args.peers, progress=progress))
+    if "gate_1q" in args.bench:
+        for n in sb.QUICK_GATE_QUBITS if args.quick else sb.GATE_QUBITS:
+            emit(sb.bench_gate_1q([n], cfg, progress=progress))
+    if "small" in args.bench:
+        emit(sb.bench_small(sb.SMALL_QUBITS, cfg, peers=args.peers, progress=progress))
+    table.show()
     return 0
 
 
