@@ -8,18 +8,15 @@ Cases: throughput (nextrl forward / vjp against the per-core goals), pennylane (
 QuantumLayer against default.qubit backprop with broadcasting, and lightning.qubit adjoint), aer (forward
 against Aer's EstimatorV2, exact), latency (B = 1 through QuantumLayer). Times in the table are per sample;
 ratio = peer time / nextrl time (> 1: nextrl faster; for "goal" rows >= 1 means the goal is met). Prints a
-table and, with --out, appends one JSON line per case (python/nextrl/experiments/vqc_bench.py documents
-the fields). See bench/README.md.
+table and, with --out, appends one JSON line per case (the schema of nextrl.experiments.benchmark;
+python/nextrl/experiments/vqc_bench.py documents the cases). See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import math
 import os
-import subprocess
 import sys
 import time
 
@@ -42,13 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def fmt_time(s: float) -> str:
-    if s != s:  # NaN
-        return "-"
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.2f} us"
+    from nextrl.experiments.benchmark import format_time
+
+    return format_time(s)
 
 
 def note(r) -> str:
@@ -66,7 +59,7 @@ def note(r) -> str:
         parts.append(f"|diff| {e['max_diff']['outputs']:.1e}")
     elif isinstance(e.get("max_diff"), float):
         parts.append(f"|diff| {e['max_diff']:.1e}")
-    parts.append(f"load {e['loadavg_1m']:.1f}")
+    parts.append(f"load {r.machine['loadavg_1m']:.1f}")
     return ", ".join(parts)
 
 
@@ -88,7 +81,8 @@ class Table:
 
     def add(self, r) -> None:
         ratio = "-" if math.isnan(r.ratio) else f"{r.ratio:.2f}"
-        cells = (r.bench, r.case, str(r.n), str(r.extra["threads"]), fmt_time(r.ours_s), r.peer, fmt_time(r.peer_s),
+        cells = (r.bench, r.case, str(r.extra["n"]), str(r.extra["threads"]), fmt_time(r.ours_s), r.peer,
+                 fmt_time(r.peer_s),
                  ratio, note(r))
         self.rows.append(cells)
         print("  ".join(cells), file=sys.stderr, flush=True)
@@ -112,20 +106,12 @@ class Table:
         self.console.print(table)
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     # lightning.qubit reads OMP_NUM_THREADS when first loaded: pin it to the first thread count
     # (nextrl and torch set theirs per case).
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads[0]))
+    from nextrl.experiments import benchmark
     from nextrl.experiments import vqc_bench as vb
 
     qubits = args.qubits or ((4, 8) if args.quick else vb.QUBITS)
@@ -135,13 +121,11 @@ def main(argv=None) -> int:
     if args.quick:
         base = vb.replace(base, peer_batch={k: max(v // 4, 16) for k, v in base.peer_batch.items()}
                           | {("default.qubit", 4): 1024, ("lightning.qubit", 4): 256, ("aer", 4): 1024})
-    info = vb.machine_info()
-    commit, date = git_commit(), datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    info, stamp = benchmark.machine_info(), benchmark.stamp()
     print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
-          f"{info['compiler']}); threads {args.threads}; commit {commit}; {date}; "
-          f"load {os.getloadavg()}", file=sys.stderr)
+          f"{info['compiler']}); threads {args.threads}; commit {stamp['commit']}; {stamp['date']}; "
+          f"load {info['loadavg_1m']:.1f}", file=sys.stderr)
     table = Table()
-    out = open(args.out, "a") if args.out else None
     started = time.perf_counter()
 
     def progress(msg: str) -> None:
@@ -150,26 +134,21 @@ def main(argv=None) -> int:
     def emit(results) -> None:
         for r in results:
             table.add(r)
-            if out is not None:
-                out.write(json.dumps(r.to_dict() | {"commit": commit, "date": date}) + "\n")
-                out.flush()
+        if args.out:
+            benchmark.write_jsonl(args.out, results, **stamp)
 
     devices = ("default.qubit",) if args.no_lightning else ("default.qubit", "lightning.qubit")
-    try:
-        for threads in args.threads:
-            cfg = vb.with_threads(base, threads)
-            if "throughput" in args.bench:
-                emit(vb.bench_throughput(qubits, cfg, progress=progress))
-            if "latency" in args.bench:
-                emit(vb.bench_latency((4,), cfg, progress=progress))
-            for n in qubits:
-                if "pennylane" in args.bench:
-                    emit(vb.bench_pennylane((n,), cfg, devices=devices, progress=progress))
-                if "aer" in args.bench:
-                    emit(vb.bench_aer((n,), cfg, progress=progress))
-    finally:
-        if out is not None:
-            out.close()
+    for threads in args.threads:
+        cfg = vb.with_threads(base, threads)
+        if "throughput" in args.bench:
+            emit(vb.bench_throughput(qubits, cfg, progress=progress))
+        if "latency" in args.bench:
+            emit(vb.bench_latency((4,), cfg, progress=progress))
+        for n in qubits:
+            if "pennylane" in args.bench:
+                emit(vb.bench_pennylane((n,), cfg, devices=devices, progress=progress))
+            if "aer" in args.bench:
+                emit(vb.bench_aer((n,), cfg, progress=progress))
     table.show()
     progress("done")
     return 0
