@@ -5,37 +5,24 @@ parallel_env (one env, the way it is stepped), and PredatorPrey agent-steps per 
     python bench/bench_marl_envs.py --threads 2 --out marl.jsonl
 
 Steps per second are summed over envs (env-steps/s) or over agents (agent-steps/s); actions are drawn
-before timing; nextrl runs with copy=False (zero-copy views), as a trainer would; the median of
---rounds timed rounds is reported.
+before timing; nextrl runs with copy=False (zero-copy views), as a trainer would; nextrl and mpe2 are
+timed round-robin and the median of --rounds timed rounds is reported. With --out, one JSON line per case
+(nextrl.experiments.benchmark: ours_s / peer_s are seconds per env step, ratio = peer_s / ours_s).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
+import statistics
 import time
 import warnings
 
 import numpy as np
 
-
-CLOCK = time.perf_counter
-
-
-def _median_rate(run, work: float, rounds: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(rounds):
-        t0 = CLOCK()
-        run()
-        times.append(CLOCK() - t0)
-    return work / float(np.median(times))
+from nextrl.experiments import benchmark
 
 
-def bench_spread(num_envs: int, steps: int, rounds: int, continuous: bool) -> dict:
+def bench_spread(num_envs: int, steps: int, rounds: int, continuous: bool, clock) -> benchmark.BenchResult:
     from nextrl.marl.mpe import SimpleSpreadVectorEnv
 
     env = SimpleSpreadVectorEnv(num_envs, N=3, continuous_actions=continuous, copy=False)
@@ -48,8 +35,6 @@ def bench_spread(num_envs: int, steps: int, rounds: int, continuous: bool) -> di
     def run():
         for t in range(steps):
             core.step(actions[t])
-
-    ours = _median_rate(run, num_envs * steps, rounds)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,12 +53,17 @@ def bench_spread(num_envs: int, steps: int, rounds: int, continuous: bool) -> di
                 peer.reset()
             peer.step(acts[t])
 
-    theirs = _median_rate(run_peer, peer_steps, rounds)
-    return {"bench": "simple_spread", "actions": "continuous" if continuous else "discrete", "num_envs": num_envs,
-            "agents": 3, "nextrl_env_steps_per_s": ours, "mpe2_env_steps_per_s": theirs, "ratio": ours / theirs}
+    times = benchmark.interleaved({"nextrl": run, "mpe2": run_peer}, rounds, clock=clock)
+    ours = statistics.median(times["nextrl"]) / (num_envs * steps)
+    theirs = statistics.median(times["mpe2"]) / peer_steps
+    return benchmark.result("simple_spread", "continuous" if continuous else "discrete", ours, "mpe2-parallel_env",
+                            theirs, num_envs=num_envs, agents=3, steps=steps, stat="median", runs=rounds,
+                            unit="seconds per env step", env_steps_per_s=1 / ours, peer_env_steps_per_s=1 / theirs,
+                            peer_version=benchmark.version("mpe2"))
 
 
-def bench_predator_prey(num_envs: int, steps: int, rounds: int, predators: int, prey: int, learning: bool) -> dict:
+def bench_predator_prey(num_envs: int, steps: int, rounds: int, predators: int, prey: int, learning: bool,
+                        clock) -> benchmark.BenchResult:
     from nextrl.marl import PredatorPreyVectorEnv
 
     env = PredatorPreyVectorEnv(num_envs, num_predators=predators, num_prey=prey, grid_size=10,
@@ -87,9 +77,11 @@ def bench_predator_prey(num_envs: int, steps: int, rounds: int, predators: int, 
         for t in range(steps):
             core.step(actions[t])
 
-    rate = _median_rate(run, num_envs * steps, rounds)
-    return {"bench": "predator_prey", "case": f"{predators} predators, {prey} {'learning' if learning else 'random'} prey",
-            "num_envs": num_envs, "agents": A, "env_steps_per_s": rate, "agent_steps_per_s": rate * A}
+    ours = benchmark.measure(run, rounds, clock=clock) / (num_envs * steps)
+    case = f"{predators} predators, {prey} {'learning' if learning else 'random'} prey"
+    return benchmark.result("predator_prey", case, ours, num_envs=num_envs, agents=A, steps=steps, stat="median",
+                            runs=rounds, unit="seconds per env step", env_steps_per_s=1 / ours,
+                            agent_steps_per_s=A / ours)
 
 
 def main(argv=None) -> int:
@@ -103,35 +95,28 @@ def main(argv=None) -> int:
                    help="time with the process's CPU time instead of wall time (on a shared machine, with "
                         "--threads 1: the per-core rate without the time other processes take)")
     args = p.parse_args(argv)
-    global CLOCK
-    CLOCK = time.process_time if args.cpu_time else time.perf_counter
+    clock = time.process_time if args.cpu_time else time.perf_counter
 
     import nextrl
 
     nextrl.set_num_threads(args.threads)
     n, s, r = args.num_envs, args.steps, args.rounds
-    results = [bench_spread(n, s, r, False), bench_spread(n, s, r, True),
-               bench_predator_prey(n, s, r, 2, 1, False), bench_predator_prey(n, s, r, 4, 2, True)]
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    clock = "CPU time" if args.cpu_time else "wall time"
-    print(f"{cpu}, {os.cpu_count()} logical cores, nextrl threads = {args.threads}, {clock}")
+    results = [bench_spread(n, s, r, False, clock), bench_spread(n, s, r, True, clock),
+               bench_predator_prey(n, s, r, 2, 1, False, clock), bench_predator_prey(n, s, r, 4, 2, True, clock)]
+    clock_name = "CPU time" if args.cpu_time else "wall time"
+    info = benchmark.machine_info()
+    print(f"{info['cpu']}, {info['cores']} logical cores, nextrl threads = {args.threads}, {clock_name}, "
+          f"load {info['loadavg_1m']:.1f}")
     for x in results:
-        if x["bench"] == "simple_spread":
-            print(f"simple_spread ({x['actions']:>10}) N={x['num_envs']}: nextrl {x['nextrl_env_steps_per_s']:.3g} "
-                  f"env-steps/s, mpe2 {x['mpe2_env_steps_per_s']:.3g} env-steps/s, ratio {x['ratio']:.0f}x")
+        e = x.extra
+        if x.bench == "simple_spread":
+            print(f"simple_spread ({x.case:>10}) N={e['num_envs']}: nextrl {e['env_steps_per_s']:.3g} "
+                  f"env-steps/s, mpe2 {e['peer_env_steps_per_s']:.3g} env-steps/s, ratio {x.ratio:.0f}x")
         else:
-            print(f"predator_prey ({x['case']}) N={x['num_envs']}: {x['agent_steps_per_s']:.3g} agent-steps/s "
-                  f"({x['env_steps_per_s']:.3g} env-steps/s)")
+            print(f"predator_prey ({x.case}) N={e['num_envs']}: {e['agent_steps_per_s']:.3g} agent-steps/s "
+                  f"({e['env_steps_per_s']:.3g} env-steps/s)")
     if args.out:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        with open(args.out, "a") as f:
-            for x in results:
-                f.write(json.dumps({**x, "threads": args.threads, "clock": clock, "cpu": cpu, "commit": commit}) + "\n")
+        benchmark.write_jsonl(args.out, results, threads=args.threads, clock=clock_name, **benchmark.stamp())
     return 0
 
 

@@ -191,18 +191,19 @@ def reduce_times(times: Iterable[float], stat: str = "median") -> float:
 
 
 def time_once(run: Callable[[], object], setup: Callable[[], object] | None = None,
-              sync: Callable[[], object] | None = None) -> float:
+              sync: Callable[[], object] | None = None, clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds of one call of `run`, after an untimed `setup`; `sync` (e.g. torch.cuda.synchronize) is
-    called before the clock starts and before it stops."""
+    called before the clock starts and before it stops. `clock`: wall time by default; time.process_time
+    counts this process's CPU time only (on a shared machine, with one thread: the time others do not take)."""
     if setup is not None:
         setup()
     if sync is not None:
         sync()
-    t0 = time.perf_counter()
+    t0 = clock()
     run()
     if sync is not None:
         sync()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def _check_counts(fn: str, rounds: int, warmup: int) -> None:
@@ -215,10 +216,12 @@ def _check_counts(fn: str, rounds: int, warmup: int) -> None:
 def interleaved(contenders: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1,
                 setup: Mapping[str, Callable[[], object] | None] | None = None,
                 before_each: Callable[[], object] | None = None, sync: Callable[[], object] | None = None,
-                progress: Progress = None, label: str = "") -> dict[str, list[float]]:
+                clock: Callable[[], float] = time.perf_counter, progress: Progress = None,
+                label: str = "") -> dict[str, list[float]]:
     """Times each contender `rounds` times, round-robin (a, b, a, b, ...), so that all of them see the same
     load, after `warmup` untimed calls each. `setup[name]` runs untimed before each call of that contender;
-    `before_each` (e.g. gc.collect) runs untimed before every timed call. Returns name -> seconds per run."""
+    `before_each` (e.g. gc.collect) runs untimed before every timed call; `sync` and `clock` as in time_once.
+    Returns name -> seconds per run."""
     _check_counts("interleaved", rounds, warmup)
     if not contenders:
         raise ValueError("interleaved: contenders must not be empty")
@@ -228,7 +231,7 @@ def interleaved(contenders: Mapping[str, Callable[[], object]], rounds: int, *, 
         raise ValueError(f"interleaved: setup names unknown contenders {sorted(unknown)}; known: {sorted(contenders)}")
     for name, run in contenders.items():
         for _ in range(warmup):
-            time_once(run, setup.get(name), sync)
+            time_once(run, setup.get(name), sync, clock)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for r in range(rounds):
         if progress is not None:
@@ -236,16 +239,17 @@ def interleaved(contenders: Mapping[str, Callable[[], object]], rounds: int, *, 
         for name, run in contenders.items():
             if before_each is not None:
                 before_each()
-            times[name].append(time_once(run, setup.get(name), sync))
+            times[name].append(time_once(run, setup.get(name), sync, clock))
     return times
 
 
 def measure(run: Callable[[], object], rounds: int, *, stat: str = "median", warmup: int = 1,
-            setup: Callable[[], object] | None = None, sync: Callable[[], object] | None = None) -> float:
+            setup: Callable[[], object] | None = None, sync: Callable[[], object] | None = None,
+            clock: Callable[[], float] = time.perf_counter) -> float:
     """The `stat` ("median" or "min", i.e. best-of) of `rounds` timed calls of one contender after `warmup`."""
     reduce_times([1.0], stat)  # validates stat before anything runs
-    return reduce_times(interleaved({"run": run}, rounds, warmup=warmup, setup={"run": setup}, sync=sync)["run"],
-                        stat)
+    times = interleaved({"run": run}, rounds, warmup=warmup, setup={"run": setup}, sync=sync, clock=clock)
+    return reduce_times(times["run"], stat)
 
 
 def per_call(run: Callable[[], object], calls: int, *, warmup: int = 20) -> float:
