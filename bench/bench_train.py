@@ -8,16 +8,17 @@ Both train with CleanRL's ppo.py defaults (4 envs, 128 steps, 4 epochs of 4 mini
 annealed, GAE 0.95, clip 0.2, entropy 0.01, value 0.5, grad norm 0.5) on 1 torch thread. The peer is
 CleanRL's ppo.py loop written out below (its Agent, buffers, Python GAE recursion), on Gymnasium's
 SyncVectorEnv with SAME_STEP autoreset (the semantics that loop was written for); nextrl's PPO runs on
-`--env` made by nextrl.experiments.train.make_env (nextrl's C++ vector env for nextrl/ ids, SyncVectorEnv otherwise). Reported: wall time per 1e5 environment steps, the ratio
-(peer / nextrl, > 1: nextrl faster), and where the time goes: env (stepping), inference (acting during
-rollouts), update (advantages and gradient steps), other (storage, bookkeeping). The median over
-`--repeats` alternated runs. Prints a table; with --out, appends one JSON line per case.
+`--env` made by nextrl.experiments.train.make_env (nextrl's C++ vector env for nextrl/ ids, SyncVectorEnv
+otherwise). Reported: wall time per 1e5 environment steps, the ratio (peer / nextrl, > 1: nextrl faster),
+and where the time goes: env (stepping), inference (acting during rollouts), update (advantages and
+gradient steps), other (storage, bookkeeping). The median over
+`--repeats` alternated runs. Prints a table; with --out, appends one JSON line per case (the schema of
+nextrl.experiments.benchmark; ours_s / peer_s are seconds per 1e5 environment steps).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -29,11 +30,11 @@ from torch.distributions import Categorical
 
 import nextrl
 from nextrl.agents import ppo
-from nextrl.experiments.statevector_bench import machine_info
+from nextrl.experiments import benchmark
 
 
 # ------------------------------------------------------------------------- CleanRL-style PPO (peer)
-def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+def layer_init(layer, std=np.sqrt(2), bias_const=0.0):  # noqa: B008 (CleanRL's code as written)
     torch.nn.init.orthogonal_(layer.weight, std)
     torch.nn.init.constant_(layer.bias, bias_const)
     return layer
@@ -62,7 +63,7 @@ class Agent(nn.Module):
 def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> dict:
     """CleanRL ppo.py's training loop (timers added); returns wall time, time breakdown, episode returns."""
     torch.manual_seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (CleanRL's seeding, as written)
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)],
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
@@ -127,8 +128,8 @@ def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> di
         b_returns = returns.reshape(-1)
         b_values = values.reshape(-1)
         b_inds = np.arange(batch_size)
-        for epoch in range(cfg.update_epochs):
-            np.random.shuffle(b_inds)
+        for _epoch in range(cfg.update_epochs):
+            np.random.shuffle(b_inds)  # noqa: NPY002 (CleanRL's shuffle, as written)
             for start_i in range(0, batch_size, minibatch_size):
                 mb_inds = b_inds[start_i:start_i + minibatch_size]
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds],
@@ -211,23 +212,25 @@ def main(argv=None) -> int:
         return out
 
     ours, peer = summary(runs["nextrl"]), summary(runs["cleanrl"])
-    info = machine_info()
-    print(f"machine: {info['cpu']}, {info['cores']} cores; torch {torch.__version__}, 1 thread; "
-          f"{args.steps} steps x {args.repeats} run(s), {args.num_envs} envs")
+    info = benchmark.machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['loadavg_1m']:.1f}; torch {torch.__version__}, "
+          f"1 thread; {args.steps} steps x {args.repeats} run(s), {args.num_envs} envs")
     print(f"nextrl: {args.env}; peer (CleanRL-style ppo.py): Gymnasium SyncVectorEnv {args.peer_env}")
     print(f"{'seconds per 1e5 env steps':28s} {'nextrl':>10s} {'cleanrl':>10s} {'ratio':>8s}")
     lines = []
     for k in ("total", "env", "inference", "update", "other"):
         ratio = peer[k] / ours[k] if ours[k] > 0 else float("nan")
         print(f"{k:28s} {ours[k]:10.2f} {peer[k]:10.2f} {ratio:8.2f}")
-        lines.append({"bench": "train_ppo", "case": f"{k} {args.env} envs={args.num_envs}", "ours_s": ours[k],
-                      "peer": f"cleanrl-ppo {args.peer_env}", "peer_s": peer[k], "ratio": ratio,
-                      "machine": f"{info['cpu']} ({info['cores']} cores)"})
+        # a component can be ~0 (or, for "other", slightly negative): no validation, ratio NaN there
+        lines.append(benchmark.BenchResult(
+            "train_ppo", f"{k} {args.env} envs={args.num_envs}", ours[k], f"cleanrl-ppo {args.peer_env}", peer[k],
+            info, {"component": k, "env": args.env, "peer_env": args.peer_env, "num_envs": args.num_envs,
+                   "steps": args.steps, "repeats": args.repeats, "stat": "median", "unit": "seconds per 1e5 env steps",
+                   "torch": torch.__version__, "final_return": ours["final_return"],
+                   "peer_final_return": peer["final_return"]}))
     print(f"{'mean return, last 20 eps':28s} {ours['final_return']:10.1f} {peer['final_return']:10.1f}")
     if args.out:
-        with open(args.out, "a") as f:
-            for line in lines:
-                f.write(json.dumps(line) + "\n")
+        benchmark.write_jsonl(args.out, lines, **benchmark.stamp())
     return 0
 
 
