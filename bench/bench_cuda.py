@@ -12,49 +12,46 @@ Cases:
             gradient, B = 2^16 .. 2^20, against the same circuits batched in PyTorch (per-sample 2x2 einsums, autograd)
   q12       12 qubits, 5 re-uploading layers, B = 2^14: samples per second and the fraction of the shared-memory
             roofline (every op reads and writes each sample's state in shared memory once)
-Prints a table; --out appends one JSON line per case ({"bench", "case", "ours_s", "peer", "peer_s", "ratio",
-"machine", ...}). Times are medians of timed rounds after a warm-up, with the device synchronized.
+Prints a table; --out appends one JSON line per case (the schema of nextrl.experiments.benchmark: {"bench",
+"case", "ours_s", "peer", "peer_s", "ratio", "machine", "extra"}). Times are medians of timed rounds after a
+warm-up, with the device synchronized before the clock starts and before it stops (benchmark.measure).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import statistics
 import subprocess
-import time
 
 import numpy as np
 import torch
 
+from nextrl.experiments import benchmark
 from nextrl.quantum import Circuit, Parameter, Statevector
 from nextrl.quantum import cuda as qcuda
 from nextrl.quantum.ansatz import skolik_reuploading
 
 
 def timed(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median seconds of `repeats` calls after `warmup`, the device synchronized around each."""
+    return benchmark.measure(fn, repeats, warmup=warmup, sync=torch.cuda.synchronize)
 
 
 def machine() -> dict:
+    """benchmark.machine_info() plus the GPU: name, SMs, memory, max SM clock (nvidia-smi; NaN without it)."""
     p = torch.cuda.get_device_properties(0)
     try:
         clock = float(subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits"],
                                      capture_output=True, text=True, timeout=20).stdout.split()[0])
-    except Exception:
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         clock = float("nan")
-    return {"gpu": p.name, "sms": p.multi_processor_count, "memory_gib": round(p.total_memory / 2**30, 1),
-            "max_sm_clock_mhz": clock, "torch": torch.__version__}
+    return benchmark.machine_info() | {
+        "gpu": p.name, "sms": p.multi_processor_count, "memory_gib": round(p.total_memory / 2**30, 1),
+        "max_sm_clock_mhz": clock, "torch": torch.__version__}
+
+
+def row(bench: str, case: str, ours_s: float, peer: str, peer_s: float, mach: dict, **extra) -> benchmark.BenchResult:
+    return benchmark.BenchResult(bench, case, ours_s, peer, peer_s, mach, extra)
 
 
 # ----------------------------------------------------------------------------------------- statevector
@@ -74,9 +71,8 @@ def bench_gate(qubits, repeats, rows, mach):
         for target in (0, n // 2, n - 1):
             t = timed(lambda: sv._state.apply_matrix1(target, m), repeats)
             floor = 2 * sv._state.nbytes / bw
-            rows.append(dict(bench="cuda_statevector", case=f"gate_n{n}_q{target}", ours_s=t, peer="copy_floor",
-                             peer_s=floor, ratio=floor / t, machine=mach, copy_bytes_per_s=bw,
-                             state_bytes=sv._state.nbytes))
+            rows.append(row("cuda_statevector", f"gate_n{n}_q{target}", t, "copy_floor", floor, mach,
+                            copy_bytes_per_s=bw, state_bytes=sv._state.nbytes))
 
     for n in qubits:
         one(n)  # the state is freed on return
@@ -144,16 +140,15 @@ def bench_layered(qubits, repeats, rows, mach):
         tp = timed(lambda: run_torch_layered(n, layers, values), max(1, repeats // 2))
         torch.cuda.empty_cache()
         blocks = qcuda.device_circuit(c).num_blocks
-        rows.append(dict(bench="cuda_statevector", case=f"layered_n{n}", ours_s=t, peer="torch_einsum", peer_s=tp,
-                         ratio=tp / t, machine=mach, gates=len(c), passes=blocks, max_abs_diff_n16=err))
+        rows.append(row("cuda_statevector", f"layered_n{n}", t, "torch_einsum", tp, mach, gates=len(c), passes=blocks,
+                        max_abs_diff_n16=err))
         if n == qubits[0]:  # the fusion limit: one pass per block of k qubits against 4^k work per amplitude
-            for k in range(0, qcuda.MAX_FUSED_QUBITS + 1):
+            for k in range(qcuda.MAX_FUSED_QUBITS + 1):
                 sv = Statevector(n, np.complex64, device="cuda")
                 tk = timed(lambda: sv.reset().apply(c, values, fusion=k), repeats)
                 del sv
-                rows.append(dict(bench="cuda_statevector", case=f"layered_n{n}_fusion{k}", ours_s=tk,
-                                 peer="torch_einsum", peer_s=tp, ratio=tp / tk, machine=mach,
-                                 passes=qcuda.device_circuit(c, k).num_blocks))
+                rows.append(row("cuda_statevector", f"layered_n{n}_fusion{k}", tk, "torch_einsum", tp, mach,
+                                passes=qcuda.device_circuit(c, k).num_blocks))
 
 
 # ----------------------------------------------------------------------------------- variational circuits
@@ -256,14 +251,13 @@ def bench_vqc(batches, repeats, rows, mach, n=4, layers=5, case="sk4", peer_cap=
         dim = 1 << n
         smem_bytes = vc.circuit.__len__() * dim * 8 * 2  # every op reads and writes the state once (complex64)
         for kind, t, tp, passes in (("forward", fwd, tpf, 1), ("forward+grad", vjp, tpv, 3)):
-            extra = dict(batch=B, peer_batch=pB, samples_per_s=B / t, peer_samples_per_s=B / tp, max_abs_diff_vs_torch=err,
-                         shared_bytes_per_block=plan.shared_bytes(True, kind != "forward"))
+            extra = dict(batch=B, peer_batch=pB, samples_per_s=B / t, peer_samples_per_s=B / tp,
+                         max_abs_diff_vs_torch=err, shared_bytes_per_block=plan.shared_bytes(True, kind != "forward"))
             clock = mach.get("max_sm_clock_mhz", float("nan"))
             if clock == clock:
                 roof = mach["sms"] * 128 * clock * 1e6  # shared memory: 32 banks x 4 B per clock per SM
                 extra["smem_roofline_fraction"] = passes * smem_bytes * B / t / roof
-            rows.append(dict(bench="cuda_vqc", case=f"{case}_{kind}_B{B}", ours_s=t, peer="torch_batched",
-                             peer_s=tp, ratio=tp / t, machine=mach, **extra))
+            rows.append(row("cuda_vqc", f"{case}_{kind}_B{B}", t, "torch_batched", tp, mach, **extra))
 
 
 def main(argv=None):
@@ -275,7 +269,7 @@ def main(argv=None):
     if not qcuda.available():
         raise SystemExit("bench_cuda: needs a CUDA build of nextrl and a visible GPU")
     mach = machine()
-    rows: list[dict] = []
+    rows: list[benchmark.BenchResult] = []
     repeats = 3 if args.quick else 7
     if "gate" in args.cases:
         bench_gate([26, 28] if args.quick else [28, 30, 32, 33], repeats, rows, mach)
@@ -287,14 +281,11 @@ def main(argv=None):
         bench_vqc([1 << 12] if args.quick else [1 << 14], repeats, rows, mach, n=12, case="q12", peer_cap=1 << 10)
     print(f"{'bench':18s} {'case':26s} {'ours':>11s} {'peer':>14s} {'peer time':>11s} {'ratio':>8s}  notes")
     for r in rows:
-        notes = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
-                          if k not in ("bench", "case", "ours_s", "peer", "peer_s", "ratio", "machine"))
-        print(f"{r['bench']:18s} {r['case']:26s} {r['ours_s'] * 1e3:9.3f}ms {r['peer']:>14s} "
-              f"{r['peer_s'] * 1e3:9.3f}ms {r['ratio']:8.2f}  {notes}")
+        notes = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.extra.items())
+        print(f"{r.bench:18s} {r.case:26s} {r.ours_s * 1e3:9.3f}ms {r.peer:>14s} "
+              f"{r.peer_s * 1e3:9.3f}ms {r.ratio:8.2f}  {notes}")
     if args.out:
-        with open(args.out, "a") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+        benchmark.write_jsonl(args.out, rows, **benchmark.stamp())
 
 
 if __name__ == "__main__":
