@@ -1,24 +1,27 @@
 """DQN (Mnih et al. 2015) with double Q-learning (van Hasselt et al. 2016), dueling heads (Wang et al.
 2016), n-step returns and prioritized replay (Schaul et al. 2016) as config options.
 
-Config, targets, loss and the training loop for discrete-action vector envs (any Gymnasium VectorEnv
+Config, targets, loss and the algorithm's part of the training loop (acting and learning; the loop itself is
+agents.offpolicy.run) for discrete-action vector envs (any Gymnasium VectorEnv
 with NEXT_STEP autoreset). Replay comes from agents.replay. The defaults solve CartPole-v1 in 2.4e4 steps
 (after rl-zoo's tuned DQN: short epsilon decay, bursts of gradient steps; plus double Q and 3-step returns).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
+from nextrl.agents import offpolicy
+from nextrl.agents.common import LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
 from nextrl.agents.offpolicy_nets import adam, make_target, soft_update
 from nextrl.agents.replay import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
+from nextrl.agents.rollout import check_env
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,12 @@ def update(q_network: nn.Module, target_network: nn.Module, optimizer: torch.opt
     return {"losses/td_loss": loss.item(), "losses/q_values": q_values.detach().mean().item()}, td
 
 
-def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
+def train(env: gym.vector.VectorEnv, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
           q_network: nn.Module | None = None, q_network_target: nn.Module | None = None) -> TrainResult:
     """Trains DQN on a discrete-action vector env. `q_network` ([B, obs_dim] float32 -> [B, num_actions])
     replaces the built-in MLP (e.g. a nextrl.quantum.QuantumLayer). The target network is a deep copy, or
     `q_network_target` (a second instance, loaded with q_network's weights) for modules that cannot be copied."""
-    import gymnasium as gym
-
+    check_env("dqn.train", env)
     if not isinstance(env.single_action_space, gym.spaces.Discrete):
         raise TypeError(f"dqn.train: env must have a Discrete action space, got {env.single_action_space}")
     if cfg.n_step < 1 or cfg.batch_size < 1 or cfg.train_frequency < 1 or cfg.gradient_steps < 0:
@@ -165,56 +167,33 @@ def train(env, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
     buffer = (PrioritizedReplayBuffer(cfg.buffer_size, obs_shape, alpha=cfg.prioritized_alpha,
                                       eps=cfg.prioritized_eps, **kwargs)
               if cfg.prioritized else ReplayBuffer(cfg.buffer_size, obs_shape, **kwargs))
-
     result = TrainResult(config=cfg, modules={"q_network": q_network, "target_network": target_network})
-    times = {"env": 0.0, "inference": 0.0, "update": 0.0}
-    start = time.perf_counter()
-    tracker = EpisodeTracker(num_envs)
-    obs, _ = env.reset(seed=seed)
-    global_step, num_updates, num_logged = 0, 0, 0
-    for iteration in range(cfg.total_timesteps // num_envs):
-        global_step += num_envs
-        t0 = time.perf_counter()
-        epsilon = linear_schedule(cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_timesteps, global_step)
-        with torch.no_grad():
-            actions = q_network(torch.as_tensor(obs, dtype=torch.float32)).argmax(dim=1).numpy()
-        explore = rng.random(num_envs) < epsilon
-        actions = np.where(explore, rng.integers(0, num_actions, size=num_envs), actions)
-        t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
-        t2 = time.perf_counter()
-        times["inference"] += t1 - t0
-        times["env"] += t2 - t1
-        valid = tracker.step(rewards, terms, truncs, global_step)
-        buffer.add(obs, actions, rewards, next_obs, terms, truncs, valid)
-        obs = next_obs
-        for i in range(num_logged, len(tracker.finished_returns)):
-            if log is not None:
-                log(global_step, {"charts/episode_return": tracker.finished_returns[i],
-                                  "charts/episode_length": float(tracker.finished_lengths[i])})
-        num_logged = len(tracker.finished_returns)
-        if global_step <= cfg.learning_starts or iteration % cfg.train_frequency != 0 or len(buffer) == 0:
-            continue
-        beta = linear_schedule(cfg.prioritized_beta_start, 1.0, cfg.total_timesteps, global_step)
-        metrics: dict[str, float] = {}
-        for _ in range(cfg.gradient_steps):
-            batch = (buffer.sample(cfg.batch_size, rng, beta=beta) if cfg.prioritized
-                     else buffer.sample(cfg.batch_size, rng))
-            metrics, td = update(q_network, target_network, optimizer, batch, cfg)
-            if cfg.prioritized:
-                buffer.update_priorities(batch.indices, td)
-            num_updates += 1
-            if num_updates % cfg.target_network_frequency == 0:
-                soft_update(target_network, q_network, cfg.tau)
-        times["update"] += time.perf_counter() - t2
-        metrics = {"global_step": float(global_step), **metrics, "charts/epsilon": epsilon,
-                   "charts/sps": global_step / (time.perf_counter() - start)}
-        result.metrics.append(metrics)
-        if log is not None:
-            log(global_step, metrics)
 
-    tracker.fill(result, global_step, time.perf_counter() - start, times)
-    return result
+    def epsilon(global_step: int) -> float:
+        return linear_schedule(cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_timesteps, global_step)
+
+    def act(obs: np.ndarray, global_step: int) -> np.ndarray:
+        with torch.no_grad():
+            greedy = q_network(torch.as_tensor(obs, dtype=torch.float32)).argmax(dim=1).numpy()
+        explore = rng.random(num_envs) < epsilon(global_step)
+        return np.where(explore, rng.integers(0, num_actions, size=num_envs), greedy)
+
+    def learn(num_updates: int, global_step: int) -> dict[str, float]:
+        if cfg.prioritized:
+            beta = linear_schedule(cfg.prioritized_beta_start, 1.0, cfg.total_timesteps, global_step)
+            batch = buffer.sample(cfg.batch_size, rng, beta=beta)
+        else:
+            batch = buffer.sample(cfg.batch_size, rng)
+        metrics, td = update(q_network, target_network, optimizer, batch, cfg)
+        if cfg.prioritized:
+            buffer.update_priorities(batch.indices, td)
+        if (num_updates + 1) % cfg.target_network_frequency == 0:
+            soft_update(target_network, q_network, cfg.tau)
+        return {**metrics, "charts/epsilon": epsilon(global_step)}
+
+    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
+                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
+                         gradient_steps=cfg.gradient_steps, log=log)
 
 
 def greedy_policy(q_network: nn.Module):

@@ -1,6 +1,6 @@
 """Network blocks of the off-policy actor-critic agents (DDPG, TD3, SAC, discrete SAC): an ensemble MLP
-that evaluates twin critics in one batched matmul per layer, a tanh-bounded deterministic actor, and
-Polyak averaging. Any nn.Module with the same input and output shapes can replace them."""
+that evaluates twin critics in one batched matmul per layer, a tanh-bounded deterministic actor, SAC's
+learned temperature as a module, and Polyak averaging. Any nn.Module with the same input and output shapes can replace them."""
 
 from __future__ import annotations
 
@@ -55,6 +55,20 @@ class TanhActor(nn.Module):
         return self.bias + self.scale * torch.tanh(self.net(obs))
 
 
+class LogAlpha(nn.Module):
+    """The learned log entropy coefficient of SAC as a module parameter `value` [] (so checkpoints, averaging
+    and export see it like any network weight); alpha = exp(value)."""
+
+    def __init__(self, alpha: float):
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"LogAlpha: alpha must be > 0, got {alpha}")
+        self.value = nn.Parameter(torch.tensor(math.log(alpha)))
+
+    def forward(self) -> Tensor:
+        return self.value.exp()
+
+
 def adam(params, lr: float) -> torch.optim.Adam:
     """Adam, with PyTorch's fused kernel when every parameter is a floating-point CPU or CUDA tensor (about
     4x cheaper per step than the default for small networks on CPU), else the default implementation."""
@@ -86,4 +100,4 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
             t.copy_(o)
 
 
-__all__ = ["EnsembleMLP", "TanhActor", "adam", "make_target", "soft_update"]
+__all__ = ["EnsembleMLP", "LogAlpha", "TanhActor", "adam", "make_target", "soft_update"]

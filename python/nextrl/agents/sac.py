@@ -2,24 +2,27 @@
 policy with the change-of-variables log-prob correction, twin critics with a Polyak-averaged target, and
 automatic entropy tuning.
 
-Config, pure losses, update and training loop; replay from agents.replay, networks from
-agents.offpolicy_nets. Trains on any Gymnasium vector env with a Box action space and NEXT_STEP autoreset.
+Config, pure losses, update and the algorithm's part of the training loop (acting and learning; the loop
+itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any Gymnasium vector env with a Box action space and NEXT_STEP autoreset.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
+from nextrl.agents import offpolicy
+from nextrl.agents.common import LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, adam, make_target, soft_update
+from nextrl.agents.offpolicy import box_bounds
+from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
+from nextrl.agents.rollout import check_env
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -146,19 +149,15 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
     return metrics
 
 
-def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None, critic_target: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: SACConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None,
+          critic_target: nn.Module | None = None) -> TrainResult:
     """Trains SAC on a Box-action vector env. `actor` maps obs [B, obs_dim] to [B, 2 * act_dim] (means,
     then unbounded log-std pre-activations); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to twin
-    Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for
-    a critic that cannot be deep-copied."""
-    import gymnasium as gym
-
-    space = env.single_action_space
-    if not isinstance(space, gym.spaces.Box):
-        raise TypeError(f"sac.train: env must have a Box action space, got {space}")
-    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-        raise ValueError(f"sac.train: the action space must be bounded, got low={space.low}, high={space.high}")
+    Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is
+    needed only for a critic that cannot be deep-copied. The learned log(alpha) is result.modules["log_alpha"]."""
+    check_env("sac.train", env)
+    space = box_bounds("sac.train", env)
     num_envs = env.num_envs
     obs_shape = env.single_observation_space.shape
     obs_dim, act_dim = int(np.prod(obs_shape)), int(np.prod(space.shape))
@@ -170,70 +169,33 @@ def train(env, cfg: SACConfig, *, seed: int, log: LogFn | None = None, actor: nn
         actor = mlp(obs_dim, 2 * act_dim, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac.train", "critic")
-    log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
+    log_alpha = LogAlpha(cfg.alpha)
     optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": adam([log_alpha], lr=cfg.q_lr)}
+                  "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
                           gamma=cfg.gamma)
+    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target,
+                                              "log_alpha": log_alpha})
 
-    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target})
-    times = {"env": 0.0, "inference": 0.0, "update": 0.0}
-    start = time.perf_counter()
-    tracker = EpisodeTracker(num_envs)
-    obs, _ = env.reset(seed=seed)
-    global_step, num_updates, num_logged = 0, 0, 0
-    for iteration in range(cfg.total_timesteps // num_envs):
-        global_step += num_envs
-        t0 = time.perf_counter()
+    def act(obs: np.ndarray, global_step: int) -> np.ndarray:
         if global_step <= cfg.learning_starts:
-            actions = rng.uniform(space.low, space.high, size=(num_envs, *space.shape)).astype(np.float32)
-        else:
-            with torch.no_grad():
-                mean, log_std = gaussian_params(actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1)))
-                noise = torch.randn(num_envs, act_dim, generator=generator)
-                actions = squashed_gaussian(mean, log_std, noise, scale, bias)[0].numpy().reshape(num_envs, *space.shape)
-        t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
-        t2 = time.perf_counter()
-        times["inference"] += t1 - t0
-        times["env"] += t2 - t1
-        valid = tracker.step(rewards, terms, truncs, global_step)
-        buffer.add(obs, actions, rewards, next_obs, terms, truncs, valid)
-        obs = next_obs
-        if log is not None:
-            for i in range(num_logged, len(tracker.finished_returns)):
-                log(global_step, {"charts/episode_return": tracker.finished_returns[i],
-                                  "charts/episode_length": float(tracker.finished_lengths[i])})
-        num_logged = len(tracker.finished_returns)
-        if global_step <= cfg.learning_starts or iteration % cfg.train_frequency != 0:
-            continue
-        metrics: dict[str, float] = {}
-        for _ in range(cfg.gradient_steps):
-            batch = buffer.sample(cfg.batch_size, rng)
-            batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
-            batch.actions = batch.actions.reshape(cfg.batch_size, -1)
-            metrics = update(actor, critic, critic_target, log_alpha, optimizers, batch, cfg, scale, bias,
-                             target_entropy, generator, update_actor=num_updates % cfg.policy_frequency == 0)
-            num_updates += 1
-        times["update"] += time.perf_counter() - t2
-        metrics = {"global_step": float(global_step), **metrics,
-                   "charts/sps": global_step / (time.perf_counter() - start)}
-        result.metrics.append(metrics)
-        if log is not None:
-            log(global_step, metrics)
+            return rng.uniform(space.low, space.high, size=(num_envs, *space.shape)).astype(np.float32)
+        with torch.no_grad():
+            mean, log_std = gaussian_params(actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1)))
+            noise = torch.randn(num_envs, act_dim, generator=generator)
+            return squashed_gaussian(mean, log_std, noise, scale, bias)[0].numpy().reshape(num_envs, *space.shape)
 
-    tracker.fill(result, global_step, time.perf_counter() - start, times)
-    result.modules["log_alpha"] = _Scalar(log_alpha.detach().clone())
-    return result
+    def learn(num_updates: int, global_step: int) -> dict[str, float]:
+        batch = buffer.sample(cfg.batch_size, rng)
+        batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
+        batch.actions = batch.actions.reshape(cfg.batch_size, -1)
+        return update(actor, critic, critic_target, log_alpha.value, optimizers, batch, cfg, scale, bias,
+                      target_entropy, generator, update_actor=num_updates % cfg.policy_frequency == 0)
 
-
-class _Scalar(nn.Module):
-    """Holds the learned log(alpha) as a buffer, so checkpoints save it with the networks."""
-
-    def __init__(self, value: Tensor):
-        super().__init__()
-        self.register_buffer("value", value)
+    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
+                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
+                         gradient_steps=cfg.gradient_steps, log=log)
 
 
 def deterministic_policy(actor: nn.Module, action_space):

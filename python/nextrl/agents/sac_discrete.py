@@ -6,25 +6,27 @@ The defaults are tuned for CartPole-v1 (greedy returns of about 400-490 after 1.
 target (0.1 of the maximum, where the paper's 0.98 keeps a two-action policy near uniform), 3-step returns
 and one gradient step per two environment steps.
 
-Config, pure losses, update and training loop; replay from agents.replay, networks from
-agents.offpolicy_nets. Trains on any Gymnasium vector env with a Discrete action space and NEXT_STEP
+Config, pure losses, update and the algorithm's part of the training loop (acting and learning; the loop
+itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any Gymnasium vector env with a Discrete action space and NEXT_STEP
 autoreset.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
+from nextrl.agents import offpolicy
+from nextrl.agents.common import LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, adam, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
+from nextrl.agents.rollout import check_env
 
 
 @dataclass(frozen=True)
@@ -131,14 +133,14 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
     return metrics
 
 
-def train(env, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None, critic_target: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None,
+          critic_target: nn.Module | None = None) -> TrainResult:
     """Trains discrete SAC on a Discrete-action vector env. `actor` maps obs [B, obs_dim] to logits
     [B, num_actions]; `critic` maps obs to twin Q-values [B, 2 * num_actions] (Q_1's block first). Either
     replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for a critic
-    that cannot be deep-copied."""
-    import gymnasium as gym
-
+    that cannot be deep-copied. The learned log(alpha) is result.modules["log_alpha"]."""
+    check_env("sac_discrete.train", env)
     space = env.single_action_space
     if not isinstance(space, gym.spaces.Discrete):
         raise TypeError(f"sac_discrete.train: env must have a Discrete action space, got {space}")
@@ -153,59 +155,31 @@ def train(env, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None, a
         actor = mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")
-    log_alpha = torch.tensor(math.log(cfg.alpha), requires_grad=True)
+    log_alpha = LogAlpha(cfg.alpha)
     optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": adam([log_alpha], lr=cfg.q_lr)}
+                  "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step,
                           gamma=cfg.gamma)
+    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target,
+                                              "log_alpha": log_alpha})
 
-    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target})
-    times = {"env": 0.0, "inference": 0.0, "update": 0.0}
-    start = time.perf_counter()
-    tracker = EpisodeTracker(num_envs)
-    obs, _ = env.reset(seed=seed)
-    global_step, num_updates, num_logged = 0, 0, 0
-    for iteration in range(cfg.total_timesteps // num_envs):
-        global_step += num_envs
-        t0 = time.perf_counter()
+    def act(obs: np.ndarray, global_step: int) -> np.ndarray:
         if global_step <= cfg.learning_starts:
-            actions = rng.integers(0, num_actions, size=num_envs)
-        else:
-            with torch.no_grad():
-                logits = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1))
-                actions = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator)[:, 0].numpy()
-        t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
-        t2 = time.perf_counter()
-        times["inference"] += t1 - t0
-        times["env"] += t2 - t1
-        valid = tracker.step(rewards, terms, truncs, global_step)
-        buffer.add(obs, actions, rewards, next_obs, terms, truncs, valid)
-        obs = next_obs
-        if log is not None:
-            for i in range(num_logged, len(tracker.finished_returns)):
-                log(global_step, {"charts/episode_return": tracker.finished_returns[i],
-                                  "charts/episode_length": float(tracker.finished_lengths[i])})
-        num_logged = len(tracker.finished_returns)
-        if global_step <= cfg.learning_starts or iteration % cfg.train_frequency != 0:
-            continue
-        metrics: dict[str, float] = {}
-        for _ in range(cfg.gradient_steps):
-            batch = buffer.sample(cfg.batch_size, rng)
-            batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
-            metrics = update(actor, critic, critic_target, log_alpha, optimizers, batch, cfg, num_actions,
-                             target_entropy, update_actor=num_updates % cfg.policy_frequency == 0)
-            num_updates += 1
-        times["update"] += time.perf_counter() - t2
-        metrics = {"global_step": float(global_step), **metrics,
-                   "charts/sps": global_step / (time.perf_counter() - start)}
-        result.metrics.append(metrics)
-        if log is not None:
-            log(global_step, metrics)
+            return rng.integers(0, num_actions, size=num_envs)
+        with torch.no_grad():
+            logits = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1))
+            return torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator)[:, 0].numpy()
 
-    tracker.fill(result, global_step, time.perf_counter() - start, times)
-    return result
+    def learn(num_updates: int, global_step: int) -> dict[str, float]:
+        batch = buffer.sample(cfg.batch_size, rng)
+        batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
+        return update(actor, critic, critic_target, log_alpha.value, optimizers, batch, cfg, num_actions,
+                      target_entropy, update_actor=num_updates % cfg.policy_frequency == 0)
+
+    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
+                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
+                         gradient_steps=cfg.gradient_steps, log=log)
 
 
 def greedy_policy(actor: nn.Module):

@@ -1,24 +1,29 @@
 """TD3, Fujimoto et al. 2018 (arXiv:1802.09477): clipped double-Q learning with twin critics, delayed
-policy updates and target policy smoothing.
+policy updates and target policy smoothing; with one critic, no delay and no smoothing it is DDPG
+(Lillicrap et al. 2016, with Gaussian exploration noise as in Fujimoto et al.'s "our DDPG"), which
+agents.ddpg trains through this file.
 
-Config, pure losses, update and training loop; replay from agents.replay, networks from
-agents.offpolicy_nets. Trains on any Gymnasium vector env with a bounded Box action space and NEXT_STEP
-autoreset.
+Config, pure losses, update and the algorithm's part of the training loop (acting and learning; the loop
+itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on
+any Gymnasium vector env with a bounded Box action space and NEXT_STEP autoreset.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, seeded
+from nextrl.agents import offpolicy
+from nextrl.agents.common import LogFn, TrainResult, seeded
 from nextrl.agents.networks import mlp
+from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
+from nextrl.agents.rollout import check_env
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,12 @@ class TD3Config:
     """gradient steps per round; update-to-data ratio = gradient_steps / (train_frequency * num_envs)"""
     policy_frequency: int = 2
     """critic steps per actor step (and per target update), the policy delay d"""
+    num_critics: int = 2
+    """critics whose minimum is the TD target: 2 is clipped double-Q (TD3), 1 a single critic (DDPG)"""
     exploration_noise: float = 0.1
     """std of the Gaussian exploration noise, in units of the action half-range"""
     policy_noise: float = 0.2
-    """std of the target-policy smoothing noise, in units of the action half-range"""
+    """std of the target-policy smoothing noise, in units of the action half-range (0: no smoothing)"""
     noise_clip: float = 0.5
     """the smoothing noise is clipped to [-noise_clip, noise_clip] (same units)"""
     n_step: int = 1
@@ -68,17 +75,18 @@ def smoothed_target_actions(next_actions: Tensor, noise: Tensor, cfg: TD3Config,
 
 
 def critic_targets(next_q_target: Tensor, rewards: Tensor, terminations: Tensor, discounts: Tensor) -> Tensor:
-    """Clipped double-Q targets [B]: r + discount * (1 - term) * min_k Q'_k(s', a~'), next_q_target [B, 2]."""
+    """Clipped double-Q targets [B]: r + discount * (1 - term) * min_k Q'_k(s', a~'), next_q_target [B, K]
+    (K = 1: the DDPG target r + discount * (1 - term) * Q'(s', mu'(s')))."""
     return rewards + discounts * (1.0 - terminations) * next_q_target.min(dim=1).values
 
 
 def critic_loss(q: Tensor, targets: Tensor) -> Tensor:
-    """Sum over the twins of the mean squared error: q [B, 2], targets [B]."""
+    """Sum over the critics of the mean squared error: q [B, K], targets [B]."""
     return (q - targets.unsqueeze(1)).pow(2).mean(dim=0).sum()
 
 
 def actor_loss(q_pi: Tensor) -> Tensor:
-    """-mean Q_1(s, mu(s)): the deterministic policy gradient follows the first critic only. q_pi [B, 2]."""
+    """-mean Q_1(s, mu(s)): the deterministic policy gradient follows the first critic only. q_pi [B, K]."""
     return -q_pi[:, 0].mean()
 
 
@@ -87,8 +95,10 @@ def update(actor: nn.Module, actor_target: nn.Module, critic: nn.Module, critic_
            high: Tensor, generator: torch.Generator, update_actor: bool) -> dict[str, float]:
     """One critic step; with update_actor also one actor step and the Polyak update of both targets."""
     with torch.no_grad():
-        noise = torch.randn(batch.actions.shape, generator=generator)
-        next_actions = smoothed_target_actions(actor_target(batch.next_obs), noise, cfg, low, high)
+        next_actions = actor_target(batch.next_obs)
+        if cfg.policy_noise > 0:
+            noise = torch.randn(batch.actions.shape, generator=generator)
+            next_actions = smoothed_target_actions(next_actions, noise, cfg, low, high)
         next_q = critic_target(torch.cat([batch.next_obs, next_actions], dim=1))
         targets = critic_targets(next_q, batch.rewards, batch.terminations, batch.discounts)
     q = critic(torch.cat([batch.obs, batch.actions], dim=1))
@@ -110,88 +120,58 @@ def update(actor: nn.Module, actor_target: nn.Module, critic: nn.Module, critic_
     return metrics
 
 
-def train(env, cfg: TD3Config, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None, actor_target: nn.Module | None = None,
-          critic_target: nn.Module | None = None) -> TrainResult:
-    """Trains TD3 on a bounded Box-action vector env. `actor` maps obs [B, obs_dim] to actions [B, act_dim]
-    inside the box (wrap a free network in offpolicy_nets.TanhActor); `critic` maps cat(obs, action)
-    [B, obs_dim + act_dim] to twin Q-values [B, 2]. Either replaces the built-in MLPs;
-    actor_target and critic_target are needed only for modules that cannot be deep-copied."""
-    import gymnasium as gym
-
-    space = env.single_action_space
-    if not isinstance(space, gym.spaces.Box):
-        raise TypeError(f"td3.train: env must have a Box action space, got {space}")
-    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-        raise ValueError(f"td3.train: the action space must be bounded, got low={space.low}, high={space.high}")
+def train(env: gym.vector.VectorEnv, cfg: TD3Config, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None, actor_target: nn.Module | None = None,
+          critic_target: nn.Module | None = None, name: str = "td3") -> TrainResult:
+    """Trains TD3 (or DDPG, cfg.num_critics = 1 and policy_noise = 0) on a bounded Box-action vector env.
+    `actor` maps obs [B, obs_dim] to actions [B, act_dim] inside the box (wrap a free network in
+    offpolicy_nets.TanhActor); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to Q-values
+    [B, num_critics]. Either replaces the built-in MLPs; actor_target and critic_target are needed only for
+    modules that cannot be deep-copied. `name` prefixes error messages."""
+    fn = f"{name}.train"
+    check_env(fn, env)
+    space = box_bounds(fn, env)
+    if cfg.num_critics < 1:
+        raise ValueError(f"{fn}: num_critics must be >= 1, got {cfg.num_critics}")
     num_envs = env.num_envs
     obs_shape = env.single_observation_space.shape
     obs_dim, act_dim = int(np.prod(obs_shape)), int(np.prod(space.shape))
     low = torch.as_tensor(space.low, dtype=torch.float32).reshape(-1)
     high = torch.as_tensor(space.high, dtype=torch.float32).reshape(-1)
+    half_range = ((space.high - space.low) / 2).reshape(-1)
     rng = np.random.default_rng(seed)
     with seeded(seed) as generator:
         if actor is None:
             actor = TanhActor(mlp(obs_dim, act_dim, cfg.hidden, activation=nn.ReLU), low, high)
-        critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
-        actor_target = make_target(actor, actor_target, "td3.train", "actor")
-        critic_target = make_target(critic, critic_target, "td3.train", "critic")
+        critic = EnsembleMLP(obs_dim + act_dim, 1, cfg.num_critics, cfg.hidden) if critic is None else critic
+        actor_target = make_target(actor, actor_target, fn, "actor")
+        critic_target = make_target(critic, critic_target, fn, "critic")
     optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
                   "critic": adam(critic.parameters(), lr=cfg.q_lr)}
     buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
                           gamma=cfg.gamma)
-    half_range = ((space.high - space.low) / 2).reshape(-1)
-
     result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "actor_target": actor_target,
                                               "critic_target": critic_target})
-    times = {"env": 0.0, "inference": 0.0, "update": 0.0}
-    start = time.perf_counter()
-    tracker = EpisodeTracker(num_envs)
-    obs, _ = env.reset(seed=seed)
-    global_step, num_updates, num_logged = 0, 0, 0
-    for iteration in range(cfg.total_timesteps // num_envs):
-        global_step += num_envs
-        t0 = time.perf_counter()
-        if global_step <= cfg.learning_starts:
-            actions = rng.uniform(space.low, space.high, size=(num_envs, *space.shape)).astype(np.float32)
-        else:
-            with torch.no_grad():
-                mu = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1)).numpy()
-            noisy = mu + rng.normal(size=mu.shape) * cfg.exploration_noise * half_range
-            actions = np.clip(noisy, space.low.reshape(-1), space.high.reshape(-1)).astype(np.float32)
-            actions = actions.reshape(num_envs, *space.shape)
-        t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
-        t2 = time.perf_counter()
-        times["inference"] += t1 - t0
-        times["env"] += t2 - t1
-        valid = tracker.step(rewards, terms, truncs, global_step)
-        buffer.add(obs, actions, rewards, next_obs, terms, truncs, valid)
-        obs = next_obs
-        if log is not None:
-            for i in range(num_logged, len(tracker.finished_returns)):
-                log(global_step, {"charts/episode_return": tracker.finished_returns[i],
-                                  "charts/episode_length": float(tracker.finished_lengths[i])})
-        num_logged = len(tracker.finished_returns)
-        if global_step <= cfg.learning_starts or iteration % cfg.train_frequency != 0:
-            continue
-        metrics: dict[str, float] = {}
-        for _ in range(cfg.gradient_steps):
-            batch = buffer.sample(cfg.batch_size, rng)
-            batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
-            batch.actions = batch.actions.reshape(cfg.batch_size, -1)
-            num_updates += 1
-            metrics = update(actor, actor_target, critic, critic_target, optimizers, batch, cfg, low, high,
-                             generator, update_actor=num_updates % cfg.policy_frequency == 0)
-        times["update"] += time.perf_counter() - t2
-        metrics = {"global_step": float(global_step), **metrics,
-                   "charts/sps": global_step / (time.perf_counter() - start)}
-        result.metrics.append(metrics)
-        if log is not None:
-            log(global_step, metrics)
 
-    tracker.fill(result, global_step, time.perf_counter() - start, times)
-    return result
+    def act(obs: np.ndarray, global_step: int) -> np.ndarray:
+        if global_step <= cfg.learning_starts:
+            return rng.uniform(space.low, space.high, size=(num_envs, *space.shape)).astype(np.float32)
+        with torch.no_grad():
+            mu = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1)).numpy()
+        noisy = mu + rng.normal(size=mu.shape) * cfg.exploration_noise * half_range
+        return np.clip(noisy, space.low.reshape(-1), space.high.reshape(-1)).astype(np.float32).reshape(
+            num_envs, *space.shape)
+
+    def learn(num_updates: int, global_step: int) -> dict[str, float]:
+        batch = buffer.sample(cfg.batch_size, rng)
+        batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
+        batch.actions = batch.actions.reshape(cfg.batch_size, -1)
+        return update(actor, actor_target, critic, critic_target, optimizers, batch, cfg, low, high, generator,
+                      update_actor=(num_updates + 1) % cfg.policy_frequency == 0)
+
+    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
+                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
+                         gradient_steps=cfg.gradient_steps, log=log)
 
 
 def deterministic_policy(actor: nn.Module, action_space):
