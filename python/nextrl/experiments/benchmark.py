@@ -206,9 +206,9 @@ def time_once(run: Callable[[], object], setup: Callable[[], object] | None = No
     return clock() - t0
 
 
-def _check_counts(fn: str, rounds: int, warmup: int) -> None:
+def _check_counts(fn: str, rounds: int, warmup: int, name: str = "rounds") -> None:
     if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"{fn}: rounds must be an int >= 1, got {rounds!r}")
+        raise ValueError(f"{fn}: {name} must be an int >= 1, got {rounds!r}")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"{fn}: warmup must be an int >= 0, got {warmup!r}")
 
@@ -254,7 +254,7 @@ def measure(run: Callable[[], object], rounds: int, *, stat: str = "median", war
 
 def per_call(run: Callable[[], object], calls: int, *, warmup: int = 20) -> float:
     """Median seconds per call over `calls` individually timed calls (for microsecond latencies)."""
-    _check_counts("per_call", calls, warmup)
+    _check_counts("per_call", calls, warmup, "calls")
     for _ in range(warmup):
         run()
     times = []

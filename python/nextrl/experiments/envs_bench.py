@@ -45,7 +45,11 @@ class _Stepper:
             step(acts[k % len(acts)])
 
 
-def _steps_for(num_envs: int, budget: float = 2e6) -> int:
+BUDGET = 2e6
+"""default env steps (summed over envs) per timed run of nextrl; the slower peers get a fraction of it"""
+
+
+def _steps_for(num_envs: int, budget: float = BUDGET) -> int:
     return int(max(20, min(20_000, budget // num_envs)))
 
 
@@ -68,7 +72,8 @@ def _discrete_actions(n: int, num_envs: int, seed: int = 0, pool: int = 16) -> n
 
 
 def bench_grid(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
-               ids: Iterable[str] = ("nextrl/GridWorld8x8-v0", "nextrl/FrozenLake-v0")) -> list[BenchResult]:
+               ids: Iterable[str] = ("nextrl/GridWorld8x8-v0", "nextrl/FrozenLake-v0"),
+               budget: float = BUDGET) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
@@ -78,14 +83,14 @@ def bench_grid(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progr
             continue
         for n in sizes:
             env = gym.make_vec(env_id, num_envs=n, copy=False)
-            s = _Stepper("nextrl", env, _discrete_actions(env.single_action_space.n, n), n, _steps_for(n))
+            s = _Stepper("nextrl", env, _discrete_actions(env.single_action_space.n, n), n, _steps_for(n, budget))
             t = _round_robin([s], rounds, progress, f"{env_id} N={n}")
             out.append(_row("grid", env_id, n, threads, rounds, t["nextrl"]))
     return out
 
 
 def bench_frozenlake(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
-                     peers: Iterable[str] = ("gymnasium-sync", "envpool")) -> list[BenchResult]:
+                     peers: Iterable[str] = ("gymnasium-sync", "envpool"), budget: float = BUDGET) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
@@ -93,20 +98,20 @@ def bench_frozenlake(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
     for n in sizes:
         actions = _discrete_actions(4, n)
         ours = _Stepper("nextrl", gym.make_vec("nextrl/FrozenLake-v0", num_envs=n, copy=False), actions, n,
-                        _steps_for(n))
+                        _steps_for(n, budget))
         for peer in peers:
             if peer == "gymnasium-sync":
                 if n > 4096:
                     continue  # one Python env object per copy: minutes per round beyond this
                 env = gym.make_vec("FrozenLake-v1", num_envs=n, vectorization_mode="sync")
-                other = _Stepper(peer, env, actions, n, max(5, _steps_for(n, 2e4)))
+                other = _Stepper(peer, env, actions, n, max(5, _steps_for(n, budget / 100)))
             elif peer == "envpool":
                 try:
                     import envpool
                 except ImportError:
                     continue
                 env = envpool.make_gymnasium("FrozenLake-v1", num_envs=n, num_threads=threads, seed=0)
-                other = _Stepper(peer, env, actions.astype(np.int32), n, _steps_for(n, 5e5))
+                other = _Stepper(peer, env, actions.astype(np.int32), n, _steps_for(n, budget / 4))
             else:
                 raise ValueError(f"bench_frozenlake: unknown peer {peer!r}; known: gymnasium-sync, envpool")
             t = _round_robin([ours, other], rounds, progress, f"frozenlake N={n}")
@@ -115,8 +120,8 @@ def bench_frozenlake(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
     return out
 
 
-def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
-                   progress: Progress = None) -> list[BenchResult]:
+def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
+                   budget: float = BUDGET) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
@@ -124,11 +129,11 @@ def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
     for n in sizes:
         actions = _discrete_actions(2, n)
         ours = _Stepper("nextrl", gym.make_vec("nextrl/CartPole-v1", num_envs=n, copy=False), actions, n,
-                        _steps_for(n))
+                        _steps_for(n, budget))
         # the compiled step alone (no Python wrapper): the wrapper's share is 1 - ours / core
-        core = _Stepper("nextrl-core", ours.env.unwrapped._core, actions, n, _steps_for(n))
+        core = _Stepper("nextrl-core", ours.env.unwrapped._core, actions, n, _steps_for(n, budget))
         peer_env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
-        peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, 5e5))
+        peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, budget / 4))
         t = _round_robin([ours, core, peer], rounds, progress, f"cartpole N={n}")
         out.append(_row("cartpole", "CartPole-v1", n, threads, rounds, t["nextrl"], "gymnasium-numpy",
                         t["gymnasium-numpy"], peer_version=benchmark.version("gymnasium"),
