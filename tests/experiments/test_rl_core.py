@@ -197,3 +197,11 @@ def test_findings_follow_the_intervals():
     assert ppo[-1].found and "ends at 470.0, within 10%" in ppo[-1].text
     assert not dqn[-1].found and "peaks at 400.0" in dqn[-1].text and "ends at 150.0" in dqn[-1].text
     assert not a2c[-1].found and "never gets halfway" in a2c[-1].text
+
+
+def test_default_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = runner.plan("rl-core")
+    assert p.out_dir.parent.name == "runs" and p.out_dir.name.startswith("rl-core-") and p.seeds == [0, 1, 2, 3, 4]
+    assert p.config == rl_core.Config() and p.settings == "defaults"
+    assert runner.plan("rl-core", quick=True).config == rl_core.Config(**rl_core.QUICK)
