@@ -11,6 +11,7 @@ import torch
 
 from nextrl.cli import main
 from nextrl.experiments import rl_core
+from nextrl.experiments.runner import EXPERIMENTS
 
 torch.set_num_threads(1)
 
@@ -18,7 +19,7 @@ torch.set_num_threads(1)
 def test_list(capsys):
     assert main(["run", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "rl-core" in out and "Pendulum" in out
+    assert "rl-core" in out and "Pendulum" in out and all(name in out for name in EXPERIMENTS)
     assert "rl-core: settings" in out and "cartpole_ppo_steps" in out and "500000" in out
 
 
@@ -42,8 +43,9 @@ def test_run_writes_folder_and_prints_table(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["run"], r"give an experiment NAME or --list; experiments: rl-core"),
-    (["run", "rl-cor"], r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: rl-core"),
+    (["run"], r"give an experiment NAME or --list; experiments: " + re.escape(", ".join(sorted(EXPERIMENTS)))),
+    (["run", "rl-cor"], r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
+                        + re.escape(", ".join(sorted(EXPERIMENTS)))),
     (["run", "rl-core", "--seeds", "0"], r"seeds must be an integer >= 1, got 0"),
     (["run", "rl-core", "--seeds", "two"], r"argument --seeds: invalid int value: 'two'"),
     (["run", "rl-core", "--threads", "0"], r"--threads must be >= 1, got 0"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -124,7 +125,8 @@ def test_learning_curve_by_hand():
 
 
 def test_list_and_plan():
-    assert runner.list_experiments() == [("rl-core", rl_core.DESCRIPTION)]
+    listed = runner.list_experiments()
+    assert [n for n, _ in listed] == sorted(runner.EXPERIMENTS) and ("rl-core", rl_core.DESCRIPTION) in listed
     p = runner.plan("rl-core", seeds=2, out_dir="/nonexistent/x", overrides=["cases=cartpole/dqn"])
     assert p.total_work == 2 * rl_core.Config().cartpole_dqn_steps and p.seeds == [0, 1]
     fields = {f for f, _, _ in runner.config_fields("rl-core")}
@@ -132,8 +134,10 @@ def test_list_and_plan():
 
 
 @pytest.mark.parametrize("kw,match", [
-    ({"name": "rl-cor"}, r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: rl-core"),
-    ({"name": "nope"}, r"unknown experiment 'nope'.*Valid choices: rl-core"),
+    ({"name": "rl-cor"}, r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
+                         + re.escape(", ".join(sorted(runner.EXPERIMENTS)))),
+    ({"name": "nope"}, r"unknown experiment 'nope'.*Valid choices: "
+                       + re.escape(", ".join(sorted(runner.EXPERIMENTS)))),
     ({"seeds": 0}, r"seeds must be an integer >= 1, got 0"),
     ({"seeds": -3}, r"seeds must be an integer >= 1, got -3"),
     ({"seeds": 2.5}, r"seeds must be an integer >= 1, got 2.5"),
