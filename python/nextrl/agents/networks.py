@@ -173,9 +173,9 @@ class ActorCritic(nn.Module):
         return self.head(self.actor(obs))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        """[B]"""
+        """[B] (or [B, A] for obs with an agent axis [B, A, ...]): the critic's output without its last axis of 1."""
         v = self.critic(obs)
-        return v.reshape(v.shape[0]) if v.ndim == 2 and v.shape[1] == 1 else v
+        return v[..., 0] if v.ndim >= 2 and v.shape[-1] == 1 else v
 
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         d = self.dist(obs)

@@ -11,7 +11,14 @@ episodes). `terminations` is 1 only when the episode terminated inside those m s
 
     y = rewards + discounts * (1 - terminations) * V(next_obs)
 
-bootstraps from the real final observation at a truncation. Prioritized replay follows Schaul et al.
+bootstraps from the real final observation at a truncation.
+
+Multi-agent envs: with `num_agents=A`, a stored transition is the joint step of one env: obs and next_obs
+[A, *obs_shape], actions [A, *action_shape], rewards and terminations [A] (per agent; an agent that finished
+earlier has reward 0 and flag 0, as nextrl's multi-agent envs report), one discount (n_step must be 1).
+
+`SequenceReplayBuffer` keeps each env's stream in time order instead and samples windows of L consecutive
+steps with episode-start flags, for recurrent policies and world models. Prioritized replay follows Schaul et al.
 2016 (arXiv:1511.05952): P(i) = p_i / sum_k p_k with p_i = (|delta_i| + eps)**alpha, new transitions at
 the largest priority so far, and importance weights w_i = (N P(i))**-beta / max_k w_k = (p_i / p_min)**-beta.
 """
@@ -32,15 +39,15 @@ class ReplayBatch:
     """A sampled minibatch, as CPU torch tensors."""
 
     obs: torch.Tensor
-    """[B, *obs_shape] float32"""
+    """[B, (A,) *obs_shape] float32 (the agent axis A only with num_agents)"""
     actions: torch.Tensor
-    """[B, *action_shape], int64 for discrete actions, float32 for continuous ones"""
+    """[B, (A,) *action_shape], int64 for discrete actions, float32 for continuous ones"""
     rewards: torch.Tensor
-    """[B] float32: discounted sum of the m <= n_step rewards after obs"""
+    """[B, (A)] float32: discounted sum of the m <= n_step rewards after obs"""
     next_obs: torch.Tensor
-    """[B, *obs_shape] float32: the observation m steps later"""
+    """[B, (A,) *obs_shape] float32: the observation m steps later"""
     terminations: torch.Tensor
-    """[B] float32: 1.0 when the episode terminated within those m steps (no bootstrap)"""
+    """[B, (A)] float32: 1.0 when the episode (the agent's, with A) terminated within those m steps"""
     discounts: torch.Tensor
     """[B] float32: gamma**m, the factor in front of the bootstrap value"""
     weights: torch.Tensor
@@ -50,11 +57,12 @@ class ReplayBatch:
 
 
 class ReplayBuffer:
-    """Uniform circular replay buffer over `num_envs` parallel envs; the oldest transitions are
-    overwritten once `capacity` is reached."""
+    """Uniform circular replay buffer over `num_envs` parallel envs (and `num_agents` agents per env, when
+    given); the oldest transitions are overwritten once `capacity` is reached."""
 
     def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
-                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99):
+                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99,
+                 num_agents: int | None = None):
         if capacity < 1:
             raise ValueError(f"ReplayBuffer: capacity must be >= 1, got {capacity}")
         if num_envs < 1:
@@ -63,13 +71,21 @@ class ReplayBuffer:
             raise ValueError(f"ReplayBuffer: n_step must be >= 1, got {n_step}")
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"ReplayBuffer: gamma must be in [0, 1], got {gamma}")
+        if num_agents is not None and num_agents < 1:
+            raise ValueError(f"ReplayBuffer: num_agents must be >= 1 or None, got {num_agents}")
+        if num_agents is not None and n_step != 1:
+            raise ValueError(f"ReplayBuffer: n_step must be 1 with num_agents (agents end their episodes at "
+                             f"different steps), got {n_step}")
         self.capacity, self.num_envs, self.n_step, self.gamma = int(capacity), int(num_envs), int(n_step), gamma
+        self.num_agents = num_agents
+        self.agent_shape = () if num_agents is None else (int(num_agents),)
         self.obs_shape, self.action_shape = tuple(obs_shape), tuple(action_shape)
-        self.obs = np.zeros((capacity, *self.obs_shape), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, *self.obs_shape), dtype=np.float32)
-        self.actions = np.zeros((capacity, *self.action_shape), dtype=action_dtype)
-        self.rewards = np.zeros(capacity, dtype=np.float32)
-        self.terminations = np.zeros(capacity, dtype=np.float32)
+        a = self.agent_shape
+        self.obs = np.zeros((capacity, *a, *self.obs_shape), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, *a, *self.obs_shape), dtype=np.float32)
+        self.actions = np.zeros((capacity, *a, *self.action_shape), dtype=action_dtype)
+        self.rewards = np.zeros((capacity, *a), dtype=np.float32)
+        self.terminations = np.zeros((capacity, *a), dtype=np.float32)
         self.discounts = np.zeros(capacity, dtype=np.float32)
         self.pos = 0       # next slot to write
         self.size = 0      # slots filled
@@ -84,17 +100,17 @@ class ReplayBuffer:
         return self.size
 
     def add(self, obs, actions, rewards, next_obs, terminations, truncations, valid=None) -> None:
-        """Adds one vector-env step: obs, next_obs [num_envs, *obs_shape], actions [num_envs,
-        *action_shape], rewards, terminations, truncations [num_envs]; rows with valid [num_envs] False
+        """Adds one vector-env step: obs, next_obs [num_envs, (A,) *obs_shape], actions [num_envs, (A,)
+        *action_shape], rewards, terminations, truncations [num_envs, (A)]; rows with valid [num_envs] False
         (the reset step of NEXT_STEP autoreset) are skipped."""
-        e = self.num_envs
+        e, ag = self.num_envs, self.agent_shape
         obs, next_obs = np.asarray(obs), np.asarray(next_obs)
         actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=np.float64)
         terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
         valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        for name, a, shape in [("obs", obs, (e, *self.obs_shape)), ("next_obs", next_obs, (e, *self.obs_shape)),
-                               ("actions", actions, (e, *self.action_shape)), ("rewards", rewards, (e,)),
-                               ("terminations", terms, (e,)), ("truncations", truncs, (e,)),
+        for name, a, shape in [("obs", obs, (e, *ag, *self.obs_shape)), ("next_obs", next_obs, (e, *ag, *self.obs_shape)),
+                               ("actions", actions, (e, *ag, *self.action_shape)), ("rewards", rewards, (e, *ag)),
+                               ("terminations", terms, (e, *ag)), ("truncations", truncs, (e, *ag)),
                                ("valid", valid, (e,))]:
             if a.shape != shape:
                 raise ValueError(f"ReplayBuffer.add: {name} must have shape {shape}, got {a.shape}")
@@ -217,4 +233,124 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
 
 
-__all__ = ["PrioritizedReplayBuffer", "ReplayBatch", "ReplayBuffer"]
+@dataclass
+class SequenceBatch:
+    """Windows of L consecutive steps of one env each, as CPU torch tensors, batch first: [B, L, ...].
+
+    Step k of a window holds an observation, the action taken from it, and what `env.step` returned for that
+    action (reward, flags). `is_first` marks the first observation of an episode (a recurrent state must be
+    reset there); `valid` is False where the observation is an episode's final one, stored from the reset
+    step of NEXT_STEP autoreset: its action was ignored and its reward and flags are 0 (the transition into it
+    is the step before, whose termination or truncation flag is set). Windows may cross episode boundaries."""
+
+    obs: torch.Tensor
+    """[B, L, (A,) *obs_shape] float32"""
+    actions: torch.Tensor
+    """[B, L, (A,) *action_shape]"""
+    rewards: torch.Tensor
+    """[B, L, (A)] float32"""
+    terminations: torch.Tensor
+    """[B, L, (A)] bool"""
+    truncations: torch.Tensor
+    """[B, L, (A)] bool"""
+    is_first: torch.Tensor
+    """[B, L] bool: obs[:, k] is the first observation of an episode"""
+    valid: torch.Tensor
+    """[B, L] bool: False where obs[:, k] is an episode's final observation (its action was not taken)"""
+    env_ids: np.ndarray
+    """[B] int64: the env each window comes from"""
+    starts: np.ndarray
+    """[B] int64: the stream position (steps since the buffer was created) of each window's first step"""
+
+
+class SequenceReplayBuffer:
+    """Per-env streams of steps in time order, for sequence models (recurrent policies, world models).
+
+    Each env keeps its last `capacity // num_envs` steps (circular). `add` takes one vector-env step exactly
+    as `Rollout.add` does (the observation the actions were taken from, then what `env.step` returned, and
+    the `valid` mask of common.EpisodeTracker); the final observation of an episode is kept as the row of the
+    reset step that follows it. `sample` draws windows of `seq_len` consecutive stored steps of one env,
+    uniformly over all windows that lie inside the stored stream."""
+
+    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
+                 num_envs: int, action_dtype=np.float32, num_agents: int | None = None):
+        if num_envs < 1:
+            raise ValueError(f"SequenceReplayBuffer: num_envs must be >= 1, got {num_envs}")
+        if capacity < num_envs:
+            raise ValueError(f"SequenceReplayBuffer: capacity must be >= num_envs ({num_envs}), got {capacity}")
+        if num_agents is not None and num_agents < 1:
+            raise ValueError(f"SequenceReplayBuffer: num_agents must be >= 1 or None, got {num_agents}")
+        self.num_envs, self.num_agents = int(num_envs), num_agents
+        self.steps_per_env = int(capacity) // self.num_envs
+        self.obs_shape, self.action_shape = tuple(obs_shape), tuple(action_shape)
+        a = () if num_agents is None else (int(num_agents),)
+        self.agent_shape = a
+        t, e = self.steps_per_env, self.num_envs
+        self.obs = np.zeros((t, e, *a, *self.obs_shape), dtype=np.float32)
+        self.actions = np.zeros((t, e, *a, *self.action_shape), dtype=action_dtype)
+        self.rewards = np.zeros((t, e, *a), dtype=np.float32)
+        self.terminations = np.zeros((t, e, *a), dtype=bool)
+        self.truncations = np.zeros((t, e, *a), dtype=bool)
+        self.is_first = np.zeros((t, e), dtype=bool)
+        self.valid = np.zeros((t, e), dtype=bool)
+        self.total = 0                                   # steps added per env since creation
+        self._next_first = np.ones(e, dtype=bool)        # the next row starts an episode
+        self._prev_done = np.zeros(e, dtype=bool)
+
+    def __len__(self) -> int:
+        """Steps stored, summed over envs."""
+        return min(self.total, self.steps_per_env) * self.num_envs
+
+    def add(self, obs, actions, rewards, terminations, truncations, valid=None) -> None:
+        """Adds one vector-env step: obs [num_envs, (A,) *obs_shape] (what the actions were taken from),
+        actions [num_envs, (A,) *action_shape], rewards, terminations, truncations [num_envs, (A)], and
+        valid [num_envs] (False for the reset step of NEXT_STEP autoreset; default all True)."""
+        e, ag = self.num_envs, self.agent_shape
+        obs, actions = np.asarray(obs), np.asarray(actions)
+        rewards = np.asarray(rewards, dtype=np.float32)
+        terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
+        valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+        for name, x, shape in [("obs", obs, (e, *ag, *self.obs_shape)), ("actions", actions, (e, *ag, *self.action_shape)),
+                               ("rewards", rewards, (e, *ag)), ("terminations", terms, (e, *ag)),
+                               ("truncations", truncs, (e, *ag)), ("valid", valid, (e,))]:
+            if x.shape != shape:
+                raise ValueError(f"SequenceReplayBuffer.add: {name} must have shape {shape}, got {x.shape}")
+        row = self.total % self.steps_per_env
+        self.obs[row], self.actions[row] = obs, actions
+        self.rewards[row] = np.where(_expand(valid, rewards.ndim), rewards, 0.0)
+        self.terminations[row] = terms & _expand(valid, terms.ndim)
+        self.truncations[row] = truncs & _expand(valid, truncs.ndim)
+        self.is_first[row] = self._next_first & valid
+        self.valid[row] = valid
+        self._next_first = np.where(valid, False, True)  # after a reset step comes a first observation
+        self.total += 1
+
+    def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator) -> SequenceBatch:
+        """`batch_size` windows of `seq_len` steps, each from a uniformly drawn env and start (with replacement)."""
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(f"SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got {batch_size}, "
+                             f"{seq_len}")
+        stored = min(self.total, self.steps_per_env)
+        if seq_len > stored:
+            raise ValueError(f"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env ({stored}), "
+                             f"got {seq_len}; add more steps first")
+        oldest = self.total - stored
+        starts = oldest + rng.integers(0, stored - seq_len + 1, size=batch_size)
+        env_ids = rng.integers(0, self.num_envs, size=batch_size)
+        rows = (starts[:, None] + np.arange(seq_len)) % self.steps_per_env     # [B, L]
+        cols = env_ids[:, None]
+
+        def take(x):
+            return torch.from_numpy(np.ascontiguousarray(x[rows, cols]))
+        return SequenceBatch(obs=take(self.obs), actions=take(self.actions), rewards=take(self.rewards),
+                             terminations=take(self.terminations), truncations=take(self.truncations),
+                             is_first=take(self.is_first), valid=take(self.valid), env_ids=env_ids,
+                             starts=starts.astype(np.int64))
+
+
+def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:
+    """[E] -> [E, 1, ...] with `ndim` dimensions, for broadcasting a per-env mask over agents."""
+    return mask.reshape(mask.shape + (1,) * (ndim - 1))
+
+
+__all__ = ["PrioritizedReplayBuffer", "ReplayBatch", "ReplayBuffer", "SequenceBatch", "SequenceReplayBuffer"]

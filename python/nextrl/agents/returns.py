@@ -12,7 +12,8 @@ Conventions (shared by every scan):
                        V(last obs) for t = T - 1 (see `next_values_from`).
     terminations       the episode ended in a terminal state at t: no bootstrap
     truncations        the episode was cut at t (time limit): bootstrap from next_values[t]
-An episode boundary stops every scan, so the reset step that follows a done under NEXT_STEP autoreset
+Arrays may carry more axes after N (an agent axis: [T, N, A]); every column is scanned on its own, and the
+results have the input's shape. An episode boundary stops every scan, so the reset step that follows a done under NEXT_STEP autoreset
 never leaks into the done step; its own (meaningless) entry must be masked out by the caller.
 """
 
@@ -49,9 +50,30 @@ def _flags(fn: str, name: str, x) -> np.ndarray:
 
 
 def _out(result: np.ndarray, like) -> _Array:
+    result = result.reshape(np.shape(like))
     if isinstance(like, torch.Tensor):
         return torch.from_numpy(result).to(like.device)
     return result
+
+
+def _columns(fn: str, rewards, **arrays):
+    """[T, N, ...] arrays with more than two axes as [T, N * ...] views (every column is scanned on its own),
+    rewards first, in the order given; 2-D (and malformed) inputs pass through for the binding to check."""
+    shape = tuple(np.shape(rewards))
+    out = [rewards, *arrays.values()]
+    if len(shape) <= 2:
+        return out
+    for name, a in arrays.items():
+        if a is not None and tuple(np.shape(a)) != shape:
+            raise ValueError(f"{fn}: {name} must have shape {shape} like rewards, got {tuple(np.shape(a))}")
+
+    def cols(a):
+        if a is None:
+            return None
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu()
+        return a.reshape(shape[0], int(np.prod(shape[1:])))
+    return [cols(a) for a in out]
 
 
 def next_values_from(values: _Array, last_value: _Array) -> _Array:
@@ -70,10 +92,12 @@ def gae(rewards: _Array, values: _Array, next_values: _Array, terminations: _Arr
         A_t = sum_l (gamma lam)^l delta_{t+l}, summed up to the end of the episode or rollout.
     Returns (advantages, returns = advantages + values), each [T, N]."""
     fn = "gae"
-    r = _floats(fn, "rewards", rewards, None)
-    v = _floats(fn, "values", values, r.dtype)
-    adv = _core.gae(r, v, _floats(fn, "next_values", next_values, r.dtype), _flags(fn, "terminations", terminations),
-                    _flags(fn, "truncations", truncations), float(gamma), float(lam))
+    rc, vc, nvc, tc, trc = _columns(fn, rewards, values=values, next_values=next_values, terminations=terminations,
+                                    truncations=truncations)
+    r = _floats(fn, "rewards", rc, None)
+    v = _floats(fn, "values", vc, r.dtype)
+    adv = _core.gae(r, v, _floats(fn, "next_values", nvc, r.dtype), _flags(fn, "terminations", tc),
+                    _flags(fn, "truncations", trc), float(gamma), float(lam))
     return _out(adv, rewards), _out(adv + v, rewards)
 
 
@@ -83,10 +107,12 @@ def discounted_returns(rewards: _Array, terminations: _Array, truncations: _Arra
     gamma^m V(s') there when the episode was truncated or the rollout ends (not on termination). With
     `next_values=None` nothing is bootstrapped (pure Monte Carlo inside the rollout). [T, N]."""
     fn = "discounted_returns"
-    r = _floats(fn, "rewards", rewards, None)
-    nv = None if next_values is None else _floats(fn, "next_values", next_values, r.dtype)
-    out = _core.discounted_returns(r, nv, _flags(fn, "terminations", terminations),
-                                   _flags(fn, "truncations", truncations), float(gamma))
+    rc, nvc, tc, trc = _columns(fn, rewards, next_values=next_values, terminations=terminations,
+                                truncations=truncations)
+    r = _floats(fn, "rewards", rc, None)
+    nv = None if nvc is None else _floats(fn, "next_values", nvc, r.dtype)
+    out = _core.discounted_returns(r, nv, _flags(fn, "terminations", tc), _flags(fn, "truncations", trc),
+                                   float(gamma))
     return _out(out, rewards)
 
 
@@ -95,10 +121,11 @@ def nstep_returns(rewards: _Array, next_values: _Array, terminations: _Array, tr
     """n-step returns: with m = min(n_steps, steps to the end of the episode or rollout),
     G_t = sum_{k<m} gamma^k r_{t+k} + gamma^m (1 - term) V(s'_{t+m-1}). [T, N]."""
     fn = "nstep_returns"
-    r = _floats(fn, "rewards", rewards, None)
-    out = _core.nstep_returns(r, _floats(fn, "next_values", next_values, r.dtype),
-                              _flags(fn, "terminations", terminations), _flags(fn, "truncations", truncations),
-                              float(gamma), int(n_steps))
+    rc, nvc, tc, trc = _columns(fn, rewards, next_values=next_values, terminations=terminations,
+                                truncations=truncations)
+    r = _floats(fn, "rewards", rc, None)
+    out = _core.nstep_returns(r, _floats(fn, "next_values", nvc, r.dtype), _flags(fn, "terminations", tc),
+                              _flags(fn, "truncations", trc), float(gamma), int(n_steps))
     return _out(out, rewards)
 
 
@@ -112,10 +139,12 @@ def vtrace(rewards: _Array, values: _Array, next_values: _Array, terminations: _
     where vs_{t+1} is V(s'_t) at a truncation or the rollout's end. pg_rho_bar defaults to rho_bar.
     Returns (vs, pg_advantages), each [T, N]."""
     fn = "vtrace"
-    r = _floats(fn, "rewards", rewards, None)
-    vs, pg = _core.vtrace(r, _floats(fn, "values", values, r.dtype), _floats(fn, "next_values", next_values, r.dtype),
-                          _flags(fn, "terminations", terminations), _flags(fn, "truncations", truncations),
-                          _floats(fn, "log_rhos", log_rhos, r.dtype), float(gamma), float(rho_bar), float(c_bar),
+    rc, vc, nvc, tc, trc, lc = _columns(fn, rewards, values=values, next_values=next_values,
+                                        terminations=terminations, truncations=truncations, log_rhos=log_rhos)
+    r = _floats(fn, "rewards", rc, None)
+    vs, pg = _core.vtrace(r, _floats(fn, "values", vc, r.dtype), _floats(fn, "next_values", nvc, r.dtype),
+                          _flags(fn, "terminations", tc), _flags(fn, "truncations", trc),
+                          _floats(fn, "log_rhos", lc, r.dtype), float(gamma), float(rho_bar), float(c_bar),
                           float(rho_bar if pg_rho_bar is None else pg_rho_bar))
     return _out(vs, rewards), _out(pg, rewards)
 

@@ -1,5 +1,6 @@
 """Rollout storage for on-policy agents: preallocated torch tensors [T, N, ...] (time first, env second),
-with the valid mask of NEXT_STEP autoreset, and the one collection loop every on-policy agent shares.
+or [T, N, A, ...] with an agent axis, with the valid mask of NEXT_STEP autoreset, and the one collection
+loop every on-policy agent shares.
 
 Row t holds the observation the action of step t was taken from, that action, its log-probability, the
 value estimate, and what `env.step` returned for it (reward, termination, truncation). `valid[t, n]` is
@@ -7,6 +8,11 @@ False for the reset step that follows a done (its action was ignored and its rew
 over valid entries only. Under NEXT_STEP autoreset the observation returned by step t is obs[t + 1] (the
 true final observation when step t ended an episode), so next_values = values shifted by one step plus
 the value of the last returned observation (`Rollout.next_values`).
+
+With `num_agents=A` every per-step tensor gains an agent axis after the env axis (obs [T, N, A, *obs_shape],
+rewards, flags and valid [T, N, A]): each agent's column is its own stream of transitions, so the return
+scans of agents.returns run over it unchanged and `flat` yields the valid (step, env, agent) entries, as a
+parameter-shared learner wants them.
 """
 
 from __future__ import annotations
@@ -22,28 +28,36 @@ from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult
 
 
 class Rollout:
-    """Storage for `num_steps` steps of `num_envs` envs.
+    """Storage for `num_steps` steps of `num_envs` envs (of `num_agents` agents each, when given).
 
-    obs [T, N, *obs_shape] float32, actions [T, N, *action_shape] (int64 for Discrete, float32 for Box),
-    log_probs, values, rewards [T, N] float32, terminations, truncations, valid [T, N] bool."""
+    obs [T, N, (A,) *obs_shape] float32, actions [T, N, (A,) *action_shape] (int64 for Discrete, float32 for
+    Box), log_probs, values, rewards [T, N, (A)] float32, terminations, truncations, valid [T, N, (A)] bool.
+    obs_space and action_space are one agent's (the vector env's single_* spaces)."""
 
-    def __init__(self, num_steps: int, num_envs: int, obs_space: gym.Space, action_space: gym.Space):
+    def __init__(self, num_steps: int, num_envs: int, obs_space: gym.Space, action_space: gym.Space,
+                 num_agents: int | None = None):
         if num_steps < 1 or num_envs < 1:
             raise ValueError(f"Rollout: num_steps and num_envs must be >= 1, got {num_steps}, {num_envs}")
+        if num_agents is not None and (isinstance(num_agents, bool) or not isinstance(num_agents, int)
+                                       or num_agents < 1):
+            raise ValueError(f"Rollout: num_agents must be an integer >= 1 or None, got {num_agents!r}")
         T, N = num_steps, num_envs
-        self.num_steps, self.num_envs = T, N
+        self.num_steps, self.num_envs, self.num_agents = T, N, num_agents
+        lead = (T, N) if num_agents is None else (T, N, num_agents)
+        self.shape = lead
+        """(T, N) or (T, N, A): the leading axes of every tensor"""
         discrete = isinstance(action_space, gym.spaces.Discrete)
-        self.obs = torch.zeros((T, N, *obs_space.shape), dtype=torch.float32)
-        self.actions = torch.zeros((T, N, *(() if discrete else action_space.shape)),
+        self.obs = torch.zeros((*lead, *obs_space.shape), dtype=torch.float32)
+        self.actions = torch.zeros((*lead, *(() if discrete else action_space.shape)),
                                    dtype=torch.int64 if discrete else torch.float32)
-        self.log_probs = torch.zeros((T, N))
-        self.values = torch.zeros((T, N))
-        self.rewards = torch.zeros((T, N))
-        self.terminations = torch.zeros((T, N), dtype=torch.bool)
-        self.truncations = torch.zeros((T, N), dtype=torch.bool)
-        self.valid = torch.zeros((T, N), dtype=torch.bool)
-        self.last_value = torch.zeros(N)
-        """V of the observation returned by the last step [N]"""
+        self.log_probs = torch.zeros(lead)
+        self.values = torch.zeros(lead)
+        self.rewards = torch.zeros(lead)
+        self.terminations = torch.zeros(lead, dtype=torch.bool)
+        self.truncations = torch.zeros(lead, dtype=torch.bool)
+        self.valid = torch.zeros(lead, dtype=torch.bool)
+        self.last_value = torch.zeros(lead[1:])
+        """V of the observation returned by the last step [N, (A)]"""
         self.step = 0
 
     def add(self, obs, actions, log_probs, values, rewards, terminations, truncations, valid) -> None:
@@ -65,13 +79,14 @@ class Rollout:
         self.step = 0
 
     def next_values(self) -> torch.Tensor:
-        """[T, N]: values[t + 1] for t < T - 1, last_value at T - 1."""
-        return torch.cat([self.values[1:], self.last_value.reshape(1, -1)], dim=0)
+        """[T, N, (A)]: values[t + 1] for t < T - 1, last_value at T - 1."""
+        return torch.cat([self.values[1:], self.last_value.unsqueeze(0)], dim=0)
 
     def flat(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
-        """Each [T, N, ...] tensor flattened to [B, ...] over the valid entries only (B = valid.sum())."""
+        """Each [T, N, (A,) ...] tensor flattened to [B, ...] over the valid entries only (B = valid.sum())."""
         mask = self.valid.reshape(-1)
-        return [x.reshape(self.num_steps * self.num_envs, *x.shape[2:])[mask] for x in tensors]
+        k = len(self.shape)
+        return [x.reshape(-1, *x.shape[k:])[mask] for x in tensors]
 
 
 @dataclass
