@@ -207,7 +207,7 @@ class SCM:
 
     def __init__(self, graph, mechanisms: Mapping[Hashable, Mechanism],
                  noise: Mapping[Hashable, float | NoiseSampler] | None = None, *,
-                 nodes: Sequence[Hashable] | None = None):
+                 nodes: Sequence[Hashable] | None = None, intervened: Sequence[Hashable] = ()):
         g = as_digraph("SCM", graph)
         self.graph = g
         self.nodes = list(g.nodes if isinstance(graph, nx.DiGraph) else graph.nodes) if nodes is None else list(nodes)
@@ -228,6 +228,9 @@ class SCM:
         self.noise = {v: noise.get(v, 0.0) for v in self.nodes}
         self.parents = {v: sorted(g.predecessors(v), key=self._index.__getitem__) for v in self.nodes}
         self.order = list(nx.lexicographical_topological_sort(g, key=self._index.__getitem__))
+        check_names("SCM", "intervened", intervened, self.nodes)
+        self.intervened = frozenset(intervened)
+        """the nodes set by do(): their values ignore any noise given to `propagate`"""
 
     def __repr__(self) -> str:
         edges = ", ".join(f"{u}->{v}" for u, v in self.graph.edges)
@@ -237,8 +240,9 @@ class SCM:
         check_names("SCM.index", "node", [node], self.nodes)
         return self._index[node]
 
-    def _copy(self, graph: nx.DiGraph, mechanisms: dict, noise: dict) -> SCM:
-        return SCM(graph, mechanisms, noise, nodes=self.nodes)
+    def _copy(self, graph: nx.DiGraph, mechanisms: dict, noise: dict, intervened=None) -> SCM:
+        return SCM(graph, mechanisms, noise, nodes=self.nodes,
+                   intervened=self.intervened if intervened is None else intervened)
 
     # ------------------------------------------------------------------------------------- sampling
     def sample_noise(self, num_samples: int, *, seed: int | np.random.Generator | None) -> np.ndarray:
@@ -253,13 +257,16 @@ class SCM:
         return u
 
     def propagate(self, noise: np.ndarray) -> np.ndarray:
-        """The structural equations evaluated in topological order with the given noise [n, p] -> x [n, p]."""
+        """The structural equations evaluated in topological order with the given noise [n, p] -> x [n, p]
+        (the noise of intervened nodes is ignored: do(X = x) fixes X whatever its noise was)."""
         noise = as_data("SCM.propagate", noise, self.nodes, "noise")
         x = np.zeros_like(noise)
         for v in self.order:
             j = self._index[v]
             pa = x[:, [self._index[p] for p in self.parents[v]]]
-            x[:, j] = np.asarray(self.mechanisms[v](pa), dtype=np.float64).reshape(-1) + noise[:, j]
+            x[:, j] = np.asarray(self.mechanisms[v](pa), dtype=np.float64).reshape(-1)
+            if v not in self.intervened:
+                x[:, j] += noise[:, j]
         return x
 
     def sample(self, num_samples: int, *, seed: int | np.random.Generator | None,
@@ -285,7 +292,7 @@ class SCM:
             g.remove_edges_from(list(g.in_edges(v)))
             mechanisms[v] = ConstantMechanism(_check_value("SCM.do", v, value))
             noise[v] = 0.0
-        return self._copy(g, mechanisms, noise)
+        return self._copy(g, mechanisms, noise, self.intervened | set(interventions))
 
     def soft(self, node: Hashable, *, mechanism: Mechanism | None = None, shift: float = 0.0, scale: float = 1.0,
              noise: float | NoiseSampler | None = None) -> SCM:
@@ -299,7 +306,7 @@ class SCM:
         mechanisms[node] = base if (shift == 0.0 and scale == 1.0) else ShiftedMechanism(base, shift, scale)
         if noise is not None:
             noise_map[node] = noise
-        return self._copy(self.graph.copy(), mechanisms, noise_map)
+        return self._copy(self.graph.copy(), mechanisms, noise_map, self.intervened - {node})
 
     # ------------------------------------------------------------------------------ counterfactuals
     def abduct(self, data) -> np.ndarray:
