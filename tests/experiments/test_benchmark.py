@@ -288,3 +288,33 @@ def test_nextrl_bench_envs_table_and_json_lines(tmp_path, monkeypatch, capsys):
     for r in records:
         _check_record(r)
         assert {"commit", "date", "num_envs", "threads"} <= set(r["extra"])
+
+
+def test_nextrl_bench_quantum_table_and_json_lines(tmp_path, monkeypatch, capsys):
+    """`nextrl bench --suite quantum` on the shared records (every measurement shrunk to a tiny size)."""
+    from dataclasses import replace
+
+    from nextrl.cli import main
+    from nextrl.experiments import statevector_bench as sb
+    from nextrl.experiments import vqc_bench as vb
+
+    real = {name: getattr(sb, name) for name in ("bench_layered", "bench_small")}
+    real |= {name: getattr(vb, name) for name in ("bench_aer", "bench_latency", "bench_pennylane")}
+    monkeypatch.setattr(sb, "bench_layered", lambda q, cfg, **kw: real["bench_layered"]((6,), replace(cfg, repeats=1),
+                                                                                        **kw))
+    monkeypatch.setattr(sb, "bench_small", lambda q, cfg, **kw: real["bench_small"](
+        (4,), replace(cfg, repeats=1, small_calls=2, small_gates=10), **kw))
+    tiny = {"batch": 8, "layers": 1, "repeats": 1, "latency_calls": 4}
+    for name in ("bench_aer", "bench_latency", "bench_pennylane"):
+        monkeypatch.setattr(vb, name, lambda q, cfg, name=name, **kw: real[name](q, replace(cfg, **tiny), **kw))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "bench.jsonl"
+    assert main(["bench", "--suite", "quantum", "--threads", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "qiskit-aer" in text and "goal 30 us" in text
+    records = [_strict_json(line) for line in out.read_text().splitlines()]
+    assert {r["bench"] for r in records} >= {"layered", "small", "aer", "latency"}
+    for r in records:
+        _check_record(r)
+        assert r["extra"]["n"] in (4, 6)
