@@ -169,6 +169,14 @@ def target_policy(obs: np.ndarray) -> np.ndarray:
     return np.clip(-2 * o[:, :1] - 3 * o[:, 1:2] - 0.5 * o[:, 2:3], -1, 1)
 
 
+def zero_policy(obs: np.ndarray) -> np.ndarray:
+    """pi' = do(action = 0): "what if I had not acted"."""
+    return np.zeros((len(obs), 1))
+
+
+TARGET_POLICIES = {"controller": target_policy, "zero action": zero_policy}
+
+
 def rollout_error(model, episodes, horizon: int) -> float:
     """RMSE over state components and start points of `horizon`-step open-loop mean rollouts from logged
     states with the logged actions, against the logged states (windows inside each episode only)."""
@@ -247,19 +255,22 @@ def _seed_run(cfg: Config, seed: int, progress: Progress | None) -> dict[str, An
 
     logged = collect_episodes(ENV_ID, behavior_policy(cfg.behavior_gain, cfg.behavior_noise, 5000 + seed),
                               cfg.cf_episodes, seed=50_000 + seed, env_kwargs=env_kwargs)
-    truth = replay_returns(ENV_ID, target_policy, logged.lengths, seed=50_000 + seed, env_kwargs=env_kwargs)
     kw = {"terminated_fn": causal_thrust_terminated}
-    estimates = {"exact SCM": counterfactual_returns(causal_thrust_model(), logged, target_policy,
-                                                     causal_thrust_reward, **kw).returns,
-                 "causal model": counterfactual_returns(models["causal"], logged, target_policy,
-                                                        causal_thrust_reward, **kw).returns,
-                 "full model": counterfactual_returns(models["full"], logged, target_policy, causal_thrust_reward,
-                                                      **kw).returns,
-                 "causal model, no abduction": counterfactual_returns(
-                     models["causal"], logged, target_policy, causal_thrust_reward, noise="sampled",
-                     seed=60_000 + seed, **kw).returns}
-    out["cf_error"] = {k: float(np.mean(np.abs(v - truth))) for k, v in estimates.items()}
-    out["cf_truth"] = float(np.mean(truth))
+    out["cf_error"], out["cf_truth"] = {}, {}
+    for pname, policy in TARGET_POLICIES.items():
+        truth = replay_returns(ENV_ID, policy, logged.lengths, seed=50_000 + seed, env_kwargs=env_kwargs)
+        estimates = {"exact SCM": counterfactual_returns(causal_thrust_model(), logged, policy, causal_thrust_reward,
+                                                         **kw).returns,
+                     "causal model": counterfactual_returns(models["causal"], logged, policy, causal_thrust_reward,
+                                                            **kw).returns,
+                     "full model": counterfactual_returns(models["full"], logged, policy, causal_thrust_reward,
+                                                          **kw).returns,
+                     "causal model, no abduction": counterfactual_returns(
+                         models["causal"], logged, policy, causal_thrust_reward, noise="sampled",
+                         seed=60_000 + seed, **kw).returns}
+        for k, v in estimates.items():
+            out["cf_error"][(pname, k)] = float(np.mean(np.abs(v - truth)))
+        out["cf_truth"][pname] = float(np.mean(truth))
     out["logged_return"] = float(np.mean(logged.returns()))
     tick("counterfactual evaluation")
     return out
@@ -298,9 +309,9 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         scores.append(make_score(label, "causal - full", "return difference",
                                  [float(np.mean(r["returns"][("causal", regime)]) -
                                         np.mean(r["returns"][("full", regime)])) for r in runs], boot))
-    for k in runs[0]["cf_error"]:
-        scores.append(make_score("counterfactual return of pi'", k, "mean |error|",
-                                 [r["cf_error"][k] for r in runs], boot))
+    for pname, k in runs[0]["cf_error"]:
+        scores.append(make_score(f"counterfactual return: {pname}", k, "mean |error|",
+                                 [r["cf_error"][(pname, k)] for r in runs], boot))
     findings = _findings(cfg, scores, runs)
     setup = [f"discovery: PC-stable, Fisher-z, alpha={cfg.alpha}, sample sizes {', '.join(map(str, sizes))}; "
              "documents' SCM sampled with its action as a 4th variable; CausalThrust: random-policy transitions, "
@@ -313,14 +324,15 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
              "training correlation between pos and the action)",
              f"agent: CEM-MPC (horizon {cfg.mpc_horizon}, {cfg.mpc_candidates} candidates, {cfg.mpc_iterations} "
              f"rounds) with the known reward, {cfg.eval_episodes} episodes per regime and seed",
-             f"counterfactual: {cfg.cf_episodes} logged behaviour episodes; pi' = clip(-2 pos - 3 vel - 0.5 force); "
+             f"counterfactual: {cfg.cf_episodes} logged behaviour episodes; pi' = the controller clip(-2 pos - 3 vel - "
+             "0.5 force) or zero action; "
              "ground truth = the env replayed with the logged seed under pi' (its noise does not depend on the "
              "actions); error = mean |estimate - truth| per seed"]
     extra = {"discovered_edges": {f"{k} n={n} seed={s}": r["discovery"][(k, n)]["edges"]
                                   for s, r in zip(seeds, runs) for k in tasks for n in sizes},
              "true_edges": {"doc": [f"{a} --> {b}" for a, b in DOC_EDGES],
                             "thrust": _thrust_truth()[1].edge_strings()},
-             "cf_truth_mean_return": [r["cf_truth"] for r in runs],
+             "cf_truth_mean_return": {p: [r["cf_truth"][p] for r in runs] for p in TARGET_POLICIES},
              "logged_mean_return": [r["logged_return"] for r in runs]}
     return ExperimentResult(
         name=NAME, title="causal: discovery, causal world models under shift, counterfactual evaluation",
@@ -362,16 +374,21 @@ def _findings(cfg: Config, scores, runs) -> list[Finding]:
     out.append(Finding(wins == len(c.values), f"after the shift the causal model's {cfg.rollout_horizon}-step "
                                               f"rollout RMSE is {c.mean / 1000:.4f} vs {f.mean / 1000:.4f} for the full model "
                                               f"(lower in {wins} of {len(c.values)} seeds)"))
-    e = {k: by[("counterfactual return of pi'", k, "mean |error|")] for k in runs[0]["cf_error"]}
-    out.append(Finding(e["exact SCM"].mean < 1e-3, f"counterfactual returns with the exact SCM match the replayed "
-                                                   f"env: mean |error| {e['exact SCM'].mean:.2e}"))
-    out.append(Finding(e["causal model"].mean < e["causal model, no abduction"].mean,
-                       f"abduction matters: the causal model's counterfactual error {e['causal model'].mean:.3f} vs "
-                       f"{e['causal model, no abduction'].mean:.3f} with fresh noise; full model "
-                       f"{e['full model'].mean:.3f} (mean true return of pi' {np.mean([r['cf_truth'] for r in runs]):.2f}"
-                       f", of the logged policy {np.mean([r['logged_return'] for r in runs]):.2f})"))
+    for pname in TARGET_POLICIES:
+        e = {k: by[(f"counterfactual return: {pname}", k, "mean |error|")] for p, k in runs[0]["cf_error"]
+             if p == pname}
+        truth = np.mean([r["cf_truth"][pname] for r in runs])
+        out.append(Finding(e["exact SCM"].mean < 1e-3, f"pi' = {pname}: counterfactual returns with the exact SCM "
+                                                       f"match the replayed env, mean |error| "
+                                                       f"{e['exact SCM'].mean:.2e} (true mean return {truth:.2f})"))
+        a, b = e["causal model"], e["causal model, no abduction"]
+        better = sum(x < y for x, y in zip(a.values, b.values))
+        out.append(Finding(better == len(a.values),
+                           f"pi' = {pname}: abduction with the learned causal model, mean |error| {a.mean:.3f} "
+                           f"(IQM CI [{a.iqm.low:.3f}, {a.iqm.high:.3f}]) vs {b.mean:.3f} with fresh noise (lower in "
+                           f"{better} of {len(a.values)} seeds); full model {e['full model'].mean:.3f}"))
     return out
 
 
-__all__ = ["Config", "DESCRIPTION", "NAME", "QUICK", "behavior_policy", "discover_doc", "discover_thrust", "doc_scm",
-           "rollout_error", "run", "target_policy", "total_work"]
+__all__ = ["Config", "DESCRIPTION", "NAME", "QUICK", "TARGET_POLICIES", "behavior_policy", "discover_doc", "discover_thrust", "doc_scm",
+           "rollout_error", "run", "target_policy", "total_work", "zero_policy"]
