@@ -1,5 +1,5 @@
 """The MPC agent on causal world models: the planner's choice on a known problem, and learning: from 2000
-random-policy transitions, the agent on a linear causal model keeps CausalThrust near the origin (return >= -3
+random-policy transitions, the agent on a linear causal model keeps CausalThrust near the origin (return >= -1.5
 over 100 steps, where doing nothing scores about -100), in the observational env and under do(force = 0.6)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from nextrl.causal.world_model import (adjacency_graph, causal_thrust_model, cau
                                        causal_thrust_terminated)
 from nextrl.envs import CausalThrustVectorEnv
 
-GOAL = -3.0
+GOAL = -1.5
 
 
 def true_graph():
