@@ -3,6 +3,10 @@
 from nextrl.causal.ci_tests import ChiSquare, DSeparation, FisherZ, RandomFeatureCI, make_ci_test
 from nextrl.causal.graphs import CPDAG, DAG, PAG, GraphMetrics, compare, meek_closure, shd
 from nextrl.causal.pc import Knowledge, PCResult, oracle_pc, orient, pc, skeleton
+from nextrl.causal.scm import SCM, InterventionalDataset, fit_scm, interventional_dataset, linear_scm
+from nextrl.causal.world_model import TransitionModel, causal_thrust_model, fit_world_model
+from nextrl.causal.counterfactual import Episodes, collect_episodes, counterfactual_returns, replay_returns
+from nextrl.causal.causal_agent import CausalAgentConfig, MPCConfig, plan
 
 __all__ = [
     "CPDAG",
@@ -23,4 +27,19 @@ __all__ = [
     "pc",
     "shd",
     "skeleton",
+    "SCM",
+    "InterventionalDataset",
+    "fit_scm",
+    "interventional_dataset",
+    "linear_scm",
+    "TransitionModel",
+    "causal_thrust_model",
+    "fit_world_model",
+    "Episodes",
+    "collect_episodes",
+    "counterfactual_returns",
+    "replay_returns",
+    "CausalAgentConfig",
+    "MPCConfig",
+    "plan",
 ]
