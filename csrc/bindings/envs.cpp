@@ -3,12 +3,21 @@
 #include <pybind11/stl.h>
 
 #include "bindings/vec_env_binding.h"
+#include "common/memory.h"
 #include "envs/gridworld.h"
 
 namespace py = pybind11;
 namespace e = nextrl::envs;
 
 void BindEnvs(py::module_& m) {
+  // A size refused before allocating (common/memory.h) is a MemoryError.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const nextrl::AllocationRefused& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
   py::enum_<e::GridObs>(m, "_GridObs")
       .value("coords", e::GridObs::kCoords)
       .value("onehot", e::GridObs::kOneHot)

@@ -37,6 +37,7 @@ py::class_<VecMarlEnv<Env>> BindMarlEnv(py::module_& m, const char* name) {
   using Action = typename Env::Action;
   py::class_<V> cls(m, name);
   BindInitAndReset<V, typename Env::Config>(cls, "VecMarlEnv");
+  envs::BindState(cls);
   cls.def(
       "step",
       [](V& v, py::array actions) {

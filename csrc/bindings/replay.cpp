@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/check.h"
+#include "common/memory.h"
 #include "rl/sum_tree.h"
 
 namespace py = pybind11;
@@ -63,6 +64,9 @@ released; leaves never set have priority 0 (and do not count for `min`).)doc")
       .def(py::init([](int64_t capacity) {
              NEXTRL_CHECK(capacity >= 1, std::invalid_argument, "SumTree: capacity must be >= 1, got ",
                           capacity);
+             // Two trees of 2 * size doubles, size = capacity rounded up to a power of two (< 4 capacity).
+             nextrl::CheckAllocation("SumTree", StrCat("capacity ", capacity).c_str(),
+                                     2.0 * 2.0 * 8.0 * std::exp2(std::ceil(std::log2(static_cast<double>(capacity)))));
              return SumTree(capacity);
            }),
            py::arg("capacity"))

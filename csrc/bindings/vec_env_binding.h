@@ -48,6 +48,46 @@ concept TabularEnv = requires(const Env& e, const typename Env::Config& c, std::
   Env::Transitions(c, int64_t{0}, int64_t{0}, out);
 };
 
+// A seed argument: a Python int in [0, 2**64) (ValueError outside, TypeError for another type; pybind11's
+// own cast would raise RuntimeError for 2**64, or wrap).
+inline uint64_t SeedArg(const char* fn, py::handle seed) {
+  NEXTRL_CHECK(py::isinstance<py::int_>(seed) && !py::isinstance<py::bool_>(seed), TypeMismatch, fn,
+               ": seed must be an int, got ", std::string(py::str(py::type::of(seed).attr("__name__"))));
+  const py::int_ value = py::reinterpret_borrow<py::int_>(seed);
+  const bool ok = value >= py::int_(0) && value < py::int_(py::module_::import("builtins").attr("pow")(2, 64));
+  NEXTRL_CHECK(ok, std::invalid_argument, fn, ": seed must be in [0, 2**64), got ", std::string(py::str(seed)));
+  return value.cast<uint64_t>();
+}
+
+// get_state() -> [num_envs, state_bytes] uint8 and set_state(states), shared by VecEnv and VecMarlEnv
+// (csrc/envs/env_state.h): rows copy, tile and restore (a row of env i restores env j).
+template <class V>
+void BindState(py::class_<V>& cls) {
+  cls.def_property_readonly("state_bytes", &V::state_bytes);
+  cls.def("get_state", [](const V& v) {
+    py::array_t<uint8_t> out({static_cast<py::ssize_t>(v.num_envs()), static_cast<py::ssize_t>(v.state_bytes())});
+    uint8_t* o = out.mutable_data();
+    py::gil_scoped_release release;
+    v.GetState(o);
+    return out;
+  });
+  cls.def(
+      "set_state",
+      [](V& v, py::array states) {
+        NEXTRL_CHECK(py::isinstance<py::array_t<uint8_t>>(states), TypeMismatch,
+                     "set_state: states must have dtype uint8 (from get_state()), got ",
+                     std::string(py::str(states.dtype())));
+        NEXTRL_CHECK(states.flags() & py::array::c_style, TypeMismatch, "set_state: states must be C-contiguous");
+        NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) == v.num_envs() && states.shape(1) == v.state_bytes(),
+                     std::invalid_argument, "set_state: states must have shape (", v.num_envs(), ", ",
+                     v.state_bytes(), "), got ", ShapeStr(states));
+        const uint8_t* in = static_cast<const uint8_t*>(states.data());
+        py::gil_scoped_release release;
+        v.SetState(in);
+      },
+      py::arg("states"));
+}
+
 // The constructor (num_envs, config, autoreset_mode) and reset(seed, mask) shared by VecEnv and
 // VecMarlEnv bindings: both drivers take Reset(has_seed, seed, mask[num_envs] or nullptr).
 template <class V, class Config>
@@ -63,7 +103,7 @@ void BindInitAndReset(py::class_<V>& cls, const char* driver) {
       "reset",
       [](V& v, py::object seed, py::object mask) {
         const bool has_seed = !seed.is_none();
-        const uint64_t s = has_seed ? seed.cast<uint64_t>() : 0;
+        const uint64_t s = has_seed ? SeedArg("reset", seed) : 0;
         std::vector<uint8_t> m;
         if (!mask.is_none()) {
           auto arr = mask.cast<py::array>();
@@ -88,6 +128,7 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
   using Action = typename Env::Action;
   py::class_<V> cls(m, name);
   BindInitAndReset<V, typename Env::Config>(cls, "VecEnv");
+  BindState(cls);
   cls.def(
       "step",
       [](V& v, py::array actions) {

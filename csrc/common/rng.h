@@ -145,6 +145,13 @@ class Rng {
   }
   bool Bernoulli(double p) { return Uniform() < p; }
 
+  // The stream's position, for copyable env state (envs/env_state.h): f(field) for each field.
+  template <class F>
+  void VisitState(F&& f) {
+    f(seed_), f(stream_), f(counter_), f(block_.v), f(left_), f(has_spare_), f(spare_);
+  }
+  const char* CheckState() const { return left_ >= 0 && left_ <= 4 ? nullptr : "has an rng position outside [0, 4]"; }
+
  private:
   static constexpr double kPi = 3.14159265358979323846;
   uint64_t seed_ = 0, stream_ = 0, counter_ = 0;

@@ -61,6 +61,9 @@ struct CartPole {
     for (int64_t k = 0; k < kStateSize; ++k) s_[k] = s[k];
   }
   static int64_t StateSize(const Config&) { return kStateSize; }
+  // State (envs/env_state.h): [x, x_dot, theta, theta_dot].
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     rng.Uniforms(cfg_->init_low, cfg_->init_high, s_, kStateSize);
@@ -234,6 +237,9 @@ struct Pendulum {
   int64_t MaxSteps() const { return cfg_->max_steps; }
   const double* State() const { return s_; }
   static int64_t StateSize(const Config&) { return kStateSize; }
+  // State (envs/env_state.h): [theta, theta_dot].
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     s_[0] = rng.Uniform(-cfg_->init_theta, cfg_->init_theta);

@@ -143,6 +143,13 @@ struct GridWorld {
   int64_t StateId() const { return s_; }
   int64_t x() const { return s_ % cfg_->width; }
   int64_t y() const { return s_ / cfg_->width; }
+  // State (envs/env_state.h): the cell index.
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
+  const char* CheckState() const {
+    return s_ >= 0 && s_ < NumStates(*cfg_) && Cell(*cfg_, x(), y()) != kCellWall ? nullptr
+                                                                                   : "has a cell outside the grid or in a wall";
+  }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     const Config& c = *cfg_;

@@ -65,6 +65,9 @@ struct PointMass {
   int64_t MaxSteps() const { return cfg_->max_steps; }
   const double* State() const { return s_; }
   static int64_t StateSize(const Config&) { return kStateSize; }
+  // State (envs/env_state.h).
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     for (double& x : s_) x = rng.Uniform(-cfg_->init_range, cfg_->init_range);
@@ -148,6 +151,13 @@ struct CausalThrust {
   // Precondition (checked in the binding): NaN or |v| <= max_force.
   void SetForceIntervention(double v) { do_force_ = v; }
   double ForceIntervention() const { return do_force_; }
+  // State (envs/env_state.h): the dynamics, the pending do(force) and whether this episode is intervened.
+  template <class F>
+  void VisitState(F&& f) { f(s_), f(do_force_), f(intervened_); }
+  const char* CheckState() const {
+    return std::isnan(do_force_) || std::abs(do_force_) <= cfg_->max_force ? nullptr
+                                                                           : "has a do(force) beyond max_force";
+  }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     const Config& c = *cfg_;
@@ -228,6 +238,13 @@ struct HeteroPointMass {
   // Precondition (checked in the binding): 0 <= v < kNumVariants.
   void SetVariant(int64_t v) { next_variant_ = v; }
   int64_t Variant() const { return variant_; }
+  // State (envs/env_state.h): the dynamics, this episode's variant and the next reset's.
+  template <class F>
+  void VisitState(F&& f) { f(s_), f(next_variant_), f(variant_); }
+  const char* CheckState() const {
+    const bool ok = variant_ >= 0 && variant_ < kNumVariants && next_variant_ >= 0 && next_variant_ < kNumVariants;
+    return ok ? nullptr : "has a variant outside [0, 4)";
+  }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     variant_ = next_variant_;

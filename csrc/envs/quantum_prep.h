@@ -97,6 +97,9 @@ struct QuantumStatePrep {
   int64_t MaxSteps() const { return cfg_->max_steps; }
   const std::vector<cdouble>& State() const { return psi_; }
   const std::vector<cdouble>& Target() const { return target_; }
+  // State (envs/env_state.h): the prepared state, the episode's target and the last fidelity.
+  template <class F>
+  void VisitState(F&& f) { f(psi_), f(target_), f(fidelity_); }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     const Config& c = *cfg_;

@@ -111,6 +111,24 @@ struct RobustGridWorld {
   }
   unsigned pending_fields() const { return pending_fields_; }
   const Params& pending() const { return pending_; }
+  // State (envs/env_state.h): the episode's parameters and obstacles, the position, the pending parameters.
+  template <class F>
+  void VisitState(F&& f) {
+    for (Params* p : {&params_, &pending_}) f(p->size), f(p->obs_noise), f(p->action_failure), f(p->reward_noise), f(p->num_obstacles);
+    f(pending_fields_), f(blocked_), f(x_), f(y_);
+  }
+  const char* CheckState() const {
+    if (CheckParams(*cfg_, params_) != nullptr) return "has invalid episode parameters";
+    if (pending_fields_ >= 32u) return "has pending fields beyond the 5 parameters";
+    // The pending fields as set_pending checks them: the others at their most demanding draw.
+    const unsigned f = pending_fields_;
+    const Params pending{(f & 1u) ? pending_.size : cfg_->min_size, (f & 2u) ? pending_.obs_noise : 0.0,
+                         (f & 4u) ? pending_.action_failure : 0.0, (f & 8u) ? pending_.reward_noise : 0.0,
+                         (f & 16u) ? pending_.num_obstacles : 0};
+    if (CheckParams(*cfg_, pending) != nullptr) return "has invalid pending parameters";
+    if (x_ < 0 || y_ < 0 || x_ >= params_.size || y_ >= params_.size) return "has a position outside the grid";
+    return nullptr;
+  }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     const Config& c = *cfg_;

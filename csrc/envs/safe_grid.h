@@ -73,6 +73,10 @@ struct SafeGridWorld {
   explicit SafeGridWorld(const Config& c) : cfg_(&c), grid_(c.grid) {}
   int64_t MaxSteps() const { return grid_.MaxSteps(); }
   int64_t StateId() const { return grid_.StateId(); }
+  // State (envs/env_state.h): GridWorld's.
+  template <class F>
+  void VisitState(F&& f) { grid_.VisitState(f); }
+  const char* CheckState() const { return grid_.CheckState(); }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     grid_.Reset(rng, obs, nullptr);

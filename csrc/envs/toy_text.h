@@ -215,6 +215,10 @@ struct FrozenLake {
   explicit FrozenLake(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
   int64_t StateId() const { return s_; }
+  // State (envs/env_state.h): the tile index row * ncol + col.
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
+  const char* CheckState() const { return s_ >= 0 && s_ < NumStates(*cfg_) ? nullptr : "has a tile outside the map"; }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     const std::vector<int64_t>& starts = cfg_->starts;
@@ -289,6 +293,10 @@ struct CliffWalking {
   explicit CliffWalking(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
   int64_t StateId() const { return s_; }
+  // State (envs/env_state.h): the tile index row * ncol + col.
+  template <class F>
+  void VisitState(F&& f) { f(s_); }
+  const char* CheckState() const { return s_ >= 0 && s_ < NumStates(*cfg_) ? nullptr : "has a tile outside the map"; }
 
   void Reset(Rng&, Obs* obs, double* info) {
     s_ = kStart;

@@ -13,6 +13,9 @@
 //   int64_t MaxSteps() const;                              truncation after this many steps; 0: never
 //   void Reset(Rng&, Obs* obs, double* info);
 //   StepOut Step(const Action* a, Rng&, Obs* obs, double* info);
+//   template <class F> void VisitState(F&& f);             its State: f(field) for every field that changes
+//                                                          after construction (envs/env_state.h); optionally
+//   const char* CheckState() const;                        nullptr when a restored State is valid
 // A tabular env also has int64_t StateId() const, static int64_t NumStates(const Config&), static int64_t
 // NumActions(const Config&), static void Transitions(const Config&, int64_t s, int64_t a,
 // std::vector<Transition>& out) (its exact model) and static std::vector<int64_t> StartStates(const Config&).
@@ -51,6 +54,10 @@
 //   kSameStep: a finished env is reset inside the same step; the returned observation is the new
 //              episode's first, and the final observation and infos go to final_obs / final_info.
 //   kDisabled: finished envs must be reset explicitly (Reset with a mask); stepping one is an error.
+// Time limit: the step that reaches MaxSteps reports truncated = true, whether or not it also terminates
+// (Gymnasium's TimeLimit wrapper: `if elapsed_steps >= max_episode_steps: truncated = True`).
+// State: GetState / SetState copy every env's State, Rng and engine counters as [num_envs, state_bytes()]
+// rows (see state_bytes()); a restored env continues bit for bit.
 // Randomness: env i owns Rng(seed + i, 0) after Reset(seed) (Gymnasium's seed + i rule), so a batch
 // of N equals N single envs seeded seed, seed + 1, ...; results do not depend on the thread count.
 #pragma once
@@ -62,23 +69,34 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/check.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "common/rng.h"
 #include "common/simd_math.h"
+#include "envs/env_state.h"
 
 namespace nextrl::envs {
 
 enum class Autoreset : int { kNextStep = 0, kSameStep = 1, kDisabled = 2 };
 
+// The padding is a named member that every constructor zeroes (StepOut{} and StepOut{r, t}), so a
+// StepOut has no indeterminate bytes (valgrind reported the implicit padding read as a word below);
+// the default constructor stays trivial, so arrays of StepOut cost nothing until written.
 struct StepOut {
   float reward;
   bool terminated;
+  uint8_t padding_[3];
+  StepOut() = default;
+  constexpr StepOut(float r, bool t) : reward(r), terminated(t), padding_{0, 0, 0} {}
 };
-static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 && sizeof(bool) == 1,
-              "VecEnv's bookkeeping reads a StepOut as one 8-byte word");
+static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 && sizeof(bool) == 1 &&
+                  offsetof(StepOut, padding_) == 5 && std::is_trivially_copyable_v<StepOut> &&
+                  std::is_trivially_default_constructible_v<StepOut>,
+              "VecEnv's bookkeeping reads a StepOut as one 8-byte word, with no implicit padding");
 
 // One outcome of a tabular env's transition model (for exact dynamic programming):
 // from state s under action a, with probability p, the next state, the reward and whether it ends.
@@ -135,6 +153,10 @@ class VecEnv {
     obs_size_ = 1;
     for (int64_t d : obs_shape_) obs_size_ *= d;
     action_size_ = Env::ActionSize(config_);
+    // Per env: the env, its Rng, obs and final obs, infos and final infos, and the engine's counters.
+    const double per_env = static_cast<double>(sizeof(Env) + sizeof(Rng)) + 2.0 * sizeof(Obs) * obs_size_ +
+                           16.0 * kNumInfo + 64.0;
+    CheckAllocation("VecEnv", StrCat(num_envs, " envs").c_str(), per_env * static_cast<double>(num_envs));
     envs_.reserve(static_cast<size_t>(num_envs));
     for (int64_t i = 0; i < num_envs; ++i) envs_.emplace_back(config_);
     rngs_.resize(static_cast<size_t>(num_envs));
@@ -220,6 +242,56 @@ class VecEnv {
   // Number of envs with episode_done set (by the last Step or Reset).
   int64_t num_done() const { return num_done_; }
 
+  // Batched state (envs/env_state.h): row i = env i's VisitState fields, its Rng, the engine's counters
+  // (needs_reset, last reward and flags, running and finished episode return / length, time limit) and its
+  // observation and info rows. SetState restores all of it, so env i continues bit for bit; final_obs /
+  // final_infos (outputs of the step that finished an episode) are not part of it.
+  int64_t state_bytes() const {
+    StateSizer f;
+    Counters c;
+    VisitRow(f, const_cast<Env&>(envs_[0]), const_cast<Rng&>(rngs_[0]), c, nullptr, nullptr);
+    return static_cast<int64_t>(f.bytes);
+  }
+  // out: [num_envs, state_bytes()].
+  void GetState(uint8_t* out) const {
+    const int64_t bytes = state_bytes();
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
+      StateWriter f{out + i * bytes};
+      Counters c = CountersOf(i);
+      VisitRow(f, const_cast<Env&>(envs_[i]), const_cast<Rng&>(rngs_[i]), c,
+               const_cast<Obs*>(obs_.data()) + i * obs_size_, const_cast<double*>(infos_.data()) + i * kNumInfo);
+    });
+  }
+  // in: [num_envs, state_bytes()]. Every row is checked before any env changes: throws
+  // std::invalid_argument naming the first bad row (nothing restored then).
+  void SetState(const uint8_t* in) {
+    const int64_t bytes = state_bytes();
+    for (int64_t i = 0; i < num_envs_; ++i) {
+      Env env = envs_[i];
+      Rng rng;
+      Counters c;
+      std::vector<Obs> obs(static_cast<size_t>(obs_size_));
+      std::vector<double> info(static_cast<size_t>(kNumInfo) + 1);
+      StateReader f{in + i * bytes};
+      VisitRow(f, env, rng, c, obs.data(), info.data());
+      const char* err = f.error;
+      if (err == nullptr) err = CheckEnvState(env);
+      if (err == nullptr) err = rng.CheckState();
+      if (err == nullptr) err = c.Check(mode_);
+      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "set_state: states[", i,
+                   "] must be a row of get_state() of an env of this type and config, got one that ", err);
+    }
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
+      StateReader f{in + i * bytes};
+      Counters c;
+      VisitRow(f, envs_[i], rngs_[i], c, obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
+      SetCounters(i, c);
+    });
+    int64_t done = 0;
+    for (int64_t i = 0; i < num_envs_; ++i) done += episode_done_[i];
+    num_done_ = done;
+  }
+
  private:
   void ResetOne(int64_t i) {
     envs_[i].Reset(rngs_[i], obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
@@ -288,7 +360,7 @@ class VecEnv {
     for (int64_t j = 0; j < count; ++j) {
       const uint8_t live = skip[j] ^ 1;
       const uint8_t te = terminated[j] & 1 & live;
-      const uint8_t tr = over[j] & (te ^ 1) & live;
+      const uint8_t tr = over[j] & live;  // Gymnasium's TimeLimit: truncated on the last step, terminated or not
       const uint8_t done = te | tr;
       term[j] = te;
       trunc[j] = tr;
@@ -368,6 +440,44 @@ class VecEnv {
       }
     }
     return finished;
+  }
+
+  // The engine's per-env part of a state row.
+  struct Counters {
+    bool needs_reset = false, terminated = false, truncated = false, episode_done = false;
+    float reward = 0.0f;
+    double running_return = 0.0, episode_return = 0.0;
+    int64_t running_length = 0, episode_length = 0, limit = 1;
+    template <class F>
+    void VisitState(F& f) {
+      f(needs_reset), f(terminated), f(truncated), f(episode_done), f(reward);
+      f(running_return), f(episode_return), f(running_length), f(episode_length), f(limit);
+    }
+    const char* Check(Autoreset) const {
+      if (running_length < 0 || episode_length < 0) return "has a negative episode length";
+      if (limit < 1) return "has a time limit below 1";
+      return nullptr;
+    }
+  };
+  Counters CountersOf(int64_t i) const {
+    return Counters{needs_reset_[i] != 0, terminations_[i] != 0, truncations_[i] != 0, episode_done_[i] != 0,
+                    rewards_[i],          running_return_[i],    episode_return_[i],  running_length_[i],
+                    episode_length_[i],   limit_[i]};
+  }
+  void SetCounters(int64_t i, const Counters& c) {
+    needs_reset_[i] = c.needs_reset, terminations_[i] = c.terminated, truncations_[i] = c.truncated;
+    episode_done_[i] = c.episode_done, rewards_[i] = c.reward, running_return_[i] = c.running_return;
+    episode_return_[i] = c.episode_return, running_length_[i] = c.running_length;
+    episode_length_[i] = c.episode_length, limit_[i] = c.limit;
+  }
+  // One state row: obs / info may be null (sizing only).
+  template <class F>
+  void VisitRow(F& f, Env& env, Rng& rng, Counters& c, Obs* obs, double* info) const {
+    env.VisitState(f);
+    rng.VisitState(f);
+    c.VisitState(f);
+    f(obs, obs_size_);
+    f(info, kNumInfo);
   }
 
   Config config_;

@@ -58,6 +58,10 @@ struct MatrixGame {
 
   explicit MatrixGame(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return 0; }
+  // State (envs/env_state.h): rounds played.
+  template <class F>
+  void VisitState(F&& f) { f(round_); }
+  const char* CheckState() const { return round_ >= 0 ? nullptr : "has a negative round"; }
 
   void Reset(Rng&, const MarlSlot<Obs>& s) {
     round_ = 0;
@@ -109,6 +113,10 @@ struct TwoStepGame {
 
   explicit TwoStepGame(const Config&) {}
   int64_t MaxSteps() const { return 0; }
+  // State (envs/env_state.h): 0 first stage, 1 / 2 the second stage's games.
+  template <class F>
+  void VisitState(F&& f) { f(state_); }
+  const char* CheckState() const { return state_ >= 0 && state_ < kStates ? nullptr : "has a stage outside [0, 3)"; }
 
   void Reset(Rng&, const MarlSlot<Obs>& s) {
     state_ = 0;

@@ -56,6 +56,9 @@ struct PointMassTeam {
 
   explicit PointMassTeam(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
+  // State (envs/env_state.h): [x, y, vx, vy] of every agent.
+  template <class F>
+  void VisitState(F&& f) { f(&x_[0][0], 4 * cfg_->num_agents); }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     for (int64_t k = 0; k < cfg_->num_agents; ++k)

@@ -98,6 +98,18 @@ struct PredatorPrey {
 
   explicit PredatorPrey(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
+  // State (envs/env_state.h): cells of predators then prey, which prey are alive, how many.
+  template <class F>
+  void VisitState(F&& f) {
+    const int64_t e = cfg_->num_predators + cfg_->num_prey;
+    f(x_, e), f(y_, e), f(alive_, e), f(prey_left_);
+  }
+  const char* CheckState() const {
+    const int64_t e = cfg_->num_predators + cfg_->num_prey, g = cfg_->grid_size;
+    for (int64_t k = 0; k < e; ++k)
+      if (x_[k] < 0 || y_[k] < 0 || x_[k] >= g || y_[k] >= g) return "has a cell outside the grid";
+    return prey_left_ >= 0 && prey_left_ <= cfg_->num_prey ? nullptr : "has a prey count outside [0, num_prey]";
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     const Config& c = *cfg_;

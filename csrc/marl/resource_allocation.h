@@ -67,6 +67,12 @@ struct ResourceAllocation {
 
   explicit ResourceAllocation(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
+  // State (envs/env_state.h): valuations, allocations (rows of kMaxResources) and what remains.
+  template <class F>
+  void VisitState(F&& f) {
+    f(&w_[0][0], cfg_->num_agents * kMaxResources), f(&alloc_[0][0], cfg_->num_agents * kMaxResources);
+    f(remaining_, cfg_->num_resources);
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     const Config& c = *cfg_;

@@ -75,6 +75,15 @@ struct SmartGrid {
   }
 
   explicit SmartGrid(const Config& c) : cfg_(&c) {}
+  // State (envs/env_state.h): producers' capacities and costs, consumers' base and current demand,
+  // storage energy, the renewable factor and the step count.
+  template <class F>
+  void VisitState(F&& f) {
+    const Config& c = *cfg_;
+    f(cap_, c.num_producers), f(cost_, c.num_producers), f(base_, c.num_consumers), f(demand_, c.num_consumers);
+    f(energy_, c.num_storage), f(renewable_), f(t_);
+  }
+  const char* CheckState() const { return t_ >= 0 ? nullptr : "has a negative step count"; }
   int64_t MaxSteps() const { return static_cast<int64_t>(std::round(24.0 / cfg_->step_hours)); }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {

@@ -97,6 +97,20 @@ struct TargetCollection {
 
   explicit TargetCollection(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
+  // State (envs/env_state.h): agents' and targets' cells, which targets remain, how many were collected.
+  template <class F>
+  void VisitState(F&& f) {
+    const int64_t n = cfg_->num_agents, t = cfg_->num_targets;
+    f(x_, n), f(y_, n), f(tx_, t), f(ty_, t), f(present_, t), f(collected_);
+  }
+  const char* CheckState() const {
+    const int64_t g = cfg_->grid_size;
+    for (int64_t k = 0; k < cfg_->num_agents; ++k)
+      if (x_[k] < 0 || y_[k] < 0 || x_[k] >= g || y_[k] >= g) return "has a cell outside the grid";
+    for (int64_t k = 0; k < cfg_->num_targets; ++k)
+      if (tx_[k] < 0 || ty_[k] < 0 || tx_[k] >= g || ty_[k] >= g) return "has a cell outside the grid";
+    return collected_ >= 0 && collected_ <= cfg_->num_targets ? nullptr : "has a count outside [0, num_targets]";
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     const Config& c = *cfg_;

@@ -59,6 +59,12 @@ struct Traffic {
 
   explicit Traffic(const Config& c) : cfg_(&c) {}
   int64_t MaxSteps() const { return cfg_->max_steps; }
+  // State (envs/env_state.h): positions, speeds and target speeds of the vehicles.
+  template <class F>
+  void VisitState(F&& f) {
+    const int64_t n = cfg_->num_vehicles;
+    f(s_, n), f(v_, n), f(target_, n);
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     const Config& c = *cfg_;

@@ -41,11 +41,14 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/check.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "common/rng.h"
+#include "envs/env_state.h"
 #include "envs/vec_env.h"
 
 namespace nextrl::marl {
@@ -89,6 +92,14 @@ class VecMarlEnv {
   VecMarlEnv(int64_t num_envs, const Config& config, Autoreset mode) : config_(config), mode_(mode) {
     NEXTRL_CHECK(num_envs >= 1, std::invalid_argument, "VecMarlEnv: num_envs must be >= 1, got ", num_envs);
     Env::Validate(config_);
+    {
+      int64_t agents = 0, obs = 0;
+      for (const AgentGroup& g : Env::Groups(config_)) agents += g.count, obs = std::max(obs, g.obs_size);
+      const double per_env = static_cast<double>(sizeof(Env) + sizeof(Rng)) +
+                             static_cast<double>(agents) * (2.0 * sizeof(Obs) * obs + 40.0 + Env::NumActions(config_)) +
+                             8.0 * Env::StateSize(config_) + 16.0 * kNumInfo + 32.0;
+      CheckAllocation("VecMarlEnv", StrCat(num_envs, " envs").c_str(), per_env * static_cast<double>(num_envs));
+    }
     num_envs_ = num_envs;
     groups_ = Env::Groups(config_);
     for (const AgentGroup& g : groups_) {
@@ -188,6 +199,53 @@ class VecMarlEnv {
   double* episode_return() { return episode_return_.data(); }  // [N, A]
   int64_t* episode_length() { return episode_length_.data(); }  // [N]
 
+  // Batched state (envs/env_state.h), as VecEnv's: row i = env i's VisitState fields, its Rng, the
+  // driver's counters (needs_reset, episode_done, running and finished length; per agent active, last
+  // reward and flags, running and finished return) and its observation, state, action-mask and info rows.
+  int64_t state_bytes() const {
+    envs::StateSizer f;
+    Counters c(num_agents_);
+    VisitRow(f, const_cast<Env&>(envs_[0]), const_cast<Rng&>(rngs_[0]), c, Rows{});
+    return static_cast<int64_t>(f.bytes);
+  }
+  void GetState(uint8_t* out) const {
+    const int64_t bytes = state_bytes();
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
+      envs::StateWriter f{out + i * bytes};
+      Counters c = CountersOf(i);
+      auto& self = const_cast<VecMarlEnv&>(*this);
+      VisitRow(f, self.envs_[i], self.rngs_[i], c, self.RowsOf(i));
+    });
+  }
+  // Every row is checked before any env changes (std::invalid_argument naming the first bad row).
+  void SetState(const uint8_t* in) {
+    const int64_t bytes = state_bytes();
+    const int64_t A = num_agents_;
+    std::vector<Obs> obs(static_cast<size_t>(A * obs_size_));
+    std::vector<float> state(static_cast<size_t>(state_size_) + 1);
+    std::vector<uint8_t> masks(static_cast<size_t>(A * num_actions_) + 1);
+    std::vector<double> info(static_cast<size_t>(kNumInfo) + 1);
+    for (int64_t i = 0; i < num_envs_; ++i) {
+      Env env = envs_[i];
+      Rng rng;
+      Counters c(A);
+      envs::StateReader f{in + i * bytes};
+      VisitRow(f, env, rng, c, Rows{obs.data(), state.data(), masks.data(), info.data()});
+      const char* err = f.error;
+      if (err == nullptr) err = envs::CheckEnvState(env);
+      if (err == nullptr) err = rng.CheckState();
+      if (err == nullptr && (c.running_length < 0 || c.episode_length < 0)) err = "has a negative episode length";
+      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "set_state: states[", i,
+                   "] must be a row of get_state() of an env of this type and config, got one that ", err);
+    }
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
+      envs::StateReader f{in + i * bytes};
+      Counters c(A);
+      VisitRow(f, envs_[i], rngs_[i], c, RowsOf(i));
+      SetCounters(i, c);
+    });
+  }
+
  private:
   Slot SlotOf(int64_t i, const uint8_t* active) {
     const int64_t A = num_agents_;
@@ -240,7 +298,7 @@ class VecMarlEnv {
         continue;
       }
       terminations_[k] = terminations_[k] ? 1 : 0;
-      truncations_[k] = (!terminations_[k] && time_up) ? 1 : 0;
+      truncations_[k] = time_up ? 1 : 0;  // as Gymnasium's TimeLimit: on the last step, terminated or not
       running_return_[k] += rewards_[k];
       active_[k] = !(terminations_[k] || truncations_[k]);
       any_active = any_active || active_[k];
@@ -260,6 +318,73 @@ class VecMarlEnv {
     } else {
       needs_reset_[i] = 1;
     }
+  }
+
+  // The driver's per-env part of a state row.
+  struct Counters {
+    bool needs_reset = false, episode_done = false;
+    int64_t running_length = 0, episode_length = 0;
+    std::vector<uint8_t> active, terminated, truncated;  // [A] 0 / 1, visited as flags
+    std::vector<float> reward;                            // [A]
+    std::vector<double> running_return, episode_return;   // [A]
+    explicit Counters(int64_t A)
+        : active(static_cast<size_t>(A)), terminated(static_cast<size_t>(A)), truncated(static_cast<size_t>(A)),
+          reward(static_cast<size_t>(A)), running_return(static_cast<size_t>(A)), episode_return(static_cast<size_t>(A)) {}
+    template <class F>
+    void VisitState(F& f) {
+      f(needs_reset), f(episode_done), f(running_length), f(episode_length);
+      const int64_t A = static_cast<int64_t>(active.size());
+      for (auto* flags : {&active, &terminated, &truncated}) envs::VisitFlags(f, envs::FlagRow{flags->data(), A});
+      f(reward), f(running_return), f(episode_return);
+    }
+  };
+  Counters CountersOf(int64_t i) const {
+    const int64_t A = num_agents_;
+    Counters c(A);
+    c.needs_reset = needs_reset_[i] != 0, c.episode_done = episode_done_[i] != 0;
+    c.running_length = running_length_[i], c.episode_length = episode_length_[i];
+    for (int64_t a = 0; a < A; ++a) {
+      const size_t k = static_cast<size_t>(i * A + a), j = static_cast<size_t>(a);
+      c.active[j] = active_[k], c.terminated[j] = terminations_[k], c.truncated[j] = truncations_[k];
+      c.reward[j] = rewards_[k], c.running_return[j] = running_return_[k], c.episode_return[j] = episode_return_[k];
+    }
+    return c;
+  }
+  void SetCounters(int64_t i, const Counters& c) {
+    const int64_t A = num_agents_;
+    needs_reset_[i] = c.needs_reset, episode_done_[i] = c.episode_done;
+    running_length_[i] = c.running_length, episode_length_[i] = c.episode_length;
+    for (int64_t a = 0; a < A; ++a) {
+      const size_t k = static_cast<size_t>(i * A + a), j = static_cast<size_t>(a);
+      active_[k] = c.active[j], terminations_[k] = c.terminated[j], truncations_[k] = c.truncated[j];
+      rewards_[k] = c.reward[j], running_return_[k] = c.running_return[j], episode_return_[k] = c.episode_return[j];
+    }
+  }
+  // One env's buffer rows (null: sizing only).
+  struct Rows {
+    Obs* obs = nullptr;
+    float* state = nullptr;
+    uint8_t* masks = nullptr;
+    double* info = nullptr;
+  };
+  Rows RowsOf(int64_t i) {
+    const int64_t A = num_agents_;
+    return Rows{obs_.data() + i * A * obs_size_, state_.data() + i * state_size_,
+                masks_.data() + i * A * num_actions_, infos_.data() + i * kNumInfo};
+  }
+  template <class F>
+  void VisitRow(F& f, Env& env, Rng& rng, Counters& c, Rows r) const {
+    env.VisitState(f);
+    rng.VisitState(f);
+    c.VisitState(f);
+    f(r.obs, num_agents_ * obs_size_);
+    f(r.state, state_size_);
+    if constexpr (std::is_same_v<F, envs::StateSizer>) {
+      f(r.masks, num_agents_ * num_actions_);
+    } else {
+      envs::VisitFlags(f, envs::FlagRow{r.masks, num_agents_ * num_actions_});
+    }
+    f(r.info, kNumInfo);
   }
 
   Config config_;

@@ -72,6 +72,13 @@ def test_repeated_qubits(build, match):
      "Circuit.x: ctrl_state must be a bit string of length 2, got '12'"),
     (lambda c: c.append("cx", [1, 0], controls=[2], ctrl_state="1"), ValueError,
      "Circuit.cx: ctrl_state must be a bit string of length 2, got '1'"),
+    (lambda c: c.append("rx", [0], 0.3), TypeError,
+     re.escape("Circuit.append: params must be a sequence (e.g. [0.3]), got float 0.3")),
+    (lambda c: c.append("x", 0), TypeError, re.escape("Circuit.append: qubits must be a sequence (e.g. [0]), got int 0")),
+    (lambda c: c.append("x", [0], controls=[1], ctrl_state=1.5), TypeError,
+     "Circuit.x: ctrl_state must be an int or a bit string, got float 1.5"),
+    (lambda c: c.append("x", [0], controls=[1], ctrl_state=True), TypeError,
+     "Circuit.x: ctrl_state must be an int or a bit string, got bool True"),
 ])
 def test_bad_gate_arguments(build, error, match):
     with pytest.raises(error, match=match):
@@ -431,3 +438,13 @@ def _eleven_qubit_gate():
 def test_from_qiskit_unsupported_instructions(build, match):
     with pytest.raises(ValueError, match=match):
         from_qiskit(build())
+
+
+@pytest.mark.parametrize("observable, match", [
+    ([("ZZZ",)], re.escape("PauliSum: each term must be a (label, coeff) pair, e.g. ('ZZ', 1.0), got ('ZZZ',)")),
+    ([("ZZZ", 1.0, 2.0)], "PauliSum: each term must be a \\(label, coeff\\) pair"),
+    (["ZZZ"], re.escape("PauliSum: each term must be a (label, coeff) pair, e.g. ('ZZ', 1.0), got 'ZZZ'")),
+])
+def test_malformed_pauli_terms(observable, match):
+    with pytest.raises(ValueError, match=match):
+        Statevector(3).expectation(observable)

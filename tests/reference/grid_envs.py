@@ -30,7 +30,7 @@ class SafeGrid:
         cost = self.hazard_cost * hazard + self.boundary_cost * border
         term = (x, y) == self.goal
         reward = self.goal_reward if term else -self.step_penalty
-        trunc = not term and self.t >= self.max_steps
+        trunc = self.t >= self.max_steps  # Gymnasium TimeLimit: terminated or not
         return (x, y), reward, term, trunc, {"cost": cost, "hazard": float(hazard)}
 
 

@@ -34,7 +34,7 @@ class GridWorldRef:
             reward, terminated = self.pit_reward, True
         else:
             reward, terminated = -self.step_penalty, False
-        truncated = not terminated and self.t >= self.max_steps
+        truncated = self.t >= self.max_steps  # Gymnasium TimeLimit: terminated or not
         return self.pos, reward, terminated, truncated
 
     def onehot(self):

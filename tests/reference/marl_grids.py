@@ -140,7 +140,7 @@ class PredatorPreyRef:
         if not any(self.alive[self.P:]):
             term = [True] * self.A
         self.t += 1
-        trunc = [not term[k] and self.t >= self.max_steps for k in range(self.A)]
+        trunc = [self.t >= self.max_steps for k in range(self.A)]  # Gymnasium TimeLimit: terminated or not
         for k in range(self.A):
             if self.alive[k]:
                 self.obs[k] = self._obs(k)
@@ -214,5 +214,5 @@ class TargetCollectionRef:
         self.t += 1
         done = self.collected == self.T
         self.collisions = sum(cancelled)
-        trunc = not done and self.t >= self.max_steps
+        trunc = self.t >= self.max_steps  # Gymnasium TimeLimit: terminated or not
         return self.observe(), rewards, [done] * self.N, [trunc] * self.N

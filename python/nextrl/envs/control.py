@@ -21,7 +21,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
 
 def make_config(name: str, config_cls, kwargs: dict):
@@ -166,7 +166,7 @@ class HeteroPointMassVectorEnv(_ControlVectorEnv):
 
     def __init__(self, num_envs: int = 1, *, variant=0, **kwargs):
         per_env = not isinstance(variant, (int, np.integer))
-        super().__init__(num_envs, variant=0 if per_env else int(variant), **kwargs)
+        super().__init__(num_envs, variant=0 if per_env else as_int("HeteroPointMass", "variant", variant), **kwargs)
         self._default_variants = self._check_variants(variant)
         self._variants = self._default_variants.copy()
 

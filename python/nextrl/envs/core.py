@@ -29,6 +29,20 @@ def unknown_name_error(func: str, what: str, name: str, valid) -> ValueError:
     return ValueError(f"{func}: unknown {what} {name!r}{hint} Valid: {', '.join(map(str, valid))}")
 
 
+def as_int(func: str, name: str, value) -> int:
+    """`value` as an int: Python and NumPy integers only (a float such as 2.5 would be silently truncated by
+    int(), and a bool is not a count), else TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{func}: {name} must be an int, got {type(value).__name__} {value}")
+    return int(value)
+
+
+def set_ints(config, func: str, **values) -> None:
+    """config.<name> = as_int(func, name, value) for each keyword argument."""
+    for name, value in values.items():
+        setattr(config, name, as_int(func, name, value))
+
+
 def check_options(func: str, options: dict | None, allowed: set[str]) -> dict:
     if options is None:
         return {}
@@ -47,8 +61,8 @@ def reset_arguments(env, seed, options) -> tuple[dict, int | None, np.ndarray | 
     options = check_options("reset", options, set(env._reset_options))
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"reset: seed must be an int or None, got {type(seed).__name__}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"reset: seed must be >= 0, got {seed}")
+    if seed is not None and not 0 <= seed < 2**64:
+        raise ValueError(f"reset: seed must be in [0, 2**64), got {seed}")
     if seed is None and not env._seeded:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
     if seed is not None:
@@ -119,6 +133,27 @@ class VectorEnv(gym.vector.VectorEnv):
 
     def close_extras(self, **kwargs) -> None:
         pass
+
+    # ------------------------------------------------------------------------------ copyable state
+    def get_state(self) -> np.ndarray:
+        """Every env's full state: [num_envs, state_bytes] uint8, one row per env (the env's dynamics, its
+        random stream position, its episode counters and its last outputs; csrc/envs/env_state.h). Rows can
+        be copied, tiled and restored into any env of the same type and config with `set_state`, which then
+        continues bit for bit as the env the row came from."""
+        return self._core.get_state()
+
+    def set_state(self, states: np.ndarray) -> None:
+        """Restores every env from `states` ([num_envs, state_bytes] uint8 rows of `get_state`); each row is
+        checked before any env changes. The observations of the restored envs are in `observations`."""
+        if not isinstance(states, np.ndarray):
+            raise TypeError(f"set_state: states must be a numpy array, got {type(states).__name__}")
+        self._core.set_state(states)
+        self._seeded = True
+
+    @property
+    def observations(self) -> np.ndarray:
+        """The last observations (after reset, step or set_state): [num_envs, ...], a copy."""
+        return self._obs.copy()
 
     # ------------------------------------------------------------------------- tabular envs only
     @property
@@ -226,6 +261,25 @@ class Env(gym.Env):
         self._done = bool(term[0] or trunc[0])
         return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), self._single(infos)
 
+    def get_state(self) -> np.ndarray:
+        """The env's full state: [state_bytes] uint8 (see VectorEnv.get_state); a row of a vector env of the
+        same type and config restores here too."""
+        return self._vec.get_state()[0]
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restores the env from `state` ([state_bytes] uint8, from get_state); the env then continues bit
+        for bit. Its current observation is `observation`."""
+        if not isinstance(state, np.ndarray):
+            raise TypeError(f"set_state: state must be a numpy array, got {type(state).__name__}")
+        if state.ndim != 1:
+            raise ValueError(f"set_state: state must be 1-D ({self._vec._core.state_bytes},), got shape {state.shape}")
+        self._vec.set_state(state[None])
+        self._done = bool(self._vec._core.needs_reset[0])
+
+    @property
+    def observation(self):
+        return self._vec.observations[0]
+
     @staticmethod
     def _single(infos: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -239,4 +293,5 @@ class Env(gym.Env):
         return out
 
 
-__all__ = ["Env", "VectorEnv", "check_options", "reset_arguments", "unknown_name_error"]
+__all__ = ["Env", "VectorEnv", "as_int", "check_options", "reset_arguments", "set_ints",
+           "unknown_name_error"]

@@ -17,7 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+from nextrl.envs.core import Env, VectorEnv, as_int, set_ints, unknown_name_error
 
 _KEYS = ("observation", "achieved_goal", "desired_goal")
 _REWARD_TYPES = ("sparse", "dense")
@@ -44,9 +44,10 @@ def goal_grid_config(*, width: int = 8, height: int = 8, layout: Sequence[str] |
                     start = (x, len(rows) - 1 - row)
         height, width = walls.shape
         c.walls = walls.ravel().tolist()
-    c.width, c.height = int(width), int(height)
-    c.start_x, c.start_y = (-1, -1) if start is None else (int(start[0]), int(start[1]))
-    c.dense, c.terminate_on_success, c.max_steps = reward_type == "dense", bool(terminate_on_success), int(max_steps)
+    set_ints(c, "GoalGridWorld", width=width, height=height, max_steps=max_steps)
+    start = (-1, -1) if start is None else start
+    c.start_x, c.start_y = as_int("GoalGridWorld", "start[0]", start[0]), as_int("GoalGridWorld", "start[1]", start[1])
+    c.dense, c.terminate_on_success = reward_type == "dense", bool(terminate_on_success)
     return c
 
 

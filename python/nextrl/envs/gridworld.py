@@ -14,7 +14,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+from nextrl.envs.core import Env, VectorEnv, as_int, set_ints, unknown_name_error
 
 _OBS = {"coords": _core._GridObs.coords, "onehot": _core._GridObs.onehot, "image": _core._GridObs.image}
 _CELLS = {".": 0, "#": 1, "X": 2, "S": 0, "G": 0}
@@ -53,12 +53,12 @@ def make_config(*, width: int = 5, height: int = 5, layout: Sequence[str] | None
         c.cells = cells.tolist()
         start = lay_start if lay_start is not None else start
         goal = lay_goal if lay_goal is not None else goal
-    c.width, c.height = int(width), int(height)
+    set_ints(c, "GridWorld", width=width, height=height, max_steps=max_steps, view_radius=view_radius)
     gx, gy = goal if goal is not None else (width - 1, height - 1)
-    c.goal_x, c.goal_y = int(gx), int(gy)
-    c.start_x, c.start_y = (-1, -1) if start is None else (int(start[0]), int(start[1]))
+    c.goal_x, c.goal_y = as_int("GridWorld", "goal[0]", gx), as_int("GridWorld", "goal[1]", gy)
+    start = (-1, -1) if start is None else start
+    c.start_x, c.start_y = as_int("GridWorld", "start[0]", start[0]), as_int("GridWorld", "start[1]", start[1])
     c.goal_reward, c.step_penalty, c.pit_reward = float(goal_reward), float(step_penalty), float(pit_reward)
-    c.max_steps, c.view_radius = int(max_steps), int(view_radius)
     if obs_mode not in _OBS:
         raise unknown_name_error("GridWorld", "obs_mode", obs_mode, _OBS)
     c.obs_mode = _OBS[obs_mode]

@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
 from nextrl.envs.control import make_config
-from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
 _TARGETS = ("plus", "ghz", "random")
 
@@ -80,8 +80,8 @@ class QuantumStatePrepVectorEnv(VectorEnv):
             raise ValueError(f"QuantumStatePrep: target_depth must be an int >= 1 for target='random', got "
                              f"{target_depth!r}")
         self.config = make_config("QuantumStatePrep", _core._QuantumStatePrepConfig, {
-            "num_qubits": int(num_qubits), "target_actions": actions,
-            "target_depth": int(target_depth) if random else 0,
+            "num_qubits": as_int("QuantumStatePrep", "num_qubits", num_qubits), "target_actions": actions,
+            "target_depth": as_int("QuantumStatePrep", "target_depth", target_depth) if random else 0,
             "observe_target": bool(random if observe_target is None else observe_target),
             "threshold": threshold, "max_steps": max_steps})
         core = _core._QuantumStatePrep(num_envs, self.config, self._mode_code(autoreset_mode))

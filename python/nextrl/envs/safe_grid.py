@@ -19,7 +19,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import Env, VectorEnv
+from nextrl.envs.core import Env, VectorEnv, as_int
 from nextrl.envs.gridworld import make_config
 
 DEFAULT_LAYOUT = (
@@ -50,7 +50,7 @@ def safe_grid_config(*, layout: Sequence[str] | None = DEFAULT_LAYOUT, hazards: 
         mask = np.zeros((grid_config.height, grid_config.width), dtype=bool)
     width, height = grid_config.width, grid_config.height
     for cell in hazards:
-        x, y = (int(v) for v in cell)
+        x, y = (as_int("SafeGridWorld", "hazard coordinate", v) for v in cell)
         if not (0 <= x < width and 0 <= y < height):
             raise ValueError(f"SafeGridWorld: hazard {tuple(cell)} is outside the {width} x {height} grid")
         mask[y, x] = True

@@ -9,13 +9,16 @@ registrations; CliffWalking none). Only the random streams differ (Philox keyed 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from gymnasium import spaces
 from gymnasium.envs.toy_text.frozen_lake import MAPS, generate_random_map
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import Env, VectorEnv, unknown_name_error
+from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
 _MAX_STEPS = {"4x4": 100, "8x8": 200}
 
@@ -44,7 +47,8 @@ def frozen_lake_config(*, desc: Sequence[str] | None = None, map_name: str | Non
     c.nrow, c.ncol, c.desc = len(rows), len(rows[0]), "".join(rows)
     c.is_slippery, c.success_rate = bool(is_slippery), float(success_rate)
     c.reward_goal, c.reward_hole, c.reward_frozen = (float(r) for r in schedule)
-    c.max_steps = int(max_steps) if max_steps is not None else _MAX_STEPS.get(map_name if desc is None else "", 100)
+    default_steps = _MAX_STEPS.get(map_name if desc is None else "", 100)
+    c.max_steps = default_steps if max_steps is None else as_int("FrozenLake", "max_steps", max_steps)
     return c
 
 
@@ -89,18 +93,40 @@ class CliffWalkingVectorEnv(_ToyTextVectorEnv):
     def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  copy: bool = True, is_slippery: bool = False, max_steps: int = 0):
         self.config = _core._CliffWalkingConfig()
-        self.config.is_slippery, self.config.max_steps = bool(is_slippery), int(max_steps)
+        self.config.is_slippery = bool(is_slippery)
+        self.config.max_steps = as_int("CliffWalking", "max_steps", max_steps)
         self._build(num_envs, autoreset_mode, copy)
 
     def _num_states(self) -> int:
         return 48
 
 
-class FrozenLakeEnv(Env):
+class _ToyTextEnv(Env):
+    """A single toy-text env with Gymnasium's Python types: int observations, rewards of the reward
+    schedule's type (int for CliffWalking and FrozenLake's default (1, 0, 0)), info["prob"] int 1 at reset,
+    so that `gymnasium.utils.env_match.check_environments_match` finds them equal."""
+
+    _int_rewards = True
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, _ = super().reset(seed=seed, options=options)
+        return int(obs), {"prob": 1}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return int(obs), int(reward) if self._int_rewards else reward, terminated, truncated, info
+
+
+class FrozenLakeEnv(_ToyTextEnv):
     vector_cls = FrozenLakeVectorEnv
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        schedule = kwargs.get("reward_schedule", (1, 0, 0))
+        self._int_rewards = all(isinstance(r, (int, np.integer)) and not isinstance(r, bool) for r in schedule)
 
-class CliffWalkingEnv(Env):
+
+class CliffWalkingEnv(_ToyTextEnv):
     vector_cls = CliffWalkingVectorEnv
 
 

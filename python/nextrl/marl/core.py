@@ -112,6 +112,26 @@ class MarlVectorEnv:
     def close(self) -> None:
         pass
 
+    # ------------------------------------------------------------------------------ copyable state
+    def get_state(self) -> np.ndarray:
+        """Every env's full state: [num_envs, state_bytes] uint8 rows (dynamics, random stream position,
+        episode counters, per-agent activity and the last outputs; csrc/envs/env_state.h). `set_state` of
+        a row into any env of the same type and config continues bit for bit."""
+        return self._core.get_state()
+
+    def set_state(self, states: np.ndarray) -> None:
+        """Restores every env from rows of `get_state` ([num_envs, state_bytes] uint8), each checked before
+        any env changes; the restored observations are in `observations`."""
+        if not isinstance(states, np.ndarray):
+            raise TypeError(f"set_state: states must be a numpy array, got {type(states).__name__}")
+        self._core.set_state(states)
+        self._seeded = True
+
+    @property
+    def observations(self) -> np.ndarray:
+        """The last observations [num_envs, num_agents, obs_size] (after reset, step or set_state), a copy."""
+        return self._core.obs.copy()
+
     # --------------------------------------------------------------------------------- helpers
     def _out(self, a: np.ndarray) -> np.ndarray:
         return a.copy() if self.copy else a

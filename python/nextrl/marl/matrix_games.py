@@ -21,7 +21,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import unknown_name_error
+from nextrl.envs.core import as_int, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
 
@@ -66,7 +66,8 @@ class MatrixGameVectorEnv(MarlVectorEnv):
             raise ValueError(f"MatrixGame: payoffs must have shape (n, n, 2), got {table.shape}")
         self.payoffs = table
         c = _core._MatrixGameConfig()
-        c.num_actions, c.payoffs, c.rounds = int(table.shape[0]), table.ravel().tolist(), int(rounds)
+        c.num_actions, c.payoffs = int(table.shape[0]), table.ravel().tolist()
+        c.rounds = as_int("MatrixGame", "rounds", rounds)
         self.config = c
         core = _core._MatrixGame(num_envs, c, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (core.obs_size,), np.float32)

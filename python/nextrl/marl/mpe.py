@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs.core import as_int
 from nextrl.marl.core import MarlVectorEnv
 
 
@@ -42,8 +43,8 @@ class SimpleSpreadVectorEnv(_MpeVectorEnv):
                  continuous_actions: bool = False, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  copy: bool = True):
         c = _core._MpeConfig()
-        c.scenario, c.num_agents, c.local_ratio, c.max_cycles = _core._MpeScenario.simple_spread, int(N), \
-            float(local_ratio), int(max_cycles)
+        c.scenario, c.local_ratio = _core._MpeScenario.simple_spread, float(local_ratio)
+        c.num_agents, c.max_cycles = as_int("simple_spread", "N", N), as_int("simple_spread", "max_cycles", max_cycles)
         self._build(num_envs, c, continuous_actions, autoreset_mode, copy)
 
 
@@ -55,8 +56,10 @@ class SimpleTagVectorEnv(_MpeVectorEnv):
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True):
         c = _core._MpeConfig()
         c.scenario = _core._MpeScenario.simple_tag
-        c.num_good, c.num_adversaries, c.num_obstacles = int(num_good), int(num_adversaries), int(num_obstacles)
-        c.max_cycles = int(max_cycles)
+        c.num_good = as_int("simple_tag", "num_good", num_good)
+        c.num_adversaries = as_int("simple_tag", "num_adversaries", num_adversaries)
+        c.num_obstacles = as_int("simple_tag", "num_obstacles", num_obstacles)
+        c.max_cycles = as_int("simple_tag", "max_cycles", max_cycles)
         self._build(num_envs, c, continuous_actions, autoreset_mode, copy)
 
 

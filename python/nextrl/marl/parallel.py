@@ -69,8 +69,13 @@ class MarlParallelEnv(ParallelEnv):
             raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
         space = vec.single_action_space
         batch = np.zeros((1, vec.num_agents, *space.shape), dtype=np.int64 if vec._discrete else np.float32)
+        kinds = "iu" if vec._discrete else "fiu"
         for agent, action in actions.items():
             a = np.asarray(action)
+            if a.dtype.kind not in kinds or (a.dtype.kind == "b"):
+                expected = "an int" if vec._discrete else "real numbers"
+                raise TypeError(f"step: action of agent {agent!r} must be {expected} for {space}, got "
+                                f"{type(action).__name__} {action!r}")
             if a.shape != space.shape:
                 raise ValueError(f"step: action of agent {agent!r} must have shape {space.shape}, got {a.shape}")
             batch[0, vec.agent_index(agent)] = a
@@ -85,6 +90,25 @@ class MarlParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         pass
+
+    def get_state(self) -> np.ndarray:
+        """The env's full state: [state_bytes] uint8 (see MarlVectorEnv.get_state)."""
+        return self._vec.get_state()[0]
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restores the env from `state` (from get_state, or a row of a vector env's); `agents` becomes the
+        agents still active in it, and the env continues bit for bit."""
+        if not isinstance(state, np.ndarray):
+            raise TypeError(f"set_state: state must be a numpy array, got {type(state).__name__}")
+        if state.ndim != 1:
+            raise ValueError(f"set_state: state must be 1-D ({self._vec._core.state_bytes},), got shape {state.shape}")
+        self._vec.set_state(state[None])
+        active = self._vec._core.active[0]
+        self.agents = [a for a in self.possible_agents if active[self._vec.agent_index(a)]]
+
+    def observations(self) -> dict[str, np.ndarray]:
+        """The live agents' current observations."""
+        return self._obs(self._vec.observations, self.agents)
 
     def _obs(self, obs: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
         return {a: obs[0, self._vec.agent_index(a), : self._sizes[a]].copy() for a in agents}

@@ -13,7 +13,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import unknown_name_error
+from nextrl.envs.core import set_ints, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
 _REWARDS = {"cooperative": _core._TeamReward.cooperative, "competitive": _core._TeamReward.competitive,
@@ -25,7 +25,8 @@ def make_config(*, num_agents: int = 3, num_teams: int = 2, max_steps: int = 200
     if reward not in _REWARDS:
         raise unknown_name_error("PointMassTeam", "reward", reward, _REWARDS)
     c = _core._PointMassTeamConfig()
-    c.num_agents, c.num_teams, c.max_steps, c.reward = int(num_agents), int(num_teams), int(max_steps), _REWARDS[reward]
+    set_ints(c, "PointMassTeam", num_agents=num_agents, num_teams=num_teams, max_steps=max_steps)
+    c.reward = _REWARDS[reward]
     c.bound, c.noise_std, c.obs_noise_std = float(bound), float(noise_std), float(obs_noise_std)
     return c
 

@@ -15,7 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
-from nextrl.envs.core import unknown_name_error
+from nextrl.envs.core import set_ints, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
 _PREY = {"random": _core._PreyPolicy.random, "learning": _core._PreyPolicy.learning}
@@ -27,10 +27,9 @@ def make_config(*, num_predators: int = 2, num_prey: int = 1, grid_size: int = 1
     if prey_policy not in _PREY:
         raise unknown_name_error("PredatorPrey", "prey_policy", prey_policy, _PREY)
     c = _core._PredatorPreyConfig()
-    c.num_predators, c.num_prey, c.grid_size, c.max_steps = int(num_predators), int(num_prey), int(grid_size), \
-        int(max_steps)
+    set_ints(c, "PredatorPrey", num_predators=num_predators, num_prey=num_prey, grid_size=grid_size,
+             max_steps=max_steps, capture_radius=capture_radius, capture_min_predators=capture_min_predators)
     c.prey_policy = _PREY[prey_policy]
-    c.capture_radius, c.capture_min_predators = int(capture_radius), int(capture_min_predators)
     c.capture_reward, c.shaping = float(capture_reward), float(shaping)
     return c
 

@@ -13,13 +13,14 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
 
 def make_config(*, num_agents: int = 4, num_resources: int = 3, max_steps: int = 20, capacities=None,
                 done_threshold: float = 0.1) -> _core._ResourceAllocationConfig:
     c = _core._ResourceAllocationConfig()
-    c.num_agents, c.num_resources, c.max_steps = int(num_agents), int(num_resources), int(max_steps)
+    set_ints(c, "ResourceAllocation", num_agents=num_agents, num_resources=num_resources, max_steps=max_steps)
     c.capacities = [] if capacities is None else [float(v) for v in capacities]
     c.done_threshold = float(done_threshold)
     return c

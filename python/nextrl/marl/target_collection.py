@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
 
@@ -22,8 +23,8 @@ def make_config(*, grid_size: int = 8, num_agents: int = 4, num_targets: int = 3
                 target_reward: float = 10.0, team_bonus: float = 2.0, step_penalty: float = 0.1,
                 collision_penalty: float = 0.5) -> _core._TargetCollectionConfig:
     c = _core._TargetCollectionConfig()
-    c.grid_size, c.num_agents, c.num_targets, c.max_steps = int(grid_size), int(num_agents), int(num_targets), \
-        int(max_steps)
+    set_ints(c, "TargetCollection", grid_size=grid_size, num_agents=num_agents, num_targets=num_targets,
+             max_steps=max_steps)
     c.target_reward, c.team_bonus = float(target_reward), float(team_bonus)
     c.step_penalty, c.collision_penalty = float(step_penalty), float(collision_penalty)
     return c

@@ -13,13 +13,14 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
 def make_config(*, num_vehicles: int = 4, max_steps: int = 200, road_length: float = 100.0,
                 vehicle_length: float = 4.0, min_gap: float = 2.0, dt: float = 0.1, max_accel: float = 3.0,
                 v_max: float = 25.0, safety_penalty: float = 1.0, collision_penalty: float = 10.0) -> _core._TrafficConfig:
     c = _core._TrafficConfig()
-    c.num_vehicles, c.max_steps = int(num_vehicles), int(max_steps)
+    set_ints(c, "Traffic", num_vehicles=num_vehicles, max_steps=max_steps)
     c.road_length, c.vehicle_length, c.min_gap = float(road_length), float(vehicle_length), float(min_gap)
     c.dt, c.max_accel, c.v_max = float(dt), float(max_accel), float(v_max)
     c.safety_penalty, c.collision_penalty = float(safety_penalty), float(collision_penalty)

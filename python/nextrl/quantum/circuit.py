@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -130,7 +130,12 @@ class Circuit:
         if name not in GATES:
             raise ValueError(f"Circuit.append: unknown gate '{name}'; known: {', '.join(sorted(GATES))}")
         spec = GATES[name]
-        qubits = tuple(qubits)
+        for what, value in (("qubits", qubits), ("params", params)):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                example = "[0]" if what == "qubits" else "[0.3]"
+                raise TypeError(f"Circuit.append: {what} must be a sequence (e.g. {example}), got "
+                                f"{type(value).__name__} {value!r}")
+        qubits, params = tuple(qubits), tuple(params)
         if len(qubits) != spec.num_controls + spec.num_targets:
             raise ValueError(f"Circuit.{name}: needs {spec.num_controls + spec.num_targets} qubits, got {len(qubits)}")
         if len(params) != spec.num_params:
@@ -151,6 +156,9 @@ class Circuit:
                 raise ValueError(f"{fn}: ctrl_state must be a bit string of length {n_ctrl}, got '{ctrl_state}'")
             state = int(ctrl_state, 2)
         else:
+            if isinstance(ctrl_state, bool) or not isinstance(ctrl_state, (int, np.integer)):
+                raise TypeError(f"{fn}: ctrl_state must be an int or a bit string, got "
+                                f"{type(ctrl_state).__name__} {ctrl_state!r}")
             state = int(ctrl_state)
             if not 0 <= state < (1 << n_ctrl):
                 raise ValueError(f"{fn}: ctrl_state must be in [0, {1 << n_ctrl}), got {state}")

@@ -18,7 +18,10 @@ class PauliSum:
             raise ValueError("PauliSum: needs at least one term")
         n = None
         labels, coeffs = [], []
-        for label, coeff in terms:
+        for term in terms:
+            if not isinstance(term, (tuple, list)) or len(term) != 2:
+                raise ValueError(f"PauliSum: each term must be a (label, coeff) pair, e.g. ('ZZ', 1.0), got {term!r}")
+            label, coeff = term
             if not isinstance(label, str):
                 raise TypeError(f"PauliSum: label must be a str, got {type(label).__name__}")
             bad = set(label) - set("IXYZ")
