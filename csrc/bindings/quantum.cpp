@@ -287,7 +287,21 @@ void BindQuantum(py::module_& m) {
       .def_property("lanes", &q::BatchPlan::lanes, &q::BatchPlan::set_lanes)
       .def_property("isa",
                     [](const q::BatchPlan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa("BatchPlan.isa", name)); });
+                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa("BatchPlan.isa", name)); })
+      .def_property_readonly("report", [](const q::BatchPlan& p) {
+        const q::StepReport& r = p.report();
+        py::dict d;
+        d["num_ops"] = r.num_ops;
+        d["num_steps"] = r.num_steps;
+        d["shared_1q"] = r.shared_1q;
+        d["lane_1q"] = r.lane_1q;
+        d["fused_rotations"] = r.fused_rotations;
+        d["op_steps"] = r.op_steps;
+        d["diagonal_steps"] = r.diagonal_steps;
+        d["diagonal_ops"] = r.diagonal_ops;
+        d["merged_1q"] = r.merged_1q;
+        return d;
+      }, "What the grouping pass made of the circuit: steps by kind and the gates merged into them.");
 
   py::class_<q::Plan>(m, "Plan", "A compiled circuit: validated gates, fused into blocks.")
       .def(py::init([](int num_qubits, const py::list& ops, int num_params, int max_fused_qubits, int local_bits) {
