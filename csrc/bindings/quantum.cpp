@@ -126,9 +126,69 @@ const void* CheckedState(const q::BatchPlan& p, int64_t batch, bool f32, const p
   return a.data();
 }
 
+// Checks a gate kind from Python for the gate-table functions: a kind with a fixed matrix
+// (not kUnitary) and as many angles as it takes. Returns the matrix dimension.
+int CheckedGate(const char* fn, int kind, const std::vector<double>& angles) {
+  constexpr int count = static_cast<int>(q::GateKind::kCount);
+  NEXTRL_CHECK(kind >= 0 && kind < count, std::invalid_argument, fn, ": kind must be in [0, ", count, "), got ",
+               kind);
+  const q::GateDef& def = q::kGateTable[kind];
+  NEXTRL_CHECK(def.kind != q::GateKind::kUnitary, std::invalid_argument, fn,
+               ": kind must be a gate with a fixed matrix, got 'unitary'");
+  NEXTRL_CHECK(static_cast<int>(angles.size()) == def.info.num_params, std::invalid_argument, fn, ": angles must have ",
+               def.info.num_params, " entries for '", def.name, "', got ", angles.size());
+  return 1 << def.info.num_targets;
+}
+
+py::array_t<c128> SquareMatrix(int dim) {
+  return py::array_t<c128>({static_cast<py::ssize_t>(dim), static_cast<py::ssize_t>(dim)});
+}
+
 }  // namespace
 
 void BindQuantum(py::module_& m) {
+  m.def("gate_table", [] {
+        py::list rows;
+        for (const q::GateDef& def : q::kGateTable) {
+          py::dict row;
+          row["name"] = def.name;
+          row["kind"] = static_cast<int>(def.kind);
+          row["num_targets"] = def.info.num_targets;
+          row["num_params"] = def.info.num_params;
+          row["cls"] = def.info.cls == q::GateClass::kDiagonal   ? "diagonal"
+                       : def.info.cls == q::GateClass::kMonomial ? "monomial"
+                                                                 : "dense";
+          py::list generators;
+          for (int which = 0; which < def.info.num_params; ++which) {
+            py::array_t<c128> g = SquareMatrix(1 << def.info.num_targets);
+            q::GateGenerator(def.kind, which, g.mutable_data());
+            generators.append(g);
+          }
+          row["generators"] = generators;
+          rows.append(row);
+        }
+        return rows;
+      },
+      "The C++ gate table, one dict per GateKind in kind order: name, kind, num_targets (-1: given by the\n"
+      "matrix), num_params, cls ('diagonal', 'monomial' or 'dense') and generators (one matrix G per angle:\n"
+      "the gate is V exp(-i angle G) W with V, W free of that angle).");
+  m.def("gate_matrix", [](int kind, const std::vector<double>& angles) {
+        py::array_t<c128> out = SquareMatrix(CheckedGate("gate_matrix", kind, angles));
+        q::GateMatrix(static_cast<q::GateKind>(kind), angles.data(), out.mutable_data());
+        return out;
+      },
+      py::arg("kind"), py::arg("angles"), "The matrix of gate `kind` at `angles` (complex128, Qiskit's conventions).");
+  m.def("gate_derivative", [](int kind, const std::vector<double>& angles, int which) {
+        const int dim = CheckedGate("gate_derivative", kind, angles);
+        const q::GateDef& def = q::kGateTable[kind];
+        NEXTRL_CHECK(which >= 0 && which < def.info.num_params, std::out_of_range, "gate_derivative: which must be in [0, ",
+                     def.info.num_params, ") for '", def.name, "', got ", which);
+        py::array_t<c128> out = SquareMatrix(dim);
+        q::GateDerivative(static_cast<q::GateKind>(kind), angles.data(), which, out.mutable_data());
+        return out;
+      },
+      py::arg("kind"), py::arg("angles"), py::arg("which"), "d(matrix)/d(angles[which]) of gate `kind`.");
+
   py::class_<q::BatchPlan>(m, "BatchPlan", "A variational circuit compiled for batched forward and adjoint passes.")
       .def(py::init([](int num_qubits, const py::list& ops, const std::vector<std::tuple<int, int, int>>& slots,
                        int num_weights, int num_features, int num_scales,
@@ -227,7 +287,21 @@ void BindQuantum(py::module_& m) {
       .def_property("lanes", &q::BatchPlan::lanes, &q::BatchPlan::set_lanes)
       .def_property("isa",
                     [](const q::BatchPlan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa("BatchPlan.isa", name)); });
+                    [](q::BatchPlan& p, const std::string& name) { p.set_isa(ParseIsa("BatchPlan.isa", name)); })
+      .def_property_readonly("report", [](const q::BatchPlan& p) {
+        const q::StepReport& r = p.report();
+        py::dict d;
+        d["num_ops"] = r.num_ops;
+        d["num_steps"] = r.num_steps;
+        d["shared_1q"] = r.shared_1q;
+        d["lane_1q"] = r.lane_1q;
+        d["fused_rotations"] = r.fused_rotations;
+        d["op_steps"] = r.op_steps;
+        d["diagonal_steps"] = r.diagonal_steps;
+        d["diagonal_ops"] = r.diagonal_ops;
+        d["merged_1q"] = r.merged_1q;
+        return d;
+      }, "What the grouping pass made of the circuit: steps by kind and the gates merged into them.");
 
   py::class_<q::Plan>(m, "Plan", "A compiled circuit: validated gates, fused into blocks.")
       .def(py::init([](int num_qubits, const py::list& ops, int num_params, int max_fused_qubits, int local_bits) {

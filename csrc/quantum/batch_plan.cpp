@@ -70,6 +70,8 @@ LaneKernels<Real> Kernels(Isa isa) {
 }
 #undef NEXTRL_LANE_KERNELS
 
+#define NEXTRL_ALWAYS_INLINE __attribute__((always_inline)) inline
+
 constexpr int kMaxBatchQubits = 20;
 constexpr int kMaxLanes = 64;
 constexpr int kMaxDiagQubits = 12;  // a fused diagonal lists up to 2^12 entries
@@ -358,6 +360,23 @@ void BatchPlan::BuildSteps() {
     if (slots_[p].kind != SlotKind::kWeight) input_slots_.push_back(static_cast<int>(p));
   for (size_t i = 0; i < steps_.size(); ++i)
     if (steps_[i].fused) fused_lane_steps_.push_back(static_cast<int>(i));
+  report_ = StepReport{};
+  report_.num_ops = static_cast<int>(ops_.size());
+  report_.num_steps = static_cast<int>(steps_.size());
+  for (const StepPlan& st : steps_) {
+    switch (st.kind) {
+      case StepKind::kShared1: ++report_.shared_1q; break;
+      case StepKind::kLane1: ++report_.lane_1q; break;
+      case StepKind::kOp: ++report_.op_steps; break;
+      case StepKind::kDiag:
+        ++report_.diagonal_steps;
+        report_.diagonal_ops += static_cast<int>(st.ops.size());
+        break;
+    }
+    if (st.kind == StepKind::kShared1 || st.kind == StepKind::kLane1)
+      report_.merged_1q += static_cast<int>(st.ops.size()) - 1;
+    report_.fused_rotations += st.fused ? 1 : 0;
+  }
 }
 
 void BatchPlan::set_lanes(int lanes) {
@@ -552,27 +571,45 @@ void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const doub
   RunTileV<Real, 0>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
 }
 
-// RunTile with the lane count VL a compile-time constant (0: ws.lanes), so that lane loops unroll.
-// The per-tile scalar work (angles, matrices of the lone input gates, read-outs, gradient contractions) in an AVX2
-// clone too: its lane loops vectorize 4 wide there (no FMA and no reordered sums, so both clones agree bit for bit).
+// The passes of one tile, in order: LaneMatrices (angles and per-lane gate matrices), ForwardPass (psi),
+// ReadOut (expectations or probabilities), AdjointPass (lam and the sweep back over the steps). Each is
+// inlined into RunTileV, so every pass of a tile runs in RunTileV's instruction-set clone.
+//   ws.state: psi (re, im) then lam (re, im), each [2^n, V]; ws.theta: slot values [num_slots, V].
+
+// angles a[] of `spec` in lane l from the tile's slot values theta [num_slots, V].
+static inline void LaneAngles(const OpSpec& spec, const double* theta, int64_t V, int64_t l, double* a) {
+  for (size_t i = 0; i < spec.angles.size(); ++i) {
+    const ParamRef& p = spec.angles[i];
+    a[i] = p.index >= 0 ? p.scale * theta[p.index * V + l] + p.offset : p.offset;
+  }
+}
+
+// What the passes of one tile share, set up once per tile by RunTileV.
+template <typename Real>
+struct BatchPlan::Tile {
+  LaneKernels<Real> K;
+  int64_t size;     // 2^n
+  Real* re;         // psi: re then im, each [2^n, V]
+  Real* im;
+  Real* lre;        // lam, the same layout
+  Real* lim;
+  Real* arena;      // per-lane matrices of the steps
+  LocalOp* ops;     // step -> its LocalOp
+  double* theta;    // slot values [num_slots, V]
+};
+
+// Slot values of the tile's lanes (padding lanes repeat the last sample) and the per-lane matrices of the
+// steps with input angles; the shared matrices once per workspace (FillShared).
 template <typename Real, int VL>
-NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
-                         const double* g, double* out, double* __restrict slot_grad, Workspace<Real>& ws,
-                         Real* state_out, const Real* state_in) const {
-  const LaneKernels<Real> K = Kernels<Real>(isa_);
+NEXTRL_ALWAYS_INLINE void BatchPlan::LaneMatrices(const Tile<Real>& t, int64_t tile, int64_t batch, const double* x,
+                                                  const double* w, const double* s, Workspace<Real>& ws) const {
   const int64_t V = VL ? VL : ws.lanes;
-  const int64_t size = int64_t{1} << n_;
-  const size_t num_slots = slots_.size();
-  Real* re = ws.state.data();
-  Real* im = re + size * V;
-  Real* lre = im + size * V;
-  Real* lim = lre + size * V;
-  std::vector<double>& theta = ws.theta;
-  std::vector<LocalOp>& ops = ws.ops;
-  Real* arena = ws.arena.data();
+  double* theta = t.theta;
+  LocalOp* ops = t.ops;
+  Real* arena = t.arena;
   for (int64_t l = 0; l < V; ++l) {
     const int64_t row = std::min(tile * V + l, batch - 1);  // padding lanes repeat the last sample
-    double* th = theta.data() + l;  // slot-major: theta[p * V + l]
+    double* th = theta + l;  // slot-major: theta[p * V + l]
     if (!ws.shared_ready) {
       SlotValues(row, x, w, s, th, V);
       continue;
@@ -584,12 +621,6 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
     }
   }
   if (!ws.shared_ready) FillShared(ws);
-  auto angles_of = [&](const OpSpec& spec, int64_t l, double* a) {
-    for (size_t i = 0; i < spec.angles.size(); ++i) {
-      const ParamRef& p = spec.angles[i];
-      a[i] = p.index >= 0 ? p.scale * theta[p.index * V + l] + p.offset : p.offset;
-    }
-  };
   cdouble m[16];
   double lane_angle[kMaxLanes];
   // Per-lane matrices of the steps with input angles. The fused input rotations first: all their
@@ -614,11 +645,25 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
     }
     for (int64_t l = 0; l < V; ++l) {
       double a[3];
-      angles_of(spec, l, a);
+      LaneAngles(spec, theta, V, l, a);
       OpMatrix(spec, a, m);
       StoreLane(ops[i], m, V, l, dst);
     }
   }
+}
+
+// psi of the tile: |0> through every step, or the forward's kept final states (state_in); kept in
+// state_out when asked.
+template <typename Real, int VL>
+NEXTRL_ALWAYS_INLINE void BatchPlan::ForwardPass(const Tile<Real>& t, int64_t tile, Workspace<Real>& ws,
+                                                 Real* state_out, const Real* state_in) const {
+  const LaneKernels<Real>& K = t.K;
+  const int64_t V = VL ? VL : ws.lanes;
+  const int64_t size = t.size;
+  Real* re = t.re;
+  Real* im = t.im;
+  LocalOp* ops = t.ops;
+  Real* arena = t.arena;
   const int64_t tile_size = 2 * size * V;  // psi of one tile: re then im
   if (state_in != nullptr) {  // the forward's final states, kept by Forward(..., state)
     std::copy(state_in + tile * tile_size, state_in + (tile + 1) * tile_size, re);
@@ -635,33 +680,63 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
     }
     if (state_out != nullptr) std::copy(re, re + tile_size, state_out + tile * tile_size);
   }
+}
+
+// Outputs [batch, num_outputs]: the rows of the tile's real samples.
+template <typename Real, int VL>
+NEXTRL_ALWAYS_INLINE void BatchPlan::ReadOut(const Tile<Real>& t, int64_t tile, int64_t batch, Workspace<Real>& ws,
+                                             double* out) const {
+  const LaneKernels<Real>& K = t.K;
+  const int64_t V = VL ? VL : ws.lanes;
+  const int64_t size = t.size;
+  const Real* re = t.re;
+  const Real* im = t.im;
   const int A = num_outputs_;
   double vr[kMaxLanes], vi[kMaxLanes];
   static const cdouble kPhase[4] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
-  if (out != nullptr) {  // read-outs
-    std::vector<double>& vals = ws.vals;
-    std::fill(vals.begin(), vals.end(), 0.0);
-    if (prob_qubits_.empty()) {
-      for (const PauliTerm& t : terms_) {
-        K.pauli(re, im, n_, V, t.x, t.z, vr, vi);
-        const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
-        for (int64_t l = 0; l < V; ++l) vals[l * A + t.output] += (c * cdouble(vr[l], vi[l])).real();
-      }
-    } else {
-      for (int64_t j = 0; j < size; ++j) {
-        int64_t bin = 0;
-        for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
-        for (int64_t l = 0; l < V; ++l)
-          vals[l * A + bin] += double(re[j * V + l]) * re[j * V + l] + double(im[j * V + l]) * im[j * V + l];
-      }
+  std::vector<double>& vals = ws.vals;
+  std::fill(vals.begin(), vals.end(), 0.0);
+  if (prob_qubits_.empty()) {
+    for (const PauliTerm& t : terms_) {
+      K.pauli(re, im, n_, V, t.x, t.z, vr, vi);
+      const cdouble c = t.coeff * kPhase[__builtin_popcountll(t.x & t.z) & 3];
+      for (int64_t l = 0; l < V; ++l) vals[l * A + t.output] += (c * cdouble(vr[l], vi[l])).real();
     }
-    for (int64_t l = 0; l < V; ++l) {
-      const int64_t b = tile * V + l;
-      if (b < batch) std::copy(vals.begin() + l * A, vals.begin() + (l + 1) * A, out + b * A);
+  } else {
+    for (int64_t j = 0; j < size; ++j) {
+      int64_t bin = 0;
+      for (size_t q = 0; q < prob_qubits_.size(); ++q) bin |= ((j >> prob_qubits_[q]) & 1) << q;
+      for (int64_t l = 0; l < V; ++l)
+        vals[l * A + bin] += double(re[j * V + l]) * re[j * V + l] + double(im[j * V + l]) * im[j * V + l];
     }
   }
-  if (g == nullptr) return;
+  for (int64_t l = 0; l < V; ++l) {
+    const int64_t b = tile * V + l;
+    if (b < batch) std::copy(vals.begin() + l * A, vals.begin() + (l + 1) * A, out + b * A);
+  }
+}
 
+// The adjoint sweep (Jones & Gacon 2020): lam = sum_a g[b, a] O_a psi, then back over the steps, un-applying
+// each from psi and lam and adding its angles' dL/d angle to slot_grad [num_slots, V].
+template <typename Real, int VL>
+NEXTRL_ALWAYS_INLINE void BatchPlan::AdjointPass(const Tile<Real>& t, int64_t tile, int64_t batch, const double* g,
+                                                 double* __restrict slot_grad, Workspace<Real>& ws) const {
+  const LaneKernels<Real>& K = t.K;
+  const int64_t V = VL ? VL : ws.lanes;
+  const int64_t size = t.size;
+  Real* re = t.re;
+  Real* im = t.im;
+  Real* lre = t.lre;
+  Real* lim = t.lim;
+  const size_t num_slots = slots_.size();
+  const double* theta = t.theta;
+  LocalOp* ops = t.ops;
+  Real* arena = t.arena;
+  const int A = num_outputs_;
+  cdouble m[16];
+  double lane_angle[kMaxLanes];
+  double vr[kMaxLanes], vi[kMaxLanes];
+  static const cdouble kPhase[4] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
   // lam = sum_a g[b, a] O_a psi, so that dL/dth = 2 Re <lam| dpsi/dth>.
   std::fill(lre, lre + 2 * size * V, Real(0));
   if (prob_qubits_.empty()) {
@@ -743,7 +818,7 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
             default: {
               double a[3];
               cdouble gm[4], dm[4], gd[4], q[4];
-              angles_of(spec, l, a);
+              LaneAngles(spec, theta, V, l, a);
               OpMatrix(spec, a, gm);
               GateDerivative(spec.kind, a, static_cast<int>(ai), dm);
               Dagger2(gm, gd);
@@ -772,7 +847,7 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
       } else {
         for (int64_t l = 0; l < V; ++l) {
           double a[3];
-          angles_of(spec, l, a);
+          LaneAngles(spec, theta, V, l, a);
           GateDerivative(spec.kind, a, static_cast<int>(ai), m);
           StoreLane(ops[i], m, V, l, deriv);
         }
@@ -786,6 +861,25 @@ NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, 
     }
     K.apply(ops[i], lre, lim, n_, V, arena, true);  // lam_{k-1} = U_k^dagger lam_k
   }
+}
+
+// RunTile with the lane count VL a compile-time constant (0: ws.lanes), so that lane loops unroll.
+// The per-tile scalar work (angles, matrices of the lone input gates, read-outs, gradient contractions) in an AVX2
+// clone too: its lane loops vectorize 4 wide there (no FMA and no reordered sums, so both clones agree bit for bit).
+template <typename Real, int VL>
+NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w,
+                                                   const double* s, const double* g, double* out,
+                                                   double* __restrict slot_grad, Workspace<Real>& ws,
+                                                   Real* state_out, const Real* state_in) const {
+  const int64_t V = VL ? VL : ws.lanes;
+  const int64_t size = int64_t{1} << n_;
+  Real* re = ws.state.data();
+  const Tile<Real> t{Kernels<Real>(isa_), size, re, re + size * V, re + 2 * size * V, re + 3 * size * V,
+                     ws.arena.data(), ws.ops.data(), ws.theta.data()};
+  LaneMatrices<Real, VL>(t, tile, batch, x, w, s, ws);
+  ForwardPass<Real, VL>(t, tile, ws, state_out, state_in);
+  if (out != nullptr) ReadOut<Real, VL>(t, tile, batch, ws, out);
+  if (g != nullptr) AdjointPass<Real, VL>(t, tile, batch, g, slot_grad, ws);
 }
 
 template <typename Real>

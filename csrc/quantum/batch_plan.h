@@ -35,6 +35,19 @@ struct PauliTerm {
   int output = 0;  // which output column the term adds to
 };
 
+// What the grouping pass (BatchPlan::BuildSteps) made of the circuit, as FusionReport does for Plan.
+struct StepReport {
+  int num_ops = 0;          // gates in the circuit
+  int num_steps = 0;        // passes over each tile's states
+  int shared_1q = 0;        // steps of uncontrolled 1-qubit gates on weights and constants: one 2x2 per call
+  int lane_1q = 0;          // steps led by a 1-qubit gate with an input angle (per-lane matrices)
+  int fused_rotations = 0;  // of those, led by RX / RY / RZ: the shared gates after it folded in
+  int op_steps = 0;         // other gates, one step each
+  int diagonal_steps = 0;   // runs of constant diagonal gates applied as one diagonal
+  int diagonal_ops = 0;     // gates inside those runs
+  int merged_1q = 0;        // 1-qubit gates that joined a step led by another gate
+};
+
 class BatchPlan {
  public:
   // terms: Pauli terms of the observables (expectation mode, num_outputs columns), or
@@ -65,6 +78,7 @@ class BatchPlan {
     return (batch + v - 1) / v * 2 * (int64_t{1} << n_) * v;
   }
 
+  const StepReport& report() const { return report_; }
   int num_qubits() const { return n_; }
   int num_outputs() const { return num_outputs_; }
   int num_weights() const { return num_weights_; }
@@ -145,6 +159,20 @@ class BatchPlan {
   template <typename Real>
   void RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
                double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
+  // The passes of one tile (batch_plan.cpp), run in this order by RunTileV; Tile holds what they share.
+  template <typename Real>
+  struct Tile;
+  template <typename Real, int VL>
+  void LaneMatrices(const Tile<Real>& t, int64_t tile, int64_t batch, const double* x, const double* w,
+                    const double* s, Workspace<Real>& ws) const;
+  template <typename Real, int VL>
+  void ForwardPass(const Tile<Real>& t, int64_t tile, Workspace<Real>& ws, Real* state_out,
+                   const Real* state_in) const;
+  template <typename Real, int VL>
+  void ReadOut(const Tile<Real>& t, int64_t tile, int64_t batch, Workspace<Real>& ws, double* out) const;
+  template <typename Real, int VL>
+  void AdjointPass(const Tile<Real>& t, int64_t tile, int64_t batch, const double* g, double* slot_grad,
+                   Workspace<Real>& ws) const;
   template <typename Real, int VL>
   void RunTileV(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
                 double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
@@ -186,6 +214,7 @@ class BatchPlan {
   std::vector<int> prob_qubits_;
   int lanes_;
   Isa isa_;
+  StepReport report_;
 };
 
 }  // namespace nextrl::quantum

@@ -30,34 +30,50 @@ struct GateInfo {
   GateClass cls;
 };
 
-inline GateInfo Info(GateKind kind) {
-  switch (kind) {
-    case GateKind::kI: case GateKind::kZ: case GateKind::kS: case GateKind::kSdg:
-    case GateKind::kT: case GateKind::kTdg:
-      return {1, 0, GateClass::kDiagonal};
-    case GateKind::kX: case GateKind::kY:
-      return {1, 0, GateClass::kMonomial};
-    case GateKind::kH: case GateKind::kSX: case GateKind::kSXdg:
-      return {1, 0, GateClass::kDense};
-    case GateKind::kRX: case GateKind::kRY:
-      return {1, 1, GateClass::kDense};
-    case GateKind::kRZ: case GateKind::kP:
-      return {1, 1, GateClass::kDiagonal};
-    case GateKind::kU:
-      return {1, 3, GateClass::kDense};
-    case GateKind::kSwap: case GateKind::kISwap:
-      return {2, 0, GateClass::kMonomial};
-    case GateKind::kRXX: case GateKind::kRYY:
-      return {2, 1, GateClass::kDense};
-    case GateKind::kRZZ:
-      return {2, 1, GateClass::kDiagonal};
-    case GateKind::kGlobalPhase:
-      return {0, 1, GateClass::kDiagonal};
-    case GateKind::kUnitary:
-    default:
-      return {-1, 0, GateClass::kDense};
-  }
+// The gate table: one row per GateKind, in kind order. Python builds its gate set from it
+// (bindings/quantum.cpp, gate_table()), so names and integers are written down only here.
+struct GateDef {
+  GateKind kind;
+  const char* name;  // Qiskit's name of the uncontrolled gate; controls are kept apart
+  GateInfo info;
+};
+
+inline constexpr GateDef kGateTable[] = {
+    {GateKind::kI, "id", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kX, "x", {1, 0, GateClass::kMonomial}},
+    {GateKind::kY, "y", {1, 0, GateClass::kMonomial}},
+    {GateKind::kZ, "z", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kH, "h", {1, 0, GateClass::kDense}},
+    {GateKind::kS, "s", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kSdg, "sdg", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kT, "t", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kTdg, "tdg", {1, 0, GateClass::kDiagonal}},
+    {GateKind::kSX, "sx", {1, 0, GateClass::kDense}},
+    {GateKind::kSXdg, "sxdg", {1, 0, GateClass::kDense}},
+    {GateKind::kRX, "rx", {1, 1, GateClass::kDense}},
+    {GateKind::kRY, "ry", {1, 1, GateClass::kDense}},
+    {GateKind::kRZ, "rz", {1, 1, GateClass::kDiagonal}},
+    {GateKind::kP, "p", {1, 1, GateClass::kDiagonal}},
+    {GateKind::kU, "u", {1, 3, GateClass::kDense}},
+    {GateKind::kSwap, "swap", {2, 0, GateClass::kMonomial}},
+    {GateKind::kISwap, "iswap", {2, 0, GateClass::kMonomial}},
+    {GateKind::kRXX, "rxx", {2, 1, GateClass::kDense}},
+    {GateKind::kRYY, "ryy", {2, 1, GateClass::kDense}},
+    {GateKind::kRZZ, "rzz", {2, 1, GateClass::kDiagonal}},
+    {GateKind::kUnitary, "unitary", {-1, 0, GateClass::kDense}},
+    {GateKind::kGlobalPhase, "global_phase", {0, 1, GateClass::kDiagonal}},
+};
+
+constexpr bool GateTableInKindOrder() {
+  if (sizeof(kGateTable) / sizeof(kGateTable[0]) != static_cast<size_t>(GateKind::kCount)) return false;
+  for (int i = 0; i < static_cast<int>(GateKind::kCount); ++i)
+    if (static_cast<int>(kGateTable[i].kind) != i) return false;
+  return true;
 }
+static_assert(GateTableInKindOrder(), "kGateTable must list every GateKind once, in kind order");
+
+// Precondition: kind < kCount (bindings check kinds that come from Python).
+inline GateInfo Info(GateKind kind) { return kGateTable[static_cast<int>(kind)].info; }
 
 // Writes the 2^k x 2^k row-major matrix of a parametrized or fixed gate into `out`.
 // kUnitary is not handled here (its matrix is a constant of the plan).
@@ -168,6 +184,42 @@ inline void GateDerivative(GateKind kind, const double* a, int which, cdouble* o
     }
     default:
       break;
+  }
+}
+
+// Writes the generator G of angle `which` of a parametrized gate into `out` (2^k x 2^k,
+// 1 x 1 for the global phase): the gate is V exp(-i a_which G) W with V and W free of
+// a_which. Pauli rotations: G = P / 2; P and the phi / lambda of U = P(phi) RY(theta) P(lam):
+// G = -|1><1|; theta of U: Y / 2; global phase: G = -1. The spectrum of G (with a 0 added per
+// control) gives the angle's parameter-shift rule (python/nextrl/quantum/shift_rules.py).
+// Precondition: 0 <= which < Info(kind).num_params.
+inline void GateGenerator(GateKind kind, int which, cdouble* out) {
+  const cdouble I(0.0, 1.0);
+  auto set2 = [&](cdouble m00, cdouble m01, cdouble m10, cdouble m11) {
+    out[0] = m00; out[1] = m01; out[2] = m10; out[3] = m11;
+  };
+  switch (kind) {
+    case GateKind::kRX: set2(0, 0.5, 0.5, 0); break;
+    case GateKind::kRY: set2(0, -0.5 * I, 0.5 * I, 0); break;
+    case GateKind::kRZ: set2(0.5, 0, 0, -0.5); break;
+    case GateKind::kP: set2(0, 0, 0, -1); break;
+    case GateKind::kU:
+      if (which == 0) set2(0, -0.5 * I, 0.5 * I, 0);
+      else set2(0, 0, 0, -1);
+      break;
+    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ: {
+      // P (x) P / 2 for P = X, Y, Z; bit j of an index is target j.
+      cdouble p[4];
+      if (kind == GateKind::kRXX) { p[0] = 0; p[1] = 1; p[2] = 1; p[3] = 0; }
+      else if (kind == GateKind::kRYY) { p[0] = 0; p[1] = -I; p[2] = I; p[3] = 0; }
+      else { p[0] = 1; p[1] = 0; p[2] = 0; p[3] = -1; }
+      for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c)
+          out[r * 4 + c] = 0.5 * p[(r >> 1) * 2 + (c >> 1)] * p[(r & 1) * 2 + (c & 1)];
+      break;
+    }
+    case GateKind::kGlobalPhase: out[0] = -1; break;
+    default: break;
   }
 }
 

@@ -276,16 +276,22 @@ class Circuit:
         key = (max_fused,)
         plan = self._plans.get(key)
         if plan is None:
-            index = {p: i for i, p in enumerate(self._parameters)}
-            ops = []
-            if not (isinstance(self._global_phase, float) and self._global_phase == 0.0):
-                ops.append((KIND["global_phase"], [], [], 0, [self._angle_ref(self._global_phase, index)], None))
-            for ins in self._instructions:
-                ops.append((KIND[ins.base], list(ins.targets), list(ins.controls), ins.ctrl_state,
-                            [self._angle_ref(p, index) for p in ins.params], ins.matrix))
-            plan = _core.Plan(self.num_qubits, ops, self.num_parameters, max_fused, LOCAL_BITS)
+            plan = _core.Plan(self.num_qubits, self.lower(), self.num_parameters, max_fused, LOCAL_BITS)
             self._plans[key] = plan
         return plan
+
+    def lower(self) -> list[tuple]:
+        """The circuit as the C++ plans take it: one (kind, targets, controls, ctrl_state, angles, matrix)
+        tuple per gate, the global phase first when it is not 0. kind is a GateKind integer of the C++ gate
+        table; an angle is (parameter index in `parameters` order or -1, scale, offset)."""
+        index = {p: i for i, p in enumerate(self._parameters)}
+        ops = []
+        if not (isinstance(self._global_phase, float) and self._global_phase == 0.0):
+            ops.append((KIND["global_phase"], [], [], 0, [self._angle_ref(self._global_phase, index)], None))
+        for ins in self._instructions:
+            ops.append((KIND[ins.base], list(ins.targets), list(ins.controls), ins.ctrl_state,
+                        [self._angle_ref(p, index) for p in ins.params], ins.matrix))
+        return ops
 
     def to_qiskit(self):
         """This circuit as a qiskit.QuantumCircuit (parameters become qiskit Parameters)."""

@@ -1,7 +1,9 @@
 """QuantumLayer: a batched variational circuit as a torch.nn.Module.
 
-Forward runs the compiled BatchPlan over the whole batch in one C++ call; backward is
-the adjoint vector-Jacobian product (one sweep for weights, inputs and scales).
+The layer holds the parameters and checks the inputs; its backend runs the batch
+(nextrl.quantum.backends): the C++ simulator by default (one C++ call per batch, adjoint
+backward), or a Qiskit backend / primitive through QiskitExecutor (one job per batch,
+parameter-shift backward). Both answer the same `layer(x)` and `.backward()`.
 """
 
 from __future__ import annotations
@@ -11,76 +13,16 @@ import math
 import numpy as np
 import torch
 
+from nextrl.quantum.backends import LayerBackend, resolve_backend
+from nextrl.quantum.backends.simulator import (  # noqa: F401  (re-exported: tests and callers import them here)
+    KEEP_STATE_BYTES,
+    SIMULATOR,
+    _f64,
+    _like_weights,
+    _run_forward,
+    _VQCFunction,
+)
 from nextrl.quantum.variational import VariationalCircuit
-
-
-def _f64(t: torch.Tensor) -> np.ndarray:
-    """A float64 NumPy view (or copy) of a CPU or GPU tensor, without autograd history."""
-    if t.dtype is torch.float64 and not t.is_cuda:
-        return (t.detach() if t.requires_grad else t).numpy()
-    return t.detach().to("cpu", torch.float64).numpy()
-
-
-# The autograd Function keeps the forward's final states for the backward sweep (so that it does not
-# repeat the forward pass) when they take at most this many bytes; larger batches recompute them.
-KEEP_STATE_BYTES = 64 << 20
-
-
-def _like_weights(out: torch.Tensor, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """The layer's output on the inputs' device in the weights' dtype (the C++ call returns CPU float64)."""
-    if out.dtype != weights.dtype or inputs.is_cuda:
-        out = out.to(device=inputs.device, dtype=weights.dtype)
-    return out
-
-
-def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray,
-                 keep_state: bool = False, output_scale: np.ndarray | None = None):
-    try:
-        return vc.plan.forward(x, w, s, precision, keep_state, output_scale)
-    except ValueError as e:  # NaN / inf inputs are caught in C++ (one pass, no extra torch op)
-        raise ValueError(str(e).replace("BatchPlan.forward", "QuantumLayer.forward")) from None
-
-
-class _VQCFunction(torch.autograd.Function):
-    """inputs [B, F], weights [W], scales [S], output_scale [A] or None -> outputs [B, A]
-    (output_scale multiplies the circuit's read-outs: Skolik et al.'s trainable output weights)."""
-
-    @staticmethod
-    def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str, views=None):
-        # views: float64 NumPy arrays of (weights, scales, output_scale) when the caller has them (QuantumLayer).
-        x = _f64(inputs)
-        w, s, o = views if views is not None else (
-            _f64(weights), _f64(scales), None if output_scale is None else _f64(output_scale))
-        # The NumPy arrays above may be views of these tensors: backward checks that none was modified in
-        # place since (their version counters; save_for_backward does the same check but costs ~10 us per call).
-        ctx.tensors = (inputs, weights, scales, output_scale)
-        ctx.versions = tuple(None if t is None else t._version for t in ctx.tensors)
-        keep = (x.shape[0] << (vc.num_qubits + 1)) * (4 if precision == "float32" else 8) <= KEEP_STATE_BYTES
-        if keep:
-            raw, ctx.state = _run_forward(vc, precision, x, w, s, keep_state=True)
-        else:
-            raw, ctx.state = _run_forward(vc, precision, x, w, s), None
-        ctx.vc, ctx.precision, ctx.arrays, ctx.raw, ctx.output_scale = vc, precision, (x, w, s), raw, o
-        return _like_weights(torch.from_numpy(raw if o is None else raw * o), inputs, weights)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        for t, v, name in zip(ctx.tensors, ctx.versions, ("inputs", "weights", "scales", "output_scale")):
-            if t is not None and t._version != v:
-                raise RuntimeError(f"QuantumLayer backward: {name} was modified by an inplace operation after the "
-                                   f"forward pass (version {v} -> {t._version}); run the forward again")
-        inputs, weights, scales, _ = ctx.tensors
-        x, w, s = ctx.arrays
-        in_dtype, device, w_dtype, s_dtype = inputs.dtype, inputs.device, weights.dtype, scales.dtype
-        g = _f64(grad_out)
-        d_out_scale = None
-        if ctx.output_scale is not None:
-            d_out_scale = torch.from_numpy((g * ctx.raw).sum(axis=0)).to(device=device, dtype=w_dtype)
-            g = np.ascontiguousarray(g * ctx.output_scale)
-        _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision, ctx.state)
-        return (torch.from_numpy(dx).to(device=device, dtype=in_dtype),
-                torch.from_numpy(dw).to(device=device, dtype=w_dtype),
-                torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None, None)
 
 
 class QuantumLayer(torch.nn.Module):
@@ -88,6 +30,10 @@ class QuantumLayer(torch.nn.Module):
 
     Args:
         circuit: the VariationalCircuit (see nextrl.quantum.ansatz for ready ones).
+        backend: where the circuit runs: None or "simulator" (the C++ simulator, adjoint gradients),
+            a QiskitExecutor, or a Qiskit BackendV2 / V2 primitive (wrapped in QiskitExecutor with
+            its defaults: 4096 shots; pass a QiskitExecutor to choose shots, seed, transpilation).
+            Any object with layer_outputs(layer, inputs) -> outputs also works.
         output_scaling: multiply each output by a trainable weight (Skolik et al. 2022;
             initialized to 1).
         dtype: torch.float32 or torch.float64: the dtype of parameters and outputs; the
@@ -95,7 +41,7 @@ class QuantumLayer(torch.nn.Module):
         generator: torch.Generator for the weight initialization (uniform in [0, 2 pi)).
     """
 
-    def __init__(self, circuit: VariationalCircuit, *, output_scaling: bool = False,
+    def __init__(self, circuit: VariationalCircuit, *, backend=None, output_scaling: bool = False,
                  dtype: torch.dtype = torch.float32, generator: torch.Generator | None = None):
         super().__init__()
         if not isinstance(circuit, VariationalCircuit):
@@ -103,6 +49,7 @@ class QuantumLayer(torch.nn.Module):
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"QuantumLayer: dtype must be torch.float32 or torch.float64, got {dtype}")
         self.circuit = circuit
+        self.backend: LayerBackend = resolve_backend("QuantumLayer", backend)
         self.precision = "float32" if dtype == torch.float32 else "float64"
         w = torch.rand(circuit.num_weights, generator=generator, dtype=torch.float64) * (2 * math.pi)
         self.weights = torch.nn.Parameter(w.to(dtype))
@@ -131,21 +78,17 @@ class QuantumLayer(torch.nn.Module):
         if x.dim() != 2 or x.shape[1] != self.num_features:
             raise ValueError(f"QuantumLayer.forward: inputs must have shape (batch, {self.num_features}), "
                              f"got {tuple(inputs.shape)}")
-        params = self._parameters  # direct dict access: nn.Module.__getattr__ costs ~1 us per name
-        w, s, o = params["weights"], params["scales"], params.get("output_scale")
-        if x.is_cuda:  # the CUDA backend: one kernel per call, the tensors stay on the device
-            from nextrl.quantum import cuda as _cuda
-
-            out = _cuda.layer_forward(self.circuit, self.precision, x, w, s, o)
-            return out.squeeze(0) if squeeze else out
-        if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
-                                        or (o is not None and o.requires_grad)):
-            out = _VQCFunction.apply(x, w, s, o, self.circuit, self.precision, self._param_arrays(w, s, o))
-        else:  # inference (acting): no autograd node, one C++ call
-            wa, sa, oa = self._param_arrays(w, s, o)
-            raw = _run_forward(self.circuit, self.precision, _f64(x), wa, sa, output_scale=oa)
-            out = _like_weights(torch.from_numpy(raw), x, w)
+        out = self._pick_backend(x).layer_outputs(self, x)
         return out.squeeze(0) if squeeze else out
+
+    def _pick_backend(self, x: torch.Tensor) -> LayerBackend:
+        """The backend that runs this batch: the layer's own, except that CUDA inputs on the default simulator go
+        to the CUDA backend (nextrl.quantum.cuda: one kernel per call, the tensors stay on the device)."""
+        if x.is_cuda and self.backend is SIMULATOR:
+            from nextrl.quantum.cuda import CUDA_BACKEND
+
+            return CUDA_BACKEND
+        return self.backend
 
     def _param_arrays(self, w: torch.Tensor, s: torch.Tensor, o: torch.Tensor | None):
         """float64 NumPy values of (weights, scales, output_scale). Views of float64 CPU parameters are cached
@@ -166,7 +109,7 @@ class QuantumLayer(torch.nn.Module):
     def extra_repr(self) -> str:
         c = self.circuit
         return (f"num_qubits={c.num_qubits}, num_features={c.num_features}, num_outputs={c.num_outputs}, "
-                f"num_weights={c.num_weights}, precision={self.precision}")
+                f"num_weights={c.num_weights}, precision={self.precision}, backend={self.backend!r}")
 
     def to_qiskit(self):
         """(QuantumCircuit, observables, parameter values of this layer's weights and scales).

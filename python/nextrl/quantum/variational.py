@@ -19,7 +19,6 @@ import numpy as np
 
 from nextrl import _core
 from nextrl.quantum.circuit import Circuit
-from nextrl.quantum.gates import KIND
 from nextrl.quantum.observables import PauliSum, as_pauli_sum
 from nextrl.quantum.parameters import Parameter
 
@@ -112,13 +111,7 @@ class VariationalCircuit:
 
     def _compile(self) -> _core.BatchPlan:
         c = self.circuit
-        index = {p: i for i, p in enumerate(c.parameters)}
-        ops = []
-        if not (isinstance(c.global_phase, float) and c.global_phase == 0.0):
-            ops.append((KIND["global_phase"], [], [], 0, [c._angle_ref(c.global_phase, index)], None))
-        for ins in c:
-            ops.append((KIND[ins.base], list(ins.targets), list(ins.controls), ins.ctrl_state,
-                        [c._angle_ref(p, index) for p in ins.params], ins.matrix))
+        ops = c.lower()  # the same lowering as Circuit.compile
         slots = []
         for p in c.parameters:
             s = self.sources[p]
