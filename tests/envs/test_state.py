@@ -165,7 +165,11 @@ def test_single_state_round_trip_and_rows_of_vector_envs(env_id):
     obs, r, te, tr, _ = single.step(a)
     vec_actions = np.stack([a] * 4)
     v_obs, v_r, v_te, v_tr, _ = vec.step(vec_actions)
-    np.testing.assert_array_equal(np.asarray(obs), v_obs[3])
+    if isinstance(v_obs, dict):  # goal-conditioned envs: one array per key
+        for key in v_obs:
+            np.testing.assert_array_equal(np.asarray(obs[key]), v_obs[key][3])
+    else:
+        np.testing.assert_array_equal(np.asarray(obs), v_obs[3])
     assert (r, te, tr) == (float(v_r[3]), bool(v_te[3]), bool(v_tr[3]))
 
 
