@@ -9,8 +9,11 @@ import pytest
 
 from nextrl.causal.causal_agent import CausalAgentConfig, MPCConfig, constant_policy, evaluate_thrust, plan, train
 from nextrl.causal.counterfactual import collect_episodes
-from nextrl.causal.world_model import (adjacency_graph, causal_thrust_model, causal_thrust_reward,
-                                       causal_thrust_terminated)
+from nextrl.causal.world_model import (
+    adjacency_graph,
+    causal_thrust_model,
+    causal_thrust_terminated,
+)
 from nextrl.envs import CausalThrustVectorEnv
 
 GOAL = -1.5
@@ -26,7 +29,7 @@ def test_plan_picks_the_best_action():
     rng = np.random.default_rng(0)
     cfg = MPCConfig(horizon=1, num_candidates=256, num_elites=16, iterations=2)
     # with reward -(pos')^2 and pos' = pos + 0.1 (vel + 0.1 a + 0.05 force) the best thrust is -100 pos (clipped)
-    sq = lambda s, a, s2: -s2[:, 0] ** 2  # noqa: E731
+    sq = lambda s, a, s2: -s2[:, 0] ** 2
     a = plan(model, np.array([[0.005, 0.0, 0.0], [-0.003, 0.0, 0.0], [0.05, 0.0, 0.0]]), sq, cfg, rng)
     np.testing.assert_allclose(a[:, 0], [-0.5, 0.3, -1.0], atol=0.02)
     # the same through the termination mask: a plan is scored only until its predicted termination

@@ -54,7 +54,7 @@ DOWHY_LINEAR = {
 
 
 def nonlinear_scm() -> SCM:
-    zero = lambda pa: np.zeros(len(pa))  # noqa: E731
+    zero = lambda pa: np.zeros(len(pa))
     # our parents follow the node order COLS: X2 <- (X1, A), X3 <- (X1, X2)
     return SCM(GRAPH, {"X1": zero, "A": zero, "X2": lambda pa: 1.5 * np.sin(pa[:, 1]) + 0.5 * pa[:, 0],
                        "X3": lambda pa: np.tanh(pa[:, 0]) + 0.3 * pa[:, 1] ** 2},

@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from nextrl.causal.counterfactual import collect_episodes
-from nextrl.causal.world_model import (THRUST_ACTIONS, THRUST_STATES, TransitionModel, adjacency_graph,
-                                       causal_thrust_model, fit_world_model, transition_parents)
+from nextrl.causal.world_model import (
+    THRUST_ACTIONS,
+    THRUST_STATES,
+    TransitionModel,
+    adjacency_graph,
+    causal_thrust_model,
+    fit_world_model,
+    transition_parents,
+)
 from nextrl.envs import CausalThrustVectorEnv
 
 ENV = "nextrl/CausalThrust-v0"

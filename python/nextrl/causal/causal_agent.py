@@ -11,14 +11,19 @@ The same planner on the two models is the honest comparison: only the model's st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from nextrl.causal.counterfactual import RewardFn, TerminatedFn, collect_episodes
-from nextrl.causal.world_model import (THRUST_ACTIONS, THRUST_STATES, TransitionModel, causal_thrust_reward,
-                                      causal_thrust_terminated, fit_world_model)
+from nextrl.causal.world_model import (
+    THRUST_ACTIONS,
+    THRUST_STATES,
+    TransitionModel,
+    causal_thrust_reward,
+    causal_thrust_terminated,
+    fit_world_model,
+)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ def train(cfg: CausalAgentConfig, graph, *, seed: int, eval_episodes: int = 8,
     return AgentResult(model, evaluate_thrust(model, cfg, eval_episodes, seed=10_000 + seed, force=eval_force))
 
 
-def constant_policy(value: float | Mapping = 0.0):
+def constant_policy(value: float = 0.0):
     """policy(obs [B, S]) -> [B, 1] of a constant action (the do-nothing baseline for value 0)."""
 
     def act(obs: np.ndarray) -> np.ndarray:

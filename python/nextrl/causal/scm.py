@@ -79,14 +79,6 @@ class MLPMechanism:
             y = self.net(x)[:, 0].double().numpy()
         return y * self.y_std + self.y_mean
 
-    def torch_forward(self, parents):
-        """The same function on a torch tensor [n, k] (float32), differentiable: for batched planning."""
-        import torch
-
-        xm = torch.as_tensor(self.x_mean, dtype=parents.dtype)
-        xs = torch.as_tensor(self.x_std, dtype=parents.dtype)
-        return self.net((parents - xm) / xs)[:, 0] * self.y_std + self.y_mean
-
 
 def fit_mechanism(x: np.ndarray, y: np.ndarray, kind: str = "linear", *, seed: int = 0, hidden: int = 32,
                   steps: int = 600, batch_size: int = 256, lr: float = 3e-3,
@@ -144,7 +136,8 @@ def as_digraph(func: str, graph) -> nx.DiGraph:
         raise TypeError(f"{func}: graph must be a nextrl.causal.graphs.DAG or a networkx.DiGraph, got "
                         f"{type(graph).__name__}")
     if not nx.is_directed_acyclic_graph(g):
-        cycle = " -> ".join(str(u) for u, _ in nx.find_cycle(g)) + f" -> {nx.find_cycle(g)[0][0]}"
+        edges = nx.find_cycle(g)
+        cycle = " -> ".join(str(u) for u, _ in edges) + f" -> {edges[0][0]}"
         raise ValueError(f"{func}: graph must be acyclic (a DAG), got the cycle {cycle}")
     return g
 
@@ -446,6 +439,18 @@ def interventional_dataset(scm: SCM, interventions: Sequence[Mapping[Hashable, f
     return InterventionalDataset(np.concatenate(blocks), regimes, [dict(iv) for iv in interventions], list(scm.nodes))
 
 
-__all__ = ["ConstantMechanism", "InterventionalDataset", "LinearMechanism", "MLPMechanism", "SCM",
-           "ShiftedMechanism", "as_data", "as_digraph", "check_names", "fit_mechanism", "fit_scm",
-           "interventional_dataset", "linear_scm"]
+__all__ = [
+    "SCM",
+    "ConstantMechanism",
+    "InterventionalDataset",
+    "LinearMechanism",
+    "MLPMechanism",
+    "ShiftedMechanism",
+    "as_data",
+    "as_digraph",
+    "check_names",
+    "fit_mechanism",
+    "fit_scm",
+    "interventional_dataset",
+    "linear_scm",
+]

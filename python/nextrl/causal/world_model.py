@@ -245,7 +245,7 @@ def fit_world_model(obs, actions, next_obs, graph, *, state_names: Sequence[str]
         raise ValueError(f"fit_world_model: obs, actions and next_obs must have the same length >= 2, got {len(s)}, "
                          f"{len(a)} and {len(s2)}")
     parents = transition_parents(graph, state_names, action_names)
-    cols = {n: c for n, c in zip([now(v) for v in list(state_names) + list(action_names)], np.hstack([s, a]).T)}
+    cols = dict(zip([now(v) for v in list(state_names) + list(action_names)], np.hstack([s, a]).T))
     cols.update({nxt(v): s2[:, i] for i, v in enumerate(state_names)})
     mechanisms, noise = {}, {}
     for k, v in enumerate(state_names):

@@ -198,8 +198,15 @@ def _seed_run(cfg: Config, seed: int, progress: Progress | None) -> dict[str, An
     from nextrl.causal.causal_agent import CausalAgentConfig, MPCConfig, collect_transitions, evaluate_thrust
     from nextrl.causal.counterfactual import collect_episodes, counterfactual_returns, replay_returns
     from nextrl.causal.graphs import compare
-    from nextrl.causal.world_model import (THRUST_ACTIONS, THRUST_STATES, adjacency_graph, causal_thrust_model,
-                                           causal_thrust_reward, causal_thrust_terminated, fit_world_model)
+    from nextrl.causal.world_model import (
+        THRUST_ACTIONS,
+        THRUST_STATES,
+        adjacency_graph,
+        causal_thrust_model,
+        causal_thrust_reward,
+        causal_thrust_terminated,
+        fit_world_model,
+    )
     from nextrl.envs import CausalThrustVectorEnv
 
     def tick(what: str) -> None:
@@ -316,9 +323,10 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     setup = [f"discovery: PC-stable, Fisher-z, alpha={cfg.alpha}, sample sizes {', '.join(map(str, sizes))}; "
              "documents' SCM sampled with its action as a 4th variable; CausalThrust: random-policy transitions, "
              "variables (s_t, a_t, s_{t+1}) with tiers (t before t+1, no edges within t)",
-             f"world models: {cfg.train_transitions} transitions of the behaviour policy a = clip(-{cfg.behavior_gain:g}"
-             f" pos + {cfg.behavior_noise:g} N(0,1)), episodes of {cfg.max_steps} steps; one 2x{cfg.hidden} tanh "
-             f"MLP per next-state variable, {cfg.fit_steps} Adam minibatches each; causal = true transition "
+             f"world models: {cfg.train_transitions} transitions of the behaviour policy a = clip("
+             f"-{cfg.behavior_gain:g} pos + {cfg.behavior_noise:g} N(0,1)), episodes of {cfg.max_steps} steps; "
+             f"one 2x{cfg.hidden} tanh MLP per next-state variable, {cfg.fit_steps} Adam minibatches each; "
+             "causal = true transition "
              "parents, full = all of (s_t, a_t)",
              f"shift: do(force={cfg.shift_force:g}) via reset(options) and uniform random actions (breaking the "
              "training correlation between pos and the action)",
@@ -350,7 +358,7 @@ def _findings(cfg: Config, scores, runs) -> list[Finding]:
     out = []
     by = {(s.task, s.agent, s.metric): s for s in scores}
     n = cfg.discovery_sizes[-1]
-    for key, task in (("doc", "documents' SCM (X1, X2, X3, action)"), ("thrust", "CausalThrust transitions")):
+    for task in ("documents' SCM (X1, X2, X3, action)", "CausalThrust transitions"):
         s = by[(f"discovery: {task}, n={n}", "pc (fisherz)", "shd")]
         exact = sum(v == 0 for v in s.values)
         out.append(Finding(exact == len(s.values), f"PC on the {task} with {n} samples: SHD mean {s.mean:.2f} "
@@ -372,7 +380,8 @@ def _findings(cfg: Config, scores, runs) -> list[Finding]:
     f = by[(regime, "full MLP model", f"{cfg.rollout_horizon}-step rollout RMSE x1000")]
     wins = sum(a < b for a, b in zip(c.values, f.values))
     out.append(Finding(wins == len(c.values), f"after the shift the causal model's {cfg.rollout_horizon}-step "
-                                              f"rollout RMSE is {c.mean / 1000:.4f} vs {f.mean / 1000:.4f} for the full model "
+                                              f"rollout RMSE is {c.mean / 1000:.4f} vs {f.mean / 1000:.4f} for the "
+                                              f"full model "
                                               f"(lower in {wins} of {len(c.values)} seeds)"))
     for pname in TARGET_POLICIES:
         e = {k: by[(f"counterfactual return: {pname}", k, "mean |error|")] for p, k in runs[0]["cf_error"]
@@ -390,5 +399,19 @@ def _findings(cfg: Config, scores, runs) -> list[Finding]:
     return out
 
 
-__all__ = ["Config", "DESCRIPTION", "NAME", "QUICK", "TARGET_POLICIES", "behavior_policy", "discover_doc", "discover_thrust", "doc_scm",
-           "rollout_error", "run", "target_policy", "total_work", "zero_policy"]
+__all__ = [
+    "DESCRIPTION",
+    "NAME",
+    "QUICK",
+    "TARGET_POLICIES",
+    "Config",
+    "behavior_policy",
+    "discover_doc",
+    "discover_thrust",
+    "doc_scm",
+    "rollout_error",
+    "run",
+    "target_policy",
+    "total_work",
+    "zero_policy",
+]
