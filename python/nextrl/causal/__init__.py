@@ -1,7 +1,11 @@
 """Causal discovery (graphs, CI tests, PC, FCI, NOTEARS, lagged discovery on transitions) and causal models."""
 
 from nextrl.causal.ci_tests import ChiSquare, DSeparation, FisherZ, RandomFeatureCI, make_ci_test
+from nextrl.causal.fci import FCIResult, fci
 from nextrl.causal.graphs import CPDAG, DAG, PAG, GraphMetrics, compare, meek_closure, shd
+from nextrl.causal.lagged import discover_transitions, transition_names
+from nextrl.causal.networks import NETWORKS, network, random_dag, sample_discrete, sample_linear_gaussian
+from nextrl.causal.notears import NotearsConfig, NotearsResult, notears_linear
 from nextrl.causal.pc import Knowledge, PCResult, oracle_pc, orient, pc, skeleton
 from nextrl.causal.scm import SCM, InterventionalDataset, fit_scm, interventional_dataset, linear_scm
 from nextrl.causal.world_model import TransitionModel, causal_thrust_model, fit_world_model
@@ -14,19 +18,31 @@ __all__ = [
     "PAG",
     "ChiSquare",
     "DSeparation",
+    "FCIResult",
     "FisherZ",
     "GraphMetrics",
     "Knowledge",
+    "NETWORKS",
+    "NotearsConfig",
+    "NotearsResult",
     "PCResult",
     "RandomFeatureCI",
     "compare",
+    "discover_transitions",
+    "fci",
     "make_ci_test",
     "meek_closure",
+    "network",
+    "notears_linear",
     "oracle_pc",
     "orient",
     "pc",
+    "random_dag",
+    "sample_discrete",
+    "sample_linear_gaussian",
     "shd",
     "skeleton",
+    "transition_names",
     "SCM",
     "InterventionalDataset",
     "fit_scm",

@@ -298,7 +298,8 @@ class RandomFeatureCI:
 class DSeparation:
     """Oracle test from a known DAG: p = 1.0 when x and y are d-separated by S in `dag`, else 0.0.
 
-    Variables are indexed in `names` order (default: the DAG's node order). Tests sharing (x, S) are
+    Variables are indexed in `names` order (default: the DAG's node order); `names` may be a subset of the
+    nodes, the others being latent (for FCI). Tests sharing (x, S) are
     answered by one Bayes-ball reachability pass (Koller & Friedman 2009, algorithm 3.1); tests/causal
     checks it against networkx's is_d_separator."""
 
@@ -306,19 +307,20 @@ class DSeparation:
         if not isinstance(dag, DAG):
             raise TypeError(f"d_separation: dag must be a nextrl.causal.DAG, got {type(dag).__name__}")
         self.names = list(dag.nodes) if names is None else list(names)
-        if set(self.names) != set(dag.nodes) or len(self.names) != len(dag.nodes):
-            raise ValueError(f"d_separation: names must be a permutation of the DAG's nodes {dag.nodes}, got "
-                             f"{self.names}")
+        if not set(self.names) <= set(dag.nodes) or len(set(self.names)) != len(self.names):
+            raise ValueError(f"d_separation: names must be distinct nodes of the DAG {dag.nodes}, got {self.names}")
         self.dag = dag
         self.num_vars = len(self.names)
         self.num_samples = None
-        pos = {v: i for i, v in enumerate(self.names)}
-        self._parents = [[pos[u] for u in dag.graph.predecessors(v)] for v in self.names]
-        self._children = [[pos[u] for u in dag.graph.successors(v)] for v in self.names]
+        order = self.names + [v for v in dag.nodes if v not in set(self.names)]  # observed first, then latent
+        pos = {v: i for i, v in enumerate(order)}
+        self._num_nodes = len(order)
+        self._parents = [[pos[u] for u in dag.graph.predecessors(v)] for v in order]
+        self._children = [[pos[u] for u in dag.graph.successors(v)] for v in order]
         self._cache: dict[tuple[int, frozenset], np.ndarray] = {}
 
     def reachable(self, x: int, cond: frozenset) -> np.ndarray:
-        """[p] bool: the nodes d-connected to x given cond (cond itself excluded)."""
+        """[num_vars] bool: the observed nodes d-connected to x given cond (cond itself excluded)."""
         key = (x, cond)
         hit = self._cache.get(key)
         if hit is not None:
@@ -330,7 +332,7 @@ class DSeparation:
                 if u not in anc:
                     anc.add(u)
                     stack.append(u)
-        out = np.zeros(self.num_vars, bool)
+        out = np.zeros(self._num_nodes, bool)
         seen: set[tuple[int, bool]] = set()
         todo = [(x, True)]  # (node, arrived from a child)
         while todo:
@@ -349,6 +351,7 @@ class DSeparation:
                 if v in anc:
                     todo.extend((u, True) for u in self._parents[v])
         out[x] = False
+        out = out[: self.num_vars]
         self._cache[key] = out
         return out
 
