@@ -7,10 +7,11 @@ CartPole policy evaluated by a plain loop over single Gymnasium envs (statistica
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from nextrl.agents.common import EpisodeTracker, episode_quotas, evaluate
@@ -20,7 +21,7 @@ class FixedLengthEnvs(VectorEnv):
     """Env i pays reward 1 per step and ends its episodes after lengths[i] steps (NEXT_STEP autoreset),
     so an episode's return equals its length."""
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, lengths):
         self.lengths = np.asarray(lengths)
@@ -61,7 +62,7 @@ def test_episode_quotas_are_fixed_and_even():
 
 def test_evaluate_counts_a_fixed_quota_per_env_exactly():
     env = FixedLengthEnvs([1, 10])
-    zero = lambda obs: np.zeros(len(obs), dtype=np.int64)  # noqa: E731
+    zero = lambda obs: np.zeros(len(obs), dtype=np.int64)
     returns = evaluate(zero, env, 4, seed=0)
     assert sorted(returns.tolist()) == [1.0, 1.0, 10.0, 10.0]  # two episodes of each env: mean 5.5
     # the first four to end are all short ones (env 0 ends one every second step)
@@ -104,7 +105,7 @@ def test_evaluate_is_unbiased_on_cartpole_against_single_env_episodes():
 
 def test_evaluate_errors():
     env = FixedLengthEnvs([5, 5])
-    zero = lambda obs: np.zeros(len(obs), dtype=np.int64)  # noqa: E731
+    zero = lambda obs: np.zeros(len(obs), dtype=np.int64)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="evaluate: num_episodes must be an integer >= 1"):
             evaluate(zero, env, bad, seed=0)

@@ -57,7 +57,8 @@ def test_linear_schedule():
 # ------------------------------------------------------------------------------ DDPG and TD3
 def test_ddpg_targets_and_losses():
     next_q, rewards, terms, discounts = t([[3.0], [5.0]]), t([1.0, 2.0]), t([0.0, 1.0]), t([0.9, 0.9])
-    np.testing.assert_allclose(ddpg.critic_targets(next_q, rewards, terms, discounts).numpy(), [1 + 2.7, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(ddpg.critic_targets(next_q, rewards, terms, discounts).numpy(), [1 + 2.7, 2.0],
+                               rtol=1e-6)
     np.testing.assert_allclose(ddpg.critic_loss(t([[1.0], [4.0]]), t([2.0, 2.0])).item(), (1 + 4) / 2, rtol=1e-6)
     np.testing.assert_allclose(ddpg.actor_loss(t([[1.0], [4.0]])).item(), -2.5, rtol=1e-6)
 
@@ -94,7 +95,8 @@ def test_squashed_gaussian_log_prob_matches_change_of_variables(rng):
     b, d = 64, 3
     mean, log_std = torch.randn(b, d, dtype=torch.float64), torch.randn(b, d, dtype=torch.float64) * 0.5
     noise = torch.randn(b, d, dtype=torch.float64) * 2
-    scale, bias = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64), torch.tensor([0.0, -1.0, 3.0], dtype=torch.float64)
+    scale = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    bias = torch.tensor([0.0, -1.0, 3.0], dtype=torch.float64)
     a, logp = sac.squashed_gaussian(mean, log_std, noise, scale, bias)
     u = mean + log_std.exp() * noise
     ref = torch.distributions.TransformedDistribution(

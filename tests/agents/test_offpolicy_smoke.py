@@ -113,7 +113,8 @@ def test_errors():
                            seed=0)
     unbounded = gym.vector.SyncVectorEnv([lambda: _UnboundedEnv()])
     for module, cfg in [(sac, CASES["sac"][1]), (td3, CASES["td3"][1]), (ddpg, CASES["ddpg"][1])]:
-        with pytest.raises(ValueError, match=rf"{module.__name__.split('.')[-1]}.train: the action space must be bounded"):
+        name = module.__name__.split(".")[-1]
+        with pytest.raises(ValueError, match=rf"{name}.train: the action space must be bounded"):
             module.train(unbounded, cfg, seed=0)
 
 

@@ -91,7 +91,7 @@ def test_circular_overwrite_keeps_newest_in_order():
 
 def test_uniform_sample_returns_stored_rows(rng):
     buffer = ReplayBuffer(100, (3,), num_envs=2, action_dtype=np.int64)
-    for t in range(30):
+    for _ in range(30):
         obs = rng.normal(size=(2, 3))
         buffer.add(obs, rng.integers(0, 2, size=2), rng.normal(size=2), obs + 1, rng.random(2) < 0.2,
                    np.zeros(2, bool))
@@ -172,7 +172,8 @@ def test_errors():
         buffer.sample(0, rng)
     with pytest.raises(ValueError, match=r"PrioritizedReplayBuffer.sample: beta must be in \[0, 1\], got 2"):
         buffer.sample(2, rng, beta=2)
-    with pytest.raises(ValueError, match=r"update_priorities: td_errors must have shape \(2,\) like indices, got \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"update_priorities: td_errors must have shape \(2,\) like indices, got \(3,\)"):
         buffer.update_priorities(np.array([0, 1]), np.zeros(3))
     with pytest.raises(ValueError, match=r"update_priorities: td_errors must be finite, got nan"):
         buffer.update_priorities(np.array([0, 1]), np.array([0.0, np.nan]))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from nextrl.agents import returns

@@ -136,7 +136,8 @@ def test_errors():
     with pytest.raises(ValueError, match=r"SumTree.update: priorities must be finite and >= 0, got inf"):
         tree.update(np.array([2]), np.array([np.inf]))
     assert tree.total() == 0.0  # a refused update changes nothing
-    with pytest.raises(ValueError, match=r"SumTree.update: indices and priorities must have the same length, got 2 and 1"):
+    with pytest.raises(ValueError,
+                       match=r"SumTree.update: indices and priorities must have the same length, got 2 and 1"):
         tree.update(np.array([1, 2]), np.array([1.0]))
     with pytest.raises(TypeError, match=r"SumTree.update: indices must have an integer dtype, got float64"):
         tree.update(np.array([1.0]), np.array([1.0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import torch
 from torch import Tensor, nn
 
@@ -73,8 +74,8 @@ def a2c_loss(log_probs: Tensor, advantages: Tensor, values: Tensor, returns_: Te
                   "losses/entropy": float(ent.detach())}
 
 
-def train(env, cfg: A2CConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: A2CConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
     """Trains A2C on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means) and
     `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     check_env("a2c.train", env)

@@ -162,4 +162,5 @@ def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> di
     return {"config": data["config"], "extra": data["extra"]}
 
 
-__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "episode_quotas", "evaluate", "load_checkpoint", "save_checkpoint", "seeded"]
+__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "episode_quotas", "evaluate", "load_checkpoint", "save_checkpoint",
+           "seeded"]

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
-
 import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal

@@ -1,6 +1,7 @@
 """Network blocks of the off-policy actor-critic agents (DDPG, TD3, SAC, discrete SAC): an ensemble MLP
 that evaluates twin critics in one batched matmul per layer, a tanh-bounded deterministic actor, SAC's
-learned temperature as a module, and Polyak averaging. Any nn.Module with the same input and output shapes can replace them."""
+learned temperature as a module, and Polyak averaging. Any nn.Module with the same input and output shapes
+can replace them."""
 
 from __future__ import annotations
 

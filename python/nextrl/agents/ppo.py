@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import torch
 from torch import Tensor, nn
 
@@ -99,8 +100,8 @@ def ppo_loss(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, value
     return loss, stats
 
 
-def train(env, cfg: PPOConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: PPOConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
     means [B, d]) and `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     check_env("ppo.train", env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import torch
 from torch import Tensor, nn
 
@@ -69,8 +70,8 @@ def reinforce_loss(log_probs: Tensor, returns_: Tensor, baselines: Tensor, entro
                   "losses/entropy": float(ent.detach())}
 
 
-def train(env, cfg: ReinforceConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: ReinforceConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
     """Trains REINFORCE with baseline on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs ->
     logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
     check_env("reinforce.train", env)

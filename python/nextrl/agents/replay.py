@@ -108,7 +108,8 @@ class ReplayBuffer:
         actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=np.float64)
         terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
         valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        for name, a, shape in [("obs", obs, (e, *ag, *self.obs_shape)), ("next_obs", next_obs, (e, *ag, *self.obs_shape)),
+        for name, a, shape in [("obs", obs, (e, *ag, *self.obs_shape)),
+                               ("next_obs", next_obs, (e, *ag, *self.obs_shape)),
                                ("actions", actions, (e, *ag, *self.action_shape)), ("rewards", rewards, (e, *ag)),
                                ("terminations", terms, (e, *ag)), ("truncations", truncs, (e, *ag)),
                                ("valid", valid, (e,))]:
@@ -310,7 +311,8 @@ class SequenceReplayBuffer:
         rewards = np.asarray(rewards, dtype=np.float32)
         terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
         valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        for name, x, shape in [("obs", obs, (e, *ag, *self.obs_shape)), ("actions", actions, (e, *ag, *self.action_shape)),
+        for name, x, shape in [("obs", obs, (e, *ag, *self.obs_shape)),
+                               ("actions", actions, (e, *ag, *self.action_shape)),
                                ("rewards", rewards, (e, *ag)), ("terminations", terms, (e, *ag)),
                                ("truncations", truncs, (e, *ag)), ("valid", valid, (e,))]:
             if x.shape != shape:

@@ -13,8 +13,9 @@ Conventions (shared by every scan):
     terminations       the episode ended in a terminal state at t: no bootstrap
     truncations        the episode was cut at t (time limit): bootstrap from next_values[t]
 Arrays may carry more axes after N (an agent axis: [T, N, A]); every column is scanned on its own, and the
-results have the input's shape. An episode boundary stops every scan, so the reset step that follows a done under NEXT_STEP autoreset
-never leaks into the done step; its own (meaningless) entry must be masked out by the caller.
+results have the input's shape. An episode boundary stops every scan, so the reset step that follows a done
+under NEXT_STEP autoreset never leaks into the done step; its own (meaningless) entry must be masked out by
+the caller.
 """
 
 from __future__ import annotations

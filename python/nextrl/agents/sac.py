@@ -3,7 +3,8 @@ policy with the change-of-variables log-prob correction, twin critics with a Pol
 automatic entropy tuning.
 
 Config, pure losses, update and the algorithm's part of the training loop (acting and learning; the loop
-itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any Gymnasium vector env with a Box action space and NEXT_STEP autoreset.
+itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any
+Gymnasium vector env with a Box action space and NEXT_STEP autoreset.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ target (0.1 of the maximum, where the paper's 0.98 keeps a two-action policy nea
 and one gradient step per two environment steps.
 
 Config, pure losses, update and the algorithm's part of the training loop (acting and learning; the loop
-itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any Gymnasium vector env with a Discrete action space and NEXT_STEP
-autoreset.
+itself is agents.offpolicy.run); replay from agents.replay, networks from agents.offpolicy_nets. Trains on any
+Gymnasium vector env with a Discrete action space and NEXT_STEP autoreset.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import gymnasium as gym
 import torch
 from torch import Tensor, nn
 from torch.distributions import kl_divergence
@@ -132,8 +133,8 @@ def value_loss(values: Tensor, returns_: Tensor) -> Tensor:
     return 0.5 * ((values - returns_) ** 2).mean()
 
 
-def train(env, cfg: TRPOConfig, *, seed: int, log: LogFn | None = None, actor: nn.Module | None = None,
-          critic: nn.Module | None = None) -> TrainResult:
+def train(env: gym.vector.VectorEnv, cfg: TRPOConfig, *, seed: int, log: LogFn | None = None,
+          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
     """Trains TRPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means; must be
     twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given."""
     check_env("trpo.train", env)
