@@ -27,8 +27,9 @@ from nextrl.agents.rollout import Collector, Rollout, check_env, collect
 class PPOConfig:
     total_timesteps: int = 500_000
     """environment steps summed over all envs (reset steps of NEXT_STEP autoreset included)"""
-    num_envs: int = 8
-    """parallel envs the `nextrl train` runner builds; train() uses the env it is given"""
+    num_envs: int = 4
+    """parallel envs the `nextrl train` runner builds (CleanRL's 4: batch 512, 976 updates in 500k steps); train() uses
+    the env it is given"""
     num_steps: int = 128
     """rollout length per env; batch = num_steps * num_envs (minus masked reset steps)"""
     learning_rate: float = 2.5e-4
