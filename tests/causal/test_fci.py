@@ -19,9 +19,9 @@ def test_y_structure_orients_the_visible_edge():
 def test_latent_confounder_from_data():
     rng = np.random.default_rng(0)
     n = 5000
-    l, x1, x4 = rng.standard_normal((3, n))
-    x2 = x1 + l + rng.standard_normal(n)
-    x3 = l + x4 + rng.standard_normal(n)
+    lat, x1, x4 = rng.standard_normal((3, n))
+    x2 = x1 + lat + rng.standard_normal(n)
+    x3 = lat + x4 + rng.standard_normal(n)
     g = fci(np.c_[x1, x2, x3, x4], names=["X1", "X2", "X3", "X4"]).graph
     assert g.mark("X2", "X3") == ">" and g.mark("X3", "X2") == ">"
     assert g.edge_strings() == ["X1 o-> X2", "X2 <-> X3", "X3 <-o X4"]

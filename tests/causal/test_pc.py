@@ -6,8 +6,17 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.causal import (DAG, Knowledge, network, oracle_pc, pc, random_dag, sample_discrete,
-                           sample_linear_gaussian, shd)
+from nextrl.causal import (
+    DAG,
+    Knowledge,
+    network,
+    oracle_pc,
+    pc,
+    random_dag,
+    sample_discrete,
+    sample_linear_gaussian,
+    shd,
+)
 from nextrl.causal.graphs import ARROW, TAIL
 
 

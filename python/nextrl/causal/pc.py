@@ -190,9 +190,9 @@ def _triples(m: np.ndarray, shielded: bool) -> list[tuple[int, int, int]]:
 
 def _kites(tri: list[tuple[int, int, int]], adj: np.ndarray) -> list[tuple[int, int, int, int]]:
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, j, l in tri:
-        groups[(i, l)].append(j)
-    return [(i, j, k, l) for i, j, l in tri for k in groups[(i, l)] if j < k and not adj[j, k]]
+    for i, j, d in tri:
+        groups[(i, d)].append(j)
+    return [(i, j, k, d) for i, j, d in tri for k in groups[(i, d)] if j < k and not adj[j, k]]
 
 
 # --------------------------------------------------------------------------------------------- orientation
@@ -412,15 +412,15 @@ class _Orienter:
                 if self.directed(i, j) and self.directed(j, k) and self.undirected(i, k):
                     changed |= self.try_orient(i, k)
             uc, nuc = set(self.definite_uc), set(self.definite_non_uc)
-            for i, j, k, l in kites:
+            for i, j, k, d in kites:
                 if definite:
-                    ok = (((j, l, k) in uc or (k, l, j) in uc) and ((j, i, k) in nuc or (k, i, j) in nuc)
-                          and self.undirected(i, l))
+                    ok = (((j, d, k) in uc or (k, d, j) in uc) and ((j, i, k) in nuc or (k, i, j) in nuc)
+                          and self.undirected(i, d))
                 else:
-                    ok = (self.undirected(i, j) and self.undirected(i, k) and self.directed(j, l)
-                          and self.directed(k, l) and self.undirected(i, l))
+                    ok = (self.undirected(i, j) and self.undirected(i, k) and self.directed(j, d)
+                          and self.directed(k, d) and self.undirected(i, d))
                 if ok:
-                    changed |= self.try_orient(i, l)
+                    changed |= self.try_orient(i, d)
             if self.knowledge and not definite:
                 for a, b in np.argwhere((self.m == TAIL) & (self.m.T == TAIL)).tolist():
                     if self.undirected(a, b) and _meek_r4(self.m, self.adj, a, b):
