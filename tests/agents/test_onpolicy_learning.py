@@ -20,7 +20,7 @@ CASES = {
     "ppo": (ppo, ppo.PPOConfig(total_timesteps=PPO_STEPS, num_envs=16, num_steps=32, num_minibatches=2,
                                update_epochs=10, learning_rate=1e-3, ent_coef=0.0, clip_vloss=False, gamma=0.98,
                                gae_lambda=0.8), 475.0),
-    "trpo": (trpo, trpo.TRPOConfig(total_timesteps=80_000, num_envs=8, num_steps=128, gae_lambda=0.98, max_kl=0.02,
+    "trpo": (trpo, trpo.TRPOConfig(total_timesteps=120_000, num_envs=8, num_steps=128, gae_lambda=0.98, max_kl=0.02,
                                    vf_epochs=10, vf_minibatches=2), 475.0),
     "a2c": (a2c, a2c.A2CConfig(total_timesteps=100_000, num_envs=16, num_steps=16, optimizer="adam",
                                learning_rate=1e-3, anneal_lr=True, gae_lambda=0.95, norm_adv=True), 195.0),
