@@ -34,6 +34,20 @@ class Instruction:
     matrix: np.ndarray | None = None  # "unitary" only
 
 
+def check_qubits(fn: str, qubits: Sequence[int], num_qubits: int) -> list[int]:
+    """Distinct int qubits in [0, num_qubits), or the error a user should see (TypeError / IndexError / ValueError)."""
+    out = []
+    for q in qubits:
+        if not isinstance(q, numbers.Integral) or isinstance(q, bool):
+            raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
+        if not 0 <= q < num_qubits:
+            raise IndexError(f"{fn}: qubit {q} out of range for {num_qubits} qubits")
+        out.append(int(q))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{fn}: qubits must be distinct, got {out}")
+    return out
+
+
 def _check_angle(fn: str, value):
     if isinstance(value, (Parameter, ParameterExpression)):
         return value
@@ -111,16 +125,7 @@ class Circuit:
             self._parameters.setdefault(p, None)
 
     def _check_qubits(self, fn: str, qubits: Sequence[int]) -> tuple[int, ...]:
-        out = []
-        for q in qubits:
-            if not isinstance(q, numbers.Integral) or isinstance(q, bool):
-                raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
-            if not 0 <= q < self.num_qubits:
-                raise IndexError(f"{fn}: qubit {q} out of range for {self.num_qubits} qubits")
-            out.append(int(q))
-        if len(set(out)) != len(out):
-            raise ValueError(f"{fn}: qubits must be distinct, got {out}")
-        return tuple(out)
+        return tuple(check_qubits(fn, qubits, self.num_qubits))
 
     def append(self, name: str, qubits: Sequence[int], params: Sequence = (), *,
                controls: Sequence[int] = (), ctrl_state: int | str | None = None) -> Circuit:

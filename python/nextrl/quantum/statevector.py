@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from nextrl import _core
-from nextrl.quantum.circuit import Circuit
+from nextrl.quantum.circuit import Circuit, check_qubits
 from nextrl.quantum.observables import as_pauli_sum
 
 _DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
@@ -62,16 +62,7 @@ class StateReadouts:
             return list(range(self.num_qubits))
         if isinstance(qubits, numbers.Integral):
             qubits = [qubits]
-        out = []
-        for q in qubits:
-            if not isinstance(q, numbers.Integral) or isinstance(q, bool):
-                raise TypeError(f"{fn}: qubit must be an int, got {type(q).__name__}")
-            if not 0 <= q < self.num_qubits:
-                raise IndexError(f"{fn}: qubit {q} out of range for {self.num_qubits} qubits")
-            out.append(int(q))
-        if len(set(out)) != len(out):
-            raise ValueError(f"{fn}: qubits must be distinct, got {out}")
-        return out
+        return check_qubits(fn, qubits, self.num_qubits)
 
     def norm(self) -> float:
         return float(np.sqrt(self._norm_squared()))
