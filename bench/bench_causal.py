@@ -63,11 +63,22 @@ def main(argv=None) -> int:
             peer = "causal-learn"
             same = bool(np.array_equal(ours.graph.marks, _cl_marks(cg.G.graph)))
             assert same, f"CPDAGs differ on {p} nodes"
-        r = result("causal_pc", f"fisherz_p{p}_n{args.samples}", ours_s, peer, peer_s, nodes=p,
-                   samples=args.samples, edges=len(dag.edges), tests=ours.num_tests, same_cpdag=same)
+        r = result(
+            "causal_pc",
+            f"fisherz_p{p}_n{args.samples}",
+            ours_s,
+            peer,
+            peer_s,
+            nodes=p,
+            samples=args.samples,
+            edges=len(dag.edges),
+            tests=ours.num_tests,
+            same_cpdag=same,
+        )
         rows.append(r)
-        print(f"{r.case:24s} nextrl {ours_s:8.3f} s   {peer} {peer_s:8.3f} s   ratio {r.ratio:6.1f}x   "
-              f"same CPDAG: {same}")
+        print(
+            f"{r.case:24s} nextrl {ours_s:8.3f} s   {peer} {peer_s:8.3f} s   ratio {r.ratio:6.1f}x   same CPDAG: {same}"
+        )
     if args.out:
         write_jsonl(args.out, rows)
     return 0

@@ -41,13 +41,23 @@ def machine() -> dict:
     """benchmark.machine_info() plus the GPU: name, SMs, memory, max SM clock (nvidia-smi; NaN without it)."""
     p = torch.cuda.get_device_properties(0)
     try:
-        clock = float(subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits"],
-                                     capture_output=True, text=True, timeout=20).stdout.split()[0])
+        clock = float(
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.split()[0]
+        )
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         clock = float("nan")
     return benchmark.machine_info() | {
-        "gpu": p.name, "sms": p.multi_processor_count, "memory_gib": round(p.total_memory / 2**30, 1),
-        "max_sm_clock_mhz": clock, "torch": torch.__version__}
+        "gpu": p.name,
+        "sms": p.multi_processor_count,
+        "memory_gib": round(p.total_memory / 2**30, 1),
+        "max_sm_clock_mhz": clock,
+        "torch": torch.__version__,
+    }
 
 
 def row(bench: str, case: str, ours_s: float, peer: str, peer_s: float, mach: dict, **extra) -> benchmark.BenchResult:
@@ -71,8 +81,18 @@ def bench_gate(qubits, repeats, rows, mach):
         for target in (0, n // 2, n - 1):
             t = timed(lambda: sv._state.apply_matrix1(target, m), repeats)
             floor = 2 * sv._state.nbytes / bw
-            rows.append(row("cuda_statevector", f"gate_n{n}_q{target}", t, "copy_floor", floor, mach,
-                            copy_bytes_per_s=bw, state_bytes=sv._state.nbytes))
+            rows.append(
+                row(
+                    "cuda_statevector",
+                    f"gate_n{n}_q{target}",
+                    t,
+                    "copy_floor",
+                    floor,
+                    mach,
+                    copy_bytes_per_s=bw,
+                    state_bytes=sv._state.nbytes,
+                )
+            )
 
     for n in qubits:
         one(n)  # the state is freed on return
@@ -140,15 +160,35 @@ def bench_layered(qubits, repeats, rows, mach):
         tp = timed(lambda: run_torch_layered(n, layers, values), max(1, repeats // 2))
         torch.cuda.empty_cache()
         blocks = qcuda.device_circuit(c).num_blocks
-        rows.append(row("cuda_statevector", f"layered_n{n}", t, "torch_einsum", tp, mach, gates=len(c), passes=blocks,
-                        max_abs_diff_n16=err))
+        rows.append(
+            row(
+                "cuda_statevector",
+                f"layered_n{n}",
+                t,
+                "torch_einsum",
+                tp,
+                mach,
+                gates=len(c),
+                passes=blocks,
+                max_abs_diff_n16=err,
+            )
+        )
         if n == qubits[0]:  # the fusion limit: one pass per block of k qubits against 4^k work per amplitude
             for k in range(qcuda.MAX_FUSED_QUBITS + 1):
                 sv = Statevector(n, np.complex64, device="cuda")
                 tk = timed(lambda: sv.reset().apply(c, values, fusion=k), repeats)
                 del sv
-                rows.append(row("cuda_statevector", f"layered_n{n}_fusion{k}", tk, "torch_einsum", tp, mach,
-                                passes=qcuda.device_circuit(c, k).num_blocks))
+                rows.append(
+                    row(
+                        "cuda_statevector",
+                        f"layered_n{n}_fusion{k}",
+                        tk,
+                        "torch_einsum",
+                        tp,
+                        mach,
+                        passes=qcuda.device_circuit(c, k).num_blocks,
+                    )
+                )
 
 
 # ----------------------------------------------------------------------------------- variational circuits
@@ -196,14 +236,25 @@ class TorchBatchedVQC:
             c, sn = torch.cos(theta / 2), torch.sin(theta / 2)
             zero = torch.zeros_like(c)
             if ins.base == "rx":
-                m = torch.stack([torch.complex(c, zero), torch.complex(zero, -sn),
-                                 torch.complex(zero, -sn), torch.complex(c, zero)], 1)
+                m = torch.stack(
+                    [
+                        torch.complex(c, zero),
+                        torch.complex(zero, -sn),
+                        torch.complex(zero, -sn),
+                        torch.complex(c, zero),
+                    ],
+                    1,
+                )
             elif ins.base == "ry":
-                m = torch.stack([torch.complex(c, zero), torch.complex(-sn, zero),
-                                 torch.complex(sn, zero), torch.complex(c, zero)], 1)
+                m = torch.stack(
+                    [torch.complex(c, zero), torch.complex(-sn, zero), torch.complex(sn, zero), torch.complex(c, zero)],
+                    1,
+                )
             else:  # rz
-                m = torch.stack([torch.complex(c, -sn), torch.complex(zero, zero),
-                                 torch.complex(zero, zero), torch.complex(c, sn)], 1)
+                m = torch.stack(
+                    [torch.complex(c, -sn), torch.complex(zero, zero), torch.complex(zero, zero), torch.complex(c, sn)],
+                    1,
+                )
             m = m.view(B, 2, 2)
             axis = n - ins.targets[0]
             state = torch.movedim(torch.einsum("bij,bj...->bi...", m, torch.movedim(state, axis, 1)), 1, axis)
@@ -251,8 +302,14 @@ def bench_vqc(batches, repeats, rows, mach, n=4, layers=5, case="sk4", peer_cap=
         dim = 1 << n
         smem_bytes = vc.circuit.__len__() * dim * 8 * 2  # every op reads and writes the state once (complex64)
         for kind, t, tp, passes in (("forward", fwd, tpf, 1), ("forward+grad", vjp, tpv, 3)):
-            extra = dict(batch=B, peer_batch=pB, samples_per_s=B / t, peer_samples_per_s=B / tp,
-                         max_abs_diff_vs_torch=err, shared_bytes_per_block=plan.shared_bytes(True, kind != "forward"))
+            extra = dict(
+                batch=B,
+                peer_batch=pB,
+                samples_per_s=B / t,
+                peer_samples_per_s=B / tp,
+                max_abs_diff_vs_torch=err,
+                shared_bytes_per_block=plan.shared_bytes(True, kind != "forward"),
+            )
             clock = mach.get("max_sm_clock_mhz", float("nan"))
             if clock == clock:
                 roof = mach["sms"] * 128 * clock * 1e6  # shared memory: 32 banks x 4 B per clock per SM
@@ -282,8 +339,10 @@ def main(argv=None):
     print(f"{'bench':18s} {'case':26s} {'ours':>11s} {'peer':>14s} {'peer time':>11s} {'ratio':>8s}  notes")
     for r in rows:
         notes = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.extra.items())
-        print(f"{r.bench:18s} {r.case:26s} {r.ours_s * 1e3:9.3f}ms {r.peer:>14s} "
-              f"{r.peer_s * 1e3:9.3f}ms {r.ratio:8.2f}  {notes}")
+        print(
+            f"{r.bench:18s} {r.case:26s} {r.ours_s * 1e3:9.3f}ms {r.peer:>14s} "
+            f"{r.peer_s * 1e3:9.3f}ms {r.ratio:8.2f}  {notes}"
+        )
     if args.out:
         benchmark.write_jsonl(args.out, rows, **benchmark.stamp())
 

@@ -24,9 +24,12 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", help="num_envs values (default per case)")
     p.add_argument("--threads", type=int, default=1, help="nextrl and EnvPool threads (default 1: per-core figures)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, median reported")
-    p.add_argument("--grid-ids", nargs="+", default=list(GRID_IDS),
-                   help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, "
-                        "FrozenLake)")
+    p.add_argument(
+        "--grid-ids",
+        nargs="+",
+        default=list(GRID_IDS),
+        help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, FrozenLake)",
+    )
     p.add_argument("--out", help="append one JSON line per case to this file")
     args = p.parse_args(argv)
 
@@ -54,8 +57,10 @@ def main(argv=None) -> int:
         peer = f"{e['peer_steps_per_s']:13.3g}" if has_peer else " " * 13
         ratio = f"{r.ratio:8.1f}" if has_peer else ""
         rate = e.get("steps_per_s", e.get("transitions_per_s"))
-        print(f"{r.bench:<11} {r.case:<34} {e['num_envs']:>6} {rate:15.4g} {r.peer if has_peer else '':<16} {peer} "
-              f"{ratio}")
+        print(
+            f"{r.bench:<11} {r.case:<34} {e['num_envs']:>6} {rate:15.4g} {r.peer if has_peer else '':<16} {peer} "
+            f"{ratio}"
+        )
     if args.out:
         benchmark.write_jsonl(args.out, results, **benchmark.stamp())
     return 0

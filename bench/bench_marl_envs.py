@@ -56,18 +56,37 @@ def bench_spread(num_envs: int, steps: int, rounds: int, continuous: bool, clock
     times = benchmark.interleaved({"nextrl": run, "mpe2": run_peer}, rounds, clock=clock)
     ours = statistics.median(times["nextrl"]) / (num_envs * steps)
     theirs = statistics.median(times["mpe2"]) / peer_steps
-    return benchmark.result("simple_spread", "continuous" if continuous else "discrete", ours, "mpe2-parallel_env",
-                            theirs, num_envs=num_envs, agents=3, steps=steps, stat="median", runs=rounds,
-                            unit="seconds per env step", env_steps_per_s=1 / ours, peer_env_steps_per_s=1 / theirs,
-                            peer_version=benchmark.version("mpe2"))
+    return benchmark.result(
+        "simple_spread",
+        "continuous" if continuous else "discrete",
+        ours,
+        "mpe2-parallel_env",
+        theirs,
+        num_envs=num_envs,
+        agents=3,
+        steps=steps,
+        stat="median",
+        runs=rounds,
+        unit="seconds per env step",
+        env_steps_per_s=1 / ours,
+        peer_env_steps_per_s=1 / theirs,
+        peer_version=benchmark.version("mpe2"),
+    )
 
 
-def bench_predator_prey(num_envs: int, steps: int, rounds: int, predators: int, prey: int, learning: bool,
-                        clock) -> benchmark.BenchResult:
+def bench_predator_prey(
+    num_envs: int, steps: int, rounds: int, predators: int, prey: int, learning: bool, clock
+) -> benchmark.BenchResult:
     from nextrl.marl import PredatorPreyVectorEnv
 
-    env = PredatorPreyVectorEnv(num_envs, num_predators=predators, num_prey=prey, grid_size=10,
-                                prey_policy="learning" if learning else "random", copy=False)
+    env = PredatorPreyVectorEnv(
+        num_envs,
+        num_predators=predators,
+        num_prey=prey,
+        grid_size=10,
+        prey_policy="learning" if learning else "random",
+        copy=False,
+    )
     env.reset(seed=0)
     A = env.num_agents
     actions = np.random.default_rng(0).integers(0, 5, (steps, num_envs, A))
@@ -79,9 +98,19 @@ def bench_predator_prey(num_envs: int, steps: int, rounds: int, predators: int, 
 
     ours = benchmark.measure(run, rounds, clock=clock) / (num_envs * steps)
     case = f"{predators} predators, {prey} {'learning' if learning else 'random'} prey"
-    return benchmark.result("predator_prey", case, ours, num_envs=num_envs, agents=A, steps=steps, stat="median",
-                            runs=rounds, unit="seconds per env step", env_steps_per_s=1 / ours,
-                            agent_steps_per_s=A / ours)
+    return benchmark.result(
+        "predator_prey",
+        case,
+        ours,
+        num_envs=num_envs,
+        agents=A,
+        steps=steps,
+        stat="median",
+        runs=rounds,
+        unit="seconds per env step",
+        env_steps_per_s=1 / ours,
+        agent_steps_per_s=A / ours,
+    )
 
 
 def main(argv=None) -> int:
@@ -91,9 +120,12 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="append one JSON line per case to this file")
-    p.add_argument("--cpu-time", action="store_true",
-                   help="time with the process's CPU time instead of wall time (on a shared machine, with "
-                        "--threads 1: the per-core rate without the time other processes take)")
+    p.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with the process's CPU time instead of wall time (on a shared machine, with "
+        "--threads 1: the per-core rate without the time other processes take)",
+    )
     args = p.parse_args(argv)
     clock = time.process_time if args.cpu_time else time.perf_counter
 
@@ -101,20 +133,30 @@ def main(argv=None) -> int:
 
     nextrl.set_num_threads(args.threads)
     n, s, r = args.num_envs, args.steps, args.rounds
-    results = [bench_spread(n, s, r, False, clock), bench_spread(n, s, r, True, clock),
-               bench_predator_prey(n, s, r, 2, 1, False, clock), bench_predator_prey(n, s, r, 4, 2, True, clock)]
+    results = [
+        bench_spread(n, s, r, False, clock),
+        bench_spread(n, s, r, True, clock),
+        bench_predator_prey(n, s, r, 2, 1, False, clock),
+        bench_predator_prey(n, s, r, 4, 2, True, clock),
+    ]
     clock_name = "CPU time" if args.cpu_time else "wall time"
     info = benchmark.machine_info()
-    print(f"{info['cpu']}, {info['cores']} logical cores, nextrl threads = {args.threads}, {clock_name}, "
-          f"load {info['loadavg_1m']:.1f}")
+    print(
+        f"{info['cpu']}, {info['cores']} logical cores, nextrl threads = {args.threads}, {clock_name}, "
+        f"load {info['loadavg_1m']:.1f}"
+    )
     for x in results:
         e = x.extra
         if x.bench == "simple_spread":
-            print(f"simple_spread ({x.case:>10}) N={e['num_envs']}: nextrl {e['env_steps_per_s']:.3g} "
-                  f"env-steps/s, mpe2 {e['peer_env_steps_per_s']:.3g} env-steps/s, ratio {x.ratio:.0f}x")
+            print(
+                f"simple_spread ({x.case:>10}) N={e['num_envs']}: nextrl {e['env_steps_per_s']:.3g} "
+                f"env-steps/s, mpe2 {e['peer_env_steps_per_s']:.3g} env-steps/s, ratio {x.ratio:.0f}x"
+            )
         else:
-            print(f"predator_prey ({x.case}) N={e['num_envs']}: {e['agent_steps_per_s']:.3g} agent-steps/s "
-                  f"({e['env_steps_per_s']:.3g} env-steps/s)")
+            print(
+                f"predator_prey ({x.case}) N={e['num_envs']}: {e['agent_steps_per_s']:.3g} agent-steps/s "
+                f"({e['env_steps_per_s']:.3g} env-steps/s)"
+            )
     if args.out:
         benchmark.write_jsonl(args.out, results, threads=args.threads, clock=clock_name, **benchmark.stamp())
     return 0

@@ -30,14 +30,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bench", nargs="+", choices=BENCHES, default=list(BENCHES), help="cases to run (default all)")
     p.add_argument("--layers", type=int, default=4, help="layers of the layered circuit (default 4)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs below 24 qubits, median reported (default 5)")
-    p.add_argument("--big-repeats", type=int, default=3, help="timed runs from 24 qubits on, minimum reported (default 3)")
+    p.add_argument(
+        "--big-repeats", type=int, default=3, help="timed runs from 24 qubits on, minimum reported (default 3)"
+    )
     p.add_argument("--peers", nargs="+", default=["qiskit-aer", "qulacs"], choices=["qiskit-aer", "qulacs"])
-    p.add_argument("--tune", action="store_true",
-                   help="instead of the cases: sweep the fusion block size 4..12 and the local buffer size")
-    p.add_argument("--markdown", metavar="JSONL",
-                   help="instead of running: print the results in JSONL as the markdown tables of bench/README.md")
-    p.add_argument("--local-bits", type=int, nargs="*", default=[10, 11, 13, 14],
-                   help="local buffer sizes (log2 amplitudes) for --tune (default 10 11 13 14; 12 is the default)")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="instead of the cases: sweep the fusion block size 4..12 and the local buffer size",
+    )
+    p.add_argument(
+        "--markdown",
+        metavar="JSONL",
+        help="instead of running: print the results in JSONL as the markdown tables of bench/README.md",
+    )
+    p.add_argument(
+        "--local-bits",
+        type=int,
+        nargs="*",
+        default=[10, 11, 13, 14],
+        help="local buffer sizes (log2 amplitudes) for --tune (default 10 11 13 14; 12 is the default)",
+    )
     return p.parse_args(argv)
 
 
@@ -78,8 +91,17 @@ class Table:
         self.rows = []
 
     def add(self, r) -> None:
-        cells = (r.bench, r.case, str(r.extra["n"]), fmt_time(r.ours_s), r.peer, fmt_time(r.peer_s), f"{r.ratio:.2f}",
-                 f"{r.extra.get('stat', '')} of {r.extra.get('runs', '')}", note(r))
+        cells = (
+            r.bench,
+            r.case,
+            str(r.extra["n"]),
+            fmt_time(r.ours_s),
+            r.peer,
+            fmt_time(r.peer_s),
+            f"{r.ratio:.2f}",
+            f"{r.extra.get('stat', '')} of {r.extra.get('runs', '')}",
+            note(r),
+        )
         self.rows.append(cells)
         if self.console is None:
             print("  ".join(f"{c:>10}" for c in cells), flush=True)
@@ -111,36 +133,50 @@ def markdown(path: str) -> str:
     out = []
     layered = sorted({k[2] for k in rows if k[0] == "layered"})
     if layered:
-        out += ["| n | nextrl fused | nextrl unfused | Aer | qulacs | Aer / fused | qulacs / fused | "
-                "qulacs / unfused | blocks per layer |", "|---" * 9 + "|"]
+        out += [
+            "| n | nextrl fused | nextrl unfused | Aer | qulacs | Aer / fused | qulacs / fused | "
+            "qulacs / unfused | blocks per layer |",
+            "|---" * 9 + "|",
+        ]
         for n in layered:
-            fu, aer = rows.get(("layered", "fused", n, "nextrl-unfused")), rows.get(("layered", "fused", n, "qiskit-aer"))
+            fu, aer = (
+                rows.get(("layered", "fused", n, "nextrl-unfused")),
+                rows.get(("layered", "fused", n, "qiskit-aer")),
+            )
             ql, qu = rows.get(("layered", "fused", n, "qulacs")), rows.get(("layered", "unfused", n, "qulacs"))
-            cell = lambda r, key: "-" if r is None else (fmt_time(r[key]) if key.endswith("_s") else f"{r[key]:.2f}")  # noqa: E731
-            out.append(f"| {n} | {cell(fu, 'ours_s')} | {cell(fu, 'peer_s')} | {cell(aer, 'peer_s')} | "
-                       f"{cell(ql, 'peer_s')} | {cell(aer, 'ratio')} | {cell(ql, 'ratio')} | {cell(qu, 'ratio')} | "
-                       f"{fu['extra']['fusion']['blocks_per_layer']:.2f} |")
+            cell = lambda r, key: "-" if r is None else (fmt_time(r[key]) if key.endswith("_s") else f"{r[key]:.2f}")
+            out.append(
+                f"| {n} | {cell(fu, 'ours_s')} | {cell(fu, 'peer_s')} | {cell(aer, 'peer_s')} | "
+                f"{cell(ql, 'peer_s')} | {cell(aer, 'ratio')} | {cell(ql, 'ratio')} | {cell(qu, 'ratio')} | "
+                f"{fu['extra']['fusion']['blocks_per_layer']:.2f} |"
+            )
         out.append("")
     gates = [r for k, r in rows.items() if k[0] == "gate_1q"]
     if gates:
         out += ["| n | gate | time per gate | copy floor | gate / copy | gate GB/s |", "|---" * 6 + "|"]
         for r in sorted(gates, key=lambda r: (r["n"], int(r["case"].split("=")[1]))):
-            out.append(f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {fmt_time(r['peer_s'])} | "
-                       f"{r['extra']['gate_over_copy']:.2f} | {r['extra']['gate_GBps']:.1f} |")
+            out.append(
+                f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {fmt_time(r['peer_s'])} | "
+                f"{r['extra']['gate_over_copy']:.2f} | {r['extra']['gate_GBps']:.1f} |"
+            )
         out.append("")
     small = [r for k, r in rows.items() if k[0] == "small"]
     if small:
         out += ["| n | nextrl case | nextrl per circuit | peer | peer per circuit | peer / nextrl |", "|---" * 6 + "|"]
         for r in sorted(small, key=lambda r: (r["n"], r["case"], r["peer"])):
-            out.append(f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {r['peer']} | {fmt_time(r['peer_s'])} | "
-                       f"{r['ratio']:.2f} |")
+            out.append(
+                f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {r['peer']} | {fmt_time(r['peer_s'])} | "
+                f"{r['ratio']:.2f} |"
+            )
         out.append("")
     tune = [r for k, r in rows.items() if k[0] == "tune"]
     if tune:
         out += ["| n | setting | time | default time | default / setting | blocks |", "|---" * 6 + "|"]
         for r in tune:
-            out.append(f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {fmt_time(r['peer_s'])} | "
-                       f"{r['ratio']:.2f} | {r['extra']['fusion']['num_blocks']} |")
+            out.append(
+                f"| {r['n']} | {r['case']} | {fmt_time(r['ours_s'])} | {fmt_time(r['peer_s'])} | "
+                f"{r['ratio']:.2f} | {r['extra']['fusion']['num_blocks']} |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -155,12 +191,14 @@ def main(argv=None) -> int:
     from nextrl.experiments import benchmark
     from nextrl.experiments import statevector_bench as sb
 
-    cfg = sb.BenchConfig(threads=args.threads, layers=args.layers, repeats=args.repeats,
-                         big_repeats=args.big_repeats)
+    cfg = sb.BenchConfig(threads=args.threads, layers=args.layers, repeats=args.repeats, big_repeats=args.big_repeats)
     info, stamp = benchmark.machine_info(), benchmark.stamp()
-    print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
-          f"{info['compiler']}), {args.threads} threads; commit {stamp['commit']}; {stamp['date']}; "
-          f"load {info['loadavg_1m']:.1f}", file=sys.stderr)
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
+        f"{info['compiler']}), {args.threads} threads; commit {stamp['commit']}; {stamp['date']}; "
+        f"load {info['loadavg_1m']:.1f}",
+        file=sys.stderr,
+    )
     table = Table()
     started = time.perf_counter()
 
@@ -182,8 +220,10 @@ def main(argv=None) -> int:
         table.show()
         for n in sorted({r.extra["n"] for r in rows}):
             best = min((r for r in rows if r.extra["n"] == n), key=lambda r: r.ours_s)
-            print(f"n={n}: fastest {best.case}: {fmt_time(best.ours_s)} vs default {fmt_time(best.peer_s)} "
-                  f"({best.ratio:.2f}x)")
+            print(
+                f"n={n}: fastest {best.case}: {fmt_time(best.ours_s)} vs default {fmt_time(best.peer_s)} "
+                f"({best.ratio:.2f}x)"
+            )
         return 0
     if "layered" in args.bench:
         for n in args.qubits or (sb.QUICK_QUBITS if args.quick else sb.FULL_QUBITS):

@@ -44,10 +44,20 @@ class Agent(nn.Module):
     def __init__(self, envs):
         super().__init__()
         n_obs = int(np.array(envs.single_observation_space.shape).prod())
-        self.critic = nn.Sequential(layer_init(nn.Linear(n_obs, 64)), nn.Tanh(), layer_init(nn.Linear(64, 64)),
-                                    nn.Tanh(), layer_init(nn.Linear(64, 1), std=1.0))
-        self.actor = nn.Sequential(layer_init(nn.Linear(n_obs, 64)), nn.Tanh(), layer_init(nn.Linear(64, 64)),
-                                   nn.Tanh(), layer_init(nn.Linear(64, envs.single_action_space.n), std=0.01))
+        self.critic = nn.Sequential(
+            layer_init(nn.Linear(n_obs, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 1), std=1.0),
+        )
+        self.actor = nn.Sequential(
+            layer_init(nn.Linear(n_obs, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, envs.single_action_space.n), std=0.01),
+        )
 
     def get_value(self, x):
         return self.critic(x)
@@ -64,8 +74,9 @@ def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> di
     """CleanRL ppo.py's training loop (timers added); returns wall time, time breakdown, episode returns."""
     torch.manual_seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (CleanRL's seeding, as written)
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)],
-                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     agent = Agent(envs)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
@@ -131,9 +142,8 @@ def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> di
         for _epoch in range(cfg.update_epochs):
             np.random.shuffle(b_inds)  # noqa: NPY002 (CleanRL's shuffle, as written)
             for start_i in range(0, batch_size, minibatch_size):
-                mb_inds = b_inds[start_i:start_i + minibatch_size]
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds],
-                                                                              b_actions.long()[mb_inds])
+                mb_inds = b_inds[start_i : start_i + minibatch_size]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions.long()[mb_inds])
                 logratio = newlogprob - b_logprobs[mb_inds]
                 ratio = logratio.exp()
                 with torch.no_grad():
@@ -147,8 +157,9 @@ def cleanrl_ppo(cfg: ppo.PPOConfig, num_envs: int, env_id: str, seed: int) -> di
                 newvalue = newvalue.view(-1)
                 if cfg.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
-                    v_clipped = b_values[mb_inds] + torch.clamp(newvalue - b_values[mb_inds], -cfg.clip_coef,
-                                                                cfg.clip_coef)
+                    v_clipped = b_values[mb_inds] + torch.clamp(
+                        newvalue - b_values[mb_inds], -cfg.clip_coef, cfg.clip_coef
+                    )
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
                     v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
                 else:
@@ -207,14 +218,17 @@ def main(argv=None) -> int:
         for k in ("env", "inference", "update"):
             out[k] = statistics.median(x["times"][k] for x in rs) * scale
         out["other"] = out["total"] - out["env"] - out["inference"] - out["update"]
-        out["final_return"] = statistics.median(float(np.mean(x["returns"][-20:])) if x["returns"] else float("nan")
-                                                for x in rs)
+        out["final_return"] = statistics.median(
+            float(np.mean(x["returns"][-20:])) if x["returns"] else float("nan") for x in rs
+        )
         return out
 
     ours, peer = summary(runs["nextrl"]), summary(runs["cleanrl"])
     info = benchmark.machine_info()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['loadavg_1m']:.1f}; torch {torch.__version__}, "
-          f"1 thread; {args.steps} steps x {args.repeats} run(s), {args.num_envs} envs")
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, load {info['loadavg_1m']:.1f}; torch {torch.__version__}, "
+        f"1 thread; {args.steps} steps x {args.repeats} run(s), {args.num_envs} envs"
+    )
     print(f"nextrl: {args.env}; peer (CleanRL-style ppo.py): Gymnasium SyncVectorEnv {args.peer_env}")
     print(f"{'seconds per 1e5 env steps':28s} {'nextrl':>10s} {'cleanrl':>10s} {'ratio':>8s}")
     lines = []
@@ -222,12 +236,29 @@ def main(argv=None) -> int:
         ratio = peer[k] / ours[k] if ours[k] > 0 else float("nan")
         print(f"{k:28s} {ours[k]:10.2f} {peer[k]:10.2f} {ratio:8.2f}")
         # a component can be ~0 (or, for "other", slightly negative): no validation, ratio NaN there
-        lines.append(benchmark.BenchResult(
-            "train_ppo", f"{k} {args.env} envs={args.num_envs}", ours[k], f"cleanrl-ppo {args.peer_env}", peer[k],
-            info, {"component": k, "env": args.env, "peer_env": args.peer_env, "num_envs": args.num_envs,
-                   "steps": args.steps, "repeats": args.repeats, "stat": "median", "unit": "seconds per 1e5 env steps",
-                   "torch": torch.__version__, "final_return": ours["final_return"],
-                   "peer_final_return": peer["final_return"]}))
+        lines.append(
+            benchmark.BenchResult(
+                "train_ppo",
+                f"{k} {args.env} envs={args.num_envs}",
+                ours[k],
+                f"cleanrl-ppo {args.peer_env}",
+                peer[k],
+                info,
+                {
+                    "component": k,
+                    "env": args.env,
+                    "peer_env": args.peer_env,
+                    "num_envs": args.num_envs,
+                    "steps": args.steps,
+                    "repeats": args.repeats,
+                    "stat": "median",
+                    "unit": "seconds per 1e5 env steps",
+                    "torch": torch.__version__,
+                    "final_return": ours["final_return"],
+                    "peer_final_return": peer["final_return"],
+                },
+            )
+        )
     print(f"{'mean return, last 20 eps':28s} {ours['final_return']:10.1f} {peer['final_return']:10.1f}")
     if args.out:
         benchmark.write_jsonl(args.out, lines, **benchmark.stamp())

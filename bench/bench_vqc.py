@@ -26,8 +26,13 @@ BENCHES = ("throughput", "pennylane", "aer", "latency")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="3 rounds, smaller peer batches, n = 4 and 8")
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
-                   help="thread counts, one table column each (default 1 2; 1 gives the per-core figures)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="thread counts, one table column each (default 1 2; 1 gives the per-core figures)",
+    )
     p.add_argument("--out", help="append one JSON line per case to this file")
     p.add_argument("--qubits", type=int, nargs="+", help="qubit counts (default 4 8 12; --quick: 4 8)")
     p.add_argument("--bench", nargs="+", choices=BENCHES, default=list(BENCHES), help="cases to run (default all)")
@@ -81,9 +86,17 @@ class Table:
 
     def add(self, r) -> None:
         ratio = "-" if math.isnan(r.ratio) else f"{r.ratio:.2f}"
-        cells = (r.bench, r.case, str(r.extra["n"]), str(r.extra["threads"]), fmt_time(r.ours_s), r.peer,
-                 fmt_time(r.peer_s),
-                 ratio, note(r))
+        cells = (
+            r.bench,
+            r.case,
+            str(r.extra["n"]),
+            str(r.extra["threads"]),
+            fmt_time(r.ours_s),
+            r.peer,
+            fmt_time(r.peer_s),
+            ratio,
+            note(r),
+        )
         self.rows.append(cells)
         print("  ".join(cells), file=sys.stderr, flush=True)
 
@@ -97,8 +110,10 @@ class Table:
             return
         from rich.table import Table as RichTable
 
-        table = RichTable(title="nextrl batched variational circuits, float64 (times per sample; "
-                                "ratio = peer / nextrl; goal rows: >= 1 means met)")
+        table = RichTable(
+            title="nextrl batched variational circuits, float64 (times per sample; "
+            "ratio = peer / nextrl; goal rows: >= 1 means met)"
+        )
         for h in self.header:
             table.add_column(h, justify="left" if h in ("bench", "case", "peer", "note") else "right")
         for cells in self.rows:
@@ -116,15 +131,22 @@ def main(argv=None) -> int:
 
     qubits = args.qubits or ((4, 8) if args.quick else vb.QUBITS)
     repeats = 3 if args.quick and args.repeats == 7 else args.repeats
-    base = vb.VQCConfig(batch=args.batch, layers=args.layers, repeats=repeats,
-                        latency_calls=500 if args.quick else 2000)
+    base = vb.VQCConfig(
+        batch=args.batch, layers=args.layers, repeats=repeats, latency_calls=500 if args.quick else 2000
+    )
     if args.quick:
-        base = vb.replace(base, peer_batch={k: max(v // 4, 16) for k, v in base.peer_batch.items()}
-                          | {("default.qubit", 4): 1024, ("lightning.qubit", 4): 256, ("aer", 4): 1024})
+        base = vb.replace(
+            base,
+            peer_batch={k: max(v // 4, 16) for k, v in base.peer_batch.items()}
+            | {("default.qubit", 4): 1024, ("lightning.qubit", 4): 256, ("aer", 4): 1024},
+        )
     info, stamp = benchmark.machine_info(), benchmark.stamp()
-    print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
-          f"{info['compiler']}); threads {args.threads}; commit {stamp['commit']}; {stamp['date']}; "
-          f"load {info['loadavg_1m']:.1f}", file=sys.stderr)
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}, "
+        f"{info['compiler']}); threads {args.threads}; commit {stamp['commit']}; {stamp['date']}; "
+        f"load {info['loadavg_1m']:.1f}",
+        file=sys.stderr,
+    )
     table = Table()
     started = time.perf_counter()
 

@@ -84,16 +84,21 @@ TWO_QUBIT = ["cx", "cy", "cz", "ch", "swap", "iswap"]
 TWO_QUBIT_ROT = ["crx", "cry", "crz", "cp", "rxx", "ryy", "rzz"]
 THREE_QUBIT = ["ccx", "cswap"]
 # Gate name -> (qubits, angles) for Circuit.append.
-APPENDABLE = {**{g: (1, 0) for g in ONE_QUBIT}, **{g: (1, 1) for g in ONE_QUBIT_ROT}, "u": (1, 3),
-              **{g: (2, 0) for g in TWO_QUBIT}, **{g: (2, 1) for g in TWO_QUBIT_ROT},
-              **{g: (3, 0) for g in THREE_QUBIT}}
+APPENDABLE = {
+    **dict.fromkeys(ONE_QUBIT, (1, 0)),
+    **dict.fromkeys(ONE_QUBIT_ROT, (1, 1)),
+    "u": (1, 3),
+    **dict.fromkeys(TWO_QUBIT, (2, 0)),
+    **dict.fromkeys(TWO_QUBIT_ROT, (2, 1)),
+    **dict.fromkeys(THREE_QUBIT, (3, 0)),
+}
 KINDS = ["1q", "1q_rot", "u", "2q", "2q_rot", "3q", "mcx", "unitary", "append", "controlled_unitary"]
 
 
 @dataclass
 class RandomCircuit:
     circuit: Circuit
-    params: np.ndarray                  # values in circuit.parameters order
+    params: np.ndarray  # values in circuit.parameters order
     ops: list = field(default_factory=list)  # dense-reference ops with numeric angles
     global_phase: float = 0.0
 
@@ -141,8 +146,15 @@ class _Angles:
         return b - p / a, b - x / a
 
 
-def random_circuit(rng: np.random.Generator, num_qubits: int, num_gates: int, *, symbolic: bool = True,
-                   kinds=KINDS, max_unitary_qubits: int = 3) -> RandomCircuit:
+def random_circuit(
+    rng: np.random.Generator,
+    num_qubits: int,
+    num_gates: int,
+    *,
+    symbolic: bool = True,
+    kinds=KINDS,
+    max_unitary_qubits: int = 3,
+) -> RandomCircuit:
     """A random circuit over every Circuit method, controlled gates through append with
     extra controls and random ctrl_state, dense unitaries (scipy's Haar unitaries) on 1 to
     `max_unitary_qubits` qubits, Parameters, affine expressions and a global phase."""
@@ -201,8 +213,9 @@ def random_circuit(rng: np.random.Generator, num_qubits: int, num_gates: int, *,
             names = [g for g, (k, _) in APPENDABLE.items() if k + 1 <= n]
             name = names[rng.integers(len(names))]
             k, num_angles = APPENDABLE[name]
-            builtin = {"ccx": 2}.get(name, 1 if name in ("cx", "cy", "cz", "ch", "crx", "cry", "crz", "cp",
-                                                           "cswap") else 0)
+            builtin = {"ccx": 2}.get(
+                name, 1 if name in ("cx", "cy", "cz", "ch", "crx", "cry", "crz", "cp", "cswap") else 0
+            )
             extra = int(rng.integers(1, min(2, n - k) + 1))
             qs = pick(k + extra)
             drawn = [angles.draw() for _ in range(num_angles)]

@@ -19,8 +19,9 @@ def test_info_json_matches_build_info(capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "nextrl.cli", "info", "--json"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "nextrl.cli", "info", "--json"], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout)["version"] == nextrl.__version__
 
 

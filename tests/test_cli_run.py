@@ -25,8 +25,21 @@ def test_list(capsys):
 
 def test_run_writes_folder_and_prints_table(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["run", "rl-core", "--quick", "--seeds", "2", "--set", "cases=cartpole/dqn", "--set",
-               "cartpole_dqn_steps=300", "--out", str(out)])
+    rc = main(
+        [
+            "run",
+            "rl-core",
+            "--quick",
+            "--seeds",
+            "2",
+            "--set",
+            "cases=cartpole/dqn",
+            "--set",
+            "cartpole_dqn_steps=300",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert {p.name for p in out.iterdir()} >= {"report.md", "metrics.json", "curves_nextrl_cartpole_v1.png"}
     m = json.loads((out / "metrics.json").read_text())
@@ -38,21 +51,29 @@ def test_run_writes_folder_and_prints_table(tmp_path, capsys):
     row = next(line for line in printed.splitlines() if " dqn " in line and "eval return" in line)
     assert f"{dqn['iqm']['point']:.1f}" in row and f"[{dqn['iqm']['low']:.1f}, {dqn['iqm']['high']:.1f}]" in row
     md = (out / "report.md").read_text()
-    assert f"command: nextrl run rl-core --seeds 2 --quick --set cases=cartpole/dqn --set cartpole_dqn_steps=300 " \
-           f"--out {out}" in md
+    assert (
+        f"command: nextrl run rl-core --seeds 2 --quick --set cases=cartpole/dqn --set cartpole_dqn_steps=300 "
+        f"--out {out}" in md
+    )
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["run"], r"give an experiment NAME or --list; experiments: " + re.escape(", ".join(sorted(EXPERIMENTS)))),
-    (["run", "rl-cor"], r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
-                        + re.escape(", ".join(sorted(EXPERIMENTS)))),
-    (["run", "rl-core", "--seeds", "0"], r"seeds must be an integer >= 1, got 0"),
-    (["run", "rl-core", "--seeds", "two"], r"argument --seeds: invalid int value: 'two'"),
-    (["run", "rl-core", "--threads", "0"], r"--threads must be >= 1, got 0"),
-    (["run", "rl-core", "--set", "cartpole_ppo_steps"], r"--set must be key=value, got 'cartpole_ppo_steps'"),
-    (["run", "rl-core", "--set", "lol=1"], r"unknown Config key 'lol'.*Valid choices: cases, cartpole_ppo_steps"),
-    (["run", "rl-core", "--set", "cases=mountaincar/ppo"], r"rl-core: cases must be a non-empty list from"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["run"], r"give an experiment NAME or --list; experiments: " + re.escape(", ".join(sorted(EXPERIMENTS)))),
+        (
+            ["run", "rl-cor"],
+            r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
+            + re.escape(", ".join(sorted(EXPERIMENTS))),
+        ),
+        (["run", "rl-core", "--seeds", "0"], r"seeds must be an integer >= 1, got 0"),
+        (["run", "rl-core", "--seeds", "two"], r"argument --seeds: invalid int value: 'two'"),
+        (["run", "rl-core", "--threads", "0"], r"--threads must be >= 1, got 0"),
+        (["run", "rl-core", "--set", "cartpole_ppo_steps"], r"--set must be key=value, got 'cartpole_ppo_steps'"),
+        (["run", "rl-core", "--set", "lol=1"], r"unknown Config key 'lol'.*Valid choices: cases, cartpole_ppo_steps"),
+        (["run", "rl-core", "--set", "cases=mountaincar/ppo"], r"rl-core: cases must be a non-empty list from"),
+    ],
+)
 def test_errors(argv, match, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)

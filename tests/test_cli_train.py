@@ -17,12 +17,36 @@ torch.set_num_threads(1)
 
 def test_train_writes_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "ppo", "--env", "CartPole-v1", "--set", "total_timesteps=512", "--set", "num_envs=4",
-               "--set", "num_steps=32", "--set", "hidden=16,16", "--set", "anneal_lr=false", "--seed", "7",
-               "--out", str(out)])
+    rc = main(
+        [
+            "train",
+            "ppo",
+            "--env",
+            "CartPole-v1",
+            "--set",
+            "total_timesteps=512",
+            "--set",
+            "num_envs=4",
+            "--set",
+            "num_steps=32",
+            "--set",
+            "hidden=16,16",
+            "--set",
+            "anneal_lr=false",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.csv", "episodes.csv", "metrics.json",
-                                                "learning_curve.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "config.json",
+        "metrics.csv",
+        "episodes.csv",
+        "metrics.json",
+        "learning_curve.png",
+    }
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == "ppo" and config["env"] == "CartPole-v1" and config["seed"] == 7
     assert config["config"]["total_timesteps"] == 512 and config["config"]["hidden"] == [16, 16]
@@ -54,28 +78,47 @@ def test_default_run_folder(tmp_path, monkeypatch):
 def test_parse_overrides_types():
     from nextrl.agents.ppo import PPOConfig
 
-    got = runner.parse_overrides(PPOConfig, ["total_timesteps=1e5", "learning_rate=3e-4", "norm_adv=no",
-                                             "target_kl=0.02", "hidden=(32, 32)"])
-    assert got == {"total_timesteps": 100000, "learning_rate": 3e-4, "norm_adv": False, "target_kl": 0.02,
-                   "hidden": (32, 32)}
+    got = runner.parse_overrides(
+        PPOConfig, ["total_timesteps=1e5", "learning_rate=3e-4", "norm_adv=no", "target_kl=0.02", "hidden=(32, 32)"]
+    )
+    assert got == {
+        "total_timesteps": 100000,
+        "learning_rate": 3e-4,
+        "norm_adv": False,
+        "target_kl": 0.02,
+        "hidden": (32, 32),
+    }
     assert runner.parse_overrides(PPOConfig, ["target_kl=None"]) == {"target_kl": None}
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["train", "ppoo", "--env", "CartPole-v1"], r"unknown algorithm 'ppoo'; did you mean 'ppo'.*Valid choices: a2c, "
-                                                r"ddpg, dqn, ppo, reinforce, sac, sac_discrete, td3, trpo"),
-    (["train", "ppo", "--env", "CartPol-v1"], r"unknown env id 'CartPol-v1'; did you mean 'CartPole-v1'"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "lerning_rate=1"],
-     r"unknown PPOConfig key 'lerning_rate'; did you mean 'learning_rate'\?.*Valid choices: total_timesteps"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "learning_rate=fast"], r"--set learning_rate: must be float, "
-                                                                             r"got 'fast'"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "num_steps=1.5"], "--set num_steps: must be int, got '1.5'"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "norm_adv=maybe"], "--set norm_adv: must be true or false"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "num_steps"], "--set must be key=value, got 'num_steps'"),
-    (["train", "ppo", "--env", "CartPole-v1", "--set", "num_minibatches=0"],
-     "PPOConfig: num_steps, num_minibatches and update_epochs must be >= 1"),
-    (["train", "ppo", "--env", "CartPole-v1", "--threads", "0"], "--threads must be >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (
+            ["train", "ppoo", "--env", "CartPole-v1"],
+            r"unknown algorithm 'ppoo'; did you mean 'ppo'.*Valid choices: a2c, "
+            r"ddpg, dqn, ppo, reinforce, sac, sac_discrete, td3, trpo",
+        ),
+        (["train", "ppo", "--env", "CartPol-v1"], r"unknown env id 'CartPol-v1'; did you mean 'CartPole-v1'"),
+        (
+            ["train", "ppo", "--env", "CartPole-v1", "--set", "lerning_rate=1"],
+            r"unknown PPOConfig key 'lerning_rate'; did you mean 'learning_rate'\?.*Valid choices: total_timesteps",
+        ),
+        (
+            ["train", "ppo", "--env", "CartPole-v1", "--set", "learning_rate=fast"],
+            r"--set learning_rate: must be float, "
+            r"got 'fast'",
+        ),
+        (["train", "ppo", "--env", "CartPole-v1", "--set", "num_steps=1.5"], "--set num_steps: must be int, got '1.5'"),
+        (["train", "ppo", "--env", "CartPole-v1", "--set", "norm_adv=maybe"], "--set norm_adv: must be true or false"),
+        (["train", "ppo", "--env", "CartPole-v1", "--set", "num_steps"], "--set must be key=value, got 'num_steps'"),
+        (
+            ["train", "ppo", "--env", "CartPole-v1", "--set", "num_minibatches=0"],
+            "PPOConfig: num_steps, num_minibatches and update_epochs must be >= 1",
+        ),
+        (["train", "ppo", "--env", "CartPole-v1", "--threads", "0"], "--threads must be >= 1, got 0"),
+    ],
+)
 def test_errors(argv, match, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -84,6 +127,7 @@ def test_errors(argv, match, capsys):
 
     err = capsys.readouterr().err
     assert re.search(match, err), err
+
 
 def test_runner_errors():
     with pytest.raises(ValueError, match="unknown algorithm 'sacc'.*Valid choices"):

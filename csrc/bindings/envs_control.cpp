@@ -43,8 +43,7 @@ py::array_t<T> PerEnv(const char* fn, py::array_t<T, py::array::c_style | py::ar
 }
 
 // SinCosArray compiled like CartPole::StepBlock (AVX2 clone where the CPU has it), for _sincos.
-NEXTRL_TARGET_CLONES_AVX2 void SinCosArrayClones(const double* x, double* s, double* c,
-                                                                         int64_t n) {
+NEXTRL_TARGET_CLONES_AVX2 void SinCosArrayClones(const double* x, double* s, double* c, int64_t n) {
   nextrl::SinCosArray(x, s, c, n);
 }
 
@@ -85,27 +84,27 @@ void BindTestHooks(py::module_& m) {
   });
   // _cartpole_step(config, states [n, 4], actions [n]): CartPole::Step from each state, env by env:
   // (next states [n, 4], obs [n, 4] float32, rewards [n], terminated [n]).
-  m.def("_cartpole_step", [](const e::CartPole::Config& config,
-                             py::array_t<double, py::array::c_style | py::array::forcecast> states,
-                             py::array_t<int64_t, py::array::c_style | py::array::forcecast> actions) {
-    NEXTRL_CHECK(states.ndim() == 2 && states.shape(1) == 4 && actions.ndim() == 1 &&
-                     actions.shape(0) == states.shape(0),
-                 std::invalid_argument, "_cartpole_step: states must be [n, 4] and actions [n]");
-    const py::ssize_t n = states.shape(0);
-    py::array_t<double> next({n, py::ssize_t{4}});
-    py::array_t<float> obs({n, py::ssize_t{4}}), rewards(n);
-    py::array_t<bool> terminated(n);
-    e::CartPole env(config);
-    nextrl::Rng rng;
-    for (py::ssize_t i = 0; i < n; ++i) {
-      env.SetState(states.data(i, 0));
-      const e::StepOut out = env.Step(actions.data(i), rng, obs.mutable_data(i, 0), nullptr);
-      for (int k = 0; k < 4; ++k) next.mutable_at(i, k) = env.State()[k];
-      rewards.mutable_at(i) = out.reward;
-      terminated.mutable_at(i) = out.terminated;
-    }
-    return py::make_tuple(next, obs, rewards, terminated);
-  });
+  m.def("_cartpole_step",
+        [](const e::CartPole::Config& config, py::array_t<double, py::array::c_style | py::array::forcecast> states,
+           py::array_t<int64_t, py::array::c_style | py::array::forcecast> actions) {
+          NEXTRL_CHECK(
+              states.ndim() == 2 && states.shape(1) == 4 && actions.ndim() == 1 && actions.shape(0) == states.shape(0),
+              std::invalid_argument, "_cartpole_step: states must be [n, 4] and actions [n]");
+          const py::ssize_t n = states.shape(0);
+          py::array_t<double> next({n, py::ssize_t{4}});
+          py::array_t<float> obs({n, py::ssize_t{4}}), rewards(n);
+          py::array_t<bool> terminated(n);
+          e::CartPole env(config);
+          nextrl::Rng rng;
+          for (py::ssize_t i = 0; i < n; ++i) {
+            env.SetState(states.data(i, 0));
+            const e::StepOut out = env.Step(actions.data(i), rng, obs.mutable_data(i, 0), nullptr);
+            for (int k = 0; k < 4; ++k) next.mutable_at(i, k) = env.State()[k];
+            rewards.mutable_at(i) = out.reward;
+            terminated.mutable_at(i) = out.terminated;
+          }
+          return py::make_tuple(next, obs, rewards, terminated);
+        });
 }
 
 }  // namespace

@@ -119,8 +119,8 @@ void BindRobustGrid(py::module_& m) {
               const char* err = R::CheckParams(v.config(), p);
               NEXTRL_CHECK(err == nullptr, std::invalid_argument, "reset: options['params'] of env ", i, ": ", err,
                            given[0] ? "" : " (the size is drawn and can be min_size)", "; got size ", p.size,
-                           ", obs_noise ", p.obs_noise, ", action_failure_prob ", p.action_failure,
-                           ", reward_noise ", p.reward_noise, ", num_obstacles ", p.num_obstacles);
+                           ", obs_noise ", p.obs_noise, ", action_failure_prob ", p.action_failure, ", reward_noise ",
+                           p.reward_noise, ", num_obstacles ", p.num_obstacles);
             }
             for (int64_t i = 0; i < n; ++i) {
               if (!use[static_cast<size_t>(i)]) continue;

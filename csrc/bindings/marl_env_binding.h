@@ -46,8 +46,8 @@ py::class_<VecMarlEnv<Env>> BindMarlEnv(py::module_& m, const char* name) {
         NEXTRL_CHECK(actions.flags() & py::array::c_style, TypeMismatch, "step: actions must be C-contiguous");
         const int64_t N = v.num_envs(), A = v.num_agents(), S = v.action_size();
         const bool flat = S == 1 && actions.ndim() == 2 && actions.shape(0) == N && actions.shape(1) == A;
-        const bool full = actions.ndim() == 3 && actions.shape(0) == N && actions.shape(1) == A &&
-                          actions.shape(2) == S;
+        const bool full =
+            actions.ndim() == 3 && actions.shape(0) == N && actions.shape(1) == A && actions.shape(2) == S;
         NEXTRL_CHECK(flat || full, std::invalid_argument, "step: actions must have shape (", N, ", ", A,
                      S == 1 ? std::string(")") : StrCat(", ", S, ")"), ", got ", ShapeStr(actions));
         const Action* a = static_cast<const Action*>(actions.data());

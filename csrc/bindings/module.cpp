@@ -46,48 +46,57 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  m.def("build_info", [] {
-    py::dict d;
-    d["compiler"] = CompilerName();
-    d["simd"] = nextrl::quantum::IsaName(nextrl::quantum::DetectIsa());
-    py::list compiled;
-    compiled.append("generic");
+  m.def(
+      "build_info",
+      [] {
+        py::dict d;
+        d["compiler"] = CompilerName();
+        d["simd"] = nextrl::quantum::IsaName(nextrl::quantum::DetectIsa());
+        py::list compiled;
+        compiled.append("generic");
 #ifdef NEXTRL_HAVE_AVX2
-    compiled.append("avx2");
+        compiled.append("avx2");
 #endif
 #ifdef NEXTRL_HAVE_AVX512
-    compiled.append("avx512");
+        compiled.append("avx512");
 #endif
-    d["simd_compiled"] = compiled;
+        d["simd_compiled"] = compiled;
 #ifdef _OPENMP
-    d["openmp"] = true;
+        d["openmp"] = true;
 #else
-    d["openmp"] = false;
+        d["openmp"] = false;
 #endif
-    d["threads"] = nextrl::MaxThreads();
+        d["threads"] = nextrl::MaxThreads();
 #ifdef NEXTRL_WITH_CUDA
-    d["cuda_compiled"] = true;
+        d["cuda_compiled"] = true;
 #else
-    d["cuda_compiled"] = false;
+        d["cuda_compiled"] = false;
 #endif
-    return d;
-  }, "Compiler, SIMD level, OpenMP and CUDA facts of this build.");
+        return d;
+      },
+      "Compiler, SIMD level, OpenMP and CUDA facts of this build.");
 
-  m.def("set_num_threads", [](int n) {
-    NEXTRL_CHECK(n >= 1, std::invalid_argument, "set_num_threads: n must be >= 1, got ", n);
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        NEXTRL_CHECK(n >= 1, std::invalid_argument, "set_num_threads: n must be >= 1, got ", n);
 #ifdef _OPENMP
-    omp_set_num_threads(n);
+        omp_set_num_threads(n);
 #endif
-  }, py::arg("n"), "Sets the number of OpenMP threads used by every kernel.");
+      },
+      py::arg("n"), "Sets the number of OpenMP threads used by every kernel.");
   m.def("get_num_threads", &nextrl::MaxThreads);
 
-  m.def("has_cuda", [] {
+  m.def(
+      "has_cuda",
+      [] {
 #ifdef NEXTRL_WITH_CUDA
-    return true;
+        return true;
 #else
-    return false;
+        return false;
 #endif
-  }, "True when this build includes the CUDA kernels.");
+      },
+      "True when this build includes the CUDA kernels.");
 
   BindQuantum(m);
   BindEnvs(m);

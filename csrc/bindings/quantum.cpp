@@ -121,8 +121,8 @@ const void* CheckedState(const q::BatchPlan& p, int64_t batch, bool f32, const p
   const std::vector<py::ssize_t> shape = StateShape(p, batch);
   bool ok = a.ndim() == 4 && (a.flags() & py::array::c_style);
   for (int i = 0; ok && i < 4; ++i) ok = a.shape(i) == shape[i];
-  NEXTRL_CHECK(ok, std::invalid_argument, "BatchPlan.backward: state must be a C-contiguous array of shape (",
-               shape[0], ", 2, ", shape[2], ", ", shape[3], ") for this batch (the one forward(..., keep_state=True) returned)");
+  NEXTRL_CHECK(ok, std::invalid_argument, "BatchPlan.backward: state must be a C-contiguous array of shape (", shape[0],
+               ", 2, ", shape[2], ", ", shape[3], ") for this batch (the one forward(..., keep_state=True) returned)");
   return a.data();
 }
 
@@ -130,8 +130,7 @@ const void* CheckedState(const q::BatchPlan& p, int64_t batch, bool f32, const p
 // (not kUnitary) and as many angles as it takes. Returns the matrix dimension.
 int CheckedGate(const char* fn, int kind, const std::vector<double>& angles) {
   constexpr int count = static_cast<int>(q::GateKind::kCount);
-  NEXTRL_CHECK(kind >= 0 && kind < count, std::invalid_argument, fn, ": kind must be in [0, ", count, "), got ",
-               kind);
+  NEXTRL_CHECK(kind >= 0 && kind < count, std::invalid_argument, fn, ": kind must be in [0, ", count, "), got ", kind);
   const q::GateDef& def = q::kGateTable[kind];
   NEXTRL_CHECK(def.kind != q::GateKind::kUnitary, std::invalid_argument, fn,
                ": kind must be a gate with a fixed matrix, got 'unitary'");
@@ -147,7 +146,9 @@ py::array_t<c128> SquareMatrix(int dim) {
 }  // namespace
 
 void BindQuantum(py::module_& m) {
-  m.def("gate_table", [] {
+  m.def(
+      "gate_table",
+      [] {
         py::list rows;
         for (const q::GateDef& def : q::kGateTable) {
           py::dict row;
@@ -172,17 +173,22 @@ void BindQuantum(py::module_& m) {
       "The C++ gate table, one dict per GateKind in kind order: name, kind, num_targets (-1: given by the\n"
       "matrix), num_params, cls ('diagonal', 'monomial' or 'dense') and generators (one matrix G per angle:\n"
       "the gate is V exp(-i angle G) W with V, W free of that angle).");
-  m.def("gate_matrix", [](int kind, const std::vector<double>& angles) {
+  m.def(
+      "gate_matrix",
+      [](int kind, const std::vector<double>& angles) {
         py::array_t<c128> out = SquareMatrix(CheckedGate("gate_matrix", kind, angles));
         q::GateMatrix(static_cast<q::GateKind>(kind), angles.data(), out.mutable_data());
         return out;
       },
       py::arg("kind"), py::arg("angles"), "The matrix of gate `kind` at `angles` (complex128, Qiskit's conventions).");
-  m.def("gate_derivative", [](int kind, const std::vector<double>& angles, int which) {
+  m.def(
+      "gate_derivative",
+      [](int kind, const std::vector<double>& angles, int which) {
         const int dim = CheckedGate("gate_derivative", kind, angles);
         const q::GateDef& def = q::kGateTable[kind];
-        NEXTRL_CHECK(which >= 0 && which < def.info.num_params, std::out_of_range, "gate_derivative: which must be in [0, ",
-                     def.info.num_params, ") for '", def.name, "', got ", which);
+        NEXTRL_CHECK(which >= 0 && which < def.info.num_params, std::out_of_range,
+                     "gate_derivative: which must be in [0, ", def.info.num_params, ") for '", def.name, "', got ",
+                     which);
         py::array_t<c128> out = SquareMatrix(dim);
         q::GateDerivative(static_cast<q::GateKind>(kind), angles.data(), which, out.mutable_data());
         return out;
@@ -312,25 +318,27 @@ void BindQuantum(py::module_& m) {
            }),
            py::arg("num_qubits"), py::arg("ops"), py::arg("num_params"), py::arg("max_fused_qubits"),
            py::arg("local_bits"))
-      .def("run",
-           [](const q::Plan& plan, py::array state, py::array_t<double, py::array::c_style | py::array::forcecast> params) {
-             NEXTRL_CHECK(params.ndim() == 1 && params.shape(0) == plan.num_params(), std::invalid_argument,
-                          "Plan.run: params must have shape (", plan.num_params(), ",), got size ", params.size());
-             const double* p = params.data();
-             WithState("Plan.run", state, true, [&](auto* s, int n) {
-               NEXTRL_CHECK(n == plan.num_qubits(), std::invalid_argument, "Plan.run: state must have 2^",
-                            plan.num_qubits(), " amplitudes, got 2^", n);
-               py::gil_scoped_release release;
-               plan.Run(s, p);
-             });
-           },
-           py::arg("state").noconvert(), py::arg("params"),
-           "Applies the circuit to `state` in place (complex64 or complex128, C-contiguous).")
+      .def(
+          "run",
+          [](const q::Plan& plan, py::array state,
+             py::array_t<double, py::array::c_style | py::array::forcecast> params) {
+            NEXTRL_CHECK(params.ndim() == 1 && params.shape(0) == plan.num_params(), std::invalid_argument,
+                         "Plan.run: params must have shape (", plan.num_params(), ",), got size ", params.size());
+            const double* p = params.data();
+            WithState("Plan.run", state, true, [&](auto* s, int n) {
+              NEXTRL_CHECK(n == plan.num_qubits(), std::invalid_argument, "Plan.run: state must have 2^",
+                           plan.num_qubits(), " amplitudes, got 2^", n);
+              py::gil_scoped_release release;
+              plan.Run(s, p);
+            });
+          },
+          py::arg("state").noconvert(), py::arg("params"),
+          "Applies the circuit to `state` in place (complex64 or complex128, C-contiguous).")
       .def_property_readonly("num_qubits", &q::Plan::num_qubits)
       .def_property_readonly("num_params", &q::Plan::num_params)
-      .def_property("isa",
-                    [](const q::Plan& p) { return std::string(q::IsaName(p.isa())); },
-                    [](q::Plan& p, const std::string& name) { p.set_isa(ParseIsa("Plan.isa", name)); })
+      .def_property(
+          "isa", [](const q::Plan& p) { return std::string(q::IsaName(p.isa())); },
+          [](q::Plan& p, const std::string& name) { p.set_isa(ParseIsa("Plan.isa", name)); })
       .def_property_readonly("report", [](const q::Plan& p) {
         const q::FusionReport& r = p.report();
         py::dict d;
@@ -343,86 +351,100 @@ void BindQuantum(py::module_& m) {
         return d;
       });
 
-  m.def("norm_squared", [](py::array state) {
-    return WithState("norm_squared", state, false, [&](auto* s, int n) {
-      py::gil_scoped_release release;
-      return q::NormSquared(s, int64_t{1} << n);
-    });
-  }, py::arg("state").noconvert());
-
-  m.def("inner", [](py::array a, py::array b) {
-    NEXTRL_CHECK(a.dtype().equal(b.dtype()), TypeMismatch, "inner: states must have the same dtype, got ",
-                 std::string(py::str(a.dtype())), " and ", std::string(py::str(b.dtype())));
-    NEXTRL_CHECK(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0), std::invalid_argument,
-                 "inner: states must have the same length");
-    return WithState("inner", a, false, [&](auto* pa, int n) {
-      using T = std::remove_pointer_t<decltype(pa)>;
-      const T* pb = static_cast<const T*>(b.data());
-      NEXTRL_CHECK(b.flags() & py::array::c_style, TypeMismatch, "inner: state must be C-contiguous");
-      py::gil_scoped_release release;
-      return q::Inner(pa, pb, int64_t{1} << n);
-    });
-  }, py::arg("a").noconvert(), py::arg("b").noconvert(), "<a|b> = sum conj(a) b");
-
-  m.def("pauli_expectation",
-        [](py::array state, py::array_t<uint64_t, py::array::c_style | py::array::forcecast> x,
-           py::array_t<uint64_t, py::array::c_style | py::array::forcecast> z,
-           py::array_t<c128, py::array::c_style | py::array::forcecast> coeffs) {
-          NEXTRL_CHECK(x.size() == z.size() && x.size() == coeffs.size(), std::invalid_argument,
-                       "pauli_expectation: x, z and coeffs must have the same length");
-          return WithState("pauli_expectation", state, false, [&](auto* s, int n) {
-            const uint64_t limit = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
-            for (py::ssize_t t = 0; t < x.size(); ++t)
-              NEXTRL_CHECK((x.data()[t] & ~limit) == 0 && (z.data()[t] & ~limit) == 0, std::out_of_range,
-                           "pauli_expectation: term ", t, " acts on a qubit >= ", n);
-            py::gil_scoped_release release;
-            c128 total = 0;
-            for (py::ssize_t t = 0; t < x.size(); ++t)
-              total += coeffs.data()[t] * q::PauliExpectation(s, int64_t{1} << n, x.data()[t], z.data()[t]);
-            return total;
-          });
-        },
-        py::arg("state").noconvert(), py::arg("x"), py::arg("z"), py::arg("coeffs"),
-        "sum_t coeffs[t] <psi|P_t|psi>, P_t = i^{|x&z|} X^x Z^z given by bit masks.");
-
-  m.def("probabilities", [](py::array state, const std::vector<int>& qubits) {
-    return WithState("probabilities", state, false, [&](auto* s, int n) {
-      uint64_t seen = 0;
-      for (int qb : qubits) {
-        NEXTRL_CHECK(qb >= 0 && qb < n, std::out_of_range, "probabilities: qubit ", qb, " out of range for ", n,
-                     " qubits");
-        NEXTRL_CHECK(!(seen >> qb & 1), std::invalid_argument, "probabilities: qubit ", qb, " appears twice");
-        seen |= uint64_t{1} << qb;
-      }
-      py::array_t<double> out(py::ssize_t{1} << qubits.size());
-      double* o = out.mutable_data();
-      py::gil_scoped_release release;
-      q::Probabilities(s, n, qubits, o);
-      return out;
-    });
-  }, py::arg("state").noconvert(), py::arg("qubits"));
-
-  m.def("sample_probabilities",
-        [](py::array_t<double, py::array::c_style | py::array::forcecast> p, int64_t shots, uint64_t seed) {
-          NEXTRL_CHECK(shots >= 0, std::invalid_argument, "sample: shots must be >= 0, got ", shots);
-          NEXTRL_CHECK(p.ndim() == 1 && p.size() >= 1, std::invalid_argument, "sample: probabilities must be 1-D");
-          py::array_t<int64_t> out(shots);
-          const double* pp = p.data();
-          int64_t* o = out.mutable_data();
-          const int64_t bins = p.size();
+  m.def(
+      "norm_squared",
+      [](py::array state) {
+        return WithState("norm_squared", state, false, [&](auto* s, int n) {
           py::gil_scoped_release release;
-          q::SampleFromProbabilities(pp, bins, shots, seed, o);
-          return out;
-        },
-        py::arg("probabilities"), py::arg("shots"), py::arg("seed"),
-        "Inverse-CDF sampling with a counter-based generator: shot j depends only on (seed, j).");
+          return q::NormSquared(s, int64_t{1} << n);
+        });
+      },
+      py::arg("state").noconvert());
 
-  m.def("measure", [](py::array state, int qubit, uint64_t seed) {
-    return WithState("measure", state, true, [&](auto* s, int n) {
-      NEXTRL_CHECK(qubit >= 0 && qubit < n, std::out_of_range, "measure: qubit ", qubit, " out of range for ", n,
-                   " qubits");
-      py::gil_scoped_release release;
-      return q::MeasureQubit(s, n, qubit, seed);
-    });
-  }, py::arg("state").noconvert(), py::arg("qubit"), py::arg("seed"));
+  m.def(
+      "inner",
+      [](py::array a, py::array b) {
+        NEXTRL_CHECK(a.dtype().equal(b.dtype()), TypeMismatch, "inner: states must have the same dtype, got ",
+                     std::string(py::str(a.dtype())), " and ", std::string(py::str(b.dtype())));
+        NEXTRL_CHECK(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0), std::invalid_argument,
+                     "inner: states must have the same length");
+        return WithState("inner", a, false, [&](auto* pa, int n) {
+          using T = std::remove_pointer_t<decltype(pa)>;
+          const T* pb = static_cast<const T*>(b.data());
+          NEXTRL_CHECK(b.flags() & py::array::c_style, TypeMismatch, "inner: state must be C-contiguous");
+          py::gil_scoped_release release;
+          return q::Inner(pa, pb, int64_t{1} << n);
+        });
+      },
+      py::arg("a").noconvert(), py::arg("b").noconvert(), "<a|b> = sum conj(a) b");
+
+  m.def(
+      "pauli_expectation",
+      [](py::array state, py::array_t<uint64_t, py::array::c_style | py::array::forcecast> x,
+         py::array_t<uint64_t, py::array::c_style | py::array::forcecast> z,
+         py::array_t<c128, py::array::c_style | py::array::forcecast> coeffs) {
+        NEXTRL_CHECK(x.size() == z.size() && x.size() == coeffs.size(), std::invalid_argument,
+                     "pauli_expectation: x, z and coeffs must have the same length");
+        return WithState("pauli_expectation", state, false, [&](auto* s, int n) {
+          const uint64_t limit = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+          for (py::ssize_t t = 0; t < x.size(); ++t)
+            NEXTRL_CHECK((x.data()[t] & ~limit) == 0 && (z.data()[t] & ~limit) == 0, std::out_of_range,
+                         "pauli_expectation: term ", t, " acts on a qubit >= ", n);
+          py::gil_scoped_release release;
+          c128 total = 0;
+          for (py::ssize_t t = 0; t < x.size(); ++t)
+            total += coeffs.data()[t] * q::PauliExpectation(s, int64_t{1} << n, x.data()[t], z.data()[t]);
+          return total;
+        });
+      },
+      py::arg("state").noconvert(), py::arg("x"), py::arg("z"), py::arg("coeffs"),
+      "sum_t coeffs[t] <psi|P_t|psi>, P_t = i^{|x&z|} X^x Z^z given by bit masks.");
+
+  m.def(
+      "probabilities",
+      [](py::array state, const std::vector<int>& qubits) {
+        return WithState("probabilities", state, false, [&](auto* s, int n) {
+          uint64_t seen = 0;
+          for (int qb : qubits) {
+            NEXTRL_CHECK(qb >= 0 && qb < n, std::out_of_range, "probabilities: qubit ", qb, " out of range for ", n,
+                         " qubits");
+            NEXTRL_CHECK(!(seen >> qb & 1), std::invalid_argument, "probabilities: qubit ", qb, " appears twice");
+            seen |= uint64_t{1} << qb;
+          }
+          py::array_t<double> out(py::ssize_t{1} << qubits.size());
+          double* o = out.mutable_data();
+          py::gil_scoped_release release;
+          q::Probabilities(s, n, qubits, o);
+          return out;
+        });
+      },
+      py::arg("state").noconvert(), py::arg("qubits"));
+
+  m.def(
+      "sample_probabilities",
+      [](py::array_t<double, py::array::c_style | py::array::forcecast> p, int64_t shots, uint64_t seed) {
+        NEXTRL_CHECK(shots >= 0, std::invalid_argument, "sample: shots must be >= 0, got ", shots);
+        NEXTRL_CHECK(p.ndim() == 1 && p.size() >= 1, std::invalid_argument, "sample: probabilities must be 1-D");
+        py::array_t<int64_t> out(shots);
+        const double* pp = p.data();
+        int64_t* o = out.mutable_data();
+        const int64_t bins = p.size();
+        py::gil_scoped_release release;
+        q::SampleFromProbabilities(pp, bins, shots, seed, o);
+        return out;
+      },
+      py::arg("probabilities"), py::arg("shots"), py::arg("seed"),
+      "Inverse-CDF sampling with a counter-based generator: shot j depends only on (seed, j).");
+
+  m.def(
+      "measure",
+      [](py::array state, int qubit, uint64_t seed) {
+        return WithState("measure", state, true, [&](auto* s, int n) {
+          NEXTRL_CHECK(qubit >= 0 && qubit < n, std::out_of_range, "measure: qubit ", qubit, " out of range for ", n,
+                       " qubits");
+          py::gil_scoped_release release;
+          return q::MeasureQubit(s, n, qubit, seed);
+        });
+      },
+      py::arg("state").noconvert(), py::arg("qubit"), py::arg("seed"));
 }

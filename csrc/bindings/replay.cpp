@@ -26,8 +26,7 @@ using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 std::string DtypeName(const py::array& a) { return std::string(py::str(a.dtype())); }
 
 void CheckOneDim(const char* fn, const char* what, const py::array& a) {
-  NEXTRL_CHECK(a.ndim() == 1, std::invalid_argument, fn, ": ", what, " must be 1-D, got ", a.ndim(),
-               " dimensions");
+  NEXTRL_CHECK(a.ndim() == 1, std::invalid_argument, fn, ": ", what, " must be 1-D, got ", a.ndim(), " dimensions");
 }
 
 // A 1-D integer array as int64, every entry in [0, capacity).
@@ -39,8 +38,8 @@ I64Array Indices(const char* fn, const py::array& a, int64_t capacity) {
   I64Array out = a.cast<I64Array>();
   const int64_t* p = out.data();
   for (py::ssize_t j = 0; j < out.size(); ++j) {
-    NEXTRL_CHECK(p[j] >= 0 && p[j] < capacity, std::out_of_range, fn, ": index ", p[j],
-                 " out of range for capacity ", capacity, " (at position ", j, ")");
+    NEXTRL_CHECK(p[j] >= 0 && p[j] < capacity, std::out_of_range, fn, ": index ", p[j], " out of range for capacity ",
+                 capacity, " (at position ", j, ")");
   }
   return out;
 }
@@ -49,8 +48,8 @@ I64Array Indices(const char* fn, const py::array& a, int64_t capacity) {
 F64Array Reals(const char* fn, const char* what, const py::array& a) {
   CheckOneDim(fn, what, a);
   const char kind = a.dtype().kind();
-  NEXTRL_CHECK(kind == 'f' || kind == 'i' || kind == 'u', TypeMismatch, fn, ": ", what,
-               " must have a real dtype, got ", DtypeName(a));
+  NEXTRL_CHECK(kind == 'f' || kind == 'i' || kind == 'u', TypeMismatch, fn, ": ", what, " must have a real dtype, got ",
+               DtypeName(a));
   return a.cast<F64Array>();
 }
 
@@ -62,8 +61,7 @@ Sum-tree (with a min-tree) over `capacity` non-negative priorities, for proporti
 (Schaul et al. 2016). Updates and searches cost O(log capacity) each and run in C++ with the GIL
 released; leaves never set have priority 0 (and do not count for `min`).)doc")
       .def(py::init([](int64_t capacity) {
-             NEXTRL_CHECK(capacity >= 1, std::invalid_argument, "SumTree: capacity must be >= 1, got ",
-                          capacity);
+             NEXTRL_CHECK(capacity >= 1, std::invalid_argument, "SumTree: capacity must be >= 1, got ", capacity);
              // Two trees of 2 * size doubles, size = capacity rounded up to a power of two (< 4 capacity).
              nextrl::CheckAllocation("SumTree", StrCat("capacity ", capacity).c_str(),
                                      2.0 * 2.0 * 8.0 * std::exp2(std::ceil(std::log2(static_cast<double>(capacity)))));
@@ -80,8 +78,7 @@ released; leaves never set have priority 0 (and do not count for `min`).)doc")
             const I64Array idx = Indices(fn, indices, t.Capacity());
             const F64Array pri = Reals(fn, "priorities", priorities);
             NEXTRL_CHECK(idx.size() == pri.size(), std::invalid_argument, fn,
-                         ": indices and priorities must have the same length, got ", idx.size(), " and ",
-                         pri.size());
+                         ": indices and priorities must have the same length, got ", idx.size(), " and ", pri.size());
             const double* p = pri.data();
             for (py::ssize_t j = 0; j < pri.size(); ++j) {
               NEXTRL_CHECK(std::isfinite(p[j]) && p[j] >= 0.0, std::invalid_argument, fn,
@@ -139,8 +136,8 @@ Prefix-sum search: for each mass, the smallest index whose inclusive prefix sum 
                          ": total priority must be > 0, got 0; update priorities first");
             const double* p = us.data();
             for (py::ssize_t j = 0; j < us.size(); ++j) {
-              NEXTRL_CHECK(p[j] >= 0.0 && p[j] < 1.0, std::invalid_argument, fn,
-                           ": uniforms must be in [0, 1), got ", p[j], " at position ", j);
+              NEXTRL_CHECK(p[j] >= 0.0 && p[j] < 1.0, std::invalid_argument, fn, ": uniforms must be in [0, 1), got ",
+                           p[j], " at position ", j);
             }
             I64Array out(us.size());
             int64_t* o = out.mutable_data();

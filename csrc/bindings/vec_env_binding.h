@@ -79,8 +79,8 @@ void BindState(py::class_<V>& cls) {
                      std::string(py::str(states.dtype())));
         NEXTRL_CHECK(states.flags() & py::array::c_style, TypeMismatch, "set_state: states must be C-contiguous");
         NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) == v.num_envs() && states.shape(1) == v.state_bytes(),
-                     std::invalid_argument, "set_state: states must have shape (", v.num_envs(), ", ",
-                     v.state_bytes(), "), got ", ShapeStr(states));
+                     std::invalid_argument, "set_state: states must have shape (", v.num_envs(), ", ", v.state_bytes(),
+                     "), got ", ShapeStr(states));
         const uint8_t* in = static_cast<const uint8_t*>(states.data());
         py::gil_scoped_release release;
         v.SetState(in);
@@ -136,11 +136,12 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
                      std::string(py::str(py::dtype::of<Action>())), ", got ", std::string(py::str(actions.dtype())));
         NEXTRL_CHECK(actions.flags() & py::array::c_style, TypeMismatch, "step: actions must be C-contiguous");
         const bool flat = actions.ndim() == 1 && v.action_size() == 1 && actions.shape(0) == v.num_envs();
-        const bool full = actions.ndim() == 2 && actions.shape(0) == v.num_envs() && actions.shape(1) == v.action_size();
+        const bool full =
+            actions.ndim() == 2 && actions.shape(0) == v.num_envs() && actions.shape(1) == v.action_size();
         NEXTRL_CHECK(flat || full, std::invalid_argument, "step: actions must have shape (", v.num_envs(),
                      v.action_size() == 1 ? std::string(",)") : StrCat(", ", v.action_size(), ")"), ", got ",
-                     std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(
-                         actions.shape(), actions.shape() + actions.ndim()))))));
+                     std::string(py::str(py::tuple(
+                         py::cast(std::vector<py::ssize_t>(actions.shape(), actions.shape() + actions.ndim()))))));
         const Action* a = static_cast<const Action*>(actions.data());
         py::gil_scoped_release release;
         return v.Step(a);

@@ -25,7 +25,7 @@ std::string StrCat(const Args&... args) {
 }  // namespace nextrl
 
 // NEXTRL_CHECK(cond, ExceptionType, message parts...): throws ExceptionType(StrCat(parts...)).
-#define NEXTRL_CHECK(cond, Exc, ...)                 \
-  do {                                               \
+#define NEXTRL_CHECK(cond, Exc, ...)                       \
+  do {                                                     \
     if (!(cond)) throw Exc(::nextrl::StrCat(__VA_ARGS__)); \
   } while (0)

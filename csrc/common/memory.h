@@ -39,8 +39,8 @@ inline void CheckAllocation(const char* fn, const char* what, double bytes) {
   const uint64_t have = AvailableMemory();
   if (bytes <= static_cast<double>(have)) return;
   const std::string need = bytes < 1.8e19 ? StrCat(static_cast<uint64_t>(bytes)) : StrCat(bytes);
-  throw AllocationRefused(StrCat(fn, ": ", what, " need ", need, " bytes (", bytes / 1073741824.0,
-                                 " GiB), but only ", have, " bytes are available; refused before allocating"));
+  throw AllocationRefused(StrCat(fn, ": ", what, " need ", need, " bytes (", bytes / 1073741824.0, " GiB), but only ",
+                                 have, " bytes are available; refused before allocating"));
 }
 
 }  // namespace nextrl

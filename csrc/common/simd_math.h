@@ -41,7 +41,6 @@ inline constexpr double kSinCosMaxArg = 0x1.921fb54442d18p+19;
 
 namespace simd_detail {
 
-
 inline uint64_t Bits(double x) {
   uint64_t u;
   std::memcpy(&u, &x, sizeof u);
@@ -52,7 +51,6 @@ inline double FromBits(uint64_t u) {
   std::memcpy(&x, &u, sizeof x);
   return x;
 }
-
 
 // Four doubles / floats as one value (GCC / Clang vector extensions: one AVX register where the function is
 // compiled for AVX, two SSE2 registers otherwise). For moving rows of 4 in and out of structure-of-arrays.

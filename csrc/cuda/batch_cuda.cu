@@ -41,8 +41,8 @@ Launch Shape(int n, int64_t amp_bytes, bool adjoint) {
 
 DeviceBatchPlan::DeviceBatchPlan(const quantum::BatchPlan& plan)
     : n_(plan.num_qubits()), num_features_(plan.num_features()), num_outputs_(plan.num_outputs()) {
-  NEXTRL_CHECK(n_ <= kMaxBatchQubits, std::invalid_argument, "BatchPlan (cuda): num_qubits must be <= ",
-               kMaxBatchQubits, ", got ", n_);
+  NEXTRL_CHECK(n_ <= kMaxBatchQubits, std::invalid_argument,
+               "BatchPlan (cuda): num_qubits must be <= ", kMaxBatchQubits, ", got ", n_);
   NEXTRL_CUDA_CHECK(cudaGetDevice(&device_));
   std::vector<DevOp> ops;
   std::vector<double2> mats;
@@ -79,8 +79,10 @@ DeviceBatchPlan::DeviceBatchPlan(const quantum::BatchPlan& plan)
     if (constant) {  // fixed gates (and parametric ones with constant angles): the matrix once, in the pool
       const size_t entries = size_t{1} << (2 * k);
       std::vector<cdouble> m(entries);
-      if (spec.kind == GateKind::kUnitary) m = spec.matrix;
-      else quantum::GateMatrix(spec.kind, a, m.data());
+      if (spec.kind == GateKind::kUnitary)
+        m = spec.matrix;
+      else
+        quantum::GateMatrix(spec.kind, a, m.data());
       op.mat = static_cast<int>(mats.size());
       for (const cdouble& z : m) mats.push_back(make_double2(z.real(), z.imag()));
       op.nparam = 0;
@@ -137,8 +139,7 @@ void DeviceBatchPlan::Run(const Real* x, int64_t batch, const Real* w, const Rea
   NEXTRL_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
   NEXTRL_CHECK(shape.smem <= optin, std::runtime_error, "QuantumLayer (cuda): ", n_, " qubits in ",
                sizeof(Real) == 4 ? "float32" : "float64", adjoint ? " with the adjoint" : "", " need ", shape.smem,
-               " bytes of shared memory per sample, the device offers ", optin,
-               "; use float32 or fewer qubits");
+               " bytes of shared memory per sample, the device offers ", optin, "; use float32 or fewer qubits");
   if (shape.smem > (48 << 10))
     NEXTRL_CUDA_CHECK(cudaFuncSetAttribute(VqcKernel<Real>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(shape.smem)));
@@ -172,7 +173,7 @@ void DeviceBatchPlan::Run(const Real* x, int64_t batch, const Real* w, const Rea
 
 template void DeviceBatchPlan::Run<float>(const float*, int64_t, const float*, const float*, float*, const float*,
                                           float*, uintptr_t) const;
-template void DeviceBatchPlan::Run<double>(const double*, int64_t, const double*, const double*, double*,
-                                           const double*, double*, uintptr_t) const;
+template void DeviceBatchPlan::Run<double>(const double*, int64_t, const double*, const double*, double*, const double*,
+                                           double*, uintptr_t) const;
 
 }  // namespace nextrl::cuda

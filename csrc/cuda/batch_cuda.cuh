@@ -77,25 +77,37 @@ __device__ void ParamMatrix(int kind, const R* a, Cx<R>* m) {
     case GateKind::kRX: {
       R s, c;
       SinCos(a[0] / 2, &s, &c);
-      m[0] = {c, z}; m[1] = {z, -s}; m[2] = {z, -s}; m[3] = {c, z};
+      m[0] = {c, z};
+      m[1] = {z, -s};
+      m[2] = {z, -s};
+      m[3] = {c, z};
       break;
     }
     case GateKind::kRY: {
       R s, c;
       SinCos(a[0] / 2, &s, &c);
-      m[0] = {c, z}; m[1] = {-s, z}; m[2] = {s, z}; m[3] = {c, z};
+      m[0] = {c, z};
+      m[1] = {-s, z};
+      m[2] = {s, z};
+      m[3] = {c, z};
       break;
     }
     case GateKind::kRZ: {
       R s, c;
       SinCos(a[0] / 2, &s, &c);
-      m[0] = {c, -s}; m[1] = {z, z}; m[2] = {z, z}; m[3] = {c, s};
+      m[0] = {c, -s};
+      m[1] = {z, z};
+      m[2] = {z, z};
+      m[3] = {c, s};
       break;
     }
     case GateKind::kP: {
       R s, c;
       SinCos(a[0], &s, &c);
-      m[0] = {R(1), z}; m[1] = {z, z}; m[2] = {z, z}; m[3] = {c, s};
+      m[0] = {R(1), z};
+      m[1] = {z, z};
+      m[2] = {z, z};
+      m[3] = {c, s};
       break;
     }
     case GateKind::kU: {
@@ -104,10 +116,14 @@ __device__ void ParamMatrix(int kind, const R* a, Cx<R>* m) {
       SinCos(a[1], &sp, &cp);
       SinCos(a[2], &sl, &cl);
       SinCos(a[1] + a[2], &spl, &cpl);
-      m[0] = {c, z}; m[1] = {-s * cl, -s * sl}; m[2] = {s * cp, s * sp}; m[3] = {c * cpl, c * spl};
+      m[0] = {c, z};
+      m[1] = {-s * cl, -s * sl};
+      m[2] = {s * cp, s * sp};
+      m[3] = {c * cpl, c * spl};
       break;
     }
-    case GateKind::kRXX: case GateKind::kRYY: {
+    case GateKind::kRXX:
+    case GateKind::kRYY: {
       R s, c;
       SinCos(a[0] / 2, &s, &c);
       const R sign = static_cast<GateKind>(kind) == GateKind::kRXX ? R(1) : R(-1);
@@ -188,7 +204,10 @@ __device__ __forceinline__ void ApplyOp(const DevOp& op, const Cx<R>* m, Cx<R>* 
     const uint32_t bit = 1u << op.t0;
     Cx<R> u00 = m[0], u01 = m[1], u10 = m[2], u11 = m[3];
     if (adjoint) {
-      u00 = CConj(m[0]); u01 = CConj(m[2]); u10 = CConj(m[1]); u11 = CConj(m[3]);
+      u00 = CConj(m[0]);
+      u01 = CConj(m[2]);
+      u10 = CConj(m[1]);
+      u11 = CConj(m[3]);
     }
     for (int64_t q = g; q < count; q += G) {
       const uint32_t i0 = static_cast<uint32_t>(InsertZeros(static_cast<uint64_t>(q), op.skip)) | op.cbits;
@@ -227,8 +246,8 @@ __device__ __forceinline__ void ApplyOp(const DevOp& op, const Cx<R>* m, Cx<R>* 
 
 // This thread's part of sum over the op's groups of Re conj(lam) . (D psi), for D = dU/dtheta.
 template <typename R>
-__device__ __forceinline__ double DerivInner(const DevOp& op, const Cx<R>* d, const Cx<R>* psi, const Cx<R>* lam,
-                                             int n, int S, int g, int G) {
+__device__ __forceinline__ double DerivInner(const DevOp& op, const Cx<R>* d, const Cx<R>* psi, const Cx<R>* lam, int n,
+                                             int S, int g, int G) {
   const int64_t count = int64_t{1} << (n - __popc(op.skip));
   const int dim = 1 << op.k;
   uint32_t toff[4] = {0, 1u << op.t0, 0, 0};

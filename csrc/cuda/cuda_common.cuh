@@ -7,12 +7,12 @@
 #include <stdexcept>
 #include <string>
 
-#define NEXTRL_CUDA_CHECK(expr)                                                                      \
-  do {                                                                                               \
-    const cudaError_t err_ = (expr);                                                                 \
-    if (err_ != cudaSuccess)                                                                         \
-      throw std::runtime_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " +       \
-                               cudaGetErrorString(err_));                                            \
+#define NEXTRL_CUDA_CHECK(expr)                                                                \
+  do {                                                                                         \
+    const cudaError_t err_ = (expr);                                                           \
+    if (err_ != cudaSuccess)                                                                   \
+      throw std::runtime_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + \
+                               cudaGetErrorString(err_));                                      \
   } while (0)
 
 namespace nextrl::cuda {

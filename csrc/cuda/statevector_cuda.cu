@@ -114,11 +114,16 @@ void LaunchDense(void* s, int n, uint64_t mask, const double2* mat) {
 template <typename R>
 void LaunchDenseK(int K, void* s, int n, uint64_t mask, const double2* mat) {
   switch (K) {
-    case 1: return LaunchDense<R, 1>(s, n, mask, mat);
-    case 2: return LaunchDense<R, 2>(s, n, mask, mat);
-    case 3: return LaunchDense<R, 3>(s, n, mask, mat);
-    case 4: return LaunchDense<R, 4>(s, n, mask, mat);
-    default: return LaunchDense<R, 5>(s, n, mask, mat);
+    case 1:
+      return LaunchDense<R, 1>(s, n, mask, mat);
+    case 2:
+      return LaunchDense<R, 2>(s, n, mask, mat);
+    case 3:
+      return LaunchDense<R, 3>(s, n, mask, mat);
+    case 4:
+      return LaunchDense<R, 4>(s, n, mask, mat);
+    default:
+      return LaunchDense<R, 5>(s, n, mask, mat);
   }
 }
 
@@ -130,14 +135,18 @@ void LaunchSingle(void* s, int n, const OpSpec& op, const std::vector<cdouble>& 
   if (op.targets.size() == 1) {
     Mat2 m;
     for (int e = 0; e < 4; ++e) m.re[e] = g[e].real(), m.im[e] = g[e].imag();
-    if (diagonal) Apply1Kernel<R, true><<<Grid(count), kThreads>>>(As<R>(s), count, op.targets[0], skip, cbits, m);
-    else Apply1Kernel<R, false><<<Grid(count), kThreads>>>(As<R>(s), count, op.targets[0], skip, cbits, m);
+    if (diagonal)
+      Apply1Kernel<R, true><<<Grid(count), kThreads>>>(As<R>(s), count, op.targets[0], skip, cbits, m);
+    else
+      Apply1Kernel<R, false><<<Grid(count), kThreads>>>(As<R>(s), count, op.targets[0], skip, cbits, m);
   } else {
     Mat4 m;
     for (int e = 0; e < 16; ++e) m.re[e] = g[e].real(), m.im[e] = g[e].imag();
     const int t0 = op.targets[0], t1 = op.targets[1];
-    if (diagonal) Apply2Kernel<R, true><<<Grid(count), kThreads>>>(As<R>(s), count, t0, t1, skip, cbits, m);
-    else Apply2Kernel<R, false><<<Grid(count), kThreads>>>(As<R>(s), count, t0, t1, skip, cbits, m);
+    if (diagonal)
+      Apply2Kernel<R, true><<<Grid(count), kThreads>>>(As<R>(s), count, t0, t1, skip, cbits, m);
+    else
+      Apply2Kernel<R, false><<<Grid(count), kThreads>>>(As<R>(s), count, t0, t1, skip, cbits, m);
   }
 }
 
@@ -235,10 +244,11 @@ DeviceCircuit::DeviceCircuit(const quantum::Plan& plan, int max_fused_qubits)
       b.kind = DeviceBlock::kSingle;
     } else {
       if (b.qubits.empty()) b.qubits.push_back(0);  // a lone global phase: a 1-qubit block
-      NEXTRL_CHECK(static_cast<int>(b.qubits.size()) <= kMaxDeviceFused, std::invalid_argument,
-                   "DeviceCircuit: op ", f.ops[0], " acts on ", b.qubits.size(),
+      NEXTRL_CHECK(static_cast<int>(b.qubits.size()) <= kMaxDeviceFused, std::invalid_argument, "DeviceCircuit: op ",
+                   f.ops[0], " acts on ", b.qubits.size(),
                    " qubits; the CUDA backend applies gates on at most 2 targets (any number of controls) and "
-                   "unitaries on at most ", kMaxDeviceFused, " qubits");
+                   "unitaries on at most ",
+                   kMaxDeviceFused, " qubits");
       b.kind = DeviceBlock::kDense;
     }
     blocks_.push_back(std::move(b));
@@ -257,8 +267,10 @@ DeviceState::DeviceState(int num_qubits, bool single) : n_(num_qubits), single_(
 DeviceState::~DeviceState() { cudaFree(data_); }
 
 void DeviceState::Reset() {
-  if (single_) FillBasisKernel<float><<<Grid(size()), kThreads>>>(As<float>(data_), size());
-  else FillBasisKernel<double><<<Grid(size()), kThreads>>>(As<double>(data_), size());
+  if (single_)
+    FillBasisKernel<float><<<Grid(size()), kThreads>>>(As<float>(data_), size());
+  else
+    FillBasisKernel<double><<<Grid(size()), kThreads>>>(As<double>(data_), size());
   CheckLaunch();
 }
 
@@ -287,8 +299,10 @@ void DeviceState::ApplyMatrix1(int target, const std::complex<double>* m, uint64
       op.controls.push_back(q);
     }
   const std::vector<cdouble> g(m, m + 4);
-  if (single_) LaunchSingle<float>(data_, n_, op, g);
-  else LaunchSingle<double>(data_, n_, op, g);
+  if (single_)
+    LaunchSingle<float>(data_, n_, op, g);
+  else
+    LaunchSingle<double>(data_, n_, op, g);
   CheckLaunch();
 }
 
@@ -317,15 +331,19 @@ void DeviceState::Apply(const DeviceCircuit& circuit, const double* params) {
     if (b.kind == DeviceBlock::kSingle) {
       const OpSpec& op = circuit.ops()[b.ops[0]];
       const std::vector<cdouble> g = BoundMatrix(op, params);
-      if (single_) LaunchSingle<float>(data_, n_, op, g);
-      else LaunchSingle<double>(data_, n_, op, g);
+      if (single_)
+        LaunchSingle<float>(data_, n_, op, g);
+      else
+        LaunchSingle<double>(data_, n_, op, g);
     } else {
       uint64_t mask = 0;
       for (int q : b.qubits) mask |= uint64_t{1} << q;
       const int K = static_cast<int>(b.qubits.size());
       const double2* m = dmats.as<double2>() + mat_off[i];
-      if (single_) LaunchDenseK<float>(K, data_, n_, mask, m);
-      else LaunchDenseK<double>(K, data_, n_, mask, m);
+      if (single_)
+        LaunchDenseK<float>(K, data_, n_, mask, m);
+      else
+        LaunchDenseK<double>(K, data_, n_, mask, m);
     }
     CheckLaunch();
   }
@@ -340,8 +358,10 @@ double DeviceState::NormSquared() const {
 void DeviceState::Probabilities(const std::vector<int>& qubits, double* out) const {
   const int64_t bins = int64_t{1} << qubits.size();
   DeviceBuffer probs(sizeof(double) * bins);
-  if (single_) MarginalOnDevice<float>(data_, n_, qubits, probs.as<double>());
-  else MarginalOnDevice<double>(data_, n_, qubits, probs.as<double>());
+  if (single_)
+    MarginalOnDevice<float>(data_, n_, qubits, probs.as<double>());
+  else
+    MarginalOnDevice<double>(data_, n_, qubits, probs.as<double>());
   NEXTRL_CUDA_CHECK(cudaMemcpy(out, probs.p, sizeof(double) * bins, cudaMemcpyDeviceToHost));
 }
 
@@ -367,9 +387,12 @@ std::complex<double> DeviceState::Inner(const DeviceState& other) const {
 
 void DeviceState::Sample(const std::vector<int>& qubits, int64_t shots, uint64_t seed, int64_t* out) const {
   const int64_t bins = int64_t{1} << qubits.size();
-  DeviceBuffer probs(sizeof(double) * bins), cdf(sizeof(double) * bins), dout(sizeof(int64_t) * std::max<int64_t>(shots, 1));
-  if (single_) MarginalOnDevice<float>(data_, n_, qubits, probs.as<double>());
-  else MarginalOnDevice<double>(data_, n_, qubits, probs.as<double>());
+  DeviceBuffer probs(sizeof(double) * bins), cdf(sizeof(double) * bins),
+      dout(sizeof(int64_t) * std::max<int64_t>(shots, 1));
+  if (single_)
+    MarginalOnDevice<float>(data_, n_, qubits, probs.as<double>());
+  else
+    MarginalOnDevice<double>(data_, n_, qubits, probs.as<double>());
   NEXTRL_CUDA_CHECK(cudaMemcpy(cdf.p, probs.p, sizeof(double) * bins, cudaMemcpyDeviceToDevice));
   ScanOnDevice(cdf.as<double>(), bins);
   if (shots > 0) {
@@ -387,8 +410,10 @@ int DeviceState::Measure(int qubit, uint64_t seed) {
   const double p0 = NormSquared() - p1;
   const int outcome = UniformDouble(seed, 1, 0) * (p0 + p1) < p1 ? 1 : 0;
   const double scale = 1.0 / std::sqrt(outcome == 1 ? p1 : p0);
-  if (single_) CollapseKernel<float><<<Grid(size()), kThreads>>>(As<float>(data_), size(), bit, outcome, float(scale));
-  else CollapseKernel<double><<<Grid(size()), kThreads>>>(As<double>(data_), size(), bit, outcome, scale);
+  if (single_)
+    CollapseKernel<float><<<Grid(size()), kThreads>>>(As<float>(data_), size(), bit, outcome, float(scale));
+  else
+    CollapseKernel<double><<<Grid(size()), kThreads>>>(As<double>(data_), size(), bit, outcome, scale);
   CheckLaunch();
   return outcome;
 }

@@ -229,8 +229,10 @@ __global__ void SampleKernel(const double* cdf, const double* probs, int64_t bin
     int64_t lo = 0, hi = bins;  // first index with cdf > u
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (cdf[mid] > u) hi = mid;
-      else lo = mid + 1;
+      if (cdf[mid] > u)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     if (lo == bins) {
       lo = bins - 1;

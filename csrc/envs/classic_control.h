@@ -43,8 +43,8 @@ struct CartPole {
   static void Validate(const Config& c) {
     NEXTRL_CHECK(std::isfinite(c.init_low) && std::isfinite(c.init_high) && c.init_low <= c.init_high,
                  std::invalid_argument,
-                 "CartPole: init_low and init_high must be finite with init_low <= init_high, got ",
-                 c.init_low, " and ", c.init_high);
+                 "CartPole: init_low and init_high must be finite with init_low <= init_high, got ", c.init_low,
+                 " and ", c.init_high);
     NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "CartPole: max_steps must be >= 0, got ", c.max_steps);
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
@@ -63,7 +63,9 @@ struct CartPole {
   static int64_t StateSize(const Config&) { return kStateSize; }
   // State (envs/env_state.h): [x, x_dot, theta, theta_dot].
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     rng.Uniforms(cfg_->init_low, cfg_->init_high, s_, kStateSize);
@@ -78,9 +80,8 @@ struct CartPole {
       -> decltype(D{} < 0.0) {
     const D x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
     const D temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
-    const D thetaacc =
-        (kGravity * sintheta - costheta * temp) /
-        (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
+    const D thetaacc = (kGravity * sintheta - costheta * temp) /
+                       (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
     const D xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
     next[0] = x + kTau * x_dot;
     next[1] = x_dot + kTau * xacc;
@@ -153,8 +154,8 @@ struct CartPole {
     for (int g = 0; g < G; ++g) SinCosSmallCore(col[g][2], sintheta[g], costheta[g]);
     for (int g = 0; g < G; ++g) {
       const V4i push_right = *reinterpret_cast<const simd_detail::V4iU*>(actions + j + 4 * g) == 1;
-      const V4d force = simd_detail::Select(push_right, simd_detail::Splat<V4d>(kForceMag),
-                                            simd_detail::Splat<V4d>(-kForceMag));
+      const V4d force =
+          simd_detail::Select(push_right, simd_detail::Splat<V4d>(kForceMag), simd_detail::Splat<V4d>(-kForceMag));
       term[g] = Dynamics(col[g], force, sintheta[g], costheta[g], next[g]);
     }
     uint8_t skip_any = 0;
@@ -223,10 +224,10 @@ struct Pendulum {
 
   static void Validate(const Config& c) {
     NEXTRL_CHECK(std::isfinite(c.g), std::invalid_argument, "Pendulum: g must be finite, got ", c.g);
-    NEXTRL_CHECK(std::isfinite(c.init_theta) && std::isfinite(c.init_theta_dot) && c.init_theta >= 0 &&
-                     c.init_theta_dot >= 0,
-                 std::invalid_argument, "Pendulum: init_theta and init_theta_dot must be finite and >= 0, got ",
-                 c.init_theta, " and ", c.init_theta_dot);
+    NEXTRL_CHECK(
+        std::isfinite(c.init_theta) && std::isfinite(c.init_theta_dot) && c.init_theta >= 0 && c.init_theta_dot >= 0,
+        std::invalid_argument, "Pendulum: init_theta and init_theta_dot must be finite and >= 0, got ", c.init_theta,
+        " and ", c.init_theta_dot);
     NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "Pendulum: max_steps must be >= 0, got ", c.max_steps);
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {3}; }
@@ -239,7 +240,9 @@ struct Pendulum {
   static int64_t StateSize(const Config&) { return kStateSize; }
   // State (envs/env_state.h): [theta, theta_dot].
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     s_[0] = rng.Uniform(-cfg_->init_theta, cfg_->init_theta);

@@ -56,12 +56,18 @@ void VisitField(F& f, T& x) {
 struct StateSizer {
   size_t bytes = 0;
   template <class T>
-  void Raw(T*, size_t n) { bytes += sizeof(T) * n; }
+  void Raw(T*, size_t n) {
+    bytes += sizeof(T) * n;
+  }
   void Bool(bool&) { bytes += 1; }
   template <class T>
-  void operator()(T& x) { VisitField(*this, x); }
+  void operator()(T& x) {
+    VisitField(*this, x);
+  }
   template <class T>
-  void operator()(T*, int64_t n) { bytes += sizeof(T) * static_cast<size_t>(n); }
+  void operator()(T*, int64_t n) {
+    bytes += sizeof(T) * static_cast<size_t>(n);
+  }
 };
 
 struct StateWriter {
@@ -73,9 +79,13 @@ struct StateWriter {
   }
   void Bool(bool& b) { *p++ = b ? 1 : 0; }
   template <class T>
-  void operator()(T& x) { VisitField(*this, x); }
+  void operator()(T& x) {
+    VisitField(*this, x);
+  }
   template <class T>
-  void operator()(T* x, int64_t n) { Raw(x, static_cast<size_t>(n)); }
+  void operator()(T* x, int64_t n) {
+    Raw(x, static_cast<size_t>(n));
+  }
 };
 
 // Reads fields back; a bool byte other than 0 / 1 sets error (the field is then false).
@@ -93,9 +103,13 @@ struct StateReader {
     b = v == 1;
   }
   template <class T>
-  void operator()(T& x) { VisitField(*this, x); }
+  void operator()(T& x) {
+    VisitField(*this, x);
+  }
   template <class T>
-  void operator()(T* x, int64_t n) { Raw(x, static_cast<size_t>(n)); }
+  void operator()(T* x, int64_t n) {
+    Raw(x, static_cast<size_t>(n));
+  }
 };
 
 // A flag stored as a uint8_t 0 / 1 byte in a driver's buffer, visited as a bool.

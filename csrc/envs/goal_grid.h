@@ -93,11 +93,13 @@ struct GoalGridWorld {
   int64_t MaxSteps() const { return cfg_->max_steps; }
   // State (envs/env_state.h): the agent's and the goal's cells.
   template <class F>
-  void VisitState(F&& f) { f(x_), f(y_), f(gx_), f(gy_); }
+  void VisitState(F&& f) {
+    f(x_), f(y_), f(gx_), f(gy_);
+  }
   const char* CheckState() const {
     const Config& c = *cfg_;
-    const bool in = x_ >= 0 && y_ >= 0 && gx_ >= 0 && gy_ >= 0 && x_ < c.width && gx_ < c.width && y_ < c.height &&
-                    gy_ < c.height;
+    const bool in =
+        x_ >= 0 && y_ >= 0 && gx_ >= 0 && gy_ >= 0 && x_ < c.width && gx_ < c.width && y_ < c.height && gy_ < c.height;
     return in && !Wall(c, x_, y_) && !Wall(c, gx_, gy_) ? nullptr : "has a cell outside the grid or in a wall";
   }
 

@@ -60,15 +60,15 @@ struct GridWorld {
     NEXTRL_CHECK(c.width >= 1 && c.height >= 1 && c.width * c.height >= 2 && c.width <= 4096 && c.height <= 4096,
                  std::invalid_argument, "GridWorld: width and height must be in [1, 4096] with at least 2 cells, got ",
                  c.width, " x ", c.height);
-    NEXTRL_CHECK(c.cells.empty() || static_cast<int64_t>(c.cells.size()) == c.width * c.height,
-                 std::invalid_argument, "GridWorld: cells must have height * width = ", c.width * c.height,
-                 " entries, got ", c.cells.size());
+    NEXTRL_CHECK(c.cells.empty() || static_cast<int64_t>(c.cells.size()) == c.width * c.height, std::invalid_argument,
+                 "GridWorld: cells must have height * width = ", c.width * c.height, " entries, got ", c.cells.size());
     for (uint8_t v : c.cells)
-      NEXTRL_CHECK(v <= kCellPit, std::invalid_argument, "GridWorld: cell values must be 0 (free), 1 (wall) or 2 (pit), got ",
-                   int(v));
+      NEXTRL_CHECK(v <= kCellPit, std::invalid_argument,
+                   "GridWorld: cell values must be 0 (free), 1 (wall) or 2 (pit), got ", int(v));
     NEXTRL_CHECK(c.goal_x >= 0 && c.goal_x < c.width && c.goal_y >= 0 && c.goal_y < c.height, std::invalid_argument,
                  "GridWorld: goal (", c.goal_x, ", ", c.goal_y, ") is outside the ", c.width, " x ", c.height, " grid");
-    NEXTRL_CHECK(Cell(c, c.goal_x, c.goal_y) == kCellFree, std::invalid_argument, "GridWorld: the goal cell must be free");
+    NEXTRL_CHECK(Cell(c, c.goal_x, c.goal_y) == kCellFree, std::invalid_argument,
+                 "GridWorld: the goal cell must be free");
     if (c.start_x != -1) {
       NEXTRL_CHECK(c.start_x >= 0 && c.start_x < c.width && c.start_y >= 0 && c.start_y < c.height,
                    std::invalid_argument, "GridWorld: start (", c.start_x, ", ", c.start_y, ") is outside the grid");
@@ -83,9 +83,12 @@ struct GridWorld {
   }
   static std::vector<int64_t> ObsShape(const Config& c) {
     switch (c.obs_mode) {
-      case GridObs::kCoords: return {2};
-      case GridObs::kOneHot: return {c.width * c.height};
-      default: return {3, 2 * c.view_radius + 1, 2 * c.view_radius + 1};
+      case GridObs::kCoords:
+        return {2};
+      case GridObs::kOneHot:
+        return {c.width * c.height};
+      default:
+        return {3, 2 * c.view_radius + 1, 2 * c.view_radius + 1};
     }
   }
   static int64_t ActionSize(const Config&) { return 1; }
@@ -145,10 +148,13 @@ struct GridWorld {
   int64_t y() const { return s_ / cfg_->width; }
   // State (envs/env_state.h): the cell index.
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
   const char* CheckState() const {
-    return s_ >= 0 && s_ < NumStates(*cfg_) && Cell(*cfg_, x(), y()) != kCellWall ? nullptr
-                                                                                   : "has a cell outside the grid or in a wall";
+    return s_ >= 0 && s_ < NumStates(*cfg_) && Cell(*cfg_, x(), y()) != kCellWall
+               ? nullptr
+               : "has a cell outside the grid or in a wall";
   }
 
   void Reset(Rng& rng, Obs* obs, double*) {

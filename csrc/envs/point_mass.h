@@ -67,7 +67,9 @@ struct PointMass {
   static int64_t StateSize(const Config&) { return kStateSize; }
   // State (envs/env_state.h).
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
 
   void Reset(Rng& rng, Obs* obs, double*) {
     for (double& x : s_) x = rng.Uniform(-cfg_->init_range, cfg_->init_range);
@@ -153,7 +155,9 @@ struct CausalThrust {
   double ForceIntervention() const { return do_force_; }
   // State (envs/env_state.h): the dynamics, the pending do(force) and whether this episode is intervened.
   template <class F>
-  void VisitState(F&& f) { f(s_), f(do_force_), f(intervened_); }
+  void VisitState(F&& f) {
+    f(s_), f(do_force_), f(intervened_);
+  }
   const char* CheckState() const {
     return std::isnan(do_force_) || std::abs(do_force_) <= cfg_->max_force ? nullptr
                                                                            : "has a do(force) beyond max_force";
@@ -224,8 +228,7 @@ struct HeteroPointMass {
     NEXTRL_CHECK(c.max_norm > 0, std::invalid_argument, "HeteroPointMass: max_norm must be > 0, got ", c.max_norm);
     NEXTRL_CHECK(std::isfinite(c.action_cost), std::invalid_argument,
                  "HeteroPointMass: action_cost must be finite, got ", c.action_cost);
-    NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "HeteroPointMass: max_steps must be >= 0, got ",
-                 c.max_steps);
+    NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "HeteroPointMass: max_steps must be >= 0, got ", c.max_steps);
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return kActionSize; }
@@ -240,7 +243,9 @@ struct HeteroPointMass {
   int64_t Variant() const { return variant_; }
   // State (envs/env_state.h): the dynamics, this episode's variant and the next reset's.
   template <class F>
-  void VisitState(F&& f) { f(s_), f(next_variant_), f(variant_); }
+  void VisitState(F&& f) {
+    f(s_), f(next_variant_), f(variant_);
+  }
   const char* CheckState() const {
     const bool ok = variant_ >= 0 && variant_ < kNumVariants && next_variant_ >= 0 && next_variant_ < kNumVariants;
     return ok ? nullptr : "has a variant outside [0, 4)";
@@ -267,10 +272,18 @@ struct HeteroPointMass {
     const double cost = c.action_cost * (a[0] * a[0] + a[1] * a[1]);
     double reward;
     switch (variant_) {
-      case 0: reward = -norm2 - cost; break;
-      case 1: reward = sum - norm2 - cost; break;
-      case 2: reward = norm < kGoalRadius ? kGoalReward : -kDistancePenalty * norm; break;
-      default: reward = std::sin(sum) - cost; break;
+      case 0:
+        reward = -norm2 - cost;
+        break;
+      case 1:
+        reward = sum - norm2 - cost;
+        break;
+      case 2:
+        reward = norm < kGoalRadius ? kGoalReward : -kDistancePenalty * norm;
+        break;
+      default:
+        reward = std::sin(sum) - cost;
+        break;
     }
     Observe(obs, info);
     return {static_cast<float>(reward), norm > c.max_norm};

@@ -41,9 +41,9 @@ struct QuantumStatePrep {
   using Action = int64_t;
   static constexpr std::array<const char*, 1> kInfoNames{"fidelity"};
   static constexpr int64_t kMaxQubits = 10, kNumSingle = 6, kMaxTargetTries = 100;
-  static constexpr quantum::GateKind kSingleGates[kNumSingle] = {
-      quantum::GateKind::kH, quantum::GateKind::kX,  quantum::GateKind::kS,
-      quantum::GateKind::kT, quantum::GateKind::kRY, quantum::GateKind::kRZ};
+  static constexpr quantum::GateKind kSingleGates[kNumSingle] = {quantum::GateKind::kH,  quantum::GateKind::kX,
+                                                                 quantum::GateKind::kS,  quantum::GateKind::kT,
+                                                                 quantum::GateKind::kRY, quantum::GateKind::kRZ};
   static constexpr const char* kSingleNames[kNumSingle] = {"h", "x", "s", "t", "ry", "rz"};
   static constexpr double kAngle = 3.14159265358979323846 / 4;  // of RY and RZ
 
@@ -87,7 +87,9 @@ struct QuantumStatePrep {
   static const char* CheckAction(const Config& c, const Action* a) {
     return (*a >= 0 && *a < NumActions(c)) ? nullptr : "must be in [0, num_actions)";
   }
-  static bool AllActionsValid(const Config& c, const Action* a, int64_t count) { return AllBelow(a, count, NumActions(c)); }
+  static bool AllActionsValid(const Config& c, const Action* a, int64_t count) {
+    return AllBelow(a, count, NumActions(c));
+  }
 
   explicit QuantumStatePrep(const Config& c) : cfg_(&c), dim_(int64_t{1} << c.num_qubits) {
     for (int64_t g = 0; g < kNumSingle; ++g) quantum::GateMatrix(kSingleGates[g], &kAngle, mats_[g].data());
@@ -99,7 +101,9 @@ struct QuantumStatePrep {
   const std::vector<cdouble>& Target() const { return target_; }
   // State (envs/env_state.h): the prepared state, the episode's target and the last fidelity.
   template <class F>
-  void VisitState(F&& f) { f(psi_), f(target_), f(fidelity_); }
+  void VisitState(F&& f) {
+    f(psi_), f(target_), f(fidelity_);
+  }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
     const Config& c = *cfg_;

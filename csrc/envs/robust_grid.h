@@ -61,17 +61,18 @@ struct RobustGridWorld {
                  "RobustGridWorld: size range must satisfy 3 <= min_size <= max_size <= 64, got [", c.min_size, ", ",
                  c.max_size, "]");
     auto range = [](double lo, double hi, double top, const char* name) {
-      NEXTRL_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo >= 0.0 && lo <= hi && hi <= top,
-                   std::invalid_argument, "RobustGridWorld: ", name, " range must satisfy 0 <= min <= max",
-                   top < 1e300 ? " <= 1" : "", ", got [", lo, ", ", hi, "]");
+      NEXTRL_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo >= 0.0 && lo <= hi && hi <= top, std::invalid_argument,
+                   "RobustGridWorld: ", name, " range must satisfy 0 <= min <= max", top < 1e300 ? " <= 1" : "",
+                   ", got [", lo, ", ", hi, "]");
     };
     range(c.min_obs_noise, c.max_obs_noise, 1e308, "obs_noise");
     range(c.min_action_failure, c.max_action_failure, 1.0, "action_failure_prob");
     range(c.min_reward_noise, c.max_reward_noise, 1e308, "reward_noise");
-    NEXTRL_CHECK(c.min_obstacles >= 0 && c.min_obstacles <= c.max_obstacles &&
-                     c.min_obstacles <= Interior(c.min_size),
-                 std::invalid_argument, "RobustGridWorld: num_obstacles range must satisfy 0 <= min <= max and min <= "
-                 "(min_size - 2)^2 = ", Interior(c.min_size), ", got [", c.min_obstacles, ", ", c.max_obstacles, "]");
+    NEXTRL_CHECK(c.min_obstacles >= 0 && c.min_obstacles <= c.max_obstacles && c.min_obstacles <= Interior(c.min_size),
+                 std::invalid_argument,
+                 "RobustGridWorld: num_obstacles range must satisfy 0 <= min <= max and min <= "
+                 "(min_size - 2)^2 = ",
+                 Interior(c.min_size), ", got [", c.min_obstacles, ", ", c.max_obstacles, "]");
     NEXTRL_CHECK(std::isfinite(c.goal_reward) && std::isfinite(c.obstacle_penalty) && std::isfinite(c.step_penalty) &&
                      std::isfinite(c.distance_penalty),
                  std::invalid_argument, "RobustGridWorld: rewards must be finite");
@@ -114,7 +115,8 @@ struct RobustGridWorld {
   // State (envs/env_state.h): the episode's parameters and obstacles, the position, the pending parameters.
   template <class F>
   void VisitState(F&& f) {
-    for (Params* p : {&params_, &pending_}) f(p->size), f(p->obs_noise), f(p->action_failure), f(p->reward_noise), f(p->num_obstacles);
+    for (Params* p : {&params_, &pending_})
+      f(p->size), f(p->obs_noise), f(p->action_failure), f(p->reward_noise), f(p->num_obstacles);
     f(pending_fields_), f(blocked_), f(x_), f(y_);
   }
   const char* CheckState() const {
@@ -166,7 +168,8 @@ struct RobustGridWorld {
       } else {
         x_ = nx, y_ = ny;
         terminal = x_ == goal && y_ == goal;
-        reward = terminal ? c.goal_reward : -c.step_penalty - c.distance_penalty * static_cast<double>(2 * goal - x_ - y_);
+        reward =
+            terminal ? c.goal_reward : -c.step_penalty - c.distance_penalty * static_cast<double>(2 * goal - x_ - y_);
       }
     }
     if (params_.reward_noise > 0.0) reward += params_.reward_noise * rng.Normal();

@@ -75,7 +75,9 @@ struct SafeGridWorld {
   int64_t StateId() const { return grid_.StateId(); }
   // State (envs/env_state.h): GridWorld's.
   template <class F>
-  void VisitState(F&& f) { grid_.VisitState(f); }
+  void VisitState(F&& f) {
+    grid_.VisitState(f);
+  }
   const char* CheckState() const { return grid_.CheckState(); }
 
   void Reset(Rng& rng, Obs* obs, double* info) {

@@ -31,7 +31,8 @@ struct SlipThresholds {
   uint64_t lo = 0, hi = 0;
   SlipThresholds() = default;
   explicit SlipThresholds(double fail)
-      : lo(static_cast<uint64_t>(std::ceil(fail * 0x1.0p32))), hi(static_cast<uint64_t>(std::ceil((1.0 - fail) * 0x1.0p32))) {}
+      : lo(static_cast<uint64_t>(std::ceil(fail * 0x1.0p32))),
+        hi(static_cast<uint64_t>(std::ceil((1.0 - fail) * 0x1.0p32))) {}
 };
 inline int SlipOutcome(uint32_t x, SlipThresholds th) {
   return static_cast<int>(x >= th.lo) + static_cast<int>(x >= th.hi);
@@ -187,10 +188,17 @@ struct FrozenLake {
     int64_t row = s / c.ncol, col = s % c.ncol;
     const int dir = c.is_slippery ? SlipDirection(static_cast<int>(a), k) : static_cast<int>(a);
     switch (dir) {
-      case 0: col = col > 0 ? col - 1 : 0; break;
-      case 1: row = row + 1 < c.nrow ? row + 1 : row; break;
-      case 2: col = col + 1 < c.ncol ? col + 1 : col; break;
-      default: row = row > 0 ? row - 1 : 0;
+      case 0:
+        col = col > 0 ? col - 1 : 0;
+        break;
+      case 1:
+        row = row + 1 < c.nrow ? row + 1 : row;
+        break;
+      case 2:
+        col = col + 1 < c.ncol ? col + 1 : col;
+        break;
+      default:
+        row = row > 0 ? row - 1 : 0;
     }
     const int64_t next = row * c.ncol + col;
     const char tile = c.desc[next];
@@ -217,7 +225,9 @@ struct FrozenLake {
   int64_t StateId() const { return s_; }
   // State (envs/env_state.h): the tile index row * ncol + col.
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
   const char* CheckState() const { return s_ >= 0 && s_ < NumStates(*cfg_) ? nullptr : "has a tile outside the map"; }
 
   void Reset(Rng& rng, Obs* obs, double* info) {
@@ -295,7 +305,9 @@ struct CliffWalking {
   int64_t StateId() const { return s_; }
   // State (envs/env_state.h): the tile index row * ncol + col.
   template <class F>
-  void VisitState(F&& f) { f(s_); }
+  void VisitState(F&& f) {
+    f(s_);
+  }
   const char* CheckState() const { return s_ >= 0 && s_ < NumStates(*cfg_) ? nullptr : "has a tile outside the map"; }
 
   void Reset(Rng&, Obs* obs, double* info) {

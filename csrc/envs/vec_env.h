@@ -123,9 +123,8 @@ inline constexpr int64_t kStepBlock = 256;
 
 template <class Env>
 concept HasStepBlock = requires(const typename Env::Config& c, Env* envs, Rng* rngs, const typename Env::Action* a,
-                                const uint8_t* skip, typename Env::Obs* obs, double* info, StepOut* out) {
-  Env::StepBlock(c, envs, rngs, int64_t{0}, a, skip, obs, info, out);
-};
+                                const uint8_t* skip, typename Env::Obs* obs, double* info,
+                                StepOut* out) { Env::StepBlock(c, envs, rngs, int64_t{0}, a, skip, obs, info, out); };
 
 // Env without its StepBlock: VecEnv<Stepwise<Env>> steps one env at a time through Env::Step (the tests compare
 // it with VecEnv<Env> to check a StepBlock against Step).
@@ -154,8 +153,8 @@ class VecEnv {
     for (int64_t d : obs_shape_) obs_size_ *= d;
     action_size_ = Env::ActionSize(config_);
     // Per env: the env, its Rng, obs and final obs, infos and final infos, and the engine's counters.
-    const double per_env = static_cast<double>(sizeof(Env) + sizeof(Rng)) + 2.0 * sizeof(Obs) * obs_size_ +
-                           16.0 * kNumInfo + 64.0;
+    const double per_env =
+        static_cast<double>(sizeof(Env) + sizeof(Rng)) + 2.0 * sizeof(Obs) * obs_size_ + 16.0 * kNumInfo + 64.0;
     CheckAllocation("VecEnv", StrCat(num_envs, " envs").c_str(), per_env * static_cast<double>(num_envs));
     envs_.reserve(static_cast<size_t>(num_envs));
     for (int64_t i = 0; i < num_envs; ++i) envs_.emplace_back(config_);
@@ -204,9 +203,14 @@ class VecEnv {
   int64_t Step(const Action* actions) {
     CheckActions(actions);
     switch (mode_) {
-      case Autoreset::kNextStep: StepBlocks<Autoreset::kNextStep>(actions); break;
-      case Autoreset::kSameStep: StepBlocks<Autoreset::kSameStep>(actions); break;
-      default: StepBlocks<Autoreset::kDisabled>(actions);
+      case Autoreset::kNextStep:
+        StepBlocks<Autoreset::kNextStep>(actions);
+        break;
+      case Autoreset::kSameStep:
+        StepBlocks<Autoreset::kSameStep>(actions);
+        break;
+      default:
+        StepBlocks<Autoreset::kDisabled>(actions);
     }
     int64_t done = 0;
     for (int64_t d : block_done_) done += d;
@@ -414,21 +418,23 @@ class VecEnv {
       Env* envs = envs_.data() + i0;
       Rng* rngs = rngs_.data() + i0;
       for (int64_t j = 0; j < count; ++j)
-        if (!skip[j]) out[j] = envs[j].Step(actions + j * action_size_, rngs[j], obs + j * obs_size_, info + j * kNumInfo);
+        if (!skip[j])
+          out[j] = envs[j].Step(actions + j * action_size_, rngs[j], obs + j * obs_size_, info + j * kNumInfo);
     }
     if (any_skip) SkippedEach(skip, [&](int64_t j) { out[j] = StepOut{}; });  // reward 0, not terminated
     const int64_t finished = Bookkeep<M != Autoreset::kSameStep>(
-        count, skip, out, limit_.data() + i0, rewards_.data() + i0, terminations_.data() + i0,
-        truncations_.data() + i0, episode_done_.data() + i0, running_return_.data() + i0,
-        running_length_.data() + i0, needs_reset_.data() + i0);
+        count, skip, out, limit_.data() + i0, rewards_.data() + i0, terminations_.data() + i0, truncations_.data() + i0,
+        episode_done_.data() + i0, running_return_.data() + i0, running_length_.data() + i0, needs_reset_.data() + i0);
     if (M == Autoreset::kNextStep && any_skip)  // the reset step: first observation, reward 0, flags false
       SkippedEach(skip, [&](int64_t j) { ResetOne(i0 + j); });
     if (M == Autoreset::kSameStep && finished > 0) {
       for (int64_t j = 0; j < count; ++j) {
         const int64_t i = i0 + j;
         if (!episode_done_[i]) continue;
-        std::memcpy(final_obs_.data() + i * obs_size_, obs + j * obs_size_, sizeof(Obs) * static_cast<size_t>(obs_size_));
-        std::memcpy(final_infos_.data() + i * kNumInfo, info + j * kNumInfo, sizeof(double) * static_cast<size_t>(kNumInfo));
+        std::memcpy(final_obs_.data() + i * obs_size_, obs + j * obs_size_,
+                    sizeof(Obs) * static_cast<size_t>(obs_size_));
+        std::memcpy(final_infos_.data() + i * kNumInfo, info + j * kNumInfo,
+                    sizeof(double) * static_cast<size_t>(kNumInfo));
         const float r = rewards_[i];
         const uint8_t te = terminations_[i], tr = truncations_[i];
         episode_return_[i] = running_return_[i];
@@ -460,9 +466,9 @@ class VecEnv {
     }
   };
   Counters CountersOf(int64_t i) const {
-    return Counters{needs_reset_[i] != 0, terminations_[i] != 0, truncations_[i] != 0, episode_done_[i] != 0,
-                    rewards_[i],          running_return_[i],    episode_return_[i],  running_length_[i],
-                    episode_length_[i],   limit_[i]};
+    return Counters{
+        needs_reset_[i] != 0, terminations_[i] != 0, truncations_[i] != 0, episode_done_[i] != 0, rewards_[i],
+        running_return_[i],   episode_return_[i],    running_length_[i],   episode_length_[i],    limit_[i]};
   }
   void SetCounters(int64_t i, const Counters& c) {
     needs_reset_[i] = c.needs_reset, terminations_[i] = c.terminated, truncations_[i] = c.truncated;

@@ -60,7 +60,9 @@ struct MatrixGame {
   int64_t MaxSteps() const { return 0; }
   // State (envs/env_state.h): rounds played.
   template <class F>
-  void VisitState(F&& f) { f(round_); }
+  void VisitState(F&& f) {
+    f(round_);
+  }
   const char* CheckState() const { return round_ >= 0 ? nullptr : "has a negative round"; }
 
   void Reset(Rng&, const MarlSlot<Obs>& s) {
@@ -85,7 +87,8 @@ struct MatrixGame {
     std::memset(o, 0, sizeof(float) * static_cast<size_t>(size));
     o[0] = round_ == 0 ? 1.0f : 0.0f;
     if (a0 >= 0) o[1 + a0] = 1.0f, o[1 + n + a1] = 1.0f;
-    for (int64_t p = 0; p < kNumPlayers; ++p) std::memcpy(s.obs + p * size, o, sizeof(float) * static_cast<size_t>(size));
+    for (int64_t p = 0; p < kNumPlayers; ++p)
+      std::memcpy(s.obs + p * size, o, sizeof(float) * static_cast<size_t>(size));
     AllowAll(s.action_mask, kNumPlayers * n);
   }
 
@@ -115,7 +118,9 @@ struct TwoStepGame {
   int64_t MaxSteps() const { return 0; }
   // State (envs/env_state.h): 0 first stage, 1 / 2 the second stage's games.
   template <class F>
-  void VisitState(F&& f) { f(state_); }
+  void VisitState(F&& f) {
+    f(state_);
+  }
   const char* CheckState() const { return state_ >= 0 && state_ < kStates ? nullptr : "has a stage outside [0, 3)"; }
 
   void Reset(Rng&, const MarlSlot<Obs>& s) {

@@ -127,7 +127,9 @@ struct Mpe {
   int64_t MaxSteps() const { return cfg_->max_cycles; }
   // State (envs/env_state.h): positions and velocities of the entities (sizes and the rest come from the Config).
   template <class F>
-  void VisitState(F&& f) { f(px_, num_entities_), f(py_, num_entities_), f(vx_, num_entities_), f(vy_, num_entities_); }
+  void VisitState(F&& f) {
+    f(px_, num_entities_), f(py_, num_entities_), f(vx_, num_entities_), f(vy_, num_entities_);
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     const int64_t n = NumAgents(*cfg_);

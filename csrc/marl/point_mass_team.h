@@ -58,7 +58,9 @@ struct PointMassTeam {
   int64_t MaxSteps() const { return cfg_->max_steps; }
   // State (envs/env_state.h): [x, y, vx, vy] of every agent.
   template <class F>
-  void VisitState(F&& f) { f(&x_[0][0], 4 * cfg_->num_agents); }
+  void VisitState(F&& f) {
+    f(&x_[0][0], 4 * cfg_->num_agents);
+  }
 
   void Reset(Rng& rng, const MarlSlot<Obs>& s) {
     for (int64_t k = 0; k < cfg_->num_agents; ++k)
@@ -95,8 +97,10 @@ struct PointMassTeam {
       } else {
         for (int64_t j = 0; j < n; ++j) {
           if (j == i || !live[j]) continue;
-          if (j % c.num_teams == i % c.num_teams) r -= 0.1 * Dist(i, j);
-          else r -= 0.05 * std::fmax(0.0, 2.0 - Dist(i, j));
+          if (j % c.num_teams == i % c.num_teams)
+            r -= 0.1 * Dist(i, j);
+          else
+            r -= 0.05 * std::fmax(0.0, 2.0 - Dist(i, j));
         }
       }
       s.rewards[i] = static_cast<float>(r);

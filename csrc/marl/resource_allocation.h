@@ -141,8 +141,10 @@ struct ResourceAllocation {
       for (int64_t r = 0; r < R; ++r) u += alloc_[i][r] * w_[i][r];
       util += u;
       egal = i == 0 ? u : std::min(egal, u);
-      if (u <= 0.0) zero = true;
-      else log_sum += std::log(u);
+      if (u <= 0.0)
+        zero = true;
+      else
+        log_sum += std::log(u);
     }
     s.info[0] = util;
     s.info[1] = egal;

@@ -55,7 +55,8 @@ struct SmartGrid {
                      c.num_producers + c.num_consumers + c.num_storage >= 1 &&
                      c.num_producers + c.num_consumers + c.num_storage <= kMaxAgents,
                  std::invalid_argument, "SmartGrid: between 1 and ", kMaxAgents, " agents in all");
-    NEXTRL_CHECK(c.step_hours > 0.0 && c.step_hours <= 24.0 && std::abs(24.0 / c.step_hours - std::round(24.0 / c.step_hours)) < 1e-9,
+    NEXTRL_CHECK(c.step_hours > 0.0 && c.step_hours <= 24.0 &&
+                     std::abs(24.0 / c.step_hours - std::round(24.0 / c.step_hours)) < 1e-9,
                  std::invalid_argument, "SmartGrid: step_hours must divide 24, got ", c.step_hours);
     NEXTRL_CHECK(c.storage_capacity > 0.0 && c.max_power >= 0.0 && c.base_price >= 0.0, std::invalid_argument,
                  "SmartGrid: storage_capacity must be > 0, max_power and base_price >= 0");
@@ -120,14 +121,17 @@ struct SmartGrid {
       p = std::max(p, -(c.storage_capacity - energy_[k]) / h);    // cannot charge past full
       energy_[k] = std::clamp(energy_[k] - p * h, 0.0, c.storage_capacity);
       power[k] = p;
-      if (p > 0) supply += p;
-      else demand -= p;
+      if (p > 0)
+        supply += p;
+      else
+        demand -= p;
     }
     const double imbalance = supply - demand;
     const double shared = -c.imbalance_weight * std::abs(imbalance) * h;
     for (int64_t k = 0; k < P; ++k) s.rewards[k] = static_cast<float>((price - cost_[k]) * out[k] * h + shared);
     for (int64_t k = 0; k < C; ++k)
-      s.rewards[P + k] = static_cast<float>(-price * load[k] * h - c.comfort_weight * std::abs(load[k] - demand_[k]) * h + shared);
+      s.rewards[P + k] =
+          static_cast<float>(-price * load[k] * h - c.comfort_weight * std::abs(load[k] - demand_[k]) * h + shared);
     for (int64_t k = 0; k < S; ++k)
       s.rewards[P + C + k] = static_cast<float>(price * power[k] * h - c.wear * std::abs(power[k]) * h + shared);
     for (int64_t k = 0; k < P + C + S; ++k) s.terminated[k] = 0;
@@ -172,7 +176,8 @@ struct SmartGrid {
     float* st = s.state;
     st[0] = static_cast<float>(renewable_), st[1] = static_cast<float>(hs), st[2] = static_cast<float>(hc);
     st[3] = static_cast<float>(rel_price);
-    for (int64_t k = 0; k < P; ++k) st[4 + 2 * k] = static_cast<float>(cap_[k] / 100.0), st[5 + 2 * k] = static_cast<float>(cost_[k] * 10.0);
+    for (int64_t k = 0; k < P; ++k)
+      st[4 + 2 * k] = static_cast<float>(cap_[k] / 100.0), st[5 + 2 * k] = static_cast<float>(cost_[k] * 10.0);
     for (int64_t k = 0; k < C; ++k) st[4 + 2 * P + k] = static_cast<float>(demand_[k] / 50.0);
     for (int64_t k = 0; k < S; ++k) st[4 + 2 * P + C + k] = static_cast<float>(energy_[k] / c.storage_capacity);
   }

@@ -160,12 +160,11 @@ class VecMarlEnv {
       for (int64_t a = 0; a < num_agents_; ++a) {
         if (!active_[i * num_agents_ + a]) continue;
         const char* err = Env::CheckAction(config_, a, actions + (i * num_agents_ + a) * action_size_);
-        NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, ", ", a, "] (agent '",
-                     agent_names_[a], "') ", err);
+        NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, ", ", a, "] (agent '", agent_names_[a],
+                     "') ", err);
       }
     }
-    ParallelFor(num_envs_, kMinParallelEnvs,
-                [&](int64_t i) { StepOne(i, actions + i * num_agents_ * action_size_); });
+    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * num_agents_ * action_size_); });
   }
 
   int64_t num_envs() const { return num_envs_; }
@@ -328,8 +327,12 @@ class VecMarlEnv {
     std::vector<float> reward;                            // [A]
     std::vector<double> running_return, episode_return;   // [A]
     explicit Counters(int64_t A)
-        : active(static_cast<size_t>(A)), terminated(static_cast<size_t>(A)), truncated(static_cast<size_t>(A)),
-          reward(static_cast<size_t>(A)), running_return(static_cast<size_t>(A)), episode_return(static_cast<size_t>(A)) {}
+        : active(static_cast<size_t>(A)),
+          terminated(static_cast<size_t>(A)),
+          truncated(static_cast<size_t>(A)),
+          reward(static_cast<size_t>(A)),
+          running_return(static_cast<size_t>(A)),
+          episode_return(static_cast<size_t>(A)) {}
     template <class F>
     void VisitState(F& f) {
       f(needs_reset), f(episode_done), f(running_length), f(episode_length);
@@ -369,8 +372,8 @@ class VecMarlEnv {
   };
   Rows RowsOf(int64_t i) {
     const int64_t A = num_agents_;
-    return Rows{obs_.data() + i * A * obs_size_, state_.data() + i * state_size_,
-                masks_.data() + i * A * num_actions_, infos_.data() + i * kNumInfo};
+    return Rows{obs_.data() + i * A * obs_size_, state_.data() + i * state_size_, masks_.data() + i * A * num_actions_,
+                infos_.data() + i * kNumInfo};
   }
   template <class F>
   void VisitRow(F& f, Env& env, Rng& rng, Counters& c, Rows r) const {

@@ -52,7 +52,8 @@ static void LaneDense1(const LocalOp& op, Real* re, Real* im, int n, int64_t v_r
 // y = M x on every run of `op`, M per lane (dense, diagonal or monomial class).
 // conj_transpose applies M^dagger instead (the adjoint sweep).
 template <int VL, typename Real>
-static void LaneApply(const LocalOp& op, Real* re, Real* im, int n, int64_t v_runtime, const Real* arena, bool adjoint) {
+static void LaneApply(const LocalOp& op, Real* re, Real* im, int n, int64_t v_runtime, const Real* arena,
+                      bool adjoint) {
   const int64_t V = VL ? VL : v_runtime;
   const Real* a = arena + op.mat;
   const int k = op.k;
@@ -340,8 +341,8 @@ void LaneDiagonal(Real* re, Real* im, int64_t V, const int64_t* index, const dou
   LaneDiagonalList<0>(re, im, V, index, value, count, adjoint);
 }
 template <typename Real>
-void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n,
-                    int64_t V, const Real* deriv, double* out_re, double* out_im) {
+void LaneDerivative(const LocalOp& op, const Real* lr, const Real* li, const Real* sr, const Real* si, int n, int64_t V,
+                    const Real* deriv, double* out_re, double* out_im) {
   if (V == 1) return LaneDerivInner<1>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   if (V == 8) return LaneDerivInner<8>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
   if (V == 16) return LaneDerivInner<16>(op, lr, li, sr, si, n, V, deriv, out_re, out_im);
@@ -364,15 +365,15 @@ void LaneAddPauliTerm(Real* lr, Real* li, const Real* re, const Real* im, int n,
   LaneAddPauli<0>(lr, li, re, im, n, V, x, z, cr, ci);
 }
 
-#define NEXTRL_INSTANTIATE_LANE(Real)                                                                          \
-  template void LaneApplyOp<Real>(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);           \
-  template void LaneAdjointDense1<Real>(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);   \
-  template void LaneDiagonal<Real>(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);      \
-  template void LaneDerivative<Real>(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, \
-                                     int64_t, const Real*, double*, double*);                                \
-  template void LanePauliExpectation<Real>(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, \
-                                           double*);                                                          \
-  template void LaneAddPauliTerm<Real>(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, \
+#define NEXTRL_INSTANTIATE_LANE(Real)                                                                                  \
+  template void LaneApplyOp<Real>(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);                      \
+  template void LaneAdjointDense1<Real>(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);            \
+  template void LaneDiagonal<Real>(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);               \
+  template void LaneDerivative<Real>(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, \
+                                     const Real*, double*, double*);                                                   \
+  template void LanePauliExpectation<Real>(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*,        \
+                                           double*);                                                                   \
+  template void LaneAddPauliTerm<Real>(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t,       \
                                        const Real*, const Real*);
 NEXTRL_INSTANTIATE_LANE(float)
 NEXTRL_INSTANTIATE_LANE(double)

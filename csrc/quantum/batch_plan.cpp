@@ -11,22 +11,22 @@
 
 namespace nextrl::quantum {
 
-#define NEXTRL_DECLARE_LANE(ns)                                                                              \
-  namespace ns {                                                                                             \
-  template <typename Real>                                                                                   \
-  void LaneApplyOp(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);                           \
-  template <typename Real>                                                                                   \
-  void LaneAdjointDense1(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);                 \
-  template <typename Real>                                                                                   \
-  void LaneDiagonal(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);                    \
-  template <typename Real>                                                                                   \
-  void LaneDerivative(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t,       \
-                      const Real*, double*, double*);                                                        \
-  template <typename Real>                                                                                   \
-  void LanePauliExpectation(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);   \
-  template <typename Real>                                                                                   \
-  void LaneAddPauliTerm(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*, \
-                        const Real*);                                                                        \
+#define NEXTRL_DECLARE_LANE(ns)                                                                                      \
+  namespace ns {                                                                                                     \
+  template <typename Real>                                                                                           \
+  void LaneApplyOp(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);                                   \
+  template <typename Real>                                                                                           \
+  void LaneAdjointDense1(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);                         \
+  template <typename Real>                                                                                           \
+  void LaneDiagonal(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);                            \
+  template <typename Real>                                                                                           \
+  void LaneDerivative(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*, \
+                      double*, double*);                                                                             \
+  template <typename Real>                                                                                           \
+  void LanePauliExpectation(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);           \
+  template <typename Real>                                                                                           \
+  void LaneAddPauliTerm(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*,       \
+                        const Real*);                                                                                \
   }
 NEXTRL_DECLARE_LANE(generic)
 #ifdef NEXTRL_HAVE_AVX2
@@ -44,28 +44,31 @@ struct LaneKernels {
   void (*apply)(const LocalOp&, Real*, Real*, int, int64_t, const Real*, bool);
   void (*adjoint1)(int, Real*, Real*, Real*, Real*, int, int64_t, const Real*, Real*);
   void (*diagonal)(Real*, Real*, int64_t, const int64_t*, const double*, int64_t, bool);
-  void (*deriv)(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*,
-                double*, double*);
+  void (*deriv)(const LocalOp&, const Real*, const Real*, const Real*, const Real*, int, int64_t, const Real*, double*,
+                double*);
   void (*pauli)(const Real*, const Real*, int, int64_t, uint64_t, uint64_t, double*, double*);
-  void (*add_pauli)(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*,
-                    const Real*);
+  void (*add_pauli)(Real*, Real*, const Real*, const Real*, int, int64_t, uint64_t, uint64_t, const Real*, const Real*);
 };
 
-#define NEXTRL_LANE_KERNELS(ns) \
-  LaneKernels<Real> { &ns::LaneApplyOp<Real>, &ns::LaneAdjointDense1<Real>, &ns::LaneDiagonal<Real>, \
-                      &ns::LaneDerivative<Real>, &ns::LanePauliExpectation<Real>, \
-                      &ns::LaneAddPauliTerm<Real> }
+#define NEXTRL_LANE_KERNELS(ns)                                                                               \
+  LaneKernels<Real> {                                                                                         \
+    &ns::LaneApplyOp<Real>, &ns::LaneAdjointDense1<Real>, &ns::LaneDiagonal<Real>, &ns::LaneDerivative<Real>, \
+        &ns::LanePauliExpectation<Real>, &ns::LaneAddPauliTerm<Real>                                          \
+  }
 
 template <typename Real>
 LaneKernels<Real> Kernels(Isa isa) {
   switch (isa) {
 #ifdef NEXTRL_HAVE_AVX512
-    case Isa::kAvx512: return NEXTRL_LANE_KERNELS(avx512);
+    case Isa::kAvx512:
+      return NEXTRL_LANE_KERNELS(avx512);
 #endif
 #ifdef NEXTRL_HAVE_AVX2
-    case Isa::kAvx2: return NEXTRL_LANE_KERNELS(avx2);
+    case Isa::kAvx2:
+      return NEXTRL_LANE_KERNELS(avx2);
 #endif
-    default: return NEXTRL_LANE_KERNELS(generic);
+    default:
+      return NEXTRL_LANE_KERNELS(generic);
   }
 }
 #undef NEXTRL_LANE_KERNELS
@@ -82,9 +85,7 @@ void StoreLane(const LocalOp& op, const cdouble* m, int64_t V, int64_t l, Real* 
   const int d = 1 << op.k;
   const int entries = op.cls == kLocalDense ? d * d : d;
   for (int e = 0; e < entries; ++e) {
-    const cdouble z = op.cls == kLocalDense      ? m[e]
-                      : op.cls == kLocalDiagonal ? m[e * d + e]
-                                                 : m[e * d + op.perm[e]];
+    const cdouble z = op.cls == kLocalDense ? m[e] : op.cls == kLocalDiagonal ? m[e * d + e] : m[e * d + op.perm[e]];
     dst[2 * e * V + l] = static_cast<Real>(z.real());
     dst[(2 * e + 1) * V + l] = static_cast<Real>(z.imag());
   }
@@ -99,8 +100,13 @@ bool FillRotation(GateKind kind, const double* angle, int64_t V, Real* dst) {
     dst[(2 * e + 1) * V + l] = static_cast<Real>(im);
   };
   switch (kind) {
-    case GateKind::kRX: case GateKind::kRY: case GateKind::kRZ: case GateKind::kP:
-    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ:
+    case GateKind::kRX:
+    case GateKind::kRY:
+    case GateKind::kRZ:
+    case GateKind::kP:
+    case GateKind::kRXX:
+    case GateKind::kRYY:
+    case GateKind::kRZZ:
       break;
     default:
       return false;
@@ -109,16 +115,40 @@ bool FillRotation(GateKind kind, const double* angle, int64_t V, Real* dst) {
     double s, c;
     sincos(kind == GateKind::kP ? angle[l] : 0.5 * angle[l], &s, &c);
     switch (kind) {
-      case GateKind::kRX: put(0, l, c, 0); put(1, l, 0, -s); put(2, l, 0, -s); put(3, l, c, 0); break;
-      case GateKind::kRY: put(0, l, c, 0); put(1, l, -s, 0); put(2, l, s, 0); put(3, l, c, 0); break;
-      case GateKind::kRZ: put(0, l, c, -s); put(1, l, c, s); break;
-      case GateKind::kP: put(0, l, 1, 0); put(1, l, c, s); break;
-      case GateKind::kRZZ: put(0, l, c, -s); put(1, l, c, s); put(2, l, c, s); put(3, l, c, -s); break;
+      case GateKind::kRX:
+        put(0, l, c, 0);
+        put(1, l, 0, -s);
+        put(2, l, 0, -s);
+        put(3, l, c, 0);
+        break;
+      case GateKind::kRY:
+        put(0, l, c, 0);
+        put(1, l, -s, 0);
+        put(2, l, s, 0);
+        put(3, l, c, 0);
+        break;
+      case GateKind::kRZ:
+        put(0, l, c, -s);
+        put(1, l, c, s);
+        break;
+      case GateKind::kP:
+        put(0, l, 1, 0);
+        put(1, l, c, s);
+        break;
+      case GateKind::kRZZ:
+        put(0, l, c, -s);
+        put(1, l, c, s);
+        put(2, l, c, s);
+        put(3, l, c, -s);
+        break;
       default: {  // RXX, RYY: cos on the diagonal, -i sin on the anti-diagonal (|00><11| sign flips for YY)
         const double yy = kind == GateKind::kRYY ? -1.0 : 1.0;
         for (int e = 0; e < 16; ++e) put(e, l, 0, 0);
         for (int i = 0; i < 4; ++i) put(i * 5, l, c, 0);
-        put(3, l, 0, -s * yy); put(12, l, 0, -s * yy); put(6, l, 0, -s); put(9, l, 0, -s);
+        put(3, l, 0, -s * yy);
+        put(12, l, 0, -s * yy);
+        put(6, l, 0, -s);
+        put(9, l, 0, -s);
         break;
       }
     }
@@ -126,11 +156,12 @@ bool FillRotation(GateKind kind, const double* angle, int64_t V, Real* dst) {
   return true;
 }
 
-
 // The 2^k x 2^k matrix of a circuit op at angles a.
 void OpMatrix(const OpSpec& spec, const double* a, cdouble* m) {
-  if (spec.kind == GateKind::kUnitary) std::copy(spec.matrix.begin(), spec.matrix.end(), m);
-  else GateMatrix(spec.kind, a, m);
+  if (spec.kind == GateKind::kUnitary)
+    std::copy(spec.matrix.begin(), spec.matrix.end(), m);
+  else
+    GateMatrix(spec.kind, a, m);
 }
 
 // Complex products written out in reals (std::complex's operator* checks for NaN / inf on every product).
@@ -141,12 +172,18 @@ inline cdouble CMul(cdouble x, cdouble y) {
 void Mul2(const cdouble* a, const cdouble* b, cdouble* out) {
   const cdouble r0 = CMul(a[0], b[0]) + CMul(a[1], b[2]), r1 = CMul(a[0], b[1]) + CMul(a[1], b[3]);
   const cdouble r2 = CMul(a[2], b[0]) + CMul(a[3], b[2]), r3 = CMul(a[2], b[1]) + CMul(a[3], b[3]);
-  out[0] = r0; out[1] = r1; out[2] = r2; out[3] = r3;
+  out[0] = r0;
+  out[1] = r1;
+  out[2] = r2;
+  out[3] = r3;
 }
 
 void Dagger2(const cdouble* a, cdouble* out) {
   const cdouble t = a[1];
-  out[0] = std::conj(a[0]); out[1] = std::conj(a[2]); out[2] = std::conj(t); out[3] = std::conj(a[3]);
+  out[0] = std::conj(a[0]);
+  out[1] = std::conj(a[2]);
+  out[2] = std::conj(t);
+  out[3] = std::conj(a[3]);
 }
 
 // Per-lane matrices U_l = cos(h_l) S + sin(h_l) T of `count` fused input rotations from their half-angles
@@ -155,8 +192,7 @@ void Dagger2(const cdouble* a, cdouble* out) {
 // AVX2 and the baseline (picked at load time); scratch holds 2 count V doubles.
 template <int VL, typename Real>
 __attribute__((always_inline)) inline void FusedLaneMatricesImpl(const double* half, int64_t count, int64_t v,
-                                                                 const double* st, Real* const* dst,
-                                                                 double* scratch) {
+                                                                 const double* st, Real* const* dst, double* scratch) {
   const int64_t V = VL ? VL : v;
   double* __restrict sn = scratch;
   double* __restrict cs = scratch + count * V;
@@ -176,14 +212,16 @@ __attribute__((always_inline)) inline void FusedLaneMatricesImpl(const double* h
     }
   }
 }
-NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
-                                                 double* const* dst, double* scratch) {
+NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V,
+                                                                          const double* st, double* const* dst,
+                                                                          double* scratch) {
   if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
   if (V == 16) return FusedLaneMatricesImpl<16>(half, count, V, st, dst, scratch);
   FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
 }
-NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V, const double* st,
-                                                 float* const* dst, double* scratch) {
+NEXTRL_TARGET_CLONES_AVX2 __attribute__((flatten)) void FusedLaneMatrices(const double* half, int64_t count, int64_t V,
+                                                                          const double* st, float* const* dst,
+                                                                          double* scratch) {
   if (V == 8) return FusedLaneMatricesImpl<8>(half, count, V, st, dst, scratch);
   if (V == 16) return FusedLaneMatricesImpl<16>(half, count, V, st, dst, scratch);
   FusedLaneMatricesImpl<0>(half, count, V, st, dst, scratch);
@@ -194,9 +232,22 @@ bool IsPauliRotation1(GateKind kind) { return kind == GateKind::kRX || kind == G
 // The Pauli matrix of RX / RY / RZ (R = cos(th / 2) I - i sin(th / 2) P).
 void Pauli1(GateKind kind, cdouble* p) {
   const cdouble I(0.0, 1.0);
-  if (kind == GateKind::kRX) { p[0] = 0; p[1] = 1; p[2] = 1; p[3] = 0; }
-  else if (kind == GateKind::kRY) { p[0] = 0; p[1] = -I; p[2] = I; p[3] = 0; }
-  else { p[0] = 1; p[1] = 0; p[2] = 0; p[3] = -1; }
+  if (kind == GateKind::kRX) {
+    p[0] = 0;
+    p[1] = 1;
+    p[2] = 1;
+    p[3] = 0;
+  } else if (kind == GateKind::kRY) {
+    p[0] = 0;
+    p[1] = -I;
+    p[2] = I;
+    p[3] = 0;
+  } else {
+    p[0] = 1;
+    p[1] = 0;
+    p[2] = 0;
+    p[3] = -1;
+  }
 }
 
 }  // namespace
@@ -204,9 +255,16 @@ void Pauli1(GateKind kind, cdouble* p) {
 BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
                      int num_features, int num_scales, std::vector<PauliTerm> terms, int num_outputs,
                      std::vector<int> prob_qubits)
-    : n_(num_qubits), ops_(std::move(ops)), slots_(std::move(slots)), num_weights_(num_weights),
-      num_features_(num_features), num_scales_(num_scales), terms_(std::move(terms)), num_outputs_(num_outputs),
-      prob_qubits_(std::move(prob_qubits)), isa_(DetectIsa()) {
+    : n_(num_qubits),
+      ops_(std::move(ops)),
+      slots_(std::move(slots)),
+      num_weights_(num_weights),
+      num_features_(num_features),
+      num_scales_(num_scales),
+      terms_(std::move(terms)),
+      num_outputs_(num_outputs),
+      prob_qubits_(std::move(prob_qubits)),
+      isa_(DetectIsa()) {
   NEXTRL_CHECK(n_ >= 1 && n_ <= kMaxBatchQubits, std::invalid_argument, "BatchPlan: num_qubits must be in [1, ",
                kMaxBatchQubits, "], got ", n_);
   // Reuse Plan's validation of gates, qubits and parameter indices.
@@ -220,8 +278,8 @@ BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSp
                  "BatchPlan: slot ", p, " scale ", sl.scale, " out of range for ", num_scales_);
   }
   for (const PauliTerm& t : terms_)
-    NEXTRL_CHECK(t.output >= 0 && t.output < num_outputs_ && (t.x >> n_) == 0 && (t.z >> n_) == 0,
-                 std::out_of_range, "BatchPlan: observable term out of range");
+    NEXTRL_CHECK(t.output >= 0 && t.output < num_outputs_ && (t.x >> n_) == 0 && (t.z >> n_) == 0, std::out_of_range,
+                 "BatchPlan: observable term out of range");
   if (!prob_qubits_.empty()) num_outputs_ = 1 << prob_qubits_.size();
   for (int q : prob_qubits_)
     NEXTRL_CHECK(q >= 0 && q < n_, std::out_of_range, "BatchPlan: qubit ", q, " out of range for ", n_, " qubits");
@@ -251,7 +309,9 @@ BatchPlan::BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSp
         for (int c = 0; c < d; ++c)
           if (m[r * d + c] != cdouble(0)) p.op.perm[r] = c;
     }
-    p.op.cls = cls == GateClass::kDiagonal ? kLocalDiagonal : cls == GateClass::kMonomial ? kLocalMonomial : kLocalDense;
+    p.op.cls = cls == GateClass::kDiagonal   ? kLocalDiagonal
+               : cls == GateClass::kMonomial ? kLocalMonomial
+                                             : kLocalDense;
     p.dense = cls == GateClass::kDense;
     p.entries = p.dense ? d * d : d;
     plans_.push_back(p);
@@ -365,9 +425,15 @@ void BatchPlan::BuildSteps() {
   report_.num_steps = static_cast<int>(steps_.size());
   for (const StepPlan& st : steps_) {
     switch (st.kind) {
-      case StepKind::kShared1: ++report_.shared_1q; break;
-      case StepKind::kLane1: ++report_.lane_1q; break;
-      case StepKind::kOp: ++report_.op_steps; break;
+      case StepKind::kShared1:
+        ++report_.shared_1q;
+        break;
+      case StepKind::kLane1:
+        ++report_.lane_1q;
+        break;
+      case StepKind::kOp:
+        ++report_.op_steps;
+        break;
       case StepKind::kDiag:
         ++report_.diagonal_steps;
         report_.diagonal_ops += static_cast<int>(st.ops.size());
@@ -396,9 +462,15 @@ void BatchPlan::SlotValues(int64_t b, const double* x, const double* w, const do
   for (size_t p = 0; p < slots_.size(); ++p) {
     const SlotSpec& sl = slots_[p];
     switch (sl.kind) {
-      case SlotKind::kWeight: theta[p * stride] = w[sl.index]; break;
-      case SlotKind::kInput: theta[p * stride] = x[b * num_features_ + sl.index]; break;
-      case SlotKind::kScaledInput: theta[p * stride] = s[sl.scale] * x[b * num_features_ + sl.index]; break;
+      case SlotKind::kWeight:
+        theta[p * stride] = w[sl.index];
+        break;
+      case SlotKind::kInput:
+        theta[p * stride] = x[b * num_features_ + sl.index];
+        break;
+      case SlotKind::kScaledInput:
+        theta[p * stride] = s[sl.scale] * x[b * num_features_ + sl.index];
+        break;
     }
   }
 }
@@ -516,9 +588,7 @@ std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::MakeCore(const double* w
 std::shared_ptr<const BatchPlan::SharedCore> BatchPlan::Core(const double* w, bool grads) const {
   {
     std::lock_guard<std::mutex> lock(*core_mutex_);
-    if (core_ && (core_->grads || !grads) &&
-        std::equal(core_->weights.begin(), core_->weights.end(), w))
-      return core_;
+    if (core_ && (core_->grads || !grads) && std::equal(core_->weights.begin(), core_->weights.end(), w)) return core_;
   }
   std::shared_ptr<const SharedCore> core = MakeCore(w, grads);
   std::lock_guard<std::mutex> lock(*core_mutex_);
@@ -563,8 +633,8 @@ void BatchPlan::FillShared(Workspace<Real>& ws) const {
 //   out:       [batch, num_outputs] rows of this tile are written.
 //   slot_grad: [num_slots, V] dL/d(slot) per lane (backward only).
 template <typename Real>
-void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
-                        const double* g, double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
+void BatchPlan::RunTile(int64_t tile, int64_t batch, const double* x, const double* w, const double* s, const double* g,
+                        double* out, double* slot_grad, Workspace<Real>& ws, Real* state_out,
                         const Real* state_in) const {
   if (ws.lanes == 8) return RunTileV<Real, 8>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
   if (ws.lanes == 16) return RunTileV<Real, 16>(tile, batch, x, w, s, g, out, slot_grad, ws, state_out, state_in);
@@ -617,7 +687,7 @@ NEXTRL_ALWAYS_INLINE void BatchPlan::LaneMatrices(const Tile<Real>& t, int64_t t
     for (int p : input_slots_) {
       const SlotSpec& sl = slots_[p];
       th[p * V] = sl.kind == SlotKind::kInput ? x[row * num_features_ + sl.index]
-                                          : s[sl.scale] * x[row * num_features_ + sl.index];
+                                              : s[sl.scale] * x[row * num_features_ + sl.index];
     }
   }
   if (!ws.shared_ready) FillShared(ws);
@@ -802,7 +872,8 @@ NEXTRL_ALWAYS_INLINE void BatchPlan::AdjointPass(const Tile<Real>& t, int64_t ti
         const std::array<cdouble, 12>& lm = ws.core->lane_mats[i];
         for (int64_t l = 0; l < V; ++l) {
           double acc = 0;
-          for (int e = 0; e < 4; ++e) acc += lm[8 + e].real() * M[2 * e * V + l] - lm[8 + e].imag() * M[(2 * e + 1) * V + l];
+          for (int e = 0; e < 4; ++e)
+            acc += lm[8 + e].real() * M[2 * e * V + l] - lm[8 + e].imag() * M[(2 * e + 1) * V + l];
           slot_grad[p.index * V + l] += 2.0 * p.scale * acc;
         }
         continue;
@@ -814,7 +885,9 @@ NEXTRL_ALWAYS_INLINE void BatchPlan::AdjointPass(const Tile<Real>& t, int64_t ti
         for (int64_t l = 0; l < V; ++l) {
           double d;  // dL/d angle
           switch (spec.kind) {
-            case GateKind::kP: d = -2.0 * M[7 * V + l]; break;
+            case GateKind::kP:
+              d = -2.0 * M[7 * V + l];
+              break;
             default: {
               double a[3];
               cdouble gm[4], dm[4], gd[4], q[4];
@@ -824,7 +897,8 @@ NEXTRL_ALWAYS_INLINE void BatchPlan::AdjointPass(const Tile<Real>& t, int64_t ti
               Dagger2(gm, gd);
               Mul2(dm, gd, q);
               d = 0;
-              for (int e = 0; e < 4; ++e) d += 2.0 * (q[e].real() * M[2 * e * V + l] - q[e].imag() * M[(2 * e + 1) * V + l]);
+              for (int e = 0; e < 4; ++e)
+                d += 2.0 * (q[e].real() * M[2 * e * V + l] - q[e].imag() * M[(2 * e + 1) * V + l]);
             }
           }
           slot_grad[p.index * V + l] += d * p.scale;
@@ -869,13 +943,14 @@ NEXTRL_ALWAYS_INLINE void BatchPlan::AdjointPass(const Tile<Real>& t, int64_t ti
 template <typename Real, int VL>
 NEXTRL_TARGET_CLONES_AVX2 void BatchPlan::RunTileV(int64_t tile, int64_t batch, const double* x, const double* w,
                                                    const double* s, const double* g, double* out,
-                                                   double* __restrict slot_grad, Workspace<Real>& ws,
-                                                   Real* state_out, const Real* state_in) const {
+                                                   double* __restrict slot_grad, Workspace<Real>& ws, Real* state_out,
+                                                   const Real* state_in) const {
   const int64_t V = VL ? VL : ws.lanes;
   const int64_t size = int64_t{1} << n_;
   Real* re = ws.state.data();
-  const Tile<Real> t{Kernels<Real>(isa_), size, re, re + size * V, re + 2 * size * V, re + 3 * size * V,
-                     ws.arena.data(), ws.ops.data(), ws.theta.data()};
+  const Tile<Real> t{
+      Kernels<Real>(isa_), size,           re, re + size * V, re + 2 * size * V, re + 3 * size * V, ws.arena.data(),
+      ws.ops.data(),       ws.theta.data()};
   LaneMatrices<Real, VL>(t, tile, batch, x, w, s, ws);
   ForwardPass<Real, VL>(t, tile, ws, state_out, state_in);
   if (out != nullptr) ReadOut<Real, VL>(t, tile, batch, ws, out);
@@ -921,8 +996,8 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
 }
 
 template <typename Real>
-void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g,
-                         double* out, double* dw, double* dx, double* ds, const Real* state) const {
+void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const double* s, const double* g, double* out,
+                         double* dw, double* dx, double* ds, const Real* state) const {
   const std::shared_ptr<const SharedCore> core = Core(w, true);
   const int64_t V = LanesFor(batch);
   const int64_t tiles = (batch + V - 1) / V;
@@ -983,7 +1058,7 @@ template void BatchPlan::Forward<float>(const double*, int64_t, const double*, c
 template void BatchPlan::Forward<double>(const double*, int64_t, const double*, const double*, double*, double*) const;
 template void BatchPlan::Backward<float>(const double*, int64_t, const double*, const double*, const double*, double*,
                                          double*, double*, double*, const float*) const;
-template void BatchPlan::Backward<double>(const double*, int64_t, const double*, const double*, const double*,
-                                          double*, double*, double*, double*, const double*) const;
+template void BatchPlan::Backward<double>(const double*, int64_t, const double*, const double*, const double*, double*,
+                                          double*, double*, double*, const double*) const;
 
 }  // namespace nextrl::quantum

@@ -11,10 +11,10 @@
 #pragma once
 #include <array>
 #include <complex>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <type_traits>
-#include <cstdint>
 #include <vector>
 
 #include "quantum/plan.h"
@@ -52,9 +52,8 @@ class BatchPlan {
  public:
   // terms: Pauli terms of the observables (expectation mode, num_outputs columns), or
   // prob_qubits non-empty: Born-rule probabilities of these qubits (2^k columns).
-  BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights,
-            int num_features, int num_scales, std::vector<PauliTerm> terms, int num_outputs,
-            std::vector<int> prob_qubits);
+  BatchPlan(int num_qubits, std::vector<OpSpec> ops, std::vector<SlotSpec> slots, int num_weights, int num_features,
+            int num_scales, std::vector<PauliTerm> terms, int num_outputs, std::vector<int> prob_qubits);
 
   // out: [batch, num_outputs]. x: [batch, num_features], w: [num_weights], s: [num_scales].
   // With state != nullptr the final states are kept there ([tiles, 2, 2^n, lanes], StateSize(batch)
@@ -163,11 +162,10 @@ class BatchPlan {
   template <typename Real>
   struct Tile;
   template <typename Real, int VL>
-  void LaneMatrices(const Tile<Real>& t, int64_t tile, int64_t batch, const double* x, const double* w,
-                    const double* s, Workspace<Real>& ws) const;
+  void LaneMatrices(const Tile<Real>& t, int64_t tile, int64_t batch, const double* x, const double* w, const double* s,
+                    Workspace<Real>& ws) const;
   template <typename Real, int VL>
-  void ForwardPass(const Tile<Real>& t, int64_t tile, Workspace<Real>& ws, Real* state_out,
-                   const Real* state_in) const;
+  void ForwardPass(const Tile<Real>& t, int64_t tile, Workspace<Real>& ws, Real* state_out, const Real* state_in) const;
   template <typename Real, int VL>
   void ReadOut(const Tile<Real>& t, int64_t tile, int64_t batch, Workspace<Real>& ws, double* out) const;
   template <typename Real, int VL>
@@ -191,7 +189,8 @@ class BatchPlan {
   std::vector<StepPlan> steps_;
   std::vector<int> input_slots_;
   std::vector<int> fused_lane_steps_;  // kLane1 steps led by RX / RY / RZ (U = cos S + sin T)
-  std::unique_ptr<std::mutex> core_mutex_ = std::make_unique<std::mutex>();  // guards core_ (calls from several threads)
+  std::unique_ptr<std::mutex> core_mutex_ =
+      std::make_unique<std::mutex>();  // guards core_ (calls from several threads)
   // A workspace kept for single-tile forward calls (B = 1 acting), one per precision, guarded by cache_mutex_.
   template <typename Real>
   struct CachedWorkspace {
@@ -203,10 +202,13 @@ class BatchPlan {
   mutable CachedWorkspace<float> cached32_;
   template <typename Real>
   CachedWorkspace<Real>& Cached() const {
-    if constexpr (std::is_same_v<Real, double>) return cached64_;
-    else return cached32_;
+    if constexpr (std::is_same_v<Real, double>)
+      return cached64_;
+    else
+      return cached32_;
   }
-  mutable std::shared_ptr<const SharedCore> core_; // the last weights' core  // slots read from the inputs (the others are the same in every lane)
+  mutable std::shared_ptr<const SharedCore>
+      core_; // the last weights' core  // slots read from the inputs (the others are the same in every lane)
   std::vector<SlotSpec> slots_;
   int num_weights_, num_features_, num_scales_;
   std::vector<PauliTerm> terms_;

@@ -19,8 +19,7 @@ struct FusedBlock {
 
 // op_qubits[i]: mask of the qubits (targets and controls) of op i; n <= 63.
 // max_qubits <= 0 disables fusion: one block per op.
-inline std::vector<FusedBlock> FuseGates(const std::vector<uint64_t>& op_qubits, int num_qubits,
-                                         int max_qubits) {
+inline std::vector<FusedBlock> FuseGates(const std::vector<uint64_t>& op_qubits, int num_qubits, int max_qubits) {
   const int num_ops = static_cast<int>(op_qubits.size());
   std::vector<FusedBlock> blocks;
   if (max_qubits <= 0) {

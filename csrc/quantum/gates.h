@@ -14,10 +14,29 @@ namespace nextrl::quantum {
 using cdouble = std::complex<double>;
 
 enum class GateKind : int {
-  kI = 0, kX, kY, kZ, kH, kS, kSdg, kT, kTdg, kSX, kSXdg,
-  kRX, kRY, kRZ, kP, kU,
-  kSwap, kISwap, kRXX, kRYY, kRZZ,
-  kUnitary, kGlobalPhase,
+  kI = 0,
+  kX,
+  kY,
+  kZ,
+  kH,
+  kS,
+  kSdg,
+  kT,
+  kTdg,
+  kSX,
+  kSXdg,
+  kRX,
+  kRY,
+  kRZ,
+  kP,
+  kU,
+  kSwap,
+  kISwap,
+  kRXX,
+  kRYY,
+  kRZZ,
+  kUnitary,
+  kGlobalPhase,
   kCount
 };
 
@@ -81,20 +100,45 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
   const cdouble I(0.0, 1.0);
   const double r2 = 1.0 / std::sqrt(2.0);
   auto set2 = [&](cdouble m00, cdouble m01, cdouble m10, cdouble m11) {
-    out[0] = m00; out[1] = m01; out[2] = m10; out[3] = m11;
+    out[0] = m00;
+    out[1] = m01;
+    out[2] = m10;
+    out[3] = m11;
   };
   switch (kind) {
-    case GateKind::kI: set2(1, 0, 0, 1); break;
-    case GateKind::kX: set2(0, 1, 1, 0); break;
-    case GateKind::kY: set2(0, -I, I, 0); break;
-    case GateKind::kZ: set2(1, 0, 0, -1); break;
-    case GateKind::kH: set2(r2, r2, r2, -r2); break;
-    case GateKind::kS: set2(1, 0, 0, I); break;
-    case GateKind::kSdg: set2(1, 0, 0, -I); break;
-    case GateKind::kT: set2(1, 0, 0, std::polar(1.0, M_PI / 4)); break;
-    case GateKind::kTdg: set2(1, 0, 0, std::polar(1.0, -M_PI / 4)); break;
-    case GateKind::kSX: set2(cdouble(0.5, 0.5), cdouble(0.5, -0.5), cdouble(0.5, -0.5), cdouble(0.5, 0.5)); break;
-    case GateKind::kSXdg: set2(cdouble(0.5, -0.5), cdouble(0.5, 0.5), cdouble(0.5, 0.5), cdouble(0.5, -0.5)); break;
+    case GateKind::kI:
+      set2(1, 0, 0, 1);
+      break;
+    case GateKind::kX:
+      set2(0, 1, 1, 0);
+      break;
+    case GateKind::kY:
+      set2(0, -I, I, 0);
+      break;
+    case GateKind::kZ:
+      set2(1, 0, 0, -1);
+      break;
+    case GateKind::kH:
+      set2(r2, r2, r2, -r2);
+      break;
+    case GateKind::kS:
+      set2(1, 0, 0, I);
+      break;
+    case GateKind::kSdg:
+      set2(1, 0, 0, -I);
+      break;
+    case GateKind::kT:
+      set2(1, 0, 0, std::polar(1.0, M_PI / 4));
+      break;
+    case GateKind::kTdg:
+      set2(1, 0, 0, std::polar(1.0, -M_PI / 4));
+      break;
+    case GateKind::kSX:
+      set2(cdouble(0.5, 0.5), cdouble(0.5, -0.5), cdouble(0.5, -0.5), cdouble(0.5, 0.5));
+      break;
+    case GateKind::kSXdg:
+      set2(cdouble(0.5, -0.5), cdouble(0.5, 0.5), cdouble(0.5, 0.5), cdouble(0.5, -0.5));
+      break;
     case GateKind::kRX: {
       const double c = std::cos(a[0] / 2), s = std::sin(a[0] / 2);
       set2(c, -I * s, -I * s, c);
@@ -105,8 +149,12 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
       set2(c, -s, s, c);
       break;
     }
-    case GateKind::kRZ: set2(std::polar(1.0, -a[0] / 2), 0, 0, std::polar(1.0, a[0] / 2)); break;
-    case GateKind::kP: set2(1, 0, 0, std::polar(1.0, a[0])); break;
+    case GateKind::kRZ:
+      set2(std::polar(1.0, -a[0] / 2), 0, 0, std::polar(1.0, a[0] / 2));
+      break;
+    case GateKind::kP:
+      set2(1, 0, 0, std::polar(1.0, a[0]));
+      break;
     case GateKind::kU: {
       const double c = std::cos(a[0] / 2), s = std::sin(a[0] / 2);
       set2(c, -std::polar(s, a[2]), std::polar(s, a[1]), std::polar(c, a[1] + a[2]));
@@ -116,7 +164,10 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
     case GateKind::kISwap: {
       for (int i = 0; i < 16; ++i) out[i] = 0;
       const cdouble off = kind == GateKind::kSwap ? cdouble(1) : I;
-      out[0] = 1; out[1 * 4 + 2] = off; out[2 * 4 + 1] = off; out[15] = 1;
+      out[0] = 1;
+      out[1 * 4 + 2] = off;
+      out[2 * 4 + 1] = off;
+      out[15] = 1;
       break;
     }
     case GateKind::kRXX:
@@ -134,11 +185,17 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
     case GateKind::kRZZ: {
       for (int i = 0; i < 16; ++i) out[i] = 0;
       const cdouble even = std::polar(1.0, -a[0] / 2), odd = std::polar(1.0, a[0] / 2);
-      out[0] = even; out[5] = odd; out[10] = odd; out[15] = even;
+      out[0] = even;
+      out[5] = odd;
+      out[10] = odd;
+      out[15] = even;
       break;
     }
-    case GateKind::kGlobalPhase: out[0] = std::polar(1.0, a[0]); break;
-    default: break;
+    case GateKind::kGlobalPhase:
+      out[0] = std::polar(1.0, a[0]);
+      break;
+    default:
+      break;
   }
 }
 
@@ -148,8 +205,12 @@ inline void GateMatrix(GateKind kind, const double* a, cdouble* out) {
 inline void GateDerivative(GateKind kind, const double* a, int which, cdouble* out) {
   const cdouble I(0.0, 1.0);
   switch (kind) {
-    case GateKind::kRX: case GateKind::kRY: case GateKind::kRZ:
-    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ: {
+    case GateKind::kRX:
+    case GateKind::kRY:
+    case GateKind::kRZ:
+    case GateKind::kRXX:
+    case GateKind::kRYY:
+    case GateKind::kRZZ: {
       const double shifted = a[0] + M_PI;
       GateMatrix(kind, &shifted, out);
       const int d = Info(kind).num_targets == 2 ? 16 : 4;
@@ -196,30 +257,60 @@ inline void GateDerivative(GateKind kind, const double* a, int which, cdouble* o
 inline void GateGenerator(GateKind kind, int which, cdouble* out) {
   const cdouble I(0.0, 1.0);
   auto set2 = [&](cdouble m00, cdouble m01, cdouble m10, cdouble m11) {
-    out[0] = m00; out[1] = m01; out[2] = m10; out[3] = m11;
+    out[0] = m00;
+    out[1] = m01;
+    out[2] = m10;
+    out[3] = m11;
   };
   switch (kind) {
-    case GateKind::kRX: set2(0, 0.5, 0.5, 0); break;
-    case GateKind::kRY: set2(0, -0.5 * I, 0.5 * I, 0); break;
-    case GateKind::kRZ: set2(0.5, 0, 0, -0.5); break;
-    case GateKind::kP: set2(0, 0, 0, -1); break;
-    case GateKind::kU:
-      if (which == 0) set2(0, -0.5 * I, 0.5 * I, 0);
-      else set2(0, 0, 0, -1);
+    case GateKind::kRX:
+      set2(0, 0.5, 0.5, 0);
       break;
-    case GateKind::kRXX: case GateKind::kRYY: case GateKind::kRZZ: {
+    case GateKind::kRY:
+      set2(0, -0.5 * I, 0.5 * I, 0);
+      break;
+    case GateKind::kRZ:
+      set2(0.5, 0, 0, -0.5);
+      break;
+    case GateKind::kP:
+      set2(0, 0, 0, -1);
+      break;
+    case GateKind::kU:
+      if (which == 0)
+        set2(0, -0.5 * I, 0.5 * I, 0);
+      else
+        set2(0, 0, 0, -1);
+      break;
+    case GateKind::kRXX:
+    case GateKind::kRYY:
+    case GateKind::kRZZ: {
       // P (x) P / 2 for P = X, Y, Z; bit j of an index is target j.
       cdouble p[4];
-      if (kind == GateKind::kRXX) { p[0] = 0; p[1] = 1; p[2] = 1; p[3] = 0; }
-      else if (kind == GateKind::kRYY) { p[0] = 0; p[1] = -I; p[2] = I; p[3] = 0; }
-      else { p[0] = 1; p[1] = 0; p[2] = 0; p[3] = -1; }
+      if (kind == GateKind::kRXX) {
+        p[0] = 0;
+        p[1] = 1;
+        p[2] = 1;
+        p[3] = 0;
+      } else if (kind == GateKind::kRYY) {
+        p[0] = 0;
+        p[1] = -I;
+        p[2] = I;
+        p[3] = 0;
+      } else {
+        p[0] = 1;
+        p[1] = 0;
+        p[2] = 0;
+        p[3] = -1;
+      }
       for (int r = 0; r < 4; ++r)
-        for (int c = 0; c < 4; ++c)
-          out[r * 4 + c] = 0.5 * p[(r >> 1) * 2 + (c >> 1)] * p[(r & 1) * 2 + (c & 1)];
+        for (int c = 0; c < 4; ++c) out[r * 4 + c] = 0.5 * p[(r >> 1) * 2 + (c >> 1)] * p[(r & 1) * 2 + (c & 1)];
       break;
     }
-    case GateKind::kGlobalPhase: out[0] = -1; break;
-    default: break;
+    case GateKind::kGlobalPhase:
+      out[0] = -1;
+      break;
+    default:
+      break;
   }
 }
 

@@ -1,4 +1,4 @@
 // The statevector and batched kernels compiled for one instruction set (flags in CMakeLists.txt).
 #define NEXTRL_ISA_NS avx512
-#include "quantum/statevector.h"
 #include "quantum/batch.h"
+#include "quantum/statevector.h"

@@ -74,9 +74,8 @@ void Probabilities(const std::complex<Real>* s, int n, const std::vector<int>& q
   bool identity = k == n;
   for (int j = 0; j < k && identity; ++j) identity = qubits[j] == j;
   if (identity) {
-    ParallelFor(size, kMinParallel, [&](int64_t i) {
-      out[i] = double(s[i].real()) * s[i].real() + double(s[i].imag()) * s[i].imag();
-    });
+    ParallelFor(size, kMinParallel,
+                [&](int64_t i) { out[i] = double(s[i].real()) * s[i].real() + double(s[i].imag()) * s[i].imag(); });
     return;
   }
   if (k <= 10) {  // fixed chunks with private histograms, added in chunk order
@@ -146,9 +145,8 @@ int MeasureQubit(std::complex<Real>* s, int n, int qubit, uint64_t seed) {
   p[0] = NormSquared(s, size) - p1;
   const int outcome = UniformDouble(seed, 1, 0) * (p[0] + p[1]) < p[1] ? 1 : 0;
   const Real scale = static_cast<Real>(1.0 / std::sqrt(p[outcome]));
-  ParallelFor(size, kMinParallel, [&](int64_t i) {
-    s[i] = (((i & bit) != 0) == (outcome == 1)) ? s[i] * scale : std::complex<Real>(0);
-  });
+  ParallelFor(size, kMinParallel,
+              [&](int64_t i) { s[i] = (((i & bit) != 0) == (outcome == 1)) ? s[i] * scale : std::complex<Real>(0); });
   return outcome;
 }
 

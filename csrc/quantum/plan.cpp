@@ -12,11 +12,11 @@
 namespace nextrl::quantum {
 
 // Per-ISA kernels (kernels_<isa>.cpp).
-#define NEXTRL_DECLARE_ISA(ns)                                                               \
-  namespace ns {                                                                             \
-  template <typename Real>                                                                   \
-  void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops,        \
-                const Real* arena, Real* scratch, bool parallel);                            \
+#define NEXTRL_DECLARE_ISA(ns)                                                                           \
+  namespace ns {                                                                                         \
+  template <typename Real>                                                                               \
+  void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops, const Real* arena, \
+                Real* scratch, bool parallel);                                                           \
   }
 NEXTRL_DECLARE_ISA(generic)
 #ifdef NEXTRL_HAVE_AVX2
@@ -31,8 +31,8 @@ Isa DetectIsa() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
 #ifdef NEXTRL_HAVE_AVX512
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("fma"))
     return Isa::kAvx512;
 #endif
 #ifdef NEXTRL_HAVE_AVX2
@@ -44,25 +44,31 @@ Isa DetectIsa() {
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx2: return "avx2";
-    default: return "generic";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    default:
+      return "generic";
   }
 }
 
 namespace {
 
 template <typename Real>
-void Dispatch(Isa isa, Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops,
-              const Real* arena, Real* scratch, bool parallel) {
+void Dispatch(Isa isa, Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops, const Real* arena,
+              Real* scratch, bool parallel) {
   switch (isa) {
 #ifdef NEXTRL_HAVE_AVX512
-    case Isa::kAvx512: return avx512::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
+    case Isa::kAvx512:
+      return avx512::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
 #endif
 #ifdef NEXTRL_HAVE_AVX2
-    case Isa::kAvx2: return avx2::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
+    case Isa::kAvx2:
+      return avx2::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
 #endif
-    default: return generic::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
+    default:
+      return generic::RunBlock(state, g, ops, num_ops, arena, scratch, parallel);
   }
 }
 
@@ -91,11 +97,11 @@ constexpr int kMinLaneBits = 3;
 
 Plan::Plan(int num_qubits, std::vector<OpSpec> ops, int num_params, int max_fused_qubits, int local_bits)
     : num_qubits_(num_qubits), num_params_(num_params), ops_(std::move(ops)), isa_(DetectIsa()) {
-  NEXTRL_CHECK(num_qubits >= 1 && num_qubits <= 62, std::invalid_argument,
-               "Plan: num_qubits must be in [1, 62], got ", num_qubits);
+  NEXTRL_CHECK(num_qubits >= 1 && num_qubits <= 62, std::invalid_argument, "Plan: num_qubits must be in [1, 62], got ",
+               num_qubits);
   NEXTRL_CHECK(num_params >= 0, std::invalid_argument, "Plan: num_params must be >= 0, got ", num_params);
-  NEXTRL_CHECK(local_bits >= 1 && local_bits <= 20, std::invalid_argument,
-               "Plan: local_bits must be in [1, 20], got ", local_bits);
+  NEXTRL_CHECK(local_bits >= 1 && local_bits <= 20, std::invalid_argument, "Plan: local_bits must be in [1, 20], got ",
+               local_bits);
   NEXTRL_CHECK(max_fused_qubits <= kMaxLocalTargets, std::invalid_argument,
                "Plan: max_fused_qubits must be <= ", kMaxLocalTargets, ", got ", max_fused_qubits);
   Validate();
@@ -119,8 +125,8 @@ Plan::Plan(int num_qubits, std::vector<OpSpec> ops, int num_params, int max_fuse
 
 void Plan::set_isa(Isa isa) {
   NEXTRL_CHECK(static_cast<int>(isa) >= 0 && static_cast<int>(isa) <= static_cast<int>(DetectIsa()),
-               std::invalid_argument, "Plan.isa: must be one this CPU and build support (best: ",
-               IsaName(DetectIsa()), "), got ", static_cast<int>(isa));
+               std::invalid_argument, "Plan.isa: must be one this CPU and build support (best: ", IsaName(DetectIsa()),
+               "), got ", static_cast<int>(isa));
   isa_ = isa;
 }
 
@@ -129,22 +135,22 @@ void Plan::Validate() const {
   for (size_t i = 0; i < ops_.size(); ++i) {
     const OpSpec& op = ops_[i];
     const int kind = static_cast<int>(op.kind);
-    NEXTRL_CHECK(kind >= 0 && kind < static_cast<int>(GateKind::kCount), std::invalid_argument,
-                 "Plan: op ", i, " has unknown gate kind ", kind);
+    NEXTRL_CHECK(kind >= 0 && kind < static_cast<int>(GateKind::kCount), std::invalid_argument, "Plan: op ", i,
+                 " has unknown gate kind ", kind);
     const GateInfo info = Info(op.kind);
     const int k = NumTargets(op);
     if (op.kind == GateKind::kUnitary) {
       NEXTRL_CHECK(k >= 1 && k <= kMaxDenseTargets, std::invalid_argument, "Plan: op ", i,
                    ": unitary must act on 1 to ", kMaxDenseTargets, " qubits, got ", k);
       const size_t d = size_t{1} << k;
-      NEXTRL_CHECK(op.matrix.size() == d * d, std::invalid_argument, "Plan: op ", i,
-                   ": unitary on ", k, " qubits needs ", d * d, " matrix entries, got ", op.matrix.size());
+      NEXTRL_CHECK(op.matrix.size() == d * d, std::invalid_argument, "Plan: op ", i, ": unitary on ", k,
+                   " qubits needs ", d * d, " matrix entries, got ", op.matrix.size());
     } else {
-      NEXTRL_CHECK(k == info.num_targets, std::invalid_argument, "Plan: op ", i, " needs ",
-                   info.num_targets, " target qubits, got ", k);
+      NEXTRL_CHECK(k == info.num_targets, std::invalid_argument, "Plan: op ", i, " needs ", info.num_targets,
+                   " target qubits, got ", k);
     }
-    NEXTRL_CHECK(static_cast<int>(op.angles.size()) == info.num_params, std::invalid_argument,
-                 "Plan: op ", i, " needs ", info.num_params, " angles, got ", op.angles.size());
+    NEXTRL_CHECK(static_cast<int>(op.angles.size()) == info.num_params, std::invalid_argument, "Plan: op ", i,
+                 " needs ", info.num_params, " angles, got ", op.angles.size());
     for (const ParamRef& p : op.angles)
       NEXTRL_CHECK(p.index < num_params_, std::out_of_range, "Plan: op ", i, " uses parameter ", p.index,
                    " but the plan has ", num_params_);
@@ -153,10 +159,9 @@ void Plan::Validate() const {
     uint64_t seen = 0;
     for (const std::vector<int>* list : {&op.targets, &op.controls}) {
       for (int q : *list) {
-        NEXTRL_CHECK(q >= 0 && q < n, std::out_of_range, "Plan: op ", i, ": qubit ", q,
-                     " out of range for ", n, " qubits");
-        NEXTRL_CHECK(!(seen >> q & 1), std::invalid_argument, "Plan: op ", i, ": qubit ", q,
-                     " appears twice");
+        NEXTRL_CHECK(q >= 0 && q < n, std::out_of_range, "Plan: op ", i, ": qubit ", q, " out of range for ", n,
+                     " qubits");
+        NEXTRL_CHECK(!(seen >> q & 1), std::invalid_argument, "Plan: op ", i, ": qubit ", q, " appears twice");
         seen |= uint64_t{1} << q;
       }
     }
@@ -179,8 +184,10 @@ void Plan::BuildBlock(uint64_t mask, const std::vector<int>& op_ids, int local_b
   std::vector<int> lanes;
   for (int q = 0; q < n; ++q) {
     if (mask >> q & 1) continue;
-    if (static_cast<int>(lanes.size()) < b.v) lanes.push_back(q);
-    else b.outer_pos.push_back(q);
+    if (static_cast<int>(lanes.size()) < b.v)
+      lanes.push_back(q);
+    else
+      b.outer_pos.push_back(q);
   }
   b.lanes_contiguous = true;
   for (int l = 0; l < b.v; ++l) b.lanes_contiguous &= lanes[l] == l;
@@ -238,8 +245,9 @@ void Plan::BuildBlock(uint64_t mask, const std::vector<int>& op_ids, int local_b
         for (int c = 0; c < d; ++c)
           if (mat[r * d + c] != cdouble(0)) p.op.perm[r] = c;
     }
-    p.op.cls = cls == GateClass::kDiagonal ? kLocalDiagonal
-               : cls == GateClass::kMonomial ? kLocalMonomial : kLocalDense;
+    p.op.cls = cls == GateClass::kDiagonal   ? kLocalDiagonal
+               : cls == GateClass::kMonomial ? kLocalMonomial
+                                             : kLocalDense;
     p.arena_size = cls == GateClass::kDense ? d * d : d;
     const int index = static_cast<int>(b.program.size());
     for (int t = 0; t < k; ++t) last_touch[p.op.targets[t]] = index;
@@ -306,8 +314,13 @@ void Plan::Run(std::complex<Real>* state, const double* params) const {
       }
       ops.push_back(p.op);
     }
-    BlockGeometry g{static_cast<int>(b.qubits.size()), b.v, b.off_local.data(), b.off_lane.data(),
-                    b.outer_pos.data(), static_cast<int>(b.outer_pos.size()), b.lanes_contiguous};
+    BlockGeometry g{static_cast<int>(b.qubits.size()),
+                    b.v,
+                    b.off_local.data(),
+                    b.off_lane.data(),
+                    b.outer_pos.data(),
+                    static_cast<int>(b.outer_pos.size()),
+                    b.lanes_contiguous};
     Dispatch(isa_, raw, g, ops.data(), static_cast<int>(ops.size()), arena.data(), scratch.data(), parallel);
   }
 }

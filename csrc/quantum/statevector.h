@@ -114,8 +114,14 @@ static void ApplyDense2(const LocalOp& op, Real* re, Real* im, int m, int64_t V,
         yi[row] = mr[4 * row] * xi[0] + mi[4 * row] * xr[0] + mr[4 * row + 1] * xi[1] + mi[4 * row + 1] * xr[1] +
                   mr[4 * row + 2] * xi[2] + mi[4 * row + 2] * xr[2] + mr[4 * row + 3] * xi[3] + mi[4 * row + 3] * xr[3];
       }
-      r0[e] = yr[0]; i0[e] = yi[0]; r1[e] = yr[1]; i1[e] = yi[1];
-      r2[e] = yr[2]; i2[e] = yi[2]; r3[e] = yr[3]; i3[e] = yi[3];
+      r0[e] = yr[0];
+      i0[e] = yi[0];
+      r1[e] = yr[1];
+      i1[e] = yi[1];
+      r2[e] = yr[2];
+      i2[e] = yi[2];
+      r3[e] = yr[3];
+      i3[e] = yi[3];
     }
   }
 }
@@ -295,10 +301,14 @@ static void ApplyLocalOp(const LocalOp& op, Real* re, Real* im, int m, int64_t V
     return ApplyMonomial<2>(op, re, im, m, V, arena);
   }
   switch (op.k) {
-    case 1: return ApplyDense1(op, re, im, m, V, arena);
-    case 2: return ApplyDense2(op, re, im, m, V, arena);
-    case 3: return ApplyDenseK<3>(op, re, im, m, V, arena);
-    default: return ApplyDenseK<0>(op, re, im, m, V, arena);
+    case 1:
+      return ApplyDense1(op, re, im, m, V, arena);
+    case 2:
+      return ApplyDense2(op, re, im, m, V, arena);
+    case 3:
+      return ApplyDenseK<3>(op, re, im, m, V, arena);
+    default:
+      return ApplyDenseK<0>(op, re, im, m, V, arena);
   }
 }
 
@@ -306,8 +316,8 @@ static void ApplyLocalOp(const LocalOp& op, Real* re, Real* im, int m, int64_t V
 //   state:   [2 * 2^n] Real, (re, im) pairs, modified in place.
 //   scratch: [max_threads * 2 * 2^(m+v)] Real, one local buffer per thread.
 template <typename Real>
-void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops,
-              const Real* arena, Real* scratch, bool parallel) {
+void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_ops, const Real* arena, Real* scratch,
+              bool parallel) {
   const int64_t V = int64_t{1} << g.v;
   const int64_t J = int64_t{1} << g.m;
   const int64_t N = J * V;

@@ -31,8 +31,7 @@ inline constexpr int64_t kMinParallelColumns = 64;
 // advantages: [T, N] output.
 template <typename Real>
 void Gae(int64_t T, int64_t N, const Real* rewards, const Real* values, const Real* next_values,
-         const uint8_t* terminations, const uint8_t* truncations, Real gamma, Real lambda,
-         Real* advantages) {
+         const uint8_t* terminations, const uint8_t* truncations, Real gamma, Real lambda, Real* advantages) {
   ParallelFor(N, kMinParallelColumns, [=](int64_t n) {
     Real acc = 0;
     for (int64_t t = T - 1; t >= 0; --t) {
@@ -52,8 +51,8 @@ void Gae(int64_t T, int64_t N, const Real* rewards, const Real* values, const Re
 // truncated and at the rollout's end. next_values may be nullptr: no bootstrap (taken as 0).
 // returns: [T, N] output.
 template <typename Real>
-void DiscountedReturns(int64_t T, int64_t N, const Real* rewards, const Real* next_values,
-                       const uint8_t* terminations, const uint8_t* truncations, Real gamma, Real* returns) {
+void DiscountedReturns(int64_t T, int64_t N, const Real* rewards, const Real* next_values, const uint8_t* terminations,
+                       const uint8_t* truncations, Real gamma, Real* returns) {
   ParallelFor(N, kMinParallelColumns, [=](int64_t n) {
     Real next = 0;  // G_{t+1}
     for (int64_t t = T - 1; t >= 0; --t) {
@@ -78,9 +77,8 @@ void DiscountedReturns(int64_t T, int64_t N, const Real* rewards, const Real* ne
 // where the episode's last step counts as its end (so a truncated tail bootstraps from its final
 // observation's value and a terminated one does not). returns: [T, N] output.
 template <typename Real>
-void NStepReturns(int64_t T, int64_t N, const Real* rewards, const Real* next_values,
-                  const uint8_t* terminations, const uint8_t* truncations, Real gamma, int64_t n_steps,
-                  Real* returns) {
+void NStepReturns(int64_t T, int64_t N, const Real* rewards, const Real* next_values, const uint8_t* terminations,
+                  const uint8_t* truncations, Real gamma, int64_t n_steps, Real* returns) {
   ParallelFor(N, kMinParallelColumns, [=](int64_t n) {
     // Forward window per start step; O(T n_steps), fine for the n_steps (<= ~20) used in practice.
     for (int64_t t = 0; t < T; ++t) {
@@ -112,8 +110,8 @@ void NStepReturns(int64_t T, int64_t N, const Real* rewards, const Real* next_va
 // vs, pg_advantages: [T, N] outputs.
 template <typename Real>
 void VTrace(int64_t T, int64_t N, const Real* rewards, const Real* values, const Real* next_values,
-            const uint8_t* terminations, const uint8_t* truncations, const Real* log_rhos, Real gamma,
-            Real rho_bar, Real c_bar, Real pg_rho_bar, Real* vs, Real* pg_advantages) {
+            const uint8_t* terminations, const uint8_t* truncations, const Real* log_rhos, Real gamma, Real rho_bar,
+            Real c_bar, Real pg_rho_bar, Real* vs, Real* pg_advantages) {
   ParallelFor(N, kMinParallelColumns, [=](int64_t n) {
     Real acc = 0;  // vs_{t+1} - V(s_{t+1}); 0 past the rollout's end
     for (int64_t t = T - 1; t >= 0; --t) {

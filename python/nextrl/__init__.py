@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _pkg_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _pkg_version
 
 from nextrl import _core
 
@@ -26,6 +27,6 @@ def build_info() -> dict:
     return info
 
 
-from nextrl import envs as _envs  # noqa: E402  registers the nextrl/ env ids
+from nextrl import envs as _envs  # noqa: E402, F401  registers the nextrl/ env ids
 
-__all__ = ["build_info", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["__version__", "build_info", "get_num_threads", "set_num_threads"]

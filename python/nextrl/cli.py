@@ -56,15 +56,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if "qulacs" not in peers and args.suite in ("all", "quantum"):
         console.print("[yellow]qulacs is not installed (pip install 'nextrl[bench]'); comparing with Aer only[/]")
     if not importlib.util.find_spec("pennylane") and args.suite in ("all", "quantum"):
-        console.print("[yellow]PennyLane is not installed (pip install 'nextrl[bench]'); variational circuits "
-                      "against Aer only[/]")
+        console.print(
+            "[yellow]PennyLane is not installed (pip install 'nextrl[bench]'); variational circuits against Aer only[/]"
+        )
     cfg = sb.BenchConfig(threads=args.threads)
     info = sb.machine_info()
-    console.print(f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
-                  f"{args.threads} threads for the simulators, 1 for the envs (per-core figures)")
+    console.print(
+        f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
+        f"{args.threads} threads for the simulators, 1 for the envs (per-core figures)"
+    )
     results, env_results = [], []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
         task = bar.add_task("starting", total=None)
 
         def progress(msg: str) -> None:
@@ -83,8 +87,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             results += vb.bench_aer((4,), vcfg, progress=progress)
             if importlib.util.find_spec("pennylane"):
                 results += vb.bench_pennylane((4,), vcfg, devices=("default.qubit",), progress=progress)
-            results += [r for r in vb.bench_latency((4,), vcfg, pennylane=False, progress=progress)
-                        if r.peer != "none"]  # the goal rows (forward); forward + backward has no peer here
+            results += [
+                r for r in vb.bench_latency((4,), vcfg, pennylane=False, progress=progress) if r.peer != "none"
+            ]  # the goal rows (forward); forward + backward has no peer here
         if args.suite in ("all", "envs"):
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
@@ -93,15 +98,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if cores > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
                 env_results += eb.bench_cartpole((4096,), threads=cores, rounds=3, progress=progress)
     if results:
-        rows = [[r.bench, r.case, r.extra["n"], _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
-                for r in results]
-        _table("simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
-               ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"], rows)
+        rows = [
+            [r.bench, r.case, r.extra["n"], _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
+            for r in results
+        ]
+        _table(
+            "simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
+            ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"],
+            rows,
+        )
     if env_results:
-        rows = [[r.case, r.extra["num_envs"], r.extra["threads"], f"{r.extra['steps_per_s']:.3g}", r.peer,
-                 f"{r.extra['peer_steps_per_s']:.3g}", f"{r.ratio:.1f}x"] for r in env_results]
-        _table("vector envs: steps/s summed over envs (ratio = nextrl / peer; peers run on one thread)",
-               ["env", "num_envs", "threads", "nextrl steps/s", "peer", "peer steps/s", "ratio"], rows)
+        rows = [
+            [
+                r.case,
+                r.extra["num_envs"],
+                r.extra["threads"],
+                f"{r.extra['steps_per_s']:.3g}",
+                r.peer,
+                f"{r.extra['peer_steps_per_s']:.3g}",
+                f"{r.ratio:.1f}x",
+            ]
+            for r in env_results
+        ]
+        _table(
+            "vector envs: steps/s summed over envs (ratio = nextrl / peer; peers run on one thread)",
+            ["env", "num_envs", "threads", "nextrl steps/s", "peer", "peer steps/s", "ratio"],
+            rows,
+        )
     if args.out:
         from nextrl.experiments import benchmark
 
@@ -112,10 +135,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Trains one algorithm on one env and writes a run folder (nextrl.experiments.train)."""
+    import torch
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    import torch
 
     from nextrl.experiments import train as runner
 
@@ -130,9 +152,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         runner.make_env(args.env, 1).close()
     except ValueError as e:
         args.parser.error(str(e))
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
-                  TextColumn("{task.fields[ret]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} steps"),
+        TextColumn("{task.fields[ret]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"{args.algo} {args.env}", total=total, ret="")
 
         def log(step: int, metrics: dict[str, float]) -> None:
@@ -141,9 +170,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         out = runner.run(args.algo, args.env, overrides=args.set, seed=args.seed, out_dir=args.out, log=log)
     s = out.summary
-    rows = [["algorithm", s["algo"]], ["env", s["env"]], ["seed", s["seed"]], ["env steps", f"{s['global_steps']:,}"],
-            ["wall time", _fmt_time(s["wall_time_s"])], ["episodes", s["episodes"]],
-            ["mean return (last 20)", f"{s['mean_return_last_20']:.2f}"], ["best return", f"{s['best_return']:.2f}"]]
+    rows = [
+        ["algorithm", s["algo"]],
+        ["env", s["env"]],
+        ["seed", s["seed"]],
+        ["env steps", f"{s['global_steps']:,}"],
+        ["wall time", _fmt_time(s["wall_time_s"])],
+        ["episodes", s["episodes"]],
+        ["mean return (last 20)", f"{s['mean_return_last_20']:.2f}"],
+        ["best return", f"{s['best_return']:.2f}"],
+    ]
     rows += [[f"time in {k[5:-2]}", _fmt_time(v)] for k, v in s.items() if k.startswith("time_")]
     _table("nextrl train", ["", "value"], rows)
     console.print(f"run folder: {out.run_dir}", soft_wrap=True, highlight=False)
@@ -160,8 +196,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.list:
         _table("nextrl run: experiments", ["name", "what it measures"], runner.list_experiments())
         for name in sorted(runner.EXPERIMENTS):
-            rows = [[f, ",".join(map(str, d)) if isinstance(d, tuple) else d, doc]
-                    for f, d, doc in runner.config_fields(name)]
+            rows = [
+                [f, ",".join(map(str, d)) if isinstance(d, tuple) else d, doc]
+                for f, d, doc in runner.config_fields(name)
+            ]
             _table(f"{name}: settings (--set KEY=VALUE)", ["key", "default", "meaning"], rows)
         return 0
     if args.name is None:
@@ -177,24 +215,53 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     total = plan.total_work
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(args.name, total=total)
 
         def progress(units: int, description: str) -> None:
             bar.update(task, advance=units, description=description)
 
-        argv = ["run", args.name, "--seeds", str(args.seeds), *(["--quick"] if args.quick else []),
-                *[a for kv in args.set for a in ("--set", kv)], "--out", str(plan.out_dir)]
+        argv = [
+            "run",
+            args.name,
+            "--seeds",
+            str(args.seeds),
+            *(["--quick"] if args.quick else []),
+            *[a for kv in args.set for a in ("--set", kv)],
+            "--out",
+            str(plan.out_dir),
+        ]
         out = runner.execute(plan, progress=progress, argv=argv)
     res = out.result
-    rows = [[s.task.split("/")[-1], s.agent, s.metric, f"{s.iqm.point:.1f}",
-             f"[{s.iqm.low:.1f}, {s.iqm.high:.1f}]" if s.iqm.num_runs > 1 else "-",
-             "-" if s.reference is None else f"{s.reference.value:g}"] for s in res.scores]
-    _table(f"nextrl run {args.name}: {len(res.seeds)} seeds, {res.wall_time_s:.0f} s (IQM over seeds)",
-           ["task", "agent", "metric", "IQM", f"{round(res.bootstrap.confidence * 100)}% CI", "reference"], rows)
-    console.print(f"run folder: {out.run_dir} (report.md, metrics.json, {len(out.files) - 2} plots)",
-                  soft_wrap=True, highlight=False)
+    rows = [
+        [
+            s.task.split("/")[-1],
+            s.agent,
+            s.metric,
+            f"{s.iqm.point:.1f}",
+            f"[{s.iqm.low:.1f}, {s.iqm.high:.1f}]" if s.iqm.num_runs > 1 else "-",
+            "-" if s.reference is None else f"{s.reference.value:g}",
+        ]
+        for s in res.scores
+    ]
+    _table(
+        f"nextrl run {args.name}: {len(res.seeds)} seeds, {res.wall_time_s:.0f} s (IQM over seeds)",
+        ["task", "agent", "metric", "IQM", f"{round(res.bootstrap.confidence * 100)}% CI", "reference"],
+        rows,
+    )
+    console.print(
+        f"run folder: {out.run_dir} (report.md, metrics.json, {len(out.files) - 2} plots)",
+        soft_wrap=True,
+        highlight=False,
+    )
     return 0
 
 
@@ -205,36 +272,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("bench", help="time nextrl against Qiskit Aer, qulacs, Gymnasium and EnvPool (a few minutes)")
-    p.add_argument("--suite", choices=["all", "quantum", "envs"], default="all",
-                   help="simulators, vector envs, or both (default)")
+    p.add_argument(
+        "--suite", choices=["all", "quantum", "envs"], default="all", help="simulators, vector envs, or both (default)"
+    )
     p.add_argument("--threads", type=int, default=2, help="threads for nextrl and every peer (default 2)")
     p.add_argument("--full", action="store_true", help="up to 26 qubits and the single-gate bandwidth case")
     p.add_argument("--out", help="append one JSON line per case to this file")
     p.set_defaults(func=cmd_bench)
     from nextrl.experiments.train import ALGORITHMS
 
-    p = sub.add_parser("train", help="train an agent on a Gymnasium or nextrl env; writes a run folder",
-                       description="Train ALGO on ENV_ID. Writes config.json, metrics.csv, episodes.csv, metrics.json "
-                                   "and learning_curve.png to the run folder.")
+    p = sub.add_parser(
+        "train",
+        help="train an agent on a Gymnasium or nextrl env; writes a run folder",
+        description="Train ALGO on ENV_ID. Writes config.json, metrics.csv, episodes.csv, metrics.json "
+        "and learning_curve.png to the run folder.",
+    )
     p.add_argument("algo", metavar="ALGO", help=f"one of: {', '.join(sorted(ALGORITHMS))}")
-    p.add_argument("--env", required=True, metavar="ENV_ID", help="any registered Gymnasium id (e.g. CartPole-v1) "
-                   "or a nextrl/... id")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field (repeatable), e.g. --set total_timesteps=50000")
+    p.add_argument(
+        "--env",
+        required=True,
+        metavar="ENV_ID",
+        help="any registered Gymnasium id (e.g. CartPole-v1) or a nextrl/... id",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable), e.g. --set total_timesteps=50000",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of networks, sampling and envs (default 0)")
     p.add_argument("--out", help="run folder (default runs/<algo>-<env>-<seed>-<timestamp>/)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for small networks)")
     p.set_defaults(func=cmd_train, parser=p)
-    p = sub.add_parser("run", help="run an experiment over seeds; writes report.md, plots and metrics.json",
-                       description="Run experiment NAME with seeds 0 .. K-1 and write a run folder: report.md "
-                                   "(setup, results with 95%% confidence intervals over seeds, findings), PNG plots "
-                                   "and metrics.json. `nextrl run --list` names the experiments.")
+    p = sub.add_parser(
+        "run",
+        help="run an experiment over seeds; writes report.md, plots and metrics.json",
+        description="Run experiment NAME with seeds 0 .. K-1 and write a run folder: report.md "
+        "(setup, results with 95%% confidence intervals over seeds, findings), PNG plots "
+        "and metrics.json. `nextrl run --list` names the experiments.",
+    )
     p.add_argument("name", metavar="NAME", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--seeds", type=int, default=5, metavar="K", help="number of seeds, 0 .. K-1 (default 5)")
     p.add_argument("--out", metavar="DIR", help="run folder, new or empty (default runs/<name>-<timestamp>/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override an experiment setting (repeatable), e.g. --set cartpole_ppo_steps=100000")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an experiment setting (repeatable), e.g. --set cartpole_ppo_steps=100000",
+    )
     p.add_argument("--quick", action="store_true", help="the experiment's smoke-test budget (seconds)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.set_defaults(func=cmd_run, parser=p)

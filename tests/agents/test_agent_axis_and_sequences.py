@@ -40,10 +40,12 @@ def test_return_scans_over_an_agent_axis_equal_per_agent_scans(rng):
         adv_a, ret_a = returns.gae(r[s], v[s], nv[s], te[s], tr[s], gamma=0.9, lam=0.8)
         np.testing.assert_allclose(adv[s], adv_a, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(ret[s], ret_a, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(g[s], returns.discounted_returns(r[s], te[s], tr[s], gamma=0.9, next_values=nv[s]),
-                                   rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(n[s], returns.nstep_returns(r[s], nv[s], te[s], tr[s], gamma=0.9, n_steps=3),
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            g[s], returns.discounted_returns(r[s], te[s], tr[s], gamma=0.9, next_values=nv[s]), rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            n[s], returns.nstep_returns(r[s], nv[s], te[s], tr[s], gamma=0.9, n_steps=3), rtol=1e-12, atol=1e-12
+        )
         vs_a, pg_a = returns.vtrace(r[s], v[s], nv[s], te[s], tr[s], log_rhos[s], gamma=0.9)
         np.testing.assert_allclose(vs[s], vs_a, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(pg[s], pg_a, rtol=1e-12, atol=1e-12)
@@ -63,9 +65,16 @@ def test_rollout_with_an_agent_axis(rng):
     assert ro.rewards.shape == ro.valid.shape == (T, N, A) and ro.last_value.shape == (N, A)
     rows = []
     for _ in range(T):
-        row = (rng.normal(size=(N, A, 4)).astype(np.float32), rng.integers(0, 5, (N, A)),
-               rng.normal(size=(N, A)).astype(np.float32), rng.normal(size=(N, A)).astype(np.float32),
-               rng.normal(size=(N, A)), rng.random((N, A)) < 0.2, rng.random((N, A)) < 0.2, rng.random((N, A)) < 0.7)
+        row = (
+            rng.normal(size=(N, A, 4)).astype(np.float32),
+            rng.integers(0, 5, (N, A)),
+            rng.normal(size=(N, A)).astype(np.float32),
+            rng.normal(size=(N, A)).astype(np.float32),
+            rng.normal(size=(N, A)),
+            rng.random((N, A)) < 0.2,
+            rng.random((N, A)) < 0.2,
+            rng.random((N, A)) < 0.7,
+        )
         rows.append(row)
         ro.add(*row)
     ro.last_value = torch.from_numpy(rng.normal(size=(N, A)).astype(np.float32))
@@ -74,7 +83,7 @@ def test_rollout_with_an_agent_axis(rng):
     np.testing.assert_array_equal(nv[-1].numpy(), ro.last_value.numpy())
     b_obs, b_act, b_rew = ro.flat(ro.obs, ro.actions, ro.rewards)
     valid = np.stack([r[7] for r in rows])
-    expected_obs = np.stack([r[0] for r in rows])[valid]        # (step, env, agent) order, valid entries only
+    expected_obs = np.stack([r[0] for r in rows])[valid]  # (step, env, agent) order, valid entries only
     np.testing.assert_array_equal(b_obs.numpy(), expected_obs)
     np.testing.assert_array_equal(b_act.numpy(), np.stack([r[1] for r in rows])[valid])
     np.testing.assert_allclose(b_rew.numpy(), np.stack([r[4] for r in rows]).astype(np.float32)[valid])
@@ -209,16 +218,25 @@ def test_sequence_windows_stay_inside_the_stored_stream_after_wrapping():
 def test_sequence_replay_with_an_agent_axis_and_errors():
     buf = SequenceReplayBuffer(8, (3,), (2,), num_envs=2, num_agents=4)
     for t in range(5):
-        buf.add(np.full((2, 4, 3), t, np.float32), np.zeros((2, 4, 2), np.float32), np.full((2, 4), t, np.float32),
-                np.zeros((2, 4), bool), np.zeros((2, 4), bool), np.array([True, t != 2]))
+        buf.add(
+            np.full((2, 4, 3), t, np.float32),
+            np.zeros((2, 4, 2), np.float32),
+            np.full((2, 4), t, np.float32),
+            np.zeros((2, 4), bool),
+            np.zeros((2, 4), bool),
+            np.array([True, t != 2]),
+        )
     batch = buf.sample(5, 3, np.random.default_rng(0))
     assert batch.obs.shape == (5, 3, 4, 3) and batch.actions.shape == (5, 3, 4, 2) and batch.rewards.shape == (5, 3, 4)
     assert batch.is_first.shape == batch.valid.shape == (5, 3)
     # 4 slots per env: slot 0 now holds t = 4; env 1's reset step t = 2 stores reward 0
     np.testing.assert_array_equal(buf.rewards[:, 1, 0], [4, 1, 0, 3])
     np.testing.assert_array_equal(buf.is_first[:, 1], [False, False, False, True])  # t = 3 follows a reset step
-    with pytest.raises(ValueError, match=r"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env "
-                                         r"\(4\), got 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env "
+        r"\(4\), got 5",
+    ):
         buf.sample(1, 5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got 0, 2"):
         buf.sample(0, 2, np.random.default_rng(0))

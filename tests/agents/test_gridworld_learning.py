@@ -36,8 +36,18 @@ def _greedy_return(policy, env, seed: int) -> float:
 def test_ppo_solves_gridworld_8x8(seed):
     torch.set_num_threads(1)
     env = gym.make_vec(ENV, num_envs=16)
-    cfg = ppo.PPOConfig(total_timesteps=30_000, num_envs=16, num_steps=64, num_minibatches=2, update_epochs=4,
-                        learning_rate=2.5e-3, ent_coef=0.01, gamma=0.99, gae_lambda=0.9, clip_vloss=False)
+    cfg = ppo.PPOConfig(
+        total_timesteps=30_000,
+        num_envs=16,
+        num_steps=64,
+        num_minibatches=2,
+        update_epochs=4,
+        learning_rate=2.5e-3,
+        ent_coef=0.01,
+        gamma=0.99,
+        gae_lambda=0.9,
+        clip_vloss=False,
+    )
     res = ppo.train(env, cfg, seed=seed)
     ret = _greedy_return(res.modules["policy"], env, 100 + seed)
     assert ret >= 0.95 * _optimum(), f"PPO seed {seed}: greedy mean return {ret:.3f}, optimum {_optimum():.3f}"
@@ -48,8 +58,16 @@ def test_ppo_solves_gridworld_8x8(seed):
 def test_dueling_prioritized_dqn_solves_gridworld_8x8(seed):
     torch.set_num_threads(1)
     env = gym.make_vec(ENV, num_envs=4)
-    cfg = dqn.DQNConfig(total_timesteps=8_000, num_envs=4, learning_starts=500, exploration_fraction=0.3,
-                        train_frequency=16, gradient_steps=8, prioritized=True, dueling=True)
+    cfg = dqn.DQNConfig(
+        total_timesteps=8_000,
+        num_envs=4,
+        learning_starts=500,
+        exploration_fraction=0.3,
+        train_frequency=16,
+        gradient_steps=8,
+        prioritized=True,
+        dueling=True,
+    )
     res = dqn.train(env, cfg, seed=seed)
     eval_env = gym.make_vec(ENV, num_envs=4)
     ret = float(common.evaluate(dqn.greedy_policy(res.modules["q_network"]), eval_env, 8, seed=100 + seed).mean())

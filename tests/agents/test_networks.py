@@ -69,11 +69,13 @@ def test_diag_gaussian_head_closed_form():
     d = head(mean)
     a = torch.tensor([[1.0, 1.0]])
     # sum over dims of log N(a; mu, 2^2) = -0.5 * (1/4 + 0) - 2 log 2 - log(2 pi)
-    np.testing.assert_allclose(d.log_prob(a).detach().numpy(), [-0.125 - 2 * math.log(2) - math.log(2 * math.pi)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        d.log_prob(a).detach().numpy(), [-0.125 - 2 * math.log(2) - math.log(2 * math.pi)], rtol=1e-6
+    )
     # entropy of a d-dim diagonal Gaussian: sum(0.5 log(2 pi e) + log sigma)
-    np.testing.assert_allclose(d.entropy().detach().numpy(), [2 * (0.5 * math.log(2 * math.pi * math.e) + math.log(2))],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        d.entropy().detach().numpy(), [2 * (0.5 * math.log(2 * math.pi * math.e) + math.log(2))], rtol=1e-6
+    )
     np.testing.assert_array_equal(d.mode.numpy(), mean.numpy())
     d.log_prob(a).sum().backward()
     assert head.log_std.grad is not None  # the log-std is learned

@@ -19,8 +19,21 @@ torch.set_num_threads(1)
 TINY = dict(total_timesteps=300, learning_starts=100, batch_size=16, hidden=(16, 16))
 CASES = {
     "dqn": (dqn, dqn.DQNConfig(**TINY, train_frequency=4, gradient_steps=2, target_network_frequency=5), "CartPole-v1"),
-    "dqn_variants": (dqn, dqn.DQNConfig(**TINY, train_frequency=4, gradient_steps=2, dueling=True, n_step=3,
-                                        prioritized=True, double_q=False, huber=False, tau=0.5), "CartPole-v1"),
+    "dqn_variants": (
+        dqn,
+        dqn.DQNConfig(
+            **TINY,
+            train_frequency=4,
+            gradient_steps=2,
+            dueling=True,
+            n_step=3,
+            prioritized=True,
+            double_q=False,
+            huber=False,
+            tau=0.5,
+        ),
+        "CartPole-v1",
+    ),
     "ddpg": (ddpg, ddpg.DDPGConfig(**TINY, train_frequency=2), "Pendulum-v1"),
     "td3": (td3, td3.TD3Config(**TINY, train_frequency=2, n_step=2), "Pendulum-v1"),
     "sac": (sac, sac.SACConfig(**TINY, train_frequency=2, policy_frequency=2), "Pendulum-v1"),
@@ -42,8 +55,13 @@ def test_smoke_run_is_complete_and_reproducible(name):
     r1 = module.train(make(env_id), cfg, seed=3, log=lambda step, m: logged.append((step, m)))
     assert r1.global_steps == cfg.total_timesteps
     assert len(r1.episode_returns) >= 2 and len(r1.episode_returns) == len(r1.episode_lengths)
-    expected_rounds = len([i for i in range(cfg.total_timesteps // 2) if 2 * (i + 1) > cfg.learning_starts
-                           and i % cfg.train_frequency == 0])
+    expected_rounds = len(
+        [
+            i
+            for i in range(cfg.total_timesteps // 2)
+            if 2 * (i + 1) > cfg.learning_starts and i % cfg.train_frequency == 0
+        ]
+    )
     assert len(r1.metrics) == expected_rounds
     assert all(np.isfinite(v) for m in r1.metrics for v in m.values())
     assert any("losses/" in k for k in r1.metrics[-1])
@@ -51,8 +69,9 @@ def test_smoke_run_is_complete_and_reproducible(name):
     assert set(r1.time_breakdown_s) == {"env", "inference", "update"}
     r2 = module.train(make(env_id), cfg, seed=3)
     assert r2.episode_returns == r1.episode_returns
-    assert [m["losses/critic" if "losses/critic" in m else "losses/td_loss"] for m in r2.metrics] == \
-        [m["losses/critic" if "losses/critic" in m else "losses/td_loss"] for m in r1.metrics]
+    assert [m["losses/critic" if "losses/critic" in m else "losses/td_loss"] for m in r2.metrics] == [
+        m["losses/critic" if "losses/critic" in m else "losses/td_loss"] for m in r1.metrics
+    ]
     r3 = module.train(make(env_id), cfg, seed=4)
     assert r3.episode_returns != r1.episode_returns
 
@@ -62,8 +81,10 @@ def test_user_modules_replace_networks(tmp_path):
     r = dqn.train(make("CartPole-v1"), CASES["dqn"][1], seed=0, q_network=q)
     assert r.modules["q_network"] is q
     save_checkpoint(tmp_path / "dqn.pt", r)
-    fresh = {"q_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
-             "target_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))}
+    fresh = {
+        "q_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
+        "target_network": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
+    }
     info = load_checkpoint(tmp_path / "dqn.pt", fresh)
     assert info["config"]["n_step"] == 3
     x = torch.randn(3, 4)
@@ -109,8 +130,9 @@ def test_errors():
     with pytest.raises(TypeError, match=r"sac_discrete.train: env must have a Discrete action space"):
         sac_discrete.train(make("Pendulum-v1"), CASES["sac_discrete"][1], seed=0)
     with pytest.raises(ValueError, match=r"sac_discrete.train: target_entropy_scale must be in \(0, 1\), got 1.5"):
-        sac_discrete.train(make("CartPole-v1"), dataclasses.replace(CASES["sac_discrete"][1], target_entropy_scale=1.5),
-                           seed=0)
+        sac_discrete.train(
+            make("CartPole-v1"), dataclasses.replace(CASES["sac_discrete"][1], target_entropy_scale=1.5), seed=0
+        )
     unbounded = gym.vector.SyncVectorEnv([lambda: _UnboundedEnv()])
     for module, cfg in [(sac, CASES["sac"][1]), (td3, CASES["td3"][1]), (ddpg, CASES["ddpg"][1])]:
         name = module.__name__.split(".")[-1]

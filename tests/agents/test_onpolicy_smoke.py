@@ -78,8 +78,12 @@ def test_quantum_actor_with_ppo():
     layer = QuantumLayer(skolik_reuploading(4, 2), output_scaling=True, generator=torch.Generator().manual_seed(0))
     assert layer.num_outputs == 2
     before = layer.weights.detach().clone()
-    res = ppo.train(_vec("CartPole-v1", 2), ppo.PPOConfig(total_timesteps=64, num_steps=16, num_minibatches=2,
-                                                         update_epochs=1), seed=0, actor=layer)
+    res = ppo.train(
+        _vec("CartPole-v1", 2),
+        ppo.PPOConfig(total_timesteps=64, num_steps=16, num_minibatches=2, update_epochs=1),
+        seed=0,
+        actor=layer,
+    )
     assert res.modules["policy"].actor is layer and not torch.equal(layer.weights.detach(), before)
 
 

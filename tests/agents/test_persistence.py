@@ -18,8 +18,11 @@ torch.set_num_threads(1)
 
 OFF = dict(total_timesteps=120, learning_starts=40, batch_size=8, hidden=(8, 8), train_frequency=2)
 CASES = {
-    "ppo": (ppo, ppo.PPOConfig(total_timesteps=64, num_steps=16, num_minibatches=2, update_epochs=1, hidden=(8,)),
-            "Pendulum-v1"),
+    "ppo": (
+        ppo,
+        ppo.PPOConfig(total_timesteps=64, num_steps=16, num_minibatches=2, update_epochs=1, hidden=(8,)),
+        "Pendulum-v1",
+    ),
     "a2c": (a2c, a2c.A2CConfig(total_timesteps=32, num_steps=8, hidden=(8,)), "Pendulum-v1"),
     "reinforce": (reinforce, reinforce.ReinforceConfig(total_timesteps=64, num_steps=16, hidden=(8,)), "Pendulum-v1"),
     "trpo": (trpo, trpo.TRPOConfig(total_timesteps=64, num_steps=16, vf_epochs=1, hidden=(8,)), "Pendulum-v1"),
@@ -80,8 +83,9 @@ def test_sac_log_alpha_is_a_trained_module_parameter():
     torch.testing.assert_close(log_alpha(), log_alpha.value.exp())
     fixed = sac.train(_vec("Pendulum-v1"), dataclasses.replace(cfg, autotune=False), seed=0)
     assert fixed.modules["log_alpha"].value.item() == pytest.approx(torch.tensor(0.2).log().item())
-    res_d = sac_discrete.train(_vec("CartPole-v1"), dataclasses.replace(CASES["sac_discrete"][1], total_timesteps=200),
-                               seed=0)
+    res_d = sac_discrete.train(
+        _vec("CartPole-v1"), dataclasses.replace(CASES["sac_discrete"][1], total_timesteps=200), seed=0
+    )
     assert res_d.modules["log_alpha"].value.item() != pytest.approx(torch.tensor(0.2).log().item())
     with pytest.raises(ValueError, match="LogAlpha: alpha must be > 0, got 0.0"):
         LogAlpha(0.0)

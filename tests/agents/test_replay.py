@@ -37,8 +37,15 @@ def _run_vector_stream(buffer, rng, num_envs, num_steps, p_term=0.08, p_trunc=0.
             next_obs[i] = [next_id, rng.normal()]
             next_id += 1
             if valid[i]:
-                running[i].append(dict(obs_id=int(cur_obs[i, 0]), action=int(actions[i]), reward=float(rewards[i]),
-                                       next_obs_id=int(next_obs[i, 0]), terminated=bool(terms[i])))
+                running[i].append(
+                    dict(
+                        obs_id=int(cur_obs[i, 0]),
+                        action=int(actions[i]),
+                        reward=float(rewards[i]),
+                        next_obs_id=int(next_obs[i, 0]),
+                        terminated=bool(terms[i]),
+                    )
+                )
                 if terms[i] or truncs[i]:
                     episodes.append((running[i], True))
                     running[i] = []
@@ -52,8 +59,13 @@ def _run_vector_stream(buffer, rng, num_envs, num_steps, p_term=0.08, p_trunc=0.
 def _stored(buffer):
     out = {}
     for s in range(len(buffer)):
-        out[int(buffer.obs[s, 0])] = (int(buffer.actions[s]), float(buffer.rewards[s]), int(buffer.next_obs[s, 0]),
-                                      bool(buffer.terminations[s]), float(buffer.discounts[s]))
+        out[int(buffer.obs[s, 0])] = (
+            int(buffer.actions[s]),
+            float(buffer.rewards[s]),
+            int(buffer.next_obs[s, 0]),
+            bool(buffer.terminations[s]),
+            float(buffer.discounts[s]),
+        )
     return out
 
 
@@ -93,8 +105,7 @@ def test_uniform_sample_returns_stored_rows(rng):
     buffer = ReplayBuffer(100, (3,), num_envs=2, action_dtype=np.int64)
     for _ in range(30):
         obs = rng.normal(size=(2, 3))
-        buffer.add(obs, rng.integers(0, 2, size=2), rng.normal(size=2), obs + 1, rng.random(2) < 0.2,
-                   np.zeros(2, bool))
+        buffer.add(obs, rng.integers(0, 2, size=2), rng.normal(size=2), obs + 1, rng.random(2) < 0.2, np.zeros(2, bool))
     batch = buffer.sample(4000, rng)
     assert batch.obs.dtype == torch.float32 and batch.actions.dtype == torch.int64 and batch.obs.shape == (4000, 3)
     np.testing.assert_array_equal(batch.obs.numpy(), buffer.obs[batch.indices])
@@ -172,8 +183,9 @@ def test_errors():
         buffer.sample(0, rng)
     with pytest.raises(ValueError, match=r"PrioritizedReplayBuffer.sample: beta must be in \[0, 1\], got 2"):
         buffer.sample(2, rng, beta=2)
-    with pytest.raises(ValueError,
-                       match=r"update_priorities: td_errors must have shape \(2,\) like indices, got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"update_priorities: td_errors must have shape \(2,\) like indices, got \(3,\)"
+    ):
         buffer.update_priorities(np.array([0, 1]), np.zeros(3))
     with pytest.raises(ValueError, match=r"update_priorities: td_errors must be finite, got nan"):
         buffer.update_priorities(np.array([0, 1]), np.array([0.0, np.nan]))

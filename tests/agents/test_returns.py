@@ -40,10 +40,16 @@ def test_gae_matches_reference(rng, dtype, T, N):
 @pytest.mark.parametrize("T,N", SHAPES)
 def test_discounted_returns_match_reference(rng, dtype, T, N):
     r, _, nv, term, trunc = _rollout(rng, T, N, dtype)
-    np.testing.assert_allclose(R.discounted_returns(r, term, trunc, gamma=0.95, next_values=nv),
-                               ref.discounted_returns(r, term, trunc, 0.95, nv), **TOL[dtype])
-    np.testing.assert_allclose(R.discounted_returns(r, term, trunc, gamma=0.95),
-                               ref.discounted_returns(r, term, trunc, 0.95, None), **TOL[dtype])
+    np.testing.assert_allclose(
+        R.discounted_returns(r, term, trunc, gamma=0.95, next_values=nv),
+        ref.discounted_returns(r, term, trunc, 0.95, nv),
+        **TOL[dtype],
+    )
+    np.testing.assert_allclose(
+        R.discounted_returns(r, term, trunc, gamma=0.95),
+        ref.discounted_returns(r, term, trunc, 0.95, None),
+        **TOL[dtype],
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -51,8 +57,11 @@ def test_discounted_returns_match_reference(rng, dtype, T, N):
 @pytest.mark.parametrize("n_steps", [1, 3, 50])
 def test_nstep_returns_match_reference(rng, dtype, T, N, n_steps):
     r, _, nv, term, trunc = _rollout(rng, T, N, dtype)
-    np.testing.assert_allclose(R.nstep_returns(r, nv, term, trunc, gamma=0.9, n_steps=n_steps),
-                               ref.nstep_returns(r, nv, term, trunc, 0.9, n_steps), **TOL[dtype])
+    np.testing.assert_allclose(
+        R.nstep_returns(r, nv, term, trunc, gamma=0.9, n_steps=n_steps),
+        ref.nstep_returns(r, nv, term, trunc, 0.9, n_steps),
+        **TOL[dtype],
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -61,8 +70,7 @@ def test_nstep_returns_match_reference(rng, dtype, T, N, n_steps):
 def test_vtrace_matches_reference(rng, dtype, T, N, bars):
     r, v, nv, term, trunc = _rollout(rng, T, N, dtype)
     log_rhos = rng.normal(scale=0.7, size=(T, N)).astype(dtype)
-    vs, pg = R.vtrace(r, v, nv, term, trunc, log_rhos, gamma=0.93, rho_bar=bars[0], c_bar=bars[1],
-                      pg_rho_bar=bars[2])
+    vs, pg = R.vtrace(r, v, nv, term, trunc, log_rhos, gamma=0.93, rho_bar=bars[0], c_bar=bars[1], pg_rho_bar=bars[2])
     evs, epg = ref.vtrace(r, v, nv, term, trunc, log_rhos, 0.93, *bars)
     np.testing.assert_allclose(vs, evs, **TOL[dtype])
     np.testing.assert_allclose(pg, epg, **TOL[dtype])
@@ -76,14 +84,17 @@ def _tiny():
     return r, v, nv
 
 
-@pytest.mark.parametrize("done,expected", [
-    # deltas 1.4, 2.35, 3.3; gamma lam = 0.72
-    ("none", [1.4 + 0.72 * (2.35 + 0.72 * 3.3), 2.35 + 0.72 * 3.3, 3.3]),
-    # termination at t=1: delta_1 = 2 - 1 = 1 (no bootstrap), and A_0 does not see A_2
-    ("term", [1.4 + 0.72 * 1.0, 1.0, 3.3]),
-    # truncation at t=1: delta_1 keeps its bootstrap 2 + 0.9 * 1.5 - 1, the scan stops
-    ("trunc", [1.4 + 0.72 * 2.35, 2.35, 3.3]),
-])
+@pytest.mark.parametrize(
+    "done,expected",
+    [
+        # deltas 1.4, 2.35, 3.3; gamma lam = 0.72
+        ("none", [1.4 + 0.72 * (2.35 + 0.72 * 3.3), 2.35 + 0.72 * 3.3, 3.3]),
+        # termination at t=1: delta_1 = 2 - 1 = 1 (no bootstrap), and A_0 does not see A_2
+        ("term", [1.4 + 0.72 * 1.0, 1.0, 3.3]),
+        # truncation at t=1: delta_1 keeps its bootstrap 2 + 0.9 * 1.5 - 1, the scan stops
+        ("trunc", [1.4 + 0.72 * 2.35, 2.35, 3.3]),
+    ],
+)
 def test_gae_hand_computed(done, expected):
     r, v, nv = _tiny()
     term = np.zeros((3, 1), bool)
@@ -104,16 +115,25 @@ def test_discounted_and_nstep_hand_computed():
     term[1] = True
     # bootstrap 2 at the end: G_2 = 3 + 0.9 * 2, G_1 = 2 + 0.9 G_2, G_0 = 1 + 0.9 G_1
     g2 = 3 + 0.9 * 2
-    np.testing.assert_allclose(R.discounted_returns(r, no, no, gamma=0.9, next_values=nv)[:, 0],
-                               [1 + 0.9 * (2 + 0.9 * g2), 2 + 0.9 * g2, g2], atol=1e-12)
+    np.testing.assert_allclose(
+        R.discounted_returns(r, no, no, gamma=0.9, next_values=nv)[:, 0],
+        [1 + 0.9 * (2 + 0.9 * g2), 2 + 0.9 * g2, g2],
+        atol=1e-12,
+    )
     np.testing.assert_allclose(R.discounted_returns(r, term, no, gamma=0.9)[:, 0], [1 + 0.9 * 2, 2, 3], atol=1e-12)
     # 2-step: G_0 = 1 + 0.9 * 2 + 0.81 * V(s'_1) = 1 + 1.8 + 0.81 * 1.5; G_2 only has one step left
-    np.testing.assert_allclose(R.nstep_returns(r, nv, no, no, gamma=0.9, n_steps=2)[:, 0],
-                               [1 + 1.8 + 0.81 * 1.5, 2 + 2.7 + 0.81 * 2.0, 3 + 0.9 * 2.0], atol=1e-12)
+    np.testing.assert_allclose(
+        R.nstep_returns(r, nv, no, no, gamma=0.9, n_steps=2)[:, 0],
+        [1 + 1.8 + 0.81 * 1.5, 2 + 2.7 + 0.81 * 2.0, 3 + 0.9 * 2.0],
+        atol=1e-12,
+    )
     trunc = no.copy()
     trunc[0] = True  # truncated after step 0: bootstrap from V(s'_0) = 1
-    np.testing.assert_allclose(R.nstep_returns(r, nv, no, trunc, gamma=0.9, n_steps=2)[:, 0],
-                               [1 + 0.9 * 1.0, 2 + 2.7 + 0.81 * 2.0, 3 + 0.9 * 2.0], atol=1e-12)
+    np.testing.assert_allclose(
+        R.nstep_returns(r, nv, no, trunc, gamma=0.9, n_steps=2)[:, 0],
+        [1 + 0.9 * 1.0, 2 + 2.7 + 0.81 * 2.0, 3 + 0.9 * 2.0],
+        atol=1e-12,
+    )
 
 
 def test_vtrace_hand_computed():
@@ -122,14 +142,15 @@ def test_vtrace_hand_computed():
     # ratios 2, 0.5, 1 with rho_bar = c_bar = 1: rho = c = [1, 0.5, 1]
     log_rhos = np.log(np.array([[2.0], [0.5], [1.0]]))
     vs, pg = R.vtrace(r, v, nv, no, no, log_rhos, gamma=0.9)
-    d = np.array([1.4, 0.5 * 2.35, 3.3])        # rho_t * delta_t
+    d = np.array([1.4, 0.5 * 2.35, 3.3])  # rho_t * delta_t
     a2 = d[2]
-    a1 = d[1] + 0.9 * 0.5 * a2                   # c_1 = 0.5
-    a0 = d[0] + 0.9 * 1.0 * a1                   # c_0 = 1
+    a1 = d[1] + 0.9 * 0.5 * a2  # c_1 = 0.5
+    a0 = d[0] + 0.9 * 1.0 * a1  # c_0 = 1
     np.testing.assert_allclose(vs[:, 0], [0.5 + a0, 1.0 + a1, 1.5 + a2], atol=1e-12)
     vs1, vs2 = 1.0 + a1, 1.5 + a2
-    np.testing.assert_allclose(pg[:, 0], [1.0 * (1 + 0.9 * vs1 - 0.5), 0.5 * (2 + 0.9 * vs2 - 1.0),
-                                          1.0 * (3 + 0.9 * 2.0 - 1.5)], atol=1e-12)
+    np.testing.assert_allclose(
+        pg[:, 0], [1.0 * (1 + 0.9 * vs1 - 0.5), 0.5 * (2 + 0.9 * vs2 - 1.0), 1.0 * (3 + 0.9 * 2.0 - 1.5)], atol=1e-12
+    )
 
 
 def test_vtrace_on_policy_is_lambda_one_return(rng):
@@ -139,22 +160,34 @@ def test_vtrace_on_policy_is_lambda_one_return(rng):
     vs, pg = R.vtrace(r, v, nv, term, trunc, np.zeros_like(r), gamma=0.99)
     adv, ret = R.gae(r, v, nv, term, trunc, gamma=0.99, lam=1.0)
     np.testing.assert_allclose(vs, ret, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(R.discounted_returns(r, term, trunc, gamma=0.99, next_values=nv), ret,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        R.discounted_returns(r, term, trunc, gamma=0.99, next_values=nv), ret, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gae_lambda_zero_is_td_error_and_one_step_return(rng):
     r, v, nv, term, trunc = _rollout(rng, 12, 3, np.float64)
     adv, _ = R.gae(r, v, nv, term, trunc, gamma=0.9, lam=0.0)
     np.testing.assert_allclose(adv, r + 0.9 * np.where(term, 0.0, nv) - v, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(R.nstep_returns(r, nv, term, trunc, gamma=0.9, n_steps=1),
-                               r + 0.9 * np.where(term, 0.0, nv), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        R.nstep_returns(r, nv, term, trunc, gamma=0.9, n_steps=1),
+        r + 0.9 * np.where(term, 0.0, nv),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_torch_in_torch_out(rng):
     r, v, nv, term, trunc = _rollout(rng, 9, 2, np.float32)
-    adv, ret = R.gae(torch.from_numpy(r), torch.from_numpy(v), torch.from_numpy(nv), torch.from_numpy(term),
-                     torch.from_numpy(trunc.astype(np.float32)), gamma=0.99, lam=0.95)
+    adv, ret = R.gae(
+        torch.from_numpy(r),
+        torch.from_numpy(v),
+        torch.from_numpy(nv),
+        torch.from_numpy(term),
+        torch.from_numpy(trunc.astype(np.float32)),
+        gamma=0.99,
+        lam=0.95,
+    )
     assert isinstance(adv, torch.Tensor) and adv.dtype == torch.float32
     np.testing.assert_allclose(adv.numpy(), ref.gae(r, v, nv, term, trunc, 0.99, 0.95), rtol=1e-4, atol=1e-4)
     nvt = R.next_values_from(torch.from_numpy(v), torch.ones(2))
@@ -164,8 +197,9 @@ def test_torch_in_torch_out(rng):
 def test_non_contiguous_input_is_accepted(rng):
     r, v, nv, term, trunc = _rollout(rng, 8, 6, np.float64)
     adv, _ = R.gae(r[:, ::2], v[:, ::2], nv[:, ::2], term[:, ::2], trunc[:, ::2], gamma=0.9, lam=0.9)
-    np.testing.assert_allclose(adv, ref.gae(r[:, ::2], v[:, ::2], nv[:, ::2], term[:, ::2], trunc[:, ::2], 0.9, 0.9),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        adv, ref.gae(r[:, ::2], v[:, ::2], nv[:, ::2], term[:, ::2], trunc[:, ::2], 0.9, 0.9), rtol=1e-12, atol=1e-12
+    )
 
 
 # ---------------------------------------------------------------------------------- errors

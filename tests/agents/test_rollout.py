@@ -70,8 +70,15 @@ def test_collect_masks_reset_steps(truncate):
 @pytest.mark.parametrize("truncate", [False, True])
 def test_gae_over_collected_rollout(truncate):
     rollout, _ = _collect(truncate)
-    adv, _ = returns.gae(rollout.rewards, rollout.values, rollout.next_values(), rollout.terminations,
-                         rollout.truncations, gamma=0.5, lam=1.0)
+    adv, _ = returns.gae(
+        rollout.rewards,
+        rollout.values,
+        rollout.next_values(),
+        rollout.terminations,
+        rollout.truncations,
+        gamma=0.5,
+        lam=1.0,
+    )
     a = adv[:, 0].numpy()
     # V = 10 obs. Episode: deltas d0 = 1 + 0.5*10 - 0 = 6, d1 = 2 + 0.5*20 - 10 = 2,
     # d2 = 3 + 0.5*(0 if terminated else 30) - 20 = -17 (or -2); A = suffix sums with factor 0.5
@@ -86,8 +93,16 @@ def test_rollout_errors():
     with pytest.raises(ValueError, match="Rollout: num_steps and num_envs must be >= 1, got 0, 2"):
         Rollout(0, 2, space, gym.spaces.Discrete(2))
     r = Rollout(1, 1, space, gym.spaces.Discrete(2))
-    row = (np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, bool),
-           np.zeros(1, bool), np.ones(1, bool))
+    row = (
+        np.zeros((1, 1)),
+        np.zeros(1),
+        np.zeros(1),
+        np.zeros(1),
+        np.zeros(1),
+        np.zeros(1, bool),
+        np.zeros(1, bool),
+        np.ones(1, bool),
+    )
     r.add(*row)
     with pytest.raises(IndexError, match=r"Rollout.add: storage is full \(1 steps\); call reset\(\) first"):
         r.add(*row)

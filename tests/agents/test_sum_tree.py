@@ -30,8 +30,9 @@ def test_updates_total_min_and_find_match_reference(capacity, rng):
         if ref.total() > 0:
             # every boundary of the prefix sums, half-way points, 0 and the total itself
             cumsum = np.cumsum(ref.priorities)
-            masses = np.concatenate([[0.0, ref.total()], cumsum[cumsum < ref.total()],
-                                     np.arange(0.5, ref.total(), 1.0)])
+            masses = np.concatenate(
+                [[0.0, ref.total()], cumsum[cumsum < ref.total()], np.arange(0.5, ref.total(), 1.0)]
+            )
             found = tree.find(masses)
             assert found.dtype == np.int64
             np.testing.assert_array_equal(found, ref.find(masses))
@@ -136,8 +137,9 @@ def test_errors():
     with pytest.raises(ValueError, match=r"SumTree.update: priorities must be finite and >= 0, got inf"):
         tree.update(np.array([2]), np.array([np.inf]))
     assert tree.total() == 0.0  # a refused update changes nothing
-    with pytest.raises(ValueError,
-                       match=r"SumTree.update: indices and priorities must have the same length, got 2 and 1"):
+    with pytest.raises(
+        ValueError, match=r"SumTree.update: indices and priorities must have the same length, got 2 and 1"
+    ):
         tree.update(np.array([1, 2]), np.array([1.0]))
     with pytest.raises(TypeError, match=r"SumTree.update: indices must have an integer dtype, got float64"):
         tree.update(np.array([1.0]), np.array([1.0]))

@@ -29,7 +29,7 @@ def test_plan_picks_the_best_action():
     rng = np.random.default_rng(0)
     cfg = MPCConfig(horizon=1, num_candidates=256, num_elites=16, iterations=2)
     # with reward -(pos')^2 and pos' = pos + 0.1 (vel + 0.1 a + 0.05 force) the best thrust is -100 pos (clipped)
-    sq = lambda s, a, s2: -s2[:, 0] ** 2
+    sq = lambda s, a, s2: -(s2[:, 0] ** 2)
     a = plan(model, np.array([[0.005, 0.0, 0.0], [-0.003, 0.0, 0.0], [0.05, 0.0, 0.0]]), sq, cfg, rng)
     np.testing.assert_allclose(a[:, 0], [-0.5, 0.3, -1.0], atol=0.02)
     # the same through the termination mask: a plan is scored only until its predicted termination
@@ -39,14 +39,24 @@ def test_plan_picks_the_best_action():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_agent_on_a_learned_causal_model_reaches_the_goal(seed):
-    cfg = CausalAgentConfig(num_transitions=2000, mechanism="linear", max_steps=100,
-                            mpc=MPCConfig(horizon=10, num_candidates=64, num_elites=8, iterations=2))
+    cfg = CausalAgentConfig(
+        num_transitions=2000,
+        mechanism="linear",
+        max_steps=100,
+        mpc=MPCConfig(horizon=10, num_candidates=64, num_elites=8, iterations=2),
+    )
     result = train(cfg, true_graph(), seed=seed, eval_episodes=4)
     assert result.eval_returns.mean() >= GOAL, result.eval_returns
     shifted = evaluate_thrust(result.model, cfg, 4, seed=100 + seed, force=0.6)
     assert shifted.mean() >= GOAL, shifted
-    idle = collect_episodes("nextrl/CausalThrust-v0", constant_policy(0.0), 4, seed=100 + seed,
-                            env_kwargs={"max_steps": 100}, reset_options={"force": 0.6}).returns()
+    idle = collect_episodes(
+        "nextrl/CausalThrust-v0",
+        constant_policy(0.0),
+        4,
+        seed=100 + seed,
+        env_kwargs={"max_steps": 100},
+        reset_options={"force": 0.6},
+    ).returns()
     assert idle.mean() < 10 * GOAL  # the task is not trivial: doing nothing under do(force) drifts away
 
 

@@ -13,16 +13,27 @@ import torch
 from nextrl.experiments import causal, runner
 
 torch.set_num_threads(1)
-TINY = ["discovery_sizes=60", "train_transitions=200", "fit_steps=20", "max_steps=20", "eval_episodes=1",
-        "rollout_horizon=3", "mpc_horizon=3", "mpc_candidates=8", "cf_episodes=3", "bootstrap_reps=50"]
+TINY = [
+    "discovery_sizes=60",
+    "train_transitions=200",
+    "fit_steps=20",
+    "max_steps=20",
+    "eval_episodes=1",
+    "rollout_horizon=3",
+    "mpc_horizon=3",
+    "mpc_candidates=8",
+    "cf_episodes=3",
+    "bootstrap_reps=50",
+]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("causal") / "run"
     units = []
-    res = runner.run("causal", seeds=2, out_dir=out, overrides=TINY, quick=True,
-                     progress=lambda n, desc: units.append((n, desc)))
+    res = runner.run(
+        "causal", seeds=2, out_dir=out, overrides=TINY, quick=True, progress=lambda n, desc: units.append((n, desc))
+    )
     return res, units, json.loads((out / "metrics.json").read_text())
 
 
@@ -70,13 +81,16 @@ def test_doc_scm_is_the_documents():
     np.testing.assert_allclose(scm.ate("action", "X3", 1.0, 0.0), 0.8 * 0.5, atol=1e-12)
 
 
-@pytest.mark.parametrize("override, match", [
-    ("discovery_sizes=5", "discovery_sizes must be a non-empty list of sizes >= 10"),
-    ("alpha=1.5", r"alpha must be in \(0, 1\), got 1.5"),
-    ("shift_force=2.0", r"shift_force must be in \[-1, 1\]"),
-    ("eval_episodes=0", "eval_episodes must be >= 1, got 0"),
-    ("rollout_horizon=200", "rollout_horizon must be < max_steps"),
-])
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("discovery_sizes=5", "discovery_sizes must be a non-empty list of sizes >= 10"),
+        ("alpha=1.5", r"alpha must be in \(0, 1\), got 1.5"),
+        ("shift_force=2.0", r"shift_force must be in \[-1, 1\]"),
+        ("eval_episodes=0", "eval_episodes must be >= 1, got 0"),
+        ("rollout_horizon=200", "rollout_horizon must be < max_steps"),
+    ],
+)
 def test_bad_settings(override, match):
     with pytest.raises(ValueError, match=match):
         runner.make_config(causal, [override])

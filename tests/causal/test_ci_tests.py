@@ -21,8 +21,9 @@ def test_fisher_z_batched_equals_regression_reference():
     got = t.partial_correlations(xs, ys, conds)
     want = [_reference_partial(x, a, b, list(c)) for a, b, c in zip(xs, ys, conds)]
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(t.partial_correlations([0], [1], np.array([[2]])), [_reference_partial(x, 0, 1, [2])],
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        t.partial_correlations([0], [1], np.array([[2]])), [_reference_partial(x, 0, 1, [2])], rtol=1e-9, atol=1e-12
+    )
 
 
 def test_fisher_z_decisions():

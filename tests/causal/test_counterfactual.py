@@ -20,8 +20,15 @@ from nextrl.causal.world_model import causal_thrust_model, causal_thrust_reward,
 
 COLS = ("X1", "A", "X2", "X3")
 GRAPH = nx.DiGraph([("X1", "X2"), ("A", "X2"), ("X1", "X3"), ("X2", "X3")])
-OBSERVED = np.array([[0.3, 0.5, 0.9, 0.7], [-1.2, -0.5, -2.0, 1.9], [0.8, 1.0, 1.7, 0.2], [2.0, 0.0, 1.1, -0.5],
-                     [-0.1, -1.0, -0.4, 0.3]])
+OBSERVED = np.array(
+    [
+        [0.3, 0.5, 0.9, 0.7],
+        [-1.2, -0.5, -2.0, 1.9],
+        [0.8, 1.0, 1.7, 0.2],
+        [2.0, 0.0, 1.1, -0.5],
+        [-0.1, -1.0, -0.4, 0.3],
+    ]
+)
 DOWHY_SCRIPT = """
 g = nx.DiGraph([("X1", "X2"), ("A", "X2"), ("X1", "X3"), ("X2", "X3")])
 # known mechanisms; DoWhy passes the parents sorted by name: X2 <- (A, X1), X3 <- (X1, X2)
@@ -31,44 +38,73 @@ linear: x1 ~ N(0, .5^2), a ~ U(-1, 1), x2 = .7 x1 + .5 a + N(0, .3^2), x3 = .8 x
 from default_rng(1) drawn in that order; AdditiveNoiseModel(create_linear_regressor()); gcm.fit; same queries
 """
 DOWHY_NONLINEAR = {
-    "X2=1": [[0.3, 0.5, 1.0, 0.7569999999999999], [-1.2, -0.5, 1.0, 0.9999999999999998], [0.8, 1.0, 1.0, -0.367],
-             [2.0, 0.0, 1.0, -0.563], [-0.1, -1.0, 1.0, 0.5519999999999999]],
-    "X1+0.5": [[0.8, 0.5, 1.15, 1.226474157816258], [-0.7, -0.5, -1.75, 1.8480368298949916],
-               [1.3, 1.0, 1.95, 0.6714363890454573], [2.5, 0.0, 1.35, -0.2936632819243865],
-               [0.4, -1.0, -0.15000000000000002, 0.7383669568801807]],
-    "A=-1": [[0.3, -1.0, -1.0813447851181492, 0.8077919632906649], [-1.2, -1.0, -2.54306816930554, 2.640158714120509],
-             [0.8, -1.0, -0.8244129544236892, -0.46310298417352114], [2.0, -1.0, -0.16220647721184456,
-                                                                      -0.855106717625157],
-             [-0.1, -1.0, -0.4, 0.3]],
+    "X2=1": [
+        [0.3, 0.5, 1.0, 0.7569999999999999],
+        [-1.2, -0.5, 1.0, 0.9999999999999998],
+        [0.8, 1.0, 1.0, -0.367],
+        [2.0, 0.0, 1.0, -0.563],
+        [-0.1, -1.0, 1.0, 0.5519999999999999],
+    ],
+    "X1+0.5": [
+        [0.8, 0.5, 1.15, 1.226474157816258],
+        [-0.7, -0.5, -1.75, 1.8480368298949916],
+        [1.3, 1.0, 1.95, 0.6714363890454573],
+        [2.5, 0.0, 1.35, -0.2936632819243865],
+        [0.4, -1.0, -0.15000000000000002, 0.7383669568801807],
+    ],
+    "A=-1": [
+        [0.3, -1.0, -1.0813447851181492, 0.8077919632906649],
+        [-1.2, -1.0, -2.54306816930554, 2.640158714120509],
+        [0.8, -1.0, -0.8244129544236892, -0.46310298417352114],
+        [2.0, -1.0, -0.16220647721184456, -0.855106717625157],
+        [-0.1, -1.0, -0.4, 0.3],
+    ],
 }
 DOWHY_LINEAR = {
-    "X2=1": [[0.3, 0.5, 1.0, 0.7833300896113264], [-1.2, -0.5, 1.0, 4.399902688339795],
-             [0.8, 1.0, 1.0, -0.38331062727928544], [2.0, 0.0, 1.0, -0.5833300896113265],
-             [-0.1, -1.0, 1.0, 1.466621254558571]],
-    "A=-1": [[0.3, -1.0, 0.18849050937397155, 0.10709850386823772], [-1.2, -1.0, -2.2371698302086758,
-                                                                       1.7023661679560798],
-             [0.8, -1.0, 0.7513206791652954, -0.590535328175683], [2.0, -1.0, 0.6256603395826479,
-                                                                   -0.8952676640878412],
-             [-0.1, -1.0, -0.4, 0.30000000000000004]],
+    "X2=1": [
+        [0.3, 0.5, 1.0, 0.7833300896113264],
+        [-1.2, -0.5, 1.0, 4.399902688339795],
+        [0.8, 1.0, 1.0, -0.38331062727928544],
+        [2.0, 0.0, 1.0, -0.5833300896113265],
+        [-0.1, -1.0, 1.0, 1.466621254558571],
+    ],
+    "A=-1": [
+        [0.3, -1.0, 0.18849050937397155, 0.10709850386823772],
+        [-1.2, -1.0, -2.2371698302086758, 1.7023661679560798],
+        [0.8, -1.0, 0.7513206791652954, -0.590535328175683],
+        [2.0, -1.0, 0.6256603395826479, -0.8952676640878412],
+        [-0.1, -1.0, -0.4, 0.30000000000000004],
+    ],
 }
 
 
 def nonlinear_scm() -> SCM:
     zero = lambda pa: np.zeros(len(pa))
     # our parents follow the node order COLS: X2 <- (X1, A), X3 <- (X1, X2)
-    return SCM(GRAPH, {"X1": zero, "A": zero, "X2": lambda pa: 1.5 * np.sin(pa[:, 1]) + 0.5 * pa[:, 0],
-                       "X3": lambda pa: np.tanh(pa[:, 0]) + 0.3 * pa[:, 1] ** 2},
-               {"X1": 1.0, "A": 0.5, "X2": 0.2, "X3": 0.2}, nodes=COLS)
+    return SCM(
+        GRAPH,
+        {
+            "X1": zero,
+            "A": zero,
+            "X2": lambda pa: 1.5 * np.sin(pa[:, 1]) + 0.5 * pa[:, 0],
+            "X3": lambda pa: np.tanh(pa[:, 0]) + 0.3 * pa[:, 1] ** 2,
+        },
+        {"X1": 1.0, "A": 0.5, "X2": 0.2, "X3": 0.2},
+        nodes=COLS,
+    )
 
 
 def test_counterfactuals_equal_dowhy_on_a_nonlinear_additive_noise_scm():
     scm = nonlinear_scm()
-    np.testing.assert_allclose(scm.counterfactual(OBSERVED, {"X2": 1.0}), DOWHY_NONLINEAR["X2=1"], rtol=1e-12,
-                               atol=1e-12)
-    np.testing.assert_allclose(scm.counterfactual(OBSERVED, {"X1": OBSERVED[:, 0] + 0.5}), DOWHY_NONLINEAR["X1+0.5"],
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(scm.counterfactual(OBSERVED, {"A": -1.0}), DOWHY_NONLINEAR["A=-1"], rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        scm.counterfactual(OBSERVED, {"X2": 1.0}), DOWHY_NONLINEAR["X2=1"], rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        scm.counterfactual(OBSERVED, {"X1": OBSERVED[:, 0] + 0.5}), DOWHY_NONLINEAR["X1+0.5"], rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        scm.counterfactual(OBSERVED, {"A": -1.0}), DOWHY_NONLINEAR["A=-1"], rtol=1e-12, atol=1e-12
+    )
     as_dict = {c: OBSERVED[:, k] for k, c in enumerate(COLS)}  # named columns give the same answer
     np.testing.assert_allclose(scm.counterfactual(as_dict, {"A": -1.0}), DOWHY_NONLINEAR["A=-1"], atol=1e-12)
 
@@ -117,11 +153,11 @@ def controller(obs):
 @pytest.mark.parametrize("force", [None, -0.2])
 def test_counterfactual_returns_match_the_ground_truth(force):
     options = None if force is None else {"force": force}
-    logged = collect_episodes("nextrl/CausalThrust-v0", behaviour(0), 24, seed=7, env_kwargs=KW,
-                              reset_options=options)
+    logged = collect_episodes("nextrl/CausalThrust-v0", behaviour(0), 24, seed=7, env_kwargs=KW, reset_options=options)
     assert logged.terminated.any() and (~logged.terminated).any()  # both kinds of episode end are covered
-    truth = replay_returns("nextrl/CausalThrust-v0", controller, logged.lengths, seed=7, env_kwargs=KW,
-                           reset_options=options)
+    truth = replay_returns(
+        "nextrl/CausalThrust-v0", controller, logged.lengths, seed=7, env_kwargs=KW, reset_options=options
+    )
     model = causal_thrust_model(force=force)
     kw = {"terminated_fn": causal_thrust_terminated}
     exact = counterfactual_returns(model, logged, controller, causal_thrust_reward, use_states=True, **kw)
@@ -129,8 +165,9 @@ def test_counterfactual_returns_match_the_ground_truth(force):
     from_obs = counterfactual_returns(model, logged, controller, causal_thrust_reward, **kw)
     np.testing.assert_allclose(from_obs.returns, truth, rtol=1e-4, atol=1e-3)  # float32 observations
     # the logged policy's own counterfactual is the logged episode
-    replayed = counterfactual_returns(model, logged, replay(logged.actions),
-                                      causal_thrust_reward, use_states=True, **kw)
+    replayed = counterfactual_returns(
+        model, logged, replay(logged.actions), causal_thrust_reward, use_states=True, **kw
+    )
     np.testing.assert_allclose(replayed.returns, logged.returns(), rtol=1e-6, atol=1e-5)
     # without abduction (fresh noise) the per-episode answer is not the counterfactual one
     if force is None:

@@ -37,6 +37,7 @@ def test_to_dag_extension_is_in_the_class():
 def test_bayes_ball_oracle_matches_networkx():
     rng = np.random.default_rng(0)
     from nextrl.causal import random_dag
+
     d = random_dag(9, 0.3, seed=1)
     o = DSeparation(d)
     for _ in range(300):

@@ -35,8 +35,9 @@ def _causal_learn_pc(x, method, **kw):
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("rules", [{}, {"uc_priority": 3}, {"uc_rule": 1, "uc_priority": 2},
-                                   {"uc_rule": 2, "uc_priority": 4}])
+@pytest.mark.parametrize(
+    "rules", [{}, {"uc_priority": 3}, {"uc_rule": 1, "uc_priority": 2}, {"uc_rule": 2, "uc_priority": 4}]
+)
 def test_equals_causal_learn_fisherz(seed, rules):
     dag = random_dag(10, 0.3, seed=seed)
     x = sample_linear_gaussian(dag, 500, seed=seed + 100)
@@ -92,8 +93,12 @@ def test_background_knowledge_and_progress():
     x = sample_linear_gaussian(dag, 2000, seed=0)
     assert pc(x, names=list("abc")).graph.undirected_edges == [("a", "b"), ("b", "c")]
     seen = []
-    g = pc(x, names=list("abc"), knowledge=Knowledge(tiers=(("a",), ("b",), ("c",))),
-           progress=lambda d, info: seen.append((d, info["causal/edges"]))).graph
+    g = pc(
+        x,
+        names=list("abc"),
+        knowledge=Knowledge(tiers=(("a",), ("b",), ("c",))),
+        progress=lambda d, info: seen.append((d, info["causal/edges"])),
+    ).graph
     assert sorted(g.directed_edges) == [("a", "b"), ("b", "c")]
     assert seen and seen[0][0] == 0
     g = pc(x, names=list("abc"), knowledge=Knowledge(required=(("a", "c"),), forbidden=(("b", "a"),))).graph

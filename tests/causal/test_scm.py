@@ -97,8 +97,12 @@ def test_soft_interventions():
 def test_cate_on_a_nonlinear_scm():
     # Y = T X + u: the effect of T on Y is X, so CATE(X > 0) = E[X | X > 0] = sqrt(2 / pi) for X ~ N(0, 1)
     g = nx.DiGraph([("X", "Y"), ("T", "Y")])
-    scm = SCM(g, {"X": lambda pa: np.zeros(len(pa)), "T": lambda pa: np.zeros(len(pa)),
-                  "Y": lambda pa: pa[:, 0] * pa[:, 1]}, {"X": 1.0, "T": 1.0, "Y": 0.1}, nodes=["X", "T", "Y"])
+    scm = SCM(
+        g,
+        {"X": lambda pa: np.zeros(len(pa)), "T": lambda pa: np.zeros(len(pa)), "Y": lambda pa: pa[:, 0] * pa[:, 1]},
+        {"X": 1.0, "T": 1.0, "Y": 0.1},
+        nodes=["X", "T", "Y"],
+    )
     cate = scm.cate("T", "Y", 1.0, 0.0, lambda c: c["X"] > 0, num_samples=200_000, seed=0)
     np.testing.assert_allclose(cate, np.sqrt(2 / np.pi), rtol=0.01)
     x = scm.sample(100, seed=4)
@@ -120,8 +124,12 @@ def test_fit_linear_recovers_the_weights_and_effects():
 
 def test_fit_mlp_learns_a_nonlinear_mechanism():
     g = nx.DiGraph([("X", "Y")])
-    scm = SCM(g, {"X": lambda pa: np.zeros(len(pa)), "Y": lambda pa: np.sin(2 * pa[:, 0])}, {"X": 1.0, "Y": 0.1},
-              nodes=["X", "Y"])
+    scm = SCM(
+        g,
+        {"X": lambda pa: np.zeros(len(pa)), "Y": lambda pa: np.sin(2 * pa[:, 0])},
+        {"X": 1.0, "Y": 0.1},
+        nodes=["X", "Y"],
+    )
     fitted = fit_scm(scm.sample(3000, seed=0), g, nodes=["X", "Y"], mechanism="mlp", steps=300, seed=0, lr=1e-2)
     grid = np.linspace(-1.5, 1.5, 31)[:, None]
     np.testing.assert_allclose(fitted.mechanisms["Y"](grid), np.sin(2 * grid[:, 0]), atol=0.1)

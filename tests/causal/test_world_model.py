@@ -52,9 +52,9 @@ def test_exact_model_reproduces_the_env_step_for_step():
     # a whole episode replayed from its initial state with its actions and abducted noise
     e = int(np.argmax(ep.lengths))
     n = int(ep.lengths[e])
-    noise = model.abduct(ep.states[e, :n], ep.actions[e, :n], ep.states[e, 1:n + 1])
-    states, _ = model.rollout(ep.states[e, :1], n, actions=ep.actions[e:e + 1, :n], noise=noise[None])
-    np.testing.assert_allclose(states[0], ep.states[e, :n + 1], atol=1e-10)
+    noise = model.abduct(ep.states[e, :n], ep.actions[e, :n], ep.states[e, 1 : n + 1])
+    states, _ = model.rollout(ep.states[e, :1], n, actions=ep.actions[e : e + 1, :n], noise=noise[None])
+    np.testing.assert_allclose(states[0], ep.states[e, : n + 1], atol=1e-10)
 
 
 def test_do_propagates_through_time():
@@ -76,24 +76,28 @@ def test_do_propagates_through_time():
 
 
 def test_do_force_matches_the_env_intervention():
-    ep = collect_episodes(ENV, random_policy(1), 6, seed=5, env_kwargs={"max_steps": 50},
-                          reset_options={"force": -0.7})
+    ep = collect_episodes(ENV, random_policy(1), 6, seed=5, env_kwargs={"max_steps": 50}, reset_options={"force": -0.7})
     assert np.all(ep.states[:, :, 2] == -0.7)
     model = causal_thrust_model()  # the observational model, intervened in the rollout
     for e in range(6):
         n = int(ep.lengths[e])
-        states, _ = model.rollout(ep.states[e, :1], n, actions=ep.actions[e:e + 1, :n], seed=0,
-                                  interventions={"force": -0.7})
-        np.testing.assert_allclose(states[0], ep.states[e, :n + 1], atol=1e-10)
+        states, _ = model.rollout(
+            ep.states[e, :1], n, actions=ep.actions[e : e + 1, :n], seed=0, interventions={"force": -0.7}
+        )
+        np.testing.assert_allclose(states[0], ep.states[e, : n + 1], atol=1e-10)
 
 
 def test_fitted_models_use_only_their_parents():
     ep = collect_episodes(ENV, random_policy(2), 30, seed=0, env_kwargs={"max_steps": 60})
     s, a, s2 = transitions(ep)
-    causal = fit_world_model(s, a, s2, true_graph(), state_names=THRUST_STATES, action_names=THRUST_ACTIONS,
-                             mechanism="linear")
-    assert causal.parents == {"pos[t+1]": ["pos[t]", "vel[t+1]"], "vel[t+1]": ["vel[t]", "force[t]", "action[t]"],
-                              "force[t+1]": ["force[t]"]}
+    causal = fit_world_model(
+        s, a, s2, true_graph(), state_names=THRUST_STATES, action_names=THRUST_ACTIONS, mechanism="linear"
+    )
+    assert causal.parents == {
+        "pos[t+1]": ["pos[t]", "vel[t+1]"],
+        "vel[t+1]": ["vel[t]", "force[t]", "action[t]"],
+        "force[t+1]": ["force[t]"],
+    }
     # the linear mechanisms are the env's coefficients (the clip at |vel| = 2 is never reached here)
     np.testing.assert_allclose(causal.mechanisms["vel[t+1]"].weights, [1.0, 0.05, 0.1], atol=1e-6)
     np.testing.assert_allclose(causal.mechanisms["pos[t+1]"].weights, [1.0, 0.1], atol=1e-6)
@@ -103,8 +107,7 @@ def test_fitted_models_use_only_their_parents():
     moved[1, 0] = 3.0  # pos is no parent of vel[t+1] or force[t+1]
     p = causal.predict(moved, np.zeros((2, 1)))
     np.testing.assert_allclose(p[0, 1:], p[1, 1:], atol=1e-12)
-    full = fit_world_model(s, a, s2, "full", state_names=THRUST_STATES, action_names=THRUST_ACTIONS,
-                           mechanism="linear")
+    full = fit_world_model(s, a, s2, "full", state_names=THRUST_STATES, action_names=THRUST_ACTIONS, mechanism="linear")
     assert all(pa == ["pos[t]", "vel[t]", "force[t]", "action[t]"] for pa in full.parents.values())
     assert full.graph().number_of_edges() == 12  # every (s_t, a_t) input into every next-state variable
 
@@ -121,16 +124,21 @@ def test_transition_graph_discovery_from_random_policy_data():
     est = pc_mod.pc(x, names=list(names), knowledge=knowledge).graph
     m = compare(est, DAG.from_adjacency(adj, names))
     if m.shd != 0:
-        pytest.xfail(f"Fisher-z PC on CausalThrust transitions: SHD {m.shd} ({est.edge_strings()}); vel[t+1] and "
-                     "pos[t+1] are deterministic functions of their parents (no process noise), which breaks "
-                     "faithfulness; lagged discovery (causal/lagged.py) must handle it")
+        pytest.xfail(
+            f"Fisher-z PC on CausalThrust transitions: SHD {m.shd} ({est.edge_strings()}); vel[t+1] and "
+            "pos[t+1] are deterministic functions of their parents (no process noise), which breaks "
+            "faithfulness; lagged discovery (causal/lagged.py) must handle it"
+        )
 
 
 def test_errors():
     model = causal_thrust_model()
     s, a = np.zeros((2, 3)), np.zeros((2, 1))
-    with pytest.raises(ValueError, match="TransitionModel.predict: intervention targets must be variables of the "
-                                         r"model \(pos, vel, force, action\), got 'wind'"):
+    with pytest.raises(
+        ValueError,
+        match="TransitionModel.predict: intervention targets must be variables of the "
+        r"model \(pos, vel, force, action\), got 'wind'",
+    ):
         model.predict(s, a, interventions={"wind": 0.0})
     with pytest.raises(ValueError, match="TransitionModel.rollout: the value of 'force' must be a finite number"):
         model.rollout(s, 3, actions=np.zeros((2, 3, 1)), interventions={"force": np.nan})
@@ -143,13 +151,20 @@ def test_errors():
     with pytest.raises(ValueError, match="TransitionModel.rollout: give exactly one of policy and actions"):
         model.rollout(s, 3)
     with pytest.raises(ValueError, match="fit_world_model: obs must be finite"):
-        fit_world_model(np.full((5, 3), np.nan), np.zeros((5, 1)), np.zeros((5, 3)), "full",
-                        state_names=THRUST_STATES, action_names=THRUST_ACTIONS)
+        fit_world_model(
+            np.full((5, 3), np.nan),
+            np.zeros((5, 1)),
+            np.zeros((5, 3)),
+            "full",
+            state_names=THRUST_STATES,
+            action_names=THRUST_ACTIONS,
+        )
     with pytest.raises(ValueError, match="transition_parents: graph nodes must be variables .*got 'wind\\[t\\]'"):
         transition_parents(nx.DiGraph([("wind[t]", "vel[t+1]")]), THRUST_STATES, THRUST_ACTIONS)
     with pytest.raises(ValueError, match="transition_parents: graph must be acyclic"):
-        transition_parents(nx.DiGraph([("vel[t+1]", "pos[t+1]"), ("pos[t+1]", "vel[t+1]")]), THRUST_STATES,
-                           THRUST_ACTIONS)
+        transition_parents(
+            nx.DiGraph([("vel[t+1]", "pos[t+1]"), ("pos[t+1]", "vel[t+1]")]), THRUST_STATES, THRUST_ACTIONS
+        )
     with pytest.raises(ValueError, match="transition_parents: graph must be a DAG, a networkx.DiGraph or 'full'"):
         transition_parents("dense", THRUST_STATES, THRUST_ACTIONS)
     cyclic = {"a[t+1]": ["b[t+1]"], "b[t+1]": ["a[t+1]"]}

@@ -36,8 +36,13 @@ def rollout(env, seed: int, num_steps: int, action_seed: int = 0, reset_options=
         rewards.append(r.copy()), terms.append(term.copy()), truncs.append(trunc.copy())
         for k in names:
             all_info[k].append(info[k].copy())
-    return (np.stack(all_obs), np.stack(rewards), np.stack(terms), np.stack(truncs),
-            {k: np.stack(v) for k, v in all_info.items()})
+    return (
+        np.stack(all_obs),
+        np.stack(rewards),
+        np.stack(terms),
+        np.stack(truncs),
+        {k: np.stack(v) for k, v in all_info.items()},
+    )
 
 
 def assert_rollouts_equal(a, b) -> None:
@@ -129,12 +134,19 @@ def check_bad_actions(make_vec, make_single) -> None:
         single.step(7)
 
 
-COMMON_CHECKS = [check_gymnasium, check_determinism, check_batch_equals_singles, check_thread_invariance,
-                 check_obs_in_space, check_bad_actions]
+COMMON_CHECKS = [
+    check_gymnasium,
+    check_determinism,
+    check_batch_equals_singles,
+    check_thread_invariance,
+    check_obs_in_space,
+    check_bad_actions,
+]
 
 
-def check_masked_resets_lockstep(ours, theirs, rng: np.random.Generator, num_actions: int, steps: int = 200,
-                                 seed: int = 5) -> int:
+def check_masked_resets_lockstep(
+    ours, theirs, rng: np.random.Generator, num_actions: int, steps: int = 200, seed: int = 5
+) -> int:
     """Steps two DISABLED-autoreset vector envs with the same random Discrete actions, resetting the finished
     envs of both with the same reset_mask; asserts equal observations, rewards and flags throughout and
     returns the number of masked resets."""

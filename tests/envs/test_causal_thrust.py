@@ -55,8 +55,11 @@ def test_noise_free_dynamics_match_reference():
     rng = np.random.default_rng(0)
     bias = rng.uniform(-1, 1, size=(32, 1)).astype(np.float32)  # drives |vel| into its clip and |pos| past 5
     terminated = cc.check_against_reference(
-        env, lambda i, s, a: causal_thrust_step(s, a, 0.0),
-        lambda: (bias + cc.random_actions(rng, env.single_action_space, 32)).astype(np.float32), steps=300)
+        env,
+        lambda i, s, a: causal_thrust_step(s, a, 0.0),
+        lambda: (bias + cc.random_actions(rng, env.single_action_space, 32)).astype(np.float32),
+        steps=300,
+    )
     assert terminated > 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
@@ -19,12 +18,22 @@ from envs import control_checks as cc
 from nextrl import _core
 from nextrl.envs import CartPoleEnv, CartPoleVectorEnv, PendulumEnv, PendulumVectorEnv
 
-ENVS = {"cartpole": (CartPoleVectorEnv, CartPoleEnv, "nextrl/CartPole-v1", 500),
-        "pendulum": (PendulumVectorEnv, PendulumEnv, "nextrl/Pendulum-v1", 200)}
+ENVS = {
+    "cartpole": (CartPoleVectorEnv, CartPoleEnv, "nextrl/CartPole-v1", 500),
+    "pendulum": (PendulumVectorEnv, PendulumEnv, "nextrl/Pendulum-v1", 200),
+}
 
 
-def lockstep(env_id: str, gym_id: str, policy, steps: int, seed: int = 0, sync_every_step: bool = False,
-             rtol: float = 1e-12, atol: float = 1e-12) -> dict[str, int]:
+def lockstep(
+    env_id: str,
+    gym_id: str,
+    policy,
+    steps: int,
+    seed: int = 0,
+    sync_every_step: bool = False,
+    rtol: float = 1e-12,
+    atol: float = 1e-12,
+) -> dict[str, int]:
     """Steps our env and Gymnasium's in lockstep; returns counts of terminations and truncations and of
     steps whose new state is bit-identical."""
     ours, theirs = gym.make(env_id), gym.make(gym_id)
@@ -126,9 +135,14 @@ def test_cartpole_block_step_equals_step_beyond_small_angles(init):
 def test_cartpole_large_angles_match_gymnasium():
     """One step from angles up to 1e7 rad (our reduction, and libm beyond 8e5) against Gymnasium's."""
     rng = np.random.default_rng(3)
-    states = np.column_stack([rng.uniform(-1, 1, 2000), rng.uniform(-1, 1, 2000),
-                              np.exp(rng.uniform(np.log(0.1), np.log(1e7), 2000)) * rng.choice([-1, 1], 2000),
-                              rng.uniform(-2, 2, 2000)])
+    states = np.column_stack(
+        [
+            rng.uniform(-1, 1, 2000),
+            rng.uniform(-1, 1, 2000),
+            np.exp(rng.uniform(np.log(0.1), np.log(1e7), 2000)) * rng.choice([-1, 1], 2000),
+            rng.uniform(-2, 2, 2000),
+        ]
+    )
     actions = rng.integers(0, 2, 2000)
     ours = _core._cartpole_step(_core._CartPoleConfig(), states, actions)[0]
     theirs = gym.make("CartPole-v1").unwrapped
@@ -147,7 +161,8 @@ def test_cartpole_autoreset_matches_gymnasium_sync_vector_env(mode):
     num_envs = 5
     ours = CartPoleVectorEnv(num_envs, autoreset_mode=mode, max_steps=15)
     theirs = RecordEpisodeStatistics(
-        SyncVectorEnv([lambda: CartPoleEnv(max_steps=15) for _ in range(num_envs)], autoreset_mode=mode))
+        SyncVectorEnv([lambda: CartPoleEnv(max_steps=15) for _ in range(num_envs)], autoreset_mode=mode)
+    )
     np.testing.assert_array_equal(ours.reset(seed=4)[0], theirs.reset(seed=4)[0])
     rng = np.random.default_rng(5)
     counts = {"terminated": 0, "truncated": 0}
@@ -197,8 +212,9 @@ def test_cartpole_sutton_barto_reward():
 def test_pendulum_matches_gymnasium():
     """1000 random torques in [-3, 3] (clipped to [-2, 2]): 5 episodes truncated at 200 steps."""
     rng = np.random.default_rng(0)
-    counts = lockstep("nextrl/Pendulum-v1", "Pendulum-v1",
-                      lambda obs: rng.uniform(-3, 3, size=1).astype(np.float32), 1000)
+    counts = lockstep(
+        "nextrl/Pendulum-v1", "Pendulum-v1", lambda obs: rng.uniform(-3, 3, size=1).astype(np.float32), 1000
+    )
     assert counts == {"terminated": 0, "truncated": 5, "identical": 1000}
 
 

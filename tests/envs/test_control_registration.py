@@ -8,14 +8,26 @@ import numpy as np
 import pytest
 
 import nextrl  # noqa: F401  registers the ids
-from nextrl.envs import (ENVS, CartPoleVectorEnv, CausalThrustVectorEnv, HeteroPointMassVectorEnv,
-                         PendulumVectorEnv, PointMassVectorEnv, QuantumStatePrepVectorEnv)
+from nextrl.envs import (
+    ENVS,
+    CartPoleVectorEnv,
+    CausalThrustVectorEnv,
+    HeteroPointMassVectorEnv,
+    PendulumVectorEnv,
+    PointMassVectorEnv,
+    QuantumStatePrepVectorEnv,
+)
 
-IDS = {"nextrl/PointMass-v0": PointMassVectorEnv, "nextrl/CausalThrust-v0": CausalThrustVectorEnv,
-       "nextrl/HeteroPointMass-v0": HeteroPointMassVectorEnv, "nextrl/CartPole-v1": CartPoleVectorEnv,
-       "nextrl/Pendulum-v1": PendulumVectorEnv, "nextrl/QuantumStatePrep-v0": QuantumStatePrepVectorEnv,
-       "nextrl/QuantumStatePrepGHZ3-v0": QuantumStatePrepVectorEnv,
-       "nextrl/QuantumStatePrepRandom-v0": QuantumStatePrepVectorEnv}
+IDS = {
+    "nextrl/PointMass-v0": PointMassVectorEnv,
+    "nextrl/CausalThrust-v0": CausalThrustVectorEnv,
+    "nextrl/HeteroPointMass-v0": HeteroPointMassVectorEnv,
+    "nextrl/CartPole-v1": CartPoleVectorEnv,
+    "nextrl/Pendulum-v1": PendulumVectorEnv,
+    "nextrl/QuantumStatePrep-v0": QuantumStatePrepVectorEnv,
+    "nextrl/QuantumStatePrepGHZ3-v0": QuantumStatePrepVectorEnv,
+    "nextrl/QuantumStatePrepRandom-v0": QuantumStatePrepVectorEnv,
+}
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -32,7 +44,9 @@ def test_make_and_make_vec(env_id):
 
 
 def test_registered_defaults():
-    assert gym.make_vec("nextrl/QuantumStatePrepGHZ3-v0", num_envs=1,
-                        vectorization_mode="vector_entry_point").num_qubits == 3
+    assert (
+        gym.make_vec("nextrl/QuantumStatePrepGHZ3-v0", num_envs=1, vectorization_mode="vector_entry_point").num_qubits
+        == 3
+    )
     env = gym.make_vec("nextrl/QuantumStatePrepRandom-v0", num_envs=1, vectorization_mode="vector_entry_point")
     assert env.single_observation_space.shape == (16,)  # psi and target, real and imaginary parts

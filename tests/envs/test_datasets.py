@@ -66,7 +66,7 @@ def test_mixed_policy_deviates_at_the_stated_rate():
 
 
 def test_callable_policy_and_seed_reproducibility():
-    always_right = lambda obs: np.full(len(obs), 3)  # noqa: E731
+    always_right = lambda obs: np.full(len(obs), 3)
     ds = collect_dataset(ENV, always_right, 1_000, seed=0, num_envs=8)
     assert np.all(ds.actions == 3) and ds.policy == "callable"
     a = collect_dataset(ENV, "random", 3_000, seed=5, num_envs=16)
@@ -82,8 +82,15 @@ def test_npz_round_trip(tmp_path):
     path = tmp_path / "grid.npz"
     ds.save(path)
     back = Dataset.load(path)
-    for col in ("observations", "actions", "rewards", "terminations", "truncations", "next_observations",
-                "episode_ids"):
+    for col in (
+        "observations",
+        "actions",
+        "rewards",
+        "terminations",
+        "truncations",
+        "next_observations",
+        "episode_ids",
+    ):
         np.testing.assert_array_equal(getattr(back, col), getattr(ds, col))
     assert (back.env_id, back.policy, back.seed) == (ENV, "mixed", 3)
 
@@ -95,13 +102,16 @@ def test_load_refuses_a_file_without_the_columns(tmp_path):
         Dataset.load(path)
 
 
-@pytest.mark.parametrize("args, kwargs, match", [
-    ((ENV, "expret", 10), {}, "unknown policy 'expret'; did you mean 'expert'"),
-    (("nextrl/GridWrld-v0", "random", 10), {}, "unknown env id 'nextrl/GridWrld-v0'"),
-    ((ENV, "random", 0), {}, "num_transitions must be >= 1"),
-    ((ENV, "mixed", 10), {"epsilon": 1.5}, r"epsilon must be in \[0, 1\]"),
-    ((ENV, "random", 10), {"num_envs": 0}, "num_envs must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((ENV, "expret", 10), {}, "unknown policy 'expret'; did you mean 'expert'"),
+        (("nextrl/GridWrld-v0", "random", 10), {}, "unknown env id 'nextrl/GridWrld-v0'"),
+        ((ENV, "random", 0), {}, "num_transitions must be >= 1"),
+        ((ENV, "mixed", 10), {"epsilon": 1.5}, r"epsilon must be in \[0, 1\]"),
+        ((ENV, "random", 10), {"num_envs": 0}, "num_envs must be >= 1"),
+    ],
+)
 def test_bad_arguments(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         collect_dataset(*args, **kwargs)

@@ -48,8 +48,9 @@ def test_goal_on_the_time_limit_step_is_terminated_and_truncated_as_gymnasium(na
     single.reset(seed=0)
     assert [tuple(single.step(a)[2:4]) for a in path] == expected
     # One step short of the goal: truncated only.
-    vec = type(vec)(1, **({"is_slippery": False} if name == "FrozenLake" else {}), max_steps=limit - 1,
-                    autoreset_mode=mode)
+    vec = type(vec)(
+        1, **({"is_slippery": False} if name == "FrozenLake" else {}), max_steps=limit - 1, autoreset_mode=mode
+    )
     vec.reset(seed=0)
     flags = [vec.step(np.full(1, a))[2:4] for a in path[:-1]]
     assert (bool(flags[-1][0][0]), bool(flags[-1][1][0])) == (False, True)
@@ -80,12 +81,18 @@ def test_cartpole_falling_on_the_time_limit_step_matches_gymnasium_time_limit(mo
     assert got == expected
 
 
-@pytest.mark.parametrize("make", [
-    lambda: (FrozenLakeEnv(is_slippery=False), gym.make("FrozenLake-v1", is_slippery=False)),
-    lambda: (FrozenLakeEnv(map_name="8x8", is_slippery=False),
-             gym.make("FrozenLake-v1", map_name="8x8", is_slippery=False, max_episode_steps=200)),
-    lambda: (CliffWalkingEnv(), gym.make("CliffWalking-v1", max_episode_steps=None)),
-], ids=["frozen_lake_4x4", "frozen_lake_8x8", "cliff_walking"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (FrozenLakeEnv(is_slippery=False), gym.make("FrozenLake-v1", is_slippery=False)),
+        lambda: (
+            FrozenLakeEnv(map_name="8x8", is_slippery=False),
+            gym.make("FrozenLake-v1", map_name="8x8", is_slippery=False, max_episode_steps=200),
+        ),
+        lambda: (CliffWalkingEnv(), gym.make("CliffWalking-v1", max_episode_steps=None)),
+    ],
+    ids=["frozen_lake_4x4", "frozen_lake_8x8", "cliff_walking"],
+)
 def test_toy_text_single_envs_match_gymnasium_strictly(make):
     ours, theirs = make()
     # Deterministic (non-slippery) dynamics and one start tile: Gymnasium's strict check (types included).
@@ -103,13 +110,16 @@ def test_frozen_lake_float_reward_schedule_gives_float_rewards():
     assert type(reward) is float and reward == -0.5
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: GridWorldVectorEnv(2, width=2.5), "GridWorld: width must be an int, got float 2.5"),
-    (lambda: GridWorldVectorEnv(2, height=np.float64(4.0)), "GridWorld: height must be an int, got float64 4.0"),
-    (lambda: GridWorldVectorEnv(2, max_steps=True), "GridWorld: max_steps must be an int, got bool True"),
-    (lambda: FrozenLakeVectorEnv(2, max_steps=10.5), "FrozenLake: max_steps must be an int, got float 10.5"),
-    (lambda: CliffWalkingVectorEnv(2, max_steps=1.5), "CliffWalking: max_steps must be an int, got float 1.5"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: GridWorldVectorEnv(2, width=2.5), "GridWorld: width must be an int, got float 2.5"),
+        (lambda: GridWorldVectorEnv(2, height=np.float64(4.0)), "GridWorld: height must be an int, got float64 4.0"),
+        (lambda: GridWorldVectorEnv(2, max_steps=True), "GridWorld: max_steps must be an int, got bool True"),
+        (lambda: FrozenLakeVectorEnv(2, max_steps=10.5), "FrozenLake: max_steps must be an int, got float 10.5"),
+        (lambda: CliffWalkingVectorEnv(2, max_steps=1.5), "CliffWalking: max_steps must be an int, got float 1.5"),
+    ],
+)
 def test_wrong_typed_sizes_are_refused_not_truncated(call, match):
     with pytest.raises(TypeError, match=match):
         call()
@@ -130,15 +140,21 @@ def test_reset_seed_outside_uint64_is_a_value_error():
 
 
 def test_huge_num_envs_is_refused_before_allocating():
-    with pytest.raises(MemoryError, match=r"VecEnv: 1099511627776 envs need \d+ bytes \(.* GiB\), but only \d+ "
-                                          r"bytes are available; refused before allocating"):
+    with pytest.raises(
+        MemoryError,
+        match=r"VecEnv: 1099511627776 envs need \d+ bytes \(.* GiB\), but only \d+ "
+        r"bytes are available; refused before allocating",
+    ):
         FrozenLakeVectorEnv(2**40)
     with pytest.raises(MemoryError, match="refused before allocating"):
         _core._CartPole(2**40, _core._CartPoleConfig(), 0)
 
 
 def test_huge_sum_tree_is_refused_before_allocating():
-    with pytest.raises(MemoryError, match=r"SumTree: capacity 1152921504606846976 need [\d.e+]+ bytes .* refused before "
-                                          r"allocating"):
+    with pytest.raises(
+        MemoryError,
+        match=r"SumTree: capacity 1152921504606846976 need [\d.e+]+ bytes .* refused before "
+        r"allocating",
+    ):
         _core.SumTree(2**60)
     assert _core.SumTree(1000).capacity == 1000

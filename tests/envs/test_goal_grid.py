@@ -12,10 +12,7 @@ from envs.checks import COMMON_CHECKS
 from nextrl.envs.goal_grid import GoalGridWorldEnv, GoalGridWorldVectorEnv, compute_reward
 from reference.grid_envs import goal_reward, goal_step
 
-LAYOUT = ["..#...",
-          "..#.#.",
-          "S...#.",
-          "..#..."]
+LAYOUT = ["..#...", "..#.#.", "S...#.", "..#..."]
 WALLS = {(x, 3 - row) for row, r in enumerate(LAYOUT) for x, ch in enumerate(r) if ch == "#"}
 
 
@@ -24,8 +21,9 @@ def test_compute_reward_matches_reference(reward_type, rng):
     achieved = rng.integers(0, 4, (64, 7, 2)).astype(np.float32)
     desired = rng.integers(0, 4, (64, 7, 2)).astype(np.float32)
     got = compute_reward(achieved, desired, None, reward_type=reward_type)
-    expected = [[goal_reward(achieved[b, t], desired[b, t], reward_type == "dense") for t in range(7)]
-                for b in range(64)]
+    expected = [
+        [goal_reward(achieved[b, t], desired[b, t], reward_type == "dense") for t in range(7)] for b in range(64)
+    ]
     assert got.dtype == np.float32 and got.shape == (64, 7)
     np.testing.assert_array_equal(got, expected)
     assert (got == 0).any() and (got < 0).any()
@@ -47,9 +45,12 @@ def test_steps_match_reference_and_compute_reward(reward_type):
         # The GoalEnv invariant: the reward is compute_reward of the new achieved / desired goals (except on
         # NEXT_STEP reset steps, whose reward is 0).
         live = ~done
-        np.testing.assert_array_equal(r[live], env.compute_reward(obs["achieved_goal"], obs["desired_goal"], info)[live])
-        np.testing.assert_array_equal(term[live],
-                                      env.compute_terminated(obs["achieved_goal"], obs["desired_goal"], info)[live])
+        np.testing.assert_array_equal(
+            r[live], env.compute_reward(obs["achieved_goal"], obs["desired_goal"], info)[live]
+        )
+        np.testing.assert_array_equal(
+            term[live], env.compute_terminated(obs["achieved_goal"], obs["desired_goal"], info)[live]
+        )
         for i in range(16):
             if done[i]:  # NEXT_STEP reset step: a new goal, start (0, 1)
                 pos[i], goals[i] = (0, 1), obs["desired_goal"][i]
@@ -87,32 +88,41 @@ def test_hindsight_relabelling_and_same_step_final_obs():
     relabelled = env.compute_reward(achieved, np.repeat(achieved[:, -1:], 4, 1), None)
     assert np.all(relabelled[:, -1] == 0)
     assert "final_obs" in info and set(info["final_obs"][np.flatnonzero(info["_final_obs"])[0]]) == {
-        "observation", "achieved_goal", "desired_goal"}
+        "observation",
+        "achieved_goal",
+        "desired_goal",
+    }
 
 
 @pytest.mark.parametrize("check", COMMON_CHECKS, ids=lambda f: f.__name__)
 def test_common(check, restore_threads):
-    check(lambda n: GoalGridWorldVectorEnv(n, layout=LAYOUT, start=None),
-          lambda: GoalGridWorldEnv(layout=LAYOUT, start=None))
+    check(
+        lambda n: GoalGridWorldVectorEnv(n, layout=LAYOUT, start=None),
+        lambda: GoalGridWorldEnv(layout=LAYOUT, start=None),
+    )
 
 
 def test_registered():
     import gymnasium as gym
+
     env = gym.make("nextrl/GoalGridWorld-v0")
     obs, _ = env.reset(seed=0)
     assert set(obs) == {"observation", "achieved_goal", "desired_goal"}
     assert env.unwrapped.compute_reward(obs["achieved_goal"], obs["desired_goal"], {}) == -1.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(layout=["S#.", ".#.", ".#."]), "free cells must be connected"),
-    (dict(layout=["S.Q"]), "layout character 'Q'"),
-    (dict(layout=["S.", "."]), "layout must be non-empty rows of equal length"),
-    (dict(width=1, height=1), "needs at least 2 free cells, got 1"),
-    (dict(start=(9, 0)), r"start \(9, 0\) must be a free cell"),
-    (dict(reward_type="shaped"), "unknown reward_type 'shaped'"),
-    (dict(max_steps=-1), "max_steps must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(layout=["S#.", ".#.", ".#."]), "free cells must be connected"),
+        (dict(layout=["S.Q"]), "layout character 'Q'"),
+        (dict(layout=["S.", "."]), "layout must be non-empty rows of equal length"),
+        (dict(width=1, height=1), "needs at least 2 free cells, got 1"),
+        (dict(start=(9, 0)), r"start \(9, 0\) must be a free cell"),
+        (dict(reward_type="shaped"), "unknown reward_type 'shaped'"),
+        (dict(max_steps=-1), "max_steps must be >= 0"),
+    ],
+)
 def test_config_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GoalGridWorldVectorEnv(2, **kwargs)

@@ -94,7 +94,7 @@ def test_dp_optimum_on_open_grid_is_the_manhattan_path(size):
     assert sol.values[0] == pytest.approx(1.0 - (steps - 1) * penalty, abs=1e-6)
     # following the greedy policy reaches the goal in exactly that many steps
     obs, _ = env.reset(seed=0)
-    for t in range(steps):
+    for _ in range(steps):
         obs, r, term, trunc, _ = env.step(sol.policy[env.state_ids()])
     assert term[0] and r[0] == pytest.approx(1.0)
 
@@ -121,17 +121,20 @@ def test_walls_block_and_border_holds():
     np.testing.assert_array_equal(obs, [0.0, 0.0])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(width=0), "width and height"),
-    (dict(goal=(9, 9)), "goal"),
-    (dict(start=(5, 0)), "start"),
-    (dict(layout=["S.", "#"]), "equal length"),
-    (dict(layout=["S?G"]), "layout character"),
-    (dict(width=3, height=1, start=(2, 0), goal=(2, 0)), "start cell must be free and differ"),
-    (dict(max_steps=-1), "max_steps"),
-    (dict(view_radius=40), "view_radius"),
-    (dict(goal_reward=float("nan")), "finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(width=0), "width and height"),
+        (dict(goal=(9, 9)), "goal"),
+        (dict(start=(5, 0)), "start"),
+        (dict(layout=["S.", "#"]), "equal length"),
+        (dict(layout=["S?G"]), "layout character"),
+        (dict(width=3, height=1, start=(2, 0), goal=(2, 0)), "start cell must be free and differ"),
+        (dict(max_steps=-1), "max_steps"),
+        (dict(view_radius=40), "view_radius"),
+        (dict(goal_reward=float("nan")), "finite"),
+    ],
+)
 def test_bad_config_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GridWorldVectorEnv(2, **kwargs)

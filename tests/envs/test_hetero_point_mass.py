@@ -48,8 +48,11 @@ def test_noise_free_dynamics_match_reference():
     rng = np.random.default_rng(0)
     bias = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
     terminated = cc.check_against_reference(
-        env, lambda i, s, a: hetero_point_mass_step(s, a, np.zeros(4), variant=variants[i]),
-        lambda: (bias + cc.random_actions(rng, env.single_action_space, n)).astype(np.float32), steps=250)
+        env,
+        lambda i, s, a: hetero_point_mass_step(s, a, np.zeros(4), variant=variants[i]),
+        lambda: (bias + cc.random_actions(rng, env.single_action_space, n)).astype(np.float32),
+        steps=250,
+    )
     assert terminated > 0
     np.testing.assert_array_equal(env.variants(), variants)
 

@@ -48,8 +48,11 @@ def test_noise_free_dynamics_match_reference():
     env = make(32, noise_std=0.0, nuisance_std=0.0, init_range=1.5)
     rng = np.random.default_rng(0)
     terminated = cc.check_against_reference(
-        env, lambda i, s, a: point_mass_step(s, a, np.zeros(5)),
-        lambda: cc.random_actions(rng, env.single_action_space, 32), steps=250)
+        env,
+        lambda i, s, a: point_mass_step(s, a, np.zeros(5)),
+        lambda: cc.random_actions(rng, env.single_action_space, 32),
+        steps=250,
+    )
     assert terminated > 0
 
 

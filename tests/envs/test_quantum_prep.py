@@ -3,8 +3,6 @@ dense reference and Qiskit; observations with imaginary parts; fidelity-gain rew
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -36,8 +34,9 @@ def circuit_of(num_qubits: int, gates, actions) -> Circuit:
 
 def dense_operators(num_qubits: int, gates) -> np.ndarray:
     """[A, 2**n, 2**n]: the full matrix of every action, from the dense reference."""
-    return np.array([ds.gate_operator(num_qubits, name, list(qs), (PI4,) if name in ("ry", "rz") else ())
-                     for name, qs in gates])
+    return np.array(
+        [ds.gate_operator(num_qubits, name, list(qs), (PI4,) if name in ("ry", "rz") else ()) for name, qs in gates]
+    )
 
 
 def sequences_states(ops: np.ndarray, length: int) -> np.ndarray:
@@ -48,8 +47,9 @@ def sequences_states(ops: np.ndarray, length: int) -> np.ndarray:
     return states
 
 
-@pytest.mark.parametrize("env_id", ["nextrl/QuantumStatePrep-v0", "nextrl/QuantumStatePrepGHZ3-v0",
-                                    "nextrl/QuantumStatePrepRandom-v0"])
+@pytest.mark.parametrize(
+    "env_id", ["nextrl/QuantumStatePrep-v0", "nextrl/QuantumStatePrepGHZ3-v0", "nextrl/QuantumStatePrepRandom-v0"]
+)
 def test_check_env(env_id):
     cc.run_check_env(env_id)
 
@@ -58,8 +58,14 @@ def test_gate_list():
     gates = make(1, num_qubits=3).gate_list()
     assert len(gates) == 6 * 3 + 3 * 2
     assert gates[:4] == [("h", (0,)), ("h", (1,)), ("h", (2,)), ("x", (0,))]
-    assert gates[18:] == [("cx", (0, 1)), ("cx", (0, 2)), ("cx", (1, 0)), ("cx", (1, 2)), ("cx", (2, 0)),
-                          ("cx", (2, 1))]
+    assert gates[18:] == [
+        ("cx", (0, 1)),
+        ("cx", (0, 2)),
+        ("cx", (1, 0)),
+        ("cx", (1, 2)),
+        ("cx", (2, 0)),
+        ("cx", (2, 1)),
+    ]
     assert make(1).single_action_space.n == 6 * 2 + 2
 
 
@@ -97,9 +103,9 @@ def test_steps_match_statevector_and_dense_reference(num_qubits):
                 assert term[i] == (fid >= 0.99)
             dim = 2**num_qubits
             np.testing.assert_array_equal(obs[i, :dim], psi[i].real.astype(np.float32))
-            np.testing.assert_array_equal(obs[i, dim:2 * dim], psi[i].imag.astype(np.float32))
-            np.testing.assert_array_equal(obs[i, 2 * dim:3 * dim], target[i].real.astype(np.float32))
-            np.testing.assert_array_equal(obs[i, 3 * dim:], target[i].imag.astype(np.float32))
+            np.testing.assert_array_equal(obs[i, dim : 2 * dim], psi[i].imag.astype(np.float32))
+            np.testing.assert_array_equal(obs[i, 2 * dim : 3 * dim], target[i].real.astype(np.float32))
+            np.testing.assert_array_equal(obs[i, 3 * dim :], target[i].imag.astype(np.float32))
         prev_fid = info["fidelity"].copy()
         done = term | trunc
 
@@ -190,9 +196,11 @@ def test_determinism():
 
 
 def test_batch_equals_singles():
-    cc.check_batch_equals_singles(lambda n: make(n, target="random", target_depth=4, max_steps=10),
-                                  lambda: QuantumStatePrepEnv(target="random", target_depth=4, max_steps=10),
-                                  steps=60)
+    cc.check_batch_equals_singles(
+        lambda n: make(n, target="random", target_depth=4, max_steps=10),
+        lambda: QuantumStatePrepEnv(target="random", target_depth=4, max_steps=10),
+        steps=60,
+    )
 
 
 def test_thread_invariance(restore_threads):
@@ -201,8 +209,9 @@ def test_thread_invariance(restore_threads):
 
 def test_obs_in_space_and_time_limit():
     cc.check_obs_in_space(lambda n: make(n, num_qubits=3), steps=200)
-    cc.check_time_limit(lambda n: make(n, num_qubits=3, target="random", target_depth=8, max_steps=12),
-                        max_steps=12, steps=80)
+    cc.check_time_limit(
+        lambda n: make(n, num_qubits=3, target="random", target_depth=8, max_steps=12), max_steps=12, steps=80
+    )
 
 
 def test_custom_target_sequences():

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from envs.checks import COMMON_CHECKS
-from nextrl.envs.robust_grid import PARAM_NAMES, RobustGridWorldEnv, RobustGridWorldVectorEnv
+from nextrl.envs.robust_grid import RobustGridWorldEnv, RobustGridWorldVectorEnv
 from reference.grid_envs import RobustGrid
 
 
@@ -39,15 +39,21 @@ def test_obstacles_interior_and_goal_reachable():
             s, k = int(info["size"][i]), int(info["num_obstacles"][i])
             assert k == min(k, (s - 2) ** 2) and blocked[i].sum() == k
             assert not blocked[i, 0, :].any() and not blocked[i, :, 0].any()
-            assert not blocked[i, s - 1:, :].any() and not blocked[i, :, s - 1:].any()
+            assert not blocked[i, s - 1 :, :].any() and not blocked[i, :, s - 1 :].any()
             assert _reachable(blocked[i], s)
     # Dense draws happen: some grids have a completely filled interior.
     assert any(info["num_obstacles"][i] == (info["size"][i] - 2) ** 2 > 0 for i in range(env.num_envs))
 
 
 def test_draws_cover_their_ranges():
-    env = RobustGridWorldVectorEnv(3000, size=(4, 6), obs_noise=(0.1, 0.2), action_failure_prob=(0.0, 0.3),
-                                   reward_noise=(0.5, 0.5), num_obstacles=(1, 3))
+    env = RobustGridWorldVectorEnv(
+        3000,
+        size=(4, 6),
+        obs_noise=(0.1, 0.2),
+        action_failure_prob=(0.0, 0.3),
+        reward_noise=(0.5, 0.5),
+        num_obstacles=(1, 3),
+    )
     _, info = env.reset(seed=0)
     np.testing.assert_array_equal(np.unique(info["size"]), [4, 5, 6])
     np.testing.assert_array_equal(np.unique(info["num_obstacles"]), [1, 2, 3])
@@ -88,15 +94,18 @@ def test_reset_options_fix_params_per_env():
 
 def test_matches_reference_noise_free():
     """No noise, no failures: every step equals the reference on the env's own obstacle map."""
-    env = RobustGridWorldVectorEnv(8, size=(4, 8), num_obstacles=(0, 6), obs_noise=0.0, action_failure_prob=0.0,
-                                   reward_noise=0.0, max_steps=60)
+    env = RobustGridWorldVectorEnv(
+        8, size=(4, 8), num_obstacles=(0, 6), obs_noise=0.0, action_failure_prob=0.0, reward_noise=0.0, max_steps=60
+    )
     rng = np.random.default_rng(0)
     ends = 0
     for seed in range(3):
         obs, info = env.reset(seed=seed)
         blocked = env.obstacles()
-        refs = [RobustGrid(int(info["size"][i]), {(int(x), int(y)) for y, x in zip(*np.nonzero(blocked[i]))})
-                for i in range(env.num_envs)]
+        refs = [
+            RobustGrid(int(info["size"][i]), {(int(x), int(y)) for y, x in zip(*np.nonzero(blocked[i]))})
+            for i in range(env.num_envs)
+        ]
         for i, ref in enumerate(refs):
             np.testing.assert_allclose(obs[i], ref.obs(), rtol=1e-6)
         alive = np.ones(env.num_envs, bool)
@@ -117,15 +126,15 @@ def test_failures_and_noise_statistics():
     """action_failure_prob = 0.3: the fraction of 'right' actions that leave the agent in place is
     binomial(0.3); obs and reward noise have the configured standard deviations."""
     n = 4000
-    env = RobustGridWorldVectorEnv(n, size=6, num_obstacles=0, obs_noise=0.0, reward_noise=0.0,
-                                   action_failure_prob=0.3)
+    env = RobustGridWorldVectorEnv(n, size=6, num_obstacles=0, obs_noise=0.0, reward_noise=0.0, action_failure_prob=0.3)
     env.reset(seed=0)
     env.step(np.full(n, 3))
     stayed = int((env.positions()[:, 0] == 0).sum())
     assert stats.binomtest(stayed, n, 0.3).pvalue > 1e-3
     sigma_o, sigma_r = 0.2, 0.7
-    env = RobustGridWorldVectorEnv(n, size=6, num_obstacles=0, obs_noise=sigma_o, reward_noise=sigma_r,
-                                   action_failure_prob=0.0)
+    env = RobustGridWorldVectorEnv(
+        n, size=6, num_obstacles=0, obs_noise=sigma_o, reward_noise=sigma_r, action_failure_prob=0.0
+    )
     env.reset(seed=1)
     obs, r, *_ = env.step(np.full(n, 3))  # all move to (1, 0)
     clean = np.array(RobustGrid(6, set()).step(3)[0])
@@ -139,19 +148,22 @@ def test_common(check, restore_threads):
     check(lambda n: RobustGridWorldVectorEnv(n), lambda: RobustGridWorldEnv())
 
 
-@pytest.mark.parametrize("params, exc, match", [
-    ({"sizes": 5}, ValueError, "unknown options\\['params'\\] key 'sizes'; did you mean 'size'"),
-    ({"size": 2}, ValueError, r"env 0: size must be in \[3, max_size\]"),
-    ({"size": 8}, ValueError, r"env 0: size must be in \[3, max_size\]"),
-    ({"size": 4.0}, TypeError, r"options\['params'\]\['size'\] must be integers"),
-    ({"size": [5, 6]}, ValueError, r"must be a scalar or have shape \(3,\), got \(2,\)"),
-    ({"obs_noise": -0.1}, ValueError, "env 0: obs_noise must be finite and >= 0"),
-    ({"obs_noise": np.nan}, ValueError, r"options\['params'\]\['obs_noise'\] must be finite"),
-    ({"action_failure_prob": [0.1, 1.5, 0.0]}, ValueError, r"env 1: action_failure_prob must be in \[0, 1\]"),
-    ({"reward_noise": "big"}, TypeError, "must be real numbers"),
-    ({"num_obstacles": 10}, ValueError, r"num_obstacles must be in \[0, \(size - 2\)\^2\] \(the size is drawn"),
-    ({"size": 4, "num_obstacles": 5}, ValueError, r"env 0: num_obstacles must be in \[0, \(size - 2\)\^2\]"),
-])
+@pytest.mark.parametrize(
+    "params, exc, match",
+    [
+        ({"sizes": 5}, ValueError, "unknown options\\['params'\\] key 'sizes'; did you mean 'size'"),
+        ({"size": 2}, ValueError, r"env 0: size must be in \[3, max_size\]"),
+        ({"size": 8}, ValueError, r"env 0: size must be in \[3, max_size\]"),
+        ({"size": 4.0}, TypeError, r"options\['params'\]\['size'\] must be integers"),
+        ({"size": [5, 6]}, ValueError, r"must be a scalar or have shape \(3,\), got \(2,\)"),
+        ({"obs_noise": -0.1}, ValueError, "env 0: obs_noise must be finite and >= 0"),
+        ({"obs_noise": np.nan}, ValueError, r"options\['params'\]\['obs_noise'\] must be finite"),
+        ({"action_failure_prob": [0.1, 1.5, 0.0]}, ValueError, r"env 1: action_failure_prob must be in \[0, 1\]"),
+        ({"reward_noise": "big"}, TypeError, "must be real numbers"),
+        ({"num_obstacles": 10}, ValueError, r"num_obstacles must be in \[0, \(size - 2\)\^2\] \(the size is drawn"),
+        ({"size": 4, "num_obstacles": 5}, ValueError, r"env 0: num_obstacles must be in \[0, \(size - 2\)\^2\]"),
+    ],
+)
 def test_reset_option_errors(params, exc, match):
     env = RobustGridWorldVectorEnv(3)
     with pytest.raises(exc, match=match):
@@ -160,16 +172,19 @@ def test_reset_option_errors(params, exc, match):
         env.reset(seed=0, options={"params": [1, 2]})
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(size=(6, 5)), r"size range must satisfy 3 <= min_size <= max_size <= 64, got \[6, 5\]"),
-    (dict(size=(2, 5)), "size range must satisfy"),
-    (dict(size=(4.5, 6)), "size range must hold integers"),
-    (dict(obs_noise=(-0.1, 0.2)), r"obs_noise range must satisfy 0 <= min <= max, got \[-0.1, 0.2\]"),
-    (dict(action_failure_prob=(0.0, 1.2)), r"action_failure_prob range must satisfy 0 <= min <= max <= 1"),
-    (dict(num_obstacles=(10, 12)), r"num_obstacles range must satisfy .* min <= \(min_size - 2\)\^2 = 9"),
-    (dict(goal_reward=float("inf")), "rewards must be finite"),
-    (dict(max_steps=-2), "max_steps must be >= 0, got -2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(size=(6, 5)), r"size range must satisfy 3 <= min_size <= max_size <= 64, got \[6, 5\]"),
+        (dict(size=(2, 5)), "size range must satisfy"),
+        (dict(size=(4.5, 6)), "size range must hold integers"),
+        (dict(obs_noise=(-0.1, 0.2)), r"obs_noise range must satisfy 0 <= min <= max, got \[-0.1, 0.2\]"),
+        (dict(action_failure_prob=(0.0, 1.2)), r"action_failure_prob range must satisfy 0 <= min <= max <= 1"),
+        (dict(num_obstacles=(10, 12)), r"num_obstacles range must satisfy .* min <= \(min_size - 2\)\^2 = 9"),
+        (dict(goal_reward=float("inf")), "rewards must be finite"),
+        (dict(max_steps=-2), "max_steps must be >= 0, got -2"),
+    ],
+)
 def test_config_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RobustGridWorldVectorEnv(2, **kwargs)

@@ -18,8 +18,15 @@ def _min_cost(env: SafeGridWorldVectorEnv, horizon: int) -> float:
     p, nxt, _, terminal = env.transition_table()
     g = env.config.grid
     start = g.start_y * g.width + g.start_x
-    return min_cost_to_goal(p.tolist(), nxt.tolist(), terminal.tolist(), env.cost_table().tolist(),
-                            goal=g.goal_y * g.width + g.goal_x, start=start, horizon=horizon)
+    return min_cost_to_goal(
+        p.tolist(),
+        nxt.tolist(),
+        terminal.tolist(),
+        env.cost_table().tolist(),
+        goal=g.goal_y * g.width + g.goal_x,
+        start=start,
+        horizon=horizon,
+    )
 
 
 def test_default_budget_is_feasible_and_binds():
@@ -43,8 +50,16 @@ def test_default_budget_is_feasible_and_binds():
 
 def test_documents_default_was_infeasible():
     """The seed's SafeEnvironment (6 x 6, hazards (2,2), (3,1), (1,3), (4,3), threshold 0.1): DP finds 0.6."""
-    env = SafeGridWorldVectorEnv(1, layout=None, width=6, height=6, start=(0, 0), goal=(5, 5),
-                                 hazards=[(2, 2), (3, 1), (1, 3), (4, 3)], cost_budget=0.1)
+    env = SafeGridWorldVectorEnv(
+        1,
+        layout=None,
+        width=6,
+        height=6,
+        start=(0, 0),
+        goal=(5, 5),
+        hazards=[(2, 2), (3, 1), (1, 3), (4, 3)],
+        cost_budget=0.1,
+    )
     assert _min_cost(env, horizon=50) == pytest.approx(0.6, abs=1e-12)
     assert _min_cost(env, horizon=50) > env.cost_budget
 
@@ -80,16 +95,17 @@ def test_matches_reference_step_for_step():
 def test_cost_table_and_onehot():
     env = SafeGridWorldVectorEnv(1, obs_mode="onehot")
     costs = env.state_costs()
-    assert costs[0] == pytest.approx(0.1)              # (0, 0): border
-    assert costs[1 * 7 + 2] == pytest.approx(1.0)      # (2, 1): interior hazard
-    assert costs[0 * 7 + 2] == pytest.approx(1.1)      # (2, 0): hazard on the border
-    assert costs[3 * 7 + 3] == 0.0                     # (3, 3): interior, free
+    assert costs[0] == pytest.approx(0.1)  # (0, 0): border
+    assert costs[1 * 7 + 2] == pytest.approx(1.0)  # (2, 1): interior hazard
+    assert costs[0 * 7 + 2] == pytest.approx(1.1)  # (2, 0): hazard on the border
+    assert costs[3 * 7 + 3] == 0.0  # (3, 3): interior, free
     obs, _ = env.reset(seed=0)
     assert obs.shape == (1, 49) and obs[0, 0] == 1.0 and obs.sum() == 1.0
 
 
 def test_registered():
     import gymnasium as gym
+
     env = gym.make("nextrl/SafeGridWorld-v0")
     assert env.unwrapped.cost_budget == 0.5
     _, info = env.reset(seed=0)
@@ -101,19 +117,24 @@ def test_registered():
 def test_common(check, restore_threads):
     """With the start drawn at every reset, so that seeds matter."""
     layout = [r.replace("S", ".") for r in DEFAULT_LAYOUT]
-    check(lambda n: SafeGridWorldVectorEnv(n, layout=layout, start=None),
-          lambda: SafeGridWorldEnv(layout=layout, start=None))
+    check(
+        lambda n: SafeGridWorldVectorEnv(n, layout=layout, start=None),
+        lambda: SafeGridWorldEnv(layout=layout, start=None),
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(hazards=[(7, 0)]), r"hazard \(7, 0\) is outside the 7 x 7 grid"),
-    (dict(obs_mode="image"), "obs_mode must be 'coords' or 'onehot'"),
-    (dict(hazard_cost=-1.0), "hazard_cost and boundary_cost must be finite and >= 0, got -1"),
-    (dict(boundary_cost=float("inf")), "hazard_cost and boundary_cost must be finite and >= 0"),
-    (dict(cost_budget=-0.5), "cost_budget must be finite and >= 0, got -0.5"),
-    (dict(layout=["S.Q", "..G"]), "layout character 'Q'"),
-    (dict(max_steps=-1), "max_steps must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(hazards=[(7, 0)]), r"hazard \(7, 0\) is outside the 7 x 7 grid"),
+        (dict(obs_mode="image"), "obs_mode must be 'coords' or 'onehot'"),
+        (dict(hazard_cost=-1.0), "hazard_cost and boundary_cost must be finite and >= 0, got -1"),
+        (dict(boundary_cost=float("inf")), "hazard_cost and boundary_cost must be finite and >= 0"),
+        (dict(cost_budget=-0.5), "cost_budget must be finite and >= 0, got -0.5"),
+        (dict(layout=["S.Q", "..G"]), "layout character 'Q'"),
+        (dict(max_steps=-1), "max_steps must be >= 0"),
+    ],
+)
 def test_config_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SafeGridWorldVectorEnv(2, **kwargs)

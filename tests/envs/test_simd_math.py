@@ -94,8 +94,14 @@ def test_beyond_the_bound_is_libm():
 
 def test_vectorized_and_scalar_paths_are_bit_identical():
     rng = np.random.default_rng(2)
-    x = np.concatenate([rng.uniform(-1, 1, 50_001), rng.uniform(-3 * MAX_ARG, 3 * MAX_ARG, 50_000),
-                        rng.standard_normal(1000) * 1e-200, [0.0, -0.0, np.nan, np.inf, -np.inf]])
+    x = np.concatenate(
+        [
+            rng.uniform(-1, 1, 50_001),
+            rng.uniform(-3 * MAX_ARG, 3 * MAX_ARG, 50_000),
+            rng.standard_normal(1000) * 1e-200,
+            [0.0, -0.0, np.nan, np.inf, -np.inf],
+        ]
+    )
     rng.shuffle(x)  # mixes in-range, out-of-range and special values inside the vector lanes
     sv, cv = _core._sincos(x, True)
     ss, cs = _core._sincos(x, False)

@@ -14,15 +14,25 @@ from gymnasium.vector import AutoresetMode
 from nextrl.envs import ENVS
 
 # Short episodes so that k steps go through terminations, truncations and autoresets.
-_SHORT = {"nextrl/PointMass-v0": {"max_steps": 15}, "nextrl/CausalThrust-v0": {"max_steps": 15},
-          "nextrl/HeteroPointMass-v0": {"max_steps": 15}, "nextrl/CartPole-v1": {"max_steps": 15},
-          "nextrl/Pendulum-v1": {"max_steps": 15}, "nextrl/QuantumStatePrep-v0": {"max_steps": 5},
-          "nextrl/QuantumStatePrepGHZ3-v0": {"max_steps": 5}, "nextrl/QuantumStatePrepRandom-v0": {"max_steps": 5},
-          "nextrl/GridWorld-v0": {"max_steps": 12}, "nextrl/GridWorld8x8-v0": {"max_steps": 12},
-          "nextrl/FrozenLake-v0": {"max_steps": 12}, "nextrl/FrozenLake8x8-v0": {"max_steps": 12},
-          "nextrl/CliffWalking-v0": {"max_steps": 12}, "nextrl/CliffWalkingSlippery-v0": {"max_steps": 12},
-          "nextrl/SafeGridWorld-v0": {"max_steps": 12}, "nextrl/RobustGridWorld-v0": {"max_steps": 12},
-          "nextrl/GoalGridWorld-v0": {"max_steps": 12}}
+_SHORT = {
+    "nextrl/PointMass-v0": {"max_steps": 15},
+    "nextrl/CausalThrust-v0": {"max_steps": 15},
+    "nextrl/HeteroPointMass-v0": {"max_steps": 15},
+    "nextrl/CartPole-v1": {"max_steps": 15},
+    "nextrl/Pendulum-v1": {"max_steps": 15},
+    "nextrl/QuantumStatePrep-v0": {"max_steps": 5},
+    "nextrl/QuantumStatePrepGHZ3-v0": {"max_steps": 5},
+    "nextrl/QuantumStatePrepRandom-v0": {"max_steps": 5},
+    "nextrl/GridWorld-v0": {"max_steps": 12},
+    "nextrl/GridWorld8x8-v0": {"max_steps": 12},
+    "nextrl/FrozenLake-v0": {"max_steps": 12},
+    "nextrl/FrozenLake8x8-v0": {"max_steps": 12},
+    "nextrl/CliffWalking-v0": {"max_steps": 12},
+    "nextrl/CliffWalkingSlippery-v0": {"max_steps": 12},
+    "nextrl/SafeGridWorld-v0": {"max_steps": 12},
+    "nextrl/RobustGridWorld-v0": {"max_steps": 12},
+    "nextrl/GoalGridWorld-v0": {"max_steps": 12},
+}
 _MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
 
 
@@ -68,7 +78,7 @@ def tile_row(x, i: int, n: int):
     """Row i of a batch (an array or a dict of arrays) repeated n times."""
     if isinstance(x, dict):
         return {k: tile_row(v, i, n) for k, v in x.items()}
-    return np.repeat(x[i:i + 1], n, axis=0)
+    return np.repeat(x[i : i + 1], n, axis=0)
 
 
 def rollout(env, actions) -> list:
@@ -187,8 +197,11 @@ def test_set_state_refuses_bad_rows_before_changing_anything():
     bad[2, :8] = np.frombuffer(np.int64(10**6).tobytes(), np.uint8)  # GridWorld's cell index: off the grid
     env.step(np.zeros(3, np.int64))
     before = env.get_state()
-    with pytest.raises(ValueError, match=r"set_state: states\[2\] must be a row of get_state\(\) of an env of this "
-                                         r"type and config, got one that has a cell outside the grid"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_state: states\[2\] must be a row of get_state\(\) of an env of this "
+        r"type and config, got one that has a cell outside the grid",
+    ):
         env.set_state(bad)
     np.testing.assert_array_equal(env.get_state(), before)  # nothing restored, rows 0 and 1 included
     bad = good.copy()

@@ -10,16 +10,24 @@ import pytest
 from scipy import stats
 
 from envs.checks import COMMON_CHECKS, rollout
-from nextrl.envs.toy_text import (CliffWalkingEnv, CliffWalkingVectorEnv, FrozenLakeEnv, FrozenLakeVectorEnv,
-                                  generate_random_map)
+from nextrl.envs.toy_text import (
+    CliffWalkingEnv,
+    CliffWalkingVectorEnv,
+    FrozenLakeEnv,
+    FrozenLakeVectorEnv,
+    generate_random_map,
+)
 
 CUSTOM = ["SFFHF", "FHFFF", "FFSHF", "HFFFG"]  # two starts, non-square
 # (our kwargs, Gymnasium id, Gymnasium kwargs)
 CASES = {
     "fl4": (dict(map_name="4x4"), "FrozenLake-v1", {}),
     "fl8": (dict(map_name="8x8"), "FrozenLake8x8-v1", {}),
-    "fl_custom": (dict(desc=CUSTOM, success_rate=0.6, reward_schedule=(2.0, -1.0, -0.01)), "FrozenLake-v1",
-                  dict(desc=CUSTOM, success_rate=0.6, reward_schedule=(2.0, -1.0, -0.01))),
+    "fl_custom": (
+        dict(desc=CUSTOM, success_rate=0.6, reward_schedule=(2.0, -1.0, -0.01)),
+        "FrozenLake-v1",
+        dict(desc=CUSTOM, success_rate=0.6, reward_schedule=(2.0, -1.0, -0.01)),
+    ),
     "cliff": ({}, "CliffWalking-v1", {}),
 }
 
@@ -43,8 +51,11 @@ def test_deterministic_trajectories_match_gymnasium(case):
     num_envs, num_steps = 8, 600
     kwargs = {} if case != "cliff" else {"max_steps": 30}  # CliffWalking-v1 has no limit; test one anyway
     env = ours(case, num_envs, False, **kwargs)
-    make = (lambda: gym.make("CliffWalking-v1", max_episode_steps=30)) if case == "cliff" else (
-        lambda: theirs(case, False))
+    make = (
+        (lambda: gym.make("CliffWalking-v1", max_episode_steps=30))
+        if case == "cliff"
+        else (lambda: theirs(case, False))
+    )
     ref = gym.vector.SyncVectorEnv([make for _ in range(num_envs)])
     rng = np.random.default_rng(7)
     # Biased action sequences reach goals, holes and time limits within a few hundred steps.
@@ -116,14 +127,14 @@ def _chi_square(data: np.ndarray, P) -> tuple[list[float], set[int]]:
             expected[key] = expected.get(key, 0.0) + pj
         keys = [k for k, v in expected.items() if v > 0]
         codes = {k: j for j, k in enumerate(keys)}
-        idx = np.array([codes.get((int(n), float(rw), bool(t)), -1) for n, rw, t in
-                        np.unique(sel[:, 2:], axis=0)])
+        idx = np.array([codes.get((int(n), float(rw), bool(t)), -1) for n, rw, t in np.unique(sel[:, 2:], axis=0)])
         assert np.all(idx >= 0), f"outcomes not in P from ({s}, {a})"
         probs = np.array([expected[k] for k in keys])
         if len(keys) < 2 or len(sel) * probs.min() < 5:
             continue  # one outcome (checked above) or too few draws for chi-square
-        observed = np.array([np.sum((sel[:, 2] == k[0]) & (sel[:, 3] == np.float32(k[1])) & (sel[:, 4] == k[2]))
-                             for k in keys])
+        observed = np.array(
+            [np.sum((sel[:, 2] == k[0]) & (sel[:, 3] == np.float32(k[1])) & (sel[:, 4] == k[2])) for k in keys]
+        )
         pvalues.append(stats.chisquare(observed, len(sel) * probs).pvalue)
     return pvalues, covered
 
@@ -153,22 +164,26 @@ def test_random_map_and_reset_info():
     env = FrozenLakeVectorEnv(2, desc=desc, is_slippery=False)
     p, nxt, reward, terminal = env.transition_table()
     ref = gym.make("FrozenLake-v1", desc=desc, is_slippery=False).unwrapped.P
-    assert all((p[s, a, 0], nxt[s, a, 0], reward[s, a, 0], terminal[s, a, 0]) == ref[s][a][0]
-               for s in range(36) for a in range(4))
+    assert all(
+        (p[s, a, 0], nxt[s, a, 0], reward[s, a, 0], terminal[s, a, 0]) == ref[s][a][0]
+        for s in range(36)
+        for a in range(4)
+    )
     obs, info = env.reset(seed=0)
     np.testing.assert_array_equal(obs, [0, 0])
     np.testing.assert_array_equal(info["prob"], [1.0, 1.0])
 
 
-@pytest.mark.parametrize("env_id, limit", [("nextrl/FrozenLake-v0", 100), ("nextrl/FrozenLake8x8-v0", 200),
-                                           ("nextrl/CliffWalking-v0", None)])
+@pytest.mark.parametrize(
+    "env_id, limit", [("nextrl/FrozenLake-v0", 100), ("nextrl/FrozenLake8x8-v0", 200), ("nextrl/CliffWalking-v0", None)]
+)
 def test_registered_time_limits(env_id, limit):
     """Gymnasium's: FrozenLake-v1 100 steps, FrozenLake8x8-v1 200, CliffWalking-v1 none. Pushing into the
     top-left corner (left in FrozenLake, up in CliffWalking after one step up) never ends an episode."""
     env = gym.make(env_id, is_slippery=False)
     env.reset(seed=0)
     action = 0  # FrozenLake: left from (0, 0); CliffWalking: up along column 0
-    for t in range(1, 401):
+    for t in range(1, 401):  # noqa: B007  (t is read after the loop)
         _, _, term, trunc, _ = env.step(action)
         assert not term
         if trunc:
@@ -182,8 +197,10 @@ def test_common(case, check, restore_threads):
     if case == "frozen_lake":
         check(lambda n: FrozenLakeVectorEnv(n, map_name="8x8"), lambda: FrozenLakeEnv(map_name="8x8"))
     else:
-        check(lambda n: CliffWalkingVectorEnv(n, is_slippery=True, max_steps=60),
-              lambda: CliffWalkingEnv(is_slippery=True, max_steps=60))
+        check(
+            lambda n: CliffWalkingVectorEnv(n, is_slippery=True, max_steps=60),
+            lambda: CliffWalkingEnv(is_slippery=True, max_steps=60),
+        )
 
 
 def test_rollout_reaches_episode_ends():
@@ -192,17 +209,20 @@ def test_rollout_reaches_episode_ends():
     assert terms.sum() > 10 and rewards.sum() >= 0
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(desc=["SFF", "FH"]), ValueError, "desc must be non-empty rows of equal length"),
-    (dict(desc=["SFX", "FHG"]), ValueError, "map letters must be S, F, H or G, got 'X'"),
-    (dict(desc=["FFF", "FHG"]), ValueError, "at least one start tile S"),
-    (dict(success_rate=1.5), ValueError, r"success_rate must be in \[0, 1\], got 1.5"),
-    (dict(reward_schedule=(1, 0)), ValueError, r"reward_schedule must be \(goal, hole, frozen\)"),
-    (dict(reward_schedule=(float("nan"), 0, 0)), ValueError, "reward_schedule must be finite"),
-    (dict(map_name="5x5"), ValueError, "unknown map_name '5x5'"),
-    (dict(map_name=None), ValueError, "pass desc or map_name"),
-    (dict(max_steps=-1), ValueError, "max_steps must be >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(desc=["SFF", "FH"]), ValueError, "desc must be non-empty rows of equal length"),
+        (dict(desc=["SFX", "FHG"]), ValueError, "map letters must be S, F, H or G, got 'X'"),
+        (dict(desc=["FFF", "FHG"]), ValueError, "at least one start tile S"),
+        (dict(success_rate=1.5), ValueError, r"success_rate must be in \[0, 1\], got 1.5"),
+        (dict(reward_schedule=(1, 0)), ValueError, r"reward_schedule must be \(goal, hole, frozen\)"),
+        (dict(reward_schedule=(float("nan"), 0, 0)), ValueError, "reward_schedule must be finite"),
+        (dict(map_name="5x5"), ValueError, "unknown map_name '5x5'"),
+        (dict(map_name=None), ValueError, "pass desc or map_name"),
+        (dict(max_steps=-1), ValueError, "max_steps must be >= 0, got -1"),
+    ],
+)
 def test_frozen_lake_config_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         FrozenLakeVectorEnv(2, **kwargs)

@@ -180,9 +180,16 @@ def test_torch_and_int32_actions_are_accepted():
 
 
 # ------------------------------------------------------------------------------------------ errors
-DISCRETE_IDS = ["nextrl/GridWorld-v0", "nextrl/CartPole-v1", "nextrl/QuantumStatePrep-v0", "nextrl/FrozenLake-v0",
-                "nextrl/CliffWalking-v0", "nextrl/SafeGridWorld-v0", "nextrl/RobustGridWorld-v0",
-                "nextrl/GoalGridWorld-v0"]
+DISCRETE_IDS = [
+    "nextrl/GridWorld-v0",
+    "nextrl/CartPole-v1",
+    "nextrl/QuantumStatePrep-v0",
+    "nextrl/FrozenLake-v0",
+    "nextrl/CliffWalking-v0",
+    "nextrl/SafeGridWorld-v0",
+    "nextrl/RobustGridWorld-v0",
+    "nextrl/GoalGridWorld-v0",
+]
 
 
 @pytest.mark.parametrize("env_id", DISCRETE_IDS)
@@ -237,21 +244,30 @@ def test_disabled_mode_refuses_to_step_a_finished_env():
     env.step(np.array([3, 2]))
 
 
-@pytest.mark.parametrize("options, exc, match", [
-    ({"reset_mask": [True, False]}, TypeError, "must be a numpy array"),
-    ({"reset_mask": np.array([1, 0])}, TypeError, "must have dtype bool"),
-    ({"reset_mask": np.array([True])}, ValueError, r"must have shape \(2,\)"),
-    ({"reset_msk": np.array([True, False])}, ValueError, "unknown option 'reset_msk'; did you mean 'reset_mask'"),
-    ("reset_mask", TypeError, "options must be a dict"),
-])
+@pytest.mark.parametrize(
+    "options, exc, match",
+    [
+        ({"reset_mask": [True, False]}, TypeError, "must be a numpy array"),
+        ({"reset_mask": np.array([1, 0])}, TypeError, "must have dtype bool"),
+        ({"reset_mask": np.array([True])}, ValueError, r"must have shape \(2,\)"),
+        ({"reset_msk": np.array([True, False])}, ValueError, "unknown option 'reset_msk'; did you mean 'reset_mask'"),
+        ("reset_mask", TypeError, "options must be a dict"),
+    ],
+)
 def test_bad_reset_options(options, exc, match):
     env = GridWorldVectorEnv(2)
     with pytest.raises(exc, match=match):
         env.reset(seed=0, options=options)
 
 
-@pytest.mark.parametrize("seed, exc, match", [(1.5, TypeError, "seed must be an int"), (-3, ValueError, r"seed must be in \[0, 2\*\*64\), got -3"),
-                                              (True, TypeError, "seed must be an int")])
+@pytest.mark.parametrize(
+    "seed, exc, match",
+    [
+        (1.5, TypeError, "seed must be an int"),
+        (-3, ValueError, r"seed must be in \[0, 2\*\*64\), got -3"),
+        (True, TypeError, "seed must be an int"),
+    ],
+)
 def test_bad_seed(seed, exc, match):
     with pytest.raises(exc, match=match):
         GridWorldVectorEnv(2).reset(seed=seed)
@@ -284,8 +300,15 @@ def test_make_vec_passes_kwargs():
 # FrozenLake, CliffWalking and GridWorld step through their Env::StepBlock; the test-only `_...Stepwise`
 # cores are the same envs driven one env at a time through Env::Step. Both must agree on every buffer.
 def _step_block_cases():
-    from nextrl._core import _CliffWalking, _CliffWalkingConfig, _FrozenLake, _GridWorld
-    from nextrl._core import _CliffWalkingStepwise, _FrozenLakeStepwise, _GridWorldStepwise
+    from nextrl._core import (
+        _CliffWalking,
+        _CliffWalkingConfig,
+        _CliffWalkingStepwise,
+        _FrozenLake,
+        _FrozenLakeStepwise,
+        _GridWorld,
+        _GridWorldStepwise,
+    )
     from nextrl.envs.gridworld import make_config
     from nextrl.envs.toy_text import frozen_lake_config
 
@@ -307,8 +330,18 @@ def _step_block_cases():
 
 def _buffers(core, mode):
     done = core.episode_done.copy()
-    out = [core.obs.copy(), core.rewards.copy(), core.terminations.copy(), core.truncations.copy(), core.infos.copy(),
-           done, core.needs_reset.copy(), core.episode_return[done], core.episode_length[done], core.num_done]
+    out = [
+        core.obs.copy(),
+        core.rewards.copy(),
+        core.terminations.copy(),
+        core.truncations.copy(),
+        core.infos.copy(),
+        done,
+        core.needs_reset.copy(),
+        core.episode_return[done],
+        core.episode_length[done],
+        core.num_done,
+    ]
     if mode == 1:
         out += [core.final_obs[done], core.final_infos[done]]
     if hasattr(core, "state_ids"):

@@ -17,6 +17,7 @@ MACHINE_KEYS = {"cpu", "cores", "usable_cores", "nextrl", "simd", "compiler", "t
 
 def _strict_json(line: str) -> dict:
     """json.loads that refuses NaN / Infinity, which are not JSON."""
+
     def refuse(name):
         raise ValueError(f"not JSON: {name}")
 
@@ -140,8 +141,9 @@ def test_reduce_times():
 def test_time_once_runs_setup_untimed_and_syncs_around_the_run():
     calls = []
     clock = FakeClock([0.5])
-    t = benchmark.time_once(lambda: calls.append("run"), setup=lambda: calls.append("setup"),
-                            sync=lambda: calls.append("sync"), clock=clock)
+    t = benchmark.time_once(
+        lambda: calls.append("run"), setup=lambda: calls.append("setup"), sync=lambda: calls.append("sync"), clock=clock
+    )
     assert t == 0.5
     assert calls == ["setup", "sync", "run", "sync"]
 
@@ -150,8 +152,15 @@ def test_interleaved_is_round_robin_after_warmups():
     calls = []
     contenders = {name: (lambda name=name: calls.append(name)) for name in ("ours", "peer")}
     messages = []
-    times = benchmark.interleaved(contenders, 3, warmup=2, setup={"peer": lambda: calls.append("setup")},
-                                  before_each=lambda: calls.append("gc"), progress=messages.append, label="case")
+    times = benchmark.interleaved(
+        contenders,
+        3,
+        warmup=2,
+        setup={"peer": lambda: calls.append("setup")},
+        before_each=lambda: calls.append("gc"),
+        progress=messages.append,
+        label="case",
+    )
     warm = ["ours", "ours", "setup", "peer", "setup", "peer"]
     rounds = ["gc", "ours", "gc", "setup", "peer"] * 3
     assert calls == warm + rounds
@@ -165,11 +174,14 @@ def test_interleaved_times_with_the_given_clock():
     assert times == {"a": [3, 5], "b": [4, 6]}
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"rounds": 0}, r"interleaved: rounds must be an int >= 1, got 0"),
-    ({"rounds": 1.5}, r"interleaved: rounds must be an int >= 1, got 1.5"),
-    ({"rounds": 1, "warmup": -1}, r"interleaved: warmup must be an int >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"rounds": 0}, r"interleaved: rounds must be an int >= 1, got 0"),
+        ({"rounds": 1.5}, r"interleaved: rounds must be an int >= 1, got 1.5"),
+        ({"rounds": 1, "warmup": -1}, r"interleaved: warmup must be an int >= 0, got -1"),
+    ],
+)
 def test_interleaved_refuses_bad_counts(kw, message):
     with pytest.raises(ValueError, match=message):
         benchmark.interleaved({"a": lambda: None}, **kw)
@@ -274,8 +286,11 @@ def test_nextrl_bench_envs_table_and_json_lines(tmp_path, monkeypatch, capsys):
     from nextrl.experiments import envs_bench as eb
 
     real_lake, real_cartpole = eb.bench_frozenlake, eb.bench_cartpole
-    monkeypatch.setattr(eb, "bench_frozenlake",
-                        lambda sizes, **kw: real_lake((16,), **kw | {"peers": ["gymnasium-sync"], "budget": 320}))
+    monkeypatch.setattr(
+        eb,
+        "bench_frozenlake",
+        lambda sizes, **kw: real_lake((16,), **kw | {"peers": ["gymnasium-sync"], "budget": 320}),
+    )
     monkeypatch.setattr(eb, "bench_cartpole", lambda sizes, **kw: real_cartpole((16,), **kw, budget=320))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the command sets it; monkeypatch puts it back
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps a table at 80 columns when stdout is not a terminal
@@ -300,10 +315,14 @@ def test_nextrl_bench_quantum_table_and_json_lines(tmp_path, monkeypatch, capsys
 
     real = {name: getattr(sb, name) for name in ("bench_layered", "bench_small")}
     real |= {name: getattr(vb, name) for name in ("bench_aer", "bench_latency", "bench_pennylane")}
-    monkeypatch.setattr(sb, "bench_layered", lambda q, cfg, **kw: real["bench_layered"]((6,), replace(cfg, repeats=1),
-                                                                                        **kw))
-    monkeypatch.setattr(sb, "bench_small", lambda q, cfg, **kw: real["bench_small"](
-        (4,), replace(cfg, repeats=1, small_calls=2, small_gates=10), **kw))
+    monkeypatch.setattr(
+        sb, "bench_layered", lambda q, cfg, **kw: real["bench_layered"]((6,), replace(cfg, repeats=1), **kw)
+    )
+    monkeypatch.setattr(
+        sb,
+        "bench_small",
+        lambda q, cfg, **kw: real["bench_small"]((4,), replace(cfg, repeats=1, small_calls=2, small_gates=10), **kw),
+    )
     tiny = {"batch": 8, "layers": 1, "repeats": 1, "latency_calls": 4}
     for name in ("bench_aer", "bench_latency", "bench_pennylane"):
         monkeypatch.setattr(vb, name, lambda q, cfg, name=name, **kw: real[name](q, replace(cfg, **tiny), **kw))

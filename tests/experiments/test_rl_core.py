@@ -19,24 +19,30 @@ from nextrl.experiments import rl_core, runner
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
-TINY = ["cases=cartpole/ppo,pendulum/sac", "cartpole_ppo_steps=1024", "pendulum_sac_steps=400",
-        "curve_points=8"]
+TINY = ["cases=cartpole/ppo,pendulum/sac", "cartpole_ppo_steps=1024", "pendulum_sac_steps=400", "curve_points=8"]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("rl_core") / "run"
     units = []
-    res = runner.run("rl-core", seeds=3, out_dir=out, overrides=TINY, quick=True,
-                     progress=lambda n, desc: units.append((n, desc)))
+    res = runner.run(
+        "rl-core", seeds=3, out_dir=out, overrides=TINY, quick=True, progress=lambda n, desc: units.append((n, desc))
+    )
     return res, units, json.loads((out / "metrics.json").read_text())
 
 
 def test_run_folder(tiny_run):
     res, _, m = tiny_run
     names = {p.name for p in res.run_dir.iterdir()}
-    assert names == {"report.md", "metrics.json", "curves_nextrl_cartpole_v1.png", "curves_nextrl_pendulum_v1.png",
-                     "scores_eval_return.png", "scores_train_return.png"}
+    assert names == {
+        "report.md",
+        "metrics.json",
+        "curves_nextrl_cartpole_v1.png",
+        "curves_nextrl_pendulum_v1.png",
+        "scores_eval_return.png",
+        "scores_train_return.png",
+    }
     assert {p.name for p in res.files} == names
     for name in names - {"report.md", "metrics.json"}:
         assert (res.run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -44,8 +50,15 @@ def test_run_folder(tiny_run):
     assert m["config"]["cases"] == ["cartpole/ppo", "pendulum/sac"] and m["config"]["cartpole_ppo_steps"] == 1024
     assert m["config"]["eval_episodes"] == rl_core.QUICK["eval_episodes"]  # --quick, then --set on top
     md = (res.run_dir / "report.md").read_text()
-    for section in ("## Setup", "## Results", "### Aggregates", "## Findings", "What was found:",
-                    "What was not found:", "## References"):
+    for section in (
+        "## Setup",
+        "## Results",
+        "### Aggregates",
+        "## Findings",
+        "What was found:",
+        "What was not found:",
+        "## References",
+    ):
         assert section in md
     assert "SB3 zoo, DLR-RM/rl-baselines3-zoo benchmark.md" in md and "settings: --quick, cases=" in md
 
@@ -55,9 +68,14 @@ def test_metrics_match_the_stats_functions(tiny_run):
     b = m["bootstrap"]
     assert b["reps"] == rl_core.QUICK["bootstrap_reps"] and b["confidence"] == 0.95
     keys = {(s["task"], s["agent"], s["metric"]) for s in m["scores"]}
-    assert keys == {("nextrl/CartPole-v1", "random", "eval return"), ("nextrl/Pendulum-v1", "random", "eval return"),
-                    ("nextrl/CartPole-v1", "ppo", "eval return"), ("nextrl/CartPole-v1", "ppo", "train return"),
-                    ("nextrl/Pendulum-v1", "sac", "eval return"), ("nextrl/Pendulum-v1", "sac", "train return")}
+    assert keys == {
+        ("nextrl/CartPole-v1", "random", "eval return"),
+        ("nextrl/Pendulum-v1", "random", "eval return"),
+        ("nextrl/CartPole-v1", "ppo", "eval return"),
+        ("nextrl/CartPole-v1", "ppo", "train return"),
+        ("nextrl/Pendulum-v1", "sac", "eval return"),
+        ("nextrl/Pendulum-v1", "sac", "train return"),
+    }
     for s in m["scores"]:
         v = np.array(s["values"])
         assert len(v) == 3 and np.all(np.isfinite(v))
@@ -68,8 +86,9 @@ def test_metrics_match_the_stats_functions(tiny_run):
         assert s["iqm"]["low"] <= s["iqm"]["point"] <= s["iqm"]["high"]
     # returns within the envs' ranges: CartPole pays 1 per step (<= 500), Pendulum at most 0 per step
     by = {(s["task"], s["agent"], s["metric"]): np.array(s["values"]) for s in m["scores"]}
-    assert np.all((by["nextrl/CartPole-v1", "ppo", "eval return"] >= 1) & (by["nextrl/CartPole-v1", "ppo",
-                                                                              "eval return"] <= 500))
+    assert np.all(
+        (by["nextrl/CartPole-v1", "ppo", "eval return"] >= 1) & (by["nextrl/CartPole-v1", "ppo", "eval return"] <= 500)
+    )
     assert np.all(by["nextrl/Pendulum-v1", "sac", "eval return"] <= 0)
 
 
@@ -79,13 +98,16 @@ def test_curves_agree_with_train_return(tiny_run):
     _, _, m = tiny_run
     scores = {(s["task"], s["agent"], s["metric"]): s for s in m["scores"]}
     for c in m["curves"]:
-        assert len(c["steps"]) == 8 and c["steps"][-1] == m["config"][f"{c['task'].split('/')[1][:-3].lower()}_"
-                                                                      f"{c['agent']}_steps"]
+        assert (
+            len(c["steps"]) == 8
+            and c["steps"][-1] == m["config"][f"{c['task'].split('/')[1][:-3].lower()}_{c['agent']}_steps"]
+        )
         last = [row[-1] for row in c["per_seed"]]
         np.testing.assert_allclose(last, scores[(c["task"], c["agent"], "train return")]["values"], rtol=1e-12)
         rows = np.array([[np.nan if x is None else x for x in row] for row in c["per_seed"]])
-        point, low, high = stats.pointwise_bands(rows, statistic="mean", reps=m["bootstrap"]["reps"],
-                                                 seed=m["bootstrap"]["seed"])
+        point, low, high = stats.pointwise_bands(
+            rows, statistic="mean", reps=m["bootstrap"]["reps"], seed=m["bootstrap"]["seed"]
+        )
         np.testing.assert_array_equal(np.array([np.nan if x is None else x for x in c["mean"]]), point)
         np.testing.assert_array_equal(np.array([np.nan if x is None else x for x in c["low"]]), low)
 
@@ -133,24 +155,38 @@ def test_list_and_plan():
     assert {"cases", "cartpole_ppo_steps", "bootstrap_reps"} <= fields
 
 
-@pytest.mark.parametrize("kw,match", [
-    ({"name": "rl-cor"}, r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
-                         + re.escape(", ".join(sorted(runner.EXPERIMENTS)))),
-    ({"name": "nope"}, r"unknown experiment 'nope'.*Valid choices: "
-                       + re.escape(", ".join(sorted(runner.EXPERIMENTS)))),
-    ({"seeds": 0}, r"seeds must be an integer >= 1, got 0"),
-    ({"seeds": -3}, r"seeds must be an integer >= 1, got -3"),
-    ({"seeds": 2.5}, r"seeds must be an integer >= 1, got 2.5"),
-    ({"seeds": True}, r"seeds must be an integer >= 1, got True"),
-    ({"overrides": ["cartpole_ppo_step=10"]}, r"unknown Config key 'cartpole_ppo_step'; did you mean "
-                                               r"'cartpole_ppo_steps'"),
-    ({"overrides": ["cartpole_ppo_steps=ten"]}, "--set cartpole_ppo_steps: must be int, got 'ten'"),
-    ({"overrides": ["cartpole_ppo_steps=0"]}, "rl-core: cartpole_ppo_steps must be >= 1, got 0"),
-    ({"overrides": ["eval_episodes=0"]}, "rl-core: eval_episodes must be >= 1, got 0"),
-    ({"overrides": ["cases=cartpole/sac"]}, r"rl-core: cases must be a non-empty list from cartpole/ppo, .*got "
-                                            r"cartpole/sac"),
-    ({"overrides": ["cases=cartpole/ppo,cartpole/ppo"]}, "rl-core: cases must not repeat"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (
+            {"name": "rl-cor"},
+            r"unknown experiment 'rl-cor'; did you mean 'rl-core'\?.*Valid choices: "
+            + re.escape(", ".join(sorted(runner.EXPERIMENTS))),
+        ),
+        (
+            {"name": "nope"},
+            r"unknown experiment 'nope'.*Valid choices: " + re.escape(", ".join(sorted(runner.EXPERIMENTS))),
+        ),
+        ({"seeds": 0}, r"seeds must be an integer >= 1, got 0"),
+        ({"seeds": -3}, r"seeds must be an integer >= 1, got -3"),
+        ({"seeds": 2.5}, r"seeds must be an integer >= 1, got 2.5"),
+        ({"seeds": True}, r"seeds must be an integer >= 1, got True"),
+        (
+            {"overrides": ["cartpole_ppo_step=10"]},
+            r"unknown Config key 'cartpole_ppo_step'; did you mean "
+            r"'cartpole_ppo_steps'",
+        ),
+        ({"overrides": ["cartpole_ppo_steps=ten"]}, "--set cartpole_ppo_steps: must be int, got 'ten'"),
+        ({"overrides": ["cartpole_ppo_steps=0"]}, "rl-core: cartpole_ppo_steps must be >= 1, got 0"),
+        ({"overrides": ["eval_episodes=0"]}, "rl-core: eval_episodes must be >= 1, got 0"),
+        (
+            {"overrides": ["cases=cartpole/sac"]},
+            r"rl-core: cases must be a non-empty list from cartpole/ppo, .*got "
+            r"cartpole/sac",
+        ),
+        ({"overrides": ["cases=cartpole/ppo,cartpole/ppo"]}, "rl-core: cases must not repeat"),
+    ],
+)
 def test_bad_input_refused_before_training(kw, match, tmp_path):
     args = {"name": "rl-core", "seeds": 2, "out_dir": tmp_path / "x", "overrides": [], **kw}
     with pytest.raises(ValueError, match=match):
@@ -179,16 +215,34 @@ def test_findings_follow_the_intervals():
     cfg = rl_core.Config(cases=("cartpole/ppo", "cartpole/dqn", "cartpole/a2c"))
     task = "nextrl/CartPole-v1"
     ref = rl_core.REFERENCES
-    scores = [make_score(task, "random", "eval return", [20.0, 22.0, 24.0], boot),
-              make_score(task, "ppo", "eval return", [490.0, 500.0, 480.0, 500.0], boot, steps=9,
-                         reference=ref[("cartpole", "ppo", "eval return")]),
-              make_score(task, "dqn", "eval return", [100.0, 120.0, 90.0, 110.0], boot, steps=9,
-                         reference=ref[("cartpole", "dqn", "eval return")]),
-              make_score(task, "a2c", "eval return", [100.0, 500.0, 480.0, 500.0], boot, steps=9)]
+    scores = [
+        make_score(task, "random", "eval return", [20.0, 22.0, 24.0], boot),
+        make_score(
+            task,
+            "ppo",
+            "eval return",
+            [490.0, 500.0, 480.0, 500.0],
+            boot,
+            steps=9,
+            reference=ref[("cartpole", "ppo", "eval return")],
+        ),
+        make_score(
+            task,
+            "dqn",
+            "eval return",
+            [100.0, 120.0, 90.0, 110.0],
+            boot,
+            steps=9,
+            reference=ref[("cartpole", "dqn", "eval return")],
+        ),
+        make_score(task, "a2c", "eval return", [100.0, 500.0, 480.0, 500.0], boot, steps=9),
+    ]
     steps = [1, 2, 3]
-    curves = [make_curve(task, "ppo", "r", steps, [[100.0, 480.0, 470.0]] * 4, boot),   # holds its level
-              make_curve(task, "dqn", "r", steps, [[100.0, 400.0, 150.0]] * 4, boot),   # falls back
-              make_curve(task, "a2c", "r", steps, [[20.0, 30.0, 40.0]] * 4, boot)]      # never halfway
+    curves = [
+        make_curve(task, "ppo", "r", steps, [[100.0, 480.0, 470.0]] * 4, boot),  # holds its level
+        make_curve(task, "dqn", "r", steps, [[100.0, 400.0, 150.0]] * 4, boot),  # falls back
+        make_curve(task, "a2c", "r", steps, [[20.0, 30.0, 40.0]] * 4, boot),
+    ]  # never halfway
     texts = rl_core._findings(cfg, scores, curves, {"cartpole": 475.0}, {})
     ppo = [f for f in texts if f.text.startswith("ppo")]
     assert ppo[0].found and "the whole interval is at or above the goal 475" in ppo[0].text

@@ -15,25 +15,40 @@ with warnings.catch_warnings():  # pettingzoo.test imports a classic env through
     from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import nextrl
-from nextrl.marl import (FlattenAgents, MatrixGameVectorEnv, PointMassTeamVectorEnv, PredatorPreyVectorEnv,
-                         ResourceAllocationVectorEnv, SimpleSpreadVectorEnv, SimpleTagVectorEnv, SmartGridVectorEnv,
-                         TargetCollectionVectorEnv, TrafficVectorEnv, TwoStepGameVectorEnv)
-from nextrl.marl import matrix_games, predator_prey, target_collection
+from nextrl.marl import (
+    FlattenAgents,
+    MatrixGameVectorEnv,
+    PointMassTeamVectorEnv,
+    PredatorPreyVectorEnv,
+    ResourceAllocationVectorEnv,
+    SimpleSpreadVectorEnv,
+    SimpleTagVectorEnv,
+    SmartGridVectorEnv,
+    TargetCollectionVectorEnv,
+    TrafficVectorEnv,
+    TwoStepGameVectorEnv,
+    matrix_games,
+    predator_prey,
+    target_collection,
+)
 from nextrl.marl.parallel import MarlParallelEnv
 
 PARALLEL = {
     "matrix": lambda: matrix_games.parallel_env(game="stag_hunt", rounds=5),
     "two_step": matrix_games.two_step_parallel_env,
     "predator_prey": lambda: predator_prey.parallel_env(grid_size=5, num_prey=2, max_steps=40),
-    "predator_prey_learning": lambda: predator_prey.parallel_env(grid_size=4, num_predators=2, num_prey=2,
-                                                                 prey_policy="learning", max_steps=60),
+    "predator_prey_learning": lambda: predator_prey.parallel_env(
+        grid_size=4, num_predators=2, num_prey=2, prey_policy="learning", max_steps=60
+    ),
     "target_collection": lambda: target_collection.parallel_env(grid_size=4, num_agents=3, num_targets=2),
 }
 VECTOR = {
     "matrix": (MatrixGameVectorEnv, dict(game="penalty", rounds=3)),
     "two_step": (TwoStepGameVectorEnv, {}),
-    "predator_prey": (PredatorPreyVectorEnv, dict(grid_size=4, num_prey=2, num_predators=2, prey_policy="learning",
-                                                  max_steps=12)),
+    "predator_prey": (
+        PredatorPreyVectorEnv,
+        dict(grid_size=4, num_prey=2, num_predators=2, prey_policy="learning", max_steps=12),
+    ),
     "target_collection": (TargetCollectionVectorEnv, dict(grid_size=4, num_agents=3, num_targets=2, max_steps=12)),
     "simple_spread": (SimpleSpreadVectorEnv, dict(max_cycles=10, continuous_actions=True)),
     "simple_tag": (SimpleTagVectorEnv, dict(max_cycles=10)),
@@ -63,8 +78,7 @@ def test_pettingzoo_parallel_seed(name):
 
 
 def test_parallel_env_agents_leave_and_infos():
-    env = predator_prey.parallel_env(grid_size=3, num_predators=2, num_prey=2, prey_policy="learning",
-                                     max_steps=200)
+    env = predator_prey.parallel_env(grid_size=3, num_predators=2, num_prey=2, prey_policy="learning", max_steps=200)
     obs, infos = env.reset(seed=0)
     assert set(obs) == set(env.possible_agents) and obs["prey_1"].shape == env.observation_space("prey_1").shape
     np.testing.assert_array_equal(infos["predator_0"]["action_mask"].shape, (5,))
@@ -96,7 +110,7 @@ def test_batch_equals_single_envs(name):
         a = _actions(batch, gen, n)
         out = batch.step(a)
         for i, s in enumerate(singles):
-            one = s.step(a[i:i + 1])
+            one = s.step(a[i : i + 1])
             for x, y in zip(out[:4], one[:4]):
                 np.testing.assert_array_equal(x[i], y[0])
             np.testing.assert_array_equal(out[4]["state"][i], one[4]["state"][0])
@@ -152,10 +166,12 @@ def test_missing_pettingzoo_names_the_extra(monkeypatch):
 
 
 def test_same_step_autoreset_reports_final_obs():
-    env = PredatorPreyVectorEnv(4, grid_size=4, num_predators=2, num_prey=1, max_steps=5,
-                                autoreset_mode=AutoresetMode.SAME_STEP)
-    ref = PredatorPreyVectorEnv(4, grid_size=4, num_predators=2, num_prey=1, max_steps=5,
-                                autoreset_mode=AutoresetMode.DISABLED)
+    env = PredatorPreyVectorEnv(
+        4, grid_size=4, num_predators=2, num_prey=1, max_steps=5, autoreset_mode=AutoresetMode.SAME_STEP
+    )
+    ref = PredatorPreyVectorEnv(
+        4, grid_size=4, num_predators=2, num_prey=1, max_steps=5, autoreset_mode=AutoresetMode.DISABLED
+    )
     env.reset(seed=2)
     ref.reset(seed=2)
     gen = np.random.default_rng(0)

@@ -18,17 +18,35 @@ TABLES = {
     "matching_pennies": {(0, 0): (1, -1), (0, 1): (-1, 1), (1, 0): (-1, 1), (1, 1): (1, -1)},
     "coordination": {(0, 0): (1, 1), (0, 1): (0, 0), (1, 0): (0, 0), (1, 1): (1, 1)},
     # Claus & Boutilier (1998), Tables 3 and 4 (common payoffs).
-    "penalty": {(0, 0): 10, (0, 1): 0, (0, 2): -10, (1, 0): 0, (1, 1): 2, (1, 2): 0, (2, 0): -10, (2, 1): 0,
-                (2, 2): 10},
-    "climbing": {(0, 0): 11, (0, 1): -30, (0, 2): 0, (1, 0): -30, (1, 1): 7, (1, 2): 6, (2, 0): 0, (2, 1): 0,
-                 (2, 2): 5},
+    "penalty": {
+        (0, 0): 10,
+        (0, 1): 0,
+        (0, 2): -10,
+        (1, 0): 0,
+        (1, 1): 2,
+        (1, 2): 0,
+        (2, 0): -10,
+        (2, 1): 0,
+        (2, 2): 10,
+    },
+    "climbing": {
+        (0, 0): 11,
+        (0, 1): -30,
+        (0, 2): 0,
+        (1, 0): -30,
+        (1, 1): 7,
+        (1, 2): 6,
+        (2, 0): 0,
+        (2, 1): 0,
+        (2, 2): 5,
+    },
 }
 
 
 @pytest.mark.parametrize("game", GAMES)
 def test_rewards_match_published_tables(game):
     table = TABLES[game]
-    n = int(round(len(table) ** 0.5))
+    n = round(len(table) ** 0.5)
     joint = list(itertools.product(range(n), repeat=2))
     env = MatrixGameVectorEnv(len(joint), game=game)
     np.testing.assert_array_equal(env.payoffs.shape, (n, n, 2))

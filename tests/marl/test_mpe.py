@@ -9,7 +9,12 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv, simple_spread_parallel_env, simple_tag_parallel_env
+from nextrl.marl.mpe import (
+    SimpleSpreadVectorEnv,
+    SimpleTagVectorEnv,
+    simple_spread_parallel_env,
+    simple_tag_parallel_env,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -45,8 +50,8 @@ def test_matches_mpe2(case, continuous):
             k = ours.agent_index(agent)
             want = theirs.unwrapped.observe(agent)
             assert ours.observation_space(agent).shape == theirs.observation_space(agent).shape
-            np.testing.assert_allclose(obs[0, k, :want.shape[0]], want, rtol=0, atol=1e-6)
-            np.testing.assert_array_equal(obs[0, k, want.shape[0]:], 0)
+            np.testing.assert_allclose(obs[0, k, : want.shape[0]], want, rtol=0, atol=1e-6)
+            np.testing.assert_array_equal(obs[0, k, want.shape[0] :], 0)
         np.testing.assert_allclose(infos["state"][0], theirs.unwrapped.state(), rtol=0, atol=1e-6)
         for t in range(max_cycles):
             A = ours.num_agents

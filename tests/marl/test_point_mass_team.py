@@ -8,8 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.marl import PointMassTeamVectorEnv
-from nextrl.marl import point_mass_team
+from nextrl.marl import PointMassTeamVectorEnv, point_mass_team
 
 
 def _reference_step(x, active, a, mode, num_teams, bound):
@@ -41,14 +40,15 @@ def _reference_step(x, active, a, mode, num_teams, bound):
 @pytest.mark.parametrize("mode", ["cooperative", "competitive", "mixed"])
 def test_matches_reference(mode, rng):
     n, teams, bound = 4, 2, 2.6
-    env = PointMassTeamVectorEnv(3, num_agents=n, num_teams=teams, reward=mode, bound=bound, noise_std=0.0,
-                                 obs_noise_std=0.0, max_steps=60)
+    env = PointMassTeamVectorEnv(
+        3, num_agents=n, num_teams=teams, reward=mode, bound=bound, noise_std=0.0, obs_noise_std=0.0, max_steps=60
+    )
     obs, infos = env.reset(seed=8)
     xs = infos["state"].reshape(3, n, 4).astype(np.float64)
     np.testing.assert_array_equal(obs, infos["state"].reshape(3, n, 4))
     active = np.ones((3, n), bool)
     finished_some = False
-    for t in range(60):
+    for _ in range(60):
         a = rng.uniform(-1.5, 1.5, (3, n, 2)).astype(np.float32)
         _, r, te, tr, infos = env.step(a)
         for i in range(3):
@@ -71,7 +71,7 @@ def test_mixed_teams_and_proximity_sign():
     _, infos = env.reset(seed=0)
     _, r, _, _, infos = env.step(np.zeros((1, 3, 2), np.float32))
     x = infos["state"].reshape(3, 4)[:, :2].astype(np.float64)
-    d = lambda i, j: float(np.hypot(*(x[i] - x[j])))  # noqa: E731
+    d = lambda i, j: float(np.hypot(*(x[i] - x[j])))
     # teams {0, 2} and {1}: agent 1 has no teammate, only the proximity penalty (<= 0)
     np.testing.assert_allclose(r[0, 1], -0.05 * (max(0, 2 - d(1, 0)) + max(0, 2 - d(1, 2))), atol=1e-5)
     np.testing.assert_allclose(r[0, 0], -0.1 * d(0, 2) - 0.05 * max(0, 2 - d(0, 1)), atol=1e-5)

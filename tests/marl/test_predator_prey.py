@@ -7,15 +7,23 @@ import numpy as np
 import pytest
 
 import nextrl
-from nextrl.marl import PredatorPreyVectorEnv
 from marl._harness import compare_with_reference
+from nextrl.marl import PredatorPreyVectorEnv
 from reference.marl_grids import PredatorPreyRef
 
 CONFIGS = [
     dict(num_predators=2, num_prey=1, grid_size=4, max_steps=25),
     dict(num_predators=3, num_prey=2, grid_size=5, max_steps=30, prey_policy="learning", shaping=0.5),
-    dict(num_predators=3, num_prey=3, grid_size=5, max_steps=20, capture_radius=1, capture_min_predators=2,
-         shaping=0.25, capture_reward=5.0),
+    dict(
+        num_predators=3,
+        num_prey=3,
+        grid_size=5,
+        max_steps=20,
+        capture_radius=1,
+        capture_min_predators=2,
+        shaping=0.25,
+        capture_reward=5.0,
+    ),
 ]
 
 
@@ -46,8 +54,9 @@ def test_layout_and_groups():
 
 def test_capture_terminates_prey_and_pays_team():
     # By hand: in an env whose start has prey_0 just right of predator_0, predator_0 steps onto it.
-    env = PredatorPreyVectorEnv(1000, num_predators=2, num_prey=2, prey_policy="learning", grid_size=6,
-                                capture_reward=10.0)
+    env = PredatorPreyVectorEnv(
+        1000, num_predators=2, num_prey=2, prey_policy="learning", grid_size=6, capture_reward=10.0
+    )
     obs, infos = env.reset(seed=5)
     s = np.round(infos["state"].reshape(1000, 4, 3)[..., :2] * 6).astype(int)
     i = next(i for i in range(1000) if s[i, 2, 1] == s[i, 0, 1] and s[i, 2, 0] == s[i, 0, 0] + 1)
@@ -58,7 +67,7 @@ def test_capture_terminates_prey_and_pays_team():
     np.testing.assert_array_equal(te[i], [False, False, True, False])
     np.testing.assert_array_equal(infos["active"][i], [True, True, False, True])
     assert infos["captures"][i] == 1 and infos["prey_left"][i] == 1
-    np.testing.assert_array_equal(obs2[i, 0, 2 + 3:2 + 6], 0)  # prey_0 is gone from predator_0's view
+    np.testing.assert_array_equal(obs2[i, 0, 2 + 3 : 2 + 6], 0)  # prey_0 is gone from predator_0's view
     frozen = obs2[i, 2].copy()
     obs3, r, te, _, _ = env.step(actions * 0 + 1)  # everybody up; prey_0 is out and its action is ignored
     np.testing.assert_array_equal(obs3[i, 2], frozen)
@@ -66,8 +75,9 @@ def test_capture_terminates_prey_and_pays_team():
 
 
 def test_shaping_is_a_potential_difference():
-    env = PredatorPreyVectorEnv(1, num_predators=1, num_prey=1, grid_size=8, prey_policy="learning",
-                                shaping=0.5, capture_reward=0.0)
+    env = PredatorPreyVectorEnv(
+        1, num_predators=1, num_prey=1, grid_size=8, prey_policy="learning", shaping=0.5, capture_reward=0.0
+    )
     _, infos = env.reset(seed=2)
     p, q = np.round(infos["state"][0].reshape(2, 3)[:, :2] * 8).astype(int)
     d0 = abs(p - q).sum()

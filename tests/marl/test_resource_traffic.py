@@ -9,8 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.marl import ResourceAllocationVectorEnv, TrafficVectorEnv
-from nextrl.marl import resource_allocation, traffic
+from nextrl.marl import ResourceAllocationVectorEnv, TrafficVectorEnv, resource_allocation, traffic
 
 
 def _ra_reference(caps, w, steps_actions, threshold):
@@ -32,16 +31,16 @@ def test_resource_allocation_matches_reference(rng):
     env = ResourceAllocationVectorEnv(1, num_agents=3, num_resources=2, capacities=caps, max_steps=30)
     obs, infos = env.reset(seed=4)
     N, R = 3, 2
-    w = infos["state"][0, N * R + R:].reshape(N, R).astype(float) * 2
-    np.testing.assert_allclose(obs[0, :, 3 * R:], w / 2, atol=1e-7)
+    w = infos["state"][0, N * R + R :].reshape(N, R).astype(float) * 2
+    np.testing.assert_allclose(obs[0, :, 3 * R :], w / 2, atol=1e-7)
     actions = [rng.uniform(-0.2, 1.2, (N, R)).astype(np.float32) for _ in range(30)]
     rationed = False
     for t, (rr, alloc, remaining, term) in enumerate(_ra_reference(caps, w, actions, 0.1)):
         o, r, te, tr, infos = env.step(actions[t][None])
         np.testing.assert_allclose(r[0], rr, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(o[0, :, :R], alloc / caps, atol=1e-6)
-        np.testing.assert_allclose(o[0, 0, R:2 * R], remaining / caps, atol=1e-6)
-        np.testing.assert_allclose(o[0, 0, 2 * R:3 * R], alloc.sum(0) / caps, atol=1e-6)
+        np.testing.assert_allclose(o[0, 0, R : 2 * R], remaining / caps, atol=1e-6)
+        np.testing.assert_allclose(o[0, 0, 2 * R : 3 * R], alloc.sum(0) / caps, atol=1e-6)
         u = (alloc * w).sum(1)
         np.testing.assert_allclose(infos["utilitarian"][0], u.sum(), rtol=1e-6)
         np.testing.assert_allclose(infos["egalitarian"][0], u.min(), rtol=1e-6)
@@ -85,8 +84,17 @@ def _traffic_reference(state, actions, c):
 
 
 def test_traffic_matches_reference(rng):
-    c = dict(num_vehicles=5, road_length=60.0, vehicle_length=4.0, min_gap=2.0, dt=0.1, max_accel=3.0, v_max=25.0,
-             safety_penalty=1.0, collision_penalty=10.0)
+    c = dict(
+        num_vehicles=5,
+        road_length=60.0,
+        vehicle_length=4.0,
+        min_gap=2.0,
+        dt=0.1,
+        max_accel=3.0,
+        v_max=25.0,
+        safety_penalty=1.0,
+        collision_penalty=10.0,
+    )
     crashes = unsafe_steps = 0
     for seed in range(6):
         env = TrafficVectorEnv(1, max_steps=300, **c)

@@ -9,14 +9,20 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.marl import SmartGridVectorEnv
-from nextrl.marl import smart_grid
+from nextrl.marl import SmartGridVectorEnv, smart_grid
 
 
 @pytest.mark.parametrize("step_hours", [1.0, 0.5])
 def test_storage_limits_and_time_units(step_hours):
-    env = SmartGridVectorEnv(1, num_producers=0, num_consumers=0, num_storage=1, step_hours=step_hours,
-                             storage_capacity=100.0, max_power=20.0)
+    env = SmartGridVectorEnv(
+        1,
+        num_producers=0,
+        num_consumers=0,
+        num_storage=1,
+        step_hours=step_hours,
+        storage_capacity=100.0,
+        max_power=20.0,
+    )
     _, infos = env.reset(seed=0)
     assert infos["storage_energy"][0] == 50.0
     energies, powers = [], []
@@ -56,8 +62,9 @@ def test_balance_and_rewards_by_hand(rng):
         np.testing.assert_allclose(infos["storage_energy"][0], e0 - p, rtol=1e-6, atol=1e-6)
         shared = -0.01 * abs(imbalance)
         np.testing.assert_allclose(r[0, :2], (price - cost) * out + shared, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(r[0, 2:5], -price * load - 0.05 * np.abs(load - demand) + shared, rtol=1e-4,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            r[0, 2:5], -price * load - 0.05 * np.abs(load - demand) + shared, rtol=1e-4, atol=1e-4
+        )
         np.testing.assert_allclose(r[0, 5], price * p - 0.001 * abs(p) + shared, rtol=1e-4, atol=1e-4)
         assert not te.any()
         if tr.any():
@@ -72,8 +79,9 @@ def test_price_follows_the_day():
     for _ in range(3):
         _, _, _, _, infos = env.step(np.zeros((1, 6, 1), np.float32))
         prices.append(infos["price"][0])
-    np.testing.assert_allclose(prices, [0.1 * (1 + 0.5 * np.sin(2 * np.pi * (h - 6) / 24)) for h in (0, 0, 6, 12)],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        prices, [0.1 * (1 + 0.5 * np.sin(2 * np.pi * (h - 6) / 24)) for h in (0, 0, 6, 12)], atol=1e-12
+    )
 
 
 def test_parallel_api_and_errors(capsys):

@@ -10,24 +10,41 @@ import pytest
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from nextrl.marl import matrix_games, mpe, point_mass_team, predator_prey, resource_allocation, smart_grid
-from nextrl.marl import target_collection, traffic
+from nextrl.marl import (
+    matrix_games,
+    mpe,
+    point_mass_team,
+    predator_prey,
+    resource_allocation,
+    smart_grid,
+    target_collection,
+    traffic,
+)
 
 # name -> (vector env class, short-episode config, parallel_env factory)
 ENVS = {
     "matrix_game": (matrix_games.MatrixGameVectorEnv, {"rounds": 3}, matrix_games.parallel_env),
     "two_step": (matrix_games.TwoStepGameVectorEnv, {}, lambda: matrix_games.two_step_parallel_env()),
     "simple_spread": (mpe.SimpleSpreadVectorEnv, {"max_cycles": 9}, mpe.simple_spread_parallel_env),
-    "simple_spread_continuous": (mpe.SimpleSpreadVectorEnv, {"max_cycles": 9, "continuous_actions": True},
-                                 mpe.simple_spread_parallel_env),
+    "simple_spread_continuous": (
+        mpe.SimpleSpreadVectorEnv,
+        {"max_cycles": 9, "continuous_actions": True},
+        mpe.simple_spread_parallel_env,
+    ),
     "simple_tag": (mpe.SimpleTagVectorEnv, {"max_cycles": 9}, mpe.simple_tag_parallel_env),
     "point_mass_team": (point_mass_team.PointMassTeamVectorEnv, {"max_steps": 9}, point_mass_team.parallel_env),
     "predator_prey": (predator_prey.PredatorPreyVectorEnv, {"max_steps": 9}, predator_prey.parallel_env),
-    "resource_allocation": (resource_allocation.ResourceAllocationVectorEnv, {"max_steps": 9},
-                            resource_allocation.parallel_env),
+    "resource_allocation": (
+        resource_allocation.ResourceAllocationVectorEnv,
+        {"max_steps": 9},
+        resource_allocation.parallel_env,
+    ),
     "smart_grid": (smart_grid.SmartGridVectorEnv, {"step_hours": 3.0}, smart_grid.parallel_env),
-    "target_collection": (target_collection.TargetCollectionVectorEnv, {"max_steps": 9},
-                          target_collection.parallel_env),
+    "target_collection": (
+        target_collection.TargetCollectionVectorEnv,
+        {"max_steps": 9},
+        target_collection.parallel_env,
+    ),
     "traffic": (traffic.TrafficVectorEnv, {"max_steps": 9}, traffic.parallel_env),
 }
 
@@ -42,8 +59,10 @@ def sample_actions(env, k: int, seed: int) -> list[np.ndarray]:
     space = env.single_action_space
     if isinstance(space, spaces.Discrete):
         return [rng.integers(0, space.n, (env.num_envs, env.num_agents)) for _ in range(k)]
-    return [rng.uniform(space.low, space.high, (env.num_envs, env.num_agents, *space.shape)).astype(np.float32)
-            for _ in range(k)]
+    return [
+        rng.uniform(space.low, space.high, (env.num_envs, env.num_agents, *space.shape)).astype(np.float32)
+        for _ in range(k)
+    ]
 
 
 def assert_same(a, b, where: str) -> None:
@@ -109,8 +128,12 @@ def test_parallel_env_state_round_trip_and_vector_rows(name):
     rng = np.random.default_rng(0)
 
     def act():
-        return {a: par.action_space(a).sample() if not isinstance(par.action_space(a), spaces.Discrete)
-                else int(rng.integers(par.action_space(a).n)) for a in par.agents}
+        return {
+            a: par.action_space(a).sample()
+            if not isinstance(par.action_space(a), spaces.Discrete)
+            else int(rng.integers(par.action_space(a).n))
+            for a in par.agents
+        }
 
     par.action_space(par.possible_agents[0]).seed(0)
     par.step(act())
@@ -139,12 +162,15 @@ def test_parallel_env_state_round_trip_and_vector_rows(name):
         np.testing.assert_array_equal(o, vec.observations[2, vec.agent_index(agent), :size])
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    (1.5, TypeError, r"step: action of agent '\w+' must be an int for Discrete\(2\), got float 1.5"),
-    (None, TypeError, r"step: action of agent '\w+' must be an int for Discrete\(2\), got NoneType None"),
-    (np.float32(1.0), TypeError, "must be an int"),
-    (True, TypeError, "must be an int"),
-])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (1.5, TypeError, r"step: action of agent '\w+' must be an int for Discrete\(2\), got float 1.5"),
+        (None, TypeError, r"step: action of agent '\w+' must be an int for Discrete\(2\), got NoneType None"),
+        (np.float32(1.0), TypeError, "must be an int"),
+        (True, TypeError, "must be an int"),
+    ],
+)
 def test_parallel_env_refuses_wrong_typed_actions(bad, error, match):
     par = matrix_games.parallel_env()
     par.reset(seed=0)
@@ -164,14 +190,19 @@ def test_continuous_parallel_env_refuses_none():
         par.step(actions)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: point_mass_team.PointMassTeamVectorEnv(2, num_agents=2.7), "PointMassTeam: num_agents must be an int, "
-                                                                         "got float 2.7"),
-    (lambda: predator_prey.PredatorPreyVectorEnv(2, grid_size=5.5), "PredatorPrey: grid_size must be an int"),
-    (lambda: mpe.SimpleSpreadVectorEnv(2, N=2.0), "simple_spread: N must be an int, got float 2.0"),
-    (lambda: traffic.TrafficVectorEnv(2, num_vehicles=3.5), "Traffic: num_vehicles must be an int"),
-    (lambda: target_collection.TargetCollectionVectorEnv(2, num_agents=np.float32(2)), "must be an int"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: point_mass_team.PointMassTeamVectorEnv(2, num_agents=2.7),
+            "PointMassTeam: num_agents must be an int, got float 2.7",
+        ),
+        (lambda: predator_prey.PredatorPreyVectorEnv(2, grid_size=5.5), "PredatorPrey: grid_size must be an int"),
+        (lambda: mpe.SimpleSpreadVectorEnv(2, N=2.0), "simple_spread: N must be an int, got float 2.0"),
+        (lambda: traffic.TrafficVectorEnv(2, num_vehicles=3.5), "Traffic: num_vehicles must be an int"),
+        (lambda: target_collection.TargetCollectionVectorEnv(2, num_agents=np.float32(2)), "must be an int"),
+    ],
+)
 def test_wrong_typed_counts_are_refused(call, match):
     with pytest.raises(TypeError, match=match):
         call()

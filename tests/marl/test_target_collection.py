@@ -9,9 +9,9 @@ import itertools
 import numpy as np
 import pytest
 
+from marl._harness import compare_with_reference
 from nextrl import _core
 from nextrl.marl import TargetCollectionVectorEnv
-from marl._harness import compare_with_reference
 from reference.marl_grids import MOVES, TargetCollectionRef
 
 CONFIGS = [
@@ -40,8 +40,10 @@ def test_collision_rule_by_hand():
     rot = [(0, 0), (1, 0), (1, 1), (0, 1)]
     assert res(rot, rot[1:] + rot[:1]) == (rot[1:] + rot[:1], [False] * 4)
     # cascade: the head of a train is blocked, so the whole train stays
-    assert res([(0, 0), (1, 0), (2, 0), (4, 0)], [(1, 0), (2, 0), (3, 0), (3, 0)]) == \
-        ([(0, 0), (1, 0), (2, 0), (4, 0)], [True] * 4)
+    assert res([(0, 0), (1, 0), (2, 0), (4, 0)], [(1, 0), (2, 0), (3, 0), (3, 0)]) == (
+        [(0, 0), (1, 0), (2, 0), (4, 0)],
+        [True] * 4,
+    )
 
 
 def test_no_two_agents_share_a_cell(rng):
@@ -71,11 +73,17 @@ def test_agent_permutation_symmetry(rng):
     env = TargetCollectionVectorEnv(1, **cfg)
     obs, infos = env.reset(seed=7)
     base = np.round(infos["state"][0] * 4).astype(int)
-    pos = [tuple(base[2 * k:2 * k + 2]) for k in range(3)]
-    targets = [tuple(base[6 + 3 * t:8 + 3 * t]) for t in range(2)]
+    pos = [tuple(base[2 * k : 2 * k + 2]) for k in range(3)]
+    targets = [tuple(base[6 + 3 * t : 8 + 3 * t]) for t in range(2)]
     for perm in itertools.permutations(range(3)):
         ref = TargetCollectionRef(**cfg)
-        ref.pos, ref.targets, ref.present, ref.collected, ref.t = [pos[p] for p in perm], list(targets), [True] * 2, 0, 0
+        ref.pos, ref.targets, ref.present, ref.collected, ref.t = (
+            [pos[p] for p in perm],
+            list(targets),
+            [True] * 2,
+            0,
+            0,
+        )
         env = TargetCollectionVectorEnv(1, **cfg)
         env.reset(seed=7)
         gen = np.random.default_rng(3)

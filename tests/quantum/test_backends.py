@@ -34,8 +34,9 @@ from quantum.test_qiskit_executor import (
 
 def _pair(vc, backend, *, output_scaling=False, seed=0):
     """(simulator layer, layer on `backend`) with equal float64 parameters, scales away from 1."""
-    ref = QuantumLayer(vc, output_scaling=output_scaling, dtype=torch.float64,
-                       generator=torch.Generator().manual_seed(seed))
+    ref = QuantumLayer(
+        vc, output_scaling=output_scaling, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+    )
     with torch.no_grad():
         ref.scales.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(seed + 1))
         if output_scaling:
@@ -87,8 +88,12 @@ def _check_shots(ref, layer, x, shots, k=K_SE):
     vc = layer.circuit
     xs, s = x.detach().numpy(), layer.scales.detach().numpy()
     sd_out, sd_w, sd_x, sd_s = _shot_bounds(vc, xs, s, _loss_weights(vc, xs.shape[0]), shots)
-    for name, got, want, sd in (("outputs", out, out_ref, sd_out), ("d_weights", dw, dw_ref, sd_w),
-                                ("d_inputs", dx, dx_ref, sd_x), ("d_scales", ds, ds_ref, sd_s)):
+    for name, got, want, sd in (
+        ("outputs", out, out_ref, sd_out),
+        ("d_weights", dw, dw_ref, sd_w),
+        ("d_inputs", dx, dx_ref, sd_x),
+        ("d_scales", ds, ds_ref, sd_s),
+    ):
         _assert_close(name, got, want, sd, k)
 
 
@@ -144,8 +149,9 @@ def test_statevector_estimator_layer_equals_simulator_layer():
     _check_exact(ref, layer, _inputs(vc, 3, seed=3))
     assert ex.num_jobs == 1
     with torch.no_grad():
-        np.testing.assert_allclose(layer(_inputs(vc, 2, seed=4)).numpy(), ref(_inputs(vc, 2, seed=4)).numpy(),
-                                   rtol=0, atol=1e-8)
+        np.testing.assert_allclose(
+            layer(_inputs(vc, 2, seed=4)).numpy(), ref(_inputs(vc, 2, seed=4)).numpy(), rtol=0, atol=1e-8
+        )
     assert ex.num_jobs == 2
     single = layer(_inputs(vc, 1, seed=5)[0].detach())
     assert single.shape == (vc.num_outputs,)

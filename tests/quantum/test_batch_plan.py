@@ -11,14 +11,23 @@ def test_report_of_a_circuit_worked_by_hand():
     c = Circuit(3)
     w0, w1, x0 = Parameter("w0"), Parameter("w1"), Parameter("x0")
     c.ry(w0, 0).rz(0.3, 0)  # step 1: shared 1-qubit gates on qubit 0 (one 2x2), flushed by the cz below
-    c.rx(x0, 1).h(1)        # step 2: input rotation with the shared h folded in (fused)
-    c.cz(0, 1).cz(1, 2)     # step 3: one diagonal for both constant CZs
-    c.crx(w1, 0, 2)         # step 4: a gate as itself
-    c.p(2 * x0, 2)          # step 5: a lone 1-qubit input gate that is not a Pauli rotation
-    c.sx(0)                 # step 6: shared, flushed at the end
+    c.rx(x0, 1).h(1)  # step 2: input rotation with the shared h folded in (fused)
+    c.cz(0, 1).cz(1, 2)  # step 3: one diagonal for both constant CZs
+    c.crx(w1, 0, 2)  # step 4: a gate as itself
+    c.p(2 * x0, 2)  # step 5: a lone 1-qubit input gate that is not a Pauli rotation
+    c.sx(0)  # step 6: shared, flushed at the end
     vc = VariationalCircuit(c, {w0: Weight(0), w1: Weight(1), x0: Feature(0)}, observables=["ZZZ"])
-    assert vc.plan.report == {"num_ops": 9, "num_steps": 6, "shared_1q": 2, "lane_1q": 2, "fused_rotations": 1,
-                              "op_steps": 1, "diagonal_steps": 1, "diagonal_ops": 2, "merged_1q": 2}
+    assert vc.plan.report == {
+        "num_ops": 9,
+        "num_steps": 6,
+        "shared_1q": 2,
+        "lane_1q": 2,
+        "fused_rotations": 1,
+        "op_steps": 1,
+        "diagonal_steps": 1,
+        "diagonal_ops": 2,
+        "merged_1q": 2,
+    }
 
 
 def test_report_places_every_gate_in_one_step(rng):

@@ -11,11 +11,10 @@ import pytest
 import torch
 
 import nextrl
+from conftest import random_circuit, random_pauli_terms
 from nextrl.quantum import QuantumLayer, Statevector
 from nextrl.quantum import cuda as qcuda
 from nextrl.quantum.ansatz import hardware_efficient, skolik_reuploading
-
-from conftest import random_circuit, random_pauli_terms
 from quantum.test_variational import random_variational
 
 TOL = {np.complex128: 1e-10, np.complex64: 1e-5}
@@ -148,14 +147,32 @@ def test_results_are_deterministic_and_batch_independent(rng):
     s = np.ones(vc.num_scales)
     x = rng.normal(size=(1000, vc.num_features))
     g = rng.normal(size=(1000, vc.num_outputs))
-    a = qcuda.vjp(vc, _cuda(x, torch.float32), _cuda(w, torch.float32), _cuda(s, torch.float32),
-                  _cuda(g, torch.float32), dtype="float32")
-    b = qcuda.vjp(vc, _cuda(x, torch.float32), _cuda(w, torch.float32), _cuda(s, torch.float32),
-                  _cuda(g, torch.float32), dtype="float32")
+    a = qcuda.vjp(
+        vc,
+        _cuda(x, torch.float32),
+        _cuda(w, torch.float32),
+        _cuda(s, torch.float32),
+        _cuda(g, torch.float32),
+        dtype="float32",
+    )
+    b = qcuda.vjp(
+        vc,
+        _cuda(x, torch.float32),
+        _cuda(w, torch.float32),
+        _cuda(s, torch.float32),
+        _cuda(g, torch.float32),
+        dtype="float32",
+    )
     for u, v in zip(a, b):
         assert torch.equal(u, v)
-    head = qcuda.vjp(vc, _cuda(x[:7], torch.float32), _cuda(w, torch.float32), _cuda(s, torch.float32),
-                     _cuda(g[:7], torch.float32), dtype="float32")
+    head = qcuda.vjp(
+        vc,
+        _cuda(x[:7], torch.float32),
+        _cuda(w, torch.float32),
+        _cuda(s, torch.float32),
+        _cuda(g[:7], torch.float32),
+        dtype="float32",
+    )
     assert torch.equal(head[0], a[0][:7])  # the kernel's per-sample outputs do not depend on the batch
     # d_inputs go through one matmul [B, P] @ [P, F] whose summation order cuBLAS may pick by B.
     torch.testing.assert_close(head[2], a[2][:7], rtol=0, atol=1e-6)
@@ -180,8 +197,8 @@ def test_quantum_layer_on_cuda_tensors_matches_the_cpu_layer(dtype):
     assert out_g.is_cuda and out_g.dtype == dtype
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(out_g.detach().cpu().numpy(), out_c.detach().numpy(), rtol=0, atol=tol)
-    (out_c ** 2).sum().backward()
-    (out_g ** 2).sum().backward()
+    (out_c**2).sum().backward()
+    (out_g**2).sum().backward()
     for pc, pg in zip(list(cpu.parameters()) + [xc], list(gpu.parameters()) + [xg]):
         np.testing.assert_allclose(pg.grad.cpu().numpy(), pc.grad.numpy(), rtol=0, atol=50 * tol)
     with torch.no_grad():  # the inference path equals the autograd path
@@ -204,8 +221,14 @@ def test_large_registers_run_one_state_per_block(rng):
     x = rng.normal(size=(9, vc.num_features))
     g = rng.normal(size=(9, vc.num_outputs))
     out, dw, dx, ds = vc.vjp(x, w, s, g, dtype="float64")
-    got = qcuda.vjp(vc, _cuda(x, torch.float64), _cuda(w, torch.float64), _cuda(s, torch.float64),
-                    _cuda(g, torch.float64), dtype="float64")
+    got = qcuda.vjp(
+        vc,
+        _cuda(x, torch.float64),
+        _cuda(w, torch.float64),
+        _cuda(s, torch.float64),
+        _cuda(g, torch.float64),
+        dtype="float64",
+    )
     for a, b in zip(got, (out, dw, dx, ds)):
         np.testing.assert_allclose(a.cpu().numpy(), b, rtol=0, atol=1e-9)
 

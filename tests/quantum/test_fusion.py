@@ -36,8 +36,9 @@ def test_fused_equals_unfused(num_qubits, dtype, rng):
     init = haar_state(rng, num_qubits)
     unfused = apply(rc, dtype, init, fusion=False)
     for fusion in FUSIONS:
-        np.testing.assert_allclose(apply(rc, dtype, init, fusion), unfused, rtol=0, atol=FUSION_ATOL[dtype],
-                                   err_msg=f"fusion={fusion}")
+        np.testing.assert_allclose(
+            apply(rc, dtype, init, fusion), unfused, rtol=0, atol=FUSION_ATOL[dtype], err_msg=f"fusion={fusion}"
+        )
 
 
 @pytest.mark.parametrize("num_qubits", [4, 12, 14])
@@ -85,8 +86,13 @@ def test_large_states_match_qiskit(num_qubits, rng):
     isas = ["generic", "avx2"] if HAS_AVX2 else ["generic"]
     for fusion, isa in [(True, None), (False, None), (4, None), (12, None)] + [(True, i) for i in isas]:
         for dtype in (np.complex128, np.complex64):
-            np.testing.assert_allclose(apply(rc, dtype, init, fusion, isa), expected, rtol=0, atol=ATOL[dtype],
-                                       err_msg=f"fusion={fusion}, isa={isa}, dtype={dtype}")
+            np.testing.assert_allclose(
+                apply(rc, dtype, init, fusion, isa),
+                expected,
+                rtol=0,
+                atol=ATOL[dtype],
+                err_msg=f"fusion={fusion}, isa={isa}, dtype={dtype}",
+            )
 
 
 @pytest.mark.parametrize("num_qubits", [6, 16])

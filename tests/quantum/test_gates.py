@@ -62,8 +62,9 @@ def test_matrix_matches_qiskit_gate_class(name):
 
 
 def test_global_phase_matrix_matches_qiskit():
-    np.testing.assert_allclose(gates.gate_matrix("global_phase", [0.8]), Operator(GlobalPhaseGate(0.8)).data,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        gates.gate_matrix("global_phase", [0.8]), Operator(GlobalPhaseGate(0.8)).data, rtol=0, atol=1e-12
+    )
 
 
 def test_class_matches_matrix_structure():

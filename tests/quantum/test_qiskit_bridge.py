@@ -30,8 +30,9 @@ def test_from_qiskit_random_circuits(num_qubits, rng):
         qc = qiskit_random_circuit(num_qubits, depth=6, max_operands=min(4, num_qubits), seed=100 * num_qubits + seed)
         init = haar_state(rng, num_qubits)
         expected = QiskitStatevector(init).evolve(qc).data
-        np.testing.assert_allclose(simulate(from_qiskit(qc), init=init), expected, rtol=0, atol=1e-10,
-                                   err_msg=str(qc.count_ops()))
+        np.testing.assert_allclose(
+            simulate(from_qiskit(qc), init=init), expected, rtol=0, atol=1e-10, err_msg=str(qc.count_ops())
+        )
 
 
 def test_from_qiskit_gates_outside_the_nextrl_set(rng):
@@ -120,8 +121,9 @@ def test_from_qiskit_cu_with_open_control(rng):
     qc = QuantumCircuit(3)
     qc.append(lib.CUGate(1.3, -0.2, 0.4, -0.6, ctrl_state=0), [1, 2])
     init = haar_state(rng, 3)
-    np.testing.assert_allclose(simulate(from_qiskit(qc), init=init), QiskitStatevector(init).evolve(qc).data,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        simulate(from_qiskit(qc), init=init), QiskitStatevector(init).evolve(qc).data, rtol=0, atol=1e-12
+    )
 
 
 NON_ANGLE_PARAMS = {
@@ -144,8 +146,9 @@ def test_from_qiskit_parameter_free_gates_with_non_angle_params(name, rng):
     qc.append(gate, [3, 0, 2])
     init = haar_state(rng, 4)
     circuit = from_qiskit(qc)
-    np.testing.assert_allclose(simulate(circuit, init=init), QiskitStatevector(init).evolve(qc).data, rtol=0,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        simulate(circuit, init=init), QiskitStatevector(init).evolve(qc).data, rtol=0, atol=1e-12
+    )
 
 
 def test_from_qiskit_global_phase_gate():
@@ -249,8 +252,12 @@ def test_pauli_sum_sparse_pauli_op_round_trip(rng):
     again = PauliSum.from_sparse_pauli_op(qop).to_sparse_pauli_op()
     assert again.equiv(qop)
     state = haar_state(rng, 3)
-    np.testing.assert_allclose(Statevector.from_amplitudes(state).expectation(qop),
-                               QiskitStatevector(state).expectation_value(qop), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        Statevector.from_amplitudes(state).expectation(qop),
+        QiskitStatevector(state).expectation_value(qop),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_pauli_sum_masks_follow_qiskit_label_order():

@@ -39,8 +39,14 @@ def _small_vc(probabilities=None) -> VariationalCircuit:
     c.crx(w2, 1, 0)
     c.ry(0.5 * w0 - 0.2, 1)
     c.cx(1, 0).ry(u1, 0)
-    sources = {w0: Weight(0), w1: Weight(1), w2: Weight(2), x0: Feature(0, scale=0), x1: Feature(1, scale=1),
-               u1: Feature(1)}
+    sources = {
+        w0: Weight(0),
+        w1: Weight(1),
+        w2: Weight(2),
+        x0: Feature(0, scale=0),
+        x1: Feature(1, scale=1),
+        u1: Feature(1),
+    }
     if probabilities is not None:
         return VariationalCircuit(c, sources, probabilities=probabilities)
     return VariationalCircuit(c, sources, observables=["ZI", "IZ", "ZZ"])
@@ -61,8 +67,16 @@ def _all_gates_vc(probabilities=None) -> VariationalCircuit:
     c.append("ryy", [0, 1], [b], controls=[2])
     c.p(e, 1).rz(x1, 0).sx(1).t(2)
     c.global_phase = 0.5 * e
-    sources = {a: Weight(0), b: Weight(1), cc: Weight(2), d: Weight(3), e: Weight(4), f: Weight(5),
-               x0: Feature(0, scale=0), x1: Feature(1, scale=1)}
+    sources = {
+        a: Weight(0),
+        b: Weight(1),
+        cc: Weight(2),
+        d: Weight(3),
+        e: Weight(4),
+        f: Weight(5),
+        x0: Feature(0, scale=0),
+        x1: Feature(1, scale=1),
+    }
     if probabilities is not None:
         return VariationalCircuit(c, sources, probabilities=probabilities)
     return VariationalCircuit(c, sources, observables=["ZII", "XYZ", [("ZZI", 0.5), ("IXX", -1.2)], "YIX"])
@@ -155,12 +169,31 @@ def _isa_ops_ok(ex, vc):
 
 
 # ------------------------------------------------------------------------ shift rules
-@pytest.mark.parametrize("gate, controls, index", [
-    ("rx", 0, 0), ("ry", 0, 0), ("rz", 0, 0), ("p", 0, 0), ("rxx", 0, 0), ("ryy", 0, 0), ("rzz", 0, 0),
-    ("u", 0, 0), ("u", 0, 1), ("u", 0, 2),
-    ("rx", 1, 0), ("ry", 1, 0), ("rz", 1, 0), ("p", 1, 0), ("rzz", 1, 0), ("u", 1, 0), ("u", 1, 1), ("u", 1, 2),
-    ("ry", 2, 0), ("p", 2, 0),
-])
+@pytest.mark.parametrize(
+    "gate, controls, index",
+    [
+        ("rx", 0, 0),
+        ("ry", 0, 0),
+        ("rz", 0, 0),
+        ("p", 0, 0),
+        ("rxx", 0, 0),
+        ("ryy", 0, 0),
+        ("rzz", 0, 0),
+        ("u", 0, 0),
+        ("u", 0, 1),
+        ("u", 0, 2),
+        ("rx", 1, 0),
+        ("ry", 1, 0),
+        ("rz", 1, 0),
+        ("p", 1, 0),
+        ("rzz", 1, 0),
+        ("u", 1, 0),
+        ("u", 1, 1),
+        ("u", 1, 2),
+        ("ry", 2, 0),
+        ("p", 2, 0),
+    ],
+)
 def test_shift_rule_is_exact_for_each_gate(gate, controls, index):
     """The chosen rule reproduces the adjoint derivative (nextrl simulator, 1e-10); for the
     four-term gates the two-term rule is visibly wrong, so the extra terms are needed."""

@@ -59,8 +59,9 @@ def test_sampling_never_returns_impossible_outcomes():
     samples = sv.sample(10_000, seed=0)
     assert set(np.unique(samples)) == {0b00000, 0b00010, 0b01000, 0b01010}
     np.testing.assert_array_equal(Statevector.from_label("10110").sample(100, seed=0), np.full(100, 0b10110))
-    np.testing.assert_array_equal(Statevector.from_label("10110").sample(100, qubits=[4, 1], seed=0),
-                                  np.full(100, 0b11))
+    np.testing.assert_array_equal(
+        Statevector.from_label("10110").sample(100, qubits=[4, 1], seed=0), np.full(100, 0b11)
+    )
 
 
 def test_same_seed_same_samples_other_seed_other_samples(rng):

@@ -26,8 +26,9 @@ def test_two_and_four_term_rules_are_the_closed_forms():
     four = sr.equidistant_rule((0.5, 1.0))  # Anselmetti et al. 2021, eq. 8
     c1 = (math.sqrt(2) + 1) / (4 * math.sqrt(2))
     c2 = (math.sqrt(2) - 1) / (4 * math.sqrt(2))
-    np.testing.assert_allclose(four.shifts, [math.pi / 2, -math.pi / 2, 3 * math.pi / 2, -3 * math.pi / 2],
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        four.shifts, [math.pi / 2, -math.pi / 2, 3 * math.pi / 2, -3 * math.pi / 2], rtol=0, atol=1e-15
+    )
     np.testing.assert_allclose(four.coeffs, [c1, -c1, -c2, c2], rtol=0, atol=1e-15)
     assert len(sr.equidistant_rule(())) == 0
 
@@ -55,8 +56,9 @@ def test_rule_is_exact_for_trigonometric_polynomials(R, om):
         assert abs(sr.shift_derivative(f, t, low) - exact) > 1e-3
 
 
-GATE_CASES = [(g, c, j) for g in ("rx", "ry", "rz", "p", "rxx", "ryy", "rzz") for c in (0, 1, 2) for j in (0,)] + \
-             [("u", c, j) for c in (0, 1) for j in (0, 1, 2)]
+GATE_CASES = [(g, c, j) for g in ("rx", "ry", "rz", "p", "rxx", "ryy", "rzz") for c in (0, 1, 2) for j in (0,)] + [
+    ("u", c, j) for c in (0, 1) for j in (0, 1, 2)
+]
 
 
 @pytest.mark.parametrize("gate, controls, which", GATE_CASES)
@@ -76,8 +78,13 @@ def test_gate_rule_matches_adjoint_and_finite_differences(gate, controls, which)
     angles = [0.4, -0.7, 1.1]
     angles[which] = t
     nparams = 3 if gate == "u" else 1
-    c.append(gate, list(range(controls, n)), angles[:nparams], controls=list(range(controls)),
-             ctrl_state=(1 << controls) - 2 if controls else None)  # one open control when there are any
+    c.append(
+        gate,
+        list(range(controls, n)),
+        angles[:nparams],
+        controls=list(range(controls)),
+        ctrl_state=(1 << controls) - 2 if controls else None,
+    )  # one open control when there are any
     for q in range(n):
         c.rx(0.2 * q - 0.5, q)
     vc = VariationalCircuit(c, {t: Weight(0)}, observables=["X" * n, "Z" * n, "Y" + "X" * (n - 1)])
@@ -111,13 +118,17 @@ def test_executor_rule_tables_are_the_derived_rules():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"frequencies: eigenvalues must be a non-empty 1-D sequence, got shape \(0,\)"):
+    with pytest.raises(
+        ValueError, match=r"frequencies: eigenvalues must be a non-empty 1-D sequence, got shape \(0,\)"
+    ):
         sr.frequencies([])
     with pytest.raises(ValueError, match="frequencies: eigenvalues must be real"):
         sr.frequencies([1j, 0])
     with pytest.raises(ValueError, match="frequencies: eigenvalues must be finite"):
         sr.frequencies([np.nan, 0])
-    with pytest.raises(ValueError, match=r"equidistant_rule: frequencies must be Om, 2 Om, ..., R Om, got \(1.0, 3.0\)"):
+    with pytest.raises(
+        ValueError, match=r"equidistant_rule: frequencies must be Om, 2 Om, ..., R Om, got \(1.0, 3.0\)"
+    ):
         sr.equidistant_rule((1.0, 3.0))
     with pytest.raises(ValueError, match="equidistant_rule: frequencies must be positive and finite"):
         sr.equidistant_rule((-1.0,))

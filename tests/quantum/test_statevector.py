@@ -60,9 +60,13 @@ def test_expectation_of_random_pauli_sums_matches_qiskit(num_qubits, rng):
             value = sv.expectation(observable)
             assert isinstance(value, float)
             np.testing.assert_allclose(value, expected, rtol=0, atol=atol)
-        for label, coeff in terms[:4]:  # single labels
-            np.testing.assert_allclose(sv.expectation(label), expected_state.expectation_value(SparsePauliOp(label)).real,
-                                       rtol=0, atol=ATOL[dtype])
+        for label, _ in terms[:4]:  # single labels
+            np.testing.assert_allclose(
+                sv.expectation(label),
+                expected_state.expectation_value(SparsePauliOp(label)).real,
+                rtol=0,
+                atol=ATOL[dtype],
+            )
 
 
 @pytest.mark.parametrize("num_qubits", [1, 3, 6])
@@ -74,8 +78,9 @@ def test_expectation_with_complex_coefficients_matches_dense_reference(num_qubit
     np.testing.assert_allclose(value, ds.expectation(state, terms), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("num_qubits, num_measured", [(1, 1), (4, 2), (7, 7), (9, 5), (12, 11), (12, 12), (14, 3),
-                                                     (14, 11)])
+@pytest.mark.parametrize(
+    "num_qubits, num_measured", [(1, 1), (4, 2), (7, 7), (9, 5), (12, 11), (12, 12), (14, 3), (14, 11)]
+)
 def test_probabilities_in_any_qubit_order_match_qiskit(num_qubits, num_measured, rng):
     state = haar_state(rng, num_qubits)
     expected_state = QiskitStatevector(state)
@@ -83,10 +88,12 @@ def test_probabilities_in_any_qubit_order_match_qiskit(num_qubits, num_measured,
         sv = Statevector.from_amplitudes(state, dtype)
         for _ in range(3):
             qubits = [int(q) for q in rng.permutation(num_qubits)[:num_measured]]
-            np.testing.assert_allclose(sv.probabilities(qubits), expected_state.probabilities(qubits), rtol=0,
-                                       atol=PROB_ATOL[dtype])
-    np.testing.assert_allclose(Statevector.from_amplitudes(state).probabilities(), expected_state.probabilities(),
-                               rtol=0, atol=1e-15)
+            np.testing.assert_allclose(
+                sv.probabilities(qubits), expected_state.probabilities(qubits), rtol=0, atol=PROB_ATOL[dtype]
+            )
+    np.testing.assert_allclose(
+        Statevector.from_amplitudes(state).probabilities(), expected_state.probabilities(), rtol=0, atol=1e-15
+    )
 
 
 def test_probabilities_match_dense_reference(rng):
@@ -169,14 +176,18 @@ def mcx_reference(state, controls, target, ctrl_state):
 def test_multi_controlled_x_with_eleven_controls(fusion, rng):
     n = 14
     init = haar_state(rng, n)
-    gates = [([13, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10], 1, 0b10110011101), (list(range(2, 13)), 0, 2**11 - 1),
-             ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 13, 0)]
+    gates = [
+        ([13, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10], 1, 0b10110011101),
+        (list(range(2, 13)), 0, 2**11 - 1),
+        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 13, 0),
+    ]
     c, expected = Circuit(n), init
     for controls, target, state in gates:
         c.mcx(controls, target, ctrl_state=state)
         expected = mcx_reference(expected, controls, target, state)
-    np.testing.assert_allclose(Statevector.from_amplitudes(init).apply(c, fusion=fusion).amplitudes, expected,
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        Statevector.from_amplitudes(init).apply(c, fusion=fusion).amplitudes, expected, rtol=0, atol=1e-15
+    )
 
 
 def test_ctrl_state_covers_extra_then_builtin_controls():
@@ -222,7 +233,9 @@ def test_norm_is_preserved(dtype, rng):
         for _ in range(3):
             sv.apply(rc.circuit, rc.params)
             np.testing.assert_allclose(sv.norm(), 1.0, rtol=0, atol=1e-12 if dtype is np.complex128 else 1e-5)
-            np.testing.assert_allclose(np.linalg.norm(sv.amplitudes.astype(np.complex128)), sv.norm(), rtol=1e-12, atol=0)
+            np.testing.assert_allclose(
+                np.linalg.norm(sv.amplitudes.astype(np.complex128)), sv.norm(), rtol=1e-12, atol=0
+            )
 
 
 def test_global_phase_and_parameter_binding_forms():

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import nextrl
+from conftest import random_circuit, random_pauli_terms
 from nextrl.quantum import Feature, QuantumLayer, Statevector, VariationalCircuit, Weight
 from nextrl.quantum.ansatz import hardware_efficient, skolik_reuploading, softmax_pqc
-
-from conftest import random_circuit, random_pauli_terms
 
 # Gates the batched plan runs: up to 2 targets (controls unrestricted).
 BATCH_KINDS = ["1q", "1q_rot", "u", "2q", "2q_rot", "3q", "mcx", "unitary", "append", "controlled_unitary"]
@@ -61,8 +60,9 @@ def test_forward_matches_statevector(rng, n):
     for probabilities in (False, True):
         vc, x, w, s = random_variational(rng, n, 25, probabilities=probabilities)
         np.testing.assert_allclose(vc.forward(x, w, s), per_sample_reference(vc, x, w, s), rtol=0, atol=1e-10)
-        np.testing.assert_allclose(vc.forward(x, w, s, dtype="float32"), per_sample_reference(vc, x, w, s),
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            vc.forward(x, w, s, dtype="float32"), per_sample_reference(vc, x, w, s), rtol=0, atol=1e-5
+        )
 
 
 def test_forward_matches_qiskit(rng):
@@ -71,8 +71,9 @@ def test_forward_matches_qiskit(rng):
     vc, x, w, s = random_variational(rng, 4, 30)
     qc, observables = vc.to_qiskit()
     values = vc.qiskit_parameter_values(qc, x, w, s)
-    expected = [[QiskitStatevector(qc.assign_parameters(v)).expectation_value(o).real for o in observables]
-                for v in values]
+    expected = [
+        [QiskitStatevector(qc.assign_parameters(v)).expectation_value(o).real for o in observables] for v in values
+    ]
     np.testing.assert_allclose(vc.forward(x, w, s), expected, rtol=0, atol=1e-10)
 
 
@@ -108,7 +109,7 @@ def test_batch_equals_single_runs_lanes_isa_and_threads(rng, restore_threads):
     x = rng.normal(size=(19, 3))  # not a multiple of the lane count
     g = rng.normal(size=(19, vc.num_outputs))
     full = vc.vjp(x, w, s, g)
-    singles = [vc.vjp(x[b:b + 1], w, s, g[b:b + 1]) for b in range(len(x))]
+    singles = [vc.vjp(x[b : b + 1], w, s, g[b : b + 1]) for b in range(len(x))]
     np.testing.assert_allclose(full[0], np.vstack([r[0] for r in singles]), rtol=0, atol=1e-13)
     np.testing.assert_allclose(full[1], np.sum([r[1] for r in singles], axis=0), rtol=0, atol=1e-12)
     np.testing.assert_allclose(full[2], np.vstack([r[2] for r in singles]), rtol=0, atol=1e-12)
@@ -146,8 +147,9 @@ def test_quantum_layer_matches_circuit_and_trains(dtype):
     x = torch.randn(8, 4, dtype=dtype, generator=gen)
     out = layer(x)
     assert out.shape == (8, 2) and out.dtype == dtype
-    expected = layer.circuit.forward(x.double().numpy(), layer.weights.detach().double().numpy(),
-                                     layer.scales.detach().double().numpy())
+    expected = layer.circuit.forward(
+        x.double().numpy(), layer.weights.detach().double().numpy(), layer.scales.detach().double().numpy()
+    )
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(out.detach().double().numpy(), expected, rtol=0, atol=tol)
     # A few Adam steps towards fixed targets reduce the loss (the gradients point downhill).
@@ -171,14 +173,16 @@ def test_gradcheck_float64():
     x = torch.randn(4, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     w = (torch.rand(vc.num_weights, dtype=torch.float64, generator=gen) * 6).requires_grad_()
     s = torch.ones(vc.num_scales, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b, c: _VQCFunction.apply(a, b, c, None, vc, "float64"), (x, w, s),
-                                    eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: _VQCFunction.apply(a, b, c, None, vc, "float64"), (x, w, s), eps=1e-6, atol=1e-7
+    )
     vc2 = skolik_reuploading(3, 2)
     s2 = torch.rand(vc2.num_scales, dtype=torch.float64, generator=gen).requires_grad_()
     w2 = torch.rand(vc2.num_weights, dtype=torch.float64, generator=gen).requires_grad_()
     o2 = torch.tensor([0.7, -1.3, 2.0], dtype=torch.float64, requires_grad=True)  # trainable output scaling
-    assert torch.autograd.gradcheck(lambda a, b, c, d: _VQCFunction.apply(a, b, c, d, vc2, "float64"),
-                                    (x, w2, s2, o2), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(
+        lambda a, b, c, d: _VQCFunction.apply(a, b, c, d, vc2, "float64"), (x, w2, s2, o2), eps=1e-6, atol=1e-7
+    )
 
 
 def test_ansaetze_shapes_and_softmax_policy():
@@ -233,8 +237,9 @@ def test_errors(rng):
         vc.plan.lanes = 3
 
 
-@pytest.mark.parametrize("make", [lambda: skolik_reuploading(4, 3), lambda: softmax_pqc(4, 2, 2),
-                                  lambda: hardware_efficient(3, 2)])
+@pytest.mark.parametrize(
+    "make", [lambda: skolik_reuploading(4, 3), lambda: softmax_pqc(4, 2, 2), lambda: hardware_efficient(3, 2)]
+)
 def test_ansaetze_forward_and_gradients_match_references(rng, make):
     # The ansaetze exercise the fused steps: input rotations absorbing the weight gates after them and
     # CZ runs merged into one register diagonal (with 1-qubit groups on other qubits moved before it).
@@ -256,8 +261,9 @@ def test_ansaetze_forward_and_gradients_match_references(rng, make):
 
 def test_quantum_layer_inference_path_equals_autograd_path():
     # Without autograd (torch.no_grad, acting) the layer skips the autograd Function; both give the same values.
-    layer = QuantumLayer(skolik_reuploading(4, 2), output_scaling=True, dtype=torch.float64,
-                         generator=torch.Generator().manual_seed(3))
+    layer = QuantumLayer(
+        skolik_reuploading(4, 2), output_scaling=True, dtype=torch.float64, generator=torch.Generator().manual_seed(3)
+    )
     with torch.no_grad():
         layer.output_scale.copy_(torch.tensor([0.5, -2.0], dtype=torch.float64))
     x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
@@ -305,8 +311,8 @@ def test_backward_from_kept_state_equals_recomputed(rng, dtype):
     lanes = vc.plan.lanes  # 16 below 7 qubits
     assert state.shape == (-(-11 // lanes), 2, 16, lanes) and state.dtype == np.dtype(dtype)
     # The kept states are the forward's statevectors: lane l of tile t is sample lanes t + l.
-    t, l = divmod(10, lanes)
-    amplitudes = state[t, 0, :, l] + 1j * state[t, 1, :, l]
+    t, lane = divmod(10, lanes)
+    amplitudes = state[t, 0, :, lane] + 1j * state[t, 1, :, lane]
     sv = Statevector(4).apply(vc.circuit, vc.parameter_values(x[10:11], w, s)[0])
     np.testing.assert_allclose(amplitudes, sv.amplitudes, rtol=0, atol=1e-12 if dtype == "float64" else 1e-5)
     kept = vc.plan.backward(x, w, s, g, dtype, state)
@@ -358,10 +364,18 @@ def test_small_batches_reuse_the_cached_workspace_correctly(rng):
     # precisions must give the same values as fresh plans.
     vc, x, w, s = random_variational(rng, 4, 30)
     w2 = w + 0.3
-    for rows, weights, dtype in [(1, w, "float64"), (3, w, "float64"), (1, w2, "float64"), (1, w, "float32"),
-                                 (5, w2, "float32"), (1, w, "float64"), (2, w2, "float64")]:
+    for rows, weights, dtype in [
+        (1, w, "float64"),
+        (3, w, "float64"),
+        (1, w2, "float64"),
+        (1, w, "float32"),
+        (5, w2, "float32"),
+        (1, w, "float64"),
+        (2, w2, "float64"),
+    ]:
         got = vc.forward(x[:rows], weights, s, dtype=dtype)
-        np.testing.assert_allclose(got, per_sample_reference(vc, x[:rows], weights, s), rtol=0,
-                                   atol=1e-10 if dtype == "float64" else 1e-5)
+        np.testing.assert_allclose(
+            got, per_sample_reference(vc, x[:rows], weights, s), rtol=0, atol=1e-10 if dtype == "float64" else 1e-5
+        )
         fresh = VariationalCircuit(vc.circuit, vc.sources, observables=vc.observables, num_features=3)
         np.testing.assert_array_equal(got, fresh.forward(x[:rows], weights, s, dtype=dtype))

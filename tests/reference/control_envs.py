@@ -15,19 +15,31 @@ def point_mass_step(s, a, noise, *, noise_std=0.02, nuisance_std=0.1, max_norm=3
     """noise: [5] standard normals (the nuisance draw, then one per state dim)."""
     a = np.clip(np.asarray(a, dtype=np.float64), -1.0, 1.0)
     s = np.asarray(s, dtype=np.float64)
-    nxt = np.array([
-        s[0] + 0.1 * a[0] + 0.05 * np.sin(s[1]),
-        s[1] + 0.1 * a[1] + 0.02 * s[0] * s[2],
-        0.9 * s[2] + 0.1 * np.tanh(a[0] + a[1]),
-        0.95 * s[3] + 0.1 * nuisance_std * noise[0],
-    ])
+    nxt = np.array(
+        [
+            s[0] + 0.1 * a[0] + 0.05 * np.sin(s[1]),
+            s[1] + 0.1 * a[1] + 0.02 * s[0] * s[2],
+            0.9 * s[2] + 0.1 * np.tanh(a[0] + a[1]),
+            0.95 * s[3] + 0.1 * nuisance_std * noise[0],
+        ]
+    )
     nxt = nxt + noise_std * np.asarray(noise[1:5])
     reward = -np.sum(nxt**2) - action_cost * np.sum(a**2)
     return nxt, reward, bool(np.linalg.norm(nxt) > max_norm)
 
 
-def causal_thrust_step(s, a, noise, *, force_walk_std=0.05, max_speed=2.0, max_force=1.0, max_position=5.0,
-                       action_cost=0.01, intervened=False):
+def causal_thrust_step(
+    s,
+    a,
+    noise,
+    *,
+    force_walk_std=0.05,
+    max_speed=2.0,
+    max_force=1.0,
+    max_position=5.0,
+    action_cost=0.01,
+    intervened=False,
+):
     """s = [pos, vel, force]; noise: one standard normal (the force's random walk)."""
     pos, vel, force = (float(x) for x in s)
     a = float(np.clip(np.asarray(a, dtype=np.float64).reshape(-1)[0], -1.0, 1.0))
@@ -49,7 +61,7 @@ def hetero_point_mass_step(s, a, noise, *, variant=0, noise_std=0.1, max_norm=5.
     norm = np.linalg.norm(nxt)
     cost = action_cost * np.sum(a**2)
     if variant == 0:
-        reward = -norm**2 - cost
+        reward = -(norm**2) - cost
     elif variant == 1:
         reward = np.sum(nxt) - norm**2 - cost
     elif variant == 2:

@@ -82,8 +82,18 @@ def two_qubit_matrix(name: str, angles=()) -> np.ndarray:
 
 
 # Qiskit name -> (base gate, number of built-in controls).
-CONTROLLED = {"cx": ("x", 1), "cy": ("y", 1), "cz": ("z", 1), "ch": ("h", 1), "crx": ("rx", 1),
-              "cry": ("ry", 1), "crz": ("rz", 1), "cp": ("p", 1), "ccx": ("x", 2), "cswap": ("swap", 1)}
+CONTROLLED = {
+    "cx": ("x", 1),
+    "cy": ("y", 1),
+    "cz": ("z", 1),
+    "ch": ("h", 1),
+    "crx": ("rx", 1),
+    "cry": ("ry", 1),
+    "crz": ("rz", 1),
+    "cp": ("p", 1),
+    "ccx": ("x", 2),
+    "cswap": ("swap", 1),
+}
 
 
 def embed(factors: dict[int, np.ndarray], num_qubits: int) -> np.ndarray:

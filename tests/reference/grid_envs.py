@@ -11,8 +11,9 @@ MOVES = {0: (0, 1), 1: (0, -1), 2: (-1, 0), 3: (1, 0)}  # up, down, left, right
 class SafeGrid:
     """Cells: set of hazards (x, y); deterministic moves; cost on the cell after the move."""
 
-    def __init__(self, width, height, start, goal, hazards, hazard_cost, boundary_cost, goal_reward, step_penalty,
-                 max_steps):
+    def __init__(
+        self, width, height, start, goal, hazards, hazard_cost, boundary_cost, goal_reward, step_penalty, max_steps
+    ):
         self.__dict__.update(locals())
 
     def reset(self):
@@ -38,8 +39,9 @@ class RobustGrid:
     """One episode with given parameters and obstacles (set of (x, y)), noise-free: the action-failure and
     noise draws belong to the C++ stream, so the reference takes `failed` per step instead."""
 
-    def __init__(self, size, obstacles, goal_reward=10.0, obstacle_penalty=5.0, step_penalty=0.1,
-                 distance_penalty=0.01):
+    def __init__(
+        self, size, obstacles, goal_reward=10.0, obstacle_penalty=5.0, step_penalty=0.1, distance_penalty=0.01
+    ):
         self.__dict__.update(locals())
         self.pos = (0, 0)
 

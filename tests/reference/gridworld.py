@@ -7,8 +7,18 @@ MOVES = {0: (0, 1), 1: (0, -1), 2: (-1, 0), 3: (1, 0)}
 
 
 class GridWorldRef:
-    def __init__(self, width, height, walls=(), pits=(), goal=None, goal_reward=1.0, step_penalty=0.1,
-                 pit_reward=-1.0, max_steps=100):
+    def __init__(
+        self,
+        width,
+        height,
+        walls=(),
+        pits=(),
+        goal=None,
+        goal_reward=1.0,
+        step_penalty=0.1,
+        pit_reward=-1.0,
+        max_steps=100,
+    ):
         self.width, self.height = width, height
         self.walls, self.pits = set(walls), set(pits)
         self.goal = goal if goal is not None else (width - 1, height - 1)

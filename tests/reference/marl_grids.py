@@ -68,8 +68,18 @@ def _move(p, a, g):
 
 
 class PredatorPreyRef:
-    def __init__(self, num_predators=2, num_prey=1, grid_size=10, max_steps=100, prey_policy="random",
-                 capture_radius=0, capture_min_predators=1, capture_reward=10.0, shaping=0.0):
+    def __init__(
+        self,
+        num_predators=2,
+        num_prey=1,
+        grid_size=10,
+        max_steps=100,
+        prey_policy="random",
+        capture_radius=0,
+        capture_min_predators=1,
+        capture_reward=10.0,
+        shaping=0.0,
+    ):
         self.P, self.M, self.G, self.max_steps = num_predators, num_prey, grid_size, max_steps
         self.learning = prey_policy == "learning"
         self.radius, self.min_pred = capture_radius, capture_min_predators
@@ -86,8 +96,9 @@ class PredatorPreyRef:
 
     def _near(self, e):
         others = range(self.P, self.P + self.M) if e < self.P else range(self.P)
-        d = [abs(self.pos[f][0] - self.pos[e][0]) + abs(self.pos[f][1] - self.pos[e][1]) for f in others
-             if self.alive[f]]
+        d = [
+            abs(self.pos[f][0] - self.pos[e][0]) + abs(self.pos[f][1] - self.pos[e][1]) for f in others if self.alive[f]
+        ]
         return min(d) if d else 0
 
     def _obs(self, k):
@@ -127,8 +138,10 @@ class PredatorPreyRef:
         for q in range(self.P, E):
             if not self.alive[q]:
                 continue
-            near = sum(abs(self.pos[p][0] - self.pos[q][0]) + abs(self.pos[p][1] - self.pos[q][1]) <= self.radius
-                       for p in range(self.P))
+            near = sum(
+                abs(self.pos[p][0] - self.pos[q][0]) + abs(self.pos[p][1] - self.pos[q][1]) <= self.radius
+                for p in range(self.P)
+            )
             if near >= self.min_pred:
                 self.alive[q] = False
                 captures += 1
@@ -137,7 +150,7 @@ class PredatorPreyRef:
                     term[q] = True
         for p in range(self.P):
             rewards[p] += captures * float(self.capture_reward)
-        if not any(self.alive[self.P:]):
+        if not any(self.alive[self.P :]):
             term = [True] * self.A
         self.t += 1
         trunc = [self.t >= self.max_steps for k in range(self.A)]  # Gymnasium TimeLimit: terminated or not
@@ -151,8 +164,17 @@ class PredatorPreyRef:
 
 
 class TargetCollectionRef:
-    def __init__(self, grid_size=8, num_agents=4, num_targets=3, max_steps=100, target_reward=10.0, team_bonus=2.0,
-                 step_penalty=0.1, collision_penalty=0.5):
+    def __init__(
+        self,
+        grid_size=8,
+        num_agents=4,
+        num_targets=3,
+        max_steps=100,
+        target_reward=10.0,
+        team_bonus=2.0,
+        step_penalty=0.1,
+        collision_penalty=0.5,
+    ):
         self.G, self.N, self.T, self.max_steps = grid_size, num_agents, num_targets, max_steps
         self.target_reward, self.team_bonus = target_reward, team_bonus
         self.step_penalty, self.collision_penalty = step_penalty, collision_penalty
@@ -160,7 +182,7 @@ class TargetCollectionRef:
     def reset(self, rng: Rng):
         self.rng = rng
         cells = _place(rng, self.G, self.N + self.T)
-        self.pos, self.targets = cells[: self.N], cells[self.N:]
+        self.pos, self.targets = cells[: self.N], cells[self.N :]
         self.present = [True] * self.T
         self.collected, self.t = 0, 0
         return self.observe()

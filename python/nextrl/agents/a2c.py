@@ -58,8 +58,9 @@ class A2CConfig:
             raise ValueError(f"A2CConfig: optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
 
 
-def a2c_loss(log_probs: Tensor, advantages: Tensor, values: Tensor, returns_: Tensor, entropy: Tensor,
-             cfg: A2CConfig) -> tuple[Tensor, dict[str, float]]:
+def a2c_loss(
+    log_probs: Tensor, advantages: Tensor, values: Tensor, returns_: Tensor, entropy: Tensor, cfg: A2CConfig
+) -> tuple[Tensor, dict[str, float]]:
     """A2C loss over one rollout's valid transitions (all [B]; advantages and returns are constants):
         loss = -mean(log_probs A) + vf_coef mean((R - V)^2) - ent_coef mean(entropy)
     with A normalized over the batch when cfg.norm_adv."""
@@ -70,18 +71,34 @@ def a2c_loss(log_probs: Tensor, advantages: Tensor, values: Tensor, returns_: Te
     v_loss = ((returns_ - values) ** 2).mean()
     ent = entropy.mean()
     loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * ent
-    return loss, {"losses/policy": float(pg_loss.detach()), "losses/value": float(v_loss.detach()),
-                  "losses/entropy": float(ent.detach())}
+    return loss, {
+        "losses/policy": float(pg_loss.detach()),
+        "losses/value": float(v_loss.detach()),
+        "losses/entropy": float(ent.detach()),
+    }
 
 
-def train(env: gym.vector.VectorEnv, cfg: A2CConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: A2CConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+) -> TrainResult:
     """Trains A2C on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means) and
     `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     check_env("a2c.train", env)
     with seeded(seed):
-        policy = default_actor_critic(env.single_observation_space, env.single_action_space, cfg.hidden,
-                                      cfg.log_std_init, actor=actor, critic=critic)
+        policy = default_actor_critic(
+            env.single_observation_space,
+            env.single_action_space,
+            cfg.hidden,
+            cfg.log_std_init,
+            actor=actor,
+            critic=critic,
+        )
         if cfg.optimizer == "rmsprop":
             opt = torch.optim.RMSprop(policy.parameters(), lr=cfg.learning_rate, alpha=0.99, eps=1e-5)
         else:
@@ -95,8 +112,15 @@ def train(env: gym.vector.VectorEnv, cfg: A2CConfig, *, seed: int, log: LogFn | 
                 opt.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - it / num_iterations)
             collect(policy, rollout, c)
             t0 = time.perf_counter()
-            adv, ret = returns.gae(rollout.rewards, rollout.values, rollout.next_values(), rollout.terminations,
-                                   rollout.truncations, gamma=cfg.gamma, lam=cfg.gae_lambda)
+            adv, ret = returns.gae(
+                rollout.rewards,
+                rollout.values,
+                rollout.next_values(),
+                rollout.terminations,
+                rollout.truncations,
+                gamma=cfg.gamma,
+                lam=cfg.gae_lambda,
+            )
             b_obs, b_actions, b_adv, b_ret = rollout.flat(rollout.obs, rollout.actions, adv, ret)
             dist = policy.dist(b_obs)
             loss, stats = a2c_loss(dist.log_prob(b_actions), b_adv, policy.value(b_obs), b_ret, dist.entropy(), cfg)

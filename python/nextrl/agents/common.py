@@ -81,8 +81,9 @@ class EpisodeTracker:
         self.prev_done = done
         return valid
 
-    def fill(self, result: TrainResult, global_steps: int, wall_time_s: float,
-             time_breakdown_s: dict[str, float]) -> TrainResult:
+    def fill(
+        self, result: TrainResult, global_steps: int, wall_time_s: float, time_breakdown_s: dict[str, float]
+    ) -> TrainResult:
         """Writes the finished episodes and the run's totals into `result` (end of a train())."""
         result.episode_returns = list(self.finished_returns)
         result.episode_lengths = list(self.finished_lengths)
@@ -114,8 +115,9 @@ def episode_quotas(num_episodes: int, num_envs: int) -> np.ndarray:
     return (num_episodes + np.arange(num_envs, dtype=np.int64)) // num_envs
 
 
-def evaluate(act: Callable[[np.ndarray], np.ndarray], env, num_episodes: int, *, seed: int,
-             max_steps: int = 1_000_000) -> np.ndarray:
+def evaluate(
+    act: Callable[[np.ndarray], np.ndarray], env, num_episodes: int, *, seed: int, max_steps: int = 1_000_000
+) -> np.ndarray:
     """Runs `act(obs) -> actions` (batched, numpy in and out) on a vector env until every env has finished its
     quota of episodes (`episode_quotas`); returns those `num_episodes` returns [num_episodes] in the order
     they ended. `max_steps` bounds the vector-env steps.
@@ -146,8 +148,10 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env, num_episodes: int, *,
 def save_checkpoint(path: str | Path, result: TrainResult, extra: dict[str, Any] | None = None) -> None:
     """Writes the modules' state dicts, the config (as a dict) and `extra` to one torch file."""
     config = dataclasses.asdict(result.config) if dataclasses.is_dataclass(result.config) else result.config
-    torch.save({"modules": {k: m.state_dict() for k, m in result.modules.items()}, "config": config,
-                "extra": extra or {}}, Path(path))
+    torch.save(
+        {"modules": {k: m.state_dict() for k, m in result.modules.items()}, "config": config, "extra": extra or {}},
+        Path(path),
+    )
 
 
 def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> dict[str, Any]:
@@ -162,5 +166,13 @@ def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> di
     return {"config": data["config"], "extra": data["extra"]}
 
 
-__all__ = ["EpisodeTracker", "LogFn", "TrainResult", "episode_quotas", "evaluate", "load_checkpoint", "save_checkpoint",
-           "seeded"]
+__all__ = [
+    "EpisodeTracker",
+    "LogFn",
+    "TrainResult",
+    "episode_quotas",
+    "evaluate",
+    "load_checkpoint",
+    "save_checkpoint",
+    "seeded",
+]

@@ -74,15 +74,32 @@ def td3_config(cfg: DDPGConfig) -> td3.TD3Config:
     return td3.TD3Config(**dataclasses.asdict(cfg), num_critics=1, policy_noise=0.0, noise_clip=0.0)
 
 
-def train(env: gym.vector.VectorEnv, cfg: DDPGConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None, actor_target: nn.Module | None = None,
-          critic_target: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: DDPGConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+    actor_target: nn.Module | None = None,
+    critic_target: nn.Module | None = None,
+) -> TrainResult:
     """Trains DDPG on a bounded Box-action vector env. `actor` maps obs [B, obs_dim] to actions [B, act_dim]
     inside the box (wrap a free network in offpolicy_nets.TanhActor); `critic` maps cat(obs, action)
     [B, obs_dim + act_dim] to Q-values [B, 1]. Either replaces the built-in MLPs;
     actor_target and critic_target are needed only for modules that cannot be deep-copied."""
-    result = td3.train(env, td3_config(cfg), seed=seed, log=log, actor=actor, critic=critic,
-                       actor_target=actor_target, critic_target=critic_target, name="ddpg")
+    result = td3.train(
+        env,
+        td3_config(cfg),
+        seed=seed,
+        log=log,
+        actor=actor,
+        critic=critic,
+        actor_target=actor_target,
+        critic_target=critic_target,
+        name="ddpg",
+    )
     result.config = cfg
     return result
 

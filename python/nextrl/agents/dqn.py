@@ -92,8 +92,14 @@ class DuelingQNetwork(nn.Module):
         return self.value(h) + a - a.mean(dim=1, keepdim=True)
 
 
-def dqn_targets(next_q_online: Tensor, next_q_target: Tensor, rewards: Tensor, terminations: Tensor,
-                discounts: Tensor, double_q: bool) -> Tensor:
+def dqn_targets(
+    next_q_online: Tensor,
+    next_q_target: Tensor,
+    rewards: Tensor,
+    terminations: Tensor,
+    discounts: Tensor,
+    double_q: bool,
+) -> Tensor:
     """TD targets [B]: rewards + discounts * (1 - terminations) * Q_target(s', a'), with a' the argmax of
     the online network (double DQN) or of the target network. next_q_*: [B, num_actions]."""
     if double_q:
@@ -104,8 +110,9 @@ def dqn_targets(next_q_online: Tensor, next_q_target: Tensor, rewards: Tensor, t
     return rewards + discounts * (1.0 - terminations) * next_v
 
 
-def dqn_loss(q_values: Tensor, actions: Tensor, targets: Tensor, weights: Tensor,
-             huber: bool = True) -> tuple[Tensor, Tensor]:
+def dqn_loss(
+    q_values: Tensor, actions: Tensor, targets: Tensor, weights: Tensor, huber: bool = True
+) -> tuple[Tensor, Tensor]:
     """Importance-weighted mean TD loss and the TD errors [B] (for priorities). q_values [B, num_actions],
     actions [B] int64, targets and weights [B]."""
     q = q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
@@ -119,8 +126,13 @@ def linear_schedule(start: float, end: float, duration: float, t: float) -> floa
     return end if duration <= 0 else start + (end - start) * min(t / duration, 1.0)
 
 
-def update(q_network: nn.Module, target_network: nn.Module, optimizer: torch.optim.Optimizer,
-           batch: ReplayBatch, cfg: DQNConfig) -> tuple[dict[str, float], Tensor]:
+def update(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: ReplayBatch,
+    cfg: DQNConfig,
+) -> tuple[dict[str, float], Tensor]:
     """One gradient step on a replay batch; returns metrics and the TD errors [B]."""
     b = len(batch.rewards)
     with torch.no_grad():
@@ -130,8 +142,9 @@ def update(q_network: nn.Module, target_network: nn.Module, optimizer: torch.opt
         q_values, next_q_online = both[:b], both[b:].detach()
     else:
         q_values, next_q_online = q_network(batch.obs), next_q_target
-    targets = dqn_targets(next_q_online, next_q_target, batch.rewards, batch.terminations, batch.discounts,
-                          cfg.double_q)
+    targets = dqn_targets(
+        next_q_online, next_q_target, batch.rewards, batch.terminations, batch.discounts, cfg.double_q
+    )
     loss, td = dqn_loss(q_values, batch.actions, targets, batch.weights, cfg.huber)
     optimizer.zero_grad()
     loss.backward()
@@ -141,8 +154,15 @@ def update(q_network: nn.Module, target_network: nn.Module, optimizer: torch.opt
     return {"losses/td_loss": loss.item(), "losses/q_values": q_values.detach().mean().item()}, td
 
 
-def train(env: gym.vector.VectorEnv, cfg: DQNConfig, *, seed: int, log: LogFn | None = None,
-          q_network: nn.Module | None = None, q_network_target: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: DQNConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    q_network: nn.Module | None = None,
+    q_network_target: nn.Module | None = None,
+) -> TrainResult:
     """Trains DQN on a discrete-action vector env. `q_network` ([B, obs_dim] float32 -> [B, num_actions])
     replaces the built-in MLP (e.g. a nextrl.quantum.QuantumLayer). The target network is a deep copy, or
     `q_network_target` (a second instance, loaded with q_network's weights) for modules that cannot be copied."""
@@ -150,8 +170,10 @@ def train(env: gym.vector.VectorEnv, cfg: DQNConfig, *, seed: int, log: LogFn | 
     if not isinstance(env.single_action_space, gym.spaces.Discrete):
         raise TypeError(f"dqn.train: env must have a Discrete action space, got {env.single_action_space}")
     if cfg.n_step < 1 or cfg.batch_size < 1 or cfg.train_frequency < 1 or cfg.gradient_steps < 0:
-        raise ValueError("dqn.train: n_step, batch_size and train_frequency must be >= 1 and gradient_steps "
-                         f">= 0, got {cfg.n_step}, {cfg.batch_size}, {cfg.train_frequency}, {cfg.gradient_steps}")
+        raise ValueError(
+            "dqn.train: n_step, batch_size and train_frequency must be >= 1 and gradient_steps "
+            f">= 0, got {cfg.n_step}, {cfg.batch_size}, {cfg.train_frequency}, {cfg.gradient_steps}"
+        )
     num_envs = env.num_envs
     obs_shape = env.single_observation_space.shape
     num_actions = int(env.single_action_space.n)
@@ -159,14 +181,21 @@ def train(env: gym.vector.VectorEnv, cfg: DQNConfig, *, seed: int, log: LogFn | 
     with seeded(seed):
         if q_network is None:
             obs_dim = int(np.prod(obs_shape))
-            q_network = (DuelingQNetwork(obs_dim, num_actions, cfg.hidden) if cfg.dueling
-                         else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU))
+            q_network = (
+                DuelingQNetwork(obs_dim, num_actions, cfg.hidden)
+                if cfg.dueling
+                else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU)
+            )
         target_network = make_target(q_network, q_network_target, "dqn.train", "q_network")
     optimizer = adam(q_network.parameters(), lr=cfg.learning_rate)
     kwargs = dict(num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma)
-    buffer = (PrioritizedReplayBuffer(cfg.buffer_size, obs_shape, alpha=cfg.prioritized_alpha,
-                                      eps=cfg.prioritized_eps, **kwargs)
-              if cfg.prioritized else ReplayBuffer(cfg.buffer_size, obs_shape, **kwargs))
+    buffer = (
+        PrioritizedReplayBuffer(
+            cfg.buffer_size, obs_shape, alpha=cfg.prioritized_alpha, eps=cfg.prioritized_eps, **kwargs
+        )
+        if cfg.prioritized
+        else ReplayBuffer(cfg.buffer_size, obs_shape, **kwargs)
+    )
     result = TrainResult(config=cfg, modules={"q_network": q_network, "target_network": target_network})
 
     def epsilon(global_step: int) -> float:
@@ -191,18 +220,38 @@ def train(env: gym.vector.VectorEnv, cfg: DQNConfig, *, seed: int, log: LogFn | 
             soft_update(target_network, q_network, cfg.tau)
         return {**metrics, "charts/epsilon": epsilon(global_step)}
 
-    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
-                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
-                         gradient_steps=cfg.gradient_steps, log=log)
+    return offpolicy.run(
+        env,
+        result,
+        buffer,
+        act,
+        learn,
+        seed=seed,
+        total_timesteps=cfg.total_timesteps,
+        learning_starts=cfg.learning_starts,
+        train_frequency=cfg.train_frequency,
+        gradient_steps=cfg.gradient_steps,
+        log=log,
+    )
 
 
 def greedy_policy(q_network: nn.Module):
     """act(obs [N, ...] numpy) -> greedy actions [N] int64, for common.evaluate."""
+
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return q_network(torch.as_tensor(obs, dtype=torch.float32)).argmax(dim=1).numpy()
+
     return act
 
 
-__all__ = ["DQNConfig", "DuelingQNetwork", "dqn_loss", "dqn_targets", "greedy_policy", "linear_schedule", "train",
-           "update"]
+__all__ = [
+    "DQNConfig",
+    "DuelingQNetwork",
+    "dqn_loss",
+    "dqn_targets",
+    "greedy_policy",
+    "linear_schedule",
+    "train",
+    "update",
+]

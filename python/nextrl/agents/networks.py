@@ -22,8 +22,13 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 
-def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
-        activation: type[nn.Module] = nn.Tanh, out_gain: float | None = None) -> nn.Sequential:
+def mlp(
+    in_dim: int,
+    out_dim: int,
+    hidden: Sequence[int] = (64, 64),
+    activation: type[nn.Module] = nn.Tanh,
+    out_gain: float | None = None,
+) -> nn.Sequential:
     """Fully connected net [B, in_dim] -> [B, out_dim]. With `out_gain`, every linear layer gets an
     orthogonal init (gain sqrt(2) for hidden layers, `out_gain` for the last) and zero bias, as in CleanRL."""
     if in_dim < 1 or out_dim < 1:
@@ -42,18 +47,26 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
     return net
 
 
-
-
 class GridCNN(nn.Module):
     """Small CNN for grid images [B, C, H, W] -> [B, out_dim]: 3x3 convolutions (stride 1, padding 1,
     ReLU), flatten, one hidden linear layer (ReLU) and the output layer. Sized for grids up to ~16x16."""
 
-    def __init__(self, in_channels: int, height: int, width: int, out_dim: int,
-                 channels: Sequence[int] = (16, 32), hidden: int = 128, out_gain: float = 1.0):
+    def __init__(
+        self,
+        in_channels: int,
+        height: int,
+        width: int,
+        out_dim: int,
+        channels: Sequence[int] = (16, 32),
+        hidden: int = 128,
+        out_gain: float = 1.0,
+    ):
         super().__init__()
         if min(in_channels, height, width, out_dim) < 1:
-            raise ValueError(f"GridCNN: in_channels, height, width and out_dim must be >= 1, got "
-                             f"{in_channels}, {height}, {width}, {out_dim}")
+            raise ValueError(
+                f"GridCNN: in_channels, height, width and out_dim must be >= 1, got "
+                f"{in_channels}, {height}, {width}, {out_dim}"
+            )
         layers: list[nn.Module] = []
         c = in_channels
         for k in channels:
@@ -70,8 +83,9 @@ class GridCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"GridCNN: input must have shape [B, {', '.join(map(str, self.shape))}], "
-                             f"got {list(x.shape)}")
+            raise ValueError(
+                f"GridCNN: input must have shape [B, {', '.join(map(str, self.shape))}], got {list(x.shape)}"
+            )
         return self.head(self.conv(x))
 
 
@@ -90,13 +104,15 @@ class GRUCore(nn.Module):
     def initial_state(self, batch_size: int) -> torch.Tensor:
         return torch.zeros(batch_size, self.hidden_dim)
 
-    def forward(self, x: torch.Tensor, hidden: torch.Tensor, starts: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, hidden: torch.Tensor, starts: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if x.ndim != 3:
             raise ValueError(f"GRUCore: inputs must be [T, B, in_dim], got shape {list(x.shape)}")
         if hidden.shape != (x.shape[1], self.hidden_dim):
-            raise ValueError(f"GRUCore: hidden must have shape [{x.shape[1]}, {self.hidden_dim}], "
-                             f"got {list(hidden.shape)}")
+            raise ValueError(
+                f"GRUCore: hidden must have shape [{x.shape[1]}, {self.hidden_dim}], got {list(hidden.shape)}"
+            )
         if starts is not None and starts.shape != x.shape[:2]:
             raise ValueError(f"GRUCore: starts must have shape {list(x.shape[:2])}, got {list(starts.shape)}")
         outputs = []
@@ -117,8 +133,10 @@ class CategoricalHead(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> Distribution:
         if logits.shape[-1] != self.num_actions:
-            raise ValueError(f"CategoricalHead: actor output must have {self.num_actions} logits in its last "
-                             f"dimension, got shape {list(logits.shape)}")
+            raise ValueError(
+                f"CategoricalHead: actor output must have {self.num_actions} logits in its last "
+                f"dimension, got shape {list(logits.shape)}"
+            )
         return Categorical(logits=logits, validate_args=False)
 
 
@@ -133,10 +151,13 @@ class DiagGaussianHead(nn.Module):
 
     def forward(self, mean: torch.Tensor) -> Distribution:
         if mean.shape[-1] != self.action_dim:
-            raise ValueError(f"DiagGaussianHead: actor output must have {self.action_dim} means in its last "
-                             f"dimension, got shape {list(mean.shape)}")
-        return Independent(Normal(mean, self.log_std.exp().expand_as(mean), validate_args=False), 1,
-                           validate_args=False)
+            raise ValueError(
+                f"DiagGaussianHead: actor output must have {self.action_dim} means in its last "
+                f"dimension, got shape {list(mean.shape)}"
+            )
+        return Independent(
+            Normal(mean, self.log_std.exp().expand_as(mean), validate_args=False), 1, validate_args=False
+        )
 
 
 def head_for(action_space: gym.Space, log_std_init: float = 0.0) -> nn.Module:
@@ -184,9 +205,16 @@ class ActorCritic(nn.Module):
         return [*self.actor.parameters(), *self.head.parameters()]
 
 
-def default_actor_critic(obs_space: gym.Space, action_space: gym.Space, hidden: Sequence[int] = (64, 64),
-                         log_std_init: float = 0.0, *, actor: nn.Module | None = None,
-                         critic: nn.Module | None = None, with_critic: bool = True) -> ActorCritic:
+def default_actor_critic(
+    obs_space: gym.Space,
+    action_space: gym.Space,
+    hidden: Sequence[int] = (64, 64),
+    log_std_init: float = 0.0,
+    *,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+    with_critic: bool = True,
+) -> ActorCritic:
     """An ActorCritic for the spaces: `actor` and `critic` where given (any nn.Module, e.g. a
     QuantumLayer), else CleanRL's MLPs (tanh, orthogonal init, actor output gain 0.01, critic 1.0) for a
     1-D Box observation space, or GridCNNs for image observations [C, H, W]. with_critic=False: no critic."""
@@ -198,6 +226,7 @@ def default_actor_critic(obs_space: gym.Space, action_space: gym.Space, hidden: 
     out = actor_output_dim(action_space)
     shape = obs_space.shape
     if len(shape) == 3:
+
         def build(dim, gain):
             return GridCNN(*shape, dim, out_gain=gain)
     else:
@@ -206,6 +235,7 @@ def default_actor_critic(obs_space: gym.Space, action_space: gym.Space, hidden: 
         def build(dim, gain):
             net = mlp(in_dim, dim, hidden, out_gain=gain)
             return net if len(shape) == 1 else nn.Sequential(nn.Flatten(), net)
+
     if actor is None:
         actor = build(out, 0.01)
     if critic is None and with_critic:
@@ -213,5 +243,14 @@ def default_actor_critic(obs_space: gym.Space, action_space: gym.Space, hidden: 
     return ActorCritic(actor, critic if with_critic else None, head_for(action_space, log_std_init))
 
 
-__all__ = ["ActorCritic", "CategoricalHead", "DiagGaussianHead", "GRUCore", "GridCNN", "actor_output_dim",
-           "default_actor_critic", "head_for", "mlp"]
+__all__ = [
+    "ActorCritic",
+    "CategoricalHead",
+    "DiagGaussianHead",
+    "GRUCore",
+    "GridCNN",
+    "actor_output_dim",
+    "default_actor_critic",
+    "head_for",
+    "mlp",
+]

@@ -30,9 +30,20 @@ ActFn = Callable[[np.ndarray, int], np.ndarray]
 LearnFn = Callable[[int, int], dict[str, float]]
 
 
-def run(env: gym.vector.VectorEnv, result: TrainResult, buffer: ReplayBuffer, act: ActFn, learn: LearnFn, *,
-        seed: int, total_timesteps: int, learning_starts: int, train_frequency: int, gradient_steps: int,
-        log: LogFn | None = None) -> TrainResult:
+def run(
+    env: gym.vector.VectorEnv,
+    result: TrainResult,
+    buffer: ReplayBuffer,
+    act: ActFn,
+    learn: LearnFn,
+    *,
+    seed: int,
+    total_timesteps: int,
+    learning_starts: int,
+    train_frequency: int,
+    gradient_steps: int,
+    log: LogFn | None = None,
+) -> TrainResult:
     """Runs `total_timesteps // num_envs` vector-env steps of `act` on `env` (reset with `seed`), learning as
     described in the module docstring; fills `result` (episodes, metrics, step count, timings) and returns it."""
     num_envs = env.num_envs
@@ -55,8 +66,13 @@ def run(env: gym.vector.VectorEnv, result: TrainResult, buffer: ReplayBuffer, ac
         obs = next_obs
         if log is not None:
             for i in range(num_logged, len(tracker.finished_returns)):
-                log(global_step, {"charts/episode_return": tracker.finished_returns[i],
-                                  "charts/episode_length": float(tracker.finished_lengths[i])})
+                log(
+                    global_step,
+                    {
+                        "charts/episode_return": tracker.finished_returns[i],
+                        "charts/episode_length": float(tracker.finished_lengths[i]),
+                    },
+                )
         num_logged = len(tracker.finished_returns)
         if global_step <= learning_starts or iteration % train_frequency != 0 or len(buffer) == 0:
             continue
@@ -65,8 +81,11 @@ def run(env: gym.vector.VectorEnv, result: TrainResult, buffer: ReplayBuffer, ac
             metrics = learn(num_updates, global_step)
             num_updates += 1
         times["update"] += time.perf_counter() - t2
-        metrics = {"global_step": float(global_step), **metrics,
-                   "charts/sps": global_step / (time.perf_counter() - start)}
+        metrics = {
+            "global_step": float(global_step),
+            **metrics,
+            "charts/sps": global_step / (time.perf_counter() - start),
+        }
         result.metrics.append(metrics)
         if log is not None:
             log(global_step, metrics)

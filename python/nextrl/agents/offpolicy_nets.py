@@ -21,8 +21,9 @@ class EnsembleMLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, num_members: int = 2, hidden: Sequence[int] = (256, 256)):
         super().__init__()
         if in_dim < 1 or out_dim < 1 or num_members < 1:
-            raise ValueError(f"EnsembleMLP: in_dim, out_dim and num_members must be >= 1, got {in_dim}, "
-                             f"{out_dim}, {num_members}")
+            raise ValueError(
+                f"EnsembleMLP: in_dim, out_dim and num_members must be >= 1, got {in_dim}, {out_dim}, {num_members}"
+            )
         dims = [in_dim, *hidden, out_dim]
         self.num_members, self.out_dim = num_members, out_dim
         self.weights = nn.ParameterList()
@@ -86,8 +87,10 @@ def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str)
         try:
             target = copy.deepcopy(online)
         except (TypeError, RuntimeError) as e:
-            raise TypeError(f"{fn}: {name} cannot be deep-copied ({e}); pass {name}_target=, a second instance "
-                            "with the same architecture") from e
+            raise TypeError(
+                f"{fn}: {name} cannot be deep-copied ({e}); pass {name}_target=, a second instance "
+                "with the same architecture"
+            ) from e
     else:
         target.load_state_dict(online.state_dict())
     return target.requires_grad_(False)

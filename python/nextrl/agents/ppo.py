@@ -65,14 +65,24 @@ class PPOConfig:
 
     def __post_init__(self):
         if self.num_steps < 1 or self.num_minibatches < 1 or self.update_epochs < 1:
-            raise ValueError(f"PPOConfig: num_steps, num_minibatches and update_epochs must be >= 1, got "
-                             f"{self.num_steps}, {self.num_minibatches}, {self.update_epochs}")
+            raise ValueError(
+                f"PPOConfig: num_steps, num_minibatches and update_epochs must be >= 1, got "
+                f"{self.num_steps}, {self.num_minibatches}, {self.update_epochs}"
+            )
         if not 0 <= self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError(f"PPOConfig: gamma and gae_lambda must be in [0, 1], got {self.gamma}, {self.gae_lambda}")
 
 
-def ppo_loss(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, values: Tensor, old_values: Tensor,
-             returns_: Tensor, entropy: Tensor, cfg: PPOConfig) -> tuple[Tensor, dict[str, float]]:
+def ppo_loss(
+    log_probs: Tensor,
+    old_log_probs: Tensor,
+    advantages: Tensor,
+    values: Tensor,
+    old_values: Tensor,
+    returns_: Tensor,
+    entropy: Tensor,
+    cfg: PPOConfig,
+) -> tuple[Tensor, dict[str, float]]:
     """PPO loss on one minibatch (all [B]):
         ratio = exp(log_probs - old_log_probs)
         pg = mean(max(-A ratio, -A clip(ratio, 1 - eps, 1 + eps)))       (A normalized if cfg.norm_adv)
@@ -94,21 +104,37 @@ def ppo_loss(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, value
     loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
     with torch.no_grad():
         log_ratio, ratio = log_ratio.detach(), ratio.detach()
-        stats = {"losses/policy": float(pg_loss.detach()), "losses/value": float(v_loss.detach()),
-                 "losses/entropy": float(ent.detach()),
-                 "losses/approx_kl": float(((ratio - 1) - log_ratio).mean()),
-                 "losses/clipfrac": float(((ratio - 1).abs() > cfg.clip_coef).float().mean())}
+        stats = {
+            "losses/policy": float(pg_loss.detach()),
+            "losses/value": float(v_loss.detach()),
+            "losses/entropy": float(ent.detach()),
+            "losses/approx_kl": float(((ratio - 1) - log_ratio).mean()),
+            "losses/clipfrac": float(((ratio - 1).abs() > cfg.clip_coef).float().mean()),
+        }
     return loss, stats
 
 
-def train(env: gym.vector.VectorEnv, cfg: PPOConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: PPOConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+) -> TrainResult:
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
     means [B, d]) and `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     check_env("ppo.train", env)
     with seeded(seed) as gen:
-        policy = default_actor_critic(env.single_observation_space, env.single_action_space, cfg.hidden,
-                                      cfg.log_std_init, actor=actor, critic=critic)
+        policy = default_actor_critic(
+            env.single_observation_space,
+            env.single_action_space,
+            cfg.hidden,
+            cfg.log_std_init,
+            actor=actor,
+            critic=critic,
+        )
         opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
@@ -121,10 +147,18 @@ def train(env: gym.vector.VectorEnv, cfg: PPOConfig, *, seed: int, log: LogFn | 
             collect(policy, rollout, c)
             t0 = time.perf_counter()
             # 2. advantages (C++ GAE; the scan stops at every done, reset steps are masked below)
-            adv, ret = returns.gae(rollout.rewards, rollout.values, rollout.next_values(), rollout.terminations,
-                                   rollout.truncations, gamma=cfg.gamma, lam=cfg.gae_lambda)
+            adv, ret = returns.gae(
+                rollout.rewards,
+                rollout.values,
+                rollout.next_values(),
+                rollout.terminations,
+                rollout.truncations,
+                gamma=cfg.gamma,
+                lam=cfg.gae_lambda,
+            )
             b_obs, b_actions, b_logp, b_adv, b_ret, b_values = rollout.flat(
-                rollout.obs, rollout.actions, rollout.log_probs, adv, ret, rollout.values)
+                rollout.obs, rollout.actions, rollout.log_probs, adv, ret, rollout.values
+            )
             # 3. minibatch epochs
             batch = b_obs.shape[0]
             mb_size = max(2, math.ceil(batch / cfg.num_minibatches))
@@ -132,12 +166,20 @@ def train(env: gym.vector.VectorEnv, cfg: PPOConfig, *, seed: int, log: LogFn | 
             for _ in range(cfg.update_epochs):
                 perm = torch.randperm(batch, generator=gen)
                 for i in range(0, batch, mb_size):
-                    mb = perm[i:i + mb_size]
+                    mb = perm[i : i + mb_size]
                     if mb.numel() < 2:
                         continue
                     dist = policy.dist(b_obs[mb])
-                    loss, stats = ppo_loss(dist.log_prob(b_actions[mb]), b_logp[mb], b_adv[mb],
-                                           policy.value(b_obs[mb]), b_values[mb], b_ret[mb], dist.entropy(), cfg)
+                    loss, stats = ppo_loss(
+                        dist.log_prob(b_actions[mb]),
+                        b_logp[mb],
+                        b_adv[mb],
+                        policy.value(b_obs[mb]),
+                        b_values[mb],
+                        b_ret[mb],
+                        dist.entropy(),
+                        cfg,
+                    )
                     opt.zero_grad()
                     loss.backward()
                     nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)

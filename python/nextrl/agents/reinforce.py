@@ -54,11 +54,12 @@ class ReinforceConfig:
             raise ValueError(f"ReinforceConfig: num_steps must be >= 1, got {self.num_steps}")
 
 
-def reinforce_loss(log_probs: Tensor, returns_: Tensor, baselines: Tensor, entropy: Tensor,
-                   cfg: ReinforceConfig) -> tuple[Tensor, dict[str, float]]:
+def reinforce_loss(
+    log_probs: Tensor, returns_: Tensor, baselines: Tensor, entropy: Tensor, cfg: ReinforceConfig
+) -> tuple[Tensor, dict[str, float]]:
     """REINFORCE-with-baseline loss (all [B]):
-        A = G - stop_gradient(b)   (normalized over the batch when cfg.norm_adv)
-        loss = -mean(log_probs A) + baseline_coef mean((G - b)^2) - ent_coef mean(entropy)"""
+    A = G - stop_gradient(b)   (normalized over the batch when cfg.norm_adv)
+    loss = -mean(log_probs A) + baseline_coef mean((G - b)^2) - ent_coef mean(entropy)"""
     adv = returns_ - baselines.detach()
     if cfg.norm_adv and adv.numel() > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -66,18 +67,34 @@ def reinforce_loss(log_probs: Tensor, returns_: Tensor, baselines: Tensor, entro
     b_loss = ((returns_ - baselines) ** 2).mean()
     ent = entropy.mean()
     loss = pg_loss + cfg.baseline_coef * b_loss - cfg.ent_coef * ent
-    return loss, {"losses/policy": float(pg_loss.detach()), "losses/baseline": float(b_loss.detach()),
-                  "losses/entropy": float(ent.detach())}
+    return loss, {
+        "losses/policy": float(pg_loss.detach()),
+        "losses/baseline": float(b_loss.detach()),
+        "losses/entropy": float(ent.detach()),
+    }
 
 
-def train(env: gym.vector.VectorEnv, cfg: ReinforceConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: ReinforceConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+) -> TrainResult:
     """Trains REINFORCE with baseline on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs ->
     logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
     check_env("reinforce.train", env)
     with seeded(seed):
-        policy = default_actor_critic(env.single_observation_space, env.single_action_space, cfg.hidden,
-                                      cfg.log_std_init, actor=actor, critic=critic)
+        policy = default_actor_critic(
+            env.single_observation_space,
+            env.single_action_space,
+            cfg.hidden,
+            cfg.log_std_init,
+            actor=actor,
+            critic=critic,
+        )
         opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
@@ -85,8 +102,13 @@ def train(env: gym.vector.VectorEnv, cfg: ReinforceConfig, *, seed: int, log: Lo
         for _ in range(max(1, cfg.total_timesteps // (cfg.num_steps * env.num_envs))):
             collect(policy, rollout, c)
             t0 = time.perf_counter()
-            g = returns.discounted_returns(rollout.rewards, rollout.terminations, rollout.truncations, gamma=cfg.gamma,
-                                           next_values=rollout.next_values() if cfg.bootstrap else None)
+            g = returns.discounted_returns(
+                rollout.rewards,
+                rollout.terminations,
+                rollout.truncations,
+                gamma=cfg.gamma,
+                next_values=rollout.next_values() if cfg.bootstrap else None,
+            )
             b_obs, b_actions, b_ret = rollout.flat(rollout.obs, rollout.actions, g)
             dist = policy.dist(b_obs)
             loss, stats = reinforce_loss(dist.log_prob(b_actions), b_ret, policy.value(b_obs), dist.entropy(), cfg)

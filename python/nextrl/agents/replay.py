@@ -60,9 +60,18 @@ class ReplayBuffer:
     """Uniform circular replay buffer over `num_envs` parallel envs (and `num_agents` agents per env, when
     given); the oldest transitions are overwritten once `capacity` is reached."""
 
-    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
-                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99,
-                 num_agents: int | None = None):
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: Sequence[int],
+        action_shape: Sequence[int] = (),
+        *,
+        num_envs: int,
+        action_dtype=np.float32,
+        n_step: int = 1,
+        gamma: float = 0.99,
+        num_agents: int | None = None,
+    ):
         if capacity < 1:
             raise ValueError(f"ReplayBuffer: capacity must be >= 1, got {capacity}")
         if num_envs < 1:
@@ -74,8 +83,10 @@ class ReplayBuffer:
         if num_agents is not None and num_agents < 1:
             raise ValueError(f"ReplayBuffer: num_agents must be >= 1 or None, got {num_agents}")
         if num_agents is not None and n_step != 1:
-            raise ValueError(f"ReplayBuffer: n_step must be 1 with num_agents (agents end their episodes at "
-                             f"different steps), got {n_step}")
+            raise ValueError(
+                f"ReplayBuffer: n_step must be 1 with num_agents (agents end their episodes at "
+                f"different steps), got {n_step}"
+            )
         self.capacity, self.num_envs, self.n_step, self.gamma = int(capacity), int(num_envs), int(n_step), gamma
         self.num_agents = num_agents
         self.agent_shape = () if num_agents is None else (int(num_agents),)
@@ -87,8 +98,8 @@ class ReplayBuffer:
         self.rewards = np.zeros((capacity, *a), dtype=np.float32)
         self.terminations = np.zeros((capacity, *a), dtype=np.float32)
         self.discounts = np.zeros(capacity, dtype=np.float32)
-        self.pos = 0       # next slot to write
-        self.size = 0      # slots filled
+        self.pos = 0  # next slot to write
+        self.size = 0  # slots filled
         # n-step windows: the last (at most n) unfinished steps of each env, oldest first
         self._win_obs = np.zeros((num_envs, n_step, *self.obs_shape), dtype=np.float32)
         self._win_actions = np.zeros((num_envs, n_step, *self.action_shape), dtype=action_dtype)
@@ -108,16 +119,26 @@ class ReplayBuffer:
         actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=np.float64)
         terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
         valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        for name, a, shape in [("obs", obs, (e, *ag, *self.obs_shape)),
-                               ("next_obs", next_obs, (e, *ag, *self.obs_shape)),
-                               ("actions", actions, (e, *ag, *self.action_shape)), ("rewards", rewards, (e, *ag)),
-                               ("terminations", terms, (e, *ag)), ("truncations", truncs, (e, *ag)),
-                               ("valid", valid, (e,))]:
+        for name, a, shape in [
+            ("obs", obs, (e, *ag, *self.obs_shape)),
+            ("next_obs", next_obs, (e, *ag, *self.obs_shape)),
+            ("actions", actions, (e, *ag, *self.action_shape)),
+            ("rewards", rewards, (e, *ag)),
+            ("terminations", terms, (e, *ag)),
+            ("truncations", truncs, (e, *ag)),
+            ("valid", valid, (e,)),
+        ]:
             if a.shape != shape:
                 raise ValueError(f"ReplayBuffer.add: {name} must have shape {shape}, got {a.shape}")
         if self.n_step == 1:
-            self._store(obs[valid], actions[valid], rewards[valid], next_obs[valid], terms[valid],
-                        np.full(int(valid.sum()), self.gamma))
+            self._store(
+                obs[valid],
+                actions[valid],
+                rewards[valid],
+                next_obs[valid],
+                terms[valid],
+                np.full(int(valid.sum()), self.gamma),
+            )
             return
         rows = np.flatnonzero(valid)
         slot = self._win_len[rows]
@@ -128,8 +149,14 @@ class ReplayBuffer:
         done = valid & (terms | truncs)
         full = np.flatnonzero(valid & ~done & (self._win_len == self.n_step))
         if full.size:  # the oldest step of a full window gets its n-step return; the window slides by one
-            self._store(self._win_obs[full, 0], self._win_actions[full, 0], self._win_rewards[full] @ self._powers,
-                        next_obs[full], np.zeros(full.size, dtype=bool), np.full(full.size, self.gamma**self.n_step))
+            self._store(
+                self._win_obs[full, 0],
+                self._win_actions[full, 0],
+                self._win_rewards[full] @ self._powers,
+                next_obs[full],
+                np.zeros(full.size, dtype=bool),
+                np.full(full.size, self.gamma**self.n_step),
+            )
             self._win_obs[full, :-1] = self._win_obs[full, 1:]
             self._win_actions[full, :-1] = self._win_actions[full, 1:]
             self._win_rewards[full, :-1] = self._win_rewards[full, 1:]
@@ -141,18 +168,27 @@ class ReplayBuffer:
             for k in range(m - 1, -1, -1):
                 acc = self._win_rewards[i, k] + self.gamma * acc
                 returns[k] = acc
-            self._store(self._win_obs[i, :m], self._win_actions[i, :m], returns,
-                        np.broadcast_to(next_obs[i], (m, *self.obs_shape)), np.full(m, terms[i]),
-                        self.gamma ** np.arange(m, 0, -1, dtype=np.float64))
+            self._store(
+                self._win_obs[i, :m],
+                self._win_actions[i, :m],
+                returns,
+                np.broadcast_to(next_obs[i], (m, *self.obs_shape)),
+                np.full(m, terms[i]),
+                self.gamma ** np.arange(m, 0, -1, dtype=np.float64),
+            )
             self._win_len[i] = 0
 
     def _store(self, obs, actions, rewards, next_obs, terminations, discounts) -> np.ndarray:
         """Writes m transitions at the circular write position; returns their slots [m] int64."""
         m = len(rewards)
         if m > self.capacity:  # only the newest `capacity` survive
-            obs, actions, rewards, next_obs = obs[-self.capacity:], actions[-self.capacity:], \
-                rewards[-self.capacity:], next_obs[-self.capacity:]
-            terminations, discounts, m = terminations[-self.capacity:], discounts[-self.capacity:], self.capacity
+            obs, actions, rewards, next_obs = (
+                obs[-self.capacity :],
+                actions[-self.capacity :],
+                rewards[-self.capacity :],
+                next_obs[-self.capacity :],
+            )
+            terminations, discounts, m = terminations[-self.capacity :], discounts[-self.capacity :], self.capacity
         slots = (self.pos + np.arange(m)) % self.capacity
         self.obs[slots] = obs
         self.actions[slots] = actions
@@ -167,12 +203,15 @@ class ReplayBuffer:
     def _batch(self, indices: np.ndarray, weights: np.ndarray | None = None) -> ReplayBatch:
         b = len(indices)
         return ReplayBatch(
-            obs=torch.from_numpy(self.obs[indices]), actions=torch.from_numpy(self.actions[indices]),
-            rewards=torch.from_numpy(self.rewards[indices]), next_obs=torch.from_numpy(self.next_obs[indices]),
+            obs=torch.from_numpy(self.obs[indices]),
+            actions=torch.from_numpy(self.actions[indices]),
+            rewards=torch.from_numpy(self.rewards[indices]),
+            next_obs=torch.from_numpy(self.next_obs[indices]),
             terminations=torch.from_numpy(self.terminations[indices]),
             discounts=torch.from_numpy(self.discounts[indices]),
             weights=torch.ones(b) if weights is None else torch.from_numpy(weights.astype(np.float32)),
-            indices=indices)
+            indices=indices,
+        )
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
         """`batch_size` transitions drawn uniformly with replacement."""
@@ -187,11 +226,22 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay (Schaul et al. 2016) on the C++ sum-tree, stratified sampling.
     Call `update_priorities(batch.indices, td_errors)` after each learning step."""
 
-    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
-                 num_envs: int, action_dtype=np.float32, n_step: int = 1, gamma: float = 0.99,
-                 alpha: float = 0.6, eps: float = 1e-6):
-        super().__init__(capacity, obs_shape, action_shape, num_envs=num_envs, action_dtype=action_dtype,
-                         n_step=n_step, gamma=gamma)
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: Sequence[int],
+        action_shape: Sequence[int] = (),
+        *,
+        num_envs: int,
+        action_dtype=np.float32,
+        n_step: int = 1,
+        gamma: float = 0.99,
+        alpha: float = 0.6,
+        eps: float = 1e-6,
+    ):
+        super().__init__(
+            capacity, obs_shape, action_shape, num_envs=num_envs, action_dtype=action_dtype, n_step=n_step, gamma=gamma
+        )
         if alpha < 0:
             raise ValueError(f"PrioritizedReplayBuffer: alpha must be >= 0, got {alpha}")
         if eps <= 0:
@@ -224,11 +274,14 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             td_errors = td_errors.detach().cpu().numpy()
         td = np.asarray(td_errors, dtype=np.float64)
         if td.shape != np.shape(indices):
-            raise ValueError(f"PrioritizedReplayBuffer.update_priorities: td_errors must have shape "
-                             f"{np.shape(indices)} like indices, got {td.shape}")
+            raise ValueError(
+                f"PrioritizedReplayBuffer.update_priorities: td_errors must have shape "
+                f"{np.shape(indices)} like indices, got {td.shape}"
+            )
         if not np.all(np.isfinite(td)):
-            raise ValueError("PrioritizedReplayBuffer.update_priorities: td_errors must be finite, got "
-                             f"{td[~np.isfinite(td)][0]}")
+            raise ValueError(
+                f"PrioritizedReplayBuffer.update_priorities: td_errors must be finite, got {td[~np.isfinite(td)][0]}"
+            )
         priorities = (np.abs(td) + self.eps) ** self.alpha
         self.tree.update(np.asarray(indices), priorities)
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
@@ -273,8 +326,16 @@ class SequenceReplayBuffer:
     reset step that follows it. `sample` draws windows of `seq_len` consecutive stored steps of one env,
     uniformly over all windows that lie inside the stored stream."""
 
-    def __init__(self, capacity: int, obs_shape: Sequence[int], action_shape: Sequence[int] = (), *,
-                 num_envs: int, action_dtype=np.float32, num_agents: int | None = None):
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: Sequence[int],
+        action_shape: Sequence[int] = (),
+        *,
+        num_envs: int,
+        action_dtype=np.float32,
+        num_agents: int | None = None,
+    ):
         if num_envs < 1:
             raise ValueError(f"SequenceReplayBuffer: num_envs must be >= 1, got {num_envs}")
         if capacity < num_envs:
@@ -294,8 +355,8 @@ class SequenceReplayBuffer:
         self.truncations = np.zeros((t, e, *a), dtype=bool)
         self.is_first = np.zeros((t, e), dtype=bool)
         self.valid = np.zeros((t, e), dtype=bool)
-        self.total = 0                                   # steps added per env since creation
-        self._next_first = np.ones(e, dtype=bool)        # the next row starts an episode
+        self.total = 0  # steps added per env since creation
+        self._next_first = np.ones(e, dtype=bool)  # the next row starts an episode
         self._prev_done = np.zeros(e, dtype=bool)
 
     def __len__(self) -> int:
@@ -311,10 +372,14 @@ class SequenceReplayBuffer:
         rewards = np.asarray(rewards, dtype=np.float32)
         terms, truncs = np.asarray(terminations, dtype=bool), np.asarray(truncations, dtype=bool)
         valid = np.ones(e, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        for name, x, shape in [("obs", obs, (e, *ag, *self.obs_shape)),
-                               ("actions", actions, (e, *ag, *self.action_shape)),
-                               ("rewards", rewards, (e, *ag)), ("terminations", terms, (e, *ag)),
-                               ("truncations", truncs, (e, *ag)), ("valid", valid, (e,))]:
+        for name, x, shape in [
+            ("obs", obs, (e, *ag, *self.obs_shape)),
+            ("actions", actions, (e, *ag, *self.action_shape)),
+            ("rewards", rewards, (e, *ag)),
+            ("terminations", terms, (e, *ag)),
+            ("truncations", truncs, (e, *ag)),
+            ("valid", valid, (e,)),
+        ]:
             if x.shape != shape:
                 raise ValueError(f"SequenceReplayBuffer.add: {name} must have shape {shape}, got {x.shape}")
         row = self.total % self.steps_per_env
@@ -330,24 +395,35 @@ class SequenceReplayBuffer:
     def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator) -> SequenceBatch:
         """`batch_size` windows of `seq_len` steps, each from a uniformly drawn env and start (with replacement)."""
         if batch_size < 1 or seq_len < 1:
-            raise ValueError(f"SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got {batch_size}, "
-                             f"{seq_len}")
+            raise ValueError(
+                f"SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}"
+            )
         stored = min(self.total, self.steps_per_env)
         if seq_len > stored:
-            raise ValueError(f"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env ({stored}), "
-                             f"got {seq_len}; add more steps first")
+            raise ValueError(
+                f"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env ({stored}), "
+                f"got {seq_len}; add more steps first"
+            )
         oldest = self.total - stored
         starts = oldest + rng.integers(0, stored - seq_len + 1, size=batch_size)
         env_ids = rng.integers(0, self.num_envs, size=batch_size)
-        rows = (starts[:, None] + np.arange(seq_len)) % self.steps_per_env     # [B, L]
+        rows = (starts[:, None] + np.arange(seq_len)) % self.steps_per_env  # [B, L]
         cols = env_ids[:, None]
 
         def take(x):
             return torch.from_numpy(np.ascontiguousarray(x[rows, cols]))
-        return SequenceBatch(obs=take(self.obs), actions=take(self.actions), rewards=take(self.rewards),
-                             terminations=take(self.terminations), truncations=take(self.truncations),
-                             is_first=take(self.is_first), valid=take(self.valid), env_ids=env_ids,
-                             starts=starts.astype(np.int64))
+
+        return SequenceBatch(
+            obs=take(self.obs),
+            actions=take(self.actions),
+            rewards=take(self.rewards),
+            terminations=take(self.terminations),
+            truncations=take(self.truncations),
+            is_first=take(self.is_first),
+            valid=take(self.valid),
+            env_ids=env_ids,
+            starts=starts.astype(np.int64),
+        )
 
 
 def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:

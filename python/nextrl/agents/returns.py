@@ -74,6 +74,7 @@ def _columns(fn: str, rewards, **arrays):
         if isinstance(a, torch.Tensor):
             a = a.detach().cpu()
         return a.reshape(shape[0], int(np.prod(shape[1:])))
+
     return [cols(a) for a in out]
 
 
@@ -86,53 +87,88 @@ def next_values_from(values: _Array, last_value: _Array) -> _Array:
     return np.concatenate([values[1:], np.asarray(last_value, dtype=values.dtype).reshape(1, -1)], axis=0)
 
 
-def gae(rewards: _Array, values: _Array, next_values: _Array, terminations: _Array, truncations: _Array, *,
-        gamma: float, lam: float) -> tuple[_Array, _Array]:
+def gae(
+    rewards: _Array,
+    values: _Array,
+    next_values: _Array,
+    terminations: _Array,
+    truncations: _Array,
+    *,
+    gamma: float,
+    lam: float,
+) -> tuple[_Array, _Array]:
     """Generalized advantage estimation (Schulman et al. 2016, arXiv:1506.02438):
         delta_t = r_t + gamma (1 - term_t) V(s'_t) - V(s_t)
         A_t = sum_l (gamma lam)^l delta_{t+l}, summed up to the end of the episode or rollout.
     Returns (advantages, returns = advantages + values), each [T, N]."""
     fn = "gae"
-    rc, vc, nvc, tc, trc = _columns(fn, rewards, values=values, next_values=next_values, terminations=terminations,
-                                    truncations=truncations)
+    rc, vc, nvc, tc, trc = _columns(
+        fn, rewards, values=values, next_values=next_values, terminations=terminations, truncations=truncations
+    )
     r = _floats(fn, "rewards", rc, None)
     v = _floats(fn, "values", vc, r.dtype)
-    adv = _core.gae(r, v, _floats(fn, "next_values", nvc, r.dtype), _flags(fn, "terminations", tc),
-                    _flags(fn, "truncations", trc), float(gamma), float(lam))
+    adv = _core.gae(
+        r,
+        v,
+        _floats(fn, "next_values", nvc, r.dtype),
+        _flags(fn, "terminations", tc),
+        _flags(fn, "truncations", trc),
+        float(gamma),
+        float(lam),
+    )
     return _out(adv, rewards), _out(adv + v, rewards)
 
 
-def discounted_returns(rewards: _Array, terminations: _Array, truncations: _Array, *, gamma: float,
-                       next_values: _Array | None = None) -> _Array:
+def discounted_returns(
+    rewards: _Array, terminations: _Array, truncations: _Array, *, gamma: float, next_values: _Array | None = None
+) -> _Array:
     """Discounted returns G_t = sum_k gamma^k r_{t+k} up to the episode's (or rollout's) last step, plus
     gamma^m V(s') there when the episode was truncated or the rollout ends (not on termination). With
     `next_values=None` nothing is bootstrapped (pure Monte Carlo inside the rollout). [T, N]."""
     fn = "discounted_returns"
-    rc, nvc, tc, trc = _columns(fn, rewards, next_values=next_values, terminations=terminations,
-                                truncations=truncations)
+    rc, nvc, tc, trc = _columns(
+        fn, rewards, next_values=next_values, terminations=terminations, truncations=truncations
+    )
     r = _floats(fn, "rewards", rc, None)
     nv = None if nvc is None else _floats(fn, "next_values", nvc, r.dtype)
-    out = _core.discounted_returns(r, nv, _flags(fn, "terminations", tc), _flags(fn, "truncations", trc),
-                                   float(gamma))
+    out = _core.discounted_returns(r, nv, _flags(fn, "terminations", tc), _flags(fn, "truncations", trc), float(gamma))
     return _out(out, rewards)
 
 
-def nstep_returns(rewards: _Array, next_values: _Array, terminations: _Array, truncations: _Array, *,
-                  gamma: float, n_steps: int) -> _Array:
+def nstep_returns(
+    rewards: _Array, next_values: _Array, terminations: _Array, truncations: _Array, *, gamma: float, n_steps: int
+) -> _Array:
     """n-step returns: with m = min(n_steps, steps to the end of the episode or rollout),
     G_t = sum_{k<m} gamma^k r_{t+k} + gamma^m (1 - term) V(s'_{t+m-1}). [T, N]."""
     fn = "nstep_returns"
-    rc, nvc, tc, trc = _columns(fn, rewards, next_values=next_values, terminations=terminations,
-                                truncations=truncations)
+    rc, nvc, tc, trc = _columns(
+        fn, rewards, next_values=next_values, terminations=terminations, truncations=truncations
+    )
     r = _floats(fn, "rewards", rc, None)
-    out = _core.nstep_returns(r, _floats(fn, "next_values", nvc, r.dtype), _flags(fn, "terminations", tc),
-                              _flags(fn, "truncations", trc), float(gamma), int(n_steps))
+    out = _core.nstep_returns(
+        r,
+        _floats(fn, "next_values", nvc, r.dtype),
+        _flags(fn, "terminations", tc),
+        _flags(fn, "truncations", trc),
+        float(gamma),
+        int(n_steps),
+    )
     return _out(out, rewards)
 
 
-def vtrace(rewards: _Array, values: _Array, next_values: _Array, terminations: _Array, truncations: _Array,
-           log_rhos: _Array, *, gamma: float, rho_bar: float = 1.0, c_bar: float = 1.0,
-           pg_rho_bar: float | None = None) -> tuple[_Array, _Array]:
+def vtrace(
+    rewards: _Array,
+    values: _Array,
+    next_values: _Array,
+    terminations: _Array,
+    truncations: _Array,
+    log_rhos: _Array,
+    *,
+    gamma: float,
+    rho_bar: float = 1.0,
+    c_bar: float = 1.0,
+    pg_rho_bar: float | None = None,
+) -> tuple[_Array, _Array]:
     """V-trace (Espeholt et al. 2018, arXiv:1802.01561), log_rhos = log pi(a|s) - log mu(a|s):
         vs_t = V(s_t) + sum_k gamma^k (prod_{i<k} c_{t+i}) rho_{t+k} delta_{t+k}
     with rho = min(rho_bar, ratio), c = min(c_bar, ratio), up to the end of the episode or rollout, and
@@ -140,13 +176,28 @@ def vtrace(rewards: _Array, values: _Array, next_values: _Array, terminations: _
     where vs_{t+1} is V(s'_t) at a truncation or the rollout's end. pg_rho_bar defaults to rho_bar.
     Returns (vs, pg_advantages), each [T, N]."""
     fn = "vtrace"
-    rc, vc, nvc, tc, trc, lc = _columns(fn, rewards, values=values, next_values=next_values,
-                                        terminations=terminations, truncations=truncations, log_rhos=log_rhos)
+    rc, vc, nvc, tc, trc, lc = _columns(
+        fn,
+        rewards,
+        values=values,
+        next_values=next_values,
+        terminations=terminations,
+        truncations=truncations,
+        log_rhos=log_rhos,
+    )
     r = _floats(fn, "rewards", rc, None)
-    vs, pg = _core.vtrace(r, _floats(fn, "values", vc, r.dtype), _floats(fn, "next_values", nvc, r.dtype),
-                          _flags(fn, "terminations", tc), _flags(fn, "truncations", trc),
-                          _floats(fn, "log_rhos", lc, r.dtype), float(gamma), float(rho_bar), float(c_bar),
-                          float(rho_bar if pg_rho_bar is None else pg_rho_bar))
+    vs, pg = _core.vtrace(
+        r,
+        _floats(fn, "values", vc, r.dtype),
+        _floats(fn, "next_values", nvc, r.dtype),
+        _flags(fn, "terminations", tc),
+        _flags(fn, "truncations", trc),
+        _floats(fn, "log_rhos", lc, r.dtype),
+        float(gamma),
+        float(rho_bar),
+        float(c_bar),
+        float(rho_bar if pg_rho_bar is None else pg_rho_bar),
+    )
     return _out(vs, rewards), _out(pg, rewards)
 
 

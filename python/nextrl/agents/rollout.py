@@ -34,12 +34,19 @@ class Rollout:
     Box), log_probs, values, rewards [T, N, (A)] float32, terminations, truncations, valid [T, N, (A)] bool.
     obs_space and action_space are one agent's (the vector env's single_* spaces)."""
 
-    def __init__(self, num_steps: int, num_envs: int, obs_space: gym.Space, action_space: gym.Space,
-                 num_agents: int | None = None):
+    def __init__(
+        self,
+        num_steps: int,
+        num_envs: int,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        num_agents: int | None = None,
+    ):
         if num_steps < 1 or num_envs < 1:
             raise ValueError(f"Rollout: num_steps and num_envs must be >= 1, got {num_steps}, {num_envs}")
-        if num_agents is not None and (isinstance(num_agents, bool) or not isinstance(num_agents, int)
-                                       or num_agents < 1):
+        if num_agents is not None and (
+            isinstance(num_agents, bool) or not isinstance(num_agents, int) or num_agents < 1
+        ):
             raise ValueError(f"Rollout: num_agents must be an integer >= 1 or None, got {num_agents!r}")
         T, N = num_steps, num_envs
         self.num_steps, self.num_envs, self.num_agents = T, N, num_agents
@@ -48,8 +55,9 @@ class Rollout:
         """(T, N) or (T, N, A): the leading axes of every tensor"""
         discrete = isinstance(action_space, gym.spaces.Discrete)
         self.obs = torch.zeros((*lead, *obs_space.shape), dtype=torch.float32)
-        self.actions = torch.zeros((*lead, *(() if discrete else action_space.shape)),
-                                   dtype=torch.int64 if discrete else torch.float32)
+        self.actions = torch.zeros(
+            (*lead, *(() if discrete else action_space.shape)), dtype=torch.int64 if discrete else torch.float32
+        )
         self.log_probs = torch.zeros(lead)
         self.values = torch.zeros(lead)
         self.rewards = torch.zeros(lead)
@@ -109,8 +117,11 @@ class Collector:
     def record(self, result: TrainResult, stats: dict[str, float], log: LogFn | None) -> None:
         """Adds global_step, charts/sps and charts/episode_return (mean of the last 10 finished episodes) to
         one update's `stats`, appends them to result.metrics and passes them to `log`."""
-        stats = {"global_step": self.global_step, **stats,
-                 "charts/sps": self.global_step / max(time.perf_counter() - self.start_time, 1e-9)}
+        stats = {
+            "global_step": self.global_step,
+            **stats,
+            "charts/sps": self.global_step / max(time.perf_counter() - self.start_time, 1e-9),
+        }
         recent = self.tracker.finished_returns[-10:]
         if recent:
             stats["charts/episode_return"] = float(np.mean(recent))
@@ -166,18 +177,23 @@ def collect(policy, rollout: Rollout, c: Collector) -> None:
 def act_fn(policy, action_space: gym.Space, deterministic: bool = True):
     """numpy obs [N, ...] -> env actions [N, ...] of `policy` (mode of its distribution when
     deterministic), for common.evaluate."""
+
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return env_actions(policy.act(torch.as_tensor(np.asarray(obs, dtype=np.float32)), deterministic),
-                               action_space)
+            return env_actions(
+                policy.act(torch.as_tensor(np.asarray(obs, dtype=np.float32)), deterministic), action_space
+            )
+
     return act
 
 
 def check_env(fn: str, env) -> None:
     """Refuses anything but a Gymnasium VectorEnv with NEXT_STEP autoreset (what the rollout logic assumes)."""
     if not isinstance(env, gym.vector.VectorEnv):
-        raise TypeError(f"{fn}: env must be a gymnasium.vector.VectorEnv (e.g. gym.make_vec(id, num_envs=8, "
-                        f"vectorization_mode='sync')), got {type(env).__name__}")
+        raise TypeError(
+            f"{fn}: env must be a gymnasium.vector.VectorEnv (e.g. gym.make_vec(id, num_envs=8, "
+            f"vectorization_mode='sync')), got {type(env).__name__}"
+        )
     mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     if mode != gym.vector.AutoresetMode.NEXT_STEP and str(mode) != "NextStep":
         raise ValueError(f"{fn}: env must use NEXT_STEP autoreset, got {mode}")

@@ -74,8 +74,9 @@ def gaussian_params(actor_out: Tensor) -> tuple[Tensor, Tensor]:
     return mean, log_std
 
 
-def squashed_gaussian(mean: Tensor, log_std: Tensor, noise: Tensor, scale: Tensor,
-                      bias: Tensor) -> tuple[Tensor, Tensor]:
+def squashed_gaussian(
+    mean: Tensor, log_std: Tensor, noise: Tensor, scale: Tensor, bias: Tensor
+) -> tuple[Tensor, Tensor]:
     """Reparameterized sample a = bias + scale * tanh(u), u = mean + exp(log_std) * noise, and its log-density
     [B]: log N(u; mean, std) - sum_i log(scale_i * (1 - tanh(u_i)**2)) (Haarnoja et al. 2018, App. C), with
     log(1 - tanh(u)**2) = 2 (log 2 - u - softplus(-2u)) for stability."""
@@ -85,8 +86,14 @@ def squashed_gaussian(mean: Tensor, log_std: Tensor, noise: Tensor, scale: Tenso
     return bias + scale * torch.tanh(u), log_prob_u - log_det
 
 
-def critic_targets(next_q_target: Tensor, next_log_prob: Tensor, rewards: Tensor, terminations: Tensor,
-                   discounts: Tensor, alpha: float | Tensor) -> Tensor:
+def critic_targets(
+    next_q_target: Tensor,
+    next_log_prob: Tensor,
+    rewards: Tensor,
+    terminations: Tensor,
+    discounts: Tensor,
+    alpha: float | Tensor,
+) -> Tensor:
     """Soft TD targets [B]: r + discount * (1 - term) * (min_k Q'_k(s', a') - alpha * log pi(a'|s')), with
     next_q_target [B, 2] the target twins at a' ~ pi(.|s')."""
     soft_v = next_q_target.min(dim=1).values - alpha * next_log_prob
@@ -109,9 +116,20 @@ def alpha_loss(log_alpha: Tensor, log_prob: Tensor, target_entropy: float) -> Te
     return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
 
 
-def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_alpha: Tensor,
-           optimizers: dict[str, torch.optim.Optimizer], batch: ReplayBatch, cfg: SACConfig, scale: Tensor,
-           bias: Tensor, target_entropy: float, generator: torch.Generator, update_actor: bool) -> dict[str, float]:
+def update(
+    actor: nn.Module,
+    critic: nn.Module,
+    critic_target: nn.Module,
+    log_alpha: Tensor,
+    optimizers: dict[str, torch.optim.Optimizer],
+    batch: ReplayBatch,
+    cfg: SACConfig,
+    scale: Tensor,
+    bias: Tensor,
+    target_entropy: float,
+    generator: torch.Generator,
+    update_actor: bool,
+) -> dict[str, float]:
     """One critic step, then (if update_actor) one actor step and one alpha step, then the target update."""
     alpha = log_alpha.exp().detach() if cfg.autotune else cfg.alpha
     b, act_dim = batch.actions.shape
@@ -129,8 +147,7 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
     metrics = {"losses/critic": q_loss.item(), "losses/q_values": q.detach().mean().item()}
     if update_actor:
         mean, log_std = gaussian_params(actor(batch.obs))
-        actions, log_prob = squashed_gaussian(mean, log_std, torch.randn(b, act_dim, generator=generator),
-                                              scale, bias)
+        actions, log_prob = squashed_gaussian(mean, log_std, torch.randn(b, act_dim, generator=generator), scale, bias)
         critic.requires_grad_(False)
         pi_loss = actor_loss(critic(torch.cat([batch.obs, actions], dim=1)), log_prob, alpha)
         optimizers["actor"].zero_grad()
@@ -150,9 +167,16 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
     return metrics
 
 
-def train(env: gym.vector.VectorEnv, cfg: SACConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None,
-          critic_target: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: SACConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+    critic_target: nn.Module | None = None,
+) -> TrainResult:
     """Trains SAC on a Box-action vector env. `actor` maps obs [B, obs_dim] to [B, 2 * act_dim] (means,
     then unbounded log-std pre-activations); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to twin
     Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is
@@ -171,13 +195,17 @@ def train(env: gym.vector.VectorEnv, cfg: SACConfig, *, seed: int, log: LogFn | 
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac.train", "critic")
     log_alpha = LogAlpha(cfg.alpha)
-    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr)}
-    buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
-                          gamma=cfg.gamma)
-    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target,
-                                              "log_alpha": log_alpha})
+    optimizers = {
+        "actor": adam(actor.parameters(), lr=cfg.policy_lr),
+        "critic": adam(critic.parameters(), lr=cfg.q_lr),
+        "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr),
+    }
+    buffer = ReplayBuffer(
+        cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step, gamma=cfg.gamma
+    )
+    result = TrainResult(
+        config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target, "log_alpha": log_alpha}
+    )
 
     def act(obs: np.ndarray, global_step: int) -> np.ndarray:
         if global_step <= cfg.learning_starts:
@@ -191,12 +219,34 @@ def train(env: gym.vector.VectorEnv, cfg: SACConfig, *, seed: int, log: LogFn | 
         batch = buffer.sample(cfg.batch_size, rng)
         batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
         batch.actions = batch.actions.reshape(cfg.batch_size, -1)
-        return update(actor, critic, critic_target, log_alpha.value, optimizers, batch, cfg, scale, bias,
-                      target_entropy, generator, update_actor=num_updates % cfg.policy_frequency == 0)
+        return update(
+            actor,
+            critic,
+            critic_target,
+            log_alpha.value,
+            optimizers,
+            batch,
+            cfg,
+            scale,
+            bias,
+            target_entropy,
+            generator,
+            update_actor=num_updates % cfg.policy_frequency == 0,
+        )
 
-    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
-                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
-                         gradient_steps=cfg.gradient_steps, log=log)
+    return offpolicy.run(
+        env,
+        result,
+        buffer,
+        act,
+        learn,
+        seed=seed,
+        total_timesteps=cfg.total_timesteps,
+        learning_starts=cfg.learning_starts,
+        train_frequency=cfg.train_frequency,
+        gradient_steps=cfg.gradient_steps,
+        log=log,
+    )
 
 
 def deterministic_policy(actor: nn.Module, action_space):
@@ -209,8 +259,19 @@ def deterministic_policy(actor: nn.Module, action_space):
             mean, _ = gaussian_params(actor(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1)))
             a = (high + low) / 2 + (high - low) / 2 * torch.tanh(mean)
         return a.numpy().reshape(len(obs), *action_space.shape)
+
     return act
 
 
-__all__ = ["SACConfig", "actor_loss", "alpha_loss", "critic_loss", "critic_targets", "deterministic_policy",
-           "gaussian_params", "squashed_gaussian", "train", "update"]
+__all__ = [
+    "SACConfig",
+    "actor_loss",
+    "alpha_loss",
+    "critic_loss",
+    "critic_targets",
+    "deterministic_policy",
+    "gaussian_params",
+    "squashed_gaussian",
+    "train",
+    "update",
+]

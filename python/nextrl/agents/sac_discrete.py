@@ -67,8 +67,14 @@ class SACDiscreteConfig:
     """hidden widths of the built-in actor and critics (ReLU)"""
 
 
-def critic_targets(next_q_target: Tensor, next_log_probs: Tensor, rewards: Tensor, terminations: Tensor,
-                   discounts: Tensor, alpha: float | Tensor) -> Tensor:
+def critic_targets(
+    next_q_target: Tensor,
+    next_log_probs: Tensor,
+    rewards: Tensor,
+    terminations: Tensor,
+    discounts: Tensor,
+    alpha: float | Tensor,
+) -> Tensor:
     """Soft TD targets [B]: r + discount * (1 - term) * sum_a pi(a|s') (min_k Q'_k(s', a) - alpha log pi(a|s'))
     (Christodoulou 2019, eq. 10). next_q_target [B, 2, A], next_log_probs [B, A]."""
     soft_v = (next_log_probs.exp() * (next_q_target.min(dim=1).values - alpha * next_log_probs)).sum(dim=1)
@@ -99,15 +105,30 @@ def _twin(critic: nn.Module, obs: Tensor, num_actions: int) -> Tensor:
     return critic(obs).reshape(obs.shape[0], 2, num_actions)
 
 
-def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_alpha: Tensor,
-           optimizers: dict[str, torch.optim.Optimizer], batch: ReplayBatch, cfg: SACDiscreteConfig,
-           num_actions: int, target_entropy: float, update_actor: bool) -> dict[str, float]:
+def update(
+    actor: nn.Module,
+    critic: nn.Module,
+    critic_target: nn.Module,
+    log_alpha: Tensor,
+    optimizers: dict[str, torch.optim.Optimizer],
+    batch: ReplayBatch,
+    cfg: SACDiscreteConfig,
+    num_actions: int,
+    target_entropy: float,
+    update_actor: bool,
+) -> dict[str, float]:
     """One critic step, then (if update_actor) one actor step and one alpha step, then the target update."""
     alpha = log_alpha.exp().detach() if cfg.autotune else cfg.alpha
     with torch.no_grad():
         next_log_probs = torch.log_softmax(actor(batch.next_obs), dim=1)
-        targets = critic_targets(_twin(critic_target, batch.next_obs, num_actions), next_log_probs, batch.rewards,
-                                 batch.terminations, batch.discounts, alpha)
+        targets = critic_targets(
+            _twin(critic_target, batch.next_obs, num_actions),
+            next_log_probs,
+            batch.rewards,
+            batch.terminations,
+            batch.discounts,
+            alpha,
+        )
     q = _twin(critic, batch.obs, num_actions)
     q_loss = critic_loss(q, batch.actions, targets)
     optimizers["critic"].zero_grad()
@@ -133,9 +154,16 @@ def update(actor: nn.Module, critic: nn.Module, critic_target: nn.Module, log_al
     return metrics
 
 
-def train(env: gym.vector.VectorEnv, cfg: SACDiscreteConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None,
-          critic_target: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: SACDiscreteConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+    critic_target: nn.Module | None = None,
+) -> TrainResult:
     """Trains discrete SAC on a Discrete-action vector env. `actor` maps obs [B, obs_dim] to logits
     [B, num_actions]; `critic` maps obs to twin Q-values [B, 2 * num_actions] (Q_1's block first). Either
     replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for a critic
@@ -156,13 +184,17 @@ def train(env: gym.vector.VectorEnv, cfg: SACDiscreteConfig, *, seed: int, log: 
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")
     log_alpha = LogAlpha(cfg.alpha)
-    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": adam(critic.parameters(), lr=cfg.q_lr),
-                  "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr)}
-    buffer = ReplayBuffer(cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step,
-                          gamma=cfg.gamma)
-    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target,
-                                              "log_alpha": log_alpha})
+    optimizers = {
+        "actor": adam(actor.parameters(), lr=cfg.policy_lr),
+        "critic": adam(critic.parameters(), lr=cfg.q_lr),
+        "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr),
+    }
+    buffer = ReplayBuffer(
+        cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma
+    )
+    result = TrainResult(
+        config=cfg, modules={"actor": actor, "critic": critic, "critic_target": critic_target, "log_alpha": log_alpha}
+    )
 
     def act(obs: np.ndarray, global_step: int) -> np.ndarray:
         if global_step <= cfg.learning_starts:
@@ -174,21 +206,51 @@ def train(env: gym.vector.VectorEnv, cfg: SACDiscreteConfig, *, seed: int, log: 
     def learn(num_updates: int, global_step: int) -> dict[str, float]:
         batch = buffer.sample(cfg.batch_size, rng)
         batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
-        return update(actor, critic, critic_target, log_alpha.value, optimizers, batch, cfg, num_actions,
-                      target_entropy, update_actor=num_updates % cfg.policy_frequency == 0)
+        return update(
+            actor,
+            critic,
+            critic_target,
+            log_alpha.value,
+            optimizers,
+            batch,
+            cfg,
+            num_actions,
+            target_entropy,
+            update_actor=num_updates % cfg.policy_frequency == 0,
+        )
 
-    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
-                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
-                         gradient_steps=cfg.gradient_steps, log=log)
+    return offpolicy.run(
+        env,
+        result,
+        buffer,
+        act,
+        learn,
+        seed=seed,
+        total_timesteps=cfg.total_timesteps,
+        learning_starts=cfg.learning_starts,
+        train_frequency=cfg.train_frequency,
+        gradient_steps=cfg.gradient_steps,
+        log=log,
+    )
 
 
 def greedy_policy(actor: nn.Module):
     """act(obs [N, ...] numpy) -> argmax of the logits [N] int64, for common.evaluate."""
+
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return actor(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1)).argmax(dim=1).numpy()
+
     return act
 
 
-__all__ = ["SACDiscreteConfig", "actor_loss", "alpha_loss", "critic_loss", "critic_targets", "greedy_policy",
-           "train", "update"]
+__all__ = [
+    "SACDiscreteConfig",
+    "actor_loss",
+    "alpha_loss",
+    "critic_loss",
+    "critic_targets",
+    "greedy_policy",
+    "train",
+    "update",
+]

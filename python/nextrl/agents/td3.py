@@ -66,8 +66,7 @@ class TD3Config:
     """hidden widths of the built-in actor and critics (ReLU)"""
 
 
-def smoothed_target_actions(next_actions: Tensor, noise: Tensor, cfg: TD3Config, low: Tensor,
-                            high: Tensor) -> Tensor:
+def smoothed_target_actions(next_actions: Tensor, noise: Tensor, cfg: TD3Config, low: Tensor, high: Tensor) -> Tensor:
     """Target policy smoothing: clip(mu'(s') + clip(policy_noise * noise, +-noise_clip) * scale, low, high),
     noise ~ N(0, 1) [B, act_dim], scale = (high - low) / 2."""
     eps = (cfg.policy_noise * noise).clamp(-cfg.noise_clip, cfg.noise_clip) * (high - low) / 2
@@ -90,9 +89,19 @@ def actor_loss(q_pi: Tensor) -> Tensor:
     return -q_pi[:, 0].mean()
 
 
-def update(actor: nn.Module, actor_target: nn.Module, critic: nn.Module, critic_target: nn.Module,
-           optimizers: dict[str, torch.optim.Optimizer], batch: ReplayBatch, cfg: TD3Config, low: Tensor,
-           high: Tensor, generator: torch.Generator, update_actor: bool) -> dict[str, float]:
+def update(
+    actor: nn.Module,
+    actor_target: nn.Module,
+    critic: nn.Module,
+    critic_target: nn.Module,
+    optimizers: dict[str, torch.optim.Optimizer],
+    batch: ReplayBatch,
+    cfg: TD3Config,
+    low: Tensor,
+    high: Tensor,
+    generator: torch.Generator,
+    update_actor: bool,
+) -> dict[str, float]:
     """One critic step; with update_actor also one actor step and the Polyak update of both targets."""
     with torch.no_grad():
         next_actions = actor_target(batch.next_obs)
@@ -120,9 +129,18 @@ def update(actor: nn.Module, actor_target: nn.Module, critic: nn.Module, critic_
     return metrics
 
 
-def train(env: gym.vector.VectorEnv, cfg: TD3Config, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None, actor_target: nn.Module | None = None,
-          critic_target: nn.Module | None = None, name: str = "td3") -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: TD3Config,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+    actor_target: nn.Module | None = None,
+    critic_target: nn.Module | None = None,
+    name: str = "td3",
+) -> TrainResult:
     """Trains TD3 (or DDPG, cfg.num_critics = 1 and policy_noise = 0) on a bounded Box-action vector env.
     `actor` maps obs [B, obs_dim] to actions [B, act_dim] inside the box (wrap a free network in
     offpolicy_nets.TanhActor); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to Q-values
@@ -146,12 +164,14 @@ def train(env: gym.vector.VectorEnv, cfg: TD3Config, *, seed: int, log: LogFn | 
         critic = EnsembleMLP(obs_dim + act_dim, 1, cfg.num_critics, cfg.hidden) if critic is None else critic
         actor_target = make_target(actor, actor_target, fn, "actor")
         critic_target = make_target(critic, critic_target, fn, "critic")
-    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr),
-                  "critic": adam(critic.parameters(), lr=cfg.q_lr)}
-    buffer = ReplayBuffer(cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step,
-                          gamma=cfg.gamma)
-    result = TrainResult(config=cfg, modules={"actor": actor, "critic": critic, "actor_target": actor_target,
-                                              "critic_target": critic_target})
+    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr), "critic": adam(critic.parameters(), lr=cfg.q_lr)}
+    buffer = ReplayBuffer(
+        cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step, gamma=cfg.gamma
+    )
+    result = TrainResult(
+        config=cfg,
+        modules={"actor": actor, "critic": critic, "actor_target": actor_target, "critic_target": critic_target},
+    )
 
     def act(obs: np.ndarray, global_step: int) -> np.ndarray:
         if global_step <= cfg.learning_starts:
@@ -159,29 +179,63 @@ def train(env: gym.vector.VectorEnv, cfg: TD3Config, *, seed: int, log: LogFn | 
         with torch.no_grad():
             mu = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(num_envs, -1)).numpy()
         noisy = mu + rng.normal(size=mu.shape) * cfg.exploration_noise * half_range
-        return np.clip(noisy, space.low.reshape(-1), space.high.reshape(-1)).astype(np.float32).reshape(
-            num_envs, *space.shape)
+        return (
+            np.clip(noisy, space.low.reshape(-1), space.high.reshape(-1))
+            .astype(np.float32)
+            .reshape(num_envs, *space.shape)
+        )
 
     def learn(num_updates: int, global_step: int) -> dict[str, float]:
         batch = buffer.sample(cfg.batch_size, rng)
         batch.obs, batch.next_obs = batch.obs.reshape(cfg.batch_size, -1), batch.next_obs.reshape(cfg.batch_size, -1)
         batch.actions = batch.actions.reshape(cfg.batch_size, -1)
-        return update(actor, actor_target, critic, critic_target, optimizers, batch, cfg, low, high, generator,
-                      update_actor=(num_updates + 1) % cfg.policy_frequency == 0)
+        return update(
+            actor,
+            actor_target,
+            critic,
+            critic_target,
+            optimizers,
+            batch,
+            cfg,
+            low,
+            high,
+            generator,
+            update_actor=(num_updates + 1) % cfg.policy_frequency == 0,
+        )
 
-    return offpolicy.run(env, result, buffer, act, learn, seed=seed, total_timesteps=cfg.total_timesteps,
-                         learning_starts=cfg.learning_starts, train_frequency=cfg.train_frequency,
-                         gradient_steps=cfg.gradient_steps, log=log)
+    return offpolicy.run(
+        env,
+        result,
+        buffer,
+        act,
+        learn,
+        seed=seed,
+        total_timesteps=cfg.total_timesteps,
+        learning_starts=cfg.learning_starts,
+        train_frequency=cfg.train_frequency,
+        gradient_steps=cfg.gradient_steps,
+        log=log,
+    )
 
 
 def deterministic_policy(actor: nn.Module, action_space):
     """act(obs [N, ...] numpy) -> mu(obs) [N, *action_shape] (no noise), for common.evaluate."""
+
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             a = actor(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1))
         return a.numpy().reshape(len(obs), *action_space.shape)
+
     return act
 
 
-__all__ = ["TD3Config", "actor_loss", "critic_loss", "critic_targets", "deterministic_policy",
-           "smoothed_target_actions", "train", "update"]
+__all__ = [
+    "TD3Config",
+    "actor_loss",
+    "critic_loss",
+    "critic_targets",
+    "deterministic_policy",
+    "smoothed_target_actions",
+    "train",
+    "update",
+]

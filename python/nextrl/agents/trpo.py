@@ -69,8 +69,10 @@ class TRPOConfig:
 
     def __post_init__(self):
         if self.max_kl <= 0 or self.cg_iters < 1 or self.line_search_steps < 1:
-            raise ValueError(f"TRPOConfig: max_kl must be > 0 and cg_iters, line_search_steps >= 1, got "
-                             f"{self.max_kl}, {self.cg_iters}, {self.line_search_steps}")
+            raise ValueError(
+                f"TRPOConfig: max_kl must be > 0 and cg_iters, line_search_steps >= 1, got "
+                f"{self.max_kl}, {self.cg_iters}, {self.line_search_steps}"
+            )
         if not 0 < self.backtrack < 1:
             raise ValueError(f"TRPOConfig: backtrack must be in (0, 1), got {self.backtrack}")
 
@@ -100,8 +102,9 @@ def conjugate_gradient(fvp: Callable[[Tensor], Tensor], b: Tensor, iters: int, r
     return x
 
 
-def fisher_vector_product(kl: Callable[[], Tensor], params: list[nn.Parameter], damping: float
-                          ) -> Callable[[Tensor], Tensor]:
+def fisher_vector_product(
+    kl: Callable[[], Tensor], params: list[nn.Parameter], damping: float
+) -> Callable[[Tensor], Tensor]:
     """v -> (H + damping I) v, H the Hessian of the mean KL `kl()` (zero-valued, at its minimum) in the
     flattened `params`: at the old policy this Hessian is the Fisher information matrix."""
     grads = torch.autograd.grad(kl(), params, create_graph=True)
@@ -110,11 +113,19 @@ def fisher_vector_product(kl: Callable[[], Tensor], params: list[nn.Parameter], 
     def fvp(v: Tensor) -> Tensor:
         hv = torch.autograd.grad(flat @ v, params, retain_graph=True)
         return torch.cat([h.reshape(-1) for h in hv]) + damping * v
+
     return fvp
 
 
-def line_search(evaluate: Callable[[float], tuple[float, float]], expected_improve: float, max_kl: float, *,
-                backtrack: float, max_steps: int, accept_ratio: float) -> float:
+def line_search(
+    evaluate: Callable[[float], tuple[float, float]],
+    expected_improve: float,
+    max_kl: float,
+    *,
+    backtrack: float,
+    max_steps: int,
+    accept_ratio: float,
+) -> float:
     """Backtracking line search on the KL constraint. evaluate(fraction) -> (surrogate improvement, mean KL)
     of the step scaled by `fraction`; `expected_improve` is the linear prediction for fraction 1. Returns
     the first fraction in 1, backtrack, backtrack^2, ... whose KL <= max_kl and whose improvement is > 0
@@ -133,14 +144,27 @@ def value_loss(values: Tensor, returns_: Tensor) -> Tensor:
     return 0.5 * ((values - returns_) ** 2).mean()
 
 
-def train(env: gym.vector.VectorEnv, cfg: TRPOConfig, *, seed: int, log: LogFn | None = None,
-          actor: nn.Module | None = None, critic: nn.Module | None = None) -> TrainResult:
+def train(
+    env: gym.vector.VectorEnv,
+    cfg: TRPOConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    actor: nn.Module | None = None,
+    critic: nn.Module | None = None,
+) -> TrainResult:
     """Trains TRPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means; must be
     twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given."""
     check_env("trpo.train", env)
     with seeded(seed) as gen:
-        policy = default_actor_critic(env.single_observation_space, env.single_action_space, cfg.hidden,
-                                      cfg.log_std_init, actor=actor, critic=critic)
+        policy = default_actor_critic(
+            env.single_observation_space,
+            env.single_action_space,
+            cfg.hidden,
+            cfg.log_std_init,
+            actor=actor,
+            critic=critic,
+        )
         params = policy.policy_parameters()
         vf_opt = torch.optim.Adam(policy.critic.parameters(), lr=cfg.vf_learning_rate, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
@@ -149,10 +173,18 @@ def train(env: gym.vector.VectorEnv, cfg: TRPOConfig, *, seed: int, log: LogFn |
         for _ in range(max(1, cfg.total_timesteps // (cfg.num_steps * env.num_envs))):
             collect(policy, rollout, c)
             t0 = time.perf_counter()
-            adv, ret = returns.gae(rollout.rewards, rollout.values, rollout.next_values(), rollout.terminations,
-                                   rollout.truncations, gamma=cfg.gamma, lam=cfg.gae_lambda)
-            b_obs, b_actions, b_logp, b_adv, b_ret = rollout.flat(rollout.obs, rollout.actions, rollout.log_probs,
-                                                                  adv, ret)
+            adv, ret = returns.gae(
+                rollout.rewards,
+                rollout.values,
+                rollout.next_values(),
+                rollout.terminations,
+                rollout.truncations,
+                gamma=cfg.gamma,
+                lam=cfg.gae_lambda,
+            )
+            b_obs, b_actions, b_logp, b_adv, b_ret = rollout.flat(
+                rollout.obs, rollout.actions, rollout.log_probs, adv, ret
+            )
             if cfg.norm_adv and b_adv.numel() > 1:
                 b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
             # policy: natural-gradient step inside the KL trust region
@@ -177,8 +209,14 @@ def train(env: gym.vector.VectorEnv, cfg: TRPOConfig, *, seed: int, log: LogFn |
                     new = surrogate(policy.dist(b_obs).log_prob(b_actions), b_logp, b_adv)
                     return float(new) - surr_old, float(mean_kl())
 
-            frac = line_search(evaluate, float(g @ full_step), cfg.max_kl, backtrack=cfg.backtrack,
-                               max_steps=cfg.line_search_steps, accept_ratio=cfg.accept_ratio)
+            frac = line_search(
+                evaluate,
+                float(g @ full_step),
+                cfg.max_kl,
+                backtrack=cfg.backtrack,
+                max_steps=cfg.line_search_steps,
+                accept_ratio=cfg.accept_ratio,
+            )
             vector_to_parameters(old_params + frac * full_step, params)
             with torch.no_grad():
                 kl_after = float(mean_kl())
@@ -188,17 +226,31 @@ def train(env: gym.vector.VectorEnv, cfg: TRPOConfig, *, seed: int, log: LogFn |
             for _ in range(cfg.vf_epochs):
                 perm = torch.randperm(batch, generator=gen)
                 for i in range(0, batch, mb_size):
-                    mb = perm[i:i + mb_size]
+                    mb = perm[i : i + mb_size]
                     loss_v = value_loss(policy.value(b_obs[mb]), b_ret[mb])
                     vf_opt.zero_grad()
                     loss_v.backward()
                     vf_opt.step()
             c.times["update"] += time.perf_counter() - t0
-            c.record(result, {"losses/surrogate": surr_old, "losses/value": float(loss_v.detach()),
-                              "losses/kl": kl_after,
-                              "losses/step_fraction": frac}, log)
+            c.record(
+                result,
+                {
+                    "losses/surrogate": surr_old,
+                    "losses/value": float(loss_v.detach()),
+                    "losses/kl": kl_after,
+                    "losses/step_fraction": frac,
+                },
+                log,
+            )
     return c.finish(result)
 
 
-__all__ = ["TRPOConfig", "conjugate_gradient", "fisher_vector_product", "line_search", "surrogate", "train",
-           "value_loss"]
+__all__ = [
+    "TRPOConfig",
+    "conjugate_gradient",
+    "fisher_vector_product",
+    "line_search",
+    "surrogate",
+    "train",
+    "value_loss",
+]

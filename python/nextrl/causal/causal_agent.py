@@ -45,15 +45,24 @@ class MPCConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"MPCConfig: {name} must be >= 1, got {getattr(self, name)}")
         if self.num_elites > self.num_candidates:
-            raise ValueError(f"MPCConfig: num_elites must be <= num_candidates, got {self.num_elites} > "
-                             f"{self.num_candidates}")
+            raise ValueError(
+                f"MPCConfig: num_elites must be <= num_candidates, got {self.num_elites} > {self.num_candidates}"
+            )
         if not self.action_low < self.action_high:
-            raise ValueError(f"MPCConfig: action_low must be < action_high, got {self.action_low} and "
-                             f"{self.action_high}")
+            raise ValueError(
+                f"MPCConfig: action_low must be < action_high, got {self.action_low} and {self.action_high}"
+            )
 
 
-def plan(model: TransitionModel, state: np.ndarray, reward_fn: RewardFn, cfg: MPCConfig, rng: np.random.Generator,
-         *, terminated_fn: TerminatedFn | None = None) -> np.ndarray:
+def plan(
+    model: TransitionModel,
+    state: np.ndarray,
+    reward_fn: RewardFn,
+    cfg: MPCConfig,
+    rng: np.random.Generator,
+    *,
+    terminated_fn: TerminatedFn | None = None,
+) -> np.ndarray:
     """The first actions [B, A] of the best planned sequences from states [B, S]."""
     s0 = np.asarray(state, dtype=np.float64)
     b, a_dim, n, h = len(s0), model.num_actions, cfg.num_candidates, cfg.horizon
@@ -77,7 +86,7 @@ def plan(model: TransitionModel, state: np.ndarray, reward_fn: RewardFn, cfg: MP
                 alive &= ~np.asarray(terminated_fn(s2), dtype=bool)
             s = s2
         ret = ret.reshape(b, n)
-        top = np.argsort(-ret, axis=1)[:, :cfg.num_elites]
+        top = np.argsort(-ret, axis=1)[:, : cfg.num_elites]
         elites = np.take_along_axis(seqs, top[:, :, None, None], axis=1)
         mean, std = elites.mean(1, keepdims=True), elites.std(1, keepdims=True) + 1e-3
         better = ret[np.arange(b), top[:, 0]] > best_ret
@@ -86,8 +95,9 @@ def plan(model: TransitionModel, state: np.ndarray, reward_fn: RewardFn, cfg: MP
     return best_seq[:, 0]
 
 
-def mpc_policy(model: TransitionModel, reward_fn: RewardFn, cfg: MPCConfig, *, seed: int,
-               terminated_fn: TerminatedFn | None = None):
+def mpc_policy(
+    model: TransitionModel, reward_fn: RewardFn, cfg: MPCConfig, *, seed: int, terminated_fn: TerminatedFn | None = None
+):
     """policy(obs [B, S]) -> actions [B, A] float32 planning with `model`."""
     rng = np.random.default_rng(seed)
 
@@ -115,8 +125,10 @@ class CausalAgentConfig:
 
     def __post_init__(self):
         if self.num_transitions < 2 or self.num_envs < 1 or self.max_steps < 1 or self.fit_steps < 1:
-            raise ValueError(f"CausalAgentConfig: num_transitions must be >= 2 and num_envs, max_steps, fit_steps "
-                             f">= 1, got {self.num_transitions}, {self.num_envs}, {self.max_steps}, {self.fit_steps}")
+            raise ValueError(
+                f"CausalAgentConfig: num_transitions must be >= 2 and num_envs, max_steps, fit_steps "
+                f">= 1, got {self.num_transitions}, {self.num_envs}, {self.max_steps}, {self.fit_steps}"
+            )
         if self.mechanism not in ("linear", "mlp"):
             raise ValueError(f"CausalAgentConfig: mechanism must be 'linear' or 'mlp', got {self.mechanism!r}")
 
@@ -128,8 +140,9 @@ class AgentResult:
     """[episodes] returns of the planning agent"""
 
 
-def collect_transitions(env_id: str, policy, num_transitions: int, *, seed: int, num_envs: int,
-                        env_kwargs: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collect_transitions(
+    env_id: str, policy, num_transitions: int, *, seed: int, num_envs: int, env_kwargs: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(obs [N, S], actions [N, A], next_obs [N, S]) of real steps of `env_id` (nextrl.envs.collect_dataset)."""
     from nextrl.envs import collect_dataset
 
@@ -137,29 +150,58 @@ def collect_transitions(env_id: str, policy, num_transitions: int, *, seed: int,
     return d.observations, d.actions.reshape(len(d), -1), d.next_observations
 
 
-def fit_thrust_model(graph, cfg: CausalAgentConfig, *, seed: int, policy="random",
-                     env_kwargs: dict | None = None) -> TransitionModel:
+def fit_thrust_model(
+    graph, cfg: CausalAgentConfig, *, seed: int, policy="random", env_kwargs: dict | None = None
+) -> TransitionModel:
     """A model of CausalThrust fitted on `cfg.num_transitions` transitions of `policy` with `graph`."""
-    obs, act, nxt_obs = collect_transitions("nextrl/CausalThrust-v0", policy, cfg.num_transitions, seed=seed,
-                                            num_envs=cfg.num_envs,
-                                            env_kwargs={"max_steps": cfg.max_steps, **(env_kwargs or {})})
+    obs, act, nxt_obs = collect_transitions(
+        "nextrl/CausalThrust-v0",
+        policy,
+        cfg.num_transitions,
+        seed=seed,
+        num_envs=cfg.num_envs,
+        env_kwargs={"max_steps": cfg.max_steps, **(env_kwargs or {})},
+    )
     kw = {"hidden": cfg.hidden, "steps": cfg.fit_steps} if cfg.mechanism == "mlp" else {}
-    return fit_world_model(obs, act, nxt_obs, graph, state_names=THRUST_STATES, action_names=THRUST_ACTIONS,
-                           mechanism=cfg.mechanism, seed=seed, **kw)
+    return fit_world_model(
+        obs,
+        act,
+        nxt_obs,
+        graph,
+        state_names=THRUST_STATES,
+        action_names=THRUST_ACTIONS,
+        mechanism=cfg.mechanism,
+        seed=seed,
+        **kw,
+    )
 
 
-def evaluate_thrust(model: TransitionModel, cfg: CausalAgentConfig, episodes: int, *, seed: int,
-                    force: float | None = None) -> np.ndarray:
+def evaluate_thrust(
+    model: TransitionModel, cfg: CausalAgentConfig, episodes: int, *, seed: int, force: float | None = None
+) -> np.ndarray:
     """Returns [episodes] of the MPC agent on CausalThrust (under do(force = `force`) if given)."""
     act = mpc_policy(model, causal_thrust_reward, cfg.mpc, seed=seed, terminated_fn=causal_thrust_terminated)
     options = None if force is None else {"force": float(force)}
-    ep = collect_episodes("nextrl/CausalThrust-v0", act, episodes, seed=seed, env_kwargs={"max_steps": cfg.max_steps},
-                          reset_options=options)
+    ep = collect_episodes(
+        "nextrl/CausalThrust-v0",
+        act,
+        episodes,
+        seed=seed,
+        env_kwargs={"max_steps": cfg.max_steps},
+        reset_options=options,
+    )
     return ep.returns()
 
 
-def train(cfg: CausalAgentConfig, graph, *, seed: int, eval_episodes: int = 8,
-          eval_force: float | None = None, policy="random") -> AgentResult:
+def train(
+    cfg: CausalAgentConfig,
+    graph,
+    *,
+    seed: int,
+    eval_episodes: int = 8,
+    eval_force: float | None = None,
+    policy="random",
+) -> AgentResult:
     """The agent on CausalThrust: fit the model on `cfg.num_transitions` transitions of `policy` with `graph`
     (e.g. `CausalThrustVectorEnv.causal_graph(temporal=True)` as a networkx graph, or "full"), then plan."""
     model = fit_thrust_model(graph, cfg, seed=seed, policy=policy)
@@ -175,5 +217,15 @@ def constant_policy(value: float = 0.0):
     return act
 
 
-__all__ = ["AgentResult", "CausalAgentConfig", "MPCConfig", "collect_transitions", "constant_policy",
-           "evaluate_thrust", "fit_thrust_model", "mpc_policy", "plan", "train"]
+__all__ = [
+    "AgentResult",
+    "CausalAgentConfig",
+    "MPCConfig",
+    "collect_transitions",
+    "constant_policy",
+    "evaluate_thrust",
+    "fit_thrust_model",
+    "mpc_policy",
+    "plan",
+    "train",
+]

@@ -49,8 +49,9 @@ def _check_data(func: str, data: np.ndarray, names: Sequence[Hashable] | None) -
     const = (data == data[:1]).all(axis=0)
     if const.any():
         j = int(np.flatnonzero(const)[0])
-        raise ValueError(f"{func}: data columns must not be constant, got column {j} ({names[j]!r}) "
-                         f"equal to {data[0, j]} everywhere")
+        raise ValueError(
+            f"{func}: data columns must not be constant, got column {j} ({names[j]!r}) equal to {data[0, j]} everywhere"
+        )
     return data, names
 
 
@@ -61,8 +62,9 @@ def _check_query(func: str, num_vars: int, x, y, cond) -> tuple[np.ndarray, np.n
     if cond.ndim == 1 and cond.size == 0:
         cond = cond.reshape(x.shape[0], 0)
     if cond.ndim != 2 or cond.shape[0] != x.shape[0] or y.shape != x.shape:
-        raise ValueError(f"{func}: x, y and cond must have shapes (B,), (B,), (B, d), got {x.shape}, {y.shape}, "
-                         f"{cond.shape}")
+        raise ValueError(
+            f"{func}: x, y and cond must have shapes (B,), (B,), (B, d), got {x.shape}, {y.shape}, {cond.shape}"
+        )
     for a in (x, y, cond):
         if a.size and (a.min() < 0 or a.max() >= num_vars):
             raise ValueError(f"{func}: variable indices must be in [0, {num_vars}), got {a.min()}..{a.max()}")
@@ -98,8 +100,11 @@ class FisherZ:
     def partial_correlations(self, x, y, cond) -> np.ndarray:
         """Partial correlations r(x, y | cond): [B]."""
         x, y, cond = _check_query("fisher_z", self.num_vars, x, y, cond)
-        return np.concatenate([self._partial(x[s], y[s], cond[s]) for s in _chunks(x.shape[0])]) \
-            if x.shape[0] else np.zeros(0)
+        return (
+            np.concatenate([self._partial(x[s], y[s], cond[s]) for s in _chunks(x.shape[0])])
+            if x.shape[0]
+            else np.zeros(0)
+        )
 
     def _partial(self, x, y, cond) -> np.ndarray:
         c = self.corr
@@ -117,10 +122,10 @@ class FisherZ:
                 self._singular(x[bad][0], y[bad][0], cond[bad][0])
             return r
         # Schur complement of R_SS in R_{xyS}: the 2x2 residual covariance of (x, y) given S.
-        s_s = c[cond[:, :, None], cond[:, None, :]]                # [B, d, d]
+        s_s = c[cond[:, :, None], cond[:, None, :]]  # [B, d, d]
         s_ab = c[cond[:, :, None], np.stack([x, y], 1)[:, None, :]]  # [B, d, 2]
         try:
-            sol = np.linalg.solve(s_s, s_ab)                      # [B, d, 2]
+            sol = np.linalg.solve(s_s, s_ab)  # [B, d, 2]
         except np.linalg.LinAlgError:
             for b in range(x.shape[0]):
                 if np.linalg.cond(s_s[b]) > 1e12:
@@ -138,15 +143,18 @@ class FisherZ:
 
     def _singular(self, x, y, cond):
         cols = [self.names[int(v)] for v in (x, y, *cond)]
-        raise ValueError(f"fisher_z: the correlation matrix of columns {cols} must be non-singular, got a singular "
-                         "one (a deterministic relation or a duplicated column)")
+        raise ValueError(
+            f"fisher_z: the correlation matrix of columns {cols} must be non-singular, got a singular "
+            "one (a deterministic relation or a duplicated column)"
+        )
 
     def pvalues(self, x, y, cond) -> np.ndarray:
         cond = np.asarray(cond, np.int64)
         d = cond.shape[1] if cond.ndim == 2 else 0
         if self.num_samples - d - 3 < 1:
-            raise ValueError(f"fisher_z: num_samples must be at least the conditioning size + 4 = {d + 4}, got "
-                             f"{self.num_samples}")
+            raise ValueError(
+                f"fisher_z: num_samples must be at least the conditioning size + 4 = {d + 4}, got {self.num_samples}"
+            )
         r = self.partial_correlations(x, y, cond)
         r = np.where(np.abs(r) >= 1.0, (1.0 - np.finfo(float).eps) * np.sign(r), r)
         stat = np.sqrt(self.num_samples - d - 3) * np.abs(np.arctanh(r))
@@ -189,7 +197,7 @@ class ChiSquare:
             cells = k * int(key[-2]) * int(key[-1])
             step = max(1, min(len(members), 20_000_000 // max(cells, self.num_samples)))
             for s in range(0, len(members), step):
-                b = members[s:s + step]
+                b = members[s : s + step]
                 out[b] = self._group(x[b], y[b], cond[b], key)
         return out
 
@@ -201,7 +209,7 @@ class ChiSquare:
         if cond.shape[1]:
             mult = np.ones(len(cards_s), np.int64)
             mult[:-1] = np.cumprod(cards_s[1:][::-1])[::-1]
-            s_idx = np.einsum("gkn,k->gn", ct[cond], mult)           # [G, n]
+            s_idx = np.einsum("gkn,k->gn", ct[cond], mult)  # [G, n]
             k = int(np.prod(cards_s))
             if k > self.num_samples:  # sparse strata: re-index the observed configurations per test
                 return np.array([self._one_sparse(x[i], y[i], s_idx[i], cx, cy) for i in range(g)])
@@ -221,9 +229,9 @@ class ChiSquare:
 
     def _pvalue(self, obs: np.ndarray) -> np.ndarray:
         """obs: [G, K, m, q] counts per test, stratum, x value, y value."""
-        n_s = obs.sum(axis=(2, 3))                              # [G, K]
-        n_sx = obs.sum(axis=3)                                  # [G, K, m]
-        n_sy = obs.sum(axis=2)                                  # [G, K, q]
+        n_s = obs.sum(axis=(2, 3))  # [G, K]
+        n_sx = obs.sum(axis=3)  # [G, K, m]
+        n_sy = obs.sum(axis=2)  # [G, K, q]
         exp = n_sx[..., :, None] * n_sy[..., None, :] / np.maximum(n_s, 1)[..., None, None]
         safe = np.where(exp == 0, 1.0, exp)
         if self.g_square:
@@ -249,8 +257,16 @@ class RandomFeatureCI:
     depend on the order of the calls.
     """
 
-    def __init__(self, data: np.ndarray, names: Sequence[Hashable] | None = None, *, num_features: int = 5,
-                 num_cond_features: int = 100, ridge: float = 1e-10, seed: int = 0):
+    def __init__(
+        self,
+        data: np.ndarray,
+        names: Sequence[Hashable] | None = None,
+        *,
+        num_features: int = 5,
+        num_cond_features: int = 100,
+        ridge: float = 1e-10,
+        seed: int = 0,
+    ):
         data, self.names = _check_data("random_feature_ci", data, names)
         self.num_samples, self.num_vars = data.shape
         x = data.astype(np.float64)
@@ -285,11 +301,11 @@ class RandomFeatureCI:
             fx = fx - fz @ np.linalg.solve(gram, fz.T @ fx)
             fy = fy - fz @ np.linalg.solve(gram, fz.T @ fy)
         cov = fx.T @ fy / n
-        stat = n * float((cov ** 2).sum())
+        stat = n * float((cov**2).sum())
         prod = (fx[:, :, None] * fy[:, None, :]).reshape(n, -1)
         prod = prod - prod.mean(0)
         lam = np.clip(np.linalg.eigvalsh(prod.T @ prod / n), 0.0, None)
-        mean, var = lam.sum(), 2.0 * (lam ** 2).sum()
+        mean, var = lam.sum(), 2.0 * (lam**2).sum()
         if mean <= 0 or var <= 0:
             return 1.0
         return float(gamma.sf(stat, mean * mean / var, scale=var / mean))

@@ -46,11 +46,18 @@ class Episodes:
 
     def returns(self, gamma: float = 1.0) -> np.ndarray:
         t = np.arange(self.rewards.shape[1])
-        return (self.rewards * gamma ** t).sum(1)
+        return (self.rewards * gamma**t).sum(1)
 
 
-def collect_episodes(env_id: str, policy: Policy, num_episodes: int, *, seed: int, env_kwargs: dict | None = None,
-                     reset_options: dict | None = None) -> Episodes:
+def collect_episodes(
+    env_id: str,
+    policy: Policy,
+    num_episodes: int,
+    *,
+    seed: int,
+    env_kwargs: dict | None = None,
+    reset_options: dict | None = None,
+) -> Episodes:
     """One episode from each of `num_episodes` copies of `env_id` (reset with `seed`, env i with seed + i, and
     `reset_options`, e.g. {"force": 0.5} for do(force) on CausalThrust), acting with policy(obs [E, S])."""
     import gymnasium as gym
@@ -90,9 +97,9 @@ def collect_episodes(env_id: str, policy: Policy, num_episodes: int, *, seed: in
     finally:
         env.close()
     for i in range(e):  # pad after the end with the final observation
-        o[i, lengths[i] + 1:] = o[i, lengths[i]]
+        o[i, lengths[i] + 1 :] = o[i, lengths[i]]
         if st is not None:
-            st[i, lengths[i] + 1:] = st[i, lengths[i]]
+            st[i, lengths[i] + 1 :] = st[i, lengths[i]]
     return Episodes(o, acts, rew, lengths, term, st)
 
 
@@ -110,10 +117,19 @@ class CounterfactualResult:
     """[E, T, S] the noise used (abducted, or sampled)"""
 
 
-def counterfactual_returns(model: TransitionModel, episodes: Episodes, policy: Policy, reward_fn: RewardFn, *,
-                           terminated_fn: TerminatedFn | None = None, gamma: float = 1.0,
-                           interventions: Mapping[str, float] | None = None, use_states: bool = False,
-                           noise: str = "abducted", seed: int | None = None) -> CounterfactualResult:
+def counterfactual_returns(
+    model: TransitionModel,
+    episodes: Episodes,
+    policy: Policy,
+    reward_fn: RewardFn,
+    *,
+    terminated_fn: TerminatedFn | None = None,
+    gamma: float = 1.0,
+    interventions: Mapping[str, float] | None = None,
+    use_states: bool = False,
+    noise: str = "abducted",
+    seed: int | None = None,
+) -> CounterfactualResult:
     """The return each logged episode would have had under `policy` (and do(interventions)), by abduction of
     the transition noise, action, prediction. `use_states`: abduct from the exact env states instead of the
     (float32) observations. noise="sampled" replaces the abducted noise by fresh draws from the model's noise
@@ -128,8 +144,9 @@ def counterfactual_returns(model: TransitionModel, episodes: Episodes, policy: P
     e, t_max, s_dim = x.shape[0], x.shape[1] - 1, x.shape[2]
     a_dim = episodes.actions.shape[2]
     if noise == "abducted":
-        u = model.abduct(x[:, :-1].reshape(-1, s_dim), episodes.actions.reshape(-1, a_dim),
-                         x[:, 1:].reshape(-1, s_dim)).reshape(e, t_max, s_dim)
+        u = model.abduct(
+            x[:, :-1].reshape(-1, s_dim), episodes.actions.reshape(-1, a_dim), x[:, 1:].reshape(-1, s_dim)
+        ).reshape(e, t_max, s_dim)
     else:
         u = np.random.default_rng(seed).standard_normal((e, t_max, s_dim)) * model.noise_std
     valid = np.arange(t_max)[None, :] < episodes.lengths[:, None]
@@ -145,7 +162,7 @@ def counterfactual_returns(model: TransitionModel, episodes: Episodes, policy: P
         a = np.asarray(policy(s), dtype=np.float64).reshape(e, a_dim)
         s2 = model.predict(s, a, u[:, t], interventions=interventions)
         r = np.asarray(reward_fn(s, a, s2), dtype=np.float64)
-        ret += np.where(alive, gamma ** t * r, 0.0)
+        ret += np.where(alive, gamma**t * r, 0.0)
         lengths += alive
         states[:, t + 1], acts[:, t] = s2, a
         done = t + 1 >= episodes.lengths
@@ -158,15 +175,23 @@ def counterfactual_returns(model: TransitionModel, episodes: Episodes, policy: P
     return CounterfactualResult(ret, lengths, states, acts, u)
 
 
-def replay_returns(env_id: str, policy: Policy, lengths: np.ndarray, *, seed: int, env_kwargs: dict | None = None,
-                   reset_options: dict | None = None, gamma: float = 1.0) -> np.ndarray:
+def replay_returns(
+    env_id: str,
+    policy: Policy,
+    lengths: np.ndarray,
+    *,
+    seed: int,
+    env_kwargs: dict | None = None,
+    reset_options: dict | None = None,
+    gamma: float = 1.0,
+) -> np.ndarray:
     """Ground-truth counterfactual returns [E] for envs whose noise does not depend on the actions: the env
     replayed with the logged seed under `policy`, each episode cut at its logged length (or its own end)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     ep = collect_episodes(env_id, policy, len(lengths), seed=seed, env_kwargs=env_kwargs, reset_options=reset_options)
     t = np.arange(ep.rewards.shape[1])
     keep = t[None, :] < lengths[:, None]
-    return (ep.rewards * keep * gamma ** t).sum(1)
+    return (ep.rewards * keep * gamma**t).sum(1)
 
 
 __all__ = ["CounterfactualResult", "Episodes", "collect_episodes", "counterfactual_returns", "replay_returns"]

@@ -133,8 +133,12 @@ def orient_pag(m: np.ndarray, sepsets: dict) -> np.ndarray:
                         m[b, c], m[c, b] = ARROW, TAIL
                         changed = True
                     # R2: a -> b *-> c or a *-> b -> c, with a *-o c => a *-> c
-                    if adj[a, c] and m[a, c] == CIRCLE and m[a, b] == ARROW and (
-                            (m[b, a] == TAIL and m[b, c] == ARROW) or (m[b, c] == ARROW and m[c, b] == TAIL)):
+                    if (
+                        adj[a, c]
+                        and m[a, c] == CIRCLE
+                        and m[a, b] == ARROW
+                        and ((m[b, a] == TAIL and m[b, c] == ARROW) or (m[b, c] == ARROW and m[c, b] == TAIL))
+                    ):
                         m[a, c] = ARROW
                         changed = True
         # R3: a *-> b <-* c, a *-o d o-* c, a and c non-adjacent, d *-o b => d *-> b
@@ -142,8 +146,7 @@ def orient_pag(m: np.ndarray, sepsets: dict) -> np.ndarray:
             for b in np.flatnonzero(adj[d]).tolist():
                 if m[d, b] != CIRCLE:
                     continue
-                cands = [a for a in np.flatnonzero(adj[b] & adj[d]).tolist()
-                         if m[a, b] == ARROW and m[a, d] == CIRCLE]
+                cands = [a for a in np.flatnonzero(adj[b] & adj[d]).tolist() if m[a, b] == ARROW and m[a, d] == CIRCLE]
                 if any(not adj[a, c] for a, c in combinations(cands, 2)):
                     m[d, b] = ARROW
                     changed = True
@@ -163,8 +166,10 @@ def orient_pag(m: np.ndarray, sepsets: dict) -> np.ndarray:
                 if not (m[a, c] == ARROW and m[c, a] == CIRCLE):
                     continue
                 # R8: a -> b -> c or a -o b -> c
-                if any(m[b, a] == TAIL and m[a, b] in (ARROW, CIRCLE) and m[b, c] == ARROW and m[c, b] == TAIL
-                       for b in np.flatnonzero(adj[a] & adj[c]).tolist()):
+                if any(
+                    m[b, a] == TAIL and m[a, b] in (ARROW, CIRCLE) and m[b, c] == ARROW and m[c, b] == TAIL
+                    for b in np.flatnonzero(adj[a] & adj[c]).tolist()
+                ):
                     m[c, a] = TAIL
                     changed = True
                     continue
@@ -190,9 +195,16 @@ def orient_pag(m: np.ndarray, sepsets: dict) -> np.ndarray:
     return m
 
 
-def fci(data: np.ndarray | None = None, *, ci_test="fisherz", alpha: float = 0.05,
-        names: Sequence[Hashable] | None = None, max_cond_size: int | None = None, possible_dsep_stage: bool = True,
-        progress: Progress | None = None) -> FCIResult:
+def fci(
+    data: np.ndarray | None = None,
+    *,
+    ci_test="fisherz",
+    alpha: float = 0.05,
+    names: Sequence[Hashable] | None = None,
+    max_cond_size: int | None = None,
+    possible_dsep_stage: bool = True,
+    progress: Progress | None = None,
+) -> FCIResult:
     """FCI. Arguments as pc(); possible_dsep_stage=False skips the Possible-D-SEP removals (faster, may keep
     extra edges). Returns the PAG, the separating sets by name and the number of CI tests."""
     if not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:

@@ -47,8 +47,10 @@ class _MarkGraph:
         if marks.shape != (p, p):
             raise ValueError(f"{type(self).__name__}: marks must have shape ({p}, {p}), got {marks.shape}")
         if np.any((marks != NONE) != (marks.T != NONE)) or np.any(np.diag(marks) != NONE):
-            raise ValueError(f"{type(self).__name__}: marks must be an adjacency-symmetric matrix with an empty "
-                             "diagonal, got an edge with a mark at one end only")
+            raise ValueError(
+                f"{type(self).__name__}: marks must be an adjacency-symmetric matrix with an empty "
+                "diagonal, got an edge with a mark at one end only"
+            )
         self.marks = marks.astype(np.int8)
 
     def index(self, node: Hashable) -> int:
@@ -190,7 +192,7 @@ class DAG(_MarkGraph):
         for c in self.nodes:
             pa = self.parents(c)
             for k, a in enumerate(pa):
-                for b in pa[k + 1:]:
+                for b in pa[k + 1 :]:
                     if not adj[self._index[a], self._index[b]]:
                         out.append((a, c, b))
         return out
@@ -227,8 +229,9 @@ class CPDAG(_MarkGraph):
             raise ValueError("CPDAG: marks must be TAIL or ARROW, got a CIRCLE mark (use PAG)")
 
     @classmethod
-    def from_edges(cls, nodes: Sequence[Hashable], directed: Iterable[tuple] = (),
-                   undirected: Iterable[tuple] = ()) -> CPDAG:
+    def from_edges(
+        cls, nodes: Sequence[Hashable], directed: Iterable[tuple] = (), undirected: Iterable[tuple] = ()
+    ) -> CPDAG:
         nodes = _check_names("CPDAG.from_edges", nodes)
         idx = {v: i for i, v in enumerate(nodes)}
         m = np.zeros((len(nodes), len(nodes)), np.int8)
@@ -303,7 +306,7 @@ class CPDAG(_MarkGraph):
                 if (directed[x] & alive).any():  # x must be a sink among the remaining nodes
                     continue
                 nb = np.flatnonzero(undirected[x] & alive)
-                adj = (directed | directed.T | undirected)
+                adj = directed | directed.T | undirected
                 nb_adj = np.flatnonzero((adj[x]) & alive)
                 if all(adj[y, nb_adj[nb_adj != y]].all() for y in nb):
                     edges.extend((self.nodes[y], self.nodes[x]) for y in nb)
@@ -378,7 +381,7 @@ def meek_closure(marks: np.ndarray, forbidden: np.ndarray | None = None, rule4: 
                     continue
                 # R3: b -- a1, b -- a2, a1 -> c <- a2, a1 and a2 non-adjacent
                 cands = [a for a in np.flatnonzero(adj[b] & adj[c]) if undirected(b, a) and directed(a, c)]
-                if any(not adj[a1, a2] for k, a1 in enumerate(cands) for a2 in cands[k + 1:]):
+                if any(not adj[a1, a2] for k, a1 in enumerate(cands) for a2 in cands[k + 1 :]):
                     m[b, c], changed = ARROW, True
                     continue
                 # R4: b -- a (or any adjacency) with a -> d -> c, b adjacent to d, a and c non-adjacent
@@ -416,8 +419,10 @@ def _as_marks(func: str, g: _MarkGraph, order: list) -> np.ndarray:
     if not isinstance(g, _MarkGraph):
         raise TypeError(f"{func}: graphs must be DAG, CPDAG or PAG, got {type(g).__name__}")
     if set(g.nodes) != set(order):
-        raise ValueError(f"{func}: both graphs must have the same nodes, got {sorted(map(str, g.nodes))} and "
-                         f"{sorted(map(str, order))}")
+        raise ValueError(
+            f"{func}: both graphs must have the same nodes, got {sorted(map(str, g.nodes))} and "
+            f"{sorted(map(str, order))}"
+        )
     perm = [g._index[v] for v in order]
     return g.marks[np.ix_(perm, perm)]
 

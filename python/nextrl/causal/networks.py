@@ -23,8 +23,9 @@ def random_dag(num_nodes: int, edge_prob: float = 0.2, *, seed: int | np.random.
     return DAG.from_adjacency(adj, [f"x{i}" for i in range(num_nodes)])
 
 
-def linear_gaussian_weights(dag: DAG, *, low: float = 0.5, high: float = 2.0,
-                            seed: int | np.random.Generator) -> np.ndarray:
+def linear_gaussian_weights(
+    dag: DAG, *, low: float = 0.5, high: float = 2.0, seed: int | np.random.Generator
+) -> np.ndarray:
     """Edge weights W: [p, p], W[i, j] != 0 for i -> j, |W| uniform in [low, high] with random sign."""
     rng = np.random.default_rng(seed)
     a = dag.adjacency_matrix()
@@ -32,8 +33,14 @@ def linear_gaussian_weights(dag: DAG, *, low: float = 0.5, high: float = 2.0,
     return np.where(a, w, 0.0)
 
 
-def sample_linear_gaussian(dag: DAG, num_samples: int, *, weights: np.ndarray | None = None,
-                           noise_std: float | np.ndarray = 1.0, seed: int | np.random.Generator) -> np.ndarray:
+def sample_linear_gaussian(
+    dag: DAG,
+    num_samples: int,
+    *,
+    weights: np.ndarray | None = None,
+    noise_std: float | np.ndarray = 1.0,
+    seed: int | np.random.Generator,
+) -> np.ndarray:
     """Samples x = W^T x + e in topological order: [num_samples, p], columns in dag.nodes order."""
     rng = np.random.default_rng(seed)
     w = linear_gaussian_weights(dag, seed=rng) if weights is None else np.asarray(weights, np.float64)
@@ -46,8 +53,9 @@ def sample_linear_gaussian(dag: DAG, num_samples: int, *, weights: np.ndarray | 
     return x
 
 
-def sample_discrete(dag: DAG, num_samples: int, *, cardinality: int = 3, concentration: float = 0.5,
-                    seed: int | np.random.Generator) -> np.ndarray:
+def sample_discrete(
+    dag: DAG, num_samples: int, *, cardinality: int = 3, concentration: float = 0.5, seed: int | np.random.Generator
+) -> np.ndarray:
     """Categorical data from random conditional probability tables (Dirichlet(concentration)):
     [num_samples, p] int64 in dag.nodes order."""
     rng = np.random.default_rng(seed)
@@ -57,7 +65,7 @@ def sample_discrete(dag: DAG, num_samples: int, *, cardinality: int = 3, concent
         j = dag.index(v)
         pa = [dag.index(u) for u in dag.parents(v)]
         rows = cardinality ** len(pa)
-        cpt = rng.dirichlet(np.full(cardinality, concentration), rows)      # [rows, cardinality]
+        cpt = rng.dirichlet(np.full(cardinality, concentration), rows)  # [rows, cardinality]
         cfg = np.zeros(num_samples, np.int64)
         for k in pa:
             cfg = cfg * cardinality + x[:, k]
@@ -69,29 +77,37 @@ def sample_discrete(dag: DAG, num_samples: int, *, cardinality: int = 3, concent
 # Structures of the bnlearn repository networks (bnlearn model strings: "[node|parent1:parent2]...").
 _MODEL_STRINGS = {
     "asia": "[asia][smoke][tub|asia][lung|smoke][bronc|smoke][either|tub:lung][xray|either][dysp|bronc:either]",
-    "sachs": ("[PKC][PKA|PKC][Raf|PKC:PKA][Mek|PKC:PKA:Raf][Erk|Mek:PKA][Akt|Erk:PKA][P38|PKC:PKA]"
-              "[Jnk|PKC:PKA][Plcg][PIP3|Plcg][PIP2|Plcg:PIP3]"),
-    "child": ("[BirthAsphyxia][Disease|BirthAsphyxia][LVH|Disease][DuctFlow|Disease][CardiacMixing|Disease]"
-              "[LungParench|Disease][LungFlow|Disease][Sick|Disease][HypDistrib|DuctFlow:CardiacMixing]"
-              "[HypoxiaInO2|CardiacMixing:LungParench][CO2|LungParench][ChestXray|LungParench:LungFlow]"
-              "[Grunting|LungParench:Sick][LVHreport|LVH][Age|Disease:Sick][LowerBodyO2|HypDistrib:HypoxiaInO2]"
-              "[RUQO2|HypoxiaInO2][CO2Report|CO2][XrayReport|ChestXray][GruntingReport|Grunting]"),
-    "insurance": ("[Age][Mileage][SocioEcon|Age][GoodStudent|Age:SocioEcon][RiskAversion|Age:SocioEcon]"
-                  "[OtherCar|SocioEcon][VehicleYear|SocioEcon:RiskAversion][MakeModel|SocioEcon:RiskAversion]"
-                  "[SeniorTrain|Age:RiskAversion][HomeBase|SocioEcon:RiskAversion]"
-                  "[AntiTheft|SocioEcon:RiskAversion][RuggedAuto|VehicleYear:MakeModel]"
-                  "[Antilock|VehicleYear:MakeModel][DrivingSkill|Age:SeniorTrain]"
-                  "[CarValue|VehicleYear:MakeModel:Mileage][Airbag|VehicleYear:MakeModel]"
-                  "[DrivQuality|RiskAversion:DrivingSkill][Theft|CarValue:HomeBase:AntiTheft]"
-                  "[Cushioning|RuggedAuto:Airbag][DrivHist|RiskAversion:DrivingSkill]"
-                  "[Accident|DrivQuality:Mileage:Antilock][ThisCarDam|RuggedAuto:Accident]"
-                  "[OtherCarCost|RuggedAuto:Accident][MedCost|Age:Accident:Cushioning][ILiCost|Accident]"
-                  "[ThisCarCost|ThisCarDam:Theft:CarValue][PropCost|ThisCarCost:OtherCarCost]"),
-    "alarm": ("[HIST|LVF][CVP|LVV][PCWP|LVV][HYP][LVV|HYP:LVF][LVF][STKV|HYP:LVF][ERLO][HRBP|ERLO:HR]"
-              "[HREK|ERCA:HR][ERCA][HRSA|ERCA:HR][ANES][APL][TPR|APL][ECO2|ACO2:VLNG][KINK][MINV|INT:VLNG]"
-              "[FIO2][PVS|FIO2:VALV][SAO2|PVS:SHNT][PAP|PMB][PMB][SHNT|INT:PMB][INT][PRSS|INT:KINK:VTUB]"
-              "[DISC][MVS][VMCH|MVS][VTUB|DISC:VMCH][VLNG|INT:KINK:VTUB][VALV|INT:VLNG][ACO2|VALV]"
-              "[CCHL|ACO2:ANES:SAO2:TPR][HR|CCHL][CO|HR:STKV][BP|CO:TPR]"),
+    "sachs": (
+        "[PKC][PKA|PKC][Raf|PKC:PKA][Mek|PKC:PKA:Raf][Erk|Mek:PKA][Akt|Erk:PKA][P38|PKC:PKA]"
+        "[Jnk|PKC:PKA][Plcg][PIP3|Plcg][PIP2|Plcg:PIP3]"
+    ),
+    "child": (
+        "[BirthAsphyxia][Disease|BirthAsphyxia][LVH|Disease][DuctFlow|Disease][CardiacMixing|Disease]"
+        "[LungParench|Disease][LungFlow|Disease][Sick|Disease][HypDistrib|DuctFlow:CardiacMixing]"
+        "[HypoxiaInO2|CardiacMixing:LungParench][CO2|LungParench][ChestXray|LungParench:LungFlow]"
+        "[Grunting|LungParench:Sick][LVHreport|LVH][Age|Disease:Sick][LowerBodyO2|HypDistrib:HypoxiaInO2]"
+        "[RUQO2|HypoxiaInO2][CO2Report|CO2][XrayReport|ChestXray][GruntingReport|Grunting]"
+    ),
+    "insurance": (
+        "[Age][Mileage][SocioEcon|Age][GoodStudent|Age:SocioEcon][RiskAversion|Age:SocioEcon]"
+        "[OtherCar|SocioEcon][VehicleYear|SocioEcon:RiskAversion][MakeModel|SocioEcon:RiskAversion]"
+        "[SeniorTrain|Age:RiskAversion][HomeBase|SocioEcon:RiskAversion]"
+        "[AntiTheft|SocioEcon:RiskAversion][RuggedAuto|VehicleYear:MakeModel]"
+        "[Antilock|VehicleYear:MakeModel][DrivingSkill|Age:SeniorTrain]"
+        "[CarValue|VehicleYear:MakeModel:Mileage][Airbag|VehicleYear:MakeModel]"
+        "[DrivQuality|RiskAversion:DrivingSkill][Theft|CarValue:HomeBase:AntiTheft]"
+        "[Cushioning|RuggedAuto:Airbag][DrivHist|RiskAversion:DrivingSkill]"
+        "[Accident|DrivQuality:Mileage:Antilock][ThisCarDam|RuggedAuto:Accident]"
+        "[OtherCarCost|RuggedAuto:Accident][MedCost|Age:Accident:Cushioning][ILiCost|Accident]"
+        "[ThisCarCost|ThisCarDam:Theft:CarValue][PropCost|ThisCarCost:OtherCarCost]"
+    ),
+    "alarm": (
+        "[HIST|LVF][CVP|LVV][PCWP|LVV][HYP][LVV|HYP:LVF][LVF][STKV|HYP:LVF][ERLO][HRBP|ERLO:HR]"
+        "[HREK|ERCA:HR][ERCA][HRSA|ERCA:HR][ANES][APL][TPR|APL][ECO2|ACO2:VLNG][KINK][MINV|INT:VLNG]"
+        "[FIO2][PVS|FIO2:VALV][SAO2|PVS:SHNT][PAP|PMB][PMB][SHNT|INT:PMB][INT][PRSS|INT:KINK:VTUB]"
+        "[DISC][MVS][VMCH|MVS][VTUB|DISC:VMCH][VLNG|INT:KINK:VTUB][VALV|INT:VLNG][ACO2|VALV]"
+        "[CCHL|ACO2:ANES:SAO2:TPR][HR|CCHL][CO|HR:STKV][BP|CO:TPR]"
+    ),
 }
 _SIZES = {"asia": (8, 8), "sachs": (11, 17), "child": (20, 25), "insurance": (27, 52), "alarm": (37, 46)}
 NETWORKS = tuple(_MODEL_STRINGS)

@@ -42,9 +42,13 @@ class NotearsResult:
     """acyclicity violation of the unthresholded solution"""
 
 
-def notears_linear(data: np.ndarray, config: NotearsConfig = NotearsConfig(), *,
-                   names: Sequence[Hashable] | None = None,
-                   progress: Callable[[int, dict[str, float]], None] | None = None) -> NotearsResult:
+def notears_linear(
+    data: np.ndarray,
+    config: NotearsConfig = NotearsConfig(),
+    *,
+    names: Sequence[Hashable] | None = None,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+) -> NotearsResult:
     """Linear NOTEARS on data: [num_samples, num_vars]; returns the thresholded DAG and its weights."""
     x, names = _check_data("notears_linear", data, names)
     x = x.astype(np.float64)
@@ -53,12 +57,12 @@ def notears_linear(data: np.ndarray, config: NotearsConfig = NotearsConfig(), *,
     cfg = config
 
     def unpack(w2):
-        return (w2[: d * d] - w2[d * d:]).reshape(d, d)
+        return (w2[: d * d] - w2[d * d :]).reshape(d, d)
 
     def objective(w2, rho, alpha):
         w = unpack(w2)
         r = x - x @ w
-        loss = 0.5 / n * (r ** 2).sum()
+        loss = 0.5 / n * (r**2).sum()
         g_loss = -1.0 / n * x.T @ r
         e = sla.expm(w * w)
         h = np.trace(e) - d

@@ -77,8 +77,9 @@ class Knowledge:
         clash = req & forb
         if clash.any():
             i, j = np.argwhere(clash)[0]
-            raise ValueError(f"Knowledge: required and forbidden edges must not overlap, got {names[i]!r} -> "
-                             f"{names[j]!r} in both")
+            raise ValueError(
+                f"Knowledge: required and forbidden edges must not overlap, got {names[i]!r} -> {names[j]!r} in both"
+            )
         if (req & req.T).any():
             i, j = np.argwhere(req & req.T)[0]
             raise ValueError(f"Knowledge: required edges must not form a 2-cycle, got {names[i]!r} <-> {names[j]!r}")
@@ -106,9 +107,14 @@ class PCResult:
 
 
 # ------------------------------------------------------------------------------------------------ skeleton
-def skeleton(ci_test, alpha: float = 0.05, max_cond_size: int | None = None,
-             forbidden: np.ndarray | None = None, required: np.ndarray | None = None,
-             progress: Progress | None = None) -> SkeletonResult:
+def skeleton(
+    ci_test,
+    alpha: float = 0.05,
+    max_cond_size: int | None = None,
+    forbidden: np.ndarray | None = None,
+    required: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> SkeletonResult:
     """PC-stable adjacency search. `forbidden` / `required`: [p, p] bool from Knowledge.matrices."""
     p = ci_test.num_vars
     adj = ~np.eye(p, dtype=bool)
@@ -127,8 +133,7 @@ def skeleton(ci_test, alpha: float = 0.05, max_cond_size: int | None = None,
             nb = np.flatnonzero(adj[x])
             if len(nb) - 1 < depth:
                 continue
-            combos = (np.array(list(combinations(nb.tolist(), depth)), np.int64) if depth
-                      else np.zeros((1, 0), np.int64))
+            combos = np.array(list(combinations(nb.tolist(), depth)), np.int64) if depth else np.zeros((1, 0), np.int64)
             for y in nb:
                 if keep[x, y]:
                     continue
@@ -370,7 +375,7 @@ class _Orienter:
             elif nuc:
                 self.definite_non_uc.append((x, y, z))
         if priority == 2:
-            for (x, y, z) in scores:
+            for x, y, z in scores:
                 if self.knowledge and self.uc_blocked(x, y, z):
                     continue
                 if self.collider(x, y, z, 2):
@@ -414,11 +419,19 @@ class _Orienter:
             uc, nuc = set(self.definite_uc), set(self.definite_non_uc)
             for i, j, k, d in kites:
                 if definite:
-                    ok = (((j, d, k) in uc or (k, d, j) in uc) and ((j, i, k) in nuc or (k, i, j) in nuc)
-                          and self.undirected(i, d))
+                    ok = (
+                        ((j, d, k) in uc or (k, d, j) in uc)
+                        and ((j, i, k) in nuc or (k, i, j) in nuc)
+                        and self.undirected(i, d)
+                    )
                 else:
-                    ok = (self.undirected(i, j) and self.undirected(i, k) and self.directed(j, d)
-                          and self.directed(k, d) and self.undirected(i, d))
+                    ok = (
+                        self.undirected(i, j)
+                        and self.undirected(i, k)
+                        and self.directed(j, d)
+                        and self.directed(k, d)
+                        and self.undirected(i, d)
+                    )
                 if ok:
                     changed |= self.try_orient(i, d)
             if self.knowledge and not definite:
@@ -427,9 +440,18 @@ class _Orienter:
                         changed |= self.try_orient(a, b)
 
 
-def orient(adjacency: np.ndarray, sepsets: dict[tuple[int, int], frozenset[int]], ci_test=None, *,
-           alpha: float = 0.05, uc_rule: int = 0, uc_priority: int = 2, forbidden: np.ndarray | None = None,
-           required: np.ndarray | None = None, cycle_check: str = "exact") -> np.ndarray:
+def orient(
+    adjacency: np.ndarray,
+    sepsets: dict[tuple[int, int], frozenset[int]],
+    ci_test=None,
+    *,
+    alpha: float = 0.05,
+    uc_rule: int = 0,
+    uc_priority: int = 2,
+    forbidden: np.ndarray | None = None,
+    required: np.ndarray | None = None,
+    cycle_check: str = "exact",
+) -> np.ndarray:
     """Orient a skeleton into a CPDAG mark matrix (see the module docstring for the rules).
 
     adjacency: [p, p] bool; sepsets as from skeleton(). ci_test is needed by uc_rule 1 and 2 and by
@@ -469,10 +491,19 @@ def orient(adjacency: np.ndarray, sepsets: dict[tuple[int, int], frozenset[int]]
 
 
 # ---------------------------------------------------------------------------------------------- entry point
-def pc(data: np.ndarray | None = None, *, ci_test="fisherz", alpha: float = 0.05,
-       names: Sequence[Hashable] | None = None, max_cond_size: int | None = None, uc_rule: int = 0,
-       uc_priority: int = 2, knowledge: Knowledge | None = None, cycle_check: str = "exact",
-       progress: Progress | None = None) -> PCResult:
+def pc(
+    data: np.ndarray | None = None,
+    *,
+    ci_test="fisherz",
+    alpha: float = 0.05,
+    names: Sequence[Hashable] | None = None,
+    max_cond_size: int | None = None,
+    uc_rule: int = 0,
+    uc_priority: int = 2,
+    knowledge: Knowledge | None = None,
+    cycle_check: str = "exact",
+    progress: Progress | None = None,
+) -> PCResult:
     """PC-stable causal discovery.
 
     data: [num_samples, num_vars]; ci_test: 'fisherz' (linear-Gaussian), 'chisq' / 'gsq' (discrete), 'rcit'
@@ -491,8 +522,9 @@ def pc(data: np.ndarray | None = None, *, ci_test="fisherz", alpha: float = 0.05
     allowed = (-1, 2, 3, 4) if uc_rule == 2 else (-1, 0, 1, 2, 3, 4)
     if uc_priority not in allowed:
         raise ValueError(f"pc: uc_priority must be one of {allowed} for uc_rule={uc_rule}, got {uc_priority!r}")
-    if max_cond_size is not None and (not isinstance(max_cond_size, (int, np.integer)) or isinstance(
-            max_cond_size, bool)):
+    if max_cond_size is not None and (
+        not isinstance(max_cond_size, (int, np.integer)) or isinstance(max_cond_size, bool)
+    ):
         raise TypeError(f"pc: max_cond_size must be an int or None, got {type(max_cond_size).__name__}")
     if max_cond_size is not None and max_cond_size < 0:
         raise ValueError(f"pc: max_cond_size must be >= 0, got {max_cond_size}")
@@ -506,23 +538,35 @@ def pc(data: np.ndarray | None = None, *, ci_test="fisherz", alpha: float = 0.05
             p = test.num_vars
             top = p - 2 if max_cond_size is None else min(max_cond_size, p - 2)
             if test.num_samples < top + 4:
-                raise ValueError(f"pc: data must have at least max conditioning size + 4 = {top + 4} samples for "
-                                 f"the fisherz test with {p} variables, got {test.num_samples} (lower "
-                                 "max_cond_size or add samples)")
+                raise ValueError(
+                    f"pc: data must have at least max conditioning size + 4 = {top + 4} samples for "
+                    f"the fisherz test with {p} variables, got {test.num_samples} (lower "
+                    "max_cond_size or add samples)"
+                )
     elif hasattr(ci_test, "pvalues") and hasattr(ci_test, "num_vars"):
         test = ci_test
         if names is not None and list(names) != list(test.names):
             raise ValueError(f"pc: names must match the CI test's names {test.names}, got {list(names)}")
     else:
-        raise TypeError(f"pc: ci_test must be a method name or a CI test object with pvalues(), got "
-                        f"{type(ci_test).__name__}")
+        raise TypeError(
+            f"pc: ci_test must be a method name or a CI test object with pvalues(), got {type(ci_test).__name__}"
+        )
     names = list(test.names)
     forb = req = None
     if knowledge is not None:
         forb, req = knowledge.matrices(names)
     sk = skeleton(test, alpha, max_cond_size, forb, req, progress)
-    marks = orient(sk.adjacency, sk.sepsets, test, alpha=alpha, uc_rule=uc_rule, uc_priority=uc_priority,
-                   forbidden=forb, required=req, cycle_check=cycle_check)
+    marks = orient(
+        sk.adjacency,
+        sk.sepsets,
+        test,
+        alpha=alpha,
+        uc_rule=uc_rule,
+        uc_priority=uc_priority,
+        forbidden=forb,
+        required=req,
+        cycle_check=cycle_check,
+    )
     seps = {}
     for (i, j), s in sk.sepsets.items():
         named = frozenset(names[k] for k in s)
@@ -533,4 +577,3 @@ def pc(data: np.ndarray | None = None, *, ci_test="fisherz", alpha: float = 0.05
 def oracle_pc(dag, **kwargs) -> PCResult:
     """PC with the d-separation oracle of `dag`: returns the DAG's CPDAG when the rules are right."""
     return pc(None, ci_test=DSeparation(dag), **kwargs)
-

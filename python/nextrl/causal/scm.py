@@ -80,9 +80,18 @@ class MLPMechanism:
         return y * self.y_std + self.y_mean
 
 
-def fit_mechanism(x: np.ndarray, y: np.ndarray, kind: str = "linear", *, seed: int = 0, hidden: int = 32,
-                  steps: int = 600, batch_size: int = 256, lr: float = 3e-3,
-                  weight_decay: float = 0.0) -> tuple[Mechanism, np.ndarray]:
+def fit_mechanism(
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: str = "linear",
+    *,
+    seed: int = 0,
+    hidden: int = 32,
+    steps: int = 600,
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+) -> tuple[Mechanism, np.ndarray]:
     """Regresses y [n] on x [n, k]; returns (mechanism, residuals [n]).
 
     kind "linear": ordinary least squares with an intercept (numpy lstsq); "mlp": a k -> hidden -> hidden -> 1
@@ -107,12 +116,17 @@ def fit_mechanism(x: np.ndarray, y: np.ndarray, kind: str = "linear", *, seed: i
     y_mean, y_std = float(y.mean()), float(y.std() + 1e-8)
     xt = torch.as_tensor((x - x_mean) / x_std, dtype=torch.float32)
     yt = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
-    layers = [torch.nn.Linear(x.shape[1], hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden), torch.nn.Tanh(),
-              torch.nn.Linear(hidden, 1)]
+    layers = [
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, 1),
+    ]
     with torch.no_grad():
         for layer in layers:
             if isinstance(layer, torch.nn.Linear):  # seeded initialisation, no global generator
-                bound = 1.0 / layer.in_features ** 0.5
+                bound = 1.0 / layer.in_features**0.5
                 layer.weight.uniform_(-bound, bound, generator=gen)
                 layer.bias.uniform_(-bound, bound, generator=gen)
     net = torch.nn.Sequential(*layers)
@@ -133,8 +147,9 @@ def as_digraph(func: str, graph) -> nx.DiGraph:
     """The networkx DiGraph of a nextrl DAG or a networkx DiGraph; ValueError if it has a cycle."""
     g = graph if isinstance(graph, nx.DiGraph) else getattr(graph, "graph", None)  # graphs.DAG: .graph
     if not isinstance(g, nx.DiGraph):
-        raise TypeError(f"{func}: graph must be a nextrl.causal.graphs.DAG or a networkx.DiGraph, got "
-                        f"{type(graph).__name__}")
+        raise TypeError(
+            f"{func}: graph must be a nextrl.causal.graphs.DAG or a networkx.DiGraph, got {type(graph).__name__}"
+        )
     if not nx.is_directed_acyclic_graph(g):
         edges = nx.find_cycle(g)
         cycle = " -> ".join(str(u) for u, _ in edges) + f" -> {edges[0][0]}"
@@ -147,8 +162,9 @@ def check_names(func: str, what: str, names, valid: Sequence[Hashable]) -> None:
     valid_set = set(valid)
     for name in names:
         if name not in valid_set:
-            raise ValueError(f"{func}: {what} must be variables of the model ({', '.join(map(str, valid))}), "
-                             f"got {name!r}")
+            raise ValueError(
+                f"{func}: {what} must be variables of the model ({', '.join(map(str, valid))}), got {name!r}"
+            )
 
 
 def as_data(func: str, data, nodes: Sequence[Hashable], name: str = "data") -> np.ndarray:
@@ -173,8 +189,9 @@ def as_data(func: str, data, nodes: Sequence[Hashable], name: str = "data") -> n
     bad = ~np.isfinite(x)
     if bad.any():
         col = nodes[int(np.nonzero(bad.any(0))[0][0])]
-        raise ValueError(f"{func}: {name} must be finite, got {int(bad.sum())} NaN or inf value(s) (first in "
-                         f"column {col!r})")
+        raise ValueError(
+            f"{func}: {name} must be finite, got {int(bad.sum())} NaN or inf value(s) (first in column {col!r})"
+        )
     return x
 
 
@@ -198,15 +215,22 @@ class SCM:
     nodes: column order of data arrays (default: the graph's node order).
     """
 
-    def __init__(self, graph, mechanisms: Mapping[Hashable, Mechanism],
-                 noise: Mapping[Hashable, float | NoiseSampler] | None = None, *,
-                 nodes: Sequence[Hashable] | None = None, intervened: Sequence[Hashable] = ()):
+    def __init__(
+        self,
+        graph,
+        mechanisms: Mapping[Hashable, Mechanism],
+        noise: Mapping[Hashable, float | NoiseSampler] | None = None,
+        *,
+        nodes: Sequence[Hashable] | None = None,
+        intervened: Sequence[Hashable] = (),
+    ):
         g = as_digraph("SCM", graph)
         self.graph = g
         self.nodes = list(g.nodes if isinstance(graph, nx.DiGraph) else graph.nodes) if nodes is None else list(nodes)
         if set(self.nodes) != set(g.nodes) or len(set(self.nodes)) != len(self.nodes):
-            raise ValueError(f"SCM: nodes must list each node of the graph once ({sorted(map(str, g.nodes))}), "
-                             f"got {self.nodes}")
+            raise ValueError(
+                f"SCM: nodes must list each node of the graph once ({sorted(map(str, g.nodes))}), got {self.nodes}"
+            )
         self._index = {v: i for i, v in enumerate(self.nodes)}
         check_names("SCM", "mechanism keys", mechanisms, self.nodes)
         missing = [v for v in self.nodes if v not in mechanisms]
@@ -234,8 +258,9 @@ class SCM:
         return self._index[node]
 
     def _copy(self, graph: nx.DiGraph, mechanisms: dict, noise: dict, intervened=None) -> SCM:
-        return SCM(graph, mechanisms, noise, nodes=self.nodes,
-                   intervened=self.intervened if intervened is None else intervened)
+        return SCM(
+            graph, mechanisms, noise, nodes=self.nodes, intervened=self.intervened if intervened is None else intervened
+        )
 
     # ------------------------------------------------------------------------------------- sampling
     def sample_noise(self, num_samples: int, *, seed: int | np.random.Generator | None) -> np.ndarray:
@@ -262,8 +287,9 @@ class SCM:
                 x[:, j] += noise[:, j]
         return x
 
-    def sample(self, num_samples: int, *, seed: int | np.random.Generator | None,
-               return_noise: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, num_samples: int, *, seed: int | np.random.Generator | None, return_noise: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """num_samples draws [n, p] of the model (and the noise [n, p] if `return_noise`). Models that differ
         only by interventions draw the same noise from the same seed (common random numbers)."""
         u = self.sample_noise(num_samples, seed=seed)
@@ -276,8 +302,9 @@ class SCM:
         number per sample [n]): X's mechanism becomes the constant, its incoming edges and its noise are
         removed, and all of its descendants follow from the new value when sampled."""
         if not isinstance(interventions, Mapping):
-            raise TypeError(f"SCM.do: interventions must be a mapping variable -> value, got "
-                            f"{type(interventions).__name__}")
+            raise TypeError(
+                f"SCM.do: interventions must be a mapping variable -> value, got {type(interventions).__name__}"
+            )
         check_names("SCM.do", "intervention targets", interventions, self.nodes)
         g = self.graph.copy()
         mechanisms, noise = dict(self.mechanisms), dict(self.noise)
@@ -287,8 +314,15 @@ class SCM:
             noise[v] = 0.0
         return self._copy(g, mechanisms, noise, self.intervened | set(interventions))
 
-    def soft(self, node: Hashable, *, mechanism: Mechanism | None = None, shift: float = 0.0, scale: float = 1.0,
-             noise: float | NoiseSampler | None = None) -> SCM:
+    def soft(
+        self,
+        node: Hashable,
+        *,
+        mechanism: Mechanism | None = None,
+        shift: float = 0.0,
+        scale: float = 1.0,
+        noise: float | NoiseSampler | None = None,
+    ) -> SCM:
         """A soft intervention on `node`: its mechanism replaced by `mechanism` (same parents) and/or changed to
         scale * f + shift, and its noise replaced if `noise` is given. The graph is unchanged."""
         check_names("SCM.soft", "node", [node], self.nodes)
@@ -323,8 +357,16 @@ class SCM:
         check_names(func, "treatment and outcome", [treatment, outcome], self.nodes)
         return self._index[treatment], self._index[outcome]
 
-    def ate(self, treatment: Hashable, outcome: Hashable, treated: float, control: float, *,
-            num_samples: int = 10_000, seed: int | None = 0) -> float:
+    def ate(
+        self,
+        treatment: Hashable,
+        outcome: Hashable,
+        treated: float,
+        control: float,
+        *,
+        num_samples: int = 10_000,
+        seed: int | None = 0,
+    ) -> float:
         """Average treatment effect E[Y | do(T = treated)] - E[Y | do(T = control)], by Monte Carlo over
         `num_samples` draws with common noise (so the difference has no sampling noise for a linear model)."""
         _, jy = self._check_effect("SCM.ate", treatment, outcome)
@@ -333,15 +375,25 @@ class SCM:
         y0 = self.do({treatment: control}).propagate(u)[:, jy]
         return float(np.mean(y1 - y0))
 
-    def individual_effects(self, data, treatment: Hashable, outcome: Hashable, treated: float,
-                           control: float) -> np.ndarray:
+    def individual_effects(
+        self, data, treatment: Hashable, outcome: Hashable, treated: float, control: float
+    ) -> np.ndarray:
         """Counterfactual effect on the outcome of each observed unit: Y_{T=treated} - Y_{T=control}, [n]."""
         _, jy = self._check_effect("SCM.individual_effects", treatment, outcome)
         u = self.abduct(data)
-        return (self.do({treatment: treated}).propagate(u)[:, jy] - self.do({treatment: control}).propagate(u)[:, jy])
+        return self.do({treatment: treated}).propagate(u)[:, jy] - self.do({treatment: control}).propagate(u)[:, jy]
 
-    def cate(self, treatment: Hashable, outcome: Hashable, treated: float, control: float,
-             condition: Callable[[dict], np.ndarray], *, num_samples: int = 10_000, seed: int | None = 0) -> float:
+    def cate(
+        self,
+        treatment: Hashable,
+        outcome: Hashable,
+        treated: float,
+        control: float,
+        condition: Callable[[dict], np.ndarray],
+        *,
+        num_samples: int = 10_000,
+        seed: int | None = 0,
+    ) -> float:
         """Conditional average treatment effect E[Y_{T=treated} - Y_{T=control} | condition], the condition an
         event on the observed (factual) variables: `condition({name: column [n]}) -> bool mask [n]`. Estimated
         on `num_samples` draws of the model by counterfactuals of the units that meet the condition."""
@@ -356,8 +408,9 @@ class SCM:
 
 
 # -------------------------------------------------------------------------------------------------- fitting
-def fit_scm(data, graph, *, nodes: Sequence[Hashable] | None = None, mechanism: str = "linear", seed: int = 0,
-            **fit_kwargs) -> SCM:
+def fit_scm(
+    data, graph, *, nodes: Sequence[Hashable] | None = None, mechanism: str = "linear", seed: int = 0, **fit_kwargs
+) -> SCM:
     """An SCM with the structure of `graph` fitted to `data`: each variable regressed on its parents
     (`fit_mechanism` with kind = `mechanism`, "linear" or "mlp", and `fit_kwargs`), its noise Gaussian with the
     standard deviation of the residuals. `nodes`: the column order of an array `data` (default: the graph's)."""
@@ -373,14 +426,19 @@ def fit_scm(data, graph, *, nodes: Sequence[Hashable] | None = None, mechanism: 
     mechanisms, noise = {}, {}
     for k, v in enumerate(order):
         pa = sorted(g.predecessors(v), key=index.__getitem__)
-        mech, resid = fit_mechanism(x[:, [index[p] for p in pa]], x[:, index[v]], mechanism, seed=seed + k,
-                                    **fit_kwargs)
+        mech, resid = fit_mechanism(
+            x[:, [index[p] for p in pa]], x[:, index[v]], mechanism, seed=seed + k, **fit_kwargs
+        )
         mechanisms[v], noise[v] = mech, float(resid.std())
     return SCM(g, mechanisms, noise, nodes=order)
 
 
-def linear_scm(weights: np.ndarray, noise_std: Sequence[float], nodes: Sequence[Hashable] | None = None,
-               intercepts: Sequence[float] | None = None) -> SCM:
+def linear_scm(
+    weights: np.ndarray,
+    noise_std: Sequence[float],
+    nodes: Sequence[Hashable] | None = None,
+    intercepts: Sequence[float] | None = None,
+) -> SCM:
     """A linear-Gaussian SCM x = W^T x + b + u from a weighted adjacency matrix [p, p] (weights[i, j] != 0:
     i -> j with that coefficient) and noise standard deviations [p]."""
     w = np.asarray(weights, dtype=np.float64)
@@ -389,8 +447,9 @@ def linear_scm(weights: np.ndarray, noise_std: Sequence[float], nodes: Sequence[
     p = len(w)
     nodes = list(range(p)) if nodes is None else list(nodes)
     if len(nodes) != p or len(noise_std) != p:
-        raise ValueError(f"linear_scm: nodes and noise_std must have {p} entries, got {len(nodes)} and "
-                         f"{len(noise_std)}")
+        raise ValueError(
+            f"linear_scm: nodes and noise_std must have {p} entries, got {len(nodes)} and {len(noise_std)}"
+        )
     b = np.zeros(p) if intercepts is None else np.asarray(intercepts, dtype=np.float64)
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
@@ -425,16 +484,19 @@ class InterventionalDataset:
         return self.data[self.regimes == r]
 
 
-def interventional_dataset(scm: SCM, interventions: Sequence[Mapping[Hashable, float]], num_samples: int, *,
-                           seed: int) -> InterventionalDataset:
+def interventional_dataset(
+    scm: SCM, interventions: Sequence[Mapping[Hashable, float]], num_samples: int, *, seed: int
+) -> InterventionalDataset:
     """`num_samples` draws of each regime: scm.do(iv) for iv in `interventions` ({} = observational), each
     regime with its own noise stream of `seed`."""
     if len(interventions) == 0:
-        raise ValueError("interventional_dataset: interventions must list at least one regime ({} for "
-                         "observational), got none")
+        raise ValueError(
+            "interventional_dataset: interventions must list at least one regime ({} for observational), got none"
+        )
     seeds = np.random.SeedSequence(seed).spawn(len(interventions))
-    blocks = [scm.do(dict(iv)).sample(num_samples, seed=np.random.default_rng(s)) for iv, s in
-              zip(interventions, seeds)]
+    blocks = [
+        scm.do(dict(iv)).sample(num_samples, seed=np.random.default_rng(s)) for iv, s in zip(interventions, seeds)
+    ]
     regimes = np.repeat(np.arange(len(interventions)), num_samples)
     return InterventionalDataset(np.concatenate(blocks), regimes, [dict(iv) for iv in interventions], list(scm.nodes))
 

@@ -60,9 +60,15 @@ class TransitionModel:
     clip: "x[t+1]" -> (low, high) applied after the noise (the env's bounds), optional.
     """
 
-    def __init__(self, state_names: Sequence[str], action_names: Sequence[str], parents: Mapping[str, Sequence[str]],
-                 mechanisms: Mapping[str, Mechanism], noise_std: Mapping[str, float] | None = None,
-                 clip: Mapping[str, tuple[float, float]] | None = None):
+    def __init__(
+        self,
+        state_names: Sequence[str],
+        action_names: Sequence[str],
+        parents: Mapping[str, Sequence[str]],
+        mechanisms: Mapping[str, Mechanism],
+        noise_std: Mapping[str, float] | None = None,
+        clip: Mapping[str, tuple[float, float]] | None = None,
+    ):
         self.state_names, self.action_names = list(state_names), list(action_names)
         self.targets = [nxt(v) for v in self.state_names]
         inputs = [now(v) for v in self.state_names + self.action_names]
@@ -71,8 +77,9 @@ class TransitionModel:
         check_names("TransitionModel", "mechanisms keys", mechanisms, self.targets)
         missing = [t for t in self.targets if t not in mechanisms or t not in parents]
         if missing:
-            raise ValueError(f"TransitionModel: every next-state variable needs parents and a mechanism, got none "
-                             f"for {missing}")
+            raise ValueError(
+                f"TransitionModel: every next-state variable needs parents and a mechanism, got none for {missing}"
+            )
         g = nx.DiGraph()
         g.add_nodes_from(self.targets)
         for t, pa in parents.items():
@@ -106,8 +113,9 @@ class TransitionModel:
         if interventions is None:
             return {}, {}
         if not isinstance(interventions, Mapping):
-            raise TypeError(f"{func}: interventions must be a mapping variable -> value, got "
-                            f"{type(interventions).__name__}")
+            raise TypeError(
+                f"{func}: interventions must be a mapping variable -> value, got {type(interventions).__name__}"
+            )
         check_names(func, "intervention targets", interventions, self.state_names + self.action_names)
         states, actions = {}, {}
         for v, value in interventions.items():
@@ -120,13 +128,19 @@ class TransitionModel:
                 actions[self.action_names.index(v)] = float(x)
         return states, actions
 
-    def _step(self, state: np.ndarray, action: np.ndarray, noise: np.ndarray | None, do_states: dict[int, float],
-              observed_next: np.ndarray | None = None) -> np.ndarray:
+    def _step(
+        self,
+        state: np.ndarray,
+        action: np.ndarray,
+        noise: np.ndarray | None,
+        do_states: dict[int, float],
+        observed_next: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Next states [B, S]; with `observed_next`, returns the abducted noise instead."""
         n = len(state)
         cols = np.zeros((n, len(self._col)))
-        cols[:, :self.num_states] = state
-        cols[:, self.num_states:self.num_states + self.num_actions] = action
+        cols[:, : self.num_states] = state
+        cols[:, self.num_states : self.num_states + self.num_actions] = action
         base = self.num_states + self.num_actions
         out = np.zeros((n, self.num_states))
         for i in self.order:
@@ -166,13 +180,23 @@ class TransitionModel:
         a = _as_batch("TransitionModel.abduct", "action", action, self.num_actions)
         s2 = _as_batch("TransitionModel.abduct", "next_state", next_state, self.num_states)
         if not len(s) == len(a) == len(s2):
-            raise ValueError(f"TransitionModel.abduct: state, action and next_state must have the same batch size, "
-                             f"got {len(s)}, {len(a)} and {len(s2)}")
+            raise ValueError(
+                f"TransitionModel.abduct: state, action and next_state must have the same batch size, "
+                f"got {len(s)}, {len(a)} and {len(s2)}"
+            )
         return self._step(s, a, None, {}, observed_next=s2)
 
-    def rollout(self, state, horizon: int, policy: Policy | None = None, *, actions=None, noise=None,
-                seed: int | None = None, interventions: Mapping[str, float] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def rollout(
+        self,
+        state,
+        horizon: int,
+        policy: Policy | None = None,
+        *,
+        actions=None,
+        noise=None,
+        seed: int | None = None,
+        interventions: Mapping[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Trajectories (states [B, horizon + 1, S], actions [B, horizon, A]) from states [B, S], acting with
         `policy` or the given `actions` [B, horizon, A]. Noise: the given [B, horizon, S], or sampled from
         `seed`, or none (the mean model). do(interventions) holds at every step, the initial state included."""
@@ -186,23 +210,30 @@ class TransitionModel:
         if actions is not None:
             actions = np.asarray(actions, dtype=np.float64)
             if actions.shape != (b, horizon, self.num_actions):
-                raise ValueError(f"TransitionModel.rollout: actions must have shape ({b}, {horizon}, "
-                                 f"{self.num_actions}), got {actions.shape}")
+                raise ValueError(
+                    f"TransitionModel.rollout: actions must have shape ({b}, {horizon}, "
+                    f"{self.num_actions}), got {actions.shape}"
+                )
         if noise is None and seed is not None:
             noise = np.random.default_rng(seed).standard_normal((b, horizon, self.num_states)) * self.noise_std
         if noise is not None:
             noise = np.asarray(noise, dtype=np.float64)
             if noise.shape != (b, horizon, self.num_states):
-                raise ValueError(f"TransitionModel.rollout: noise must have shape ({b}, {horizon}, "
-                                 f"{self.num_states}), got {noise.shape}")
+                raise ValueError(
+                    f"TransitionModel.rollout: noise must have shape ({b}, {horizon}, "
+                    f"{self.num_states}), got {noise.shape}"
+                )
         for i, v in do_s.items():
             s[:, i] = v
         states = np.zeros((b, horizon + 1, self.num_states))
         acts = np.zeros((b, horizon, self.num_actions))
         states[:, 0] = s
         for h in range(horizon):
-            a = (np.asarray(policy(s), dtype=np.float64).reshape(b, self.num_actions) if actions is None
-                 else actions[:, h].copy())
+            a = (
+                np.asarray(policy(s), dtype=np.float64).reshape(b, self.num_actions)
+                if actions is None
+                else actions[:, h].copy()
+            )
             for i, v in do_a.items():
                 a[:, i] = v
             s = self._step(s, a, None if noise is None else noise[:, h], do_s)
@@ -233,8 +264,18 @@ def adjacency_graph(names: Sequence[str], adjacency: np.ndarray) -> nx.DiGraph:
     return g
 
 
-def fit_world_model(obs, actions, next_obs, graph, *, state_names: Sequence[str], action_names: Sequence[str],
-                    mechanism: str = "mlp", seed: int = 0, **fit_kwargs) -> TransitionModel:
+def fit_world_model(
+    obs,
+    actions,
+    next_obs,
+    graph,
+    *,
+    state_names: Sequence[str],
+    action_names: Sequence[str],
+    mechanism: str = "mlp",
+    seed: int = 0,
+    **fit_kwargs,
+) -> TransitionModel:
     """A TransitionModel fitted on transitions obs [N, S], actions [N, A], next_obs [N, S]: one regression per
     next-state variable on its parents in `graph` ("full": all of (s_t, a_t), the non-causal baseline);
     `mechanism` "linear" or "mlp" and `fit_kwargs` as in scm.fit_mechanism."""
@@ -242,8 +283,10 @@ def fit_world_model(obs, actions, next_obs, graph, *, state_names: Sequence[str]
     a = _as_batch("fit_world_model", "actions", np.asarray(actions).reshape(len(s), -1), len(action_names))
     s2 = _as_batch("fit_world_model", "next_obs", next_obs, len(state_names))
     if not len(s) == len(a) == len(s2) or len(s) < 2:
-        raise ValueError(f"fit_world_model: obs, actions and next_obs must have the same length >= 2, got {len(s)}, "
-                         f"{len(a)} and {len(s2)}")
+        raise ValueError(
+            f"fit_world_model: obs, actions and next_obs must have the same length >= 2, got {len(s)}, "
+            f"{len(a)} and {len(s2)}"
+        )
     parents = transition_parents(graph, state_names, action_names)
     cols = dict(zip([now(v) for v in list(state_names) + list(action_names)], np.hstack([s, a]).T))
     cols.update({nxt(v): s2[:, i] for i, v in enumerate(state_names)})
@@ -260,8 +303,9 @@ def fit_world_model(obs, actions, next_obs, graph, *, state_names: Sequence[str]
 THRUST_STATES, THRUST_ACTIONS = ("pos", "vel", "force"), ("action",)
 
 
-def causal_thrust_model(*, force_walk_std: float = 0.05, max_speed: float = 2.0, max_force: float = 1.0,
-                        force: float | None = None) -> TransitionModel:
+def causal_thrust_model(
+    *, force_walk_std: float = 0.05, max_speed: float = 2.0, max_force: float = 1.0, force: float | None = None
+) -> TransitionModel:
     """The exact transition SCM of CausalThrust (csrc/envs/point_mass.h), a = clip(action, -1, 1):
         vel[t+1] = clip(vel[t] + 0.1 a + 0.05 force[t], -max_speed, max_speed)
         pos[t+1] = pos[t] + 0.1 vel[t+1]
@@ -271,21 +315,29 @@ def causal_thrust_model(*, force_walk_std: float = 0.05, max_speed: float = 2.0,
     def vel(pa):  # pa: vel[t], force[t], action[t]
         return np.clip(pa[:, 0] + 0.1 * np.clip(pa[:, 2], -1.0, 1.0) + 0.05 * pa[:, 1], -max_speed, max_speed)
 
-    parents = {"pos[t+1]": ["pos[t]", "vel[t+1]"], "vel[t+1]": ["vel[t]", "force[t]", "action[t]"],
-               "force[t+1]": ["force[t]"]}
-    mechanisms = {"pos[t+1]": lambda pa: pa[:, 0] + 0.1 * pa[:, 1], "vel[t+1]": vel,
-                  "force[t+1]": lambda pa: pa[:, 0].copy()}
+    parents = {
+        "pos[t+1]": ["pos[t]", "vel[t+1]"],
+        "vel[t+1]": ["vel[t]", "force[t]", "action[t]"],
+        "force[t+1]": ["force[t]"],
+    }
+    mechanisms = {
+        "pos[t+1]": lambda pa: pa[:, 0] + 0.1 * pa[:, 1],
+        "vel[t+1]": vel,
+        "force[t+1]": lambda pa: pa[:, 0].copy(),
+    }
     noise = {"force[t+1]": force_walk_std}
     if force is not None:
         parents["force[t+1]"] = []
         mechanisms["force[t+1]"] = lambda pa: np.full(len(pa), float(force))
         noise = {}
-    return TransitionModel(THRUST_STATES, THRUST_ACTIONS, parents, mechanisms, noise,
-                           clip={"force[t+1]": (-max_force, max_force)})
+    return TransitionModel(
+        THRUST_STATES, THRUST_ACTIONS, parents, mechanisms, noise, clip={"force[t+1]": (-max_force, max_force)}
+    )
 
 
-def causal_thrust_reward(state: np.ndarray, action: np.ndarray, next_state: np.ndarray, *,
-                         action_cost: float = 0.01) -> np.ndarray:
+def causal_thrust_reward(
+    state: np.ndarray, action: np.ndarray, next_state: np.ndarray, *, action_cost: float = 0.01
+) -> np.ndarray:
     """CausalThrust's reward [B]: -|pos[t+1]| - action_cost |clip(a, -1, 1)|."""
     return -np.abs(next_state[:, 0]) - action_cost * np.abs(np.clip(action[:, 0], -1.0, 1.0))
 
@@ -295,5 +347,16 @@ def causal_thrust_terminated(next_state: np.ndarray, *, max_position: float = 5.
     return np.abs(next_state[:, 0]) > max_position
 
 
-__all__ = ["THRUST_ACTIONS", "THRUST_STATES", "TransitionModel", "adjacency_graph", "causal_thrust_model",
-           "causal_thrust_reward", "causal_thrust_terminated", "fit_world_model", "now", "nxt", "transition_parents"]
+__all__ = [
+    "THRUST_ACTIONS",
+    "THRUST_STATES",
+    "TransitionModel",
+    "adjacency_graph",
+    "causal_thrust_model",
+    "causal_thrust_reward",
+    "causal_thrust_terminated",
+    "fit_world_model",
+    "now",
+    "nxt",
+    "transition_parents",
+]

@@ -50,8 +50,14 @@ class _ControlVectorEnv(VectorEnv):
     _core_cls: type
     _config_cls: type
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = make_config(self._name, self._config_cls, config)
         core = self._core_cls(num_envs, self.config, self._mode_code(autoreset_mode))
         obs_space, action_space = self._spaces(self.config)
@@ -102,8 +108,14 @@ class CausalThrustVectorEnv(_ControlVectorEnv):
     """the causal variables: the three state components and the action"""
     EDGES = (("action", "vel"), ("force", "vel"), ("vel", "pos"))
     """summary causal graph (cause, effect) without self-loops"""
-    TEMPORAL_EDGES = (("pos", "pos", 1), ("vel", "vel", 1), ("force", "vel", 1), ("action", "vel", 1),
-                      ("vel", "pos", 0), ("force", "force", 1))
+    TEMPORAL_EDGES = (
+        ("pos", "pos", 1),
+        ("vel", "vel", 1),
+        ("force", "vel", 1),
+        ("action", "vel", 1),
+        ("vel", "pos", 0),
+        ("force", "force", 1),
+    )
     """(cause, effect, lag) of the time-lagged graph: effect at t+1 depends on cause at t+1-lag
     (lag 0: vel_{t+1} -> pos_{t+1}); force -> force is cut by do(force)"""
 
@@ -143,8 +155,9 @@ class CausalThrustVectorEnv(_ControlVectorEnv):
         else:
             v = np.asarray(value, dtype=np.float64) if not isinstance(value, str) else None
             if v is None or (v.shape != () and v.shape != (self.num_envs,)):
-                raise ValueError(f"reset: options['force'] must be a float or an array of shape ({self.num_envs},),"
-                                 f" got {value!r}")
+                raise ValueError(
+                    f"reset: options['force'] must be a float or an array of shape ({self.num_envs},), got {value!r}"
+                )
             do_force = self._do_force.copy()
             do_force[sel] = np.broadcast_to(v, (self.num_envs,))[sel]
             self._core.set_force_interventions(do_force)
@@ -213,8 +226,7 @@ class PendulumVectorEnv(_ControlVectorEnv):
 
     def _spaces(self, c):
         high = np.array([1.0, 1.0, 8.0], dtype=np.float32)
-        return (spaces.Box(-high, high, dtype=np.float32),
-                spaces.Box(-2.0, 2.0, (1,), dtype=np.float32))
+        return (spaces.Box(-high, high, dtype=np.float32), spaces.Box(-2.0, 2.0, (1,), dtype=np.float32))
 
 
 class PointMassEnv(Env):
@@ -223,8 +235,11 @@ class PointMassEnv(Env):
 
 class CausalThrustEnv(Env):
     vector_cls = CausalThrustVectorEnv
-    VARIABLES, EDGES, TEMPORAL_EDGES = (CausalThrustVectorEnv.VARIABLES, CausalThrustVectorEnv.EDGES,
-                                        CausalThrustVectorEnv.TEMPORAL_EDGES)
+    VARIABLES, EDGES, TEMPORAL_EDGES = (
+        CausalThrustVectorEnv.VARIABLES,
+        CausalThrustVectorEnv.EDGES,
+        CausalThrustVectorEnv.TEMPORAL_EDGES,
+    )
     causal_graph = CausalThrustVectorEnv.causal_graph
 
     def step(self, action):
@@ -245,6 +260,16 @@ class PendulumEnv(Env):
     vector_cls = PendulumVectorEnv
 
 
-__all__ = ["CartPoleEnv", "CartPoleVectorEnv", "CausalThrustEnv", "CausalThrustVectorEnv", "HeteroPointMassEnv",
-           "HeteroPointMassVectorEnv", "PendulumEnv", "PendulumVectorEnv", "PointMassEnv", "PointMassVectorEnv",
-           "make_config"]
+__all__ = [
+    "CartPoleEnv",
+    "CartPoleVectorEnv",
+    "CausalThrustEnv",
+    "CausalThrustVectorEnv",
+    "HeteroPointMassEnv",
+    "HeteroPointMassVectorEnv",
+    "PendulumEnv",
+    "PendulumVectorEnv",
+    "PointMassEnv",
+    "PointMassVectorEnv",
+    "make_config",
+]

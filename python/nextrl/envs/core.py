@@ -3,7 +3,8 @@ Gymnasium Env over one copy of it.
 
 Buffers live in C++ and are filled in place by each call; `copy=True` (the default, as in Gymnasium)
 returns copies, `copy=False` returns the zero-copy views themselves (observations, rewards, flags and
-info arrays), which the next call overwrites (wrap them with `torch.from_numpy` for free). Infos are dicts of arrays with Gymnasium's `_key` masks:
+info arrays), which the next call overwrites (wrap them with `torch.from_numpy` for free). Infos are
+dicts of arrays with Gymnasium's `_key` masks:
 each env-specific scalar (e.g. `info["cost"]`), `info["episode"] = {"r", "l"}` for the envs that
 finished an episode in this call, and, in SAME_STEP mode, `final_obs` / `final_info`.
 """
@@ -11,7 +12,7 @@ finished an episode in this call, and, in SAME_STEP mode, `final_obs` / `final_i
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -88,8 +89,14 @@ class VectorEnv(gym.vector.VectorEnv):
     _action_shape: tuple[int, ...] | None = None
     _action_dtype: np.dtype | None = None
 
-    def _setup(self, core, single_observation_space: gym.Space, single_action_space: gym.Space,
-               autoreset_mode: AutoresetMode | str, copy: bool) -> None:
+    def _setup(
+        self,
+        core,
+        single_observation_space: gym.Space,
+        single_action_space: gym.Space,
+        autoreset_mode: AutoresetMode | str,
+        copy: bool,
+    ) -> None:
         mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
         self._core = core
         self.num_envs = core.num_envs
@@ -127,8 +134,13 @@ class VectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         num_done = self._core.step(self._as_actions(actions))
         if self.copy:
-            return (self._obs.copy(), self._rewards.copy(), self._terms.copy(), self._truncs.copy(),
-                    self._step_infos(num_done))
+            return (
+                self._obs.copy(),
+                self._rewards.copy(),
+                self._terms.copy(),
+                self._truncs.copy(),
+                self._step_infos(num_done),
+            )
         return self._obs, self._rewards, self._terms, self._truncs, self._step_infos(num_done)
 
     def close_extras(self, **kwargs) -> None:
@@ -184,8 +196,12 @@ class VectorEnv(gym.vector.VectorEnv):
         return a.copy() if self.copy else a
 
     def _as_actions(self, actions) -> np.ndarray:
-        if (type(actions) is np.ndarray and actions.shape == self._action_shape and actions.dtype == self._action_dtype
-                and actions.flags.c_contiguous):
+        if (
+            type(actions) is np.ndarray
+            and actions.shape == self._action_shape
+            and actions.dtype == self._action_dtype
+            and actions.flags.c_contiguous
+        ):
             return actions  # the common case, ready for C++ (which checks the values)
         a = np.asarray(actions)
         if self._discrete:
@@ -235,7 +251,7 @@ class Env(gym.Env):
     exactly like this env reset with seed s + i."""
 
     vector_cls: type[VectorEnv]
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, **kwargs):
         self._vec = self.vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **kwargs)
@@ -293,5 +309,4 @@ class Env(gym.Env):
         return out
 
 
-__all__ = ["Env", "VectorEnv", "as_int", "check_options", "reset_arguments", "set_ints",
-           "unknown_name_error"]
+__all__ = ["Env", "VectorEnv", "as_int", "check_options", "reset_arguments", "set_ints", "unknown_name_error"]

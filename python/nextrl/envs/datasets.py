@@ -49,8 +49,14 @@ class Dataset:
 
     def save(self, path: str | Path) -> None:
         extra = {} if self.episode_ids is None else {"episode_ids": self.episode_ids}
-        np.savez(Path(path), **{c: getattr(self, c) for c in COLUMNS}, env_id=np.str_(self.env_id),
-                 policy=np.str_(self.policy), seed=np.int64(self.seed), **extra)
+        np.savez(
+            Path(path),
+            **{c: getattr(self, c) for c in COLUMNS},
+            env_id=np.str_(self.env_id),
+            policy=np.str_(self.policy),
+            seed=np.int64(self.seed),
+            **extra,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
@@ -58,8 +64,13 @@ class Dataset:
             missing = [c for c in COLUMNS if c not in f.files]
             if missing:
                 raise ValueError(f"Dataset.load: {path} lacks column(s) {missing}")
-            return cls(**{c: f[c] for c in COLUMNS}, env_id=str(f["env_id"]), policy=str(f["policy"]),
-                       seed=int(f["seed"]), episode_ids=f["episode_ids"] if "episode_ids" in f.files else None)
+            return cls(
+                **{c: f[c] for c in COLUMNS},
+                env_id=str(f["env_id"]),
+                policy=str(f["policy"]),
+                seed=int(f["seed"]),
+                episode_ids=f["episode_ids"] if "episode_ids" in f.files else None,
+            )
 
 
 def expert_policy(env, gamma: float = 1.0) -> np.ndarray:
@@ -75,9 +86,17 @@ def _put(column: np.ndarray, sl: slice, values: np.ndarray, rows: np.ndarray | N
         np.take(values, rows, axis=0, out=column[sl])
 
 
-def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray] = "random",
-                    num_transitions: int = 100_000, seed: int = 0, *, num_envs: int = 1024,
-                    epsilon: float = 0.3, gamma: float = 1.0, env_kwargs: dict | None = None) -> Dataset:
+def collect_dataset(
+    env_id: str,
+    policy: str | Callable[[np.ndarray], np.ndarray] = "random",
+    num_transitions: int = 100_000,
+    seed: int = 0,
+    *,
+    num_envs: int = 1024,
+    epsilon: float = 0.3,
+    gamma: float = 1.0,
+    env_kwargs: dict | None = None,
+) -> Dataset:
     """Collects `num_transitions` transitions from `num_envs` copies of `env_id`.
 
     policy: "random" (uniform actions), "expert" (greedy optimal policy of the exact model; tabular envs),
@@ -93,13 +112,17 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
     if isinstance(policy, str) and policy not in POLICIES:
         raise unknown_name_error("collect_dataset", "policy", policy, POLICIES)
     if env_id not in gym.registry:
-        raise unknown_name_error("collect_dataset", "env id", env_id, [k for k in gym.registry if k.startswith("nextrl/")])
+        raise unknown_name_error(
+            "collect_dataset", "env id", env_id, [k for k in gym.registry if k.startswith("nextrl/")]
+        )
     env = gym.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
     table = None
     if policy in ("expert", "mixed"):
         if not getattr(env, "is_tabular", False):
-            raise ValueError(f"collect_dataset: policy {policy!r} needs an env with an exact tabular model "
-                             f"(the grid envs); {env_id} has none. Pass a callable policy instead.")
+            raise ValueError(
+                f"collect_dataset: policy {policy!r} needs an env with an exact tabular model "
+                f"(the grid envs); {env_id} has none. Pass a callable policy instead."
+            )
         table = expert_policy(env, gamma)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E657874]))
     n_act = env.single_action_space.n if isinstance(env.single_action_space, gym.spaces.Discrete) else None
@@ -162,8 +185,13 @@ def collect_dataset(env_id: str, policy: str | Callable[[np.ndarray], np.ndarray
             next_episode += n_done
         valid = ~done
     env.close()
-    return Dataset(**out, env_id=env_id, policy=policy if isinstance(policy, str) else "callable", seed=seed,
-                   episode_ids=episode_id)
+    return Dataset(
+        **out,
+        env_id=env_id,
+        policy=policy if isinstance(policy, str) else "callable",
+        seed=seed,
+        episode_ids=episode_id,
+    )
 
 
 __all__ = ["COLUMNS", "Dataset", "collect_dataset", "expert_policy"]

@@ -19,8 +19,14 @@ class Solution:
     iterations: int
 
 
-def value_iteration(table, gamma: float = 1.0, *, reward_weights: tuple[float, ...] | None = None,
-                    tol: float = 1e-10, max_iterations: int = 100_000) -> Solution:
+def value_iteration(
+    table,
+    gamma: float = 1.0,
+    *,
+    reward_weights: tuple[float, ...] | None = None,
+    tol: float = 1e-10,
+    max_iterations: int = 100_000,
+) -> Solution:
     """Value iteration on (p, next, reward, terminal), each [S, A, K]. With gamma = 1 the task must be
     proper (every policy of interest reaches a termination); values then are expected undiscounted returns.
     Terminal transitions do not bootstrap. Returns when the largest update is below `tol`."""
@@ -36,8 +42,10 @@ def value_iteration(table, gamma: float = 1.0, *, reward_weights: tuple[float, .
         v = v_new
         if delta < tol:
             return Solution(values=v, q=q, policy=q.argmax(1).astype(np.int64), iterations=it)
-    raise RuntimeError(f"value_iteration: no convergence within {max_iterations} iterations (last change {delta:.3g}); "
-                       "with gamma = 1 some policy may never terminate")
+    raise RuntimeError(
+        f"value_iteration: no convergence within {max_iterations} iterations (last change {delta:.3g}); "
+        "with gamma = 1 some policy may never terminate"
+    )
 
 
 __all__ = ["Solution", "value_iteration"]

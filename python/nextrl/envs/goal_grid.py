@@ -23,9 +23,16 @@ _KEYS = ("observation", "achieved_goal", "desired_goal")
 _REWARD_TYPES = ("sparse", "dense")
 
 
-def goal_grid_config(*, width: int = 8, height: int = 8, layout: Sequence[str] | None = None,
-                     start: tuple[int, int] | None = (0, 0), reward_type: str = "sparse",
-                     terminate_on_success: bool = True, max_steps: int = 50) -> _core._GoalGridWorldConfig:
+def goal_grid_config(
+    *,
+    width: int = 8,
+    height: int = 8,
+    layout: Sequence[str] | None = None,
+    start: tuple[int, int] | None = (0, 0),
+    reward_type: str = "sparse",
+    terminate_on_success: bool = True,
+    max_steps: int = 50,
+) -> _core._GoalGridWorldConfig:
     """The C++ config; `start=None` draws the start uniformly over free cells at every reset."""
     if reward_type not in _REWARD_TYPES:
         raise unknown_name_error("GoalGridWorld", "reward_type", reward_type, _REWARD_TYPES)
@@ -55,27 +62,35 @@ def compute_reward(achieved_goal, desired_goal, info: Any = None, *, reward_type
     """Rewards for goal pairs [..., 2] -> [...] float32: sparse 0 where equal else -1, dense -L1 distance."""
     a, d = np.asarray(achieved_goal, dtype=np.float64), np.asarray(desired_goal, dtype=np.float64)
     if a.shape != d.shape or a.ndim == 0 or a.shape[-1] != 2:
-        raise ValueError(f"compute_reward: achieved_goal and desired_goal must have the same shape (..., 2), "
-                         f"got {a.shape} and {d.shape}")
+        raise ValueError(
+            f"compute_reward: achieved_goal and desired_goal must have the same shape (..., 2), "
+            f"got {a.shape} and {d.shape}"
+        )
     dist = np.abs(a - d).sum(-1)
     return (-dist if reward_type == "dense" else -(dist > 0).astype(np.float64)).astype(np.float32)
 
 
 def _split(flat: np.ndarray) -> dict[str, np.ndarray]:
-    return {k: flat[..., 2 * i:2 * i + 2] for i, k in enumerate(_KEYS)}
+    return {k: flat[..., 2 * i : 2 * i + 2] for i, k in enumerate(_KEYS)}
 
 
 class GoalGridWorldVectorEnv(VectorEnv):
     """`num_envs` GoalGridWorlds in one C++ call; keyword arguments as `goal_grid_config`. info["is_success"]
     is 1.0 on the goal."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = goal_grid_config(**config)
         self.reward_type = "dense" if self.config.dense else "sparse"
         core = _core._GoalGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, np.array([self.config.width - 1, self.config.height - 1], np.float32), (2,), np.float32)
-        self._setup(core, spaces.Dict({k: box for k in _KEYS}), spaces.Discrete(4), autoreset_mode, copy)
+        self._setup(core, spaces.Dict(dict.fromkeys(_KEYS, box)), spaces.Discrete(4), autoreset_mode, copy)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, infos = super().reset(seed=seed, options=options)

@@ -32,7 +32,9 @@ def parse_layout(layout: Sequence[str]) -> tuple[int, int, np.ndarray, tuple[int
         y = height - 1 - row
         for x, ch in enumerate(text):
             if ch not in _CELLS:
-                raise ValueError(f"GridWorld: layout character {ch!r} at row {row}, column {x} must be one of . # X S G")
+                raise ValueError(
+                    f"GridWorld: layout character {ch!r} at row {row}, column {x} must be one of . # X S G"
+                )
             cells[y, x] = _CELLS[ch]
             if ch == "S":
                 start = (x, y)
@@ -41,10 +43,20 @@ def parse_layout(layout: Sequence[str]) -> tuple[int, int, np.ndarray, tuple[int
     return width, height, cells.ravel(), start, goal
 
 
-def make_config(*, width: int = 5, height: int = 5, layout: Sequence[str] | None = None,
-                start: tuple[int, int] | None = (0, 0), goal: tuple[int, int] | None = None,
-                goal_reward: float = 1.0, step_penalty: float = 0.1, pit_reward: float = -1.0,
-                max_steps: int = 100, obs_mode: str = "coords", view_radius: int = 2) -> _core._GridWorldConfig:
+def make_config(
+    *,
+    width: int = 5,
+    height: int = 5,
+    layout: Sequence[str] | None = None,
+    start: tuple[int, int] | None = (0, 0),
+    goal: tuple[int, int] | None = None,
+    goal_reward: float = 1.0,
+    step_penalty: float = 0.1,
+    pit_reward: float = -1.0,
+    max_steps: int = 100,
+    obs_mode: str = "coords",
+    view_radius: int = 2,
+) -> _core._GridWorldConfig:
     """The C++ config; `start=None` draws the start uniformly over free non-goal cells at every reset;
     `goal=None` is the top-right corner (or the layout's G)."""
     c = _core._GridWorldConfig()
@@ -68,8 +80,14 @@ def make_config(*, width: int = 5, height: int = 5, layout: Sequence[str] | None
 class GridWorldVectorEnv(VectorEnv):
     """`num_envs` GridWorlds stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = make_config(**config)
         core = _core._GridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
         c = self.config

@@ -47,8 +47,10 @@ def target_actions(num_qubits: int, target) -> list[int]:
             return [index[("h", (0,))]] + [index[("cx", (q - 1, q))] for q in range(1, num_qubits)]
         raise unknown_name_error("QuantumStatePrep", "target", target, _TARGETS)
     if not isinstance(target, Sequence) or len(target) == 0:
-        raise ValueError("QuantumStatePrep: target must be 'plus', 'ghz', 'random' or a non-empty sequence of "
-                         f"actions, got {target!r}")
+        raise ValueError(
+            "QuantumStatePrep: target must be 'plus', 'ghz', 'random' or a non-empty sequence of "
+            f"actions, got {target!r}"
+        )
     out = []
     for item in target:
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
@@ -58,8 +60,10 @@ def target_actions(num_qubits: int, target) -> list[int]:
         elif isinstance(item, (tuple, list)) and len(item) == 2 and (item[0], tuple(item[1])) in index:
             out.append(index[(item[0], tuple(item[1]))])
         else:
-            raise ValueError(f"QuantumStatePrep: target entry {item!r} must be an action index or a (name, qubits) "
-                             f"pair of gate_list(), e.g. ('h', (0,)) or ('cx', (0, 1))")
+            raise ValueError(
+                f"QuantumStatePrep: target entry {item!r} must be an action index or a (name, qubits) "
+                f"pair of gate_list(), e.g. ('h', (0,)) or ('cx', (0, 1))"
+            )
     return out
 
 
@@ -71,19 +75,37 @@ class QuantumStatePrepVectorEnv(VectorEnv):
     for "random"); threshold: fidelity that ends an episode (0.99); max_steps: truncation (30).
     """
 
-    def __init__(self, num_envs: int = 1, *, num_qubits: int = 2, target="plus", target_depth: int = 4,
-                 observe_target: bool | None = None, threshold: float = 0.99, max_steps: int = 30,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        num_qubits: int = 2,
+        target="plus",
+        target_depth: int = 4,
+        observe_target: bool | None = None,
+        threshold: float = 0.99,
+        max_steps: int = 30,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+    ):
         random = isinstance(target, str) and target == "random"
         actions = [] if random else target_actions(num_qubits, target)
         if random and (not isinstance(target_depth, (int, np.integer)) or target_depth < 1):
-            raise ValueError(f"QuantumStatePrep: target_depth must be an int >= 1 for target='random', got "
-                             f"{target_depth!r}")
-        self.config = make_config("QuantumStatePrep", _core._QuantumStatePrepConfig, {
-            "num_qubits": as_int("QuantumStatePrep", "num_qubits", num_qubits), "target_actions": actions,
-            "target_depth": as_int("QuantumStatePrep", "target_depth", target_depth) if random else 0,
-            "observe_target": bool(random if observe_target is None else observe_target),
-            "threshold": threshold, "max_steps": max_steps})
+            raise ValueError(
+                f"QuantumStatePrep: target_depth must be an int >= 1 for target='random', got {target_depth!r}"
+            )
+        self.config = make_config(
+            "QuantumStatePrep",
+            _core._QuantumStatePrepConfig,
+            {
+                "num_qubits": as_int("QuantumStatePrep", "num_qubits", num_qubits),
+                "target_actions": actions,
+                "target_depth": as_int("QuantumStatePrep", "target_depth", target_depth) if random else 0,
+                "observe_target": bool(random if observe_target is None else observe_target),
+                "threshold": threshold,
+                "max_steps": max_steps,
+            },
+        )
         core = _core._QuantumStatePrep(num_envs, self.config, self._mode_code(autoreset_mode))
         self.num_qubits = int(num_qubits)
         obs_space = spaces.Box(-1.0, 1.0, tuple(core.obs_shape), np.float32)

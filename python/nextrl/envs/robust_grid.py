@@ -38,10 +38,19 @@ def _range(name: str, value) -> tuple[float, float]:
     return lo, hi
 
 
-def robust_grid_config(*, size=(5, 7), obs_noise=(0.0, 0.1), action_failure_prob=(0.0, 0.1), reward_noise=(0.0, 0.5),
-                       num_obstacles=(0, 2), goal_reward: float = 10.0, obstacle_penalty: float = 5.0,
-                       step_penalty: float = 0.1, distance_penalty: float = 0.01,
-                       max_steps: int = 100) -> _core._RobustGridWorldConfig:
+def robust_grid_config(
+    *,
+    size=(5, 7),
+    obs_noise=(0.0, 0.1),
+    action_failure_prob=(0.0, 0.1),
+    reward_noise=(0.0, 0.5),
+    num_obstacles=(0, 2),
+    goal_reward: float = 10.0,
+    obstacle_penalty: float = 5.0,
+    step_penalty: float = 0.1,
+    distance_penalty: float = 0.01,
+    max_steps: int = 100,
+) -> _core._RobustGridWorldConfig:
     """The C++ config; each randomized parameter is a (low, high) range or a fixed value. Defaults are the
     documents' (base size 6, uncertainty 0.1)."""
     c = _core._RobustGridWorldConfig()
@@ -60,8 +69,14 @@ class RobustGridWorldVectorEnv(VectorEnv):
 
     _reset_options = frozenset({"reset_mask", "params"})
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = robust_grid_config(**config)
         core = _core._RobustGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
         obs_space = spaces.Box(-_OBS_LIMIT, _OBS_LIMIT, tuple(core.obs_shape), np.float32)
@@ -83,8 +98,10 @@ class RobustGridWorldVectorEnv(VectorEnv):
                 kind = "integers" if name in _INTEGER else "real numbers"
                 raise TypeError(f"reset: options['params'][{name!r}] must be {kind}, got dtype {a.dtype}")
             if a.ndim not in (0, 1) or (a.ndim == 1 and a.shape != (self.num_envs,)):
-                raise ValueError(f"reset: options['params'][{name!r}] must be a scalar or have shape "
-                                 f"({self.num_envs},), got {a.shape}")
+                raise ValueError(
+                    f"reset: options['params'][{name!r}] must be a scalar or have shape "
+                    f"({self.num_envs},), got {a.shape}"
+                )
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"reset: options['params'][{name!r}] must be finite")
             k = PARAM_NAMES.index(name)

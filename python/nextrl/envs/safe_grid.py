@@ -33,10 +33,19 @@ DEFAULT_LAYOUT = (
 )
 
 
-def safe_grid_config(*, layout: Sequence[str] | None = DEFAULT_LAYOUT, hazards: Sequence[tuple[int, int]] = (),
-                     hazard_cost: float = 1.0, boundary_cost: float = 0.1, cost_budget: float = 0.5,
-                     goal_reward: float = 10.0, step_penalty: float = 0.1, max_steps: int = 50,
-                     obs_mode: str = "coords", **grid) -> _core._SafeGridWorldConfig:
+def safe_grid_config(
+    *,
+    layout: Sequence[str] | None = DEFAULT_LAYOUT,
+    hazards: Sequence[tuple[int, int]] = (),
+    hazard_cost: float = 1.0,
+    boundary_cost: float = 0.1,
+    cost_budget: float = 0.5,
+    goal_reward: float = 10.0,
+    step_penalty: float = 0.1,
+    max_steps: int = 50,
+    obs_mode: str = "coords",
+    **grid,
+) -> _core._SafeGridWorldConfig:
     """The C++ config. `layout` (with `H` hazards) or GridWorld's width / height / start / goal keywords
     (`layout=None`); `hazards` adds (x, y) hazard cells to either."""
     c = _core._SafeGridWorldConfig()
@@ -64,8 +73,14 @@ class SafeGridWorldVectorEnv(VectorEnv):
     """`num_envs` SafeGridWorlds in one C++ call; keyword arguments as `safe_grid_config`. info["cost"] is
     the step's cost, info["hazard"] 1.0 when the agent stands on a hazard; `cost_budget` the episode budget."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = safe_grid_config(**config)
         core = _core._SafeGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
         g = self.config.grid

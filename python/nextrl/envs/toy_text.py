@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from gymnasium import spaces
 from gymnasium.envs.toy_text.frozen_lake import MAPS, generate_random_map
 from gymnasium.vector import AutoresetMode
@@ -23,16 +22,24 @@ from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 _MAX_STEPS = {"4x4": 100, "8x8": 200}
 
 
-def frozen_lake_config(*, desc: Sequence[str] | None = None, map_name: str | None = "4x4", is_slippery: bool = True,
-                       success_rate: float = 1.0 / 3.0, reward_schedule: Sequence[float] = (1, 0, 0),
-                       max_steps: int | None = None) -> _core._FrozenLakeConfig:
+def frozen_lake_config(
+    *,
+    desc: Sequence[str] | None = None,
+    map_name: str | None = "4x4",
+    is_slippery: bool = True,
+    success_rate: float = 1.0 / 3.0,
+    reward_schedule: Sequence[float] = (1, 0, 0),
+    max_steps: int | None = None,
+) -> _core._FrozenLakeConfig:
     """The C++ config from Gymnasium's FrozenLakeEnv arguments. `desc` (rows of S / F / H / G) wins over
     `map_name`; Gymnasium's random map for desc = map_name = None is `generate_random_map(size, seed=...)`,
     passed as desc, so that it is seeded."""
     if desc is None:
         if map_name is None:
-            raise ValueError("FrozenLake: pass desc or map_name; for a random map pass "
-                             "desc=generate_random_map(size, seed=...) (from nextrl.envs.toy_text)")
+            raise ValueError(
+                "FrozenLake: pass desc or map_name; for a random map pass "
+                "desc=generate_random_map(size, seed=...) (from nextrl.envs.toy_text)"
+            )
         if map_name not in MAPS:
             raise unknown_name_error("FrozenLake", "map_name", map_name, MAPS)
         rows = MAPS[map_name]
@@ -76,8 +83,14 @@ class FrozenLakeVectorEnv(_ToyTextVectorEnv):
 
     _core_cls = _core._FrozenLake
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = frozen_lake_config(**config)
         self._build(num_envs, autoreset_mode, copy)
 
@@ -90,8 +103,15 @@ class CliffWalkingVectorEnv(_ToyTextVectorEnv):
 
     _core_cls = _core._CliffWalking
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, is_slippery: bool = False, max_steps: int = 0):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        is_slippery: bool = False,
+        max_steps: int = 0,
+    ):
         self.config = _core._CliffWalkingConfig()
         self.config.is_slippery = bool(is_slippery)
         self.config.max_steps = as_int("CliffWalking", "max_steps", max_steps)
@@ -130,5 +150,11 @@ class CliffWalkingEnv(_ToyTextEnv):
     vector_cls = CliffWalkingVectorEnv
 
 
-__all__ = ["CliffWalkingEnv", "CliffWalkingVectorEnv", "FrozenLakeEnv", "FrozenLakeVectorEnv", "frozen_lake_config",
-           "generate_random_map"]
+__all__ = [
+    "CliffWalkingEnv",
+    "CliffWalkingVectorEnv",
+    "FrozenLakeEnv",
+    "FrozenLakeVectorEnv",
+    "frozen_lake_config",
+    "generate_random_map",
+]

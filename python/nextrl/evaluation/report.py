@@ -51,30 +51,45 @@ def markdown(result: ExperimentResult, *, plots: list[str], run_info: dict[str, 
     lines = [f"# {result.title}", "", result.summary, "", "## Setup", ""]
     lines += [f"- seeds: {', '.join(str(s) for s in result.seeds)} ({len(result.seeds)} runs per agent and task)"]
     lines += [f"- {line}" for line in result.setup]
-    lines += [f"- intervals: {conf} stratified bootstrap percentile intervals over seeds ({b.reps} replicates, "
-              f"resampling seed {b.seed}); IQM = interquartile mean (25% trimmed mean), as in rliable "
-              f"(Agarwal et al. 2021)"]
+    lines += [
+        f"- intervals: {conf} stratified bootstrap percentile intervals over seeds ({b.reps} replicates, "
+        f"resampling seed {b.seed}); IQM = interquartile mean (25% trimmed mean), as in rliable "
+        f"(Agarwal et al. 2021)"
+    ]
     lines += [f"- {k}: {v}" for k, v in run_info.items()]
     lines += ["", "## Results", ""]
     if result.scores:
-        lines += [f"| task | agent | metric | steps | mean ± std | IQM | {conf} CI (IQM) | reference |",
-                  "|---|---|---|--:|--:|--:|--:|--:|"]
+        lines += [
+            f"| task | agent | metric | steps | mean ± std | IQM | {conf} CI (IQM) | reference |",
+            "|---|---|---|--:|--:|--:|--:|--:|",
+        ]
         for s in result.scores:
             steps = f"{s.steps:,}" if s.steps else "-"
-            lines.append(f"| {s.task} | {s.agent} | {s.metric} | {steps} | {_num(s.mean)} ± {_num(s.std)} | "
-                         f"{_num(s.iqm.point)} | {_ci(s.iqm.low, s.iqm.high, s.iqm.num_runs)} | {_ref(s)} |")
+            lines.append(
+                f"| {s.task} | {s.agent} | {s.metric} | {steps} | {_num(s.mean)} ± {_num(s.std)} | "
+                f"{_num(s.iqm.point)} | {_ci(s.iqm.low, s.iqm.high, s.iqm.num_runs)} | {_ref(s)} |"
+            )
         lines.append("")
-        lines.append("Per-seed values are in metrics.json. A reference is a published figure (sources below), "
-                     "trained for the steps after the @; the steps column is this run's budget.")
+        lines.append(
+            "Per-seed values are in metrics.json. A reference is a published figure (sources below), "
+            "trained for the steps after the @; the steps column is this run's budget."
+        )
         lines.append("")
     if result.aggregates:
-        lines += ["### Aggregates", "", result.aggregate_note, "",
-                  f"| group | tasks | runs | IQM | {conf} CI (IQM) | mean | {conf} CI (mean) |",
-                  "|---|---|--:|--:|--:|--:|--:|"]
+        lines += [
+            "### Aggregates",
+            "",
+            result.aggregate_note,
+            "",
+            f"| group | tasks | runs | IQM | {conf} CI (IQM) | mean | {conf} CI (mean) |",
+            "|---|---|--:|--:|--:|--:|--:|",
+        ]
         for a in result.aggregates:
-            lines.append(f"| {a.name} | {', '.join(a.tasks)} | {a.iqm.num_runs} | {_num(a.iqm.point, 3)} | "
-                         f"{_ci(a.iqm.low, a.iqm.high, a.iqm.num_runs, 3)} | {_num(a.mean.point, 3)} | "
-                         f"{_ci(a.mean.low, a.mean.high, a.mean.num_runs, 3)} |")
+            lines.append(
+                f"| {a.name} | {', '.join(a.tasks)} | {a.iqm.num_runs} | {_num(a.iqm.point, 3)} | "
+                f"{_ci(a.iqm.low, a.iqm.high, a.iqm.num_runs, 3)} | {_num(a.mean.point, 3)} | "
+                f"{_ci(a.mean.low, a.mean.high, a.mean.num_runs, 3)} |"
+            )
         lines.append("")
     if plots:
         lines += ["## Plots", ""]
@@ -104,8 +119,11 @@ def plot_curves(result: ExperimentResult, out_dir: Path) -> list[str]:
     names = []
     tasks = list(dict.fromkeys(c.task for c in result.curves))
     # a metric's reference, the training-return one where both exist (the curves are training returns)
-    refs = {(s.task, s.agent): s.reference for s in sorted(result.scores, key=lambda s: s.metric == "train return")
-            if s.reference is not None}
+    refs = {
+        (s.task, s.agent): s.reference
+        for s in sorted(result.scores, key=lambda s: s.metric == "train return")
+        if s.reference is not None
+    }
     for task in tasks:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         for i, c in enumerate([c for c in result.curves if c.task == task]):
@@ -118,8 +136,7 @@ def plot_curves(result: ExperimentResult, out_dir: Path) -> list[str]:
         ax.set_xlabel("environment steps")
         ax.set_ylabel(result.curves[0].ylabel)
         conf = round(result.bootstrap.confidence * 100)
-        ax.set_title(f"{task}: learning curves, {conf}% bootstrap bands; dotted: published references",
-                     fontsize=9)
+        ax.set_title(f"{task}: learning curves, {conf}% bootstrap bands; dotted: published references", fontsize=9)
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
         name = f"curves_{_slug(task)}.png"
@@ -154,8 +171,10 @@ def plot_scores(result: ExperimentResult, out_dir: Path, metric: str) -> list[st
         ax.set_ylim(-0.7, len(row) - 0.3)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel(metric)
-    fig.suptitle(f"{metric}: IQM and {round(result.bootstrap.confidence * 100)}% CI (bar), seeds (dots), "
-                 f"reference (x)", fontsize=9)
+    fig.suptitle(
+        f"{metric}: IQM and {round(result.bootstrap.confidence * 100)}% CI (bar), seeds (dots), reference (x)",
+        fontsize=9,
+    )
     fig.tight_layout()
     name = f"scores_{_slug(metric)}.png"
     fig.savefig(out_dir / name)
@@ -178,13 +197,27 @@ def _finite(x: Any) -> Any:
 def metrics(result: ExperimentResult, run_info: dict[str, Any]) -> dict[str, Any]:
     """The JSON document of a run: config, seeds, per-seed values and every computed statistic."""
     b = result.bootstrap
-    return _finite({
-        "experiment": result.name, "title": result.title, "seeds": list(result.seeds), "config": result.config,
-        "bootstrap": {"reps": b.reps, "seed": b.seed, "confidence": b.confidence, "method": "stratified percentile"},
-        "scores": [s.to_dict() for s in result.scores], "aggregates": [a.to_dict() for a in result.aggregates],
-        "curves": [c.to_dict() for c in result.curves],
-        "findings": [{"found": f.found, "text": f.text} for f in result.findings],
-        "wall_time_s": result.wall_time_s, "run": run_info, "extra": result.extra})
+    return _finite(
+        {
+            "experiment": result.name,
+            "title": result.title,
+            "seeds": list(result.seeds),
+            "config": result.config,
+            "bootstrap": {
+                "reps": b.reps,
+                "seed": b.seed,
+                "confidence": b.confidence,
+                "method": "stratified percentile",
+            },
+            "scores": [s.to_dict() for s in result.scores],
+            "aggregates": [a.to_dict() for a in result.aggregates],
+            "curves": [c.to_dict() for c in result.curves],
+            "findings": [{"found": f.found, "text": f.text} for f in result.findings],
+            "wall_time_s": result.wall_time_s,
+            "run": run_info,
+            "extra": result.extra,
+        }
+    )
 
 
 def write_run(result: ExperimentResult, out_dir: str | Path, run_info: dict[str, Any] | None = None) -> list[Path]:

@@ -67,17 +67,42 @@ class Score:
     reference: Reference | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "agent": self.agent, "metric": self.metric, "values": list(self.values),
-                "mean": self.mean, "std": self.std, "iqm": self.iqm.to_dict(), "steps": self.steps,
-                "reference": None if self.reference is None else self.reference.to_dict()}
+        return {
+            "task": self.task,
+            "agent": self.agent,
+            "metric": self.metric,
+            "values": list(self.values),
+            "mean": self.mean,
+            "std": self.std,
+            "iqm": self.iqm.to_dict(),
+            "steps": self.steps,
+            "reference": None if self.reference is None else self.reference.to_dict(),
+        }
 
 
-def make_score(task: str, agent: str, metric: str, values: Sequence[float], bootstrap: Bootstrap, *,
-               steps: int = 0, reference: Reference | None = None) -> Score:
+def make_score(
+    task: str,
+    agent: str,
+    metric: str,
+    values: Sequence[float],
+    bootstrap: Bootstrap,
+    *,
+    steps: int = 0,
+    reference: Reference | None = None,
+) -> Score:
     v = np.asarray(values, dtype=np.float64)
     iv = stratified_bootstrap_ci(v, "iqm", confidence=bootstrap.confidence, reps=bootstrap.reps, seed=bootstrap.seed)
-    return Score(task, agent, metric, tuple(float(x) for x in v), float(v.mean()),
-                 float(v.std(ddof=1)) if len(v) > 1 else 0.0, iv, steps, reference)
+    return Score(
+        task,
+        agent,
+        metric,
+        tuple(float(x) for x in v),
+        float(v.mean()),
+        float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        iv,
+        steps,
+        reference,
+    )
 
 
 @dataclass(frozen=True)
@@ -99,18 +124,29 @@ class Curve:
 
     def to_dict(self) -> dict[str, Any]:
         def listed(a: np.ndarray) -> list:
-            return [None if not np.isfinite(x) else float(x) for x in np.ravel(a)] if a.ndim == 1 else \
-                [listed(r) for r in a]
+            return (
+                [None if not np.isfinite(x) else float(x) for x in np.ravel(a)]
+                if a.ndim == 1
+                else [listed(r) for r in a]
+            )
 
-        return {"task": self.task, "agent": self.agent, "ylabel": self.ylabel, "steps": [int(s) for s in self.steps],
-                "per_seed": listed(self.values), "mean": listed(self.point), "low": listed(self.low),
-                "high": listed(self.high)}
+        return {
+            "task": self.task,
+            "agent": self.agent,
+            "ylabel": self.ylabel,
+            "steps": [int(s) for s in self.steps],
+            "per_seed": listed(self.values),
+            "mean": listed(self.point),
+            "low": listed(self.low),
+            "high": listed(self.high),
+        }
 
 
 def make_curve(task: str, agent: str, ylabel: str, steps: Sequence[int], values, bootstrap: Bootstrap) -> Curve:
     v = np.asarray(values, dtype=np.float64)
-    point, low, high = pointwise_bands(v, statistic="mean", confidence=bootstrap.confidence, reps=bootstrap.reps,
-                                       seed=bootstrap.seed)
+    point, low, high = pointwise_bands(
+        v, statistic="mean", confidence=bootstrap.confidence, reps=bootstrap.reps, seed=bootstrap.seed
+    )
     return Curve(task, agent, ylabel, np.asarray(steps, dtype=np.int64), v, point, low, high)
 
 
@@ -126,15 +162,21 @@ class Aggregate:
     mean: Interval
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "tasks": list(self.tasks), "scores": self.scores.tolist(),
-                "iqm": self.iqm.to_dict(), "mean": self.mean.to_dict()}
+        return {
+            "name": self.name,
+            "tasks": list(self.tasks),
+            "scores": self.scores.tolist(),
+            "iqm": self.iqm.to_dict(),
+            "mean": self.mean.to_dict(),
+        }
 
 
 def make_aggregate(name: str, tasks: Sequence[str], scores, bootstrap: Bootstrap) -> Aggregate:
     s = np.asarray(scores, dtype=np.float64)
     kw = {"confidence": bootstrap.confidence, "reps": bootstrap.reps, "seed": bootstrap.seed}
-    return Aggregate(name, tuple(tasks), s, stratified_bootstrap_ci(s, "iqm", **kw),
-                     stratified_bootstrap_ci(s, "mean", **kw))
+    return Aggregate(
+        name, tuple(tasks), s, stratified_bootstrap_ci(s, "iqm", **kw), stratified_bootstrap_ci(s, "mean", **kw)
+    )
 
 
 @dataclass(frozen=True)
@@ -172,5 +214,15 @@ class ExperimentResult:
     """anything else worth keeping in metrics.json (e.g. timings)"""
 
 
-__all__ = ["Aggregate", "Bootstrap", "Curve", "ExperimentResult", "Finding", "Reference", "Score", "make_aggregate",
-           "make_curve", "make_score"]
+__all__ = [
+    "Aggregate",
+    "Bootstrap",
+    "Curve",
+    "ExperimentResult",
+    "Finding",
+    "Reference",
+    "Score",
+    "make_aggregate",
+    "make_curve",
+    "make_score",
+]

@@ -72,8 +72,9 @@ def median(scores) -> np.ndarray:
 STATISTICS: dict[str, Statistic] = {"iqm": iqm, "mean": mean, "median": median}
 
 
-def bootstrap_replicates(scores, statistic: Statistic, *, reps: int = 2000, seed: int = 0,
-                         batch: int = 1000) -> np.ndarray:
+def bootstrap_replicates(
+    scores, statistic: Statistic, *, reps: int = 2000, seed: int = 0, batch: int = 1000
+) -> np.ndarray:
     """`statistic` on `reps` stratified resamples of `scores` [num_runs, num_tasks] (runs drawn with replacement
     within each task, independently per task): returns [reps]. Reproducible from `seed`."""
     x = _scores("bootstrap_replicates", scores)
@@ -86,7 +87,7 @@ def bootstrap_replicates(scores, statistic: Statistic, *, reps: int = 2000, seed
     for start in range(0, reps, batch):  # [batch, runs, tasks] at a time bounds the memory
         k = min(batch, reps - start)
         rows = rng.integers(0, runs, size=(k, runs, tasks))
-        out[start:start + k] = statistic(x[rows, cols])
+        out[start : start + k] = statistic(x[rows, cols])
     return out
 
 
@@ -102,19 +103,27 @@ class Interval:
     num_tasks: int
 
     def to_dict(self) -> dict:
-        return {"point": self.point, "low": self.low, "high": self.high, "confidence": self.confidence,
-                "num_runs": self.num_runs, "num_tasks": self.num_tasks}
+        return {
+            "point": self.point,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "num_runs": self.num_runs,
+            "num_tasks": self.num_tasks,
+        }
 
 
-def stratified_bootstrap_ci(scores, statistic: Statistic | str = "iqm", *, confidence: float = 0.95,
-                            reps: int = 2000, seed: int = 0) -> Interval:
+def stratified_bootstrap_ci(
+    scores, statistic: Statistic | str = "iqm", *, confidence: float = 0.95, reps: int = 2000, seed: int = 0
+) -> Interval:
     """Point estimate `statistic(scores)` and its percentile interval over `reps` stratified bootstrap replicates
     (rliable `get_interval_estimates(..., method="percentile")`). scores: [num_runs] or [num_runs, num_tasks].
     `statistic` is a function of [..., runs, tasks] or one of "iqm", "mean", "median"."""
     if isinstance(statistic, str):
         if statistic not in STATISTICS:
-            raise ValueError(f"stratified_bootstrap_ci: statistic must be one of {sorted(STATISTICS)}, "
-                             f"got {statistic!r}")
+            raise ValueError(
+                f"stratified_bootstrap_ci: statistic must be one of {sorted(STATISTICS)}, got {statistic!r}"
+            )
         statistic = STATISTICS[statistic]
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"stratified_bootstrap_ci: confidence must be in (0, 1), got {confidence}")
@@ -125,8 +134,9 @@ def stratified_bootstrap_ci(scores, statistic: Statistic | str = "iqm", *, confi
     return Interval(float(statistic(x)), float(low), float(high), confidence, x.shape[0], x.shape[1])
 
 
-def pointwise_bands(curves, *, statistic: Statistic | str = "mean", confidence: float = 0.95, reps: int = 2000,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pointwise_bands(
+    curves, *, statistic: Statistic | str = "mean", confidence: float = 0.95, reps: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Across-seed band of learning curves: curves [num_runs, num_points] on a shared x grid -> (point, low,
     high), each [num_points], the statistic over runs and its bootstrap percentile interval at each point.
     Points where some run has no value yet (NaN) use the runs that have one; with none, all three are NaN."""
@@ -142,5 +152,14 @@ def pointwise_bands(curves, *, statistic: Statistic | str = "mean", confidence: 
     return point, low, high
 
 
-__all__ = ["Interval", "STATISTICS", "bootstrap_replicates", "iqm", "mean", "median", "pointwise_bands",
-           "stratified_bootstrap_ci", "trimmed_mean"]
+__all__ = [
+    "STATISTICS",
+    "Interval",
+    "bootstrap_replicates",
+    "iqm",
+    "mean",
+    "median",
+    "pointwise_bands",
+    "stratified_bootstrap_ci",
+    "trimmed_mean",
+]

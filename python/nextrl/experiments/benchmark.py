@@ -72,23 +72,40 @@ class BenchResult:
 
     def to_dict(self) -> dict:
         """The JSON-line record (keys in SCHEMA order); NaN and infinities become None (JSON null)."""
-        d = {"bench": self.bench, "case": self.case, "ours_s": self.ours_s, "peer": self.peer,
-             "peer_s": self.peer_s, "ratio": self.ratio, "machine": self.machine, "extra": self.extra}
+        d = {
+            "bench": self.bench,
+            "case": self.case,
+            "ours_s": self.ours_s,
+            "peer": self.peer,
+            "peer_s": self.peer_s,
+            "ratio": self.ratio,
+            "machine": self.machine,
+            "extra": self.extra,
+        }
         return _finite(d)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
 
 
-def result(bench: str, case: str, ours_s: float, peer: str = NO_PEER, peer_s: float = float("nan"), *,
-           machine: dict | None = None, **extra: Any) -> BenchResult:
+def result(
+    bench: str,
+    case: str,
+    ours_s: float,
+    peer: str = NO_PEER,
+    peer_s: float = float("nan"),
+    *,
+    machine: dict | None = None,
+    **extra: Any,
+) -> BenchResult:
     """A BenchResult with `machine_info()` taken now unless given, and the keyword arguments as `extra`."""
     if not isinstance(ours_s, (int, float)) or not ours_s > 0:
         raise ValueError(f"result: ours_s must be a positive number of seconds, got {ours_s!r}")
     if peer != NO_PEER and not (isinstance(peer_s, (int, float)) and (peer_s > 0 or math.isnan(peer_s))):
         raise ValueError(f"result: peer_s must be a positive number of seconds or NaN, got {peer_s!r}")
-    return BenchResult(bench, case, float(ours_s), peer, float(peer_s),
-                       machine_info() if machine is None else machine, dict(extra))
+    return BenchResult(
+        bench, case, float(ours_s), peer, float(peer_s), machine_info() if machine is None else machine, dict(extra)
+    )
 
 
 def _finite(x):
@@ -149,9 +166,16 @@ def machine_info() -> dict:
     """CPU model, core counts, nextrl's build (version, SIMD level, compiler), nextrl's thread count and the
     current 1-minute load average."""
     build = nextrl.build_info()
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": usable_cores(), "nextrl": build["version"],
-            "simd": build["simd"], "compiler": build["compiler"], "threads": nextrl.get_num_threads(),
-            "loadavg_1m": load()}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "nextrl": build["version"],
+        "simd": build["simd"],
+        "compiler": build["compiler"],
+        "threads": nextrl.get_num_threads(),
+        "loadavg_1m": load(),
+    }
 
 
 def version(dist: str) -> str | None:
@@ -166,8 +190,14 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     """`git describe --always --dirty` of the checkout that holds `path` (default: this file), or None."""
     cwd = Path(path or __file__).resolve()
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             cwd=cwd if cwd.is_dir() else cwd.parent, check=True, timeout=20)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            cwd=cwd if cwd.is_dir() else cwd.parent,
+            check=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -175,8 +205,7 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
 
 def stamp() -> dict:
     """commit and UTC date-time, for write_jsonl."""
-    return {"commit": git_commit(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    return {"commit": git_commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
 # ----------------------------------------------------------------------------------------- timing
@@ -190,8 +219,12 @@ def reduce_times(times: Iterable[float], stat: str = "median") -> float:
     return min(times) if stat == "min" else statistics.median(times)
 
 
-def time_once(run: Callable[[], object], setup: Callable[[], object] | None = None,
-              sync: Callable[[], object] | None = None, clock: Callable[[], float] = time.perf_counter) -> float:
+def time_once(
+    run: Callable[[], object],
+    setup: Callable[[], object] | None = None,
+    sync: Callable[[], object] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Seconds of one call of `run`, after an untimed `setup`; `sync` (e.g. torch.cuda.synchronize) is
     called before the clock starts and before it stops. `clock`: wall time by default; time.process_time
     counts this process's CPU time only (on a shared machine, with one thread: the time others do not take)."""
@@ -213,11 +246,18 @@ def _check_counts(fn: str, rounds: int, warmup: int, name: str = "rounds") -> No
         raise ValueError(f"{fn}: warmup must be an int >= 0, got {warmup!r}")
 
 
-def interleaved(contenders: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1,
-                setup: Mapping[str, Callable[[], object] | None] | None = None,
-                before_each: Callable[[], object] | None = None, sync: Callable[[], object] | None = None,
-                clock: Callable[[], float] = time.perf_counter, progress: Progress = None,
-                label: str = "") -> dict[str, list[float]]:
+def interleaved(
+    contenders: Mapping[str, Callable[[], object]],
+    rounds: int,
+    *,
+    warmup: int = 1,
+    setup: Mapping[str, Callable[[], object] | None] | None = None,
+    before_each: Callable[[], object] | None = None,
+    sync: Callable[[], object] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    progress: Progress = None,
+    label: str = "",
+) -> dict[str, list[float]]:
     """Times each contender `rounds` times, round-robin (a, b, a, b, ...), so that all of them see the same
     load, after `warmup` untimed calls each. `setup[name]` runs untimed before each call of that contender;
     `before_each` (e.g. gc.collect) runs untimed before every timed call; `sync` and `clock` as in time_once.
@@ -243,9 +283,16 @@ def interleaved(contenders: Mapping[str, Callable[[], object]], rounds: int, *, 
     return times
 
 
-def measure(run: Callable[[], object], rounds: int, *, stat: str = "median", warmup: int = 1,
-            setup: Callable[[], object] | None = None, sync: Callable[[], object] | None = None,
-            clock: Callable[[], float] = time.perf_counter) -> float:
+def measure(
+    run: Callable[[], object],
+    rounds: int,
+    *,
+    stat: str = "median",
+    warmup: int = 1,
+    setup: Callable[[], object] | None = None,
+    sync: Callable[[], object] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """The `stat` ("median" or "min", i.e. best-of) of `rounds` timed calls of one contender after `warmup`."""
     reduce_times([1.0], stat)  # validates stat before anything runs
     times = interleaved({"run": run}, rounds, warmup=warmup, setup={"run": setup}, sync=sync, clock=clock)
@@ -281,6 +328,26 @@ def format_ratio(r: float | None) -> str:
     return "-" if r is None or (isinstance(r, float) and math.isnan(r)) else f"{r:.2f}x"
 
 
-__all__ = ["NO_PEER", "SCHEMA", "BenchResult", "Progress", "cpu_model", "format_ratio", "format_time",
-           "git_commit", "interleaved", "load", "machine_info", "measure", "per_call", "read_jsonl", "reduce_times",
-           "result", "stamp", "time_once", "usable_cores", "version", "write_jsonl"]
+__all__ = [
+    "NO_PEER",
+    "SCHEMA",
+    "BenchResult",
+    "Progress",
+    "cpu_model",
+    "format_ratio",
+    "format_time",
+    "git_commit",
+    "interleaved",
+    "load",
+    "machine_info",
+    "measure",
+    "per_call",
+    "read_jsonl",
+    "reduce_times",
+    "result",
+    "stamp",
+    "time_once",
+    "usable_cores",
+    "version",
+    "write_jsonl",
+]

@@ -59,21 +59,48 @@ def _round_robin(steppers: list[_Stepper], rounds: int, progress: Progress, labe
     return {s.name: statistics.median(times[s.name]) / (s.num_envs * s.steps) for s in steppers}
 
 
-def _row(bench: str, case: str, num_envs: int, threads: int, rounds: int, ours_s: float, peer: str = "none",
-         peer_s: float = float("nan"), **extra) -> BenchResult:
+def _row(
+    bench: str,
+    case: str,
+    num_envs: int,
+    threads: int,
+    rounds: int,
+    ours_s: float,
+    peer: str = "none",
+    peer_s: float = float("nan"),
+    **extra,
+) -> BenchResult:
     rates = {"steps_per_s": 1.0 / ours_s, "peer_steps_per_s": 1.0 / peer_s if peer_s == peer_s else None}
-    return benchmark.result(bench, case, ours_s, peer, peer_s, machine=machine_info(), num_envs=num_envs,
-                            threads=threads, stat="median", runs=rounds, unit="seconds per env step", **rates,
-                            **extra)
+    return benchmark.result(
+        bench,
+        case,
+        ours_s,
+        peer,
+        peer_s,
+        machine=machine_info(),
+        num_envs=num_envs,
+        threads=threads,
+        stat="median",
+        runs=rounds,
+        unit="seconds per env step",
+        **rates,
+        **extra,
+    )
 
 
 def _discrete_actions(n: int, num_envs: int, seed: int = 0, pool: int = 16) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (pool, num_envs))
 
 
-def bench_grid(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
-               ids: Iterable[str] = ("nextrl/GridWorld8x8-v0", "nextrl/FrozenLake-v0"),
-               budget: float = BUDGET) -> list[BenchResult]:
+def bench_grid(
+    sizes: Iterable[int],
+    *,
+    threads: int = 1,
+    rounds: int = 5,
+    progress: Progress = None,
+    ids: Iterable[str] = ("nextrl/GridWorld8x8-v0", "nextrl/FrozenLake-v0"),
+    budget: float = BUDGET,
+) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
@@ -89,16 +116,24 @@ def bench_grid(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progr
     return out
 
 
-def bench_frozenlake(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
-                     peers: Iterable[str] = ("gymnasium-sync", "envpool"), budget: float = BUDGET) -> list[BenchResult]:
+def bench_frozenlake(
+    sizes: Iterable[int],
+    *,
+    threads: int = 1,
+    rounds: int = 5,
+    progress: Progress = None,
+    peers: Iterable[str] = ("gymnasium-sync", "envpool"),
+    budget: float = BUDGET,
+) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
     out = []
     for n in sizes:
         actions = _discrete_actions(4, n)
-        ours = _Stepper("nextrl", gym.make_vec("nextrl/FrozenLake-v0", num_envs=n, copy=False), actions, n,
-                        _steps_for(n, budget))
+        ours = _Stepper(
+            "nextrl", gym.make_vec("nextrl/FrozenLake-v0", num_envs=n, copy=False), actions, n, _steps_for(n, budget)
+        )
         for peer in peers:
             if peer == "gymnasium-sync":
                 if n > 4096:
@@ -115,34 +150,64 @@ def bench_frozenlake(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5,
             else:
                 raise ValueError(f"bench_frozenlake: unknown peer {peer!r}; known: gymnasium-sync, envpool")
             t = _round_robin([ours, other], rounds, progress, f"frozenlake N={n}")
-            out.append(_row("frozenlake", "FrozenLake 4x4 slippery", n, threads, rounds, t["nextrl"], peer, t[peer],
-                            peer_version=benchmark.version("envpool" if peer == "envpool" else "gymnasium")))
+            out.append(
+                _row(
+                    "frozenlake",
+                    "FrozenLake 4x4 slippery",
+                    n,
+                    threads,
+                    rounds,
+                    t["nextrl"],
+                    peer,
+                    t[peer],
+                    peer_version=benchmark.version("envpool" if peer == "envpool" else "gymnasium"),
+                )
+            )
     return out
 
 
-def bench_cartpole(sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None,
-                   budget: float = BUDGET) -> list[BenchResult]:
+def bench_cartpole(
+    sizes: Iterable[int], *, threads: int = 1, rounds: int = 5, progress: Progress = None, budget: float = BUDGET
+) -> list[BenchResult]:
     import gymnasium as gym
 
     nextrl.set_num_threads(threads)
     out = []
     for n in sizes:
         actions = _discrete_actions(2, n)
-        ours = _Stepper("nextrl", gym.make_vec("nextrl/CartPole-v1", num_envs=n, copy=False), actions, n,
-                        _steps_for(n, budget))
+        ours = _Stepper(
+            "nextrl", gym.make_vec("nextrl/CartPole-v1", num_envs=n, copy=False), actions, n, _steps_for(n, budget)
+        )
         # the compiled step alone (no Python wrapper): the wrapper's share is 1 - ours / core
         core = _Stepper("nextrl-core", ours.env.unwrapped._core, actions, n, _steps_for(n, budget))
         peer_env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
         peer = _Stepper("gymnasium-numpy", peer_env, actions, n, _steps_for(n, budget / 4))
         t = _round_robin([ours, core, peer], rounds, progress, f"cartpole N={n}")
-        out.append(_row("cartpole", "CartPole-v1", n, threads, rounds, t["nextrl"], "gymnasium-numpy",
-                        t["gymnasium-numpy"], peer_version=benchmark.version("gymnasium"),
-                        core_steps_per_s=1.0 / t["nextrl-core"]))
+        out.append(
+            _row(
+                "cartpole",
+                "CartPole-v1",
+                n,
+                threads,
+                rounds,
+                t["nextrl"],
+                "gymnasium-numpy",
+                t["gymnasium-numpy"],
+                peer_version=benchmark.version("gymnasium"),
+                core_steps_per_s=1.0 / t["nextrl-core"],
+            )
+        )
     return out
 
 
-def bench_dataset(num_transitions: int = 2_000_000, *, num_envs: int = 4096, threads: int = 1, rounds: int = 3,
-                  progress: Progress = None) -> list[BenchResult]:
+def bench_dataset(
+    num_transitions: int = 2_000_000,
+    *,
+    num_envs: int = 4096,
+    threads: int = 1,
+    rounds: int = 3,
+    progress: Progress = None,
+) -> list[BenchResult]:
     """collect_dataset transitions per second; `ours_s` is seconds per transition (no peer)."""
     from nextrl.envs import collect_dataset
 
@@ -156,10 +221,21 @@ def bench_dataset(num_transitions: int = 2_000_000, *, num_envs: int = 4096, thr
 
         t = benchmark.interleaved({policy: run}, rounds, progress=progress, label=f"dataset {policy}")[policy]
         per = statistics.median(t) / num_transitions
-        out.append(benchmark.result("dataset", f"collect_dataset GridWorld {policy}", per, machine=machine_info(),
-                                    num_envs=num_envs, threads=threads, stat="median", runs=rounds,
-                                    unit="seconds per transition", num_transitions=num_transitions,
-                                    transitions_per_s=1.0 / per))
+        out.append(
+            benchmark.result(
+                "dataset",
+                f"collect_dataset GridWorld {policy}",
+                per,
+                machine=machine_info(),
+                num_envs=num_envs,
+                threads=threads,
+                stat="median",
+                runs=rounds,
+                unit="seconds per transition",
+                num_transitions=num_transitions,
+                transitions_per_s=1.0 / per,
+            )
+        )
     return out
 
 

@@ -31,8 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from nextrl.evaluation.results import (Bootstrap, ExperimentResult, Finding, Reference, Score, make_aggregate,
-                                       make_curve, make_score)
+from nextrl.evaluation.results import (
+    Bootstrap,
+    ExperimentResult,
+    Finding,
+    Reference,
+    Score,
+    make_aggregate,
+    make_curve,
+    make_score,
+)
 
 NAME = "rl-core"
 DESCRIPTION = "PPO, A2C, DQN on CartPole and SAC, TD3 on Pendulum over seeds, against CleanRL / SB3-zoo returns"
@@ -44,7 +52,8 @@ _ZOO = "SB3 zoo, DLR-RM/rl-baselines3-zoo benchmark.md (commit 0088472b), row"
 REFERENCES: dict[tuple[str, str, str], Reference] = {
     ("cartpole", "ppo", "eval return"): Reference(500.0, f"{_ZOO} ppo CartPole-v1", 0.0, 100_000),
     ("cartpole", "ppo", "train return"): Reference(
-        492.40, "CleanRL, vwxyzjn/cleanrl docs/rl-algorithms/ppo.md, ppo.py CartPole-v1 (3 seeds)", 13.05, 500_000),
+        492.40, "CleanRL, vwxyzjn/cleanrl docs/rl-algorithms/ppo.md, ppo.py CartPole-v1 (3 seeds)", 13.05, 500_000
+    ),
     ("cartpole", "a2c", "eval return"): Reference(500.0, f"{_ZOO} a2c CartPole-v1", 0.0, 500_000),
     ("cartpole", "dqn", "eval return"): Reference(500.0, f"{_ZOO} dqn CartPole-v1", 0.0, 50_000),
     ("pendulum", "ppo", "eval return"): Reference(-172.225, f"{_ZOO} ppo Pendulum-v1", 104.159, 100_000),
@@ -63,8 +72,16 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "pendulum/td3": {"hidden": (64, 64), "batch_size": 128},
     "pendulum/ddpg": {"hidden": (64, 64), "batch_size": 128},
     # rl-zoo's PPO Pendulum-v1 settings without gSDE (which nextrl's PPO does not have)
-    "pendulum/ppo": {"num_envs": 4, "num_steps": 1024, "gamma": 0.9, "gae_lambda": 0.95, "update_epochs": 10,
-                     "learning_rate": 1e-3, "ent_coef": 0.0, "num_minibatches": 64},
+    "pendulum/ppo": {
+        "num_envs": 4,
+        "num_steps": 1024,
+        "gamma": 0.9,
+        "gae_lambda": 0.95,
+        "update_epochs": 10,
+        "learning_rate": 1e-3,
+        "ent_coef": 0.0,
+        "num_minibatches": 64,
+    },
 }
 CASES = tuple(HYPERPARAMETERS)
 
@@ -102,8 +119,10 @@ class Config:
     def __post_init__(self):
         bad = [c for c in self.cases if c not in CASES]
         if bad or not self.cases:
-            raise ValueError(f"rl-core: cases must be a non-empty list from {', '.join(CASES)}, got "
-                             f"{', '.join(self.cases) or 'none'}")
+            raise ValueError(
+                f"rl-core: cases must be a non-empty list from {', '.join(CASES)}, got "
+                f"{', '.join(self.cases) or 'none'}"
+            )
         if len(set(self.cases)) != len(self.cases):
             raise ValueError(f"rl-core: cases must not repeat, got {', '.join(self.cases)}")
         for f in dataclasses.fields(self):
@@ -118,10 +137,18 @@ class Config:
         return getattr(self, case.replace("/", "_") + "_steps")
 
 
-QUICK: dict[str, Any] = {"cartpole_ppo_steps": 2048, "cartpole_a2c_steps": 1024, "cartpole_dqn_steps": 1200,
-                         "pendulum_sac_steps": 600, "pendulum_td3_steps": 600, "pendulum_ddpg_steps": 600,
-                         "pendulum_ppo_steps": 4096, "eval_episodes": 2, "curve_points": 10,
-                         "bootstrap_reps": 200}
+QUICK: dict[str, Any] = {
+    "cartpole_ppo_steps": 2048,
+    "cartpole_a2c_steps": 1024,
+    "cartpole_dqn_steps": 1200,
+    "pendulum_sac_steps": 600,
+    "pendulum_td3_steps": 600,
+    "pendulum_ddpg_steps": 600,
+    "pendulum_ppo_steps": 4096,
+    "eval_episodes": 2,
+    "curve_points": 10,
+    "bootstrap_reps": 200,
+}
 """`nextrl run rl-core --quick`: a smoke run in seconds (nothing learns at these budgets)."""
 
 Progress = Callable[[int, str], None]
@@ -160,7 +187,8 @@ def _random_policy(action_space, seed: int) -> Callable[[np.ndarray], np.ndarray
         if hasattr(action_space, "n"):
             return rng.integers(0, action_space.n, size=n)
         return rng.uniform(action_space.low, action_space.high, size=(n, *action_space.shape)).astype(
-            action_space.dtype)
+            action_space.dtype
+        )
 
     return act
 
@@ -173,7 +201,7 @@ def learning_curve(end_steps, returns, grid: np.ndarray, window: int) -> np.ndar
     counts = np.searchsorted(s, grid, side="right")  # episodes ended at or before each grid point
     for j, k in enumerate(counts):
         if k:
-            out[j] = r[max(0, k - window):k].mean()
+            out[j] = r[max(0, k - window) : k].mean()
     return out
 
 
@@ -213,8 +241,13 @@ def _train_case(case: str, cfg: Config, seed: int, progress: Progress | None) ->
     if progress is not None and acfg.total_timesteps > done[0]:
         progress(acfg.total_timesteps - done[0], f"{agent} {ENVS[env_key]} seed {seed}")
     eval_return = _evaluate(_policy(agent, result, space), ENVS[env_key], cfg.eval_episodes, 10_000 + seed)
-    return {"result": result, "config": acfg, "eval_return": eval_return, "wall_time_s": wall,
-            "train_return": result.mean_return(20)}
+    return {
+        "result": result,
+        "config": acfg,
+        "eval_return": eval_return,
+        "wall_time_s": wall,
+        "train_return": result.mean_return(20),
+    }
 
 
 def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> ExperimentResult:
@@ -237,8 +270,9 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         env = make_env(ENVS[env_key], 1)
         space = env.single_action_space
         env.close()
-        random_returns[env_key] = [_evaluate(_random_policy(space, 20_000 + s), ENVS[env_key], cfg.eval_episodes,
-                                             10_000 + s) for s in seeds]
+        random_returns[env_key] = [
+            _evaluate(_random_policy(space, 20_000 + s), ENVS[env_key], cfg.eval_episodes, 10_000 + s) for s in seeds
+        ]
 
     scores: list[Score] = []
     curves = []
@@ -251,13 +285,21 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             vals = [r[key] for r in runs[case]]
             if metric == "train return" and not all(np.isfinite(vals)):
                 continue  # some seed finished no training episode
-            scores.append(make_score(task, agent, metric, vals, boot, steps=steps,
-                                     reference=REFERENCES.get((env_key, agent, metric))))
+            scores.append(
+                make_score(
+                    task, agent, metric, vals, boot, steps=steps, reference=REFERENCES.get((env_key, agent, metric))
+                )
+            )
         grid = np.linspace(steps / cfg.curve_points, steps, cfg.curve_points).round().astype(np.int64)
-        values = np.stack([learning_curve(r["result"].episode_end_steps, r["result"].episode_returns, grid,
-                                          cfg.curve_window) for r in runs[case]])
-        curves.append(make_curve(task, agent, f"training return (mean of last {cfg.curve_window} episodes)", grid,
-                                 values, boot))
+        values = np.stack(
+            [
+                learning_curve(r["result"].episode_end_steps, r["result"].episode_returns, grid, cfg.curve_window)
+                for r in runs[case]
+            ]
+        )
+        curves.append(
+            make_curve(task, agent, f"training return (mean of last {cfg.curve_window} episodes)", grid, values, boot)
+        )
 
     # normalized eval returns: 0 = random policy (this run), 1 = the published reference
     columns, names = [], []
@@ -277,20 +319,34 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     findings = _findings(cfg, scores, curves, goals, runs)
     setup = _setup(cfg, runs, goals)
     return ExperimentResult(
-        name=NAME, title="rl-core: the RL core's agents on CartPole and Pendulum",
-        summary=("Do nextrl's agents reach the returns that CleanRL and the SB3 zoo publish for the same "
-                 "algorithms on CartPole-v1 and Pendulum-v1, and how do their learning curves vary over seeds? "
-                 "Agents train on nextrl's compiled envs (nextrl/CartPole-v1, nextrl/Pendulum-v1)."),
-        seeds=list(seeds), config=_jsonable_config(cfg), setup=setup, scores=scores, curves=curves,
+        name=NAME,
+        title="rl-core: the RL core's agents on CartPole and Pendulum",
+        summary=(
+            "Do nextrl's agents reach the returns that CleanRL and the SB3 zoo publish for the same "
+            "algorithms on CartPole-v1 and Pendulum-v1, and how do their learning curves vary over seeds? "
+            "Agents train on nextrl's compiled envs (nextrl/CartPole-v1, nextrl/Pendulum-v1)."
+        ),
+        seeds=list(seeds),
+        config=_jsonable_config(cfg),
+        setup=setup,
+        scores=scores,
+        curves=curves,
         aggregates=aggregates,
-        aggregate_note=("Normalized eval return: (return - random policy's return in this run) / (published "
-                        "reference - random); 1 = the reference, 0 = random play. Each case is one task of the "
-                        "stratified bootstrap. The references trained for the steps in the results table, which "
-                        "may differ from this run's budgets."),
-        findings=findings, references=sorted({s.reference.source for s in scores if s.reference is not None}),
-        bootstrap=boot, wall_time_s=time.perf_counter() - start,
-        extra={"train_wall_time_s": {c: [r["wall_time_s"] for r in runs[c]] for c in cfg.cases},
-               "goals": {ENVS[k]: v for k, v in goals.items()}})
+        aggregate_note=(
+            "Normalized eval return: (return - random policy's return in this run) / (published "
+            "reference - random); 1 = the reference, 0 = random play. Each case is one task of the "
+            "stratified bootstrap. The references trained for the steps in the results table, which "
+            "may differ from this run's budgets."
+        ),
+        findings=findings,
+        references=sorted({s.reference.source for s in scores if s.reference is not None}),
+        bootstrap=boot,
+        wall_time_s=time.perf_counter() - start,
+        extra={
+            "train_wall_time_s": {c: [r["wall_time_s"] for r in runs[c]] for c in cfg.cases},
+            "goals": {ENVS[k]: v for k, v in goals.items()},
+        },
+    )
 
 
 def _jsonable_config(cfg: Config) -> dict[str, Any]:
@@ -302,19 +358,23 @@ def _setup(cfg: Config, runs: dict[str, list[dict[str, Any]]], goals: dict[str, 
     for case in cfg.cases:
         acfg = runs[case][0]["config"]
         extra = ", ".join(f"{k}={v}" for k, v in HYPERPARAMETERS[case].items()) or "the config defaults"
-        lines.append(f"{case}: {type(acfg).__name__}, {cfg.steps(case):,} env steps, {acfg.num_envs} env(s), "
-                     f"{extra}")
-    lines.append(f"eval return: deterministic final policy, {cfg.eval_episodes} episodes on one env (reset seed "
-                 f"10000 + seed); train return: mean of the last 20 training episodes")
+        lines.append(f"{case}: {type(acfg).__name__}, {cfg.steps(case):,} env steps, {acfg.num_envs} env(s), {extra}")
+    lines.append(
+        f"eval return: deterministic final policy, {cfg.eval_episodes} episodes on one env (reset seed "
+        f"10000 + seed); train return: mean of the last 20 training episodes"
+    )
     lines.append(f"random policy: uniform actions, {cfg.eval_episodes} episodes per seed, same evaluation")
-    lines.append(f"learning curves: {cfg.curve_points} points, each the mean of the last {cfg.curve_window} "
-                 f"training episodes; bands are bootstrap intervals of the mean over seeds")
+    lines.append(
+        f"learning curves: {cfg.curve_points} points, each the mean of the last {cfg.curve_window} "
+        f"training episodes; bands are bootstrap intervals of the mean over seeds"
+    )
     lines.append("goals: " + ", ".join(f"{ENVS[k]} {v:g}" for k, v in goals.items()))
     return lines
 
 
-def _findings(cfg: Config, scores: list[Score], curves, goals: dict[str, float],
-              runs: dict[str, list[dict[str, Any]]]) -> list[Finding]:
+def _findings(
+    cfg: Config, scores: list[Score], curves, goals: dict[str, float], runs: dict[str, list[dict[str, Any]]]
+) -> list[Finding]:
     out: list[Finding] = []
     conf = "95%"
     by_key = {(s.task, s.agent, s.metric): s for s in scores}
@@ -324,11 +384,18 @@ def _findings(cfg: Config, scores: list[Score], curves, goals: dict[str, float],
         s = by_key[(task, agent, "eval return")]
         goal = goals[env_key]
         iv = s.iqm
-        what = (f"{agent} on {task} after {s.steps:,} steps: eval return IQM {iv.point:.1f}, {conf} CI "
-                f"[{iv.low:.1f}, {iv.high:.1f}] over {iv.num_runs} seeds")
+        what = (
+            f"{agent} on {task} after {s.steps:,} steps: eval return IQM {iv.point:.1f}, {conf} CI "
+            f"[{iv.low:.1f}, {iv.high:.1f}] over {iv.num_runs} seeds"
+        )
         if iv.num_runs < 2:
-            out.append(Finding(iv.point >= goal, f"{what}; {'at or above' if iv.point >= goal else 'below'} the "
-                                                 f"goal {goal:g} (one seed: no interval)"))
+            out.append(
+                Finding(
+                    iv.point >= goal,
+                    f"{what}; {'at or above' if iv.point >= goal else 'below'} the "
+                    f"goal {goal:g} (one seed: no interval)",
+                )
+            )
         elif iv.low >= goal:
             out.append(Finding(True, f"{what}: the whole interval is at or above the goal {goal:g}"))
         elif iv.high < goal:
@@ -338,18 +405,33 @@ def _findings(cfg: Config, scores: list[Score], curves, goals: dict[str, float],
         n_goal = sum(v >= goal for v in s.values)
         if s.reference is not None:
             ref = s.reference
-            rel = ("above" if iv.low > ref.value else "below" if iv.high < ref.value else "consistent with")
-            out.append(Finding(rel != "below", f"{agent} on {task}: {n_goal} of {len(s.values)} seeds reach the "
-                                               f"goal; the IQM interval is {rel} the published {ref.value:g} "
-                                               f"({ref.steps or 0:,} steps)"))
+            rel = "above" if iv.low > ref.value else "below" if iv.high < ref.value else "consistent with"
+            out.append(
+                Finding(
+                    rel != "below",
+                    f"{agent} on {task}: {n_goal} of {len(s.values)} seeds reach the "
+                    f"goal; the IQM interval is {rel} the published {ref.value:g} "
+                    f"({ref.steps or 0:,} steps)",
+                )
+            )
         t = by_key.get((task, agent, "train return"))
         if t is not None and t.reference is not None:
-            rel = ("above" if t.iqm.low > t.reference.value else "below" if t.iqm.high < t.reference.value
-                   else "consistent with")
-            out.append(Finding(rel != "below", f"{agent} on {task}: train return (last 20 episodes) mean "
-                                               f"{t.mean:.1f} ± {t.std:.1f} (std over seeds), IQM interval "
-                                               f"[{t.iqm.low:.1f}, {t.iqm.high:.1f}], {rel} the published "
-                                               f"{t.reference.value:g} ± {t.reference.spread:g}"))
+            rel = (
+                "above"
+                if t.iqm.low > t.reference.value
+                else "below"
+                if t.iqm.high < t.reference.value
+                else "consistent with"
+            )
+            out.append(
+                Finding(
+                    rel != "below",
+                    f"{agent} on {task}: train return (last 20 episodes) mean "
+                    f"{t.mean:.1f} ± {t.std:.1f} (std over seeds), IQM interval "
+                    f"[{t.iqm.low:.1f}, {t.iqm.high:.1f}], {rel} the published "
+                    f"{t.reference.value:g} ± {t.reference.spread:g}",
+                )
+            )
     for c in curves:
         env_key = next(k for k, v in ENVS.items() if v == c.task)
         finite = np.isfinite(c.point)
@@ -362,19 +444,45 @@ def _findings(cfg: Config, scores: list[Score], curves, goals: dict[str, float],
         goal = goals[env_key]
         at = f"{int(c.steps[peak_j]):,} steps"
         if peak - rand < 0.5 * (goal - rand):
-            out.append(Finding(False, f"{c.agent} on {c.task}: the seed-mean training curve never gets halfway "
-                                      f"from random play ({rand:.1f}) to the goal {goal:g}: peak {peak:.1f} at {at}"))
+            out.append(
+                Finding(
+                    False,
+                    f"{c.agent} on {c.task}: the seed-mean training curve never gets halfway "
+                    f"from random play ({rand:.1f}) to the goal {goal:g}: peak {peak:.1f} at {at}",
+                )
+            )
         elif final < peak - 0.1 * (peak - rand):
-            out.append(Finding(False, f"{c.agent} on {c.task}: the seed-mean training curve peaks at {peak:.1f} "
-                                      f"({at}) and ends at {final:.1f}: it does not hold its best level (it falls "
-                                      f"{100 * (peak - final) / (peak - rand):.0f}% of the way back to random "
-                                      f"play, {rand:.1f})"))
+            out.append(
+                Finding(
+                    False,
+                    f"{c.agent} on {c.task}: the seed-mean training curve peaks at {peak:.1f} "
+                    f"({at}) and ends at {final:.1f}: it does not hold its best level (it falls "
+                    f"{100 * (peak - final) / (peak - rand):.0f}% of the way back to random "
+                    f"play, {rand:.1f})",
+                )
+            )
         else:
-            out.append(Finding(True, f"{c.agent} on {c.task}: the seed-mean training curve ends at {final:.1f}, "
-                                     f"within 10% of the way back to random play ({rand:.1f}) from its peak "
-                                     f"{peak:.1f} ({at})"))
+            out.append(
+                Finding(
+                    True,
+                    f"{c.agent} on {c.task}: the seed-mean training curve ends at {final:.1f}, "
+                    f"within 10% of the way back to random play ({rand:.1f}) from its peak "
+                    f"{peak:.1f} ({at})",
+                )
+            )
     return out
 
 
-__all__ = ["CASES", "Config", "DESCRIPTION", "ENVS", "HYPERPARAMETERS", "NAME", "QUICK", "REFERENCES",
-           "learning_curve", "run", "total_work"]
+__all__ = [
+    "CASES",
+    "DESCRIPTION",
+    "ENVS",
+    "HYPERPARAMETERS",
+    "NAME",
+    "QUICK",
+    "REFERENCES",
+    "Config",
+    "learning_curve",
+    "run",
+    "total_work",
+]

@@ -91,10 +91,12 @@ def run_info(argv: list[str] | None = None) -> dict[str, Any]:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {"machine": f"{cpu}, {cores} cores, load {os.getloadavg()[0]:.1f} at start",
-            "versions": f"nextrl {nextrl.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
-                        f"thread(s)), numpy {np.__version__}, Python {platform.python_version()}",
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    info = {
+        "machine": f"{cpu}, {cores} cores, load {os.getloadavg()[0]:.1f} at start",
+        "versions": f"nextrl {nextrl.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
+        f"thread(s)), numpy {np.__version__}, Python {platform.python_version()}",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     if argv is not None:
         info["command"] = "nextrl " + " ".join(argv)
     return info
@@ -124,21 +126,27 @@ class RunOutput:
     files: list[Path]
 
 
-def plan(name: str, *, seeds: int = 5, out_dir: str | Path | None = None, overrides: list[str] | None = None,
-         quick: bool = False) -> Plan:
+def plan(
+    name: str,
+    *,
+    seeds: int = 5,
+    out_dir: str | Path | None = None,
+    overrides: list[str] | None = None,
+    quick: bool = False,
+) -> Plan:
     """Checks every input of a run: ValueError for an unknown name (listing the registered ones), a seed count
     below 1, a non-empty --out, an unknown, malformed or invalid setting."""
     module = resolve(name)
     seed_list = check_seeds(seeds)
     cfg = make_config(module, overrides, quick=quick)
     out = check_out_dir(out_dir if out_dir is not None else default_out_dir(name))
-    settings = ("--quick" + (", " if overrides else "") if quick else "") + (", ".join(overrides or []) or
-                                                                             ("" if quick else "defaults"))
+    settings = ("--quick" + (", " if overrides else "") if quick else "") + (
+        ", ".join(overrides or []) or ("" if quick else "defaults")
+    )
     return Plan(name, module, cfg, seed_list, out, settings)
 
 
-def execute(p: Plan, *, progress: Callable[[int, str], None] | None = None,
-            argv: list[str] | None = None) -> RunOutput:
+def execute(p: Plan, *, progress: Callable[[int, str], None] | None = None, argv: list[str] | None = None) -> RunOutput:
     """Runs a planned experiment and writes its run folder: report.md, PNG plots, metrics.json."""
     from nextrl.evaluation.report import write_run
 
@@ -151,13 +159,21 @@ def execute(p: Plan, *, progress: Callable[[int, str], None] | None = None,
     return RunOutput(p.out_dir, result, files)
 
 
-def run(name: str, *, seeds: int = 5, out_dir: str | Path | None = None, overrides: list[str] | None = None,
-        quick: bool = False, progress: Callable[[int, str], None] | None = None,
-        argv: list[str] | None = None) -> RunOutput:
+def run(
+    name: str,
+    *,
+    seeds: int = 5,
+    out_dir: str | Path | None = None,
+    overrides: list[str] | None = None,
+    quick: bool = False,
+    progress: Callable[[int, str], None] | None = None,
+    argv: list[str] | None = None,
+) -> RunOutput:
     """Runs experiment `name` with seeds 0 .. seeds-1 and writes its run folder (default
     runs/<name>-<timestamp>/); see `plan` for the checks made before anything is trained."""
-    return execute(plan(name, seeds=seeds, out_dir=out_dir, overrides=overrides, quick=quick), progress=progress,
-                   argv=argv)
+    return execute(
+        plan(name, seeds=seeds, out_dir=out_dir, overrides=overrides, quick=quick), progress=progress, argv=argv
+    )
 
 
 def config_fields(name: str) -> list[tuple[str, Any, str]]:
@@ -179,12 +195,30 @@ def _field_docs(cls: type) -> dict[str, str]:
     body = tree.body[0].body
     docs = {}
     for a, b in zip(body, body[1:], strict=False):
-        if isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr) \
-                and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str):
+        if (
+            isinstance(a, ast.AnnAssign)
+            and isinstance(a.target, ast.Name)
+            and isinstance(b, ast.Expr)
+            and isinstance(b.value, ast.Constant)
+            and isinstance(b.value.value, str)
+        ):
             docs[a.target.id] = " ".join(b.value.value.split())
     return docs
 
 
-__all__ = ["EXPERIMENTS", "Plan", "RunOutput", "check_out_dir", "check_seeds", "config_fields", "default_out_dir",
-           "execute", "list_experiments", "make_config", "plan", "resolve", "run", "run_info"]
-
+__all__ = [
+    "EXPERIMENTS",
+    "Plan",
+    "RunOutput",
+    "check_out_dir",
+    "check_seeds",
+    "config_fields",
+    "default_out_dir",
+    "execute",
+    "list_experiments",
+    "make_config",
+    "plan",
+    "resolve",
+    "run",
+    "run_info",
+]

@@ -82,6 +82,7 @@ def _peer_versions() -> dict:
 @dataclass
 class _Engine:
     """One contender in an interleaved measurement: `setup` (untimed) then `run` (timed)."""
+
     name: str
     setup: Callable[[], object] | None
     run: Callable[[], object]
@@ -92,8 +93,14 @@ class _Engine:
 def _interleaved(engines: Sequence[_Engine], runs: int, progress: Progress, label: str, warmup: int = 0) -> None:
     """Times every engine `runs` times, round-robin, so that all of them see the same machine load
     (benchmark.interleaved; the callers warm up and check each engine before)."""
-    times = benchmark.interleaved({e.name: e.run for e in engines}, runs, warmup=warmup,
-                                  setup={e.name: e.setup for e in engines}, progress=progress, label=label)
+    times = benchmark.interleaved(
+        {e.name: e.run for e in engines},
+        runs,
+        warmup=warmup,
+        setup={e.name: e.setup for e in engines},
+        progress=progress,
+        label=label,
+    )
     for e in engines:
         e.times += times[e.name]
 
@@ -118,8 +125,10 @@ def _threads(k: int):
 def _check_qulacs_threads(threads: int) -> None:
     value = os.environ.get("OMP_NUM_THREADS")
     if value != str(threads):
-        raise RuntimeError(f"statevector_bench: qulacs would run on OMP_NUM_THREADS={value!r}, not {threads}; "
-                           f"set OMP_NUM_THREADS={threads} before qulacs is imported")
+        raise RuntimeError(
+            f"statevector_bench: qulacs would run on OMP_NUM_THREADS={value!r}, not {threads}; "
+            f"set OMP_NUM_THREADS={threads} before qulacs is imported"
+        )
 
 
 def _zero_state(n: int) -> np.ndarray:
@@ -177,8 +186,13 @@ def _qulacs_layered(angles: np.ndarray):
 def _aer_backend(threads: int):
     from qiskit_aer import AerSimulator
 
-    return AerSimulator(method="statevector", precision="double", fusion_enable=True,
-                        max_parallel_threads=threads, statevector_parallel_threshold=14)
+    return AerSimulator(
+        method="statevector",
+        precision="double",
+        fusion_enable=True,
+        max_parallel_threads=threads,
+        statevector_parallel_threshold=14,
+    )
 
 
 def _aer_prepare(circ: Circuit, backend):
@@ -191,8 +205,13 @@ def _aer_prepare(circ: Circuit, backend):
 
 
 # ----------------------------------------------------------------------------------------- layered
-def bench_layered(qubits: Iterable[int] = QUICK_QUBITS, cfg: BenchConfig = BenchConfig(), *,
-                  peers: Sequence[str] = ("qiskit-aer", "qulacs"), progress: Progress = None) -> list[BenchResult]:
+def bench_layered(
+    qubits: Iterable[int] = QUICK_QUBITS,
+    cfg: BenchConfig = BenchConfig(),
+    *,
+    peers: Sequence[str] = ("qiskit-aer", "qulacs"),
+    progress: Progress = None,
+) -> list[BenchResult]:
     """Layered random circuits, complex128: per n, rows nextrl-fused vs each peer, nextrl-unfused vs
     qulacs (both gate by gate) and nextrl-fused vs nextrl-unfused (what fusion buys). The fused rows
     carry the fusion report (blocks per layer) in `extra`."""
@@ -225,8 +244,10 @@ def _layered_one(n, cfg, peers, versions, progress) -> list[BenchResult]:
     reset()
     unfused.run(state, no_params)
     _max_diff(state, reference, "unfused nextrl", cfg.atol)
-    engines = [_Engine("fused", reset, lambda: fused.run(state, no_params)),
-               _Engine("unfused", reset, lambda: unfused.run(state, no_params))]
+    engines = [
+        _Engine("fused", reset, lambda: fused.run(state, no_params)),
+        _Engine("unfused", reset, lambda: unfused.run(state, no_params)),
+    ]
     for peer in peers:
         if peer == "qiskit-aer":
             engines.append(_aer_layered(circ, reference, cfg))
@@ -265,9 +286,16 @@ def _aer_layered(circ, reference, cfg) -> _Engine:
     def run():
         internal.append(backend.run(tqc).result().results[0].time_taken)
 
-    return _Engine("qiskit-aer", gc.collect, run,
-                   {"max_diff": diff, "internal": internal,
-                    "aer_fusion": {k: fusion.get(k) for k in ("applied", "max_fused_qubits", "threshold")}})
+    return _Engine(
+        "qiskit-aer",
+        gc.collect,
+        run,
+        {
+            "max_diff": diff,
+            "internal": internal,
+            "aer_fusion": {k: fusion.get(k) for k in ("applied", "max_fused_qubits", "threshold")},
+        },
+    )
 
 
 def _qulacs_layered_engine(angles, reference, cfg) -> _Engine:
@@ -281,8 +309,9 @@ def _qulacs_layered_engine(angles, reference, cfg) -> _Engine:
 
 
 # ----------------------------------------------------------------------------------------- gate_1q
-def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = BenchConfig(), *,
-                  progress: Progress = None) -> list[BenchResult]:
+def bench_gate_1q(
+    qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = BenchConfig(), *, progress: Progress = None
+) -> list[BenchResult]:
     """Time per unfused RY (complex128, on qubit 0, n // 2 and n - 1) against the copy floor: np.copyto
     of a state-sized array, which reads and writes the same bytes as one gate. The floor is the faster
     of a single-threaded copy and a `threads`-way split copy (numpy releases the GIL while copying).
@@ -297,9 +326,10 @@ def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = 
             np.copyto(dst, src)  # first touch
             cuts = np.linspace(0, src.size, cfg.threads + 1).astype(np.int64)
             chunks = [(dst[lo:hi], src[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:])]
-            engines = [_Engine("copy_1thread", None, lambda: np.copyto(dst, src)),
-                       _Engine(f"copy_{cfg.threads}threads", None,
-                               lambda: list(pool.map(lambda c: np.copyto(*c), chunks)))]
+            engines = [
+                _Engine("copy_1thread", None, lambda: np.copyto(dst, src)),
+                _Engine(f"copy_{cfg.threads}threads", None, lambda: list(pool.map(lambda c: np.copyto(*c), chunks))),
+            ]
             state = _zero_state(n)
             no_params = np.zeros(0)
             plans = {}
@@ -319,11 +349,26 @@ def bench_gate_1q(qubits: Iterable[int] = QUICK_GATE_QUBITS, cfg: BenchConfig = 
             nbytes = 2 * state.nbytes  # read and write every amplitude once
             for case, run_s in best.items():
                 per_gate = run_s / cfg.gates_1q
-                results.append(_row(
-                    "gate_1q", case, n, per_gate, "copy-floor", floor,
-                    {"stat": "min", "runs": runs, "gate_over_copy": per_gate / floor, "copy_1thread_s": copy_1,
-                     f"copy_{cfg.threads}threads_s": copy_t, "gate_GBps": nbytes / per_gate / 1e9,
-                     "copy_GBps": nbytes / floor / 1e9, "dtype": "complex128"}))
+                results.append(
+                    _row(
+                        "gate_1q",
+                        case,
+                        n,
+                        per_gate,
+                        "copy-floor",
+                        floor,
+                        {
+                            "stat": "min",
+                            "runs": runs,
+                            "gate_over_copy": per_gate / floor,
+                            "copy_1thread_s": copy_1,
+                            f"copy_{cfg.threads}threads_s": copy_t,
+                            "gate_GBps": nbytes / per_gate / 1e9,
+                            "copy_GBps": nbytes / floor / 1e9,
+                            "dtype": "complex128",
+                        },
+                    )
+                )
             src = dst = chunks = state = engines = None  # frees the state-sized arrays before the next n
             gc.collect()
     return results
@@ -360,8 +405,13 @@ def _qulacs_bound(n: int, gates: list, values: np.ndarray):
     return circ
 
 
-def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchConfig(), *,
-                peers: Sequence[str] = ("qiskit-aer", "qulacs"), progress: Progress = None) -> list[BenchResult]:
+def bench_small(
+    qubits: Iterable[int] = SMALL_QUBITS,
+    cfg: BenchConfig = BenchConfig(),
+    *,
+    peers: Sequence[str] = ("qiskit-aer", "qulacs"),
+    progress: Progress = None,
+) -> list[BenchResult]:
     """Time per small circuit, one call per circuit with fresh parameters, Python call included. nextrl
     in two ways: case "new-state", `Statevector(n).apply(circ, params)` (allocation, binding, run; the
     plan is cached), and case "reset", `state.reset().apply(circ, params)` on one reused state.
@@ -400,8 +450,14 @@ def bench_small(qubits: Iterable[int] = SMALL_QUBITS, cfg: BenchConfig = BenchCo
                 engines[-1].run()  # warm-up
             _interleaved(engines, cfg.repeats, progress, f"small n={n}")
             t = {e.name: _reduce(e.times) / cfg.small_calls for e in engines}
-            common = {"stat": "median", "runs": cfg.repeats, "calls": cfg.small_calls, "gates": cfg.small_gates,
-                      "dtype": "complex128", "fusion": dict(circ.compile(True).report)}
+            common = {
+                "stat": "median",
+                "runs": cfg.repeats,
+                "calls": cfg.small_calls,
+                "gates": cfg.small_gates,
+                "dtype": "complex128",
+                "fusion": dict(circ.compile(True).report),
+            }
             for case in ("new-state", "reset"):
                 for e in engines[2:]:
                     results.append(_row("small", case, n, t[case], e.name, t[e.name], common | e.extra))
@@ -412,8 +468,10 @@ def _aer_small(circ, values, reference, cfg) -> _Engine:
     backend = _aer_backend(cfg.threads)
     template = _aer_prepare(circ, backend)
     qiskit_params = {p.name: p for p in template.parameters}
-    bound = [template.assign_parameters({qiskit_params[p.name]: float(x) for p, x in zip(circ.parameters, v)})
-             for v in values]
+    bound = [
+        template.assign_parameters({qiskit_params[p.name]: float(x) for p, x in zip(circ.parameters, v)})
+        for v in values
+    ]
     diff = _max_diff(backend.run(bound[0]).result().get_statevector().data, reference, "Aer's state", cfg.atol)
 
     def run():
@@ -452,9 +510,14 @@ def _local_bits(value: int):
         circuit_module.LOCAL_BITS = previous
 
 
-def tune_fusion(qubits: Iterable[int] = TUNE_QUBITS, cfg: BenchConfig = BenchConfig(), *,
-                fusion_values: Iterable[int] = range(4, 13), local_bits_values: Iterable[int] = (),
-                progress: Progress = None) -> list[BenchResult]:
+def tune_fusion(
+    qubits: Iterable[int] = TUNE_QUBITS,
+    cfg: BenchConfig = BenchConfig(),
+    *,
+    fusion_values: Iterable[int] = range(4, 13),
+    local_bits_values: Iterable[int] = (),
+    progress: Progress = None,
+) -> list[BenchResult]:
     """Time of the layered circuit for each fusion block size (at the library's LOCAL_BITS), then for
     each of `local_bits_values` at the library's MAX_FUSED_QUBITS and at the best block size found.
     Each phase times its settings round-robin together with the library default, and each row compares
@@ -479,14 +542,29 @@ def tune_fusion(qubits: Iterable[int] = TUNE_QUBITS, cfg: BenchConfig = BenchCon
                         plan = base.copy().compile(k)  # a copy has no cached plans
                     reset()
                     plan.run(state, no_params)  # warm-up
-                    engines.append(_Engine(f"max_fused={k} local_bits={bits}", reset,
-                                           functools.partial(plan.run, state, no_params),
-                                           {"max_fused": k, "local_bits": bits, "fusion": dict(plan.report)}))
+                    engines.append(
+                        _Engine(
+                            f"max_fused={k} local_bits={bits}",
+                            reset,
+                            functools.partial(plan.run, state, no_params),
+                            {"max_fused": k, "local_bits": bits, "fusion": dict(plan.report)},
+                        )
+                    )
                 _interleaved(engines, runs, progress, f"tune n={n} {label}")
                 t_default = _reduce(engines[0].times, stat)
-                return [_row("tune", e.name, n, _reduce(e.times, stat), peer, t_default,
-                             {"stat": stat, "runs": runs, "layers": cfg.layers, "phase": label} | e.extra)
-                        for e in engines if (e.extra["max_fused"], e.extra["local_bits"]) in settings]
+                return [
+                    _row(
+                        "tune",
+                        e.name,
+                        n,
+                        _reduce(e.times, stat),
+                        peer,
+                        t_default,
+                        {"stat": stat, "runs": runs, "layers": cfg.layers, "phase": label} | e.extra,
+                    )
+                    for e in engines
+                    if (e.extra["max_fused"], e.extra["local_bits"]) in settings
+                ]
 
             sweep = phase([(k, default[1]) for k in fusion_values], "max_fused")
             results += sweep

@@ -116,8 +116,10 @@ def make_env(env_id: str, num_envs: int):
         valid = sorted(gym.registry)
         close = difflib.get_close_matches(env_id, valid, n=5, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown env id {env_id!r}{hint} Any registered Gymnasium id works "
-                         f"({len(valid)} registered, e.g. CartPole-v1, Pendulum-v1, Acrobot-v1).")
+        raise ValueError(
+            f"unknown env id {env_id!r}{hint} Any registered Gymnasium id works "
+            f"({len(valid)} registered, e.g. CartPole-v1, Pendulum-v1, Acrobot-v1)."
+        )
     # nextrl's ids build their C++ vector env directly; other ids get Gymnasium's SyncVectorEnv
     mode = "vector_entry_point" if gym.registry[env_id].vector_entry_point is not None else "sync"
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
@@ -148,24 +150,33 @@ def write_outputs(run_dir: Path, algo: str, env_id: str, seed: int, result, summ
     """config.json, metrics.csv, episodes.csv, metrics.json and learning_curve.png in `run_dir`."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {k: _jsonable(v) for k, v in dataclasses.asdict(result.config).items()}
-    (run_dir / "config.json").write_text(json.dumps({"algo": algo, "env": env_id, "seed": seed, "config": config},
-                                                    indent=2))
+    (run_dir / "config.json").write_text(
+        json.dumps({"algo": algo, "env": env_id, "seed": seed, "config": config}, indent=2)
+    )
     keys = sorted({k for m in result.metrics for k in m} - {"global_step"})
     with open(run_dir / "metrics.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["global_step", *keys])
         for m in result.metrics:
             w.writerow([m["global_step"], *[m.get(k, "") for k in keys]])
-    episodes = [{"end_step": s, "return": r, "length": n} for s, r, n in
-                zip(result.episode_end_steps, result.episode_returns, result.episode_lengths)]
+    episodes = [
+        {"end_step": s, "return": r, "length": n}
+        for s, r, n in zip(result.episode_end_steps, result.episode_returns, result.episode_lengths)
+    ]
     with open(run_dir / "episodes.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["episode", "end_step", "return", "length"])
         for i, e in enumerate(episodes):
             w.writerow([i, e["end_step"], e["return"], e["length"]])
-    (run_dir / "metrics.json").write_text(json.dumps(
-        {"summary": {k: _jsonable(v) for k, v in summary.items()},
-         "updates": [{k: _jsonable(v) for k, v in m.items()} for m in result.metrics], "episodes": episodes}))
+    (run_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "summary": {k: _jsonable(v) for k, v in summary.items()},
+                "updates": [{k: _jsonable(v) for k, v in m.items()} for m in result.metrics],
+                "episodes": episodes,
+            }
+        )
+    )
     _plot(run_dir / "learning_curve.png", f"{algo} on {env_id} (seed {seed})", result)
 
 
@@ -181,7 +192,7 @@ def _plot(path: Path, title: str, result) -> None:
         ax.plot(steps, rets, ".", alpha=0.3, markersize=3, label="episode return")
         k = max(1, min(20, len(rets) // 5))
         smooth = np.convolve(rets, np.ones(k) / k, mode="valid")
-        ax.plot(steps[k - 1:], smooth, label=f"mean of {k}")
+        ax.plot(steps[k - 1 :], smooth, label=f"mean of {k}")
         ax.legend(loc="lower right")
     else:
         ax.text(0.5, 0.5, "no episode finished", ha="center", va="center", transform=ax.transAxes)
@@ -193,8 +204,15 @@ def _plot(path: Path, title: str, result) -> None:
     plt.close(fig)
 
 
-def run(algo: str, env_id: str, *, overrides: list[str] | None = None, seed: int = 0,
-        out_dir: str | Path | None = None, log=None) -> RunResult:
+def run(
+    algo: str,
+    env_id: str,
+    *,
+    overrides: list[str] | None = None,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    log=None,
+) -> RunResult:
     """Trains `algo` on `env_id` with the config defaults plus `overrides` ("key=value"), writes the run
     folder (default runs/<algo>-<env>-<seed>-<timestamp>/) and returns it with the result and a summary.
     `log(global_step, metrics)` is passed through to train(). Raises ValueError for an unknown algorithm,
@@ -207,14 +225,28 @@ def run(algo: str, env_id: str, *, overrides: list[str] | None = None, seed: int
     finally:
         env.close()
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(algo, env_id, seed)
-    summary = {"algo": algo, "env": env_id, "seed": seed, "global_steps": result.global_steps,
-               "wall_time_s": result.wall_time_s, "episodes": len(result.episode_returns),
-               "mean_return_last_20": result.mean_return(20),
-               "best_return": max(result.episode_returns) if result.episode_returns else float("nan"),
-               **{f"time_{k}_s": v for k, v in result.time_breakdown_s.items()}}
+    summary = {
+        "algo": algo,
+        "env": env_id,
+        "seed": seed,
+        "global_steps": result.global_steps,
+        "wall_time_s": result.wall_time_s,
+        "episodes": len(result.episode_returns),
+        "mean_return_last_20": result.mean_return(20),
+        "best_return": max(result.episode_returns) if result.episode_returns else float("nan"),
+        **{f"time_{k}_s": v for k, v in result.time_breakdown_s.items()},
+    }
     write_outputs(run_dir, algo, env_id, seed, result, summary)
     return RunResult(run_dir, result, summary)
 
 
-__all__ = ["ALGORITHMS", "RunResult", "default_run_dir", "make_env", "parse_overrides", "resolve_algorithm", "run",
-           "write_outputs"]
+__all__ = [
+    "ALGORITHMS",
+    "RunResult",
+    "default_run_dir",
+    "make_env",
+    "parse_overrides",
+    "resolve_algorithm",
+    "run",
+    "write_outputs",
+]

@@ -50,16 +50,24 @@ import nextrl
 from nextrl.experiments import benchmark
 from nextrl.experiments.benchmark import BenchResult, Progress, machine_info
 
-__all__ = ["GOALS", "VQCConfig", "bench_aer", "bench_latency", "bench_pennylane", "bench_throughput",
-           "pennylane_qnode", "with_threads"]
+__all__ = [
+    "GOALS",
+    "VQCConfig",
+    "bench_aer",
+    "bench_latency",
+    "bench_pennylane",
+    "bench_throughput",
+    "pennylane_qnode",
+    "with_threads",
+]
 
 QUBITS = (4, 8, 12)
 GOALS = {
-    "forward_per_core": 2e5,       # samples/s, SK-4, B = 4096, float64, one thread
-    "vjp_per_core": 6e4,           # samples/s, forward plus full gradient
-    "pennylane_fwd_bwd": 50.0,     # x PennyLane default.qubit, forward + backward
-    "aer_forward": 300.0,          # x Qiskit Aer EstimatorV2, forward
-    "latency_forward_s": 30e-6,    # B = 1 through the torch layer
+    "forward_per_core": 2e5,  # samples/s, SK-4, B = 4096, float64, one thread
+    "vjp_per_core": 6e4,  # samples/s, forward plus full gradient
+    "pennylane_fwd_bwd": 50.0,  # x PennyLane default.qubit, forward + backward
+    "aer_forward": 300.0,  # x Qiskit Aer EstimatorV2, forward
+    "latency_forward_s": 30e-6,  # B = 1 through the torch layer
 }
 
 
@@ -73,11 +81,18 @@ class VQCConfig:
     """threads for nextrl (set_num_threads), torch (set_num_threads) and Aer (max_parallel_threads)"""
     repeats: int = 7
     """timed rounds per measurement; the median is reported"""
-    peer_batch: dict = field(default_factory=lambda: {
-        ("nextrl", 12): 512,
-        ("default.qubit", 8): 1024, ("default.qubit", 12): 64,
-        ("lightning.qubit", 4): 256, ("lightning.qubit", 8): 128, ("lightning.qubit", 12): 32,
-        ("aer", 8): 2048, ("aer", 12): 256})
+    peer_batch: dict = field(
+        default_factory=lambda: {
+            ("nextrl", 12): 512,
+            ("default.qubit", 8): 1024,
+            ("default.qubit", 12): 64,
+            ("lightning.qubit", 4): 256,
+            ("lightning.qubit", 8): 128,
+            ("lightning.qubit", 12): 32,
+            ("aer", 8): 2048,
+            ("aer", 12): 256,
+        }
+    )
     """(peer, n) -> batch size cap (backprop memory and run time); nextrl runs the same batch in that row.
     ("nextrl", n) caps the throughput rows (n = 12: a 4096-sample vjp takes seconds per call)"""
     latency_calls: int = 2000
@@ -120,12 +135,18 @@ def _machine(cfg: VQCConfig) -> dict:
 
 
 def _common(cfg: VQCConfig, **kw) -> dict:
-    return {"stat": "median", "runs": cfg.repeats, "threads": cfg.threads, "dtype": "float64",
-            "layers": cfg.layers} | kw
+    return {
+        "stat": "median",
+        "runs": cfg.repeats,
+        "threads": cfg.threads,
+        "dtype": "float64",
+        "layers": cfg.layers,
+    } | kw
 
 
-def _row(bench: str, case: str, n: int, ours_s: float, peer: str, peer_s: float, cfg: VQCConfig,
-         extra: dict) -> BenchResult:
+def _row(
+    bench: str, case: str, n: int, ours_s: float, peer: str, peer_s: float, cfg: VQCConfig, extra: dict
+) -> BenchResult:
     """One case; the machine facts (load included) are taken now."""
     return benchmark.result(bench, case, ours_s, peer, peer_s, machine=_machine(cfg), n=n, **extra)
 
@@ -140,8 +161,9 @@ class _Engine:
 def _interleaved(engines: Sequence[_Engine], runs: int, progress: Progress, label: str) -> dict[str, float]:
     """Times every engine `runs` times round-robin (after one untimed warm-up each, gc.collect() before each
     timed run); median seconds."""
-    times = benchmark.interleaved({e.name: e.run for e in engines}, runs, warmup=1, before_each=gc.collect,
-                                  progress=progress, label=label)
+    times = benchmark.interleaved(
+        {e.name: e.run for e in engines}, runs, warmup=1, before_each=gc.collect, progress=progress, label=label
+    )
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -157,9 +179,9 @@ def _max_diff(a, b, what: str, atol: float) -> float:
 class _Problem:
     n: int
     vc: object
-    x: np.ndarray   # [batch, F]
-    w: np.ndarray   # [W]
-    s: np.ndarray   # [S]
+    x: np.ndarray  # [batch, F]
+    w: np.ndarray  # [W]
+    s: np.ndarray  # [S]
 
     def rows(self, b: int) -> np.ndarray:
         return np.ascontiguousarray(self.x[:b])
@@ -181,8 +203,9 @@ def _case_name(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- throughput
-def bench_throughput(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
-                     progress: Progress = None) -> list[BenchResult]:
+def bench_throughput(
+    qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *, progress: Progress = None
+) -> list[BenchResult]:
     """nextrl forward and forward + full gradient (vjp) at `cfg.batch`, against the per-core goals."""
     results = []
     with _threads(cfg.threads):
@@ -190,18 +213,41 @@ def bench_throughput(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(
             p = _problem(n, cfg)
             vc, B = p.vc, cfg.peer_batch_for("nextrl", n)
             x, g = p.rows(B), np.ones((B, vc.num_outputs))
-            t = _interleaved([_Engine("forward", lambda: vc.forward(x, p.w, p.s)),
-                              _Engine("vjp", lambda: vc.vjp(x, p.w, p.s, g))],
-                             cfg.repeats, progress, f"throughput n={n} threads={cfg.threads}")
-            common = _common(cfg, batch=B, circuit=_case_name(n), gates=len(vc.circuit), lanes=vc.plan.lanes,
-                             isa=str(vc.plan.isa), vjp_over_forward=t["vjp"] / t["forward"])
+            t = _interleaved(
+                [_Engine("forward", lambda: vc.forward(x, p.w, p.s)), _Engine("vjp", lambda: vc.vjp(x, p.w, p.s, g))],
+                cfg.repeats,
+                progress,
+                f"throughput n={n} threads={cfg.threads}",
+            )
+            common = _common(
+                cfg,
+                batch=B,
+                circuit=_case_name(n),
+                gates=len(vc.circuit),
+                lanes=vc.plan.lanes,
+                isa=str(vc.plan.isa),
+                vjp_over_forward=t["vjp"] / t["forward"],
+            )
             for case, goal in (("forward", GOALS["forward_per_core"]), ("vjp", GOALS["vjp_per_core"])):
                 ours = t[case] / B
                 goal_s = 1.0 / goal if n == 4 else float("nan")
-                results.append(_row(
-                    "throughput", case, n, ours, f"goal {goal:.0e}/s/core" if n == 4 else benchmark.NO_PEER, goal_s,
-                    cfg, common | {"samples_per_s": 1.0 / ours, "samples_per_s_per_thread": 1.0 / ours / cfg.threads,
-                                   "batch_s": t[case]}))
+                results.append(
+                    _row(
+                        "throughput",
+                        case,
+                        n,
+                        ours,
+                        f"goal {goal:.0e}/s/core" if n == 4 else benchmark.NO_PEER,
+                        goal_s,
+                        cfg,
+                        common
+                        | {
+                            "samples_per_s": 1.0 / ours,
+                            "samples_per_s_per_thread": 1.0 / ours / cfg.threads,
+                            "batch_s": t[case],
+                        },
+                    )
+                )
     return results
 
 
@@ -238,8 +284,11 @@ def pennylane_qnode(vc, device: str = "default.qubit", diff_method: str = "backp
             ops = [paulis[ch](n - 1 - i) for i, ch in enumerate(label) if ch != "I"]
             word = qml.prod(*ops) if len(ops) > 1 else (ops[0] if ops else qml.Identity(0))
             terms.append((float(np.real(coeff)), word))
-        observables.append(terms[0][1] if len(terms) == 1 and terms[0][0] == 1.0
-                           else qml.dot([c for c, _ in terms], [t for _, t in terms]))
+        observables.append(
+            terms[0][1]
+            if len(terms) == 1 and terms[0][0] == 1.0
+            else qml.dot([c for c, _ in terms], [t for _, t in terms])
+        )
 
     dev = qml.device(device, wires=n)
 
@@ -288,6 +337,7 @@ def _fwd_bwd(layer, x):
         x.grad = None
         layer.zero_grad(set_to_none=True)
         layer(x).sum().backward()
+
     return run
 
 
@@ -296,12 +346,18 @@ def _peer_fwd_bwd(f, x, w, s):
         for t in (x, w, s):
             t.grad = None
         f(x, w, s).sum().backward()
+
     return run
 
 
-def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
-                    devices: Sequence[str] = ("default.qubit", "lightning.qubit"), forward: bool = True,
-                    progress: Progress = None) -> list[BenchResult]:
+def bench_pennylane(
+    qubits: Iterable[int] = QUBITS,
+    cfg: VQCConfig = VQCConfig(),
+    *,
+    devices: Sequence[str] = ("default.qubit", "lightning.qubit"),
+    forward: bool = True,
+    progress: Progress = None,
+) -> list[BenchResult]:
     """Forward + backward through nextrl's QuantumLayer against PennyLane QNodes (see module doc);
     checks PennyLane's outputs and gradients against nextrl's before timing. lightning.qubit is
     skipped (no row) when pennylane-lightning is not installed."""
@@ -330,24 +386,43 @@ def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig()
                 xo = torch.tensor(p.rows(b), dtype=torch.float64, requires_grad=True)
                 out_o = layer(xo)
                 out_o.sum().backward()
-                diffs = {"outputs": _max_diff(out_p.detach(), out_o.detach(), f"PennyLane {device} outputs", atol),
-                         "d_inputs": _max_diff(xp.grad, xo.grad, f"PennyLane {device} d_inputs", 10 * atol),
-                         "d_weights": _max_diff(wp.grad, layer.weights.grad, f"PennyLane {device} d_weights",
-                                                10 * atol * b),
-                         "d_scales": _max_diff(sp.grad, layer.scales.grad, f"PennyLane {device} d_scales",
-                                               10 * atol * b)}
+                diffs = {
+                    "outputs": _max_diff(out_p.detach(), out_o.detach(), f"PennyLane {device} outputs", atol),
+                    "d_inputs": _max_diff(xp.grad, xo.grad, f"PennyLane {device} d_inputs", 10 * atol),
+                    "d_weights": _max_diff(wp.grad, layer.weights.grad, f"PennyLane {device} d_weights", 10 * atol * b),
+                    "d_scales": _max_diff(sp.grad, layer.scales.grad, f"PennyLane {device} d_scales", 10 * atol * b),
+                }
                 del out_p, out_o
                 engines = [_Engine("nextrl", _fwd_bwd(layer, xo)), _Engine(device, _peer_fwd_bwd(f, xp, wp, sp))]
-                t = _interleaved(engines, cfg.repeats, progress,
-                                 f"pennylane n={n} {device} fwd+bwd threads={cfg.threads}")
-                extra = _common(cfg, batch=b, circuit=_case_name(n), peer_version=_version("pennylane"),
-                                diff_method=method, max_diff=diffs, nextrl_batch_s=t["nextrl"],
-                                peer_batch_s=t[device], omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
+                t = _interleaved(
+                    engines, cfg.repeats, progress, f"pennylane n={n} {device} fwd+bwd threads={cfg.threads}"
+                )
+                extra = _common(
+                    cfg,
+                    batch=b,
+                    circuit=_case_name(n),
+                    peer_version=_version("pennylane"),
+                    diff_method=method,
+                    max_diff=diffs,
+                    nextrl_batch_s=t["nextrl"],
+                    peer_batch_s=t[device],
+                    omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+                )
                 if device == "lightning.qubit":
                     extra["peer_version"] = _version("pennylane-lightning")
                     extra["note"] = "PennyLane splits the broadcast batch into one tape per sample"
-                results.append(_row("pennylane", "forward+backward", n, t["nextrl"] / b,
-                                    f"pennylane-{device}-{method}", t[device] / b, cfg, extra))
+                results.append(
+                    _row(
+                        "pennylane",
+                        "forward+backward",
+                        n,
+                        t["nextrl"] / b,
+                        f"pennylane-{device}-{method}",
+                        t[device] / b,
+                        cfg,
+                        extra,
+                    )
+                )
                 if forward and device == "default.qubit":
                     x0 = torch.tensor(p.rows(b), dtype=torch.float64)
                     w0, s0 = torch.tensor(p.w), torch.tensor(p.s)
@@ -360,20 +435,38 @@ def bench_pennylane(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig()
                         with torch.no_grad():
                             f(x0, w0, s0)
 
-                    t = _interleaved([_Engine("nextrl", ours), _Engine(device, peer)], cfg.repeats, progress,
-                                     f"pennylane n={n} {device} forward threads={cfg.threads}")
-                    results.append(_row("pennylane", "forward", n, t["nextrl"] / b, f"pennylane-{device}",
-                                        t[device] / b, cfg,
-                                        extra | {"nextrl_batch_s": t["nextrl"], "peer_batch_s": t[device],
-                                                 "diff_method": "none (torch.no_grad)"}))
+                    t = _interleaved(
+                        [_Engine("nextrl", ours), _Engine(device, peer)],
+                        cfg.repeats,
+                        progress,
+                        f"pennylane n={n} {device} forward threads={cfg.threads}",
+                    )
+                    results.append(
+                        _row(
+                            "pennylane",
+                            "forward",
+                            n,
+                            t["nextrl"] / b,
+                            f"pennylane-{device}",
+                            t[device] / b,
+                            cfg,
+                            extra
+                            | {
+                                "nextrl_batch_s": t["nextrl"],
+                                "peer_batch_s": t[device],
+                                "diff_method": "none (torch.no_grad)",
+                            },
+                        )
+                    )
                 f = layer = engines = xp = wp = sp = xo = None  # frees them before the next device
                 gc.collect()
     return results
 
 
 # ----------------------------------------------------------------------------------------- aer
-def bench_aer(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
-              progress: Progress = None) -> list[BenchResult]:
+def bench_aer(
+    qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *, progress: Progress = None
+) -> list[BenchResult]:
     """Forward: nextrl VariationalCircuit.forward against Aer's EstimatorV2 (exact, one PUB)."""
     from qiskit_aer.primitives import EstimatorV2
 
@@ -384,33 +477,64 @@ def bench_aer(qubits: Iterable[int] = QUBITS, cfg: VQCConfig = VQCConfig(), *,
             b = cfg.peer_batch_for("aer", n)
             x = p.rows(b)
             qc, observables = p.vc.to_qiskit()
-            values = p.vc.qiskit_parameter_values(qc, x, p.w, p.s)[:, None, :]   # [B, 1, P]
-            obs = np.empty((1, len(observables)), dtype=object)                  # [1, A]
+            values = p.vc.qiskit_parameter_values(qc, x, p.w, p.s)[:, None, :]  # [B, 1, P]
+            obs = np.empty((1, len(observables)), dtype=object)  # [1, A]
             obs[0, :] = observables
-            estimator = EstimatorV2(options={"default_precision": 0.0,
-                                             "backend_options": {"method": "statevector", "precision": "double",
-                                                                 "max_parallel_threads": cfg.threads}})
+            estimator = EstimatorV2(
+                options={
+                    "default_precision": 0.0,
+                    "backend_options": {
+                        "method": "statevector",
+                        "precision": "double",
+                        "max_parallel_threads": cfg.threads,
+                    },
+                }
+            )
             pub = (qc, obs, values)
             if progress is not None:
                 progress(f"aer n={n}: checking B={b}")
             evs = estimator.run([pub]).result()[0].data.evs
             ours = p.vc.forward(x, p.w, p.s)
             diff = _max_diff(evs, ours, "Aer EstimatorV2 expectation values", cfg.atol)
-            t = _interleaved([_Engine("nextrl", lambda: p.vc.forward(x, p.w, p.s)),
-                              _Engine("aer", lambda: estimator.run([pub]).result())],
-                             cfg.repeats, progress, f"aer n={n} forward threads={cfg.threads}")
-            results.append(_row(
-                "aer", "forward", n, t["nextrl"] / b, "qiskit-aer-estimatorv2", t["aer"] / b, cfg,
-                _common(cfg, batch=b, circuit=_case_name(n), peer_version=_version("qiskit-aer"),
-                        max_diff=diff, precision=0.0, nextrl_batch_s=t["nextrl"], peer_batch_s=t["aer"])))
+            t = _interleaved(
+                [
+                    _Engine("nextrl", lambda: p.vc.forward(x, p.w, p.s)),
+                    _Engine("aer", lambda: estimator.run([pub]).result()),
+                ],
+                cfg.repeats,
+                progress,
+                f"aer n={n} forward threads={cfg.threads}",
+            )
+            results.append(
+                _row(
+                    "aer",
+                    "forward",
+                    n,
+                    t["nextrl"] / b,
+                    "qiskit-aer-estimatorv2",
+                    t["aer"] / b,
+                    cfg,
+                    _common(
+                        cfg,
+                        batch=b,
+                        circuit=_case_name(n),
+                        peer_version=_version("qiskit-aer"),
+                        max_diff=diff,
+                        precision=0.0,
+                        nextrl_batch_s=t["nextrl"],
+                        peer_batch_s=t["aer"],
+                    ),
+                )
+            )
             estimator = pub = None  # frees them before the next n
             gc.collect()
     return results
 
 
 # ----------------------------------------------------------------------------------------- latency
-def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *, pennylane: bool = True,
-                  progress: Progress = None) -> list[BenchResult]:
+def bench_latency(
+    qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *, pennylane: bool = True, progress: Progress = None
+) -> list[BenchResult]:
     """B = 1 latency through QuantumLayer(output_scaling=True): forward with autograd on, forward under
     torch.no_grad, forward + backward; against the 30 us goal and (when installed) PennyLane
     default.qubit backprop at B = 1. The contenders of one n alternate in `cfg.repeats` rounds."""
@@ -447,8 +571,13 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                 x1g.grad = None
                 _Floor.apply(x1g, layer.weights, layer.scales, layer.output_scale).sum().backward()
 
-            contenders = {"forward": fwd, "forward (no_grad)": fwd_nograd, "forward+backward": _fwd_bwd(layer, x1g),
-                          "autograd floor": floor, "autograd floor+backward": floor_backward}
+            contenders = {
+                "forward": fwd,
+                "forward (no_grad)": fwd_nograd,
+                "forward+backward": _fwd_bwd(layer, x1g),
+                "autograd floor": floor,
+                "autograd floor+backward": floor_backward,
+            }
             if pennylane and _version("pennylane") is not None:
                 f = pennylane_qnode(p.vc, "default.qubit", "backprop")
                 xp, wp, sp = _torch_inputs(p, 1, True)
@@ -474,20 +603,46 @@ def bench_latency(qubits: Iterable[int] = (4,), cfg: VQCConfig = VQCConfig(), *,
                     k = calls if not name.startswith("pl") else max(calls // 20, 5)
                     per[name].append(benchmark.per_call(fn, k))
             t = {k: statistics.median(v) for k, v in per.items()}
-            common = _common(cfg, batch=1, circuit=_case_name(n), calls_per_round=calls,
-                             output_scaling=True, unit="seconds per call",
-                             autograd_function_floor_s=t["autograd floor"],
-                             autograd_backward_floor_s=t["autograd floor+backward"])
+            common = _common(
+                cfg,
+                batch=1,
+                circuit=_case_name(n),
+                calls_per_round=calls,
+                output_scaling=True,
+                unit="seconds per call",
+                autograd_function_floor_s=t["autograd floor"],
+                autograd_backward_floor_s=t["autograd floor+backward"],
+            )
             goal = GOALS["latency_forward_s"]
             for case in ("forward", "forward (no_grad)"):
                 results.append(_row("latency", case, n, t[case], "goal 30 us", goal, cfg, common))
             if "pl forward" in t:
                 for case in ("forward", "forward+backward"):
-                    results.append(_row("latency", case, n, t[case], "pennylane-default.qubit-backprop",
-                                        t[f"pl {case}"], cfg, common | {"peer_version": _version("pennylane")}))
+                    results.append(
+                        _row(
+                            "latency",
+                            case,
+                            n,
+                            t[case],
+                            "pennylane-default.qubit-backprop",
+                            t[f"pl {case}"],
+                            cfg,
+                            common | {"peer_version": _version("pennylane")},
+                        )
+                    )
             else:
-                results.append(_row("latency", "forward+backward", n, t["forward+backward"], benchmark.NO_PEER,
-                                    float("nan"), cfg, common))
+                results.append(
+                    _row(
+                        "latency",
+                        "forward+backward",
+                        n,
+                        t["forward+backward"],
+                        benchmark.NO_PEER,
+                        float("nan"),
+                        cfg,
+                        common,
+                    )
+                )
     return results
 
 

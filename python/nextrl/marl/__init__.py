@@ -14,7 +14,20 @@ from nextrl.marl.smart_grid import SmartGridVectorEnv
 from nextrl.marl.target_collection import TargetCollectionVectorEnv
 from nextrl.marl.traffic import TrafficVectorEnv
 
-__all__ = ["GAMES", "TWO_STEP_PAYOFFS", "FlattenAgents", "MarlVectorEnv", "MatrixGameVectorEnv",
-           "PointMassTeamVectorEnv", "PredatorPreyVectorEnv", "ResourceAllocationVectorEnv", "SimpleSpreadVectorEnv",
-           "SimpleTagVectorEnv", "SmartGridVectorEnv", "TargetCollectionVectorEnv", "TrafficVectorEnv", "TwoStepGameVectorEnv",
-           "payoff_table"]
+__all__ = [
+    "GAMES",
+    "TWO_STEP_PAYOFFS",
+    "FlattenAgents",
+    "MarlVectorEnv",
+    "MatrixGameVectorEnv",
+    "PointMassTeamVectorEnv",
+    "PredatorPreyVectorEnv",
+    "ResourceAllocationVectorEnv",
+    "SimpleSpreadVectorEnv",
+    "SimpleTagVectorEnv",
+    "SmartGridVectorEnv",
+    "TargetCollectionVectorEnv",
+    "TrafficVectorEnv",
+    "TwoStepGameVectorEnv",
+    "payoff_table",
+]

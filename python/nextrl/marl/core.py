@@ -37,8 +37,15 @@ class MarlVectorEnv:
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
     _mode_code = staticmethod(_SingleAgentVectorEnv._mode_code)
 
-    def _setup(self, core, group_spaces: dict[str, spaces.Box], action_space: gym.Space,
-               state_space: spaces.Box, autoreset_mode: AutoresetMode | str, copy: bool) -> None:
+    def _setup(
+        self,
+        core,
+        group_spaces: dict[str, spaces.Box],
+        action_space: gym.Space,
+        state_space: spaces.Box,
+        autoreset_mode: AutoresetMode | str,
+        copy: bool,
+    ) -> None:
         mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
         self._core = core
         self.num_envs, self.num_agents = core.num_envs, core.num_agents
@@ -106,8 +113,13 @@ class MarlVectorEnv:
         """actions [N, A] (Discrete) or [N, A, action_size] -> (obs, rewards, terminations, truncations, infos)."""
         self._core.step(self._as_actions(actions))
         c = self._core
-        return self._out(c.obs), self._out(c.rewards), self._out(c.terminations), self._out(c.truncations), \
-            self._infos()
+        return (
+            self._out(c.obs),
+            self._out(c.rewards),
+            self._out(c.terminations),
+            self._out(c.truncations),
+            self._infos(),
+        )
 
     def close(self) -> None:
         pass
@@ -213,8 +225,15 @@ class FlattenAgents(_SingleAgentVectorEnv):
         if "action_mask" in infos:
             out["action_mask"], out["_action_mask"] = infos["action_mask"].reshape(self.num_envs, -1), out["_active"]
         for key, value in infos.items():
-            if key in ("state", "active", "action_mask", "episode", "final_obs", "final_state", "final_info") \
-                    or key.startswith("_"):
+            if key in (
+                "state",
+                "active",
+                "action_mask",
+                "episode",
+                "final_obs",
+                "final_state",
+                "final_info",
+            ) or key.startswith("_"):
                 continue
             out[key], out["_" + key] = np.repeat(value, k), out["_active"]  # env scalars, one per slot
         if "episode" in infos:

@@ -50,17 +50,24 @@ def payoff_table(game: str, *, penalty: float = -10.0) -> np.ndarray:
 
 
 GAMES = ("prisoners_dilemma", "stag_hunt", "matching_pennies", "coordination", "penalty", "climbing")
-TWO_STEP_PAYOFFS = {"2A": np.full((2, 2), 7.0, dtype=np.float32),
-                    "2B": np.array([[0, 1], [1, 8]], dtype=np.float32)}
+TWO_STEP_PAYOFFS = {"2A": np.full((2, 2), 7.0, dtype=np.float32), "2B": np.array([[0, 1], [1, 8]], dtype=np.float32)}
 
 
 class MatrixGameVectorEnv(MarlVectorEnv):
     """`num_envs` copies of a two-player matrix game: a named `game` or explicit `payoffs` [n, n, 2],
     played for `rounds` rounds. Observation (size 2n + 1): [first round, one-hot previous actions]."""
 
-    def __init__(self, num_envs: int = 1, *, game: str = "prisoners_dilemma", payoffs=None, rounds: int = 1,
-                 penalty: float = -10.0, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        game: str = "prisoners_dilemma",
+        payoffs=None,
+        rounds: int = 1,
+        penalty: float = -10.0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+    ):
         table = payoff_table(game, penalty=penalty) if payoffs is None else np.asarray(payoffs, dtype=np.float32)
         if table.ndim != 3 or table.shape[0] != table.shape[1] or table.shape[2] != 2:
             raise ValueError(f"MatrixGame: payoffs must have shape (n, n, 2), got {table.shape}")
@@ -79,8 +86,9 @@ class TwoStepGameVectorEnv(MarlVectorEnv):
 
     payoffs = TWO_STEP_PAYOFFS
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True):
+    def __init__(
+        self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True
+    ):
         self.config = _core._TwoStepGameConfig()
         core = _core._TwoStepGame(num_envs, self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (3,), np.float32)
@@ -101,5 +109,12 @@ def two_step_parallel_env():
     return MarlParallelEnv(TwoStepGameVectorEnv)
 
 
-__all__ = ["GAMES", "TWO_STEP_PAYOFFS", "MatrixGameVectorEnv", "TwoStepGameVectorEnv", "parallel_env",
-           "payoff_table", "two_step_parallel_env"]
+__all__ = [
+    "GAMES",
+    "TWO_STEP_PAYOFFS",
+    "MatrixGameVectorEnv",
+    "TwoStepGameVectorEnv",
+    "parallel_env",
+    "payoff_table",
+    "two_step_parallel_env",
+]

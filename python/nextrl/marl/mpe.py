@@ -39,9 +39,17 @@ class _MpeVectorEnv(MarlVectorEnv):
 class SimpleSpreadVectorEnv(_MpeVectorEnv):
     """`num_envs` simple_spread worlds: N agents cover N landmarks without colliding."""
 
-    def __init__(self, num_envs: int = 1, *, N: int = 3, local_ratio: float = 0.5, max_cycles: int = 25,
-                 continuous_actions: bool = False, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        N: int = 3,
+        local_ratio: float = 0.5,
+        max_cycles: int = 25,
+        continuous_actions: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+    ):
         c = _core._MpeConfig()
         c.scenario, c.local_ratio = _core._MpeScenario.simple_spread, float(local_ratio)
         c.num_agents, c.max_cycles = as_int("simple_spread", "N", N), as_int("simple_spread", "max_cycles", max_cycles)
@@ -51,9 +59,18 @@ class SimpleSpreadVectorEnv(_MpeVectorEnv):
 class SimpleTagVectorEnv(_MpeVectorEnv):
     """`num_envs` simple_tag worlds: slower adversaries chase faster good agents among obstacles."""
 
-    def __init__(self, num_envs: int = 1, *, num_good: int = 1, num_adversaries: int = 3, num_obstacles: int = 2,
-                 max_cycles: int = 25, continuous_actions: bool = False,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        num_good: int = 1,
+        num_adversaries: int = 3,
+        num_obstacles: int = 2,
+        max_cycles: int = 25,
+        continuous_actions: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+    ):
         c = _core._MpeConfig()
         c.scenario = _core._MpeScenario.simple_tag
         c.num_good = as_int("simple_tag", "num_good", num_good)

@@ -9,7 +9,7 @@ the step where they terminate or are truncated.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
@@ -26,12 +26,15 @@ from nextrl.marl.core import MarlVectorEnv
 class MarlParallelEnv(ParallelEnv):
     """PettingZoo ParallelEnv of `vector_cls(num_envs=1, **config)`."""
 
-    metadata = {"render_modes": [], "is_parallelizable": True}
+    metadata: ClassVar[dict] = {"render_modes": [], "is_parallelizable": True}
 
     def __init__(self, vector_cls: type[MarlVectorEnv], **config):
         self._vec = vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **config)
-        self.metadata = {"name": vector_cls.__name__.removesuffix("VectorEnv"), "render_modes": [],
-                         "is_parallelizable": True}
+        self.metadata = {
+            "name": vector_cls.__name__.removesuffix("VectorEnv"),
+            "render_modes": [],
+            "is_parallelizable": True,
+        }
         self.render_mode = None
         self.possible_agents = list(self._vec.possible_agents)
         self.agents: list[str] = []
@@ -74,17 +77,23 @@ class MarlParallelEnv(ParallelEnv):
             a = np.asarray(action)
             if a.dtype.kind not in kinds or (a.dtype.kind == "b"):
                 expected = "an int" if vec._discrete else "real numbers"
-                raise TypeError(f"step: action of agent {agent!r} must be {expected} for {space}, got "
-                                f"{type(action).__name__} {action!r}")
+                raise TypeError(
+                    f"step: action of agent {agent!r} must be {expected} for {space}, got "
+                    f"{type(action).__name__} {action!r}"
+                )
             if a.shape != space.shape:
                 raise ValueError(f"step: action of agent {agent!r} must have shape {space.shape}, got {a.shape}")
             batch[0, vec.agent_index(agent)] = a
         obs, rewards, terms, truncs, infos = vec.step(batch)
         live = self.agents
         idx = {a: vec.agent_index(a) for a in live}
-        out = (self._obs(obs, live), {a: float(rewards[0, i]) for a, i in idx.items()},
-               {a: bool(terms[0, i]) for a, i in idx.items()}, {a: bool(truncs[0, i]) for a, i in idx.items()},
-               self._agent_infos(infos, live))
+        out = (
+            self._obs(obs, live),
+            {a: float(rewards[0, i]) for a, i in idx.items()},
+            {a: bool(terms[0, i]) for a, i in idx.items()},
+            {a: bool(truncs[0, i]) for a, i in idx.items()},
+            self._agent_infos(infos, live),
+        )
         self.agents = [a for a in live if not (terms[0, idx[a]] or truncs[0, idx[a]])]
         return out
 
@@ -114,8 +123,11 @@ class MarlParallelEnv(ParallelEnv):
         return {a: obs[0, self._vec.agent_index(a), : self._sizes[a]].copy() for a in agents}
 
     def _agent_infos(self, infos: dict[str, Any], agents: list[str]) -> dict[str, dict[str, Any]]:
-        shared = {k: float(v[0]) for k, v in infos.items()
-                  if isinstance(v, np.ndarray) and v.ndim == 1 and not k.startswith("_") and k != "active"}
+        shared = {
+            k: float(v[0])
+            for k, v in infos.items()
+            if isinstance(v, np.ndarray) and v.ndim == 1 and not k.startswith("_") and k != "active"
+        }
         out = {}
         for a in agents:
             d = dict(shared)

@@ -16,12 +16,23 @@ from nextrl import _core
 from nextrl.envs.core import set_ints, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
-_REWARDS = {"cooperative": _core._TeamReward.cooperative, "competitive": _core._TeamReward.competitive,
-            "mixed": _core._TeamReward.mixed}
+_REWARDS = {
+    "cooperative": _core._TeamReward.cooperative,
+    "competitive": _core._TeamReward.competitive,
+    "mixed": _core._TeamReward.mixed,
+}
 
 
-def make_config(*, num_agents: int = 3, num_teams: int = 2, max_steps: int = 200, reward: str = "cooperative",
-                bound: float = 5.0, noise_std: float = 0.02, obs_noise_std: float = 0.1) -> _core._PointMassTeamConfig:
+def make_config(
+    *,
+    num_agents: int = 3,
+    num_teams: int = 2,
+    max_steps: int = 200,
+    reward: str = "cooperative",
+    bound: float = 5.0,
+    noise_std: float = 0.02,
+    obs_noise_std: float = 0.1,
+) -> _core._PointMassTeamConfig:
     if reward not in _REWARDS:
         raise unknown_name_error("PointMassTeam", "reward", reward, _REWARDS)
     c = _core._PointMassTeamConfig()
@@ -34,14 +45,25 @@ def make_config(*, num_agents: int = 3, num_teams: int = 2, max_steps: int = 200
 class PointMassTeamVectorEnv(MarlVectorEnv):
     """`num_envs` PointMassTeam envs stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._PointMassTeam(num_envs, c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
-        self._setup(core, {"agent": spaces.Box(-inf, inf, (4,), np.float32)},
-                    spaces.Box(-1.0, 1.0, (2,), np.float32), spaces.Box(-inf, inf, (core.state_size,), np.float32),
-                    autoreset_mode, copy)
+        self._setup(
+            core,
+            {"agent": spaces.Box(-inf, inf, (4,), np.float32)},
+            spaces.Box(-1.0, 1.0, (2,), np.float32),
+            spaces.Box(-inf, inf, (core.state_size,), np.float32),
+            autoreset_mode,
+            copy,
+        )
 
 
 def parallel_env(**config):

@@ -21,14 +21,31 @@ from nextrl.marl.core import MarlVectorEnv
 _PREY = {"random": _core._PreyPolicy.random, "learning": _core._PreyPolicy.learning}
 
 
-def make_config(*, num_predators: int = 2, num_prey: int = 1, grid_size: int = 10, max_steps: int = 100,
-                prey_policy: str = "random", capture_radius: int = 0, capture_min_predators: int = 1,
-                capture_reward: float = 10.0, shaping: float = 0.0) -> _core._PredatorPreyConfig:
+def make_config(
+    *,
+    num_predators: int = 2,
+    num_prey: int = 1,
+    grid_size: int = 10,
+    max_steps: int = 100,
+    prey_policy: str = "random",
+    capture_radius: int = 0,
+    capture_min_predators: int = 1,
+    capture_reward: float = 10.0,
+    shaping: float = 0.0,
+) -> _core._PredatorPreyConfig:
     if prey_policy not in _PREY:
         raise unknown_name_error("PredatorPrey", "prey_policy", prey_policy, _PREY)
     c = _core._PredatorPreyConfig()
-    set_ints(c, "PredatorPrey", num_predators=num_predators, num_prey=num_prey, grid_size=grid_size,
-             max_steps=max_steps, capture_radius=capture_radius, capture_min_predators=capture_min_predators)
+    set_ints(
+        c,
+        "PredatorPrey",
+        num_predators=num_predators,
+        num_prey=num_prey,
+        grid_size=grid_size,
+        max_steps=max_steps,
+        capture_radius=capture_radius,
+        capture_min_predators=capture_min_predators,
+    )
     c.prey_policy = _PREY[prey_policy]
     c.capture_reward, c.shaping = float(capture_reward), float(shaping)
     return c
@@ -37,8 +54,14 @@ def make_config(*, num_predators: int = 2, num_prey: int = 1, grid_size: int = 1
 class PredatorPreyVectorEnv(MarlVectorEnv):
     """`num_envs` PredatorPrey envs stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._PredatorPrey(num_envs, c, self._mode_code(autoreset_mode))
         n = core.obs_size

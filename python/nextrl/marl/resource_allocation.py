@@ -17,8 +17,9 @@ from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
 
-def make_config(*, num_agents: int = 4, num_resources: int = 3, max_steps: int = 20, capacities=None,
-                done_threshold: float = 0.1) -> _core._ResourceAllocationConfig:
+def make_config(
+    *, num_agents: int = 4, num_resources: int = 3, max_steps: int = 20, capacities=None, done_threshold: float = 0.1
+) -> _core._ResourceAllocationConfig:
     c = _core._ResourceAllocationConfig()
     set_ints(c, "ResourceAllocation", num_agents=num_agents, num_resources=num_resources, max_steps=max_steps)
     c.capacities = [] if capacities is None else [float(v) for v in capacities]
@@ -29,14 +30,25 @@ def make_config(*, num_agents: int = 4, num_resources: int = 3, max_steps: int =
 class ResourceAllocationVectorEnv(MarlVectorEnv):
     """`num_envs` ResourceAllocation games stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._ResourceAllocation(num_envs, c, self._mode_code(autoreset_mode))
         R = c.num_resources
-        self._setup(core, {"agent": spaces.Box(0.0, 1.0, (4 * R,), np.float32)},
-                    spaces.Box(0.0, 1.0, (R,), np.float32), spaces.Box(0.0, 1.0, (core.state_size,), np.float32),
-                    autoreset_mode, copy)
+        self._setup(
+            core,
+            {"agent": spaces.Box(0.0, 1.0, (4 * R,), np.float32)},
+            spaces.Box(0.0, 1.0, (R,), np.float32),
+            spaces.Box(0.0, 1.0, (core.state_size,), np.float32),
+            autoreset_mode,
+            copy,
+        )
 
 
 def parallel_env(**config):

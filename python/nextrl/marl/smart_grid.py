@@ -14,9 +14,18 @@ from gymnasium.vector import AutoresetMode
 from nextrl import _core
 from nextrl.marl.core import MarlVectorEnv
 
-_FIELDS = {"num_producers": int, "num_consumers": int, "num_storage": int, "step_hours": float,
-           "storage_capacity": float, "max_power": float, "base_price": float, "imbalance_weight": float,
-           "comfort_weight": float, "wear": float}
+_FIELDS = {
+    "num_producers": int,
+    "num_consumers": int,
+    "num_storage": int,
+    "step_hours": float,
+    "storage_capacity": float,
+    "max_power": float,
+    "base_price": float,
+    "imbalance_weight": float,
+    "comfort_weight": float,
+    "wear": float,
+}
 
 
 def make_config(**config) -> _core._SmartGridConfig:
@@ -33,14 +42,26 @@ def make_config(**config) -> _core._SmartGridConfig:
 class SmartGridVectorEnv(MarlVectorEnv):
     """`num_envs` grids stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._SmartGrid(num_envs, c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
         groups = {name: spaces.Box(-inf, inf, (6,), np.float32) for name, _, _ in core.groups}
-        self._setup(core, groups, spaces.Box(-1.0, 1.0, (1,), np.float32),
-                    spaces.Box(-inf, inf, (core.state_size,), np.float32), autoreset_mode, copy)
+        self._setup(
+            core,
+            groups,
+            spaces.Box(-1.0, 1.0, (1,), np.float32),
+            spaces.Box(-inf, inf, (core.state_size,), np.float32),
+            autoreset_mode,
+            copy,
+        )
 
 
 def parallel_env(**config):

@@ -19,12 +19,21 @@ from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
 
-def make_config(*, grid_size: int = 8, num_agents: int = 4, num_targets: int = 3, max_steps: int = 100,
-                target_reward: float = 10.0, team_bonus: float = 2.0, step_penalty: float = 0.1,
-                collision_penalty: float = 0.5) -> _core._TargetCollectionConfig:
+def make_config(
+    *,
+    grid_size: int = 8,
+    num_agents: int = 4,
+    num_targets: int = 3,
+    max_steps: int = 100,
+    target_reward: float = 10.0,
+    team_bonus: float = 2.0,
+    step_penalty: float = 0.1,
+    collision_penalty: float = 0.5,
+) -> _core._TargetCollectionConfig:
     c = _core._TargetCollectionConfig()
-    set_ints(c, "TargetCollection", grid_size=grid_size, num_agents=num_agents, num_targets=num_targets,
-             max_steps=max_steps)
+    set_ints(
+        c, "TargetCollection", grid_size=grid_size, num_agents=num_agents, num_targets=num_targets, max_steps=max_steps
+    )
     c.target_reward, c.team_bonus = float(target_reward), float(team_bonus)
     c.step_penalty, c.collision_penalty = float(step_penalty), float(collision_penalty)
     return c
@@ -33,8 +42,14 @@ def make_config(*, grid_size: int = 8, num_agents: int = 4, num_targets: int = 3
 class TargetCollectionVectorEnv(MarlVectorEnv):
     """`num_envs` TargetCollection envs stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._TargetCollection(num_envs, c, self._mode_code(autoreset_mode))
         N, T = c.num_agents, c.num_targets

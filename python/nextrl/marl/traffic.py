@@ -16,9 +16,20 @@ from nextrl import _core
 from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
-def make_config(*, num_vehicles: int = 4, max_steps: int = 200, road_length: float = 100.0,
-                vehicle_length: float = 4.0, min_gap: float = 2.0, dt: float = 0.1, max_accel: float = 3.0,
-                v_max: float = 25.0, safety_penalty: float = 1.0, collision_penalty: float = 10.0) -> _core._TrafficConfig:
+
+def make_config(
+    *,
+    num_vehicles: int = 4,
+    max_steps: int = 200,
+    road_length: float = 100.0,
+    vehicle_length: float = 4.0,
+    min_gap: float = 2.0,
+    dt: float = 0.1,
+    max_accel: float = 3.0,
+    v_max: float = 25.0,
+    safety_penalty: float = 1.0,
+    collision_penalty: float = 10.0,
+) -> _core._TrafficConfig:
     c = _core._TrafficConfig()
     set_ints(c, "Traffic", num_vehicles=num_vehicles, max_steps=max_steps)
     c.road_length, c.vehicle_length, c.min_gap = float(road_length), float(vehicle_length), float(min_gap)
@@ -30,14 +41,25 @@ def make_config(*, num_vehicles: int = 4, max_steps: int = 200, road_length: flo
 class TrafficVectorEnv(MarlVectorEnv):
     """`num_envs` ring roads stepped in one C++ call; keyword arguments as `make_config`."""
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 copy: bool = True, **config):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        **config,
+    ):
         self.config = c = make_config(**config)
         core = _core._Traffic(num_envs, c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
-        self._setup(core, {"vehicle": spaces.Box(-inf, inf, (6,), np.float32)},
-                    spaces.Box(-1.0, 1.0, (1,), np.float32), spaces.Box(-inf, inf, (core.state_size,), np.float32),
-                    autoreset_mode, copy)
+        self._setup(
+            core,
+            {"vehicle": spaces.Box(-inf, inf, (6,), np.float32)},
+            spaces.Box(-1.0, 1.0, (1,), np.float32),
+            spaces.Box(-inf, inf, (core.state_size,), np.float32),
+            autoreset_mode,
+            copy,
+        )
 
 
 def parallel_env(**config):

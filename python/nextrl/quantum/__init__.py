@@ -7,8 +7,19 @@ from nextrl.quantum.qiskit_bridge import from_qiskit
 from nextrl.quantum.statevector import Statevector
 from nextrl.quantum.variational import Feature, VariationalCircuit, Weight
 
-__all__ = ["Circuit", "Instruction", "Parameter", "ParameterExpression", "PauliSum", "Statevector", "from_qiskit",
-           "VariationalCircuit", "Weight", "Feature", "QuantumLayer"]
+__all__ = [
+    "Circuit",
+    "Feature",
+    "Instruction",
+    "Parameter",
+    "ParameterExpression",
+    "PauliSum",
+    "QuantumLayer",
+    "Statevector",
+    "VariationalCircuit",
+    "Weight",
+    "from_qiskit",
+]
 
 
 def __getattr__(name):  # torch is imported only when the layer is used

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 from nextrl.quantum.circuit import Circuit
 from nextrl.quantum.parameters import Parameter
@@ -21,8 +21,9 @@ def _default_observables(n: int) -> list[str]:
     return ["I" * (n - 1 - q) + "Z" + "I" * q for q in range(n)]
 
 
-def hardware_efficient(num_qubits: int, num_layers: int, num_features: int | None = None,
-                       observables: Sequence | None = None) -> VariationalCircuit:
+def hardware_efficient(
+    num_qubits: int, num_layers: int, num_features: int | None = None, observables: Sequence | None = None
+) -> VariationalCircuit:
     """Angle encoding RX(x_q) on qubit q (features <= qubits), then `num_layers` layers of
     trainable RX, RY, RZ on every qubit followed by a CNOT ring (Kandala et al. 2017 style).
     Default read-out: Z on every qubit."""
@@ -44,12 +45,14 @@ def hardware_efficient(num_qubits: int, num_layers: int, num_features: int | Non
         if num_qubits > 1:
             for q in range(num_qubits if num_qubits > 2 else 1):
                 c.cx(q, (q + 1) % num_qubits)
-    return VariationalCircuit(c, src, observables=observables or _default_observables(num_qubits),
-                              num_features=num_features)
+    return VariationalCircuit(
+        c, src, observables=observables or _default_observables(num_qubits), num_features=num_features
+    )
 
 
-def skolik_reuploading(num_qubits: int = 4, num_layers: int = 5, observables: Sequence | None = None
-                       ) -> VariationalCircuit:
+def skolik_reuploading(
+    num_qubits: int = 4, num_layers: int = 5, observables: Sequence | None = None
+) -> VariationalCircuit:
     """Skolik, Jerbi, Dunjko 2022 ("Quantum agents in the Gym"): per layer a variational
     block (RY, RZ on every qubit), a CZ ring, and an encoding block RX(lambda x_q) with a
     trainable input scale lambda per layer and qubit; a final variational block closes the

@@ -7,8 +7,8 @@ once, cached until the circuit changes) that `Statevector.apply` runs in one cal
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -25,12 +25,12 @@ MAX_UNITARY_QUBITS = 10
 
 @dataclass(frozen=True)
 class Instruction:
-    name: str                 # as added (e.g. "cx")
-    base: str                 # base gate kind (e.g. "x")
+    name: str  # as added (e.g. "cx")
+    base: str  # base gate kind (e.g. "x")
     targets: tuple[int, ...]
     controls: tuple[int, ...]
-    ctrl_state: int           # bit i: required value of controls[i]
-    params: tuple             # floats, Parameters or ParameterExpressions
+    ctrl_state: int  # bit i: required value of controls[i]
+    params: tuple  # floats, Parameters or ParameterExpressions
     matrix: np.ndarray | None = None  # "unitary" only
 
 
@@ -127,8 +127,15 @@ class Circuit:
     def _check_qubits(self, fn: str, qubits: Sequence[int]) -> tuple[int, ...]:
         return tuple(check_qubits(fn, qubits, self.num_qubits))
 
-    def append(self, name: str, qubits: Sequence[int], params: Sequence = (), *,
-               controls: Sequence[int] = (), ctrl_state: int | str | None = None) -> Circuit:
+    def append(
+        self,
+        name: str,
+        qubits: Sequence[int],
+        params: Sequence = (),
+        *,
+        controls: Sequence[int] = (),
+        ctrl_state: int | str | None = None,
+    ) -> Circuit:
         """Adds gate `name` (a key of nextrl.quantum.gates.GATES) on `qubits` (built-in
         controls first, as in Qiskit), with extra `controls` whose required values are
         `ctrl_state` (int or bit string over the controls, all ones by default)."""
@@ -138,21 +145,21 @@ class Circuit:
         for what, value in (("qubits", qubits), ("params", params)):
             if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
                 example = "[0]" if what == "qubits" else "[0.3]"
-                raise TypeError(f"Circuit.append: {what} must be a sequence (e.g. {example}), got "
-                                f"{type(value).__name__} {value!r}")
+                raise TypeError(
+                    f"Circuit.append: {what} must be a sequence (e.g. {example}), got {type(value).__name__} {value!r}"
+                )
         qubits, params = tuple(qubits), tuple(params)
         if len(qubits) != spec.num_controls + spec.num_targets:
             raise ValueError(f"Circuit.{name}: needs {spec.num_controls + spec.num_targets} qubits, got {len(qubits)}")
         if len(params) != spec.num_params:
             raise ValueError(f"Circuit.{name}: needs {spec.num_params} angles, got {len(params)}")
         all_controls = tuple(controls) + qubits[: spec.num_controls]
-        return self._add(name, spec.base, qubits[spec.num_controls:], all_controls,
-                         ctrl_state, tuple(params), None)
+        return self._add(name, spec.base, qubits[spec.num_controls :], all_controls, ctrl_state, tuple(params), None)
 
     def _add(self, name, base, targets, controls, ctrl_state, params, matrix) -> Circuit:
         fn = f"Circuit.{name}"
         checked = self._check_qubits(fn, tuple(controls) + tuple(targets))
-        controls, targets = checked[: len(controls)], checked[len(controls):]
+        controls, targets = checked[: len(controls)], checked[len(controls) :]
         n_ctrl = len(controls)
         if ctrl_state is None:
             state = (1 << n_ctrl) - 1
@@ -162,8 +169,9 @@ class Circuit:
             state = int(ctrl_state, 2)
         else:
             if isinstance(ctrl_state, bool) or not isinstance(ctrl_state, (int, np.integer)):
-                raise TypeError(f"{fn}: ctrl_state must be an int or a bit string, got "
-                                f"{type(ctrl_state).__name__} {ctrl_state!r}")
+                raise TypeError(
+                    f"{fn}: ctrl_state must be an int or a bit string, got {type(ctrl_state).__name__} {ctrl_state!r}"
+                )
             state = int(ctrl_state)
             if not 0 <= state < (1 << n_ctrl):
                 raise ValueError(f"{fn}: ctrl_state must be in [0, {1 << n_ctrl}), got {state}")
@@ -174,8 +182,15 @@ class Circuit:
         self._plans.clear()
         return self
 
-    def unitary(self, matrix, qubits: Sequence[int], *, controls: Sequence[int] = (),
-                ctrl_state: int | str | None = None, atol: float = 1e-10) -> Circuit:
+    def unitary(
+        self,
+        matrix,
+        qubits: Sequence[int],
+        *,
+        controls: Sequence[int] = (),
+        ctrl_state: int | str | None = None,
+        atol: float = 1e-10,
+    ) -> Circuit:
         """A dense unitary on `qubits` (bit j of a matrix index <-> qubits[j])."""
         mat = np.asarray(matrix)
         if not np.issubdtype(mat.dtype, np.number):
@@ -186,7 +201,9 @@ class Circuit:
         if not 1 <= k <= MAX_UNITARY_QUBITS:
             raise ValueError(f"Circuit.unitary: must act on 1 to {MAX_UNITARY_QUBITS} qubits, got {k}")
         if mat.shape != (1 << k, 1 << k):
-            raise ValueError(f"Circuit.unitary: matrix must have shape {(1 << k, 1 << k)} for {k} qubits, got {mat.shape}")
+            raise ValueError(
+                f"Circuit.unitary: matrix must have shape {(1 << k, 1 << k)} for {k} qubits, got {mat.shape}"
+            )
         if not np.all(np.isfinite(mat)):
             raise ValueError("Circuit.unitary: matrix must be finite")
         err = np.abs(mat.conj().T @ mat - np.eye(1 << k)).max()
@@ -196,38 +213,101 @@ class Circuit:
         return self._add("unitary", "unitary", qubits, controls, ctrl_state, (), mat)
 
     # Gates with Qiskit's signatures.
-    def id(self, q): return self.append("id", [q])
-    def x(self, q): return self.append("x", [q])
-    def y(self, q): return self.append("y", [q])
-    def z(self, q): return self.append("z", [q])
-    def h(self, q): return self.append("h", [q])
-    def s(self, q): return self.append("s", [q])
-    def sdg(self, q): return self.append("sdg", [q])
-    def t(self, q): return self.append("t", [q])
-    def tdg(self, q): return self.append("tdg", [q])
-    def sx(self, q): return self.append("sx", [q])
-    def sxdg(self, q): return self.append("sxdg", [q])
-    def rx(self, theta, q): return self.append("rx", [q], [theta])
-    def ry(self, theta, q): return self.append("ry", [q], [theta])
-    def rz(self, theta, q): return self.append("rz", [q], [theta])
-    def p(self, lam, q): return self.append("p", [q], [lam])
-    def u(self, theta, phi, lam, q): return self.append("u", [q], [theta, phi, lam])
-    def cx(self, c, t): return self.append("cx", [c, t])
-    def cy(self, c, t): return self.append("cy", [c, t])
-    def cz(self, c, t): return self.append("cz", [c, t])
-    def ch(self, c, t): return self.append("ch", [c, t])
-    def crx(self, theta, c, t): return self.append("crx", [c, t], [theta])
-    def cry(self, theta, c, t): return self.append("cry", [c, t], [theta])
-    def crz(self, theta, c, t): return self.append("crz", [c, t], [theta])
-    def cp(self, lam, c, t): return self.append("cp", [c, t], [lam])
-    def swap(self, q0, q1): return self.append("swap", [q0, q1])
-    def iswap(self, q0, q1): return self.append("iswap", [q0, q1])
-    def rxx(self, theta, q0, q1): return self.append("rxx", [q0, q1], [theta])
-    def ryy(self, theta, q0, q1): return self.append("ryy", [q0, q1], [theta])
-    def rzz(self, theta, q0, q1): return self.append("rzz", [q0, q1], [theta])
-    def ccx(self, c0, c1, t): return self.append("ccx", [c0, c1, t])
-    def cswap(self, c, t0, t1): return self.append("cswap", [c, t0, t1])
-    def mcx(self, controls, t, ctrl_state=None): return self.append("x", [t], controls=controls, ctrl_state=ctrl_state)
+    def id(self, q):
+        return self.append("id", [q])
+
+    def x(self, q):
+        return self.append("x", [q])
+
+    def y(self, q):
+        return self.append("y", [q])
+
+    def z(self, q):
+        return self.append("z", [q])
+
+    def h(self, q):
+        return self.append("h", [q])
+
+    def s(self, q):
+        return self.append("s", [q])
+
+    def sdg(self, q):
+        return self.append("sdg", [q])
+
+    def t(self, q):
+        return self.append("t", [q])
+
+    def tdg(self, q):
+        return self.append("tdg", [q])
+
+    def sx(self, q):
+        return self.append("sx", [q])
+
+    def sxdg(self, q):
+        return self.append("sxdg", [q])
+
+    def rx(self, theta, q):
+        return self.append("rx", [q], [theta])
+
+    def ry(self, theta, q):
+        return self.append("ry", [q], [theta])
+
+    def rz(self, theta, q):
+        return self.append("rz", [q], [theta])
+
+    def p(self, lam, q):
+        return self.append("p", [q], [lam])
+
+    def u(self, theta, phi, lam, q):
+        return self.append("u", [q], [theta, phi, lam])
+
+    def cx(self, c, t):
+        return self.append("cx", [c, t])
+
+    def cy(self, c, t):
+        return self.append("cy", [c, t])
+
+    def cz(self, c, t):
+        return self.append("cz", [c, t])
+
+    def ch(self, c, t):
+        return self.append("ch", [c, t])
+
+    def crx(self, theta, c, t):
+        return self.append("crx", [c, t], [theta])
+
+    def cry(self, theta, c, t):
+        return self.append("cry", [c, t], [theta])
+
+    def crz(self, theta, c, t):
+        return self.append("crz", [c, t], [theta])
+
+    def cp(self, lam, c, t):
+        return self.append("cp", [c, t], [lam])
+
+    def swap(self, q0, q1):
+        return self.append("swap", [q0, q1])
+
+    def iswap(self, q0, q1):
+        return self.append("iswap", [q0, q1])
+
+    def rxx(self, theta, q0, q1):
+        return self.append("rxx", [q0, q1], [theta])
+
+    def ryy(self, theta, q0, q1):
+        return self.append("ryy", [q0, q1], [theta])
+
+    def rzz(self, theta, q0, q1):
+        return self.append("rzz", [q0, q1], [theta])
+
+    def ccx(self, c0, c1, t):
+        return self.append("ccx", [c0, c1, t])
+
+    def cswap(self, c, t0, t1):
+        return self.append("cswap", [c, t0, t1])
+
+    def mcx(self, controls, t, ctrl_state=None):
+        return self.append("x", [t], controls=controls, ctrl_state=ctrl_state)
 
     # ----------------------------------------------------------------- execution
     def bind(self, params=None) -> np.ndarray:
@@ -294,8 +374,16 @@ class Circuit:
         if not (isinstance(self._global_phase, float) and self._global_phase == 0.0):
             ops.append((KIND["global_phase"], [], [], 0, [self._angle_ref(self._global_phase, index)], None))
         for ins in self._instructions:
-            ops.append((KIND[ins.base], list(ins.targets), list(ins.controls), ins.ctrl_state,
-                        [self._angle_ref(p, index) for p in ins.params], ins.matrix))
+            ops.append(
+                (
+                    KIND[ins.base],
+                    list(ins.targets),
+                    list(ins.controls),
+                    ins.ctrl_state,
+                    [self._angle_ref(p, index) for p in ins.params],
+                    ins.matrix,
+                )
+            )
         return ops
 
     def to_qiskit(self):

@@ -9,6 +9,7 @@ build found nvcc and a GPU is visible (`available()`); everything else raises a 
 from __future__ import annotations
 
 import numbers
+
 import numpy as np
 
 from nextrl import _core
@@ -29,8 +30,10 @@ def available() -> bool:
 
 def _require(fn: str) -> None:
     if not _core.has_cuda():
-        raise RuntimeError(f"{fn}: this nextrl build has no CUDA kernels (rebuild where nvcc is installed, "
-                           "-Ccmake.define.NEXTRL_CUDA=ON)")
+        raise RuntimeError(
+            f"{fn}: this nextrl build has no CUDA kernels (rebuild where nvcc is installed, "
+            "-Ccmake.define.NEXTRL_CUDA=ON)"
+        )
     if _core.cuda_device_count() == 0:
         raise RuntimeError(f"{fn}: no CUDA device is visible")
 
@@ -73,8 +76,10 @@ class CudaStatevector(StateReadouts):
         need = (1 << int(num_qubits)) * dt.itemsize
         free, _ = _core.cuda_memory_info()
         if need > free:
-            raise MemoryError(f"Statevector(device='cuda'): {num_qubits} qubits in {dt} need {need} bytes "
-                              f"({need / 2**30:.4g} GiB), but the device has only {free} bytes free")
+            raise MemoryError(
+                f"Statevector(device='cuda'): {num_qubits} qubits in {dt} need {need} bytes "
+                f"({need / 2**30:.4g} GiB), but the device has only {free} bytes free"
+            )
         self._state = _core.CudaState(int(num_qubits), dt == np.complex64)
         self.num_qubits = int(num_qubits)
         self._dtype = dt
@@ -120,7 +125,9 @@ class CudaStatevector(StateReadouts):
         """Applies `circuit` in place: fusion True fuses blocks of up to MAX_FUSED_QUBITS (4) qubits into one
         pass each, an int k up to 5 (larger values act as 5), False runs one pass per gate."""
         if not isinstance(circuit, Circuit):
-            raise TypeError(f"Statevector.apply: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}")
+            raise TypeError(
+                f"Statevector.apply: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}"
+            )
         if circuit.num_qubits != self.num_qubits:
             raise ValueError(f"Statevector.apply: circuit has {circuit.num_qubits} qubits, state has {self.num_qubits}")
         self._state.apply(device_circuit(circuit, fusion), circuit.bind(params))

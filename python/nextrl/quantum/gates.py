@@ -11,8 +11,8 @@ belongs to q_j. Controls are kept apart from targets, so CX is X with one contro
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -22,11 +22,12 @@ from nextrl import _core
 @dataclass(frozen=True)
 class BaseGate:
     """One row of the C++ gate table."""
-    name: str                          # Qiskit's name of the uncontrolled gate
-    kind: int                          # GateKind integer of the C++ plans
-    num_targets: int                   # -1: given by the matrix ("unitary"); 0: "global_phase"
+
+    name: str  # Qiskit's name of the uncontrolled gate
+    kind: int  # GateKind integer of the C++ plans
+    num_targets: int  # -1: given by the matrix ("unitary"); 0: "global_phase"
     num_params: int
-    cls: str                           # "diagonal", "monomial" or "dense"
+    cls: str  # "diagonal", "monomial" or "dense"
     generators: tuple[np.ndarray, ...]  # per angle: G with gate = V exp(-i angle G) W
 
 
@@ -36,8 +37,7 @@ def _read_table() -> dict[str, BaseGate]:
         gens = tuple(np.asarray(g) for g in row["generators"])
         for g in gens:
             g.setflags(write=False)
-        table[row["name"]] = BaseGate(row["name"], row["kind"], row["num_targets"], row["num_params"], row["cls"],
-                                      gens)
+        table[row["name"]] = BaseGate(row["name"], row["kind"], row["num_targets"], row["num_params"], row["cls"], gens)
     return table
 
 
@@ -48,7 +48,7 @@ KIND: dict[str, int] = {name: g.kind for name, g in BASE_GATES.items()}
 
 @dataclass(frozen=True)
 class GateSpec:
-    base: str          # base gate name (a key of BASE_GATES)
+    base: str  # base gate name (a key of BASE_GATES)
     num_targets: int
     num_params: int
     num_controls: int  # built-in controls (cx: 1, ccx: 2)
@@ -60,8 +60,18 @@ def _spec(base: str, num_controls: int = 0) -> GateSpec:
 
 
 # Qiskit names of controlled gates: name -> (base gate, built-in controls).
-CONTROLLED = {"cx": ("x", 1), "cy": ("y", 1), "cz": ("z", 1), "ch": ("h", 1), "crx": ("rx", 1), "cry": ("ry", 1),
-              "crz": ("rz", 1), "cp": ("p", 1), "ccx": ("x", 2), "cswap": ("swap", 1)}
+CONTROLLED = {
+    "cx": ("x", 1),
+    "cy": ("y", 1),
+    "cz": ("z", 1),
+    "ch": ("h", 1),
+    "crx": ("rx", 1),
+    "cry": ("ry", 1),
+    "crz": ("rz", 1),
+    "cp": ("p", 1),
+    "ccx": ("x", 2),
+    "cswap": ("swap", 1),
+}
 # Every name a Circuit method or from_qiskit accepts: the table's gates on qubits, and the controlled ones.
 GATES: dict[str, GateSpec] = {
     **{name: _spec(name) for name, g in BASE_GATES.items() if g.num_targets >= 1 and name != "unitary"},

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class PauliSum:
         return len(self.labels)
 
     def __repr__(self) -> str:
-        body = " + ".join(f"({c:g})*{l}" for l, c in zip(self.labels, self.coeffs))
+        body = " + ".join(f"({c:g})*{lab}" for lab, c in zip(self.labels, self.coeffs))
         return f"PauliSum({body})"
 
 
@@ -85,4 +85,5 @@ def as_pauli_sum(observable) -> PauliSum:
         return PauliSum(observable)
     raise TypeError(
         f"observable must be a Pauli label, a PauliSum, a list of (label, coeff) or a SparsePauliOp, "
-        f"got {type(observable).__name__}")
+        f"got {type(observable).__name__}"
+    )

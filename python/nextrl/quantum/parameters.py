@@ -13,7 +13,7 @@ class Parameter:
     """A named free angle, bound when a circuit runs. Two parameters are equal only if
     they are the same object, even with equal names (as in Qiskit)."""
 
-    __slots__ = ("name", "_id")
+    __slots__ = ("_id", "name")
 
     def __init__(self, name: str):
         if not isinstance(name, str) or not name:
@@ -59,12 +59,14 @@ class Parameter:
 class ParameterExpression:
     """`scale * parameter + offset`, the angle forms a compiled plan evaluates."""
 
-    __slots__ = ("parameter", "scale", "offset")
+    __slots__ = ("offset", "parameter", "scale")
 
     def __init__(self, parameter: Parameter, scale: float, offset: float):
         self.parameter, self.scale, self.offset = parameter, float(scale), float(offset)
         if not (math.isfinite(self.scale) and math.isfinite(self.offset)):
-            raise ValueError(f"ParameterExpression: scale and offset must be finite, got {self.scale} and {self.offset}")
+            raise ValueError(
+                f"ParameterExpression: scale and offset must be finite, got {self.scale} and {self.offset}"
+            )
 
     def __repr__(self) -> str:
         return f"{self.scale:g}*{self.parameter.name} + {self.offset:g}"

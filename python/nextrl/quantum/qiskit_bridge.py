@@ -29,10 +29,27 @@ def _qiskit_gate(base: str, params):
     from qiskit.circuit import library as lib
 
     classes = {
-        "id": lib.IGate, "x": lib.XGate, "y": lib.YGate, "z": lib.ZGate, "h": lib.HGate, "s": lib.SGate,
-        "sdg": lib.SdgGate, "t": lib.TGate, "tdg": lib.TdgGate, "sx": lib.SXGate, "sxdg": lib.SXdgGate,
-        "rx": lib.RXGate, "ry": lib.RYGate, "rz": lib.RZGate, "p": lib.PhaseGate, "u": lib.UGate,
-        "swap": lib.SwapGate, "iswap": lib.iSwapGate, "rxx": lib.RXXGate, "ryy": lib.RYYGate, "rzz": lib.RZZGate,
+        "id": lib.IGate,
+        "x": lib.XGate,
+        "y": lib.YGate,
+        "z": lib.ZGate,
+        "h": lib.HGate,
+        "s": lib.SGate,
+        "sdg": lib.SdgGate,
+        "t": lib.TGate,
+        "tdg": lib.TdgGate,
+        "sx": lib.SXGate,
+        "sxdg": lib.SXdgGate,
+        "rx": lib.RXGate,
+        "ry": lib.RYGate,
+        "rz": lib.RZGate,
+        "p": lib.PhaseGate,
+        "u": lib.UGate,
+        "swap": lib.SwapGate,
+        "iswap": lib.iSwapGate,
+        "rxx": lib.RXXGate,
+        "ryy": lib.RYYGate,
+        "rzz": lib.RZZGate,
     }
     return classes[base](*params)
 
@@ -81,8 +98,10 @@ def _from_qiskit_param(value, cache: dict, name: str):
         if not value.parameters:
             return float(value)
         if len(value.parameters) != 1:
-            raise ValueError(f"from_qiskit: instruction '{name}' has angle {value} with several parameters; "
-                             "only scale * parameter + offset is supported")
+            raise ValueError(
+                f"from_qiskit: instruction '{name}' has angle {value} with several parameters; "
+                "only scale * parameter + offset is supported"
+            )
         (qp,) = value.parameters
         p = cache.setdefault(qp, Parameter(qp.name))
         grad = value.gradient(qp)
@@ -150,8 +169,10 @@ def from_qiskit(qc) -> Circuit:
         if name not in ("measure", "reset") and not _is_parameterized(op):
             all_qubits = list(controls) + list(qubits)
             if len(all_qubits) > MAX_UNITARY_QUBITS:
-                raise ValueError(f"from_qiskit: unsupported instruction '{name}' on {len(all_qubits)} qubits "
-                                 f"(dense matrices are limited to {MAX_UNITARY_QUBITS})")
+                raise ValueError(
+                    f"from_qiskit: unsupported instruction '{name}' on {len(all_qubits)} qubits "
+                    f"(dense matrices are limited to {MAX_UNITARY_QUBITS})"
+                )
             try:
                 from qiskit.quantum_info import Operator
 

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["ShiftRule", "frequencies", "equidistant_rule", "rule_for_generator", "gate_rule", "shift_derivative"]
+__all__ = ["ShiftRule", "equidistant_rule", "frequencies", "gate_rule", "rule_for_generator", "shift_derivative"]
 
 
 @dataclass(frozen=True)
 class ShiftRule:
     """d f / d theta = sum_i coeffs[i] * f(theta + shifts[i]); empty when f does not depend on theta."""
+
     shifts: tuple[float, ...]
     coeffs: tuple[float, ...]
 

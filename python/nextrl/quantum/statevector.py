@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,8 +45,10 @@ def _allocate(fn: str, num_qubits: int, dtype: np.dtype) -> np.ndarray:
     need = (1 << num_qubits) * dtype.itemsize
     have = _available_memory()
     if need > have:
-        raise MemoryError(f"{fn}: {num_qubits} qubits in {dtype} need {need} bytes ({need / 2**30:.4g} GiB), "
-                          f"but only {have} bytes are available")
+        raise MemoryError(
+            f"{fn}: {num_qubits} qubits in {dtype} need {need} bytes ({need / 2**30:.4g} GiB), "
+            f"but only {have} bytes are available"
+        )
     return np.zeros(1 << num_qubits, dtype=dtype)
 
 
@@ -76,7 +78,9 @@ class StateReadouts:
         Real (float) when every coefficient is real."""
         obs = as_pauli_sum(observable)
         if obs.num_qubits != self.num_qubits:
-            raise ValueError(f"Statevector.expectation: observable has {obs.num_qubits} qubits, state has {self.num_qubits}")
+            raise ValueError(
+                f"Statevector.expectation: observable has {obs.num_qubits} qubits, state has {self.num_qubits}"
+            )
         value = self._pauli_expectation(obs.x_masks, obs.z_masks, obs.coeffs)
         return float(value.real) if obs.is_hermitian else complex(value)
 
@@ -152,10 +156,17 @@ class Statevector(StateReadouts):
         arr = np.asarray(amplitudes)
         if not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"Statevector.from_amplitudes: amplitudes must be numeric, got dtype {arr.dtype}")
-        dt = _check_dtype("Statevector.from_amplitudes",
-                          dtype if dtype is not None else (np.complex64 if arr.dtype in (np.complex64, np.float32) else np.complex128))
+        dt = _check_dtype(
+            "Statevector.from_amplitudes",
+            dtype
+            if dtype is not None
+            else (np.complex64 if arr.dtype in (np.complex64, np.float32) else np.complex128),
+        )
         if arr.ndim != 1 or arr.shape[0] < 2 or arr.shape[0] & (arr.shape[0] - 1):
-            raise ValueError(f"Statevector.from_amplitudes: amplitudes must be 1-D with a power-of-two length >= 2, got shape {arr.shape}")
+            raise ValueError(
+                "Statevector.from_amplitudes: amplitudes must be 1-D with a power-of-two length >= 2, "
+                f"got shape {arr.shape}"
+            )
         if not np.all(np.isfinite(arr)):
             raise ValueError("Statevector.from_amplitudes: amplitudes must be finite")
         if atol is None:
@@ -217,7 +228,9 @@ class Statevector(StateReadouts):
     def apply(self, circuit: Circuit, params=None, *, fusion: bool | int = True) -> Statevector:
         """Applies `circuit` in place with parameter values `params` (see Circuit.bind)."""
         if not isinstance(circuit, Circuit):
-            raise TypeError(f"Statevector.apply: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}")
+            raise TypeError(
+                f"Statevector.apply: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}"
+            )
         if circuit.num_qubits != self.num_qubits:
             raise ValueError(f"Statevector.apply: circuit has {circuit.num_qubits} qubits, state has {self.num_qubits}")
         circuit.compile(fusion).run(self._data, circuit.bind(params))

@@ -41,8 +41,15 @@ class QuantumLayer(torch.nn.Module):
         generator: torch.Generator for the weight initialization (uniform in [0, 2 pi)).
     """
 
-    def __init__(self, circuit: VariationalCircuit, *, backend=None, output_scaling: bool = False,
-                 dtype: torch.dtype = torch.float32, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        circuit: VariationalCircuit,
+        *,
+        backend=None,
+        output_scaling: bool = False,
+        dtype: torch.dtype = torch.float32,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         if not isinstance(circuit, VariationalCircuit):
             raise TypeError(f"QuantumLayer: circuit must be a VariationalCircuit, got {type(circuit).__name__}")
@@ -76,8 +83,9 @@ class QuantumLayer(torch.nn.Module):
         squeeze = inputs.dim() == 1
         x = inputs.unsqueeze(0) if squeeze else inputs
         if x.dim() != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"QuantumLayer.forward: inputs must have shape (batch, {self.num_features}), "
-                             f"got {tuple(inputs.shape)}")
+            raise ValueError(
+                f"QuantumLayer.forward: inputs must have shape (batch, {self.num_features}), got {tuple(inputs.shape)}"
+            )
         out = self._pick_backend(x).layer_outputs(self, x)
         return out.squeeze(0) if squeeze else out
 
@@ -108,8 +116,10 @@ class QuantumLayer(torch.nn.Module):
 
     def extra_repr(self) -> str:
         c = self.circuit
-        return (f"num_qubits={c.num_qubits}, num_features={c.num_features}, num_outputs={c.num_outputs}, "
-                f"num_weights={c.num_weights}, precision={self.precision}, backend={self.backend!r}")
+        return (
+            f"num_qubits={c.num_qubits}, num_features={c.num_features}, num_outputs={c.num_outputs}, "
+            f"num_weights={c.num_weights}, precision={self.precision}, backend={self.backend!r}"
+        )
 
     def to_qiskit(self):
         """(QuantumCircuit, observables, parameter values of this layer's weights and scales).
@@ -120,5 +130,6 @@ class QuantumLayer(torch.nn.Module):
     def qiskit_parameter_values(self, qc, inputs) -> np.ndarray:
         """Values [batch, qc.num_parameters] binding `inputs` and this layer's current weights."""
         x = inputs.detach().to("cpu", torch.float64).numpy() if isinstance(inputs, torch.Tensor) else np.asarray(inputs)
-        return self.circuit.qiskit_parameter_values(qc, np.atleast_2d(x), self.weights.detach().double().numpy(),
-                                                    self.scales.detach().double().numpy())
+        return self.circuit.qiskit_parameter_values(
+            qc, np.atleast_2d(x), self.weights.detach().double().numpy(), self.scales.detach().double().numpy()
+        )

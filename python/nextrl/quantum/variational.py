@@ -12,8 +12,8 @@ BatchPlan that runs a whole batch per call with the GIL released.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -26,12 +26,14 @@ from nextrl.quantum.parameters import Parameter
 @dataclass(frozen=True)
 class Weight:
     """Angle source: trainable weight `index`."""
+
     index: int
 
 
 @dataclass(frozen=True)
 class Feature:
     """Angle source: input feature `index`, times trainable scale `scale` when given."""
+
     index: int
     scale: int | None = None
 
@@ -56,9 +58,17 @@ class VariationalCircuit:
             outputs [batch, 2 ** len(qubits)] (bit j of a column index is qubits[j]).
     """
 
-    def __init__(self, circuit: Circuit, sources: Mapping[Parameter, Weight | Feature], *,
-                 observables: Sequence | None = None, probabilities: Sequence[int] | None = None,
-                 num_weights: int | None = None, num_features: int | None = None, num_scales: int | None = None):
+    def __init__(
+        self,
+        circuit: Circuit,
+        sources: Mapping[Parameter, Weight | Feature],
+        *,
+        observables: Sequence | None = None,
+        probabilities: Sequence[int] | None = None,
+        num_weights: int | None = None,
+        num_features: int | None = None,
+        num_scales: int | None = None,
+    ):
         fn = "VariationalCircuit"
         if not isinstance(circuit, Circuit):
             raise TypeError(f"{fn}: circuit must be a nextrl.quantum.Circuit, got {type(circuit).__name__}")
@@ -77,11 +87,20 @@ class VariationalCircuit:
         w_used = [s.index for s in srcs if isinstance(s, Weight)]
         f_used = [s.index for s in srcs if isinstance(s, Feature)]
         s_used = [s.scale for s in srcs if isinstance(s, Feature) and s.scale is not None]
-        self.num_weights = _count(fn, "num_weights", num_weights if num_weights is not None else max(w_used, default=-1) + 1)
-        self.num_features = _count(fn, "num_features", num_features if num_features is not None else max(f_used, default=-1) + 1)
-        self.num_scales = _count(fn, "num_scales", num_scales if num_scales is not None else max(s_used, default=-1) + 1)
-        for what, used, limit in (("weight", w_used, self.num_weights), ("feature", f_used, self.num_features),
-                                  ("scale", s_used, self.num_scales)):
+        self.num_weights = _count(
+            fn, "num_weights", num_weights if num_weights is not None else max(w_used, default=-1) + 1
+        )
+        self.num_features = _count(
+            fn, "num_features", num_features if num_features is not None else max(f_used, default=-1) + 1
+        )
+        self.num_scales = _count(
+            fn, "num_scales", num_scales if num_scales is not None else max(s_used, default=-1) + 1
+        )
+        for what, used, limit in (
+            ("weight", w_used, self.num_weights),
+            ("feature", f_used, self.num_features),
+            ("scale", s_used, self.num_scales),
+        ):
             bad = [i for i in used if not 0 <= i < limit]
             if bad:
                 raise IndexError(f"{fn}: {what} index {bad[0]} out of range for {limit} {what}s")
@@ -125,8 +144,17 @@ class VariationalCircuit:
         if self.observables is not None:
             for a, o in enumerate(self.observables):
                 terms += [(int(o.x_masks[t]), int(o.z_masks[t]), complex(o.coeffs[t]), a) for t in range(len(o))]
-        return _core.BatchPlan(self.num_qubits, ops, slots, self.num_weights, self.num_features, self.num_scales,
-                               terms, self.num_outputs, self.probability_qubits or [])
+        return _core.BatchPlan(
+            self.num_qubits,
+            ops,
+            slots,
+            self.num_weights,
+            self.num_features,
+            self.num_scales,
+            terms,
+            self.num_outputs,
+            self.probability_qubits or [],
+        )
 
     @property
     def plan(self) -> _core.BatchPlan:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LayerBackend", "resolve_backend", "SimulatorBackend", "QiskitExecutor"]
+__all__ = ["LayerBackend", "QiskitExecutor", "SimulatorBackend", "resolve_backend"]
 
 
 @runtime_checkable
@@ -41,8 +41,10 @@ def resolve_backend(fn: str, backend) -> LayerBackend:
         from nextrl.quantum.backends.simulator import SIMULATOR
 
         return SIMULATOR
-    accepted = ("None, 'simulator', an object with layer_outputs(layer, inputs) (a QiskitExecutor), "
-                "a qiskit BackendV2 or a V2 primitive")
+    accepted = (
+        "None, 'simulator', an object with layer_outputs(layer, inputs) (a QiskitExecutor), "
+        "a qiskit BackendV2 or a V2 primitive"
+    )
     if isinstance(backend, str):
         raise ValueError(f"{fn}: backend must be {accepted}, got '{backend}'")
     if callable(getattr(backend, "layer_outputs", None)):
@@ -50,7 +52,9 @@ def resolve_backend(fn: str, backend) -> LayerBackend:
     from nextrl.quantum.backends.executor import QiskitExecutor, is_qiskit_target
 
     if not is_qiskit_target(backend):
-        raise TypeError(f"{fn}: backend must be {accepted}, got {type(backend).__module__}.{type(backend).__qualname__}")
+        raise TypeError(
+            f"{fn}: backend must be {accepted}, got {type(backend).__module__}.{type(backend).__qualname__}"
+        )
     return QiskitExecutor(backend)
 
 

@@ -78,8 +78,16 @@ class QiskitExecutor:
         last_job: the last job object returned by the primitive.
     """
 
-    def __init__(self, target, *, shots: int | None = 4096, seed: int | None = None, optimization_level: int = 1,
-                 gradient: str = "parameter_shift", backend=None):
+    def __init__(
+        self,
+        target,
+        *,
+        shots: int | None = 4096,
+        seed: int | None = None,
+        optimization_level: int = 1,
+        gradient: str = "parameter_shift",
+        backend=None,
+    ):
         from qiskit.providers import BackendV2
 
         fn = "QiskitExecutor"
@@ -110,8 +118,10 @@ class QiskitExecutor:
         else:
             kind = qiskit_run.primitive_kind(target)
             if kind is None:
-                raise TypeError(f"{fn}: target must be {qiskit_run.ACCEPTED}; got {type(target).__module__}."
-                                f"{type(target).__qualname__}")
+                raise TypeError(
+                    f"{fn}: target must be {qiskit_run.ACCEPTED}; got {type(target).__module__}."
+                    f"{type(target).__qualname__}"
+                )
             self.kind = kind
             if kind == "estimator":
                 self._estimator = target
@@ -124,8 +134,10 @@ class QiskitExecutor:
 
     def __repr__(self) -> str:
         name = getattr(self.backend, "name", None) if self.backend is not None else None
-        return (f"QiskitExecutor(target={type(self.target).__name__}, backend={name}, shots={self.shots}, "
-                f"jobs={self.num_jobs})")
+        return (
+            f"QiskitExecutor(target={type(self.target).__name__}, backend={name}, shots={self.shots}, "
+            f"jobs={self.num_jobs})"
+        )
 
     # ------------------------------------------------------------------ primitives
     def _primitive(self, kind: str):
@@ -140,8 +152,10 @@ class QiskitExecutor:
     def _read_kind(self, vc: VariationalCircuit) -> str:
         if vc.observables is not None:
             if self.kind == "sampler":
-                raise ValueError("QiskitExecutor: expectation-value read-outs need an Estimator or a BackendV2 "
-                                 "target; this executor wraps a Sampler (use it for probability read-outs)")
+                raise ValueError(
+                    "QiskitExecutor: expectation-value read-outs need an Estimator or a BackendV2 "
+                    "target; this executor wraps a Sampler (use it for probability read-outs)"
+                )
             return "estimator"
         # Probabilities: a Sampler when there is one (hardware-style counts), else Z strings on an Estimator.
         return "estimator" if self.kind == "estimator" else "sampler"
@@ -153,9 +167,14 @@ class QiskitExecutor:
             raise TypeError(f"QiskitExecutor: expected a VariationalCircuit, got {type(vc).__name__}")
         prog = self._programs.get(vc)
         if prog is None:
-            prog = compile_program(vc, self._read_kind(vc), backend=self.backend,
-                                   optimization_level=self.optimization_level, seed=self.seed,
-                                   decompose_controls=type(self.target).__module__.startswith("qiskit_aer"))
+            prog = compile_program(
+                vc,
+                self._read_kind(vc),
+                backend=self.backend,
+                optimization_level=self.optimization_level,
+                seed=self.seed,
+                decompose_controls=type(self.target).__module__.startswith("qiskit_aer"),
+            )
             self._programs[vc] = prog
         return prog
 
@@ -222,8 +241,9 @@ class QiskitExecutor:
 
         grad = torch.is_grad_enabled()
         needs = tuple(grad and t.requires_grad for t in (x, layer.weights, layer.scales))
-        out = QiskitLayerFunction.apply(x.to(layer.weights.dtype), layer.weights, layer.scales, self, layer.circuit,
-                                        needs, fn)
+        out = QiskitLayerFunction.apply(
+            x.to(layer.weights.dtype), layer.weights, layer.scales, self, layer.circuit, needs, fn
+        )
         if layer.output_scale is not None:
             out = out * layer.output_scale
         return out

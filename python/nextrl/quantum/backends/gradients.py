@@ -8,7 +8,7 @@ import numpy as np
 
 from nextrl.quantum.shift_rules import equidistant_rule, gate_rule
 
-__all__ = ["SHIFT_RULES", "shift_rule", "shifted_rows", "contract_rows", "chain_rule"]
+__all__ = ["SHIFT_RULES", "chain_rule", "contract_rows", "shift_rule", "shifted_rows"]
 
 # Number of terms -> (shift, coefficient) pairs: d f / d theta = sum coefficient * f(theta + shift).
 SHIFT_RULES = {2: tuple(equidistant_rule((1.0,))), 4: tuple(equidistant_rule((0.5, 1.0)))}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nextrl.quantum.circuit import Circuit
-from nextrl.quantum.parameters import Parameter, ParameterExpression
+from nextrl.quantum.parameters import Parameter
 from nextrl.quantum.shift_rules import ShiftRule, gate_rule
 from nextrl.quantum.variational import Feature, VariationalCircuit, Weight
 
@@ -23,19 +23,20 @@ __all__ = ["Program", "compile_program", "decompose_parameterized_controls", "oc
 @dataclass
 class Program:
     """A VariationalCircuit compiled for one executor (transpiled once, reused per batch)."""
-    kind: str                   # "estimator" or "sampler"
-    isa_circuit: object         # transpiled qiskit QuantumCircuit
-    observables: list | None    # ISA-laid-out SparsePauliOps (estimator)
+
+    kind: str  # "estimator" or "sampler"
+    isa_circuit: object  # transpiled qiskit QuantumCircuit
+    observables: list | None  # ISA-laid-out SparsePauliOps (estimator)
     readout: np.ndarray | None  # [1 + raw observables, outputs]: outputs = [1, raw] @ readout
-    columns: np.ndarray         # [num ISA parameters] occurrence index of each parameter
-    occ_slot: np.ndarray        # [K] slot (index into vc.circuit.parameters) of occurrence k
-    occ_scale: np.ndarray       # [K] angle_k = occ_scale * slot value + occ_offset
+    columns: np.ndarray  # [num ISA parameters] occurrence index of each parameter
+    occ_slot: np.ndarray  # [K] slot (index into vc.circuit.parameters) of occurrence k
+    occ_scale: np.ndarray  # [K] angle_k = occ_scale * slot value + occ_offset
     occ_offset: np.ndarray
-    occ_rules: tuple            # [K] ShiftRule of occurrence k (empty: absent from the ISA circuit)
-    slot_kind: np.ndarray       # [P] 0 weight, 1 feature, 2 scaled feature
-    slot_index: np.ndarray      # [P] weight or feature index
-    slot_scale: np.ndarray      # [P] scale index (kind 2) else -1
-    clbits: str | None          # classical register read by the sampler
+    occ_rules: tuple  # [K] ShiftRule of occurrence k (empty: absent from the ISA circuit)
+    slot_kind: np.ndarray  # [P] 0 weight, 1 feature, 2 scaled feature
+    slot_index: np.ndarray  # [P] weight or feature index
+    slot_scale: np.ndarray  # [P] scale index (kind 2) else -1
+    clbits: str | None  # classical register read by the sampler
     num_outputs: int
 
     @property
@@ -69,8 +70,16 @@ def _readout(vc: VariationalCircuit):
     return raw, (1.0 - 2.0 * parity) / (1 << k)  # row 0: identity subset, constant 1
 
 
-def compile_program(vc: VariationalCircuit, kind: str, *, backend=None, optimization_level: int = 1,
-                    seed: int | None = None, decompose_controls: bool = False, fn: str = "QiskitExecutor") -> Program:
+def compile_program(
+    vc: VariationalCircuit,
+    kind: str,
+    *,
+    backend=None,
+    optimization_level: int = 1,
+    seed: int | None = None,
+    decompose_controls: bool = False,
+    fn: str = "QiskitExecutor",
+) -> Program:
     """Rewrites `vc` with one parameter per angle occurrence, adds measurements for a sampler, transpiles
     to `backend`'s ISA (none without a backend) and lays the observables out. decompose_controls: rewrite
     parameterized controlled gates into their definitions (for Aer's primitives)."""
@@ -82,8 +91,10 @@ def compile_program(vc: VariationalCircuit, kind: str, *, backend=None, optimiza
     if backend is not None:
         available = getattr(backend, "num_qubits", None)
         if available is not None and available < vc.num_qubits:
-            raise ValueError(f"{fn}: the circuit needs {vc.num_qubits} qubits but backend "
-                             f"'{getattr(backend, 'name', backend)}' has only {available}")
+            raise ValueError(
+                f"{fn}: the circuit needs {vc.num_qubits} qubits but backend "
+                f"'{getattr(backend, 'name', backend)}' has only {available}"
+            )
 
     # One nextrl Parameter per angle occurrence; the rewritten circuit uses it bare.
     slots = {p: i for i, p in enumerate(vc.circuit.parameters)}
@@ -109,8 +120,10 @@ def compile_program(vc: VariationalCircuit, kind: str, *, backend=None, optimiza
         if ins.base == "unitary":
             c.unitary(ins.matrix, ins.targets, controls=ins.controls, ctrl_state=ins.ctrl_state, atol=1e-8)
             continue
-        params = [v if isinstance(v, float) else occurrence(v, gate_rule(ins.base, len(ins.controls), i))
-                  for i, v in enumerate(ins.params)]
+        params = [
+            v if isinstance(v, float) else occurrence(v, gate_rule(ins.base, len(ins.controls), i))
+            for i, v in enumerate(ins.params)
+        ]
         c.append(ins.base, ins.targets, params, controls=ins.controls, ctrl_state=ins.ctrl_state)
     theta = ParameterVector("theta", len(occ_params))
     qc = circuit_to_qiskit(c, {p: theta[k] for k, p in enumerate(occ_params)})
@@ -126,8 +139,7 @@ def compile_program(vc: VariationalCircuit, kind: str, *, backend=None, optimiza
     if backend is not None:
         from qiskit.transpiler import generate_preset_pass_manager
 
-        pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
-                                          seed_transpiler=seed)
+        pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend, seed_transpiler=seed)
         isa = pm.run(qc)
     else:
         isa = qc
@@ -161,11 +173,22 @@ def compile_program(vc: VariationalCircuit, kind: str, *, backend=None, optimiza
             kinds.append(1), idx.append(src.index), sc.append(-1)
         else:
             kinds.append(2), idx.append(src.index), sc.append(src.scale)
-    return Program(kind=kind, isa_circuit=isa, observables=observables, readout=readout, columns=columns,
-                   occ_slot=np.array(occ_slot, dtype=np.int64), occ_scale=np.array(occ_scale, dtype=np.float64),
-                   occ_offset=np.array(occ_offset, dtype=np.float64), occ_rules=rules,
-                   slot_kind=np.array(kinds, dtype=np.int64), slot_index=np.array(idx, dtype=np.int64),
-                   slot_scale=np.array(sc, dtype=np.int64), clbits=clbits, num_outputs=vc.num_outputs)
+    return Program(
+        kind=kind,
+        isa_circuit=isa,
+        observables=observables,
+        readout=readout,
+        columns=columns,
+        occ_slot=np.array(occ_slot, dtype=np.int64),
+        occ_scale=np.array(occ_scale, dtype=np.float64),
+        occ_offset=np.array(occ_offset, dtype=np.float64),
+        occ_rules=rules,
+        slot_kind=np.array(kinds, dtype=np.int64),
+        slot_index=np.array(idx, dtype=np.int64),
+        slot_scale=np.array(sc, dtype=np.int64),
+        clbits=clbits,
+        num_outputs=vc.num_outputs,
+    )
 
 
 def decompose_parameterized_controls(qc):
@@ -176,8 +199,12 @@ def decompose_parameterized_controls(qc):
     from qiskit.circuit import ParameterExpression as QExpr
 
     for _ in range(16):
-        names = {ci.operation.name for ci in qc.data if isinstance(ci.operation, ControlledGate)
-                 and any(isinstance(p, QExpr) and p.parameters for p in ci.operation.params)}
+        names = {
+            ci.operation.name
+            for ci in qc.data
+            if isinstance(ci.operation, ControlledGate)
+            and any(isinstance(p, QExpr) and p.parameters for p in ci.operation.params)
+        }
         if not names:
             return qc
         qc = qc.decompose(gates_to_decompose=sorted(names))

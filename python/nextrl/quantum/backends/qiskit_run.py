@@ -8,17 +8,19 @@ import math
 
 import numpy as np
 
-__all__ = ["ACCEPTED", "primitive_kind", "primitive_backend", "backend_primitive", "submit", "probabilities"]
+__all__ = ["ACCEPTED", "backend_primitive", "primitive_backend", "primitive_kind", "probabilities", "submit"]
 
-ACCEPTED = ("a qiskit BackendV2 (hardware, fake IBM backends, GenericBackendV2, AerSimulator), "
-            "an EstimatorV2 or a SamplerV2 primitive (BackendEstimatorV2 / BackendSamplerV2, "
-            "qiskit_aer.primitives EstimatorV2 / SamplerV2, qiskit_ibm_runtime EstimatorV2 / SamplerV2, "
-            "StatevectorEstimator / StatevectorSampler, or any object whose run(pubs) takes "
-            "`precision` (estimator) or `shots` (sampler))")
+ACCEPTED = (
+    "a qiskit BackendV2 (hardware, fake IBM backends, GenericBackendV2, AerSimulator), "
+    "an EstimatorV2 or a SamplerV2 primitive (BackendEstimatorV2 / BackendSamplerV2, "
+    "qiskit_aer.primitives EstimatorV2 / SamplerV2, qiskit_ibm_runtime EstimatorV2 / SamplerV2, "
+    "StatevectorEstimator / StatevectorSampler, or any object whose run(pubs) takes "
+    "`precision` (estimator) or `shots` (sampler))"
+)
 
 
 def primitive_kind(obj) -> str | None:
-    """"estimator", "sampler" or None (not a V2 primitive)."""
+    """ "estimator", "sampler" or None (not a V2 primitive)."""
     from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 
     if isinstance(obj, BaseEstimatorV2):

@@ -8,7 +8,7 @@ import torch
 
 from nextrl.quantum.variational import VariationalCircuit
 
-__all__ = ["SimulatorBackend", "SIMULATOR", "KEEP_STATE_BYTES"]
+__all__ = ["KEEP_STATE_BYTES", "SIMULATOR", "SimulatorBackend"]
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
@@ -30,8 +30,15 @@ def _like_weights(out: torch.Tensor, inputs: torch.Tensor, weights: torch.Tensor
     return out
 
 
-def _run_forward(vc: VariationalCircuit, precision: str, x: np.ndarray, w: np.ndarray, s: np.ndarray,
-                 keep_state: bool = False, output_scale: np.ndarray | None = None):
+def _run_forward(
+    vc: VariationalCircuit,
+    precision: str,
+    x: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray,
+    keep_state: bool = False,
+    output_scale: np.ndarray | None = None,
+):
     try:
         return vc.plan.forward(x, w, s, precision, keep_state, output_scale)
     except ValueError as e:  # NaN / inf inputs are caught in C++ (one pass, no extra torch op)
@@ -46,8 +53,11 @@ class _VQCFunction(torch.autograd.Function):
     def forward(ctx, inputs, weights, scales, output_scale, vc: VariationalCircuit, precision: str, views=None):
         # views: float64 NumPy arrays of (weights, scales, output_scale) when the caller has them (QuantumLayer).
         x = _f64(inputs)
-        w, s, o = views if views is not None else (
-            _f64(weights), _f64(scales), None if output_scale is None else _f64(output_scale))
+        w, s, o = (
+            views
+            if views is not None
+            else (_f64(weights), _f64(scales), None if output_scale is None else _f64(output_scale))
+        )
         # The NumPy arrays above may be views of these tensors: backward checks that none was modified in
         # place since (their version counters; save_for_backward does the same check but costs ~10 us per call).
         ctx.tensors = (inputs, weights, scales, output_scale)
@@ -64,8 +74,10 @@ class _VQCFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         for t, v, name in zip(ctx.tensors, ctx.versions, ("inputs", "weights", "scales", "output_scale")):
             if t is not None and t._version != v:
-                raise RuntimeError(f"QuantumLayer backward: {name} was modified by an inplace operation after the "
-                                   f"forward pass (version {v} -> {t._version}); run the forward again")
+                raise RuntimeError(
+                    f"QuantumLayer backward: {name} was modified by an inplace operation after the "
+                    f"forward pass (version {v} -> {t._version}); run the forward again"
+                )
         inputs, weights, scales, _ = ctx.tensors
         x, w, s = ctx.arrays
         in_dtype, device, w_dtype, s_dtype = inputs.dtype, inputs.device, weights.dtype, scales.dtype
@@ -75,9 +87,15 @@ class _VQCFunction(torch.autograd.Function):
             d_out_scale = torch.from_numpy((g * ctx.raw).sum(axis=0)).to(device=device, dtype=w_dtype)
             g = np.ascontiguousarray(g * ctx.output_scale)
         _, dw, dx, ds = ctx.vc.plan.backward(x, w, s, g, ctx.precision, ctx.state)
-        return (torch.from_numpy(dx).to(device=device, dtype=in_dtype),
-                torch.from_numpy(dw).to(device=device, dtype=w_dtype),
-                torch.from_numpy(ds).to(device=device, dtype=s_dtype), d_out_scale, None, None, None)
+        return (
+            torch.from_numpy(dx).to(device=device, dtype=in_dtype),
+            torch.from_numpy(dw).to(device=device, dtype=w_dtype),
+            torch.from_numpy(ds).to(device=device, dtype=s_dtype),
+            d_out_scale,
+            None,
+            None,
+            None,
+        )
 
 
 class SimulatorBackend:
@@ -87,8 +105,9 @@ class SimulatorBackend:
         """outputs [B, A] for checked inputs x [B, F]; an autograd node only when a gradient is wanted."""
         params = layer._parameters  # direct dict access: nn.Module.__getattr__ costs ~1 us per name
         w, s, o = params["weights"], params["scales"], params.get("output_scale")
-        if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or s.requires_grad
-                                        or (o is not None and o.requires_grad)):
+        if torch.is_grad_enabled() and (
+            x.requires_grad or w.requires_grad or s.requires_grad or (o is not None and o.requires_grad)
+        ):
             return _VQCFunction.apply(x, w, s, o, layer.circuit, layer.precision, layer._param_arrays(w, s, o))
         # inference (acting): no autograd node, one C++ call
         wa, sa, oa = layer._param_arrays(w, s, o)

@@ -17,9 +17,13 @@ class QiskitLayerFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inputs, weights, scales, executor, vc, needs, fn: str):
         # needs: (inputs, weights, scales) need a gradient (autograd's needs_input_grad ignores no_grad mode).
-        x, w, s = executor._arrays(fn, vc, inputs.detach().to("cpu", torch.float64).numpy(),
-                                   weights.detach().to("cpu", torch.float64).numpy(),
-                                   scales.detach().to("cpu", torch.float64).numpy())
+        x, w, s = executor._arrays(
+            fn,
+            vc,
+            inputs.detach().to("cpu", torch.float64).numpy(),
+            weights.detach().to("cpu", torch.float64).numpy(),
+            scales.detach().to("cpu", torch.float64).numpy(),
+        )
         prog = executor.program(vc)
         need_x, need_w, need_s = needs
         slot_kind = prog.slot_kind[prog.occ_slot]
@@ -39,6 +43,12 @@ class QiskitLayerFunction(torch.autograd.Function):
         g = grad_out.detach().to("cpu", torch.float64).numpy()
         dw, dx, ds = chain_rule(ctx.prog, x, s, len(w), np.einsum("bka,ba->bk", d_theta, g))
         need_x, need_w, need_s = ctx.needs_input_grad[:3]
-        return (torch.from_numpy(dx).to(device=x_dev, dtype=x_dtype) if need_x else None,
-                torch.from_numpy(dw).to(device=w_dev, dtype=w_dtype) if need_w else None,
-                torch.from_numpy(ds).to(device=s_dev, dtype=s_dtype) if need_s else None, None, None, None, None)
+        return (
+            torch.from_numpy(dx).to(device=x_dev, dtype=x_dtype) if need_x else None,
+            torch.from_numpy(dw).to(device=w_dev, dtype=w_dtype) if need_w else None,
+            torch.from_numpy(ds).to(device=s_dev, dtype=s_dtype) if need_s else None,
+            None,
+            None,
+            None,
+            None,
+        )
