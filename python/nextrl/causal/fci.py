@@ -4,8 +4,15 @@ confounders and selection bias", AIJ 172).
 
 Steps: the PC-stable skeleton (pc.skeleton, batched CI tests); unshielded colliders; the Possible-D-SEP
 stage (more edges removed with conditioning sets drawn from Possible-D-SEP); colliders again on the final
-skeleton; rules R1-R4 and R8-R10 to a fixpoint. R5-R7 (selection bias) are not applied: the result assumes
-no selection variables. Returns a PAG (graphs.py marks: CIRCLE / ARROW / TAIL at each end).
+skeleton; Zhang's rules R1-R10 in his schedule (orient_pag). R5-R7 add the tails of selection bias and can be
+left out (selection_bias=False). Returns a PAG (graphs.py marks: CIRCLE / ARROW / TAIL at each end).
+
+Checked in tests/causal/test_fci.py: with d-separation oracles, mark for mark against causal-learn's fci and
+against a brute-force PAG (the marks shared by all Markov-equivalent MAGs). causal-learn 0.1.4.8 differs
+where its R9 / R10 depart from Zhang: R9's uncovered-path search is a breadth-first search with one visited
+set (it can miss an uncovered path), R10 accepts any semi-directed paths (not uncovered p.d. ones), and
+its R4 runs only in a sweep where R1-R3 changed something. On data the skeletons can differ too: its
+Possible-D-SEP stage tests only sets of size >= 2 that are not subsets of an adjacency set.
 """
 
 from __future__ import annotations
@@ -58,41 +65,49 @@ def possible_dsep(m: np.ndarray, x: int) -> set[int]:
     return out
 
 
-def _pd_edge(m, u, v) -> bool:
+def _pd_edge(m: np.ndarray, u: int, v: int) -> bool:
     """The edge u *-* v is potentially directed from u to v: no arrowhead at u, no tail at v."""
-    return m[v, u] != ARROW and m[u, v] != TAIL and m[u, v] != NONE
+    return m[u, v] != NONE and m[v, u] != ARROW and m[u, v] != TAIL
 
 
-def _upd_first_nodes(m: np.ndarray, a: int, target: int, adj: np.ndarray, exclude: int) -> set[int]:
-    """Second nodes mu of the uncovered potentially directed paths a, mu, ..., target (not through exclude)."""
-    firsts: set[int] = set()
-    p = m.shape[0]
-    for mu in np.flatnonzero(adj[a]).tolist():
-        if mu == exclude or not _pd_edge(m, a, mu):
-            continue
-        if mu == target:
-            firsts.add(mu)
-            continue
-        # DFS over (prev, cur) with uncovered triples
-        stack = [(a, mu, frozenset((a, mu)))]
-        found = False
-        while stack and not found:
-            prev, cur, on = stack.pop()
-            for nxt in range(p):
-                if nxt in on or nxt == exclude or not adj[cur, nxt] or adj[prev, nxt] or not _pd_edge(m, cur, nxt):
-                    continue
-                if nxt == target:
-                    found = True
-                    break
-                if len(on) < p:
-                    stack.append((cur, nxt, on | {nxt}))
-        if found:
-            firsts.add(mu)
-    return firsts
+def _circle_edge(m: np.ndarray, u: int, v: int) -> bool:
+    return m[u, v] == CIRCLE and m[v, u] == CIRCLE
 
 
-def _discriminating(m, adj, sepsets, a, b, c) -> bool:
-    """R4 on the triple (a, b, c) with a -> c, a <-* b, b o-* c; returns True if something changed."""
+def _uncovered_path(adj: np.ndarray, step_ok, a: int, mu: int, target: int, avoid: frozenset, last_ok) -> list | None:
+    """A simple path a, mu, ..., target whose edges all pass step_ok(u, v) and whose consecutive triples are all
+    unshielded (an uncovered path, Zhang 2008), not through `avoid`; last_ok(u) is an extra condition
+    on the node before target. Depth-first over simple paths: exponential in the worst case, like any exact
+    search over them, cheap on the sparse PAGs FCI returns. Returns the path or None."""
+    p = adj.shape[0]
+    stack = [[a, mu]]
+    while stack:
+        path = stack.pop()
+        prev, cur = path[-2], path[-1]
+        for nxt in np.flatnonzero(adj[cur]).tolist():
+            if nxt in path or nxt in avoid or adj[prev, nxt] or not step_ok(cur, nxt):
+                continue
+            if nxt == target:
+                if last_ok(cur):
+                    return path + [nxt]
+            elif len(path) < p:
+                stack.append(path + [nxt])
+    return None
+
+
+def _upd_path(m: np.ndarray, adj: np.ndarray, a: int, mu: int, target: int, avoid: frozenset) -> bool:
+    """An uncovered potentially directed path a, mu, ..., target exists (mu may be target)."""
+    if mu in avoid or not _pd_edge(m, a, mu):
+        return False
+    if mu == target:
+        return True
+    return _uncovered_path(adj, lambda u, v: _pd_edge(m, u, v), a, mu, target, avoid, lambda u: True) is not None
+
+
+def _discriminating(m: np.ndarray, adj: np.ndarray, sepsets: dict, a: int, b: int, c: int) -> bool:
+    """R4 for a -> c, a <-* b, b o-* c: search back from a, breadth first, for a discriminating path
+    <d, ..., a, b, c> (every node between d and b a collider on it and a parent of c, d not adjacent to c);
+    orient b -> c if b is in Sepset(d, c), else a <-> b <-> c. Returns True if it oriented something."""
     p = m.shape[0]
     seen = {a, b, c}
     frontier = [a]
@@ -102,8 +117,7 @@ def _discriminating(m, adj, sepsets, a, b, c) -> bool:
             if w in seen or not adj[w, v] or m[w, v] != ARROW:
                 continue
             if not adj[w, c]:
-                d = w
-                if b in sepsets.get((min(d, c), max(d, c)), ()):
+                if b in sepsets.get((min(w, c), max(w, c)), ()):
                     m[b, c], m[c, b] = ARROW, TAIL
                 else:
                     m[a, b] = m[b, a] = m[c, b] = m[b, c] = ARROW
@@ -114,85 +128,140 @@ def _discriminating(m, adj, sepsets, a, b, c) -> bool:
     return False
 
 
-def orient_pag(m: np.ndarray, sepsets: dict) -> np.ndarray:
-    """Zhang's rules R1-R4 and R8-R10 on a PAG mark matrix whose colliders are already oriented."""
+def _rules_r1_r4(m: np.ndarray, adj: np.ndarray, sepsets: dict) -> bool:
+    """One sweep of Zhang's R1-R4 (arrowheads, and tails from R1 and R4); True if a mark changed."""
+    p = m.shape[0]
+    changed = False
+    for b in range(p):
+        nb = np.flatnonzero(adj[b]).tolist()
+        for a in nb:
+            for c in nb:
+                if a == c:
+                    continue
+                # R1: a *-> b o-* c, a and c non-adjacent => b -> c
+                if m[a, b] == ARROW and m[c, b] == CIRCLE and not adj[a, c]:
+                    m[b, c], m[c, b] = ARROW, TAIL
+                    changed = True
+                # R2: a -> b *-> c or a *-> b -> c, with a *-o c => a *-> c
+                if (
+                    adj[a, c]
+                    and m[a, c] == CIRCLE
+                    and m[a, b] == ARROW
+                    and m[b, c] == ARROW
+                    and (m[b, a] == TAIL or m[c, b] == TAIL)
+                ):
+                    m[a, c] = ARROW
+                    changed = True
+    # R3: a *-> b <-* c, a *-o d o-* c, a and c non-adjacent, d *-o b => d *-> b
+    for d in range(p):
+        for b in np.flatnonzero(adj[d]).tolist():
+            if m[d, b] != CIRCLE:
+                continue
+            cands = [a for a in np.flatnonzero(adj[b] & adj[d]).tolist() if m[a, b] == ARROW and m[a, d] == CIRCLE]
+            if any(not adj[a, c] for a, c in combinations(cands, 2)):
+                m[d, b] = ARROW
+                changed = True
+    # R4: discriminating paths for b, with b o-* c
+    for c in range(p):
+        for b in np.flatnonzero(adj[c]).tolist():
+            for a in np.flatnonzero(adj[b] & adj[c]).tolist():
+                if m[c, b] != CIRCLE:
+                    break
+                if m[b, a] == ARROW and m[a, c] == ARROW and m[c, a] == TAIL:
+                    changed |= _discriminating(m, adj, sepsets, a, b, c)
+    return changed
+
+
+def _rules_r5_r7(m: np.ndarray, adj: np.ndarray) -> bool:
+    """One sweep of Zhang's R5-R7 (tails from selection bias); True if a mark changed."""
+    p = m.shape[0]
+    changed = False
+    # R5: a o-o b and an uncovered circle path <a, g, ..., t, b> with a, t and b, g non-adjacent => a -- b and
+    # every edge on the path undirected
+    for a in range(p):
+        for b in np.flatnonzero(adj[a]).tolist():
+            if not _circle_edge(m, a, b):
+                continue
+            for g in np.flatnonzero(adj[a]).tolist():
+                if g == b or adj[b, g] or not _circle_edge(m, a, g):
+                    continue
+                path = _uncovered_path(
+                    adj,
+                    lambda u, v: _circle_edge(m, u, v),
+                    a,
+                    g,
+                    b,
+                    frozenset(),
+                    lambda t: not adj[a, t],
+                )
+                if path is not None:
+                    for u, v in zip(path, path[1:] + path[:1]):
+                        m[u, v] = m[v, u] = TAIL
+                    changed = True
+                    break
+    # R6: a -- b and b o-* c => b -* c
+    # R7: a -o b o-* c with a and c non-adjacent => b -* c
+    for b in range(p):
+        nb = np.flatnonzero(adj[b]).tolist()
+        undirected = any(m[a, b] == TAIL and m[b, a] == TAIL for a in nb)
+        tail_circle = [a for a in nb if m[b, a] == TAIL and m[a, b] == CIRCLE]
+        for c in nb:
+            if m[c, b] != CIRCLE:
+                continue
+            if undirected or any(a != c and not adj[a, c] for a in tail_circle):
+                m[c, b] = TAIL
+                changed = True
+    return changed
+
+
+def _rules_r8_r10(m: np.ndarray, adj: np.ndarray) -> bool:
+    """One sweep of Zhang's R8-R10 (tails on a o-> c); True if a mark changed."""
+    p = m.shape[0]
+    changed = False
+    for a in range(p):
+        for c in np.flatnonzero(adj[a]).tolist():
+            if not (m[a, c] == ARROW and m[c, a] == CIRCLE):
+                continue
+            both = np.flatnonzero(adj[a] & adj[c]).tolist()
+            # R8: a -> b -> c or a -o b -> c
+            r8 = any(m[b, a] == TAIL and m[a, b] != TAIL and m[b, c] == ARROW and m[c, b] == TAIL for b in both)
+            # R9: an uncovered p.d. path <a, b, ..., c> with b and c non-adjacent
+            r9 = not r8 and any(
+                b != c and not adj[b, c] and _upd_path(m, adj, a, b, c, frozenset())
+                for b in np.flatnonzero(adj[a]).tolist()
+            )
+            # R10: b -> c <- d, uncovered p.d. paths <a, mu, ..., b> and <a, w, ..., d> with mu != w
+            # non-adjacent (mu may be b, w may be d)
+            r10 = False
+            pa = [b for b in np.flatnonzero(adj[c]).tolist() if m[b, c] == ARROW and m[c, b] == TAIL]
+            if not (r8 or r9) and len(pa) >= 2:
+                firsts = [mu for mu in np.flatnonzero(adj[a]).tolist() if mu != c and _pd_edge(m, a, mu)]
+                reach = {b: [mu for mu in firsts if _upd_path(m, adj, a, mu, b, frozenset((c,)))] for b in pa}
+                r10 = any(
+                    mu != w and not adj[mu, w] for b, d in combinations(pa, 2) for mu in reach[b] for w in reach[d]
+                )
+            if r8 or r9 or r10:
+                m[c, a] = TAIL
+                changed = True
+    return changed
+
+
+def orient_pag(m: np.ndarray, sepsets: dict, *, selection_bias: bool = True) -> np.ndarray:
+    """Zhang's (2008) rules on a PAG mark matrix whose unshielded colliders are already oriented.
+
+    Zhang's schedule: R1-R4 to their fixpoint, then R5-R7, then R8-R10, each group only
+    once the groups before it no longer change anything, repeated until nothing changes. R5-R7 only add
+    tails that stand for selection variables; selection_bias=False leaves them out (Zhang shows
+    R1-R4 and R8-R10 are complete when there is no selection bias)."""
     m = m.copy()
     adj = m != NONE
-    p = m.shape[0]
-    changed = True
-    while changed:
-        changed = False
-        for b in range(p):
-            nb = np.flatnonzero(adj[b]).tolist()
-            for a in nb:
-                for c in nb:
-                    if a == c:
-                        continue
-                    # R1: a *-> b o-* c, a and c non-adjacent => b -> c
-                    if m[a, b] == ARROW and m[c, b] == CIRCLE and not adj[a, c]:
-                        m[b, c], m[c, b] = ARROW, TAIL
-                        changed = True
-                    # R2: a -> b *-> c or a *-> b -> c, with a *-o c => a *-> c
-                    if (
-                        adj[a, c]
-                        and m[a, c] == CIRCLE
-                        and m[a, b] == ARROW
-                        and ((m[b, a] == TAIL and m[b, c] == ARROW) or (m[b, c] == ARROW and m[c, b] == TAIL))
-                    ):
-                        m[a, c] = ARROW
-                        changed = True
-        # R3: a *-> b <-* c, a *-o d o-* c, a and c non-adjacent, d *-o b => d *-> b
-        for d in range(p):
-            for b in np.flatnonzero(adj[d]).tolist():
-                if m[d, b] != CIRCLE:
-                    continue
-                cands = [a for a in np.flatnonzero(adj[b] & adj[d]).tolist() if m[a, b] == ARROW and m[a, d] == CIRCLE]
-                if any(not adj[a, c] for a, c in combinations(cands, 2)):
-                    m[d, b] = ARROW
-                    changed = True
-        # R4: discriminating paths
-        for c in range(p):
-            for b in np.flatnonzero(adj[c]).tolist():
-                if m[c, b] != CIRCLE:
-                    continue
-                for a in np.flatnonzero(adj[b] & adj[c]).tolist():
-                    if m[b, a] == ARROW and m[a, c] == ARROW and m[c, a] == TAIL and m[c, b] == CIRCLE:
-                        if _discriminating(m, adj, sepsets, a, b, c):
-                            changed = True
-                            break
-        # R8-R10 on every a o-> c
-        for a in range(p):
-            for c in np.flatnonzero(adj[a]).tolist():
-                if not (m[a, c] == ARROW and m[c, a] == CIRCLE):
-                    continue
-                # R8: a -> b -> c or a -o b -> c
-                if any(
-                    m[b, a] == TAIL and m[a, b] in (ARROW, CIRCLE) and m[b, c] == ARROW and m[c, b] == TAIL
-                    for b in np.flatnonzero(adj[a] & adj[c]).tolist()
-                ):
-                    m[c, a] = TAIL
-                    changed = True
-                    continue
-                # R9: an uncovered potentially directed path a, b, ..., c with b and c non-adjacent
-                firsts = _upd_first_nodes(m, a, c, adj, exclude=-1)
-                if any(b != c and not adj[b, c] for b in firsts):
-                    m[c, a] = TAIL
-                    changed = True
-                    continue
-                # R10: b -> c <- d and uncovered p.d. paths a..b, a..d whose second nodes differ and are
-                # non-adjacent
-                pa = [b for b in np.flatnonzero(adj[c]).tolist() if m[b, c] == ARROW and m[c, b] == TAIL]
-                done = False
-                for b, d in combinations(pa, 2):
-                    fb = _upd_first_nodes(m, a, b, adj, exclude=c)
-                    fd = _upd_first_nodes(m, a, d, adj, exclude=c)
-                    if any(mu != om and not adj[mu, om] for mu in fb for om in fd):
-                        done = True
-                        break
-                if done:
-                    m[c, a] = TAIL
-                    changed = True
-    return m
+    while True:
+        if _rules_r1_r4(m, adj, sepsets):
+            continue
+        if selection_bias and _rules_r5_r7(m, adj):
+            continue
+        if not _rules_r8_r10(m, adj):
+            return m
 
 
 def fci(
@@ -203,10 +272,12 @@ def fci(
     names: Sequence[Hashable] | None = None,
     max_cond_size: int | None = None,
     possible_dsep_stage: bool = True,
+    selection_bias: bool = True,
     progress: Progress | None = None,
 ) -> FCIResult:
     """FCI. Arguments as pc(); possible_dsep_stage=False skips the Possible-D-SEP removals (faster, may keep
-    extra edges). Returns the PAG, the separating sets by name and the number of CI tests."""
+    extra edges); selection_bias=False leaves out R5-R7 (no selection variables assumed). Returns the PAG,
+    the separating sets by name and the number of CI tests."""
     if not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:
         raise ValueError(f"fci: alpha must be in (0, 1), got {alpha!r}")
     if isinstance(ci_test, str):
@@ -246,7 +317,7 @@ def fci(
                 adj[x, y] = adj[y, x] = False
         m = np.where(adj, CIRCLE, NONE).astype(np.int8)
     _colliders(m, sepsets)
-    m = orient_pag(m, sepsets)
+    m = orient_pag(m, sepsets, selection_bias=selection_bias)
     seps = {}
     for (i, j), s in sepsets.items():
         named = frozenset(names[k] for k in s)
