@@ -89,7 +89,7 @@ def train(
 ) -> TrainResult:
     """Trains A2C on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means) and
     `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
-    check_env("a2c.train", env)
+    env = check_env("a2c.train", env)
     with seeded(seed):
         policy = default_actor_critic(
             env.single_observation_space,

@@ -6,6 +6,11 @@ ends an episode returns the episode's *final* observation, and the next call to 
 ignores its action and returns the first observation of a new episode with reward 0. Agents therefore
 keep the `done` mask of the previous step and drop those reset transitions (`EpisodeTracker.valid`);
 bootstrapping on truncation uses the observation returned at the done step, which is the real final one.
+
+Multi-agent envs (nextrl.marl.MarlVectorEnv) are trained through `flatten_agents`: one slot per (env, agent),
+one policy shared by all agents. An agent that finished before the others of its env keeps its slot until the
+env resets, with reward 0 and no flags; infos["active"] marks the slots still in their episode, and
+`EpisodeTracker` drops the transitions of the others as it drops reset steps.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from nextrl.marl.core import FlattenAgents, MarlVectorEnv
 
 LogFn = Callable[[int, dict[str, float]], None]
 """log(global_step, metrics): metrics under namespaced keys such as "losses/value", "charts/episode_return"."""
@@ -51,22 +58,28 @@ class TrainResult:
 class EpisodeTracker:
     """Episode returns and lengths over a NEXT_STEP-autoreset vector env, without relying on wrappers.
 
-    Call `step(rewards, terminations, truncations)` after every `env.step`; it returns the boolean mask of
-    envs whose transition of this step was real (False for the reset step that follows a done)."""
+    Call `step(rewards, terminations, truncations, global_step, active)` after every `env.step`; it returns
+    the boolean mask of envs whose transition of this step was real: False for the reset step that follows
+    a done, and for a slot that was not active before the step (infos["active"] of a flattened multi-agent
+    env: its agent finished and its env has not reset yet). Without `active` every slot counts as active."""
 
     def __init__(self, num_envs: int):
         self.num_envs = num_envs
         self.returns = np.zeros(num_envs, dtype=np.float64)
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.prev_done = np.zeros(num_envs, dtype=bool)
+        self.prev_active: np.ndarray | None = None
+        """infos["active"] of the last call, None when the env reports none (every slot active)"""
         self.finished_returns: list[float] = []
         self.finished_lengths: list[int] = []
         self.finished_steps: list[int] = []
         self.finished_envs: list[int] = []
         """the env index of each finished episode"""
 
-    def step(self, rewards, terminations, truncations, global_step: int = 0) -> np.ndarray:
-        valid = ~self.prev_done
+    def step(self, rewards, terminations, truncations, global_step: int = 0, active=None) -> np.ndarray:
+        """active [num_envs] bool: infos["active"] of this step (the slots still in their episode after it),
+        or None when the env reports none."""
+        valid = ~self.prev_done if self.prev_active is None else ~self.prev_done & self.prev_active
         rewards = np.asarray(rewards, dtype=np.float64)
         self.returns[valid] += rewards[valid]
         self.lengths[valid] += 1
@@ -79,6 +92,7 @@ class EpisodeTracker:
         self.returns[done] = 0.0
         self.lengths[done] = 0
         self.prev_done = done
+        self._set_active(active)
         return valid
 
     def fill(
@@ -93,11 +107,37 @@ class EpisodeTracker:
         result.time_breakdown_s = dict(time_breakdown_s)
         return result
 
-    def reset(self) -> None:
-        """After an explicit `env.reset()`: every env starts a new episode."""
+    def reset(self, active=None) -> None:
+        """After an explicit `env.reset()`: every env starts a new episode; `active` as in `step` (the
+        reset's infos["active"])."""
         self.returns[:] = 0.0
         self.lengths[:] = 0
         self.prev_done[:] = False
+        self._set_active(active)
+
+    def _set_active(self, active) -> None:
+        if active is not None:
+            active = np.array(active, dtype=bool)
+            if active.shape != (self.num_envs,):
+                raise ValueError(f"EpisodeTracker: active must have shape ({self.num_envs},), got {active.shape}")
+        self.prev_active = active
+
+
+def flatten_agents(fn: str, env):
+    """The env as a trainer takes it: a MarlVectorEnv becomes `FlattenAgents(env)` (num_envs = N * A, slot
+    i * A + a is agent a of env i, one policy shared by all agents); any other env is returned unchanged.
+    Agents of several groups are refused (ValueError): a shared policy would have to play every role from
+    padded observations; wrap the env in nextrl.marl.FlattenAgents yourself to do that on purpose."""
+    if not isinstance(env, MarlVectorEnv):
+        return env
+    if len(env.groups) > 1:
+        sizes = {g: int(env.observation_space(env.possible_agents[sl.start]).shape[0]) for g, sl in env.groups.items()}
+        raise ValueError(
+            f"{fn}: a multi-agent env is flattened into one shared policy only when its agents form one group; "
+            f"{type(env).__name__} has groups {sizes} (name: obs_size). Pass nextrl.marl.FlattenAgents(env) to "
+            f"share one policy across the groups on observations padded to {env.obs_size}"
+        )
+    return FlattenAgents(env)
 
 
 @contextlib.contextmanager
@@ -124,18 +164,23 @@ def evaluate(
 
     Each env contributes a fixed number of episodes, fixed before any runs: keeping instead the first
     `num_episodes` to end over all envs favours short episodes and biases the mean (low on CartPole, where
-    short episodes are bad ones). Episodes beyond an env's quota are run but not counted."""
+    short episodes are bad ones). Episodes beyond an env's quota are run but not counted.
+
+    A MarlVectorEnv is flattened (`flatten_agents`): `act` sees [N * A, obs_size] and an episode is one
+    agent's, its return that agent's."""
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
         raise ValueError(f"evaluate: num_episodes must be an integer >= 1, got {num_episodes!r}")
-    obs, _ = env.reset(seed=seed)
+    env = flatten_agents("evaluate", env)
+    obs, infos = env.reset(seed=seed)
     quotas = episode_quotas(int(num_episodes), env.num_envs)
     counted = np.zeros(env.num_envs, dtype=np.int64)
     returns: list[float] = []
     tracker = EpisodeTracker(env.num_envs)
+    tracker.reset(infos.get("active"))
     for _ in range(max_steps):
-        obs, rewards, terms, truncs, _ = env.step(act(obs))
+        obs, rewards, terms, truncs, infos = env.step(act(obs))
         before = len(tracker.finished_returns)
-        tracker.step(rewards, terms, truncs)
+        tracker.step(rewards, terms, truncs, active=infos.get("active"))
         for ret, i in zip(tracker.finished_returns[before:], tracker.finished_envs[before:]):
             if counted[i] < quotas[i]:
                 counted[i] += 1
@@ -172,6 +217,7 @@ __all__ = [
     "TrainResult",
     "episode_quotas",
     "evaluate",
+    "flatten_agents",
     "load_checkpoint",
     "save_checkpoint",
     "seeded",

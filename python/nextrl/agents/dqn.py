@@ -166,7 +166,7 @@ def train(
     """Trains DQN on a discrete-action vector env. `q_network` ([B, obs_dim] float32 -> [B, num_actions])
     replaces the built-in MLP (e.g. a nextrl.quantum.QuantumLayer). The target network is a deep copy, or
     `q_network_target` (a second instance, loaded with q_network's weights) for modules that cannot be copied."""
-    check_env("dqn.train", env)
+    env = check_env("dqn.train", env)
     if not isinstance(env.single_action_space, gym.spaces.Discrete):
         raise TypeError(f"dqn.train: env must have a Discrete action space, got {env.single_action_space}")
     if cfg.n_step < 1 or cfg.batch_size < 1 or cfg.train_frequency < 1 or cfg.gradient_steps < 0:

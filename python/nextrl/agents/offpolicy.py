@@ -8,8 +8,9 @@ An algorithm file builds its networks, optimizers and replay buffer, then hands 
                                        one gradient step on a batch it samples itself; num_updates counts the
                                        gradient steps taken before this one (for policy delays, target syncs)
 
-`run` steps the env, keeps episode statistics (common.EpisodeTracker: NEXT_STEP reset steps are not
-transitions), adds every step to the replay buffer, and once more than `learning_starts` env steps have
+`run` steps the env, keeps episode statistics (common.EpisodeTracker: NEXT_STEP reset steps, and the slots of
+a flattened multi-agent env whose agent has finished before its env reset, are not transitions), adds every
+real transition to the replay buffer, and once more than `learning_starts` env steps have
 passed calls `learn` `gradient_steps` times every `train_frequency` vector-env steps. Each such round appends
 one metrics dict to result.metrics (the last gradient step's metrics plus global_step and charts/sps) and
 passes it to `log`; each finished episode is logged as charts/episode_return and charts/episode_length.
@@ -50,18 +51,19 @@ def run(
     times = {"env": 0.0, "inference": 0.0, "update": 0.0}
     start = time.perf_counter()
     tracker = EpisodeTracker(num_envs)
-    obs, _ = env.reset(seed=seed)
+    obs, infos = env.reset(seed=seed)
+    tracker.reset(infos.get("active"))
     global_step, num_updates, num_logged = 0, 0, 0
     for iteration in range(total_timesteps // num_envs):
         global_step += num_envs
         t0 = time.perf_counter()
         actions = act(obs, global_step)
         t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(actions)
+        next_obs, rewards, terms, truncs, infos = env.step(actions)
         t2 = time.perf_counter()
         times["inference"] += t1 - t0
         times["env"] += t2 - t1
-        valid = tracker.step(rewards, terms, truncs, global_step)
+        valid = tracker.step(rewards, terms, truncs, global_step, infos.get("active"))
         buffer.add(obs, actions, rewards, next_obs, terms, truncs, valid)
         obs = next_obs
         if log is not None:

@@ -125,7 +125,7 @@ def train(
 ) -> TrainResult:
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
     means [B, d]) and `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
-    check_env("ppo.train", env)
+    env = check_env("ppo.train", env)
     with seeded(seed) as gen:
         policy = default_actor_critic(
             env.single_observation_space,

@@ -85,7 +85,7 @@ def train(
 ) -> TrainResult:
     """Trains REINFORCE with baseline on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs ->
     logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
-    check_env("reinforce.train", env)
+    env = check_env("reinforce.train", env)
     with seeded(seed):
         policy = default_actor_critic(
             env.single_observation_space,

@@ -13,6 +13,12 @@ With `num_agents=A` every per-step tensor gains an agent axis after the env axis
 rewards, flags and valid [T, N, A]): each agent's column is its own stream of transitions, so the return
 scans of agents.returns run over it unchanged and `flat` yields the valid (step, env, agent) entries, as a
 parameter-shared learner wants them.
+
+A multi-agent env reaches the trainers flattened (common.flatten_agents, done by `check_env`): one column per
+(env, agent). A slot whose agent finished before its env reset is not valid (common.EpisodeTracker with
+infos["active"]), so it has no weight in any loss; the return scans stop at the agent's own done flag, so
+nothing is bootstrapped across its inactive steps either (a truncated agent bootstraps from the value of its
+final observation, the row after its done, as a single-agent env's does from the reset step's row).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, flatten_agents
 
 
 class Rollout:
@@ -111,8 +117,10 @@ class Collector:
 
     @classmethod
     def start(cls, env: gym.vector.VectorEnv, seed: int) -> Collector:
-        obs, _ = env.reset(seed=seed)
-        return cls(env, torch.as_tensor(np.asarray(obs, dtype=np.float32)), EpisodeTracker(env.num_envs))
+        obs, infos = env.reset(seed=seed)
+        tracker = EpisodeTracker(env.num_envs)
+        tracker.reset(infos.get("active"))
+        return cls(env, torch.as_tensor(np.asarray(obs, dtype=np.float32)), tracker)
 
     def record(self, result: TrainResult, stats: dict[str, float], log: LogFn | None) -> None:
         """Adds global_step, charts/sps and charts/episode_return (mean of the last 10 finished episodes) to
@@ -157,10 +165,10 @@ def collect(policy, rollout: Rollout, c: Collector) -> None:
             log_probs = dist.log_prob(actions)
             values = policy.value(c.next_obs) if policy.critic is not None else torch.zeros(env.num_envs)
         t1 = time.perf_counter()
-        obs, rewards, terms, truncs, _ = env.step(env_actions(actions, action_space))
+        obs, rewards, terms, truncs, infos = env.step(env_actions(actions, action_space))
         t2 = time.perf_counter()
         c.global_step += env.num_envs
-        valid = c.tracker.step(rewards, terms, truncs, c.global_step)
+        valid = c.tracker.step(rewards, terms, truncs, c.global_step, infos.get("active"))
         rollout.add(c.next_obs, actions, log_probs, values, rewards, terms, truncs, valid)
         c.next_obs = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         c.times["inference"] += t1 - t0
@@ -187,16 +195,20 @@ def act_fn(policy, action_space: gym.Space, deterministic: bool = True):
     return act
 
 
-def check_env(fn: str, env) -> None:
-    """Refuses anything but a Gymnasium VectorEnv with NEXT_STEP autoreset (what the rollout logic assumes)."""
+def check_env(fn: str, env) -> gym.vector.VectorEnv:
+    """The env every train() runs on: a Gymnasium VectorEnv with NEXT_STEP autoreset (what the rollout logic
+    assumes), or a nextrl.marl.MarlVectorEnv of one group, flattened (common.flatten_agents); anything else
+    is refused."""
+    env = flatten_agents(fn, env)
     if not isinstance(env, gym.vector.VectorEnv):
         raise TypeError(
             f"{fn}: env must be a gymnasium.vector.VectorEnv (e.g. gym.make_vec(id, num_envs=8, "
-            f"vectorization_mode='sync')), got {type(env).__name__}"
+            f"vectorization_mode='sync')) or a nextrl.marl.MarlVectorEnv, got {type(env).__name__}"
         )
     mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     if mode != gym.vector.AutoresetMode.NEXT_STEP and str(mode) != "NextStep":
         raise ValueError(f"{fn}: env must use NEXT_STEP autoreset, got {mode}")
+    return env
 
 
 __all__ = ["Collector", "Rollout", "act_fn", "check_env", "collect", "env_actions"]

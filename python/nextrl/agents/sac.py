@@ -181,7 +181,7 @@ def train(
     then unbounded log-std pre-activations); `critic` maps cat(obs, action) [B, obs_dim + act_dim] to twin
     Q-values [B, 2]. Either replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is
     needed only for a critic that cannot be deep-copied. The learned log(alpha) is result.modules["log_alpha"]."""
-    check_env("sac.train", env)
+    env = check_env("sac.train", env)
     space = box_bounds("sac.train", env)
     num_envs = env.num_envs
     obs_shape = env.single_observation_space.shape

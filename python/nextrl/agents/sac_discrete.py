@@ -168,7 +168,7 @@ def train(
     [B, num_actions]; `critic` maps obs to twin Q-values [B, 2 * num_actions] (Q_1's block first). Either
     replaces the built-in MLPs (a nextrl.quantum.QuantumLayer, say); critic_target is needed only for a critic
     that cannot be deep-copied. The learned log(alpha) is result.modules["log_alpha"]."""
-    check_env("sac_discrete.train", env)
+    env = check_env("sac_discrete.train", env)
     space = env.single_action_space
     if not isinstance(space, gym.spaces.Discrete):
         raise TypeError(f"sac_discrete.train: env must have a Discrete action space, got {space}")

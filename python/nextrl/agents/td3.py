@@ -147,7 +147,7 @@ def train(
     [B, num_critics]. Either replaces the built-in MLPs; actor_target and critic_target are needed only for
     modules that cannot be deep-copied. `name` prefixes error messages."""
     fn = f"{name}.train"
-    check_env(fn, env)
+    env = check_env(fn, env)
     space = box_bounds(fn, env)
     if cfg.num_critics < 1:
         raise ValueError(f"{fn}: num_critics must be >= 1, got {cfg.num_critics}")

@@ -155,7 +155,7 @@ def train(
 ) -> TrainResult:
     """Trains TRPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means; must be
     twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given."""
-    check_env("trpo.train", env)
+    env = check_env("trpo.train", env)
     with seeded(seed) as gen:
         policy = default_actor_critic(
             env.single_observation_space,
