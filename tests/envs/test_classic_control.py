@@ -13,15 +13,9 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
-from envs import checks
-from envs import control_checks as cc
+from env_harness import check_masked_resets_lockstep
 from nextrl import _core
-from nextrl.envs import CartPoleEnv, CartPoleVectorEnv, PendulumEnv, PendulumVectorEnv
-
-ENVS = {
-    "cartpole": (CartPoleVectorEnv, CartPoleEnv, "nextrl/CartPole-v1", 500),
-    "pendulum": (PendulumVectorEnv, PendulumEnv, "nextrl/Pendulum-v1", 200),
-}
+from nextrl.envs import CartPoleEnv, CartPoleVectorEnv, PendulumVectorEnv
 
 
 def lockstep(
@@ -191,7 +185,7 @@ def test_cartpole_disabled_autoreset_with_masked_resets():
     mode = AutoresetMode.DISABLED
     ours = CartPoleVectorEnv(num_envs, autoreset_mode=mode, max_steps=15)
     theirs = SyncVectorEnv([lambda: CartPoleEnv(max_steps=15) for _ in range(num_envs)], autoreset_mode=mode)
-    resets = checks.check_masked_resets_lockstep(ours, theirs, np.random.default_rng(6), num_actions=2)
+    resets = check_masked_resets_lockstep(ours, theirs, np.random.default_rng(6), num_actions=2)
     assert resets >= 20
 
 
@@ -219,38 +213,10 @@ def test_pendulum_matches_gymnasium():
 
 
 def test_spaces_match_gymnasium():
-    for key, gym_id in (("cartpole", "CartPole-v1"), ("pendulum", "Pendulum-v1")):
-        vec_cls = ENVS[key][0]
+    for vec_cls, gym_id in ((CartPoleVectorEnv, "CartPole-v1"), (PendulumVectorEnv, "Pendulum-v1")):
         ours, theirs = vec_cls(1), gym.make(gym_id)
         assert ours.single_observation_space == theirs.observation_space
         assert ours.single_action_space == theirs.action_space
-
-
-@pytest.mark.parametrize("key", ENVS)
-def test_check_env(key):
-    allow = (cc.UNBOUNDED_OBS,) if key == "cartpole" else (cc.UNNORMALIZED_ACTIONS,)
-    cc.run_check_env(ENVS[key][2], allow=allow)
-
-
-@pytest.mark.parametrize("key", ENVS)
-def test_determinism(key):
-    cc.check_determinism(ENVS[key][0])
-
-
-@pytest.mark.parametrize("key", ENVS)
-def test_batch_equals_singles(key):
-    cc.check_batch_equals_singles(ENVS[key][0], ENVS[key][1], steps=450)
-
-
-@pytest.mark.parametrize("key", ENVS)
-def test_thread_invariance(key, restore_threads):
-    cc.check_thread_invariance(ENVS[key][0], restore_threads)
-
-
-@pytest.mark.parametrize("key", ENVS)
-def test_obs_in_space_and_time_limit(key):
-    cc.check_obs_in_space(ENVS[key][0])
-    cc.check_time_limit(lambda n: ENVS[key][0](n, max_steps=30), max_steps=30, steps=100)
 
 
 def test_pendulum_reset_distribution():

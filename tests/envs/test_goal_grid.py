@@ -8,8 +8,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 from scipy import stats
 
-from envs.checks import COMMON_CHECKS
-from nextrl.envs.goal_grid import GoalGridWorldEnv, GoalGridWorldVectorEnv, compute_reward
+from nextrl.envs.goal_grid import GoalGridWorldVectorEnv, compute_reward
 from reference.grid_envs import goal_reward, goal_step
 
 LAYOUT = ["..#...", "..#.#.", "S...#.", "..#..."]
@@ -92,14 +91,6 @@ def test_hindsight_relabelling_and_same_step_final_obs():
         "achieved_goal",
         "desired_goal",
     }
-
-
-@pytest.mark.parametrize("check", COMMON_CHECKS, ids=lambda f: f.__name__)
-def test_common(check, restore_threads):
-    check(
-        lambda n: GoalGridWorldVectorEnv(n, layout=LAYOUT, start=None),
-        lambda: GoalGridWorldEnv(layout=LAYOUT, start=None),
-    )
 
 
 def test_registered():

@@ -6,38 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import control_checks as cc
+from env_harness import check_against_reference, random_actions
 from nextrl.envs import HeteroPointMassEnv, HeteroPointMassVectorEnv
 from reference.control_envs import hetero_point_mass_step
-
-VARIANTS = np.arange(8) % 4
 
 
 def make(n, **kw):
     return HeteroPointMassVectorEnv(n, **kw)
-
-
-@pytest.mark.parametrize("variant", [0, 3])
-def test_check_env(variant):
-    cc.run_check_env("nextrl/HeteroPointMass-v0", allow=(cc.UNBOUNDED_OBS,), variant=variant)
-
-
-def test_determinism():
-    cc.check_determinism(lambda n: make(n, variant=VARIANTS[:n]), num_envs=8)
-
-
-@pytest.mark.parametrize("variant", [1, 2])
-def test_batch_equals_singles(variant):
-    cc.check_batch_equals_singles(lambda n: make(n, variant=variant), lambda: HeteroPointMassEnv(variant=variant))
-
-
-def test_thread_invariance(restore_threads):
-    cc.check_thread_invariance(lambda n: make(n, variant=np.arange(n) % 4), restore_threads)
-
-
-def test_obs_in_space_and_time_limit():
-    cc.check_obs_in_space(make)
-    cc.check_time_limit(lambda n: make(n, noise_std=0.0), max_steps=150, steps=400)
 
 
 def test_noise_free_dynamics_match_reference():
@@ -47,10 +22,10 @@ def test_noise_free_dynamics_match_reference():
     env = make(n, variant=variants, noise_std=0.0, init_range=2.0)
     rng = np.random.default_rng(0)
     bias = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    terminated = cc.check_against_reference(
+    terminated = check_against_reference(
         env,
         lambda i, s, a: hetero_point_mass_step(s, a, np.zeros(4), variant=variants[i]),
-        lambda: (bias + cc.random_actions(rng, env.single_action_space, n)).astype(np.float32),
+        lambda: (bias + random_actions(rng, env.single_action_space, n)).astype(np.float32),
         steps=250,
     )
     assert terminated > 0

@@ -5,35 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import control_checks as cc
+from env_harness import check_against_reference, random_actions
 from nextrl.envs import PointMassEnv, PointMassVectorEnv
 from reference.control_envs import point_mass_step
 
 
 def make(n, **kw):
     return PointMassVectorEnv(n, **kw)
-
-
-def test_check_env():
-    cc.run_check_env("nextrl/PointMass-v0", allow=(cc.UNBOUNDED_OBS,))
-
-
-def test_determinism():
-    cc.check_determinism(make)
-
-
-def test_batch_equals_singles():
-    cc.check_batch_equals_singles(make, PointMassEnv)
-
-
-def test_thread_invariance(restore_threads):
-    cc.check_thread_invariance(make, restore_threads)
-
-
-def test_obs_in_space_and_time_limit():
-    cc.check_obs_in_space(make)
-    # noise-free and small actions: episodes run to the 200-step limit unless the drift leaves ||s|| <= 3
-    cc.check_time_limit(lambda n: make(n, noise_std=0.0, nuisance_std=0.0, init_range=0.3), max_steps=200)
 
 
 def test_spaces():
@@ -47,10 +25,10 @@ def test_noise_free_dynamics_match_reference():
     """Every step of 32 envs (clipped actions, terminations, autoresets) against point_mass_step."""
     env = make(32, noise_std=0.0, nuisance_std=0.0, init_range=1.5)
     rng = np.random.default_rng(0)
-    terminated = cc.check_against_reference(
+    terminated = check_against_reference(
         env,
         lambda i, s, a: point_mass_step(s, a, np.zeros(5)),
-        lambda: cc.random_actions(rng, env.single_action_space, 32),
+        lambda: random_actions(rng, env.single_action_space, 32),
         steps=250,
     )
     assert terminated > 0

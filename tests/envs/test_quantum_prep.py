@@ -8,7 +8,6 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Statevector as QiskitStatevector
 
-from envs import control_checks as cc
 from nextrl.envs import QuantumStatePrepEnv, QuantumStatePrepVectorEnv
 from nextrl.envs.quantum_prep import target_actions
 from nextrl.quantum import Circuit, Statevector
@@ -45,13 +44,6 @@ def sequences_states(ops: np.ndarray, length: int) -> np.ndarray:
     for _ in range(length):
         states = np.einsum("aij,sj->sai", ops, states).reshape(-1, ops.shape[1])
     return states
-
-
-@pytest.mark.parametrize(
-    "env_id", ["nextrl/QuantumStatePrep-v0", "nextrl/QuantumStatePrepGHZ3-v0", "nextrl/QuantumStatePrepRandom-v0"]
-)
-def test_check_env(env_id):
-    cc.run_check_env(env_id)
 
 
 def test_gate_list():
@@ -189,29 +181,6 @@ def test_random_targets_are_reachable():
     targets_before = targets.copy()
     env.reset()
     assert not np.allclose(env.targets(), targets_before)
-
-
-def test_determinism():
-    cc.check_determinism(lambda n: make(n, target="random", target_depth=4), steps=100)
-
-
-def test_batch_equals_singles():
-    cc.check_batch_equals_singles(
-        lambda n: make(n, target="random", target_depth=4, max_steps=10),
-        lambda: QuantumStatePrepEnv(target="random", target_depth=4, max_steps=10),
-        steps=60,
-    )
-
-
-def test_thread_invariance(restore_threads):
-    cc.check_thread_invariance(lambda n: make(n, num_qubits=3, target="random", target_depth=6), restore_threads)
-
-
-def test_obs_in_space_and_time_limit():
-    cc.check_obs_in_space(lambda n: make(n, num_qubits=3), steps=200)
-    cc.check_time_limit(
-        lambda n: make(n, num_qubits=3, target="random", target_depth=8, max_steps=12), max_steps=12, steps=80
-    )
 
 
 def test_custom_target_sequences():

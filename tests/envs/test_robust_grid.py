@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from envs.checks import COMMON_CHECKS
 from nextrl.envs.robust_grid import RobustGridWorldEnv, RobustGridWorldVectorEnv
 from reference.grid_envs import RobustGrid
 
@@ -141,11 +140,6 @@ def test_failures_and_noise_statistics():
     noise = (obs - clean).ravel()
     assert stats.kstest(noise / sigma_o, "norm").pvalue > 1e-3
     assert stats.kstest((r - (-0.1 - 0.01 * 9)) / sigma_r, "norm").pvalue > 1e-3
-
-
-@pytest.mark.parametrize("check", COMMON_CHECKS, ids=lambda f: f.__name__)
-def test_common(check, restore_threads):
-    check(lambda n: RobustGridWorldVectorEnv(n), lambda: RobustGridWorldEnv())
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.checks import COMMON_CHECKS
 from nextrl.envs.dp import value_iteration
-from nextrl.envs.safe_grid import DEFAULT_LAYOUT, SafeGridWorldEnv, SafeGridWorldVectorEnv
+from nextrl.envs.safe_grid import DEFAULT_LAYOUT, SafeGridWorldVectorEnv
 from reference.grid_envs import SafeGrid, min_cost_to_goal
 
 DEFAULT_HAZARDS = {(x, 6 - row) for row, r in enumerate(DEFAULT_LAYOUT) for x, ch in enumerate(r) if ch == "H"}
@@ -111,16 +110,6 @@ def test_registered():
     _, info = env.reset(seed=0)
     _, _, _, _, info = env.step(3)
     assert info["cost"] == pytest.approx(0.1)
-
-
-@pytest.mark.parametrize("check", COMMON_CHECKS, ids=lambda f: f.__name__)
-def test_common(check, restore_threads):
-    """With the start drawn at every reset, so that seeds matter."""
-    layout = [r.replace("S", ".") for r in DEFAULT_LAYOUT]
-    check(
-        lambda n: SafeGridWorldVectorEnv(n, layout=layout, start=None),
-        lambda: SafeGridWorldEnv(layout=layout, start=None),
-    )
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import nextrl
-from envs import checks
+from env_harness import check_masked_resets_lockstep
 from nextrl.envs.gridworld import GridWorldEnv, GridWorldVectorEnv
 
 # small, random start, short limit: many terminations and truncations in a few hundred steps
@@ -58,7 +58,7 @@ def test_disabled_autoreset_matches_gymnasium_with_masked_resets(rng):
     mode = AutoresetMode.DISABLED
     ours = GridWorldVectorEnv(num_envs, autoreset_mode=mode, **KW)
     theirs = SyncVectorEnv([lambda: GridWorldEnv(**KW) for _ in range(num_envs)], autoreset_mode=mode)
-    assert checks.check_masked_resets_lockstep(ours, theirs, rng, num_actions=4) > 0
+    assert check_masked_resets_lockstep(ours, theirs, rng, num_actions=4) > 0
 
 
 def test_next_step_reset_step_ignores_the_action_and_reports_zero():

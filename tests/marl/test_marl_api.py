@@ -1,80 +1,22 @@
-"""The batched multi-agent API (csrc/marl/vec_marl_env.h, python/nextrl/marl/core.py) on every env:
-PettingZoo's parallel_api_test and parallel_seed_test, batch of N = N single envs seeded seed + i,
-determinism, SAME_STEP / DISABLED autoreset, FlattenAgents, group views, and the errors."""
+"""The batched multi-agent API (csrc/marl/vec_marl_env.h, python/nextrl/marl/core.py): SAME_STEP / DISABLED
+autoreset, NEXT_STEP episode statistics, FlattenAgents, group views, and the errors. PettingZoo's tests,
+seeding, batch of N = N single envs seeded seed + i and thread invariance run on every env in
+tests/marl/test_standard_checks.py (tests/env_harness.py)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-with warnings.catch_warnings():  # pettingzoo.test imports a classic env through its deprecated API
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from pettingzoo.test import parallel_api_test, parallel_seed_test
-
-import nextrl
 from nextrl.marl import (
     FlattenAgents,
-    MatrixGameVectorEnv,
-    PointMassTeamVectorEnv,
     PredatorPreyVectorEnv,
-    ResourceAllocationVectorEnv,
-    SimpleSpreadVectorEnv,
-    SimpleTagVectorEnv,
-    SmartGridVectorEnv,
     TargetCollectionVectorEnv,
-    TrafficVectorEnv,
     TwoStepGameVectorEnv,
-    matrix_games,
     predator_prey,
-    target_collection,
 )
 from nextrl.marl.parallel import MarlParallelEnv
-
-PARALLEL = {
-    "matrix": lambda: matrix_games.parallel_env(game="stag_hunt", rounds=5),
-    "two_step": matrix_games.two_step_parallel_env,
-    "predator_prey": lambda: predator_prey.parallel_env(grid_size=5, num_prey=2, max_steps=40),
-    "predator_prey_learning": lambda: predator_prey.parallel_env(
-        grid_size=4, num_predators=2, num_prey=2, prey_policy="learning", max_steps=60
-    ),
-    "target_collection": lambda: target_collection.parallel_env(grid_size=4, num_agents=3, num_targets=2),
-}
-VECTOR = {
-    "matrix": (MatrixGameVectorEnv, dict(game="penalty", rounds=3)),
-    "two_step": (TwoStepGameVectorEnv, {}),
-    "predator_prey": (
-        PredatorPreyVectorEnv,
-        dict(grid_size=4, num_prey=2, num_predators=2, prey_policy="learning", max_steps=12),
-    ),
-    "target_collection": (TargetCollectionVectorEnv, dict(grid_size=4, num_agents=3, num_targets=2, max_steps=12)),
-    "simple_spread": (SimpleSpreadVectorEnv, dict(max_cycles=10, continuous_actions=True)),
-    "simple_tag": (SimpleTagVectorEnv, dict(max_cycles=10)),
-    "point_mass": (PointMassTeamVectorEnv, dict(reward="mixed", max_steps=15, bound=2.5)),
-    "resources": (ResourceAllocationVectorEnv, dict(max_steps=8)),
-    "traffic": (TrafficVectorEnv, dict(num_vehicles=5, road_length=50.0, max_steps=20)),
-    "smart_grid": (SmartGridVectorEnv, dict(step_hours=2.0)),
-}
-
-
-def _actions(env, gen, n):
-    space = env.single_action_space
-    if hasattr(space, "n"):
-        return gen.integers(0, space.n, (n, env.num_agents))
-    return gen.uniform(space.low, space.high, (n, env.num_agents, *space.shape)).astype(np.float32)
-
-
-@pytest.mark.parametrize("name", PARALLEL)
-def test_pettingzoo_parallel_api(name, capsys):
-    parallel_api_test(PARALLEL[name](), num_cycles=200)
-    assert "Passed Parallel API test" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", PARALLEL)
-def test_pettingzoo_parallel_seed(name):
-    parallel_seed_test(PARALLEL[name], num_cycles=50)
 
 
 def test_parallel_env_agents_leave_and_infos():
@@ -93,64 +35,6 @@ def test_parallel_env_agents_leave_and_infos():
     assert sorted(left) == sorted(env.possible_agents)
     with pytest.raises(RuntimeError, match="every agent has finished"):
         env.step({})
-
-
-@pytest.mark.parametrize("name", VECTOR)
-def test_batch_equals_single_envs(name):
-    cls, cfg = VECTOR[name]
-    n, seed, steps = 5, 123, 40
-    batch = cls(n, **cfg)
-    singles = [cls(1, **cfg) for _ in range(n)]
-    obs, _ = batch.reset(seed=seed)
-    for i, s in enumerate(singles):
-        o, _ = s.reset(seed=seed + i)
-        np.testing.assert_array_equal(obs[i], o[0])
-    gen = np.random.default_rng(1)
-    for _ in range(steps):
-        a = _actions(batch, gen, n)
-        out = batch.step(a)
-        for i, s in enumerate(singles):
-            one = s.step(a[i : i + 1])
-            for x, y in zip(out[:4], one[:4]):
-                np.testing.assert_array_equal(x[i], y[0])
-            np.testing.assert_array_equal(out[4]["state"][i], one[4]["state"][0])
-
-
-@pytest.mark.parametrize("name", VECTOR)
-def test_determinism_and_seed_sensitivity(name):
-    cls, cfg = VECTOR[name]
-
-    def run(seed):
-        env = cls(8, **cfg)
-        obs, _ = env.reset(seed=seed)
-        gen = np.random.default_rng(5)
-        acc = [obs]
-        for _ in range(30):
-            o, r, *_ = env.step(_actions(env, gen, 8))
-            acc += [o, r]
-        return np.concatenate([x.ravel() for x in acc])
-
-    np.testing.assert_array_equal(run(3), run(3))
-    if name not in ("matrix", "two_step"):  # matrix games have no randomness
-        assert not np.array_equal(run(3), run(4))
-
-
-@pytest.mark.parametrize("name", VECTOR)
-def test_thread_count_invariance(name, restore_threads):
-    cls, cfg = VECTOR[name]
-    runs = []
-    for threads in (1, 2):
-        nextrl.set_num_threads(threads)
-        env = cls(4096, **cfg)  # above the parallel threshold (2048 envs)
-        obs, _ = env.reset(seed=17)
-        gen = np.random.default_rng(2)
-        acc = [obs]
-        for _ in range(12):
-            o, r, te, tr, infos = env.step(_actions(env, gen, 4096))
-            acc += [o, r, te, tr, infos["state"]]
-        runs.append(acc)
-    for x, y in zip(*runs):
-        np.testing.assert_array_equal(x, y)
 
 
 def test_missing_pettingzoo_names_the_extra(monkeypatch):

@@ -9,12 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nextrl.marl.mpe import (
-    SimpleSpreadVectorEnv,
-    SimpleTagVectorEnv,
-    simple_spread_parallel_env,
-    simple_tag_parallel_env,
-)
+from nextrl.marl.mpe import SimpleSpreadVectorEnv, SimpleTagVectorEnv
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -107,13 +102,3 @@ def test_continuous_action_errors():
         env.step(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"local_ratio must be in \[0, 1\], got 2"):
         SimpleSpreadVectorEnv(1, local_ratio=2.0)
-
-
-def test_mpe_parallel_envs_pass_pettingzoo_tests(capsys):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pettingzoo.test import parallel_api_test, parallel_seed_test
-    for make in (lambda: simple_spread_parallel_env(), lambda: simple_tag_parallel_env(continuous_actions=True)):
-        parallel_api_test(make(), num_cycles=60)
-        parallel_seed_test(make, num_cycles=30)
-    assert capsys.readouterr().out.count("Passed Parallel API test") == 2

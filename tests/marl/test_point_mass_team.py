@@ -3,12 +3,10 @@ with agents leaving the disc (masking) and out-of-range actions (clipping); team
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from nextrl.marl import PointMassTeamVectorEnv, point_mass_team
+from nextrl.marl import PointMassTeamVectorEnv
 
 
 def _reference_step(x, active, a, mode, num_teams, bound):
@@ -82,15 +80,6 @@ def test_noise_statistics():
     obs, infos = env.reset(seed=1)
     err = (obs[:, 0] - infos["state"]).ravel()
     assert abs(err.mean()) < 0.003 and abs(err.std() - 0.1) < 0.003
-
-
-def test_parallel_api(capsys):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pettingzoo.test import parallel_api_test, parallel_seed_test
-    parallel_api_test(point_mass_team.parallel_env(reward="mixed", num_agents=4, bound=3.0), num_cycles=100)
-    parallel_seed_test(lambda: point_mass_team.parallel_env(reward="competitive"), num_cycles=50)
-    assert "Passed Parallel API test" in capsys.readouterr().out
 
 
 def test_point_mass_errors():

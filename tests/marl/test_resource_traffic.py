@@ -4,12 +4,10 @@ crossings (including a follower that jumps through its leader in one step), the 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from nextrl.marl import ResourceAllocationVectorEnv, TrafficVectorEnv, resource_allocation, traffic
+from nextrl.marl import ResourceAllocationVectorEnv, TrafficVectorEnv
 
 
 def _ra_reference(caps, w, steps_actions, threshold):
@@ -123,15 +121,7 @@ def test_traffic_detects_a_jump_through():
     assert te.all() and infos["collisions"][0] == 2 and (r[0] < -9).all()
 
 
-def test_parallel_api_and_errors(capsys):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pettingzoo.test import parallel_api_test, parallel_seed_test
-    parallel_api_test(resource_allocation.parallel_env(), num_cycles=50)
-    parallel_api_test(traffic.parallel_env(num_vehicles=3, road_length=40.0, max_steps=100), num_cycles=120)
-    parallel_seed_test(traffic.parallel_env)
-    parallel_seed_test(resource_allocation.parallel_env)
-    assert capsys.readouterr().out.count("Passed Parallel API test") == 2
+def test_errors():
     with pytest.raises(ValueError, match="capacities must have num_resources = 3 entries, got 2"):
         ResourceAllocationVectorEnv(1, capacities=[1.0, 2.0])
     with pytest.raises(ValueError, match="capacities must be finite and > 0"):

@@ -1,15 +1,13 @@
 """SmartGrid (CA12, fixed): storage cannot discharge what it does not hold nor charge past full, one time
 unit (energy = power x step_hours), the imbalance identity, rewards by hand from the observed constants,
-the episode length of one day; PettingZoo tests and errors."""
+the episode length of one day; errors (the PettingZoo tests: tests/marl/test_standard_checks.py)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 
-from nextrl.marl import SmartGridVectorEnv, smart_grid
+from nextrl.marl import SmartGridVectorEnv
 
 
 @pytest.mark.parametrize("step_hours", [1.0, 0.5])
@@ -84,13 +82,7 @@ def test_price_follows_the_day():
     )
 
 
-def test_parallel_api_and_errors(capsys):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pettingzoo.test import parallel_api_test, parallel_seed_test
-    parallel_api_test(smart_grid.parallel_env(), num_cycles=30)
-    parallel_seed_test(smart_grid.parallel_env)
-    assert "Passed Parallel API test" in capsys.readouterr().out
+def test_errors():
     with pytest.raises(ValueError, match="step_hours must divide 24, got 5"):
         SmartGridVectorEnv(1, step_hours=5.0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'num_producer'"):

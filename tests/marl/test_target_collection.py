@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from marl._harness import compare_with_reference
+from env_harness import check_marl_against_reference
 from nextrl import _core
 from nextrl.marl import TargetCollectionVectorEnv
 from reference.marl_grids import MOVES, TargetCollectionRef
@@ -23,7 +23,7 @@ CONFIGS = [
 @pytest.mark.parametrize("config", CONFIGS)
 def test_matches_reference(config, rng):
     env = TargetCollectionVectorEnv(6, **config)
-    episodes = compare_with_reference(env, lambda: TargetCollectionRef(**config), seed=4, steps=150, rng=rng)
+    episodes = check_marl_against_reference(env, lambda: TargetCollectionRef(**config), seed=4, steps=150, rng=rng)
     assert episodes >= 6
 
 
