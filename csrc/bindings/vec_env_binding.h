@@ -2,7 +2,8 @@
 // The class takes (num_envs, config, autoreset_mode) and exposes reset / step and zero-copy NumPy views of
 // the driver's buffers (they stay valid while the object lives; every call rewrites them in place).
 // Tabular envs (those with StateId / Transitions) also get state_ids() and transition_table(config).
-// Only the bindings include this header.
+// BindDriver is the part shared with the multi-agent binding (bindings/marl_env_binding.h), as DriverCore
+// is the part shared by the drivers. Only the bindings include this header.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/check.h"
@@ -23,10 +25,6 @@ namespace py = pybind11;
 template <typename T>
 py::array BufferView(py::handle owner, T* data, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, data, owner);
-}
-
-inline py::array BoolView(py::handle owner, uint8_t* data, py::ssize_t n) {
-  return py::array(py::dtype("bool"), std::vector<py::ssize_t>{n}, std::vector<py::ssize_t>{1}, data, owner);
 }
 
 // A C-contiguous bool view of a uint8 (0 / 1) buffer of any shape.
@@ -59,42 +57,39 @@ inline uint64_t SeedArg(const char* fn, py::handle seed) {
   return value.cast<uint64_t>();
 }
 
-// get_state() -> [num_envs, state_bytes] uint8 and set_state(states), shared by VecEnv and VecMarlEnv
-// (csrc/envs/env_state.h): rows copy, tile and restore (a row of env i restores env j).
-template <class V>
-void BindState(py::class_<V>& cls) {
-  cls.def_property_readonly("state_bytes", &V::state_bytes);
-  cls.def("get_state", [](const V& v) {
-    py::array_t<uint8_t> out({static_cast<py::ssize_t>(v.num_envs()), static_cast<py::ssize_t>(v.state_bytes())});
-    uint8_t* o = out.mutable_data();
-    py::gil_scoped_release release;
-    v.GetState(o);
-    return out;
+// A read-only property `name`: a zero-copy view of (v.*get)() with shape(v), kept alive by the object; a
+// uint8_t buffer of 0 / 1 flags is viewed as bool.
+template <class V, class Get, class Shape>
+void DefView(py::class_<V>& cls, const char* name, Get get, Shape shape) {
+  cls.def_property_readonly(name, [get, shape](py::object self) {
+    V& v = self.cast<V&>();
+    auto* data = (v.*get)();
+    using T = std::remove_pointer_t<decltype(data)>;
+    const std::vector<py::ssize_t> s = shape(v);
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      return BoolView(self, data, s);
+    } else {
+      return BufferView<T>(self, data, s);
+    }
   });
-  cls.def(
-      "set_state",
-      [](V& v, py::array states) {
-        NEXTRL_CHECK(py::isinstance<py::array_t<uint8_t>>(states), TypeMismatch,
-                     "set_state: states must have dtype uint8 (from get_state()), got ",
-                     std::string(py::str(states.dtype())));
-        NEXTRL_CHECK(states.flags() & py::array::c_style, TypeMismatch, "set_state: states must be C-contiguous");
-        NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) == v.num_envs() && states.shape(1) == v.state_bytes(),
-                     std::invalid_argument, "set_state: states must have shape (", v.num_envs(), ", ", v.state_bytes(),
-                     "), got ", ShapeStr(states));
-        const uint8_t* in = static_cast<const uint8_t*>(states.data());
-        py::gil_scoped_release release;
-        v.SetState(in);
-      },
-      py::arg("states"));
 }
 
-// The constructor (num_envs, config, autoreset_mode) and reset(seed, mask) shared by VecEnv and
-// VecMarlEnv bindings: both drivers take Reset(has_seed, seed, mask[num_envs] or nullptr).
-template <class V, class Config>
-void BindInitAndReset(py::class_<V>& cls, const char* driver) {
-  const std::string name = driver;
-  cls.def(py::init([name](int64_t num_envs, const Config& config, int mode) {
-            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument, name,
+// What a driver over DriverCore (VecEnv, VecMarlEnv) exposes alike. lead(v) is the leading shape of the
+// per-agent buffers ([num_envs] or [num_envs, num_agents]): actions have shape lead + [action_size], or lead
+// alone when action_size is 1.
+//   __init__(num_envs, config, autoreset_mode), reset(seed, mask), step(actions) -> finished episodes,
+//   get_state() -> [num_envs, state_bytes] uint8, set_state(states) (rows copy, tile and restore: a row of
+//   env i restores env j), num_envs, num_done, action_size, config, info_names, and the views infos,
+//   final_infos, rewards, terminations, truncations, episode_done, needs_reset, episode_return (lead),
+//   episode_length ([num_envs]).
+template <class V, class Lead>
+py::class_<V> BindDriver(py::module_& m, const char* name, const char* driver, Lead lead) {
+  using Config = typename V::Config;
+  using Action = typename V::Action;
+  const std::string driver_name = driver;
+  py::class_<V> cls(m, name);
+  cls.def(py::init([driver_name](int64_t num_envs, const Config& config, int mode) {
+            NEXTRL_CHECK(mode >= 0 && mode <= 2, std::invalid_argument, driver_name,
                          ": autoreset_mode must be 0 (next step), 1 (same step) or 2 (disabled), got ", mode);
             return new V(num_envs, config, static_cast<Autoreset>(mode));
           }),
@@ -119,92 +114,80 @@ void BindInitAndReset(py::class_<V>& cls, const char* driver) {
         v.Reset(has_seed, s, m.empty() ? nullptr : m.data());
       },
       py::arg("seed") = py::none(), py::arg("mask") = py::none());
-}
-
-template <class Env>
-py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
-  using V = VecEnv<Env>;
-  using Obs = typename Env::Obs;
-  using Action = typename Env::Action;
-  py::class_<V> cls(m, name);
-  BindInitAndReset<V, typename Env::Config>(cls, "VecEnv");
-  BindState(cls);
   cls.def(
       "step",
-      [](V& v, py::array actions) {
+      [lead](V& v, py::array actions) {
         NEXTRL_CHECK(py::isinstance<py::array_t<Action>>(actions), TypeMismatch, "step: actions must have dtype ",
                      std::string(py::str(py::dtype::of<Action>())), ", got ", std::string(py::str(actions.dtype())));
         NEXTRL_CHECK(actions.flags() & py::array::c_style, TypeMismatch, "step: actions must be C-contiguous");
-        const bool flat = actions.ndim() == 1 && v.action_size() == 1 && actions.shape(0) == v.num_envs();
-        const bool full =
-            actions.ndim() == 2 && actions.shape(0) == v.num_envs() && actions.shape(1) == v.action_size();
-        NEXTRL_CHECK(flat || full, std::invalid_argument, "step: actions must have shape (", v.num_envs(),
-                     v.action_size() == 1 ? std::string(",)") : StrCat(", ", v.action_size(), ")"), ", got ",
-                     std::string(py::str(py::tuple(
-                         py::cast(std::vector<py::ssize_t>(actions.shape(), actions.shape() + actions.ndim()))))));
+        std::vector<py::ssize_t> want = lead(v);
+        const std::vector<py::ssize_t> got(actions.shape(), actions.shape() + actions.ndim());
+        const bool flat = v.action_size() == 1 && got == want;
+        want.push_back(v.action_size());
+        NEXTRL_CHECK(flat || got == want, std::invalid_argument, "step: actions must have shape ",
+                     std::string(py::str(py::tuple(py::cast(v.action_size() == 1 ? lead(v) : want)))), ", got ",
+                     ShapeStr(actions));
         const Action* a = static_cast<const Action*>(actions.data());
         py::gil_scoped_release release;
         return v.Step(a);
       },
       py::arg("actions"), "Steps every env; returns the number of envs that finished an episode.");
-  cls.def_property_readonly("num_done", &V::num_done);
+  cls.def_property_readonly("state_bytes", &V::state_bytes);
+  cls.def("get_state", [](const V& v) {
+    py::array_t<uint8_t> out({static_cast<py::ssize_t>(v.num_envs()), static_cast<py::ssize_t>(v.state_bytes())});
+    uint8_t* o = out.mutable_data();
+    py::gil_scoped_release release;
+    v.GetState(o);
+    return out;
+  });
+  cls.def(
+      "set_state",
+      [](V& v, py::array states) {
+        NEXTRL_CHECK(py::isinstance<py::array_t<uint8_t>>(states), TypeMismatch,
+                     "set_state: states must have dtype uint8 (from get_state()), got ",
+                     std::string(py::str(states.dtype())));
+        NEXTRL_CHECK(states.flags() & py::array::c_style, TypeMismatch, "set_state: states must be C-contiguous");
+        NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) == v.num_envs() && states.shape(1) == v.state_bytes(),
+                     std::invalid_argument, "set_state: states must have shape (", v.num_envs(), ", ", v.state_bytes(),
+                     "), got ", ShapeStr(states));
+        const uint8_t* in = static_cast<const uint8_t*>(states.data());
+        py::gil_scoped_release release;
+        v.SetState(in);
+      },
+      py::arg("states"));
   cls.def_property_readonly("num_envs", &V::num_envs);
-  cls.def_property_readonly("obs_shape", [](const V& v) { return v.obs_shape(); });
+  cls.def_property_readonly("num_done", &V::num_done);
   cls.def_property_readonly("action_size", &V::action_size);
   cls.def_property_readonly("config", [](const V& v) { return v.config(); });
   cls.def_property_readonly_static("info_names", [](py::object) {
-    return std::vector<std::string>(Env::kInfoNames.begin(), Env::kInfoNames.end());
+    return std::vector<std::string>(V::EnvType::kInfoNames.begin(), V::EnvType::kInfoNames.end());
   });
+  auto infos = [](const V& v) { return std::vector<py::ssize_t>{v.num_envs(), V::kNumInfo}; };
+  auto per_env = [](const V& v) { return std::vector<py::ssize_t>{v.num_envs()}; };
+  DefView(cls, "infos", &V::infos, infos);
+  DefView(cls, "final_infos", &V::final_infos, infos);
+  DefView(cls, "rewards", &V::rewards, lead);
+  DefView(cls, "terminations", &V::terminations, lead);
+  DefView(cls, "truncations", &V::truncations, lead);
+  DefView(cls, "episode_return", &V::episode_return, lead);
+  DefView(cls, "episode_done", &V::episode_done, per_env);
+  DefView(cls, "needs_reset", &V::needs_reset, per_env);
+  DefView(cls, "episode_length", &V::episode_length, per_env);
+  return cls;
+}
+
+template <class Env>
+py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
+  using V = VecEnv<Env>;
+  auto cls = BindDriver<V>(m, name, "VecEnv", [](const V& v) { return std::vector<py::ssize_t>{v.num_envs()}; });
+  cls.def_property_readonly("obs_shape", [](const V& v) { return v.obs_shape(); });
   auto obs_shape = [](const V& v) {
     std::vector<py::ssize_t> s{v.num_envs()};
     for (int64_t d : v.obs_shape()) s.push_back(d);
     return s;
   };
-  const py::ssize_t kInfo = V::kNumInfo;
-  cls.def_property_readonly("obs", [obs_shape](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<Obs>(self, v.obs(), obs_shape(v));
-  });
-  cls.def_property_readonly("final_obs", [obs_shape](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<Obs>(self, v.final_obs(), obs_shape(v));
-  });
-  cls.def_property_readonly("infos", [kInfo](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<double>(self, v.infos(), {v.num_envs(), kInfo});
-  });
-  cls.def_property_readonly("final_infos", [kInfo](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<double>(self, v.final_infos(), {v.num_envs(), kInfo});
-  });
-  cls.def_property_readonly("rewards", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<float>(self, v.rewards(), {v.num_envs()});
-  });
-  cls.def_property_readonly("terminations", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BoolView(self, v.terminations(), v.num_envs());
-  });
-  cls.def_property_readonly("truncations", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BoolView(self, v.truncations(), v.num_envs());
-  });
-  cls.def_property_readonly("episode_done", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BoolView(self, v.episode_done(), v.num_envs());
-  });
-  cls.def_property_readonly("needs_reset", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BoolView(self, v.needs_reset(), v.num_envs());
-  });
-  cls.def_property_readonly("episode_return", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<double>(self, v.episode_return(), {v.num_envs()});
-  });
-  cls.def_property_readonly("episode_length", [](py::object self) {
-    V& v = self.cast<V&>();
-    return BufferView<int64_t>(self, v.episode_length(), {v.num_envs()});
-  });
+  DefView(cls, "obs", &V::obs, obs_shape);
+  DefView(cls, "final_obs", &V::final_obs, obs_shape);
   if constexpr (TabularEnv<Env>) {
     cls.def("state_ids", [](const V& v) {
       py::array_t<int64_t> out(v.num_envs());

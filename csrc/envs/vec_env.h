@@ -77,11 +77,10 @@
 #include "common/parallel.h"
 #include "common/rng.h"
 #include "common/simd_math.h"
+#include "envs/driver_core.h"
 #include "envs/env_state.h"
 
 namespace nextrl::envs {
-
-enum class Autoreset : int { kNextStep = 0, kSameStep = 1, kDisabled = 2 };
 
 // The padding is a named member that every constructor zeroes (StepOut{} and StepOut{r, t}), so a
 // StepOut has no indeterminate bytes (valgrind reported the implicit padding read as a word below);
@@ -107,8 +106,6 @@ struct Transition {
   bool terminal;
 };
 
-// Envs per thread below which stepping stays on one thread (a step costs ~10-100 ns).
-inline constexpr int64_t kMinParallelEnvs = 2048;
 // True when every a[i], i < count, is in [0, n): one pass that vectorizes (AVX2 clone), for the optional
 // Env::AllActionsValid of envs whose CheckAction accepts exactly the actions in [0, n).
 template <class T>
@@ -136,29 +133,27 @@ struct Stepwise : Env {
 };
 
 template <class Env>
-class VecEnv {
- public:
-  using Config = typename Env::Config;
-  using Obs = typename Env::Obs;
-  using Action = typename Env::Action;
-  static constexpr int64_t kNumInfo = static_cast<int64_t>(Env::kInfoNames.size());
+class VecEnv : public DriverCore<VecEnv<Env>, Env> {
+  using Base = DriverCore<VecEnv<Env>, Env>;
+  friend Base;
+  using Base::config_, Base::mode_, Base::num_envs_, Base::envs_, Base::rngs_, Base::needs_reset_, Base::episode_done_,
+      Base::num_done_;
 
-  VecEnv(int64_t num_envs, const Config& config, Autoreset mode) : config_(config), mode_(mode) {
-    NEXTRL_CHECK(num_envs >= 1, std::invalid_argument, "VecEnv: num_envs must be >= 1, got ", num_envs);
-    Env::Validate(config_);
-    if constexpr (requires { Env::Prepare(config_); }) Env::Prepare(config_);
-    num_envs_ = num_envs;
+ public:
+  using Base::kNumInfo;
+  using typename Base::Action, typename Base::Config, typename Base::Obs;
+
+  VecEnv(int64_t num_envs, const Config& config, Autoreset mode)
+      : Base("VecEnv", num_envs, config, mode, [](const Config& c) {
+          // obs and final obs, infos and final infos, and the engine's counters
+          int64_t obs_size = 1;
+          for (int64_t d : Env::ObsShape(c)) obs_size *= d;
+          return 2.0 * sizeof(Obs) * static_cast<double>(obs_size) + 16.0 * kNumInfo + 62.0;
+        }) {
     obs_shape_ = Env::ObsShape(config_);
     obs_size_ = 1;
     for (int64_t d : obs_shape_) obs_size_ *= d;
     action_size_ = Env::ActionSize(config_);
-    // Per env: the env, its Rng, obs and final obs, infos and final infos, and the engine's counters.
-    const double per_env =
-        static_cast<double>(sizeof(Env) + sizeof(Rng)) + 2.0 * sizeof(Obs) * obs_size_ + 16.0 * kNumInfo + 64.0;
-    CheckAllocation("VecEnv", StrCat(num_envs, " envs").c_str(), per_env * static_cast<double>(num_envs));
-    envs_.reserve(static_cast<size_t>(num_envs));
-    for (int64_t i = 0; i < num_envs; ++i) envs_.emplace_back(config_);
-    rngs_.resize(static_cast<size_t>(num_envs));
     const size_t n = static_cast<size_t>(num_envs);
     obs_.assign(n * static_cast<size_t>(obs_size_), Obs{});
     final_obs_.assign(n * static_cast<size_t>(obs_size_), Obs{});
@@ -167,8 +162,6 @@ class VecEnv {
     rewards_.assign(n, 0.0f);
     terminations_.assign(n, 0);
     truncations_.assign(n, 0);
-    needs_reset_.assign(n, 1);
-    episode_done_.assign(n, 0);
     episode_return_.assign(n, 0.0);
     episode_length_.assign(n, 0);
     running_return_.assign(n, 0.0);
@@ -179,23 +172,6 @@ class VecEnv {
       limit_[i] = max_steps > 0 ? max_steps : INT64_MAX;
     }
     block_done_.assign(static_cast<size_t>((num_envs + kStepBlock - 1) / kStepBlock), 0);
-  }
-  VecEnv(const VecEnv&) = delete;
-  VecEnv& operator=(const VecEnv&) = delete;
-
-  // Resets the envs where mask[i] != 0 (all when mask is null). With has_seed, env i is reseeded
-  // with seed + i first; otherwise its stream continues.
-  void Reset(bool has_seed, uint64_t seed, const uint8_t* mask) {
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      if (mask != nullptr && mask[i] == 0) return;
-      if (has_seed) rngs_[i] = Rng(seed + static_cast<uint64_t>(i), 0);
-      ResetOne(i);
-      episode_done_[i] = 0;
-    });
-    int64_t done = 0;
-    if (mask != nullptr)
-      for (int64_t i = 0; i < num_envs_; ++i) done += episode_done_[i];
-    num_done_ = done;
   }
 
   // actions: [num_envs, action_size]. Validates every action before any env moves. Returns the number of
@@ -218,15 +194,9 @@ class VecEnv {
     return done;
   }
 
-  int64_t num_envs() const { return num_envs_; }
   int64_t obs_size() const { return obs_size_; }
   int64_t action_size() const { return action_size_; }
   const std::vector<int64_t>& obs_shape() const { return obs_shape_; }
-  const Config& config() const { return config_; }
-  Autoreset mode() const { return mode_; }
-  Env& env(int64_t i) { return envs_[static_cast<size_t>(i)]; }
-  const Env& env(int64_t i) const { return envs_[static_cast<size_t>(i)]; }
-  Rng& rng(int64_t i) { return rngs_[static_cast<size_t>(i)]; }
 
   // Buffers, rewritten by every call: [num_envs, ...] row-major.
   Obs* obs() { return obs_.data(); }
@@ -236,65 +206,16 @@ class VecEnv {
   float* rewards() { return rewards_.data(); }
   uint8_t* terminations() { return terminations_.data(); }
   uint8_t* truncations() { return truncations_.data(); }
-  // episode_done[i] = 1 when env i finished an episode in the last call; its return and length follow
-  // (entries of the other envs are unspecified: the running return and length outside SAME_STEP mode,
-  // where a finished env stays unreset until the next call, so the running values are the episode's).
-  uint8_t* episode_done() { return episode_done_.data(); }
+  // When episode_done[i] (DriverCore) is set, env i's finished episode's return and length (entries of the
+  // other envs are unspecified: the running return and length outside SAME_STEP mode, where a finished env
+  // stays unreset until the next call, so the running values are the episode's).
   double* episode_return() { return mode_ == Autoreset::kSameStep ? episode_return_.data() : running_return_.data(); }
   int64_t* episode_length() { return mode_ == Autoreset::kSameStep ? episode_length_.data() : running_length_.data(); }
-  uint8_t* needs_reset() { return needs_reset_.data(); }
-  // Number of envs with episode_done set (by the last Step or Reset).
-  int64_t num_done() const { return num_done_; }
 
-  // Batched state (envs/env_state.h): row i = env i's VisitState fields, its Rng, the engine's counters
+  // Batched state: DriverCore's state_bytes / GetState / SetState. VecEnv's part of a row: its counters
   // (needs_reset, last reward and flags, running and finished episode return / length, time limit) and its
-  // observation and info rows. SetState restores all of it, so env i continues bit for bit; final_obs /
-  // final_infos (outputs of the step that finished an episode) are not part of it.
-  int64_t state_bytes() const {
-    StateSizer f;
-    Counters c;
-    VisitRow(f, const_cast<Env&>(envs_[0]), const_cast<Rng&>(rngs_[0]), c, nullptr, nullptr);
-    return static_cast<int64_t>(f.bytes);
-  }
-  // out: [num_envs, state_bytes()].
-  void GetState(uint8_t* out) const {
-    const int64_t bytes = state_bytes();
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      StateWriter f{out + i * bytes};
-      Counters c = CountersOf(i);
-      VisitRow(f, const_cast<Env&>(envs_[i]), const_cast<Rng&>(rngs_[i]), c,
-               const_cast<Obs*>(obs_.data()) + i * obs_size_, const_cast<double*>(infos_.data()) + i * kNumInfo);
-    });
-  }
-  // in: [num_envs, state_bytes()]. Every row is checked before any env changes: throws
-  // std::invalid_argument naming the first bad row (nothing restored then).
-  void SetState(const uint8_t* in) {
-    const int64_t bytes = state_bytes();
-    for (int64_t i = 0; i < num_envs_; ++i) {
-      Env env = envs_[i];
-      Rng rng;
-      Counters c;
-      std::vector<Obs> obs(static_cast<size_t>(obs_size_));
-      std::vector<double> info(static_cast<size_t>(kNumInfo) + 1);
-      StateReader f{in + i * bytes};
-      VisitRow(f, env, rng, c, obs.data(), info.data());
-      const char* err = f.error;
-      if (err == nullptr) err = CheckEnvState(env);
-      if (err == nullptr) err = rng.CheckState();
-      if (err == nullptr) err = c.Check(mode_);
-      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "set_state: states[", i,
-                   "] must be a row of get_state() of an env of this type and config, got one that ", err);
-    }
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      StateReader f{in + i * bytes};
-      Counters c;
-      VisitRow(f, envs_[i], rngs_[i], c, obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo);
-      SetCounters(i, c);
-    });
-    int64_t done = 0;
-    for (int64_t i = 0; i < num_envs_; ++i) done += episode_done_[i];
-    num_done_ = done;
-  }
+  // observation and info rows; final_obs / final_infos (outputs of the step that finished an episode) are
+  // not part of it.
 
  private:
   void ResetOne(int64_t i) {
@@ -317,19 +238,9 @@ class VecEnv {
     } else {
       for (int64_t i = 0; i < num_envs_; ++i) ok &= Env::CheckAction(config_, actions + i * action_size_) == nullptr;
     }
-    if (mode_ == Autoreset::kDisabled) {
-      uint8_t finished = 0;
-      for (int64_t i = 0; i < num_envs_; ++i) finished |= needs_reset_[i];
-      ok &= finished == 0;
-    }
-    if (ok) return;
+    if (ok && !this->AnyBlocked()) return;
     for (int64_t i = 0; i < num_envs_; ++i) {
-      if (needs_reset_[i]) {
-        NEXTRL_CHECK(mode_ != Autoreset::kDisabled, std::invalid_argument, "step: env ", i,
-                     " has finished its episode and autoreset is disabled; reset it first with "
-                     "reset(options={\"reset_mask\": mask})");
-        if (mode_ == Autoreset::kNextStep) continue;  // its action is ignored
-      }
+      if (this->ActionsIgnored(i)) continue;
       const char* err = Env::CheckAction(config_, actions + i * action_size_);
       NEXTRL_CHECK(err == nullptr, std::invalid_argument, "step: actions[", i, "] ", err);
     }
@@ -459,7 +370,7 @@ class VecEnv {
       f(needs_reset), f(terminated), f(truncated), f(episode_done), f(reward);
       f(running_return), f(episode_return), f(running_length), f(episode_length), f(limit);
     }
-    const char* Check(Autoreset) const {
+    const char* Check() const {
       if (running_length < 0 || episode_length < 0) return "has a negative episode length";
       if (limit < 1) return "has a time limit below 1";
       return nullptr;
@@ -476,31 +387,36 @@ class VecEnv {
     episode_return_[i] = c.episode_return, running_length_[i] = c.running_length;
     episode_length_[i] = c.episode_length, limit_[i] = c.limit;
   }
-  // One state row: obs / info may be null (sizing only).
+  Counters NewCounters() const { return Counters{}; }
+  // One env's buffer rows (null: sizing only).
+  struct Rows {
+    Obs* obs = nullptr;
+    double* info = nullptr;
+  };
+  Rows RowsOf(int64_t i) { return Rows{obs_.data() + i * obs_size_, infos_.data() + i * kNumInfo}; }
+  struct Scratch {
+    std::vector<Obs> obs;
+    std::vector<double> info;
+    explicit Scratch(const VecEnv& v)
+        : obs(static_cast<size_t>(v.obs_size_)), info(static_cast<size_t>(kNumInfo) + 1) {}
+    Rows rows() { return Rows{obs.data(), info.data()}; }
+  };
   template <class F>
-  void VisitRow(F& f, Env& env, Rng& rng, Counters& c, Obs* obs, double* info) const {
-    env.VisitState(f);
-    rng.VisitState(f);
-    c.VisitState(f);
-    f(obs, obs_size_);
-    f(info, kNumInfo);
+  void VisitRows(F& f, Rows r) const {
+    f(r.obs, obs_size_);
+    f(r.info, kNumInfo);
   }
 
-  Config config_;
-  Autoreset mode_;
-  int64_t num_envs_ = 0, obs_size_ = 0, action_size_ = 0;
+  int64_t obs_size_ = 0, action_size_ = 0;
   std::vector<int64_t> obs_shape_;
-  std::vector<Env> envs_;
-  std::vector<Rng> rngs_;
   std::vector<Obs> obs_, final_obs_;
   std::vector<double> infos_, final_infos_;
   std::vector<float> rewards_;
-  std::vector<uint8_t> terminations_, truncations_, needs_reset_, episode_done_;
+  std::vector<uint8_t> terminations_, truncations_;
   std::vector<double> episode_return_, running_return_;
   std::vector<int64_t> episode_length_, running_length_;
   std::vector<int64_t> limit_;       // MaxSteps() of the current episode (INT64_MAX: none)
   std::vector<int64_t> block_done_;  // episodes finished per block in the last Step
-  int64_t num_done_ = 0;
 };
 
 }  // namespace nextrl::envs

@@ -1,7 +1,8 @@
 // VecMarlEnv<Env>: N copies of one multi-agent environment stepped in one call, writing into
 // preallocated buffers shaped [num_envs, num_agents, ...]. The multi-agent twin of envs::VecEnv<Env>
-// (csrc/envs/vec_env.h): same autoreset modes, same per-env Philox stream Rng(seed + i, 0), same
-// validation of every action before anything moves, same ParallelFor over envs.
+// (csrc/envs/vec_env.h) on the same envs::DriverCore (csrc/envs/driver_core.h): same construction checks,
+// autoreset modes, per-env Philox stream Rng(seed + i, 0), resets, batched state framing and validation
+// of every action before anything moves.
 //
 // A multi-agent Env is a plain struct:
 //   struct Config { ... };
@@ -48,8 +49,8 @@
 #include "common/memory.h"
 #include "common/parallel.h"
 #include "common/rng.h"
+#include "envs/driver_core.h"
 #include "envs/env_state.h"
-#include "envs/vec_env.h"
 
 namespace nextrl::marl {
 
@@ -81,26 +82,24 @@ inline void AllowAll(uint8_t* mask, int64_t n) {
 }
 
 template <class Env>
-class VecMarlEnv {
- public:
-  using Config = typename Env::Config;
-  using Obs = typename Env::Obs;
-  using Action = typename Env::Action;
-  using Slot = MarlSlot<Obs>;
-  static constexpr int64_t kNumInfo = static_cast<int64_t>(Env::kInfoNames.size());
+class VecMarlEnv : public envs::DriverCore<VecMarlEnv<Env>, Env> {
+  using Base = envs::DriverCore<VecMarlEnv<Env>, Env>;
+  friend Base;
+  using Base::config_, Base::mode_, Base::num_envs_, Base::envs_, Base::rngs_, Base::needs_reset_, Base::episode_done_,
+      Base::num_done_;
 
-  VecMarlEnv(int64_t num_envs, const Config& config, Autoreset mode) : config_(config), mode_(mode) {
-    NEXTRL_CHECK(num_envs >= 1, std::invalid_argument, "VecMarlEnv: num_envs must be >= 1, got ", num_envs);
-    Env::Validate(config_);
-    {
-      int64_t agents = 0, obs = 0;
-      for (const AgentGroup& g : Env::Groups(config_)) agents += g.count, obs = std::max(obs, g.obs_size);
-      const double per_env = static_cast<double>(sizeof(Env) + sizeof(Rng)) +
-                             static_cast<double>(agents) * (2.0 * sizeof(Obs) * obs + 40.0 + Env::NumActions(config_)) +
-                             8.0 * Env::StateSize(config_) + 16.0 * kNumInfo + 32.0;
-      CheckAllocation("VecMarlEnv", StrCat(num_envs, " envs").c_str(), per_env * static_cast<double>(num_envs));
-    }
-    num_envs_ = num_envs;
+ public:
+  using Base::kNumInfo;
+  using typename Base::Action, typename Base::Config, typename Base::Obs;
+  using Slot = MarlSlot<Obs>;
+
+  VecMarlEnv(int64_t num_envs, const Config& config, Autoreset mode)
+      : Base("VecMarlEnv", num_envs, config, mode, [](const Config& c) {
+          int64_t agents = 0, obs = 0;
+          for (const AgentGroup& g : Env::Groups(c)) agents += g.count, obs = std::max(obs, g.obs_size);
+          return static_cast<double>(agents) * (2.0 * sizeof(Obs) * obs + 40.0 + Env::NumActions(c)) +
+                 8.0 * Env::StateSize(c) + 16.0 * kNumInfo + 30.0;
+        }) {
     groups_ = Env::Groups(config_);
     for (const AgentGroup& g : groups_) {
       for (int64_t k = 0; k < g.count; ++k) {
@@ -112,9 +111,6 @@ class VecMarlEnv {
     state_size_ = Env::StateSize(config_);
     action_size_ = Env::ActionSize(config_);
     num_actions_ = Env::NumActions(config_);
-    envs_.reserve(static_cast<size_t>(num_envs));
-    for (int64_t i = 0; i < num_envs; ++i) envs_.emplace_back(config_);
-    rngs_.resize(static_cast<size_t>(num_envs));
     const size_t n = static_cast<size_t>(num_envs), na = n * static_cast<size_t>(num_agents_);
     obs_.assign(na * static_cast<size_t>(obs_size_), Obs{});
     final_obs_.assign(obs_.size(), Obs{});
@@ -128,35 +124,17 @@ class VecMarlEnv {
     truncations_.assign(na, 0);
     active_.assign(na, 0);
     active_scratch_.assign(na, 0);
-    needs_reset_.assign(n, 1);
-    episode_done_.assign(n, 0);
     episode_return_.assign(na, 0.0);
     running_return_.assign(na, 0.0);
     episode_length_.assign(n, 0);
     running_length_.assign(n, 0);
   }
-  VecMarlEnv(const VecMarlEnv&) = delete;
-  VecMarlEnv& operator=(const VecMarlEnv&) = delete;
-
-  // Resets the envs where mask[i] != 0 (all when mask is null); with has_seed, env i gets Rng(seed + i, 0).
-  void Reset(bool has_seed, uint64_t seed, const uint8_t* mask) {
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      if (mask != nullptr && mask[i] == 0) return;
-      if (has_seed) rngs_[i] = Rng(seed + static_cast<uint64_t>(i), 0);
-      ResetOne(i);
-      episode_done_[i] = 0;
-    });
-  }
 
   // actions: [num_envs, num_agents, action_size]. Validates every used action before any env moves.
-  void Step(const Action* actions) {
+  // Returns the number of envs that finished an episode in this call (those with episode_done set).
+  int64_t Step(const Action* actions) {
     for (int64_t i = 0; i < num_envs_; ++i) {
-      if (needs_reset_[i]) {
-        NEXTRL_CHECK(mode_ != Autoreset::kDisabled, std::invalid_argument, "step: env ", i,
-                     " has finished its episode and autoreset is disabled; reset it first with "
-                     "reset(options={\"reset_mask\": mask})");
-        if (mode_ == Autoreset::kNextStep) continue;  // its actions are ignored
-      }
+      if (this->ActionsIgnored(i)) continue;
       for (int64_t a = 0; a < num_agents_; ++a) {
         if (!active_[i * num_agents_ + a]) continue;
         const char* err = Env::CheckAction(config_, a, actions + (i * num_agents_ + a) * action_size_);
@@ -165,9 +143,10 @@ class VecMarlEnv {
       }
     }
     ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) { StepOne(i, actions + i * num_agents_ * action_size_); });
+    this->CountDone();
+    return num_done_;
   }
 
-  int64_t num_envs() const { return num_envs_; }
   int64_t num_agents() const { return num_agents_; }
   int64_t obs_size() const { return obs_size_; }
   int64_t state_size() const { return state_size_; }
@@ -175,10 +154,6 @@ class VecMarlEnv {
   int64_t num_actions() const { return num_actions_; }
   const std::vector<AgentGroup>& groups() const { return groups_; }
   const std::vector<std::string>& agent_names() const { return agent_names_; }
-  const Config& config() const { return config_; }
-  Autoreset mode() const { return mode_; }
-  Env& env(int64_t i) { return envs_[static_cast<size_t>(i)]; }
-  Rng& rng(int64_t i) { return rngs_[static_cast<size_t>(i)]; }
 
   // Buffers, rewritten by every call, row-major.
   Obs* obs() { return obs_.data(); }                    // [N, A, obs_size]
@@ -192,58 +167,13 @@ class VecMarlEnv {
   uint8_t* terminations() { return terminations_.data(); }
   uint8_t* truncations() { return truncations_.data(); }
   uint8_t* active() { return active_.data(); }          // [N, A]: in the episode after this call
-  uint8_t* needs_reset() { return needs_reset_.data(); }  // [N]
-  // episode_done[i] = 1 when env i ended an episode in the last call; per-agent returns and length follow.
-  uint8_t* episode_done() { return episode_done_.data(); }
+  // When episode_done[i] (DriverCore) is set, env i's finished episode's per-agent returns and length.
   double* episode_return() { return episode_return_.data(); }  // [N, A]
   int64_t* episode_length() { return episode_length_.data(); }  // [N]
 
-  // Batched state (envs/env_state.h), as VecEnv's: row i = env i's VisitState fields, its Rng, the
-  // driver's counters (needs_reset, episode_done, running and finished length; per agent active, last
-  // reward and flags, running and finished return) and its observation, state, action-mask and info rows.
-  int64_t state_bytes() const {
-    envs::StateSizer f;
-    Counters c(num_agents_);
-    VisitRow(f, const_cast<Env&>(envs_[0]), const_cast<Rng&>(rngs_[0]), c, Rows{});
-    return static_cast<int64_t>(f.bytes);
-  }
-  void GetState(uint8_t* out) const {
-    const int64_t bytes = state_bytes();
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      envs::StateWriter f{out + i * bytes};
-      Counters c = CountersOf(i);
-      auto& self = const_cast<VecMarlEnv&>(*this);
-      VisitRow(f, self.envs_[i], self.rngs_[i], c, self.RowsOf(i));
-    });
-  }
-  // Every row is checked before any env changes (std::invalid_argument naming the first bad row).
-  void SetState(const uint8_t* in) {
-    const int64_t bytes = state_bytes();
-    const int64_t A = num_agents_;
-    std::vector<Obs> obs(static_cast<size_t>(A * obs_size_));
-    std::vector<float> state(static_cast<size_t>(state_size_) + 1);
-    std::vector<uint8_t> masks(static_cast<size_t>(A * num_actions_) + 1);
-    std::vector<double> info(static_cast<size_t>(kNumInfo) + 1);
-    for (int64_t i = 0; i < num_envs_; ++i) {
-      Env env = envs_[i];
-      Rng rng;
-      Counters c(A);
-      envs::StateReader f{in + i * bytes};
-      VisitRow(f, env, rng, c, Rows{obs.data(), state.data(), masks.data(), info.data()});
-      const char* err = f.error;
-      if (err == nullptr) err = envs::CheckEnvState(env);
-      if (err == nullptr) err = rng.CheckState();
-      if (err == nullptr && (c.running_length < 0 || c.episode_length < 0)) err = "has a negative episode length";
-      NEXTRL_CHECK(err == nullptr, std::invalid_argument, "set_state: states[", i,
-                   "] must be a row of get_state() of an env of this type and config, got one that ", err);
-    }
-    ParallelFor(num_envs_, kMinParallelEnvs, [&](int64_t i) {
-      envs::StateReader f{in + i * bytes};
-      Counters c(A);
-      VisitRow(f, envs_[i], rngs_[i], c, RowsOf(i));
-      SetCounters(i, c);
-    });
-  }
+  // Batched state: DriverCore's state_bytes / GetState / SetState. VecMarlEnv's part of a row: its counters
+  // (needs_reset, episode_done, running and finished length; per agent active, last reward and flags,
+  // running and finished return) and its observation, state, action-mask and info rows.
 
  private:
   Slot SlotOf(int64_t i, const uint8_t* active) {
@@ -333,6 +263,9 @@ class VecMarlEnv {
           reward(static_cast<size_t>(A)),
           running_return(static_cast<size_t>(A)),
           episode_return(static_cast<size_t>(A)) {}
+    const char* Check() const {
+      return running_length < 0 || episode_length < 0 ? "has a negative episode length" : nullptr;
+    }
     template <class F>
     void VisitState(F& f) {
       f(needs_reset), f(episode_done), f(running_length), f(episode_length);
@@ -341,6 +274,7 @@ class VecMarlEnv {
       f(reward), f(running_return), f(episode_return);
     }
   };
+  Counters NewCounters() const { return Counters(num_agents_); }
   Counters CountersOf(int64_t i) const {
     const int64_t A = num_agents_;
     Counters c(A);
@@ -375,11 +309,20 @@ class VecMarlEnv {
     return Rows{obs_.data() + i * A * obs_size_, state_.data() + i * state_size_, masks_.data() + i * A * num_actions_,
                 infos_.data() + i * kNumInfo};
   }
+  struct Scratch {
+    std::vector<Obs> obs;
+    std::vector<float> state;
+    std::vector<uint8_t> masks;
+    std::vector<double> info;
+    explicit Scratch(const VecMarlEnv& v)
+        : obs(static_cast<size_t>(v.num_agents_ * v.obs_size_)),
+          state(static_cast<size_t>(v.state_size_) + 1),
+          masks(static_cast<size_t>(v.num_agents_ * v.num_actions_) + 1),
+          info(static_cast<size_t>(kNumInfo) + 1) {}
+    Rows rows() { return Rows{obs.data(), state.data(), masks.data(), info.data()}; }
+  };
   template <class F>
-  void VisitRow(F& f, Env& env, Rng& rng, Counters& c, Rows r) const {
-    env.VisitState(f);
-    rng.VisitState(f);
-    c.VisitState(f);
+  void VisitRows(F& f, Rows r) const {
     f(r.obs, num_agents_ * obs_size_);
     f(r.state, state_size_);
     if constexpr (std::is_same_v<F, envs::StateSizer>) {
@@ -390,18 +333,14 @@ class VecMarlEnv {
     f(r.info, kNumInfo);
   }
 
-  Config config_;
-  Autoreset mode_;
-  int64_t num_envs_ = 0, num_agents_ = 0, obs_size_ = 0, state_size_ = 0, action_size_ = 0, num_actions_ = 0;
+  int64_t num_agents_ = 0, obs_size_ = 0, state_size_ = 0, action_size_ = 0, num_actions_ = 0;
   std::vector<AgentGroup> groups_;
   std::vector<std::string> agent_names_;
-  std::vector<Env> envs_;
-  std::vector<Rng> rngs_;
   std::vector<Obs> obs_, final_obs_;
   std::vector<float> state_, final_state_, rewards_;
   std::vector<uint8_t> masks_;
   std::vector<double> infos_, final_infos_;
-  std::vector<uint8_t> terminations_, truncations_, active_, active_scratch_, needs_reset_, episode_done_;
+  std::vector<uint8_t> terminations_, truncations_, active_, active_scratch_;
   std::vector<double> episode_return_, running_return_;
   std::vector<int64_t> episode_length_, running_length_;
 };
