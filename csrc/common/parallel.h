@@ -2,6 +2,7 @@
 // and every reduction in nextrl sums fixed-size chunks in a fixed order, so
 // results are bitwise identical for any thread count.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 #ifdef _OPENMP
@@ -33,6 +34,25 @@ void ParallelFor(int64_t n, int64_t min_parallel, const F& f) {
 #pragma omp parallel for schedule(static) if (n >= min_parallel && MaxThreads() > 1)
 #endif
   for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// The threading policy of the kernels that need per-thread scratch (statevector blocks, batched-circuit
+// tiles): body(local, i) for i in [0, n) in static chunks, in parallel when parallel && n > 1, where local =
+// make() is made once per thread inside it (a workspace, or a slice of a preallocated scratch buffer chosen
+// by ThreadId()). Kernels call this instead of holding OpenMP pragmas; static chunks keep every result
+// independent of the thread count when each i writes its own outputs.
+template <typename Make, typename Body>
+void ParallelForLocal(int64_t n, bool parallel, const Make& make, const Body& body) {
+#ifdef _OPENMP
+#pragma omp parallel if (parallel && n > 1 && MaxThreads() > 1)
+#endif
+  {
+    auto local = make();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t i = 0; i < n; ++i) body(local, i);
+  }
 }
 
 // Deterministic sum of chunk(i0, i1) over [0, n) in chunks of `chunk` items:

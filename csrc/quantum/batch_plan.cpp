@@ -982,17 +982,14 @@ void BatchPlan::Forward(const double* x, int64_t batch, const double* w, const d
       return;
     }
   }
-#ifdef _OPENMP
-#pragma omp parallel if (tiles > 1)
-#endif
-  {
+  auto workspace = [&] {
     Workspace<Real> ws = MakeWorkspace<Real>(V);
     ws.core = core.get();
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int64_t t = 0; t < tiles; ++t) RunTile<Real>(t, batch, x, w, s, nullptr, out, nullptr, ws, state, nullptr);
-  }
+    return ws;
+  };
+  ParallelForLocal(tiles, true, workspace, [&](Workspace<Real>& ws, int64_t t) {
+    RunTile<Real>(t, batch, x, w, s, nullptr, out, nullptr, ws, state, nullptr);
+  });
 }
 
 template <typename Real>
@@ -1006,46 +1003,45 @@ void BatchPlan::Backward(const double* x, int64_t batch, const double* w, const 
   std::vector<double> part_w(static_cast<size_t>(tiles * num_weights_), 0.0);
   std::vector<double> part_s(static_cast<size_t>(tiles * num_scales_), 0.0);
   std::fill(dx, dx + batch * num_features_, 0.0);
-#ifdef _OPENMP
-#pragma omp parallel if (tiles > 1)
-#endif
-  {
-    Workspace<Real> ws = MakeWorkspace<Real>(V);
-    ws.core = core.get();
-    std::vector<double> grad(num_slots * static_cast<size_t>(V));
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int64_t t = 0; t < tiles; ++t) {
-      RunTile<Real>(t, batch, x, w, s, g, out, grad.data(), ws, nullptr, state);
-      const int64_t live = std::min<int64_t>(V, batch - t * V);  // lanes holding real samples
-      for (size_t p = 0; p < num_slots; ++p) {
-        const double* gp = grad.data() + p * V;
-        const SlotSpec& sl = slots_[p];
-        switch (sl.kind) {
-          case SlotKind::kWeight: {
-            double sum = 0;
-            for (int64_t l = 0; l < live; ++l) sum += gp[l];
-            part_w[t * num_weights_ + sl.index] += sum;
-            break;
+  struct Local {  // per thread: a workspace and the tile's per-slot, per-lane gradients
+    Workspace<Real> ws;
+    std::vector<double> grad;
+  };
+  auto local = [&] {
+    Local l{MakeWorkspace<Real>(V), std::vector<double>(num_slots * static_cast<size_t>(V))};
+    l.ws.core = core.get();
+    return l;
+  };
+  ParallelForLocal(tiles, true, local, [&](Local& loc, int64_t t) {
+    const std::vector<double>& grad = loc.grad;
+    RunTile<Real>(t, batch, x, w, s, g, out, loc.grad.data(), loc.ws, nullptr, state);
+    const int64_t live = std::min<int64_t>(V, batch - t * V);  // lanes holding real samples
+    for (size_t p = 0; p < num_slots; ++p) {
+      const double* gp = grad.data() + p * V;
+      const SlotSpec& sl = slots_[p];
+      switch (sl.kind) {
+        case SlotKind::kWeight: {
+          double sum = 0;
+          for (int64_t l = 0; l < live; ++l) sum += gp[l];
+          part_w[t * num_weights_ + sl.index] += sum;
+          break;
+        }
+        case SlotKind::kInput:
+          for (int64_t l = 0; l < live; ++l) dx[(t * V + l) * num_features_ + sl.index] += gp[l];
+          break;
+        case SlotKind::kScaledInput: {
+          double sum = 0;
+          for (int64_t l = 0; l < live; ++l) {
+            const int64_t b = t * V + l;
+            dx[b * num_features_ + sl.index] += gp[l] * s[sl.scale];
+            sum += gp[l] * x[b * num_features_ + sl.index];
           }
-          case SlotKind::kInput:
-            for (int64_t l = 0; l < live; ++l) dx[(t * V + l) * num_features_ + sl.index] += gp[l];
-            break;
-          case SlotKind::kScaledInput: {
-            double sum = 0;
-            for (int64_t l = 0; l < live; ++l) {
-              const int64_t b = t * V + l;
-              dx[b * num_features_ + sl.index] += gp[l] * s[sl.scale];
-              sum += gp[l] * x[b * num_features_ + sl.index];
-            }
-            part_s[t * num_scales_ + sl.scale] += sum;
-            break;
-          }
+          part_s[t * num_scales_ + sl.scale] += sum;
+          break;
         }
       }
     }
-  }
+  });
   std::fill(dw, dw + num_weights_, 0.0);
   std::fill(ds, ds + num_scales_, 0.0);
   for (int64_t t = 0; t < tiles; ++t) {

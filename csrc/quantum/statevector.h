@@ -15,10 +15,8 @@
 #endif
 #include <cstdint>
 #include <type_traits>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "common/parallel.h"
 #include "quantum/local_program.h"
 
 namespace nextrl::quantum::NEXTRL_ISA_NS {
@@ -322,15 +320,9 @@ void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_o
   const int64_t J = int64_t{1} << g.m;
   const int64_t N = J * V;
   const int64_t iters = int64_t{1} << g.num_outer;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (parallel && iters > 1)
-#endif
-  for (int64_t o = 0; o < iters; ++o) {
-#ifdef _OPENMP
-    Real* re = scratch + 2 * N * omp_get_thread_num();
-#else
-    Real* re = scratch;
-#endif
+  // One local buffer per thread: the slice of scratch at its thread id.
+  auto local = [&] { return scratch + 2 * N * ThreadId(); };
+  ParallelForLocal(iters, parallel, local, [&](Real* re, int64_t o) {
     Real* im = re + N;
     int64_t base = 0;
     for (int b = 0; b < g.num_outer; ++b) base |= ((o >> b) & 1) << g.outer_pos[b];
@@ -367,7 +359,7 @@ void RunBlock(Real* state, const BlockGeometry& g, const LocalOp* ops, int num_o
         }
       }
     }
-  }
+  });
 }
 
 template void RunBlock<float>(float*, const BlockGeometry&, const LocalOp*, int, const float*, float*, bool);
