@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run an experiment over seeds; writes report.md, plots and metrics.json",
         description="Run experiment NAME with seeds 0 .. K-1 and write a run folder: report.md "
-        "(setup, results with 95%% confidence intervals over seeds, findings), PNG plots "
+        "(setup, results with 95% confidence intervals over seeds, findings), PNG plots "
         "and metrics.json. `nextrl run --list` names the experiments.",
     )
     p.add_argument("name", metavar="NAME", nargs="?", help="experiment name (see --list)")
