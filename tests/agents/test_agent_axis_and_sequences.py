@@ -238,8 +238,20 @@ def test_sequence_replay_with_an_agent_axis_and_errors():
         r"\(4\), got 5",
     ):
         buf.sample(1, 5, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got 0, 2"):
+    with pytest.raises(ValueError, match="SequenceReplayBuffer.sample: batch_size must be >= 1, got 0"):
         buf.sample(0, 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="SequenceReplayBuffer.sample: seq_len must be >= 1, got 0"):
+        buf.sample(2, 0, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="SequenceReplayBuffer.sample: seq_len must be an int, got float 2.0"):
+        buf.sample(2, 2.0, np.random.default_rng(0))
+    # with replacement, a batch may be larger than what is stored; a huge one is refused before allocating
+    with pytest.raises(
+        MemoryError,
+        match=r"^SequenceReplayBuffer.sample: batch_size 1099511627776 x seq_len 2 need \d+ bytes \([\d.e+]+ GiB\), "
+        r"but only \d+ bytes are available; refused before allocating$",
+    ):
+        buf.sample(2**40, 2, np.random.default_rng(0))
+    assert buf.sample(100, 2, np.random.default_rng(0)).obs.shape == (100, 2, 4, 3)
     with pytest.raises(ValueError, match=r"SequenceReplayBuffer.add: rewards must have shape \(2, 4\), got \(2,\)"):
         buf.add(np.zeros((2, 4, 3)), np.zeros((2, 4, 2)), np.zeros(2), np.zeros((2, 4), bool), np.zeros((2, 4), bool))
     with pytest.raises(ValueError, match=r"SequenceReplayBuffer: capacity must be >= num_envs \(4\), got 3"):
@@ -248,3 +260,14 @@ def test_sequence_replay_with_an_agent_axis_and_errors():
         SequenceReplayBuffer(3, (3,), num_envs=0)
     with pytest.raises(ValueError, match="SequenceReplayBuffer: num_agents must be >= 1 or None, got 0"):
         SequenceReplayBuffer(3, (3,), num_envs=1, num_agents=0)
+    with pytest.raises(TypeError, match="SequenceReplayBuffer: capacity must be an int, got float 8.5"):
+        SequenceReplayBuffer(8.5, (3,), num_envs=1)
+    with pytest.raises(TypeError, match="SequenceReplayBuffer: num_agents must be an int, got float 2.0"):
+        SequenceReplayBuffer(8, (3,), num_envs=1, num_agents=2.0)
+    for capacity, num_envs, num_agents in [(2**60, 1, None), (2**40, 4, 3), (8, 4, 2**60)]:
+        with pytest.raises(
+            MemoryError,
+            match=rf"^SequenceReplayBuffer: capacity {capacity} with num_envs {num_envs} need \d+ bytes "
+            r"\([\d.e+]+ GiB\), but only \d+ bytes are available; refused before allocating$",
+        ):
+            SequenceReplayBuffer(capacity, (3,), num_envs=num_envs, num_agents=num_agents)

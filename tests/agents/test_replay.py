@@ -191,3 +191,71 @@ def test_errors():
         buffer.update_priorities(np.array([0, 1]), np.array([0.0, np.nan]))
     with pytest.raises(IndexError, match=r"SumTree.update: index 7 out of range for capacity 5"):
         buffer.update_priorities(np.array([7]), np.array([1.0]))
+
+
+_REFUSED = r"need \d+ bytes \([\d.e+]+ GiB\), but only \d+ bytes are available; refused before allocating$"
+
+
+@pytest.mark.parametrize(
+    "make, prefix",
+    [
+        (lambda: ReplayBuffer(2**60, (4,), num_envs=1), "ReplayBuffer: capacity 1152921504606846976"),
+        (lambda: ReplayBuffer(2**40, (84, 84), num_envs=8), "ReplayBuffer: capacity 1099511627776"),
+        (lambda: ReplayBuffer(2**40, (4,), num_envs=1, num_agents=3), "ReplayBuffer: capacity 1099511627776"),
+        (lambda: ReplayBuffer(10, (4,), num_envs=2**60), "ReplayBuffer: capacity 10 with num_envs 1152921504606846976"),
+        (
+            lambda: ReplayBuffer(10, (4,), num_envs=1, n_step=2**60),
+            "ReplayBuffer: capacity 10 with num_envs 1 and n_step",
+        ),
+        (lambda: ReplayBuffer(10, (2**62,), num_envs=1), "ReplayBuffer: capacity 10"),
+        (
+            lambda: PrioritizedReplayBuffer(2**60, (4,), num_envs=1),
+            "PrioritizedReplayBuffer: capacity 1152921504606846976",
+        ),
+        (lambda: PrioritizedReplayBuffer(2**36, (1,), num_envs=1), "PrioritizedReplayBuffer: capacity 68719476736"),
+    ],
+)
+def test_huge_buffers_are_refused_before_allocating(make, prefix):
+    # the MemoryError of the C++ envs (csrc/common/memory.h), not NumPy's "array is too big" or its MemoryError
+    with pytest.raises(MemoryError, match="^" + prefix + ".* " + _REFUSED):
+        make()
+
+
+def test_huge_batches_are_refused_before_allocating():
+    # sampling is with replacement, so a batch larger than the stored size is legal, until it cannot fit
+    rng = np.random.default_rng(0)
+    z = np.zeros(1, bool)
+    for buffer in (ReplayBuffer(10, (4,), num_envs=1), PrioritizedReplayBuffer(10, (4,), num_envs=1)):
+        buffer.add(np.zeros((1, 4)), np.zeros(1), np.zeros(1), np.zeros((1, 4)), z, z)
+        assert buffer.sample(1000, rng).obs.shape == (1000, 4)
+        for batch_size in (2**40, 2**62):
+            with pytest.raises(
+                MemoryError, match=rf"^{type(buffer).__name__}.sample: batch_size {batch_size} " + _REFUSED
+            ):
+                buffer.sample(batch_size, rng)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ReplayBuffer(2.5, (4,), num_envs=1), "ReplayBuffer: capacity must be an int, got float 2.5"),
+        (lambda: ReplayBuffer(10, (4,), num_envs=1.0), "ReplayBuffer: num_envs must be an int, got float 1.0"),
+        (lambda: ReplayBuffer(10, (4,), num_envs=1, n_step=True), "ReplayBuffer: n_step must be an int, got bool True"),
+        (lambda: ReplayBuffer(10, (4.0,), num_envs=1), r"ReplayBuffer: obs_shape\[0\] must be an int, got float 4.0"),
+        (lambda: ReplayBuffer(10, 4, num_envs=1), "ReplayBuffer: obs_shape must be a sequence of ints, got int 4"),
+        (lambda: ReplayBuffer(10, (4,), num_envs=1, num_agents=2.0), "ReplayBuffer: num_agents must be an int"),
+        (lambda: PrioritizedReplayBuffer(1e3, (4,), num_envs=1), "ReplayBuffer: capacity must be an int, got float"),
+    ],
+)
+def test_non_int_sizes_are_refused(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_non_int_batch_size_is_refused():
+    buffer = ReplayBuffer(10, (4,), num_envs=1)
+    z = np.zeros(1, bool)
+    buffer.add(np.zeros((1, 4)), np.zeros(1), np.zeros(1), np.zeros((1, 4)), z, z)
+    with pytest.raises(TypeError, match="ReplayBuffer.sample: batch_size must be an int, got float 2.5"):
+        buffer.sample(2.5, np.random.default_rng(0))
+    assert buffer.sample(np.int64(3), np.random.default_rng(0)).obs.shape == (3, 4)

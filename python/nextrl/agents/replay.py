@@ -21,17 +21,54 @@ earlier has reward 0 and flag 0, as nextrl's multi-agent envs report), one disco
 steps with episode-start flags, for recurrent policies and world models. Prioritized replay follows Schaul et al.
 2016 (arXiv:1511.05952): P(i) = p_i / sum_k p_k with p_i = (|delta_i| + eps)**alpha, new transitions at
 the largest priority so far, and importance weights w_i = (N P(i))**-beta / max_k w_k = (p_i / p_min)**-beta.
+
+Sizes are checked before anything is allocated: a capacity, or a batch, whose arrays cannot fit in the available
+memory is refused with the MemoryError of nextrl._checks.check_allocation (the wording of the C++ envs').
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from nextrl._checks import check_allocation
 from nextrl._core import SumTree
+from nextrl.envs.core import as_int
+
+
+def _count(fn: str, name: str, value, low: int = 1) -> int:
+    """An int argument >= low (TypeError for a float or bool, which NumPy would truncate or refuse obscurely)."""
+    value = as_int(fn, name, value)
+    if value < low:
+        raise ValueError(f"{fn}: {name} must be >= {low}, got {value}")
+    return value
+
+
+def _shape(fn: str, name: str, shape) -> tuple[int, ...]:
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+        raise TypeError(f"{fn}: {name} must be a sequence of ints, got {type(shape).__name__} {shape!r}")
+    return tuple(_count(fn, f"{name}[{i}]", d, low=0) for i, d in enumerate(shape))
+
+
+def _agents(fn: str, num_agents) -> tuple[int, ...]:
+    """The agent axis: () without agents, (A,) with num_agents=A."""
+    if num_agents is None:
+        return ()
+    value = as_int(fn, "num_agents", num_agents)
+    if value < 1:
+        raise ValueError(f"{fn}: num_agents must be >= 1 or None, got {value}")
+    return (value,)
+
+
+def _step_bytes(agent_shape, obs_shape, action_shape, action_dtype, num_obs: int, scalar_bytes: int) -> int:
+    """Bytes of one stored step: per agent, `num_obs` float32 observations, an action and `scalar_bytes` of
+    rewards and flags (an exact Python int: products of huge sizes cannot overflow)."""
+    a, o, k = math.prod(agent_shape), math.prod(obs_shape), math.prod(action_shape)
+    return a * (num_obs * o * 4 + k * np.dtype(action_dtype).itemsize + scalar_bytes)
 
 
 @dataclass
@@ -72,26 +109,32 @@ class ReplayBuffer:
         gamma: float = 0.99,
         num_agents: int | None = None,
     ):
-        if capacity < 1:
-            raise ValueError(f"ReplayBuffer: capacity must be >= 1, got {capacity}")
-        if num_envs < 1:
-            raise ValueError(f"ReplayBuffer: num_envs must be >= 1, got {num_envs}")
-        if n_step < 1:
-            raise ValueError(f"ReplayBuffer: n_step must be >= 1, got {n_step}")
+        fn = "ReplayBuffer"
+        capacity = _count(fn, "capacity", capacity)
+        num_envs = _count(fn, "num_envs", num_envs)
+        n_step = _count(fn, "n_step", n_step)
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"ReplayBuffer: gamma must be in [0, 1], got {gamma}")
-        if num_agents is not None and num_agents < 1:
-            raise ValueError(f"ReplayBuffer: num_agents must be >= 1 or None, got {num_agents}")
+        self.agent_shape = _agents(fn, num_agents)
         if num_agents is not None and n_step != 1:
             raise ValueError(
                 f"ReplayBuffer: n_step must be 1 with num_agents (agents end their episodes at "
                 f"different steps), got {n_step}"
             )
-        self.capacity, self.num_envs, self.n_step, self.gamma = int(capacity), int(num_envs), int(n_step), gamma
-        self.num_agents = num_agents
-        self.agent_shape = () if num_agents is None else (int(num_agents),)
-        self.obs_shape, self.action_shape = tuple(obs_shape), tuple(action_shape)
+        self.capacity, self.num_envs, self.n_step, self.gamma = capacity, num_envs, n_step, gamma
+        self.num_agents = None if num_agents is None else self.agent_shape[0]
+        self.obs_shape, self.action_shape = _shape(fn, "obs_shape", obs_shape), _shape(fn, "action_shape", action_shape)
         a = self.agent_shape
+        # a transition: obs, next_obs, action, float32 reward and termination per agent, one float32 discount;
+        # a step of an n-step window: obs, action, float64 reward
+        self._row_bytes = _step_bytes(a, self.obs_shape, self.action_shape, action_dtype, 2, 4 + 4) + 4
+        window = _step_bytes((), self.obs_shape, self.action_shape, action_dtype, 1, 8)
+        self.nbytes = (
+            capacity * self._row_bytes + num_envs * (n_step * window + 8) + n_step * 8 + self._extra_bytes(capacity)
+        )
+        """bytes of the preallocated arrays (transitions, n-step windows; the sum-tree of a prioritized buffer)"""
+        what = f"capacity {capacity} with num_envs {num_envs} and n_step {n_step}"
+        check_allocation(type(self).__name__, what, self.nbytes)
         self.obs = np.zeros((capacity, *a, *self.obs_shape), dtype=np.float32)
         self.next_obs = np.zeros((capacity, *a, *self.obs_shape), dtype=np.float32)
         self.actions = np.zeros((capacity, *a, *self.action_shape), dtype=action_dtype)
@@ -109,6 +152,20 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self.size
+
+    def _extra_bytes(self, capacity: int) -> int:
+        """Bytes a subclass allocates besides the transition arrays."""
+        return 0
+
+    def _check_batch(self, fn: str, batch_size, overhead: int) -> int:
+        """`batch_size` checked: an int >= 1 whose batch fits in memory (a batch of a transition and
+        `overhead` bytes per row, with replacement, so it may exceed the stored size). The available memory
+        is read only for batches larger than the buffer itself, which did fit when it was created."""
+        batch_size = _count(fn, "batch_size", batch_size)
+        need = batch_size * (self._row_bytes + overhead)
+        if need > self.nbytes:
+            check_allocation(fn, f"batch_size {batch_size}", need)
+        return batch_size
 
     def add(self, obs, actions, rewards, next_obs, terminations, truncations, valid=None) -> None:
         """Adds one vector-env step: obs, next_obs [num_envs, (A,) *obs_shape], actions [num_envs, (A,)
@@ -215,10 +272,9 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
         """`batch_size` transitions drawn uniformly with replacement."""
+        batch_size = self._check_batch("ReplayBuffer.sample", batch_size, 8 + 4)  # int64 indices, float32 weights
         if self.size == 0:
             raise ValueError("ReplayBuffer.sample: the buffer is empty; add transitions first")
-        if batch_size < 1:
-            raise ValueError(f"ReplayBuffer.sample: batch_size must be >= 1, got {batch_size}")
         return self._batch(rng.integers(0, self.size, size=batch_size))
 
 
@@ -247,9 +303,13 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         if eps <= 0:
             raise ValueError(f"PrioritizedReplayBuffer: eps must be > 0, got {eps}")
         self.alpha, self.eps = alpha, eps
-        self.tree = SumTree(self.capacity)
+        self.tree = SumTree(self.capacity)  # its bytes were checked with the buffer's (_extra_bytes)
         self.max_priority = 1.0
         """largest p_i = (|delta| + eps)**alpha so far; new transitions get it"""
+
+    def _extra_bytes(self, capacity: int) -> int:
+        """The sum-tree: two trees of 2 * size doubles, size = capacity rounded up to a power of two."""
+        return 2 * 2 * 8 * (1 << (capacity - 1).bit_length())
 
     def _store(self, obs, actions, rewards, next_obs, terminations, discounts) -> np.ndarray:
         slots = super()._store(obs, actions, rewards, next_obs, terminations, discounts)
@@ -258,10 +318,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> ReplayBatch:
         """`batch_size` transitions, one per equal-mass segment, with weights (p_i / p_min)**-beta."""
+        # float64 uniforms, int64 indices, float64 priorities and weights
+        batch_size = self._check_batch("PrioritizedReplayBuffer.sample", batch_size, 4 * 8)
         if self.size == 0:
             raise ValueError("PrioritizedReplayBuffer.sample: the buffer is empty; add transitions first")
-        if batch_size < 1:
-            raise ValueError(f"PrioritizedReplayBuffer.sample: batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f"PrioritizedReplayBuffer.sample: beta must be in [0, 1], got {beta}")
         indices = self.tree.sample(rng.random(batch_size))
@@ -336,18 +396,22 @@ class SequenceReplayBuffer:
         action_dtype=np.float32,
         num_agents: int | None = None,
     ):
-        if num_envs < 1:
-            raise ValueError(f"SequenceReplayBuffer: num_envs must be >= 1, got {num_envs}")
+        fn = "SequenceReplayBuffer"
+        num_envs = _count(fn, "num_envs", num_envs)
+        capacity = as_int(fn, "capacity", capacity)
         if capacity < num_envs:
             raise ValueError(f"SequenceReplayBuffer: capacity must be >= num_envs ({num_envs}), got {capacity}")
-        if num_agents is not None and num_agents < 1:
-            raise ValueError(f"SequenceReplayBuffer: num_agents must be >= 1 or None, got {num_agents}")
-        self.num_envs, self.num_agents = int(num_envs), num_agents
-        self.steps_per_env = int(capacity) // self.num_envs
-        self.obs_shape, self.action_shape = tuple(obs_shape), tuple(action_shape)
-        a = () if num_agents is None else (int(num_agents),)
+        a = _agents(fn, num_agents)
+        self.num_envs, self.num_agents = num_envs, None if num_agents is None else a[0]
+        self.steps_per_env = capacity // self.num_envs
+        self.obs_shape, self.action_shape = _shape(fn, "obs_shape", obs_shape), _shape(fn, "action_shape", action_shape)
         self.agent_shape = a
         t, e = self.steps_per_env, self.num_envs
+        # a step of one env: obs, action, float32 reward, bool termination and truncation per agent; is_first, valid
+        self._row_bytes = _step_bytes(a, self.obs_shape, self.action_shape, action_dtype, 1, 4 + 1 + 1) + 2
+        self.nbytes = t * e * self._row_bytes + 2 * e
+        """bytes of the preallocated arrays"""
+        check_allocation(fn, f"capacity {capacity} with num_envs {num_envs}", self.nbytes)
         self.obs = np.zeros((t, e, *a, *self.obs_shape), dtype=np.float32)
         self.actions = np.zeros((t, e, *a, *self.action_shape), dtype=action_dtype)
         self.rewards = np.zeros((t, e, *a), dtype=np.float32)
@@ -394,16 +458,19 @@ class SequenceReplayBuffer:
 
     def sample(self, batch_size: int, seq_len: int, rng: np.random.Generator) -> SequenceBatch:
         """`batch_size` windows of `seq_len` steps, each from a uniformly drawn env and start (with replacement)."""
-        if batch_size < 1 or seq_len < 1:
-            raise ValueError(
-                f"SequenceReplayBuffer.sample: batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}"
-            )
+        fn = "SequenceReplayBuffer.sample"
+        batch_size, seq_len = _count(fn, "batch_size", batch_size), _count(fn, "seq_len", seq_len)
         stored = min(self.total, self.steps_per_env)
         if seq_len > stored:
             raise ValueError(
                 f"SequenceReplayBuffer.sample: seq_len must be <= the steps stored per env ({stored}), "
                 f"got {seq_len}; add more steps first"
             )
+        # windows of seq_len steps plus their int64 row indices, and the int64 starts and env ids (with replacement:
+        # batch_size may exceed what is stored; the available memory is read only past the buffer's own size)
+        need = batch_size * (seq_len * (self._row_bytes + 8) + 2 * 8)
+        if need > self.nbytes:
+            check_allocation(fn, f"batch_size {batch_size} x seq_len {seq_len}", need)
         oldest = self.total - stored
         starts = oldest + rng.integers(0, stored - seq_len + 1, size=batch_size)
         env_ids = rng.integers(0, self.num_envs, size=batch_size)
