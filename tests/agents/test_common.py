@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from nextrl.agents.common import EpisodeTracker, episode_quotas, evaluate
+from nextrl.agents.common import EpisodeTracker, episode_quotas, evaluate, seeded
 
 
 class FixedLengthEnvs(VectorEnv):
@@ -119,3 +119,21 @@ def test_tracker_records_which_env_ended_each_episode():
     tracker.step([2, 5, 3], [False, True, True], [True, False, False])  # env 1 resets: its step is not counted
     assert tracker.finished_envs == [1, 0, 2]
     assert tracker.finished_returns == [1.0, 3.0, 4.0] and tracker.finished_lengths == [1, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (2**64, ValueError, r"^ppo.train: seed must be in \[0, 2\*\*64\), got 18446744073709551616$"),
+        (-1, ValueError, r"^ppo.train: seed must be in \[0, 2\*\*64\), got -1$"),
+        (True, TypeError, "^ppo.train: seed must be an int, got bool True$"),
+        (0.5, TypeError, "^ppo.train: seed must be an int, got float 0.5$"),
+    ],
+)
+def test_seeded_refuses_seeds_outside_uint64(seed, error, match):
+    # torch.manual_seed would fail on 2**64 with its own overflow RuntimeError and wrap -1 silently
+    with pytest.raises(error, match=match):
+        with seeded(seed, "ppo.train"):
+            pass
+    with seeded(2**64 - 1) as gen:
+        assert gen.initial_seed() == 2**64 - 1

@@ -111,3 +111,12 @@ def test_offpolicy_train_refuses_non_vector_env(name):
     module, cfg, env_id = CASES[name]
     with pytest.raises(TypeError, match=f"{name}.train: env must be a gymnasium.vector.VectorEnv"):
         module.train(gym.make(env_id), cfg, seed=0)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("seed", [2**64, -1])
+def test_train_refuses_seeds_outside_uint64(name, seed):
+    # before anything is built: not torch's overflow RuntimeError, nor NumPy's or the env's own message
+    module, cfg, env_id = CASES[name]
+    with pytest.raises(ValueError, match=rf"^{name}.train: seed must be in \[0, 2\*\*64\), got {seed}$"):
+        module.train(_vec(env_id), cfg, seed=seed)

@@ -452,6 +452,26 @@ def test_apply_errors():
         ([("XYZ", "1")], TypeError, "PauliSum: coefficient must be a number, got str"),
         ([(3, 1.0)], TypeError, "PauliSum: label must be a str, got int"),
         (
+            [("ZZZ",)],
+            ValueError,
+            re.escape("PauliSum: each term must be a (label, coeff) pair, e.g. ('ZZ', 1.0), got ('ZZZ',)"),
+        ),
+        (
+            ["ZZZ"],
+            ValueError,
+            re.escape("PauliSum: each term must be a (label, coeff) pair, e.g. ('ZZ', 1.0), got 'ZZZ'"),
+        ),
+        ([("ZAZ", 1.0)], ValueError, "PauliSum: label must be a non-empty string over 'IXYZ', got 'ZAZ'"),
+        ([("ZZZ", None)], TypeError, "PauliSum: coefficient must be a number, got NoneType"),
+        ([("ZZZ", True)], TypeError, "PauliSum: coefficient must be a number, got bool"),
+        ([("ZZZ", float("nan"))], ValueError, "PauliSum: coefficient of 'ZZZ' must be finite, got nan"),
+        ([("ZZZ", complex(1, float("inf")))], ValueError, "PauliSum: coefficient of 'ZZZ' must be finite"),
+        (
+            {"ZZZ": 1.0},
+            TypeError,
+            "observable must be a Pauli label, a PauliSum, a list of \\(label, coeff\\) or a SparsePauliOp, got dict",
+        ),
+        (
             np.eye(8),
             TypeError,
             "observable must be a Pauli label, a PauliSum, a list of \\(label, coeff\\) or a SparsePauliOp, "
@@ -486,25 +506,26 @@ def test_pauli_sum_constructor_errors():
         (lambda sv: sv.sample(-1), ValueError, "Statevector.sample: shots must be a non-negative int, got -1"),
         (lambda sv: sv.sample(2.5), ValueError, "Statevector.sample: shots must be a non-negative int, got 2.5"),
         (lambda sv: sv.sample(True), ValueError, "Statevector.sample: shots must be a non-negative int, got True"),
+        (lambda sv: sv.sample(10, seed=-1), ValueError, r"Statevector.sample: seed must be in \[0, 2\*\*64\), got -1"),
         (
-            lambda sv: sv.sample(10, seed=-1),
+            lambda sv: sv.sample(10, seed=2**64),
             ValueError,
-            "Statevector.sample: seed must be a non-negative int or None, got -1",
+            r"Statevector.sample: seed must be in \[0, 2\*\*64\), got 18446744073709551616",
         ),
         (
             lambda sv: sv.sample(10, seed=1.5),
-            ValueError,
-            "Statevector.sample: seed must be a non-negative int or None, got 1.5",
+            TypeError,
+            "Statevector.sample: seed must be an int or None, got float 1.5",
         ),
         (
             lambda sv: sv.sample(10, seed="7"),
-            ValueError,
-            "Statevector.sample: seed must be a non-negative int or None, got '7'",
+            TypeError,
+            "Statevector.sample: seed must be an int or None, got str '7'",
         ),
         (
             lambda sv: sv.sample(10, seed=True),
-            ValueError,
-            "Statevector.sample: seed must be a non-negative int or None, got True",
+            TypeError,
+            "Statevector.sample: seed must be an int or None, got bool True",
         ),
         (lambda sv: sv.sample(10, qubits=[4]), IndexError, "Statevector.sample: qubit 4 out of range for 3 qubits"),
         (
@@ -516,14 +537,34 @@ def test_pauli_sum_constructor_errors():
         (
             lambda sv: sv.sample_counts(5, seed=-5),
             ValueError,
-            "Statevector.sample: seed must be a non-negative int or None, got -5",
+            r"Statevector.sample: seed must be in \[0, 2\*\*64\), got -5",
+        ),
+        (
+            lambda sv: sv.sample_counts(100, seed=2**64),
+            ValueError,
+            r"Statevector.sample: seed must be in \[0, 2\*\*64\), got 18446744073709551616",
+        ),
+        (
+            lambda sv: sv.sample_counts(100, seed=False),
+            TypeError,
+            "Statevector.sample: seed must be an int or None, got bool False",
         ),
         (lambda sv: sv.measure(3), IndexError, "Statevector.measure: qubit 3 out of range for 3 qubits"),
         (lambda sv: sv.measure([0, 1]), TypeError, "Statevector.measure: qubit must be an int, got list"),
         (
             lambda sv: sv.measure(0, seed=-2),
             ValueError,
-            "Statevector.measure: seed must be a non-negative int or None, got -2",
+            r"Statevector.measure: seed must be in \[0, 2\*\*64\), got -2",
+        ),
+        (
+            lambda sv: sv.measure(0, seed=2**70),
+            ValueError,
+            r"Statevector.measure: seed must be in \[0, 2\*\*64\), got 1180591620717411303424",
+        ),
+        (
+            lambda sv: sv.measure(0, seed=np.bool_(True)),
+            TypeError,
+            "Statevector.measure: seed must be an int or None, got bool np.True_",
         ),
         (lambda sv: sv.inner(np.zeros(8)), TypeError, "Statevector.inner: other must be a Statevector, got ndarray"),
         (lambda sv: sv.inner(Statevector(2)), ValueError, "Statevector.inner: states have 3 and 2 qubits"),

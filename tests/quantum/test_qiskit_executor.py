@@ -506,6 +506,25 @@ def test_unknown_target_type(target):
         QiskitExecutor(target)
 
 
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (-1, ValueError, r"^QiskitExecutor: seed must be in \[0, 2\*\*63\), got -1$"),
+        # Aer reads seed_simulator as an int64: 2**63 would fail inside its pybind11 cast
+        (2**63, ValueError, r"^QiskitExecutor: seed must be in \[0, 2\*\*63\), got 9223372036854775808$"),
+        (2**64, ValueError, r"^QiskitExecutor: seed must be in \[0, 2\*\*63\), got 18446744073709551616$"),
+        (True, TypeError, "^QiskitExecutor: seed must be an int or None, got bool True$"),
+        (1.5, TypeError, "^QiskitExecutor: seed must be an int or None, got float 1.5$"),
+    ],
+)
+def test_bad_seed(seed, error, match):
+    from qiskit.primitives import StatevectorEstimator
+
+    with pytest.raises(error, match=match):
+        QiskitExecutor(StatevectorEstimator(), shots=None, seed=seed)
+    assert QiskitExecutor(StatevectorEstimator(), shots=None, seed=2**63 - 1).seed == 2**63 - 1
+
+
 def test_v1_style_primitive_is_rejected():
     class V1Estimator:
         def run(self, circuits, observables, parameter_values=None, **options):

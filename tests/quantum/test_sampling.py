@@ -75,6 +75,14 @@ def test_same_seed_same_samples_other_seed_other_samples(rng):
     assert not np.array_equal(b, sv.sample(5_000, qubits=[3, 1], seed=6))
     assert not np.array_equal(sv.sample(5_000), sv.sample(5_000))  # seed=None: fresh entropy
     assert sv.sample(0, seed=1).shape == (0,)
+    # the whole uint64 range, and nothing past it (2**64 used to wrap silently to seed 0)
+    top = sv.sample(5_000, seed=2**64 - 1)
+    np.testing.assert_array_equal(top, sv.sample(5_000, seed=np.uint64(2**64 - 1)))
+    assert not np.array_equal(top, sv.sample(5_000, seed=0))
+    with pytest.raises(
+        ValueError, match=r"^Statevector.sample: seed must be in \[0, 2\*\*64\), got 18446744073709551616$"
+    ):
+        sv.sample_counts(100, seed=2**64)
 
 
 @pytest.mark.parametrize("qubits", [None, [0], [2, 0], [1, 3, 0]])

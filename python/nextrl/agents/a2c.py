@@ -90,7 +90,7 @@ def train(
     """Trains A2C on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means) and
     `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     env = check_env("a2c.train", env)
-    with seeded(seed):
+    with seeded(seed, "a2c.train"):
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,

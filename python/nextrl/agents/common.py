@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nextrl._checks import check_seed
 from nextrl.marl.core import FlattenAgents, MarlVectorEnv
 
 LogFn = Callable[[int, dict[str, float]], None]
@@ -141,9 +142,12 @@ def flatten_agents(fn: str, env):
 
 
 @contextlib.contextmanager
-def seeded(seed: int) -> Iterator[torch.Generator]:
+def seeded(seed: int, fn: str = "seeded") -> Iterator[torch.Generator]:
     """Seeds torch's global generator for the block and restores it afterwards, so network initialization
-    and sampling inside follow `seed` without leaking state to the caller. Yields a generator seeded too."""
+    and sampling inside follow `seed` without leaking state to the caller. Yields a generator seeded too.
+    `seed` must be an int in [0, 2**64) (else TypeError / ValueError naming `fn`, the caller): torch would
+    wrap a negative seed and fail on a larger one with its own overflow error."""
+    seed = check_seed(fn, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield torch.Generator().manual_seed(seed)

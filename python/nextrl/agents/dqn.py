@@ -177,8 +177,8 @@ def train(
     num_envs = env.num_envs
     obs_shape = env.single_observation_space.shape
     num_actions = int(env.single_action_space.n)
-    rng = np.random.default_rng(seed)
-    with seeded(seed):
+    with seeded(seed, "dqn.train"):
+        rng = np.random.default_rng(seed)
         if q_network is None:
             obs_dim = int(np.prod(obs_shape))
             q_network = (

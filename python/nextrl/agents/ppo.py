@@ -126,7 +126,7 @@ def train(
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
     means [B, d]) and `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     env = check_env("ppo.train", env)
-    with seeded(seed) as gen:
+    with seeded(seed, "ppo.train") as gen:
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,

@@ -86,7 +86,7 @@ def train(
     """Trains REINFORCE with baseline on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs ->
     logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
     env = check_env("reinforce.train", env)
-    with seeded(seed):
+    with seeded(seed, "reinforce.train"):
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,

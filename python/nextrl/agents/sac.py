@@ -189,8 +189,8 @@ def train(
     low, high = torch.as_tensor(space.low, dtype=torch.float32), torch.as_tensor(space.high, dtype=torch.float32)
     scale, bias = (high - low) / 2, (high + low) / 2
     target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
-    rng = np.random.default_rng(seed)
-    with seeded(seed) as generator:
+    with seeded(seed, "sac.train") as generator:
+        rng = np.random.default_rng(seed)
         actor = mlp(obs_dim, 2 * act_dim, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac.train", "critic")

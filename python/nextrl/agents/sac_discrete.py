@@ -178,8 +178,8 @@ def train(
     obs_shape = env.single_observation_space.shape
     obs_dim, num_actions = int(np.prod(obs_shape)), int(space.n)
     target_entropy = cfg.target_entropy_scale * math.log(num_actions)
-    rng = np.random.default_rng(seed)
-    with seeded(seed) as generator:
+    with seeded(seed, "sac_discrete.train") as generator:
+        rng = np.random.default_rng(seed)
         actor = mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU) if actor is None else actor
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")

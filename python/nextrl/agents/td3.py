@@ -157,8 +157,8 @@ def train(
     low = torch.as_tensor(space.low, dtype=torch.float32).reshape(-1)
     high = torch.as_tensor(space.high, dtype=torch.float32).reshape(-1)
     half_range = ((space.high - space.low) / 2).reshape(-1)
-    rng = np.random.default_rng(seed)
-    with seeded(seed) as generator:
+    with seeded(seed, fn) as generator:
+        rng = np.random.default_rng(seed)
         if actor is None:
             actor = TanhActor(mlp(obs_dim, act_dim, cfg.hidden, activation=nn.ReLU), low, high)
         critic = EnsembleMLP(obs_dim + act_dim, 1, cfg.num_critics, cfg.hidden) if critic is None else critic

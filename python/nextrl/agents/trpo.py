@@ -156,7 +156,7 @@ def train(
     """Trains TRPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means; must be
     twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given."""
     env = check_env("trpo.train", env)
-    with seeded(seed) as gen:
+    with seeded(seed, "trpo.train") as gen:
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,

@@ -31,8 +31,10 @@ class PauliSum:
                 n = len(label)
             elif len(label) != n:
                 raise ValueError(f"PauliSum: all labels must have length {n}, got '{label}'")
-            if not isinstance(coeff, numbers.Number):
+            if isinstance(coeff, (bool, np.bool_)) or not isinstance(coeff, numbers.Number):
                 raise TypeError(f"PauliSum: coefficient must be a number, got {type(coeff).__name__}")
+            if not np.isfinite(complex(coeff)):
+                raise ValueError(f"PauliSum: coefficient of '{label}' must be finite, got {coeff}")
             labels.append(label)
             coeffs.append(complex(coeff))
         self.labels = tuple(labels)

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from nextrl import _core
+from nextrl._checks import check_allocation, check_seed
 from nextrl.quantum.circuit import Circuit, check_qubits
 from nextrl.quantum.observables import as_pauli_sum
 
 _DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
-
-
-def _available_memory() -> int:
-    """Bytes the OS reports as available (MemAvailable on Linux)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def _check_dtype(fn: str, dtype) -> np.dtype:
@@ -42,13 +30,7 @@ def _allocate(fn: str, num_qubits: int, dtype: np.dtype) -> np.ndarray:
         raise TypeError(f"{fn}: num_qubits must be an int, got {type(num_qubits).__name__}")
     if not 1 <= num_qubits <= 62:
         raise ValueError(f"{fn}: num_qubits must be in [1, 62], got {num_qubits}")
-    need = (1 << num_qubits) * dtype.itemsize
-    have = _available_memory()
-    if need > have:
-        raise MemoryError(
-            f"{fn}: {num_qubits} qubits in {dtype} need {need} bytes ({need / 2**30:.4g} GiB), "
-            f"but only {have} bytes are available"
-        )
+    check_allocation(fn, f"{num_qubits} qubits in {dtype}", (1 << num_qubits) * dtype.itemsize)
     return np.zeros(1 << num_qubits, dtype=dtype)
 
 
@@ -86,11 +68,10 @@ class StateReadouts:
 
     @staticmethod
     def _seed(fn: str, seed) -> int:
+        """An int seed in [0, 2**64) (the C++ samplers take a uint64), or a fresh one for None."""
         if seed is None:
             return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"{fn}: seed must be a non-negative int or None, got {seed!r}")
-        return int(seed) & 0xFFFFFFFFFFFFFFFF
+        return check_seed(fn, seed, or_none=True)
 
     def sample(self, shots: int, qubits: Sequence[int] | None = None, seed: int | None = None) -> np.ndarray:
         """`shots` measurement outcomes of `qubits` without collapse: [shots] int64 indices,

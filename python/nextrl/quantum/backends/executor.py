@@ -27,6 +27,7 @@ import weakref
 
 import numpy as np
 
+from nextrl._checks import check_seed
 from nextrl.quantum.backends import qiskit_run
 from nextrl.quantum.backends.gradients import chain_rule, contract_rows, shifted_rows
 from nextrl.quantum.backends.qiskit_program import Program, compile_program, occurrence_angles
@@ -67,7 +68,7 @@ class QiskitExecutor:
         shots: shots per parameter set (an Estimator gets precision 1/sqrt(shots)); None uses
             the primitive's default (exact for StatevectorEstimator); a BackendV2 needs an int.
         seed: seeds the transpiler and the simulator of the primitives built on a BackendV2
-            (a primitive you pass keeps its own seeding).
+            (a primitive you pass keeps its own seeding); an int in [0, 2**63) or None.
         optimization_level: preset pass manager level (0 to 3) for the ISA transpilation.
         gradient: "parameter_shift" (the exact shift rules above).
         backend: the BackendV2 whose ISA to transpile to when `target` is a primitive; by
@@ -95,14 +96,14 @@ class QiskitExecutor:
             raise ValueError(f"{fn}: gradient must be 'parameter_shift', got {gradient!r}")
         if shots is not None and (not isinstance(shots, numbers.Integral) or isinstance(shots, bool) or shots < 1):
             raise ValueError(f"{fn}: shots must be a positive int or None, got {shots!r}")
-        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
-            raise ValueError(f"{fn}: seed must be an int or None, got {seed!r}")
+        # Aer reads seed_simulator as a signed 64-bit int: a seed of 2**63 or more fails inside its pybind11 cast
+        seed = check_seed(fn, seed, bits=63, or_none=True)
         if optimization_level not in (0, 1, 2, 3) or isinstance(optimization_level, bool):
             raise ValueError(f"{fn}: optimization_level must be 0, 1, 2 or 3, got {optimization_level!r}")
         if backend is not None and not isinstance(backend, BackendV2):
             raise TypeError(f"{fn}: backend must be a qiskit BackendV2, got {type(backend).__name__}")
         self.shots = None if shots is None else int(shots)
-        self.seed = None if seed is None else int(seed)
+        self.seed = seed
         self.optimization_level = int(optimization_level)
         self.gradient = gradient
         self.target = target
