@@ -125,6 +125,19 @@ def test_wrong_typed_sizes_are_refused_not_truncated(call, match):
         call()
 
 
+_NEXTRL_IDS = sorted(k for k in gym.registry if k.startswith("nextrl/"))
+
+
+@pytest.mark.parametrize("env_id", _NEXTRL_IDS)
+@pytest.mark.parametrize("num_envs", [2.5, 2.0, True, "2"], ids=["float", "integral_float", "bool", "str"])
+def test_make_vec_refuses_a_num_envs_that_is_not_an_int(env_id, num_envs):
+    # the class name and the argument, not pybind11's "incompatible constructor arguments" (nor True taken as 1)
+    name = type(num_envs).__name__
+    with pytest.raises(TypeError, match=rf"^\w+VectorEnv: num_envs must be an int, got {name} {num_envs}$"):
+        gym.make_vec(env_id, num_envs=num_envs)
+    assert gym.make_vec(env_id, num_envs=np.int64(2)).num_envs == 2
+
+
 def test_reset_seed_outside_uint64_is_a_value_error():
     env = FrozenLakeVectorEnv(2)
     env.reset(seed=2**64 - 2)  # the largest seed whose env 1 still fits: seeds wrap as uint64 (seed + i)

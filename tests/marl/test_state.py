@@ -14,6 +14,7 @@ from nextrl.marl import (
     point_mass_team,
     predator_prey,
     resource_allocation,
+    smart_grid,
     target_collection,
     traffic,
 )
@@ -63,6 +64,43 @@ def test_continuous_parallel_env_refuses_none():
 def test_wrong_typed_counts_are_refused(call, match):
     with pytest.raises(TypeError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        matrix_games.MatrixGameVectorEnv,
+        matrix_games.TwoStepGameVectorEnv,
+        mpe.SimpleSpreadVectorEnv,
+        mpe.SimpleTagVectorEnv,
+        point_mass_team.PointMassTeamVectorEnv,
+        predator_prey.PredatorPreyVectorEnv,
+        resource_allocation.ResourceAllocationVectorEnv,
+        smart_grid.SmartGridVectorEnv,
+        target_collection.TargetCollectionVectorEnv,
+        traffic.TrafficVectorEnv,
+    ],
+    ids=lambda cls: cls.__name__,
+)
+def test_num_envs_that_is_not_an_int_is_refused(cls):
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}: num_envs must be an int, got float 2.5$"):
+        cls(num_envs=2.5)
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}: num_envs must be an int, got bool True$"):
+        cls(True)
+
+
+def test_parallel_env_refuses_batch_arguments():
+    with pytest.raises(TypeError, match=r"^parallel_env: num_envs cannot be set \(a ParallelEnv is one env"):
+        predator_prey.parallel_env(num_envs=2)
+    with pytest.raises(TypeError, match=r"^parallel_env: autoreset_mode, copy cannot be set"):
+        mpe.simple_spread_parallel_env(copy=False, autoreset_mode="next_step")
+
+
+def test_parallel_env_refuses_a_missing_agent_action():
+    par = predator_prey.parallel_env()
+    par.reset(seed=0)
+    with pytest.raises(ValueError, match=r"^step: actions is missing live agent\(s\) 'predator_1'$"):
+        par.step({"predator_0": 0})
 
 
 def test_huge_num_envs_is_refused_before_allocating():

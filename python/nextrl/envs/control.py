@@ -59,7 +59,7 @@ class _ControlVectorEnv(VectorEnv):
         **config,
     ):
         self.config = make_config(self._name, self._config_cls, config)
-        core = self._core_cls(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = self._core_cls(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         obs_space, action_space = self._spaces(self.config)
         self._setup(core, obs_space, action_space, autoreset_mode, copy)
 

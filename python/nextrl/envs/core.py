@@ -119,6 +119,11 @@ class VectorEnv(gym.vector.VectorEnv):
         self._all = np.ones(self.num_envs, dtype=bool)
         self._seeded = False
 
+    def _num_envs_arg(self, num_envs) -> int:
+        """`num_envs` for the C++ constructor, checked here: pybind11 would refuse 2.5 with its "incompatible
+        constructor arguments" and take True as 1 (the C++ side checks the range and the memory)."""
+        return as_int(type(self).__name__, "num_envs", num_envs)
+
     @staticmethod
     def _mode_code(autoreset_mode) -> int:
         mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)

@@ -88,7 +88,7 @@ class GoalGridWorldVectorEnv(VectorEnv):
     ):
         self.config = goal_grid_config(**config)
         self.reward_type = "dense" if self.config.dense else "sparse"
-        core = _core._GoalGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._GoalGridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, np.array([self.config.width - 1, self.config.height - 1], np.float32), (2,), np.float32)
         self._setup(core, spaces.Dict(dict.fromkeys(_KEYS, box)), spaces.Discrete(4), autoreset_mode, copy)
 

@@ -89,7 +89,7 @@ class GridWorldVectorEnv(VectorEnv):
         **config,
     ):
         self.config = make_config(**config)
-        core = _core._GridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._GridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         c = self.config
         shape = tuple(core.obs_shape)
         if c.obs_mode == _core._GridObs.coords:

@@ -106,7 +106,7 @@ class QuantumStatePrepVectorEnv(VectorEnv):
                 "max_steps": max_steps,
             },
         )
-        core = _core._QuantumStatePrep(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._QuantumStatePrep(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         self.num_qubits = int(num_qubits)
         obs_space = spaces.Box(-1.0, 1.0, tuple(core.obs_shape), np.float32)
         self._setup(core, obs_space, spaces.Discrete(len(_gate_list(self.num_qubits))), autoreset_mode, copy)

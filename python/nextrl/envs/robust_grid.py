@@ -78,7 +78,7 @@ class RobustGridWorldVectorEnv(VectorEnv):
         **config,
     ):
         self.config = robust_grid_config(**config)
-        core = _core._RobustGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._RobustGridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         obs_space = spaces.Box(-_OBS_LIMIT, _OBS_LIMIT, tuple(core.obs_shape), np.float32)
         self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
 

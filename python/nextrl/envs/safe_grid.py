@@ -82,7 +82,7 @@ class SafeGridWorldVectorEnv(VectorEnv):
         **config,
     ):
         self.config = safe_grid_config(**config)
-        core = _core._SafeGridWorld(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._SafeGridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         g = self.config.grid
         shape = tuple(core.obs_shape)
         if g.obs_mode == _core._GridObs.coords:

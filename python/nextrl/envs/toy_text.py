@@ -63,7 +63,7 @@ class _ToyTextVectorEnv(VectorEnv):
     _core_cls = None
 
     def _build(self, num_envs: int, autoreset_mode, copy: bool) -> None:
-        core = self._core_cls(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = self._core_cls(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         self._setup(core, spaces.Discrete(self._num_states()), spaces.Discrete(4), autoreset_mode, copy)
 
     def state_ids(self):

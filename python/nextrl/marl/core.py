@@ -36,6 +36,7 @@ class MarlVectorEnv:
 
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
     _mode_code = staticmethod(_SingleAgentVectorEnv._mode_code)
+    _num_envs_arg = _SingleAgentVectorEnv._num_envs_arg
 
     def _setup(
         self,

@@ -76,7 +76,7 @@ class MatrixGameVectorEnv(MarlVectorEnv):
         c.num_actions, c.payoffs = int(table.shape[0]), table.ravel().tolist()
         c.rounds = as_int("MatrixGame", "rounds", rounds)
         self.config = c
-        core = _core._MatrixGame(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._MatrixGame(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (core.obs_size,), np.float32)
         self._setup(core, {"player": box}, spaces.Discrete(c.num_actions), box, autoreset_mode, copy)
 
@@ -90,7 +90,7 @@ class TwoStepGameVectorEnv(MarlVectorEnv):
         self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True
     ):
         self.config = _core._TwoStepGameConfig()
-        core = _core._TwoStepGame(num_envs, self.config, self._mode_code(autoreset_mode))
+        core = _core._TwoStepGame(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (3,), np.float32)
         self._setup(core, {"agent": box}, spaces.Discrete(2), box, autoreset_mode, copy)
 

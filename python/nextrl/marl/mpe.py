@@ -24,7 +24,7 @@ class _MpeVectorEnv(MarlVectorEnv):
         self.config = config
         self.continuous_actions = bool(continuous_actions)
         cls = _core._MpeContinuous if self.continuous_actions else _core._Mpe
-        core = cls(num_envs, config, self._mode_code(autoreset_mode))
+        core = cls(self._num_envs_arg(num_envs), config, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
         groups = {name: spaces.Box(-inf, inf, (size,), np.float32) for name, _, size in core.groups}
         action = spaces.Box(0.0, 1.0, (5,), np.float32) if self.continuous_actions else spaces.Discrete(5)

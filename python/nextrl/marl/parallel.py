@@ -29,6 +29,12 @@ class MarlParallelEnv(ParallelEnv):
     metadata: ClassVar[dict] = {"render_modes": [], "is_parallelizable": True}
 
     def __init__(self, vector_cls: type[MarlVectorEnv], **config):
+        fixed = sorted({"num_envs", "autoreset_mode", "copy"} & set(config))
+        if fixed:  # else Python's "got multiple values for keyword argument"
+            raise TypeError(
+                f"parallel_env: {', '.join(fixed)} cannot be set (a ParallelEnv is one env, num_envs=1, autoreset "
+                f"disabled); pass only the env's config, or use {vector_cls.__name__} for a batch"
+            )
         self._vec = vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **config)
         self.metadata = {
             "name": vector_cls.__name__.removesuffix("VectorEnv"),

@@ -54,7 +54,7 @@ class PointMassTeamVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._PointMassTeam(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._PointMassTeam(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
         self._setup(
             core,

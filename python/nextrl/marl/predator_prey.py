@@ -63,7 +63,7 @@ class PredatorPreyVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._PredatorPrey(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._PredatorPrey(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         n = core.obs_size
         low = np.concatenate([[0.0, 0.0], np.tile([-1.0, -1.0, 0.0], (n - 2) // 3)]).astype(np.float32)
         high = np.concatenate([[1.0, 1.0], np.tile([1.0, 1.0, 1.0], (n - 2) // 3)]).astype(np.float32)

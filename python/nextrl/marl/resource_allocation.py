@@ -39,7 +39,7 @@ class ResourceAllocationVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._ResourceAllocation(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._ResourceAllocation(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         R = c.num_resources
         self._setup(
             core,

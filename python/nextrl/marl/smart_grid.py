@@ -51,7 +51,7 @@ class SmartGridVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._SmartGrid(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._SmartGrid(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
         groups = {name: spaces.Box(-inf, inf, (6,), np.float32) for name, _, _ in core.groups}
         self._setup(

@@ -51,7 +51,7 @@ class TargetCollectionVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._TargetCollection(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._TargetCollection(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         N, T = c.num_agents, c.num_targets
         low = np.concatenate([[0, 0], np.full(2 * (N - 1), -1), np.tile([-1, -1, 0], T)]).astype(np.float32)
         high = np.concatenate([[1, 1], np.full(2 * (N - 1), 1), np.tile([1, 1, 1], T)]).astype(np.float32)

@@ -50,7 +50,7 @@ class TrafficVectorEnv(MarlVectorEnv):
         **config,
     ):
         self.config = c = make_config(**config)
-        core = _core._Traffic(num_envs, c, self._mode_code(autoreset_mode))
+        core = _core._Traffic(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         inf = np.float32(np.inf)
         self._setup(
             core,
