@@ -93,9 +93,9 @@ def test_squashed_gaussian_at_zero_noise_by_hand():
 
 
 def test_squashed_gaussian_log_prob_matches_change_of_variables(rng):
-    b, d = 64, 3
-    mean, log_std = torch.randn(b, d, dtype=torch.float64), torch.randn(b, d, dtype=torch.float64) * 0.5
-    noise = torch.randn(b, d, dtype=torch.float64) * 2
+    b, d = 64, 3  # drawn from the test's seeded rng: torch's global generator made the test flaky
+    mean, log_std = torch.from_numpy(rng.standard_normal((b, d))), torch.from_numpy(rng.standard_normal((b, d)) * 0.5)
+    noise = torch.from_numpy(rng.standard_normal((b, d)) * 2)
     scale = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
     bias = torch.tensor([0.0, -1.0, 3.0], dtype=torch.float64)
     a, logp = sac.squashed_gaussian(mean, log_std, noise, scale, bias)
