@@ -25,7 +25,9 @@ def _vec(env_id: str, num_envs: int):
 
 
 def _eval(act, env_id: str, seed: int) -> np.ndarray:
-    return evaluate(act, _vec(env_id, 10), 10, seed=10_000 + seed)
+    returns = evaluate(act, _vec(env_id, 10), 10, seed=10_000 + seed)
+    print(f"\n{env_id} seed {seed}: greedy mean {returns.mean():.1f} (min {returns.min():.0f})")  # pytest -rP
+    return returns
 
 
 @pytest.mark.slow
