@@ -1,7 +1,7 @@
 """Causal discovery (graphs, CI tests, PC, FCI, NOTEARS, lagged discovery on transitions) and causal models."""
 
 from nextrl.causal.causal_agent import CausalAgentConfig, MPCConfig, plan
-from nextrl.causal.ci_tests import ChiSquare, DSeparation, FisherZ, RandomFeatureCI, make_ci_test
+from nextrl.causal.ci_tests import KCI, ChiSquare, DSeparation, FisherZ, RandomFeatureCI, make_ci_test
 from nextrl.causal.counterfactual import Episodes, collect_episodes, counterfactual_returns, replay_returns
 from nextrl.causal.fci import FCIResult, fci
 from nextrl.causal.graphs import CPDAG, DAG, PAG, GraphMetrics, compare, meek_closure, shd
@@ -15,6 +15,7 @@ from nextrl.causal.world_model import TransitionModel, causal_thrust_model, fit_
 __all__ = [
     "CPDAG",
     "DAG",
+    "KCI",
     "NETWORKS",
     "PAG",
     "SCM",

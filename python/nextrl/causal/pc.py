@@ -506,7 +506,7 @@ def pc(
 ) -> PCResult:
     """PC-stable causal discovery.
 
-    data: [num_samples, num_vars]; ci_test: 'fisherz' (linear-Gaussian), 'chisq' / 'gsq' (discrete), 'rcit'
+    data: [num_samples, num_vars]; ci_test: 'fisherz' (linear-Gaussian), 'chisq' / 'gsq' (discrete), 'kci' or 'rcit'
     (kernel) or a test object (e.g. DSeparation(dag), then data may be None). names: one per column
     (default 0..p-1). max_cond_size: largest conditioning set tested (None: unbounded). uc_rule /
     uc_priority: causal-learn's collider rules (defaults as causal-learn's pc()). knowledge: background
