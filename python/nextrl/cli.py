@@ -6,6 +6,20 @@ import argparse
 import json
 import os
 import sys
+import typing
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(str(message).split())}\n")
+
+
+def _fail(prog: str, message: str, status: int = 2) -> typing.NoReturn:
+    """One line on stderr, then exit with `status`: how every user error ends."""
+    sys.stderr.write(f"{prog}: error: {' '.join(str(message).split())}\n")
+    raise SystemExit(status)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -141,17 +155,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from nextrl.experiments import train as runner
 
+    prog = args.parser.prog
     if args.threads < 1:
-        args.parser.error(f"--threads must be >= 1, got {args.threads}")
+        _fail(prog, f"--threads must be >= 1, got {args.threads}")
+    if args.eval_episodes < 0:
+        _fail(prog, f"--eval-episodes must be >= 0, got {args.eval_episodes}")
+    if args.eval_every is not None and args.eval_every < 1:
+        _fail(prog, f"--eval-every must be >= 1 env steps, got {args.eval_every}")
+    if args.eval_every is not None and args.eval_episodes == 0:
+        _fail(prog, "--eval-every needs --eval-episodes >= 1")
     torch.set_num_threads(args.threads)
     console = Console()
-    # Resolve everything that can be misspelled before training starts.
+    # Resolve everything that can be misspelled or mismatched before training starts.
     try:
-        _, config_cls = runner.resolve_algorithm(args.algo)
-        total = config_cls(**runner.parse_overrides(config_cls, args.set)).total_timesteps
-        runner.make_env(args.env, 1).close()
-    except ValueError as e:
-        args.parser.error(str(e))
+        _, cfg, _ = runner.prepare(args.algo, args.env, args.set)
+    except (ValueError, TypeError) as e:
+        _fail(prog, str(e))
+    total = cfg.total_timesteps
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -168,7 +188,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             ret = metrics.get("charts/episode_return")
             bar.update(task, completed=min(step, total), ret="" if ret is None else f"return {ret:.1f}")
 
-        out = runner.run(args.algo, args.env, overrides=args.set, seed=args.seed, out_dir=args.out, log=log)
+        try:
+            out = runner.run(
+                args.algo,
+                args.env,
+                overrides=args.set,
+                seed=args.seed,
+                out_dir=args.out,
+                log=log,
+                eval_episodes=args.eval_episodes,
+                eval_every=args.eval_every,
+                tensorboard=args.tensorboard,
+            )
+        except (ImportError, OSError) as e:  # TensorBoard missing, run folder not writable
+            _fail(prog, str(e))
     s = out.summary
     rows = [
         ["algorithm", s["algo"]],
@@ -180,10 +213,175 @@ def cmd_train(args: argparse.Namespace) -> int:
         ["mean return (last 20)", f"{s['mean_return_last_20']:.2f}"],
         ["best return", f"{s['best_return']:.2f}"],
     ]
+    if s["eval_episodes"]:
+        final = out.evaluations[-1]
+        rows.append(
+            [
+                f"greedy return ({s['eval_episodes']} episodes)",
+                f"{final['mean_return']:.2f} +- {final['std_return']:.2f} (min {min(final['returns']):.2f})",
+            ]
+        )
+    if "best_eval_mean_return" in s:
+        best = max(out.evaluations, key=lambda e: e["mean_return"])
+        rows.append(["best greedy return", f"{best['mean_return']:.2f} at step {best['global_step']:,} (best.pt)"])
     rows += [[f"time in {k[5:-2]}", _fmt_time(v)] for k, v in s.items() if k.startswith("time_")]
     _table("nextrl train", ["", "value"], rows)
     console.print(f"run folder: {out.run_dir}", soft_wrap=True, highlight=False)
     return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Reloads a `nextrl train` checkpoint and evaluates its deterministic policy; --video records episodes."""
+    from nextrl.experiments import train as runner
+
+    prog = args.parser.prog
+    if args.episodes < 1:
+        _fail(prog, f"--episodes must be >= 1, got {args.episodes}")
+    if args.threads < 1:
+        _fail(prog, f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    try:
+        info, _, _, modules = runner.load_run(args.run_dir, args.checkpoint)
+    except (ValueError, TypeError) as e:
+        _fail(prog, str(e))
+    env_id, algo = info["env"], info["algo"]
+    seed = args.seed if args.seed is not None else info.get("eval_seed") or info["seed"] + runner.EVAL_SEED_OFFSET
+    probe = runner.make_env(env_id, 1)
+    space = probe.single_action_space
+    probe.close()
+    act = runner.deterministic_policy(algo, modules, space)
+    if args.video is not None:
+        _record_video(prog, env_id, act, args.video, min(args.episodes, args.video_episodes), seed)
+    ev = runner.evaluate_policy(act, env_id, args.episodes, seed)
+    r = ev["returns"]
+    rows = [
+        ["run", str(args.run_dir)],
+        ["checkpoint", f"{args.checkpoint}.pt"],
+        ["algorithm", algo],
+        ["env", env_id],
+        ["seed", seed],
+        ["episodes", len(r)],
+        ["greedy return", f"{ev['mean_return']:.2f} +- {ev['std_return']:.2f}"],
+        ["min / max", f"{min(r):.2f} / {max(r):.2f}"],
+    ]
+    _table("nextrl eval", ["", "value"], rows)
+    if args.json:
+        print(json.dumps({"algo": algo, "env": env_id, "seed": seed, "checkpoint": args.checkpoint, **ev}))
+    return 0
+
+
+def _record_video(prog: str, env_id: str, act, video_dir: str, episodes: int, seed: int) -> None:
+    """Plays `episodes` episodes of `act` on gym.make(env_id, render_mode="rgb_array") under Gymnasium's
+    RecordVideo (one file per episode in `video_dir`). Exits 2 with one line if the env cannot render."""
+    import warnings
+
+    import gymnasium as gym
+    import numpy as np
+
+    env = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # Gymnasium only warns about a render_mode the env does not declare
+            env = gym.make(env_id, render_mode="rgb_array")
+    except Exception:  # whatever stops a rendering env from being built: this env does not render (yet)
+        pass
+    if env is None or env.render_mode != "rgb_array":
+        if env is not None:
+            env.close()
+        sys.stderr.write(f"eval: {env_id} cannot render yet\n")
+        raise SystemExit(2)
+    try:
+        from gymnasium.wrappers import RecordVideo
+
+        env = RecordVideo(env, video_folder=video_dir, episode_trigger=lambda _: True, disable_logger=True)
+    except gym.error.DependencyNotInstalled as e:
+        env.close()
+        _fail(prog, f"--video: {e}")
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=seed + i)
+            done = False
+            while not done:
+                obs, _, term, trunc, _ = env.step(act(np.asarray(obs)[None])[0])
+                done = term or trunc
+    finally:
+        env.close()
+    print(f"eval: {episodes} episode video(s) in {video_dir}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Names what the other commands take: env ids, algorithms, experiments."""
+    if args.what == "envs":
+        import gymnasium as gym
+
+        import nextrl  # noqa: F401  (registers the nextrl/... ids)
+
+        ours = sorted(i for i in gym.registry if i.startswith("nextrl/"))
+        rows = [[i, _entry_kind(gym.registry[i])] for i in ours]
+        if args.all:
+            rows += [[i, "Gymnasium"] for i in sorted(gym.registry) if not i.startswith("nextrl/")]
+        _table("nextrl list envs (`nextrl train ALGO --env ID`)", ["id", "kind"], rows)
+        if not args.all:
+            print(f"and every other registered Gymnasium id ({len(gym.registry) - len(ours)}: --all lists them)")
+    elif args.what == "algos":
+        from nextrl.experiments import train as runner
+
+        rows = []
+        for name in sorted(runner.ALGORITHMS):
+            module, config_cls = runner.resolve_algorithm(name)
+            doc = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+            rows.append([name, " or ".join(runner.ACTION_SPACES[name]), doc])
+        _table("nextrl list algos (`nextrl train ALGO --help` lists settings)", ["algo", "actions", "what"], rows)
+    else:
+        from nextrl.experiments import runner
+
+        _table("nextrl list experiments (`nextrl run NAME`)", ["name", "what it measures"], runner.list_experiments())
+    return 0
+
+
+def _entry_kind(spec) -> str:
+    return "vector (C++)" if spec.vector_entry_point is not None else "single"
+
+
+class _TrainHelp(argparse.Action):
+    """`nextrl train [ALGO] --help`: the usual help, then ALGO's config keys with defaults and meanings."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        algo = getattr(namespace, "algo", None)
+        if algo is not None:
+            from nextrl.experiments import runner as exp_runner
+            from nextrl.experiments import train as runner
+
+            try:
+                _, config_cls = runner.resolve_algorithm(algo)
+            except ValueError as e:
+                _fail(parser.prog, str(e))
+            import dataclasses
+
+            env = getattr(namespace, "env", None)
+            preset = runner.preset(algo, env) if env else {}
+            docs = exp_runner._field_docs(config_cls)
+            rows = []
+            for f in dataclasses.fields(config_cls):
+                d = preset.get(f.name, f.default)
+                rows.append([f.name, _fmt_default(d) + (" (preset)" if f.name in preset else ""), docs.get(f.name, "")])
+            print()
+            _table(f"{algo} settings ({config_cls.__name__}; --set KEY=VALUE)", ["key", "default", "meaning"], rows)
+            presets = [(e, v) for (a, e), v in runner.PRESETS.items() if a == algo]
+            for env_name, values in presets:
+                items = ", ".join(f"{k}={_fmt_default(v)}" for k, v in values.items())
+                print(f"preset on {env_name} (also nextrl/{env_name}), over the defaults above: {items}")
+        parser.exit()
+
+
+def _fmt_default(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -266,7 +464,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nextrl", description="nextrl: compiled deep-RL toolkit")
+    import nextrl
+
+    parser = _Parser(prog="nextrl", description="nextrl: compiled deep-RL toolkit")
+    parser.add_argument("--version", action="version", version=f"nextrl {nextrl.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="version, compiler, SIMD level, OpenMP threads, CUDA")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -284,9 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train an agent on a Gymnasium or nextrl env; writes a run folder",
-        description="Train ALGO on ENV_ID. Writes config.json, metrics.csv, episodes.csv, metrics.json "
-        "and learning_curve.png to the run folder.",
+        description="Train ALGO on ENV_ID. Writes config.json, metrics.csv, episodes.csv, metrics.json, "
+        "learning_curve.png and the final checkpoint final.pt to the run folder, and evaluates the deterministic "
+        "(greedy) policy at the end. `nextrl train ALGO --help` lists ALGO's settings; `nextrl list envs` "
+        "the env ids.",
+        add_help=False,
     )
+    p.add_argument("-h", "--help", action=_TrainHelp, help="show this help (and ALGO's settings) and exit")
     p.add_argument("algo", metavar="ALGO", help=f"one of: {', '.join(sorted(ALGORITHMS))}")
     p.add_argument(
         "--env",
@@ -304,7 +509,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of networks, sampling and envs (default 0)")
     p.add_argument("--out", help="run folder (default runs/<algo>-<env>-<seed>-<timestamp>/)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for small networks)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="greedy-evaluation episodes at the end, one env, seed + 10000 (default 10; 0: none)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="K",
+        help="also evaluate every K env steps and keep the best policy in best.pt",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard scalars to the run folder (pip install 'nextrl[tensorboard]')",
+    )
     p.set_defaults(func=cmd_train, parser=p)
+    p = sub.add_parser(
+        "eval",
+        help="reload a `nextrl train` checkpoint and evaluate its greedy policy",
+        description="Reload RUN_DIR/final.pt (or best.pt) and evaluate the deterministic policy on one env, "
+        "episodes one after another; by default with the seed the training run evaluated with, so the "
+        "numbers match its summary.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by nextrl train")
+    p.add_argument("--episodes", type=int, default=10, metavar="N", help="episodes (default 10)")
+    p.add_argument("--seed", type=int, help="env seed (default: the run's evaluation seed)")
+    p.add_argument("--checkpoint", choices=["final", "best"], default="final", help="which checkpoint (default final)")
+    p.add_argument("--video", metavar="DIR", help="also record episodes with Gymnasium's RecordVideo into DIR")
+    p.add_argument("--video-episodes", type=int, default=1, metavar="M", help="episodes to record (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--json", action="store_true", help="also print the returns as one JSON object")
+    p.set_defaults(func=cmd_eval, parser=p)
+    p = sub.add_parser("list", help="list env ids, algorithms or experiments")
+    p.add_argument("what", choices=["envs", "algos", "experiments"], help="what to list")
+    p.add_argument("--all", action="store_true", help="envs: every registered Gymnasium id too")
+    p.set_defaults(func=cmd_list, parser=p)
     p = sub.add_parser(
         "run",
         help="run an experiment over seeds; writes report.md, plots and metrics.json",
@@ -333,10 +576,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "bench":
         if args.threads < 1:
-            build_parser().error(f"--threads must be >= 1, got {args.threads}")
+            _fail("nextrl bench", f"--threads must be >= 1, got {args.threads}")
         # qulacs takes its thread count from OMP_NUM_THREADS when it is first loaded.
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"nextrl {args.command}: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

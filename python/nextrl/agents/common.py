@@ -124,6 +124,50 @@ class EpisodeTracker:
         self.prev_active = active
 
 
+def emit(log: LogFn | None, global_step: int, metrics: dict[str, float], result: TrainResult) -> None:
+    """Passes one update's `metrics` to `log` (the trainers' shared logging path). A `log` object that also has a
+    `watch(result)` method is first shown the live TrainResult, whose modules are the networks being trained, so
+    a caller can evaluate or checkpoint them between updates (`nextrl train --eval-every`) without changing the
+    run: a plain function just gets (global_step, metrics)."""
+    if log is None:
+        return
+    watch = getattr(log, "watch", None)
+    if watch is not None:
+        watch(result)
+    log(global_step, metrics)
+
+
+class TensorBoardLog:
+    """A `log` callback that writes every metric as a TensorBoard scalar (tag = the metric's key, step = the
+    global env step) to event files in `log_dir`; `global_step` itself is the step, not a scalar. Needs the
+    `tensorboard` extra (pip install 'nextrl[tensorboard]'), imported here, not at import of nextrl. Use as a
+    context manager or call close()."""
+
+    def __init__(self, log_dir: str | Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ImportError(
+                "TensorBoardLog: TensorBoard logging needs the tensorboard package: pip install 'nextrl[tensorboard]'"
+            ) from None
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def __call__(self, global_step: int, metrics: dict[str, float]) -> None:
+        step = int(global_step)
+        for key, value in metrics.items():
+            if key != "global_step":
+                self.writer.add_scalar(key, float(value), global_step=step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> TensorBoardLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def flatten_agents(fn: str, env):
     """The env as a trainer takes it: a MarlVectorEnv becomes `FlattenAgents(env)` (num_envs = N * A, slot
     i * A + a is agent a of env i, one policy shared by all agents); any other env is returned unchanged.
@@ -218,7 +262,9 @@ def load_checkpoint(path: str | Path, modules: dict[str, torch.nn.Module]) -> di
 __all__ = [
     "EpisodeTracker",
     "LogFn",
+    "TensorBoardLog",
     "TrainResult",
+    "emit",
     "episode_quotas",
     "evaluate",
     "flatten_agents",

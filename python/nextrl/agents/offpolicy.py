@@ -24,7 +24,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit
 from nextrl.agents.replay import ReplayBuffer
 
 ActFn = Callable[[np.ndarray, int], np.ndarray]
@@ -89,8 +89,7 @@ def run(
             "charts/sps": global_step / (time.perf_counter() - start),
         }
         result.metrics.append(metrics)
-        if log is not None:
-            log(global_step, metrics)
+        emit(log, global_step, metrics, result)
     return tracker.fill(result, global_step, time.perf_counter() - start, times)
 
 

@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, flatten_agents
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, flatten_agents
 
 
 class Rollout:
@@ -134,8 +134,7 @@ class Collector:
         if recent:
             stats["charts/episode_return"] = float(np.mean(recent))
         result.metrics.append(stats)
-        if log is not None:
-            log(self.global_step, stats)
+        emit(log, self.global_step, stats, result)
 
     def finish(self, result: TrainResult) -> TrainResult:
         """Copies episodes, step count, wall time and the time breakdown into `result`."""
