@@ -188,6 +188,22 @@ py::class_<VecEnv<Env>> BindVecEnv(py::module_& m, const char* name) {
   };
   DefView(cls, "obs", &V::obs, obs_shape);
   DefView(cls, "final_obs", &V::final_obs, obs_shape);
+  // Box bounds declared by the env (vec_env.h): (low, high) lists of floats for the Python spaces.
+  using Config = typename Env::Config;
+  if constexpr (requires(const Config& c) { Env::ObsBounds(c); }) {
+    cls.def_static("obs_bounds", [](const Config& c) {
+      Env::Validate(c);
+      const Bounds b = Env::ObsBounds(c);
+      return py::make_tuple(b.low, b.high);
+    });
+  }
+  if constexpr (requires(const Config& c) { Env::ActionBounds(c); }) {
+    cls.def_static("action_bounds", [](const Config& c) {
+      Env::Validate(c);
+      const Bounds b = Env::ActionBounds(c);
+      return py::make_tuple(b.low, b.high);
+    });
+  }
   if constexpr (TabularEnv<Env>) {
     cls.def("state_ids", [](const V& v) {
       py::array_t<int64_t> out(v.num_envs());

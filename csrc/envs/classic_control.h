@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct CartPole {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return 1; }
+  // Gymnasium's: twice the termination thresholds for x and theta, velocities unbounded.
+  static Bounds ObsBounds(const Config&) {
+    const double inf = std::numeric_limits<double>::infinity();
+    return Symmetric({2 * kXThreshold, inf, 2 * kThetaThreshold, inf});
+  }
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a == 0 || *a == 1) ? nullptr : "must be 0 or 1";
   }
@@ -232,6 +238,8 @@ struct Pendulum {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {3}; }
   static int64_t ActionSize(const Config&) { return 1; }
+  static Bounds ObsBounds(const Config&) { return Symmetric({1.0, 1.0, kMaxSpeed}); }  // cos, sin, theta_dot
+  static Bounds ActionBounds(const Config&) { return Symmetric(1, kMaxTorque); }
   static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, 1); }
 
   explicit Pendulum(const Config& c) : cfg_(&c) {}

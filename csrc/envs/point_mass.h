@@ -59,6 +59,8 @@ struct PointMass {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return kActionSize; }
+  static Bounds ObsBounds(const Config&) { return Symmetric(kStateSize, std::numeric_limits<double>::infinity()); }
+  static Bounds ActionBounds(const Config&) { return Symmetric(kActionSize, 1.0); }  // clipped to [-1, 1]
   static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, kActionSize); }
 
   explicit PointMass(const Config& c) : cfg_(&c) {}
@@ -144,6 +146,10 @@ struct CausalThrust {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return kActionSize; }
+  static Bounds ObsBounds(const Config& c) {
+    return Symmetric({std::numeric_limits<double>::infinity(), c.max_speed, c.max_force});  // pos, vel, force
+  }
+  static Bounds ActionBounds(const Config&) { return Symmetric(kActionSize, 1.0); }  // clipped to [-1, 1]
   static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, kActionSize); }
 
   explicit CausalThrust(const Config& c) : cfg_(&c) {}
@@ -232,6 +238,8 @@ struct HeteroPointMass {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return kActionSize; }
+  static Bounds ObsBounds(const Config&) { return Symmetric(kStateSize, std::numeric_limits<double>::infinity()); }
+  static Bounds ActionBounds(const Config&) { return Symmetric(kActionSize, 1.0); }  // clipped to [-1, 1]
   static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, kActionSize); }
 
   explicit HeteroPointMass(const Config& c) : cfg_(&c), next_variant_(c.variant), variant_(c.variant) {}

@@ -89,6 +89,7 @@ struct RobustGridWorld {
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kObsDim}; }
   static int64_t ActionSize(const Config&) { return 1; }
+  static Bounds ObsBounds(const Config&) { return Symmetric(kObsDim, kObsLimit); }
   static const char* CheckAction(const Config&, const Action* a) {
     return (*a >= 0 && *a < kNumActions) ? nullptr : "must be in [0, 4)";
   }

@@ -38,6 +38,10 @@
 // envs either way: VecEnv<Stepwise<Env>> ignores the StepBlock, and tests/envs/test_vec_env.py checks the
 // two against each other.
 //
+// Optional Box bounds, declared here once and read by the Python spaces (obs_bounds / action_bounds):
+//   static Bounds ObsBounds(const Config&);      per observation element (continuous observations)
+//   static Bounds ActionBounds(const Config&);   per action element (continuous actions)
+//
 // Optional quick action check: static bool AllActionsValid(const Config&, const Action* actions, int64_t count),
 // true exactly when CheckAction accepts each of the count envs' actions (discrete envs: AllBelow(actions,
 // count, number of actions)); without it the quick pass calls CheckAction per env.
@@ -67,6 +71,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -96,6 +101,20 @@ static_assert(sizeof(StepOut) == 8 && offsetof(StepOut, terminated) == 4 && size
                   offsetof(StepOut, padding_) == 5 && std::is_trivially_copyable_v<StepOut> &&
                   std::is_trivially_default_constructible_v<StepOut>,
               "VecEnv's bookkeeping reads a StepOut as one 8-byte word, with no implicit padding");
+
+// Box bounds of an observation or action vector, element by element (infinity where unbounded).
+struct Bounds {
+  std::vector<double> low, high;
+};
+// [-limit, limit] in each of n elements.
+inline Bounds Symmetric(std::vector<double> limit) {
+  Bounds b{limit, limit};
+  for (double& x : b.low) x = -x;
+  return b;
+}
+inline Bounds Symmetric(int64_t n, double limit) {
+  return Symmetric(std::vector<double>(static_cast<size_t>(n), limit));
+}
 
 // One outcome of a tabular env's transition model (for exact dynamic programming):
 // from state s under action a, with probability p, the next state, the reward and whether it ends.

@@ -14,13 +14,12 @@ Continuous actions are clipped to the action space's bounds; NaN or inf is an er
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
 
@@ -44,11 +43,13 @@ def make_config(name: str, config_cls, kwargs: dict):
 
 
 class _ControlVectorEnv(VectorEnv):
-    """Shared constructor of the control envs: the C++ core over a config, the spaces from `_spaces`."""
+    """Shared constructor of the control envs: the C++ core over a config, the spaces from `_spaces`;
+    frames are drawn from `states()` by `_draw(index, state)` (metadata: rgb_array, human)."""
 
     _name: str
     _core_cls: type
     _config_cls: type
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 30)
 
     def __init__(
         self,
@@ -56,28 +57,52 @@ class _ControlVectorEnv(VectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = make_config(self._name, self._config_cls, config)
         core = self._core_cls(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         obs_space, action_space = self._spaces(self.config)
-        self._setup(core, obs_space, action_space, autoreset_mode, copy)
+        self._setup(core, obs_space, action_space, autoreset_mode, copy, render_mode)
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        return self._draw(index, self._core.states()[index])
+
+    def _draw(self, index: int, state: np.ndarray) -> np.ndarray:
+        """The frame [H, W, 3] uint8 of env `index` in its exact `state`."""
+        raise NotImplementedError(f"{type(self).__name__} must define _draw")
 
     def _spaces(self, config) -> tuple[spaces.Space, spaces.Space]:
-        """(single observation space, single action space) of `config`; every subclass defines it."""
-        raise NotImplementedError(f"{type(self).__name__} must define _spaces")
+        """(single observation space, single action space) of `config`: the Boxes the C++ env declares
+        (obs_bounds / action_bounds in csrc/envs/); envs with discrete actions override it."""
+        return _box(self._core_cls.obs_bounds(config)), _box(self._core_cls.action_bounds(config))
 
     def states(self) -> np.ndarray:
         """The exact states of every env: [num_envs, state_size] float64 (a copy)."""
         return self._core.states()
 
 
-def _unbounded(n: int) -> spaces.Box:
-    return spaces.Box(-np.inf, np.inf, (n,), np.float32)
+def _box(bounds) -> spaces.Box:
+    """A float32 Box from the (low, high) lists a C++ env declares (its ObsBounds / ActionBounds)."""
+    low, high = (np.asarray(b, dtype=np.float32) for b in bounds)
+    return spaces.Box(low, high, dtype=np.float32)
+
+def _plane_scale(size: int, radius: float) -> float:
+    return (size / 2 - 20) / radius
 
 
-def _unit_box(n: int) -> spaces.Box:
-    return spaces.Box(-1.0, 1.0, (n,), np.float32)
+def _plane(radius: float, point, color: render.Color, size: int = 400) -> np.ndarray:
+    """A size x size view of the plane around the origin (y up, `radius` plus a margin): the circle of
+    `radius` in light gray, the origin as a green cross, `point` as a disc."""
+    img = render.blank(size, size)
+    scale = _plane_scale(size, radius)
+    c = size / 2
+    render.ring(img, c, c, radius * scale, render.LIGHT_GRAY, 2)
+    render.fill_rect(img, c - 8, c - 1, c + 8, c + 1, render.GREEN)
+    render.fill_rect(img, c - 1, c - 8, c + 1, c + 8, render.GREEN)
+    x, y = (float(np.clip(v, -1.1 * radius, 1.1 * radius)) for v in point[:2])
+    render.fill_circle(img, c + x * scale, c - y * scale, 8, color)
+    return img
 
 
 class PointMassVectorEnv(_ControlVectorEnv):
@@ -86,9 +111,15 @@ class PointMassVectorEnv(_ControlVectorEnv):
     max_steps (200)."""
 
     _name, _core_cls, _config_cls = "PointMass", _core._PointMass, _core._PointMassConfig
-
-    def _spaces(self, c):
-        return _unbounded(4), _unit_box(2)
+    def _draw(self, index, state):
+        """(s0, s1) as a point in the plane (circle: ||s|| = max_norm), s2 and s3 as bars below."""
+        img = _plane(self.config.max_norm, state[:2], render.BLUE)
+        size = img.shape[1]
+        for k, color in ((2, render.ORANGE), (3, render.PURPLE)):
+            y = size - 24 + 10 * (k - 2)
+            end = size / 2 + np.clip(state[k] / self.config.max_norm, -1, 1) * (size / 2 - 10)
+            render.fill_rect(img, size / 2, y, end, y + 6, color)
+        return img
 
 
 class CausalThrustVectorEnv(_ControlVectorEnv):
@@ -143,10 +174,6 @@ class CausalThrustVectorEnv(_ControlVectorEnv):
             adj[names.index(src), names.index(f"{b}[t+1]")] = True
         return names, adj
 
-    def _spaces(self, c):
-        high = np.array([np.inf, c.max_speed, c.max_force], dtype=np.float32)
-        return spaces.Box(-high, high, (3,), np.float32), _unit_box(1)
-
     def _apply_reset_options(self, options, mask):
         value = options.get("force")
         sel = self._all if mask is None else mask
@@ -164,6 +191,22 @@ class CausalThrustVectorEnv(_ControlVectorEnv):
             self._do_force = do_force
             return
         self._core.set_force_interventions(self._do_force)
+    def _draw(self, index, state):
+        """The mass on a track of [-max_position, max_position] (target 0: green tick), its velocity (blue
+        arrow) and the external force (red arrow, magenta under do(force))."""
+        c, (width, height) = self.config, (600, 200)
+        img = render.blank(height, width)
+        scale = (width - 40) / (2 * c.max_position)
+        track_y = height * 0.65
+        render.fill_rect(img, 20, track_y, width - 20, track_y + 2, render.BLACK)
+        render.fill_rect(img, width / 2 - 1, track_y - 12, width / 2 + 1, track_y + 14, render.GREEN)
+        x = width / 2 + np.clip(state[0], -c.max_position, c.max_position) * scale
+        render.fill_circle(img, x, track_y - 14, 14, render.DARK_GRAY)
+        arrow = 80.0
+        render.draw_line(img, (x, track_y - 14), (x + arrow * state[1] / c.max_speed, track_y - 14), render.BLUE, 4)
+        force_color = (200, 0, 200) if not np.isnan(self._do_force[index]) else render.RED
+        render.draw_line(img, (x, track_y - 50), (x + arrow * state[2] / c.max_force, track_y - 50), force_color, 4)
+        return img
 
 
 class HeteroPointMassVectorEnv(_ControlVectorEnv):
@@ -195,15 +238,20 @@ class HeteroPointMassVectorEnv(_ControlVectorEnv):
         """The variant of every env's current episode: [num_envs] int64."""
         return self._core.variants()
 
-    def _spaces(self, c):
-        return _unbounded(4), _unit_box(2)
-
     def _apply_reset_options(self, options, mask):
         sel = self._all if mask is None else mask
         value = options.get("variant")
         new = self._default_variants if value is None else self._check_variants(value)
         self._variants[sel] = new[sel]
         self._core.set_variants(self._variants)
+    def _draw(self, index, state):
+        """The point (coloured by its variant) and its velocity (red line); circle: max_norm."""
+        variant = int(self._core.variants()[index])
+        img = _plane(self.config.max_norm, state[:2], render.PALETTE[variant])
+        size, scale = img.shape[0], _plane_scale(img.shape[0], self.config.max_norm)
+        p = (size / 2 + state[0] * scale, size / 2 - state[1] * scale)
+        render.draw_line(img, p, (p[0] + state[2] * scale, p[1] - state[3] * scale), render.RED, 3)
+        return img
 
 
 class CartPoleVectorEnv(_ControlVectorEnv):
@@ -213,9 +261,7 @@ class CartPoleVectorEnv(_ControlVectorEnv):
     _name, _core_cls, _config_cls = "CartPole", _core._CartPole, _core._CartPoleConfig
 
     def _spaces(self, c):
-        theta = 12 * 2 * math.pi / 360
-        high = np.array([2.4 * 2, np.inf, theta * 2, np.inf], dtype=np.float32)
-        return spaces.Box(-high, high, dtype=np.float32), spaces.Discrete(2)
+        return _box(self._core_cls.obs_bounds(c)), spaces.Discrete(2)
 
 
 class PendulumVectorEnv(_ControlVectorEnv):
@@ -223,10 +269,20 @@ class PendulumVectorEnv(_ControlVectorEnv):
     state is [theta, theta_dot]. Config: g (10), max_steps (200), init_theta (pi), init_theta_dot (1)."""
 
     _name, _core_cls, _config_cls = "Pendulum", _core._Pendulum, _core._PendulumConfig
-
-    def _spaces(self, c):
-        high = np.array([1.0, 1.0, 8.0], dtype=np.float32)
-        return (spaces.Box(-high, high, dtype=np.float32), spaces.Box(-2.0, 2.0, (1,), dtype=np.float32))
+    def _draw(self, index, state):
+        """Gymnasium's Pendulum picture: 500 x 500 for a 4.4 m square, a red rod 1 m long and 0.2 m wide with
+        round ends (theta = 0 upright, theta > 0 counter-clockwise) on a black axle of 0.05 m radius; no
+        torque arrow (the env keeps no last action)."""
+        size = 500
+        scale, centre = size / 4.4, (size / 2, size / 2)
+        img = render.blank(size, size)
+        rod = (-np.sin(state[0]), -np.cos(state[0]))
+        color, half = (204, 77, 77), 0.1 * scale
+        render.fill_polygon(img, render.rotated_rect(centre, rod, 0, scale, half), color)
+        render.fill_circle(img, *centre, half, color)
+        render.fill_circle(img, centre[0] + rod[0] * scale, centre[1] + rod[1] * scale, half, color)
+        render.fill_circle(img, *centre, 0.05 * scale, render.BLACK)
+        return img
 
 
 class PointMassEnv(Env):

@@ -24,11 +24,11 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, unknown_name_error
 
 PARAM_NAMES = ("size", "obs_noise", "action_failure_prob", "reward_noise", "num_obstacles")
 _INTEGER = {"size", "num_obstacles"}
-_OBS_LIMIT = 1000.0  # csrc/envs/robust_grid.h kObsLimit
 
 
 def _range(name: str, value) -> tuple[float, float]:
@@ -65,9 +65,12 @@ def robust_grid_config(
 
 
 class RobustGridWorldVectorEnv(VectorEnv):
-    """`num_envs` RobustGridWorlds in one C++ call; keyword arguments as `robust_grid_config`."""
+    """`num_envs` RobustGridWorlds in one C++ call; keyword arguments as `robust_grid_config`. Frames are
+    max_size cells square whatever the episode's size (cells beyond it gray, obstacles dark, goal green,
+    agent blue); "ansi" draws the episode's size x size grid (`#` obstacles, `G` goal, `A` agent)."""
 
     _reset_options = frozenset({"reset_mask", "params"})
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 8)
 
     def __init__(
         self,
@@ -75,12 +78,14 @@ class RobustGridWorldVectorEnv(VectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = robust_grid_config(**config)
         core = _core._RobustGridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
-        obs_space = spaces.Box(-_OBS_LIMIT, _OBS_LIMIT, tuple(core.obs_shape), np.float32)
-        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
+        low, high = (np.asarray(b, dtype=np.float32) for b in core.obs_bounds(self.config))  # csrc/envs/robust_grid.h
+        obs_space = spaces.Box(low, high, dtype=np.float32)
+        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy, render_mode)
 
     def _apply_reset_options(self, options: dict, mask: np.ndarray | None) -> None:
         params = options.get("params")
@@ -115,6 +120,36 @@ class RobustGridWorldVectorEnv(VectorEnv):
     def positions(self) -> np.ndarray:
         """[num_envs, 2] int64: the agents' cells (x, y)."""
         return self._core.positions()
+
+    def sizes(self) -> np.ndarray:
+        """[num_envs] int64: the grid side of every env's current episode."""
+        return self._core.infos[:, self._info_names.index("size")].astype(np.int64)
+
+    def _layout(self, index: int) -> tuple[int, np.ndarray, tuple[int, int]]:
+        """(size, obstacles [size, size] bool with row 0 the top row, agent (row, col)) of env `index`."""
+        size = int(self.sizes()[index])
+        obstacles = self._core.obstacles()[index, :size, :size][::-1]
+        x, y = (int(v) for v in self._core.positions()[index])
+        return size, obstacles, (size - 1 - y, x)
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        n = self.config.max_size
+        size, obstacles, (row, col) = self._layout(index)
+        colors = np.empty((n, n, 3), dtype=np.uint8)
+        colors[:] = render.LIGHT_GRAY
+        top = n - size  # the episode's grid sits in the bottom-left corner, y up
+        block = colors[top:, :size]
+        block[:] = render.WHITE
+        block[obstacles] = render.DARK_GRAY
+        block[0, size - 1] = render.GREEN
+        return render.grid_frame(colors, [(top + row, col, render.BLUE)])
+
+    def _render_ansi(self, index: int) -> str:
+        size, obstacles, agent = self._layout(index)
+        chars = np.where(obstacles, "#", ".")
+        chars[0, size - 1] = "G"
+        chars[agent] = "A"
+        return render.text_grid(chars)
 
 
 class RobustGridWorldEnv(Env):
