@@ -44,6 +44,11 @@ def test_run_folder_and_progress(tiny_run):
     for section in ("## Setup", "## Results", "## Findings", "discovery: documents' SCM", "counterfactual return"):
         assert section in md
     assert (res.run_dir / "curves_discovery_causalthrust_transitions.png").read_bytes()[:4] == b"\x89PNG"
+    for key in ("doc", "thrust"):  # the discovered graphs next to the true one, one PNG per (graph, size)
+        name = f"graphs_{key}_n60.png"
+        assert (res.run_dir / name).read_bytes()[:4] == b"\x89PNG"
+        assert f"![{name}]({name})" in md
+        assert res.run_dir / name in res.files
     cfg = runner.make_config(causal, TINY, quick=True)
     assert sum(n for n, _ in units) == causal.total_work(cfg, [0, 1])
     assert m["seeds"] == [0, 1] and m["config"]["discovery_sizes"] == [60]

@@ -228,6 +228,8 @@ def write_run(result: ExperimentResult, out_dir: str | Path, run_info: dict[str,
     plots = plot_curves(result, out)
     for metric in dict.fromkeys(s.metric for s in result.scores):
         plots += plot_scores(result, out, metric)
+    for draw in result.figures:
+        plots += draw(out)
     (out / "report.md").write_text(markdown(result, plots=plots, run_info=info))
     (out / "metrics.json").write_text(json.dumps(metrics(result, info), indent=1))
     return [out / "report.md", *(out / p for p in plots), out / "metrics.json"]

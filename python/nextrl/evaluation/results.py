@@ -5,8 +5,9 @@ them with the constructors here so that every interval is computed the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,6 +213,9 @@ class ExperimentResult:
     wall_time_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     """anything else worth keeping in metrics.json (e.g. timings)"""
+    figures: list[Callable[[Path], list[str]]] = field(default_factory=list)
+    """experiment-specific plots: each is called with the run folder, writes PNGs there and returns their file
+    names, which report.md shows after the standard plots (e.g. discovered graphs next to the true ones)"""
 
 
 __all__ = [

@@ -3,7 +3,8 @@
 1. Discovery accuracy against sample size: PC (Fisher-z, nextrl.causal.pc) on (a) the documents' 3-variable
    linear SCM with the action as a variable (X1 -> X2 -> X3, X1 -> X3, action -> X2) and (b) CausalThrust's
    transitions (s_t, a_t, s_{t+1}) from a random policy, with tiers (nothing at t+1 causes t, no edges within
-   t). SHD against the true CPDAG, skeleton and arrowhead precision / recall.
+   t). SHD against the true CPDAG (for CausalThrust: with the edges the tiers orient oriented), skeleton and
+   arrowhead precision / recall; plots of the discovered graphs next to the true one.
 2. World models under distribution shift: MLP transition models with one mechanism per next-state variable on
    its true parents (causal) or on all of (s_t, a_t) (non-causal, fully connected), fitted on transitions of a
    behaviour policy whose action is tied to the position (a = clip(-gain pos + noise): a spurious correlation
@@ -160,18 +161,39 @@ def discover_doc(n: int, alpha: float, seed: int):
     return pc(x, names=list(DOC_NODES), alpha=alpha).graph, DAG(DOC_NODES, DOC_EDGES)
 
 
+def _thrust_knowledge(names):
+    from nextrl.causal.pc import Knowledge
+
+    return Knowledge(tiers=(tuple(names[:4]), tuple(names[4:])), forbid_within_tiers=(True, False))
+
+
+def knowledge_target(truth, knowledge):
+    """What PC with `knowledge` can identify at best: the truth's CPDAG with the undirected edges that the
+    knowledge orients oriented, closed under Meek's rules R1-R4. truth: a DAG; returns a CPDAG."""
+    from nextrl.causal.graphs import ARROW, CPDAG, TAIL, meek_closure
+
+    cpdag = truth.to_cpdag()
+    forb, req = knowledge.matrices(cpdag.nodes)
+    m = cpdag.marks.copy()
+    for i, j in np.argwhere((m == TAIL) & (m.T == TAIL)).tolist():
+        if forb[i, j] or req[j, i]:  # i -> j ruled out: j -> i
+            m[j, i] = ARROW
+    return CPDAG(cpdag.nodes, meek_closure(m, forb, rule4=True))
+
+
 def discover_thrust(n: int, alpha: float, seed: int, max_steps: int):
-    """(estimated CPDAG, true temporal DAG) of PC with tiers on n random-policy CausalThrust transitions."""
+    """(estimated CPDAG, target) of PC with tiers on n random-policy CausalThrust transitions; the target is
+    knowledge_target() of the true temporal DAG (with these tiers, the DAG itself)."""
     from nextrl.causal.causal_agent import collect_transitions
-    from nextrl.causal.pc import Knowledge, pc
+    from nextrl.causal.pc import pc
 
     names, truth = _thrust_truth()
     obs, act, nxt = collect_transitions(
         ENV_ID, "random", n, seed=seed, num_envs=min(20, n), env_kwargs={"max_steps": max_steps}
     )
     x = np.hstack([obs, act, nxt]).astype(np.float64)
-    knowledge = Knowledge(tiers=(tuple(names[:4]), tuple(names[4:])), forbid_within_tiers=(True, False))
-    return pc(x, names=names, alpha=alpha, knowledge=knowledge).graph, truth
+    knowledge = _thrust_knowledge(names)
+    return pc(x, names=names, alpha=alpha, knowledge=knowledge).graph, knowledge_target(truth, knowledge)
 
 
 def behavior_policy(gain: float, noise: float, seed: int):
@@ -254,6 +276,7 @@ def _seed_run(cfg: Config, seed: int, progress: Progress | None) -> dict[str, An
                 "arrowhead_precision": m.arrowhead_precision,
                 "arrowhead_recall": m.arrowhead_recall,
                 "edges": est.edge_strings(),
+                "graph": est,
             }
             tick(f"discovery {key} n={n}")
 
@@ -432,7 +455,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     setup = [
         f"discovery: PC-stable, Fisher-z, alpha={cfg.alpha}, sample sizes {', '.join(map(str, sizes))}; "
         "documents' SCM sampled with its action as a 4th variable; CausalThrust: random-policy transitions, "
-        "variables (s_t, a_t, s_{t+1}) with tiers (t before t+1, no edges within t)",
+        "variables (s_t, a_t, s_{t+1}) with tiers (t before t+1, no edges within t), scored against the true "
+        "CPDAG with the edges the tiers orient oriented (Meek closure): what PC with that knowledge can reach",
         f"world models: {cfg.train_transitions} transitions of the behaviour policy a = clip("
         f"-{cfg.behavior_gain:g} pos + {cfg.behavior_noise:g} N(0,1)), episodes of {cfg.max_steps} steps; "
         f"one 2x{cfg.hidden} tanh MLP per next-state variable, {cfg.fit_steps} Adam minibatches each; "
@@ -458,6 +482,11 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         "cf_truth_mean_return": {p: [r["cf_truth"][p] for r in runs] for p in TARGET_POLICIES},
         "logged_mean_return": [r["logged_return"] for r in runs],
     }
+    figures = [
+        _graph_figure(key, task, n, [(s, r["discovery"][(key, n)]) for s, r in zip(seeds, runs, strict=True)])
+        for key, task in tasks.items()
+        for n in sizes
+    ]
     return ExperimentResult(
         name=NAME,
         title="causal: discovery, causal world models under shift, counterfactual evaluation",
@@ -476,7 +505,39 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         bootstrap=boot,
         wall_time_s=time.perf_counter() - start,
         extra=extra,
+        figures=figures,
     )
+
+
+DOC_POSITIONS = {"X1": (0.0, 0.6), "action": (0.0, -0.6), "X2": (1.0, -0.2), "X3": (2.0, 0.6)}
+
+
+def _graph_figure(key: str, task: str, n: int, found: list[tuple[int, dict[str, Any]]]) -> Callable:
+    """A plot hook (ExperimentResult.figures): the true CPDAG next to the graph PC found with each seed, on
+    shared node positions, edges colored correct / misoriented / extra / missing."""
+
+    def draw(out_dir) -> list[str]:
+        from nextrl.causal.graphs import DAG
+        from nextrl.causal.plotting import layered_layout, plot_discovery
+
+        if key == "doc":
+            target, pos, label = DAG(DOC_NODES, DOC_EDGES).to_cpdag(), DOC_POSITIONS, "true CPDAG"
+        else:
+            names, truth = _thrust_truth()
+            target, pos = knowledge_target(truth, _thrust_knowledge(names)), layered_layout([names[:4], names[4:]])
+            label = "true CPDAG + tiers"
+        name = f"graphs_{key}_n{n}.png"
+        plot_discovery(
+            out_dir / name,
+            target,
+            [(f"PC, seed {s}: SHD {d['shd']}", d["graph"]) for s, d in found],
+            pos=pos,
+            title=f"{task}, n={n}: {label} and PC (Fisher-z) per seed",
+            truth_title=label,
+        )
+        return [name]
+
+    return draw
 
 
 def _findings(cfg: Config, scores, runs) -> list[Finding]:
@@ -564,6 +625,7 @@ __all__ = [
     "discover_doc",
     "discover_thrust",
     "doc_scm",
+    "knowledge_target",
     "rollout_error",
     "run",
     "target_policy",
