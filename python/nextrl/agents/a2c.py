@@ -16,7 +16,15 @@ from torch import Tensor, nn
 
 from nextrl.agents import returns
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import default_actor_critic
+from nextrl.agents.networks import (
+    check_network,
+    default_actor_critic,
+    param_groups,
+    parse_param_lrs,
+    preset_actor,
+    preset_param_lrs,
+    scale_lrs,
+)
 from nextrl.agents.rollout import Collector, Rollout, check_env, collect
 
 
@@ -50,8 +58,16 @@ class A2CConfig:
     """hidden layer sizes of the default MLPs"""
     log_std_init: float = 0.0
     """initial log standard deviation of the Gaussian head (Box actions)"""
+    network: str = "mlp"
+    """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
+    "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate; annealed alike"""
 
     def __post_init__(self):
+        check_network("A2CConfig", self.network)
+        parse_param_lrs("A2CConfig", self.param_lrs)
         if self.num_steps < 1:
             raise ValueError(f"A2CConfig: num_steps must be >= 1, got {self.num_steps}")
         if self.optimizer not in ("rmsprop", "adam"):
@@ -91,6 +107,7 @@ def train(
     `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
     env = check_env("a2c.train", env)
     with seeded(seed, "a2c.train"):
+        actor = preset_actor("a2c.train", cfg.network, actor, env.single_observation_space, env.single_action_space)
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,
@@ -99,17 +116,18 @@ def train(
             actor=actor,
             critic=critic,
         )
+        groups = param_groups("a2c.train", policy, cfg.learning_rate, preset_param_lrs(cfg.network, cfg.param_lrs))
         if cfg.optimizer == "rmsprop":
-            opt = torch.optim.RMSprop(policy.parameters(), lr=cfg.learning_rate, alpha=0.99, eps=1e-5)
+            opt = torch.optim.RMSprop(groups, alpha=0.99, eps=1e-5)
         else:
-            opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+            opt = torch.optim.Adam(groups, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
         result = TrainResult(cfg, {"policy": policy})
         num_iterations = max(1, cfg.total_timesteps // (cfg.num_steps * env.num_envs))
         for it in range(num_iterations):
-            if cfg.anneal_lr:
-                opt.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - it / num_iterations)
+            frac = 1.0 - it / num_iterations if cfg.anneal_lr else 1.0
+            scale_lrs(opt, frac)
             collect(policy, rollout, c)
             t0 = time.perf_counter()
             adv, ret = returns.gae(
@@ -129,7 +147,7 @@ def train(
             nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             opt.step()
             c.times["update"] += time.perf_counter() - t0
-            c.record(result, {**stats, "charts/learning_rate": opt.param_groups[0]["lr"]}, log)
+            c.record(result, {**stats, "charts/learning_rate": cfg.learning_rate * frac}, log)
     return c.finish(result)
 
 

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from nextrl.agents import td3
 from nextrl.agents.common import LogFn, TrainResult
+from nextrl.agents.networks import parse_param_lrs
 from nextrl.agents.td3 import deterministic_policy
 
 
@@ -52,6 +53,12 @@ class DDPGConfig:
     """n-step returns (>= 1)"""
     hidden: tuple[int, ...] = (256, 256)
     """hidden widths of the built-in actor and critic (ReLU)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the parameter names ("actor.*", "critic.*")
+    (networks.ParamLRs); the rest at policy_lr / q_lr"""
+
+    def __post_init__(self):
+        parse_param_lrs("DDPGConfig", self.param_lrs)
 
 
 def critic_targets(next_q_target: Tensor, rewards: Tensor, terminations: Tensor, discounts: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nextrl.agents import offpolicy
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import mlp
+from nextrl.agents.networks import check_network, mlp, param_groups, parse_param_lrs, preset_network, preset_param_lrs
 from nextrl.agents.offpolicy_nets import adam, make_target, soft_update
 from nextrl.agents.replay import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
@@ -74,6 +74,17 @@ class DQNConfig:
     """gradient clipping norm (inf: no clipping)"""
     hidden: tuple[int, ...] = (64, 64)
     """hidden widths of the built-in Q-network (ReLU)"""
+    network: str = "mlp"
+    """the Q-network: "mlp" (hidden widths above; dueling when asked) or "skolik" (a QuantumLayer whose
+    outputs are the Q-values, networks.quantum_network, with its preset learning rates
+    networks.PRESET_PARAM_LRS after param_lrs; Skolik et al. 2022)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the Q-network's parameter names
+    ("q_network.weights", "q_network.0.weight", ...; networks.ParamLRs); the rest at learning_rate"""
+
+    def __post_init__(self):
+        check_network("DQNConfig", self.network)
+        parse_param_lrs("DQNConfig", self.param_lrs)
 
 
 class DuelingQNetwork(nn.Module):
@@ -179,6 +190,10 @@ def train(
     num_actions = int(env.single_action_space.n)
     with seeded(seed, "dqn.train"):
         rng = np.random.default_rng(seed)
+        if q_network is not None and cfg.network != "mlp":
+            raise ValueError(f"dqn.train: give either q_network= or cfg.network={cfg.network!r}, not both")
+        if q_network is None:
+            q_network = preset_network("dqn.train", cfg.network, env.single_observation_space, num_actions)
         if q_network is None:
             obs_dim = int(np.prod(obs_shape))
             q_network = (
@@ -187,7 +202,8 @@ def train(
                 else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU)
             )
         target_network = make_target(q_network, q_network_target, "dqn.train", "q_network")
-    optimizer = adam(q_network.parameters(), lr=cfg.learning_rate)
+    lrs = preset_param_lrs(cfg.network, cfg.param_lrs)
+    optimizer = adam(param_groups("dqn.train", {"q_network": q_network}, cfg.learning_rate, lrs), cfg.learning_rate)
     kwargs = dict(num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma)
     buffer = (
         PrioritizedReplayBuffer(

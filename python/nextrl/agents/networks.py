@@ -13,7 +13,10 @@ stand in for them (a nextrl.quantum.QuantumLayer included).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fnmatch
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -205,6 +208,163 @@ class ActorCritic(nn.Module):
         return [*self.actor.parameters(), *self.head.parameters()]
 
 
+ParamLRs = tuple[str, ...]
+"""Per-parameter-group learning rates, a config field of every trainer (`param_lrs`): "pattern=lr" entries
+such as ("weights=0.01", "scales=0.01", "output_scale=0.1"). A pattern is an fnmatch glob over a parameter's
+dotted name as the trainer's modules name it (e.g. "actor.weights", "critic.0.weight", "q_network.scales");
+a pattern without a match on the whole name also matches its last components ("weights" matches
+"actor.weights", "*.bias" every bias). The first matching entry sets a parameter's rate; parameters that no
+entry matches keep the optimizer's rate from the config. From the command line:
+`--set param_lrs=weights=0.01,scales=0.01,output_scale=0.1`."""
+
+
+def parse_param_lrs(fn: str, param_lrs) -> list[tuple[str, float]]:
+    """[(pattern, lr)] of a ParamLRs tuple ("pattern=lr" strings) or a mapping pattern -> lr. ValueError naming
+    `fn` for an entry that is not "pattern=lr" or a rate that is not a finite number > 0."""
+    if isinstance(param_lrs, str):
+        raise TypeError(f"{fn}: param_lrs must be a tuple of 'pattern=lr' strings, got the string {param_lrs!r}")
+    if isinstance(param_lrs, Mapping):
+        items = [(k, v) for k, v in param_lrs.items()]
+    else:
+        items = []
+        for entry in param_lrs:
+            if not isinstance(entry, str) or "=" not in entry:
+                raise ValueError(f"{fn}: param_lrs entries must be 'pattern=lr' strings, got {entry!r}")
+            pattern, text = entry.rsplit("=", 1)
+            try:
+                items.append((pattern, float(text)))
+            except ValueError:
+                raise ValueError(f"{fn}: param_lrs entry {entry!r}: lr must be a number, got {text!r}") from None
+    out = []
+    for pattern, lr in items:
+        pattern = str(pattern).strip()
+        if not pattern:
+            raise ValueError(f"{fn}: param_lrs has an empty pattern")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"{fn}: param_lrs[{pattern!r}] must be a finite number > 0, got {lr!r}")
+        out.append((pattern, float(lr)))
+    return out
+
+
+def _matches(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, "*." + pattern)
+
+
+def named_parameters(modules: torch.nn.Module | Mapping[str, torch.nn.Module | None]) -> list[tuple[str, Any]]:
+    """(dotted name, parameter) of a module (its own names) or of a mapping name -> module (names prefixed
+    with "name."; None entries skipped), each parameter once."""
+    if isinstance(modules, torch.nn.Module):
+        return list(modules.named_parameters())
+    return [(f"{k}.{n}", p) for k, m in modules.items() if m is not None for n, p in m.named_parameters()]
+
+
+def param_groups(
+    fn: str,
+    modules: torch.nn.Module | Mapping[str, torch.nn.Module | None],
+    lr: float,
+    param_lrs=(),
+    *,
+    all_names: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups for `modules` (see `named_parameters`) under `param_lrs` (ParamLRs): one
+    group per entry that matches a parameter, in entry order, then the "default" group at `lr` for the
+    rest; empty groups are left out. Each group is {"params", "lr", "base_lr" (the rate that `scale_lrs`
+    scales), "name" (the pattern, or "default")}. Every pattern must match at least one name of `all_names`
+    (default: the names of `modules`; a trainer with several optimizers passes the names of all of them),
+    else ValueError listing the names. Parameters with requires_grad False are left out."""
+    entries = parse_param_lrs(fn, param_lrs)
+    named = [(n, p) for n, p in named_parameters(modules) if p.requires_grad]
+    names = [n for n, _ in named] if all_names is None else list(all_names)
+    for pattern, _ in entries:
+        if not any(_matches(n, pattern) for n in names):
+            raise ValueError(f"{fn}: param_lrs pattern {pattern!r} matches no parameter; the parameters are {names}")
+    buckets: list[list] = [[] for _ in range(len(entries) + 1)]
+    for n, p in named:
+        k = next((i for i, (pattern, _) in enumerate(entries) if _matches(n, pattern)), len(entries))
+        buckets[k].append(p)
+    rates = [*entries, ("default", float(lr))]
+    return [{"params": ps, "lr": r, "base_lr": r, "name": name} for (name, r), ps in zip(rates, buckets) if ps]
+
+
+def scale_lrs(optimizer: torch.optim.Optimizer, fraction: float) -> None:
+    """Sets every group's rate to its `base_lr` (see `param_groups`; the group's rate when it has none) times
+    `fraction`: linear annealing that keeps the ratios between the groups."""
+    for g in optimizer.param_groups:
+        g["lr"] = g.setdefault("base_lr", g["lr"]) * fraction
+
+
+NETWORKS = ("mlp", "skolik")
+"""Names a trainer's `network` config field takes: "mlp" (the default MLPs) or "skolik", a QuantumLayer on the
+Skolik et al. 2022 re-uploading circuit (`quantum_network`) in place of the policy (or Q-) network."""
+
+PRESET_PARAM_LRS: dict[str, ParamLRs] = {
+    "mlp": (),
+    "skolik": ("weights=0.01", "scales=0.01", "output_scale=0.1"),
+}
+"""The per-group learning rates each `network` preset brings (applied after the config's own `param_lrs`, which
+take precedence): for the quantum layer, rotation angles ("weights"), input scales ("scales") and output
+weights ("output_scale"), after Jerbi et al. 2021 (angles 0.01, input scales and output weights 0.1) and Skolik
+et al. 2022 (output weights 0.1)."""
+
+
+def check_network(fn: str, network: str) -> None:
+    if network not in NETWORKS:
+        raise ValueError(f"{fn}: network must be one of {', '.join(map(repr, NETWORKS))}, got {network!r}")
+
+
+def quantum_network(obs_space: gym.Space, num_outputs: int, num_layers: int = 5) -> nn.Module:
+    """The "skolik" preset: a QuantumLayer [B, obs_dim] -> [B, num_outputs] on
+    nextrl.quantum.ansatz.skolik_reuploading with one qubit per observation feature and `num_layers` layers
+    (trainable input scales, initialized to 1), read out as Z products over `num_outputs` contiguous groups of
+    qubits (Z0Z1 and Z2Z3 for CartPole's 4 features and 2 actions, as in the paper), each times a trainable
+    output weight (initialized to 1). As a policy its outputs are the logits of a softmax-PQC (Jerbi et al.
+    2021, the output weights playing the inverse temperature). Draws its initial angles from torch's global
+    generator (the trainers seed it)."""
+    from nextrl.quantum import QuantumLayer
+    from nextrl.quantum.ansatz import skolik_reuploading
+
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise TypeError(f"quantum_network: observation space must be a 1-D Box, got {obs_space}")
+    n = int(obs_space.shape[0])
+    if not 1 <= num_outputs <= n:
+        raise ValueError(
+            f"quantum_network: the outputs ({num_outputs}) must be between 1 and the qubits, one per observation "
+            f"feature ({n})"
+        )
+    k, r = divmod(n, num_outputs)
+    observables, start = [], 0
+    for a in range(num_outputs):
+        group = range(start, start + k + (1 if a < r else 0))
+        start = group.stop
+        observables.append("".join("Z" if n - 1 - i in group else "I" for i in range(n)))
+    circuit = skolik_reuploading(n, num_layers, observables=observables)
+    return QuantumLayer(circuit, output_scaling=True)
+
+
+def preset_network(fn: str, network: str, obs_space: gym.Space, num_outputs: int) -> nn.Module | None:
+    """The module of a `network` preset with `num_outputs` outputs, or None for "mlp" (the trainer builds its
+    own MLP)."""
+    check_network(fn, network)
+    return None if network == "mlp" else quantum_network(obs_space, num_outputs)
+
+
+def preset_actor(
+    fn: str, network: str, actor: nn.Module | None, obs_space: gym.Space, action_space: gym.Space
+) -> nn.Module | None:
+    """The actor an on-policy trainer uses: `actor` when given (then `network` must be "mlp", else ValueError),
+    else the preset's module sized for the action space (None for "mlp": default_actor_critic builds it)."""
+    if actor is not None:
+        if network != "mlp":
+            raise ValueError(f"{fn}: give either actor= or the config's network={network!r}, not both")
+        return actor
+    return preset_network(fn, network, obs_space, actor_output_dim(action_space))
+
+
+def preset_param_lrs(network: str, param_lrs: ParamLRs) -> ParamLRs:
+    """The config's `param_lrs` followed by the preset's (so the config's entries win where both match)."""
+    return (*param_lrs, *PRESET_PARAM_LRS.get(network, ()))
+
+
 def default_actor_critic(
     obs_space: gym.Space,
     action_space: gym.Space,
@@ -244,13 +404,24 @@ def default_actor_critic(
 
 
 __all__ = [
+    "NETWORKS",
+    "PRESET_PARAM_LRS",
     "ActorCritic",
     "CategoricalHead",
     "DiagGaussianHead",
     "GRUCore",
     "GridCNN",
     "actor_output_dim",
+    "check_network",
     "default_actor_critic",
     "head_for",
     "mlp",
+    "named_parameters",
+    "param_groups",
+    "parse_param_lrs",
+    "preset_actor",
+    "preset_network",
+    "preset_param_lrs",
+    "quantum_network",
+    "scale_lrs",
 ]

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from nextrl.agents.networks import named_parameters, param_groups
+
 
 class EnsembleMLP(nn.Module):
     """`num_members` independent ReLU MLPs evaluated together: [B, in_dim] -> [B, num_members * out_dim],
@@ -71,12 +73,25 @@ class LogAlpha(nn.Module):
         return self.value.exp()
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    """Adam, with PyTorch's fused kernel when every parameter is a floating-point CPU or CUDA tensor (about
-    4x cheaper per step than the default for small networks on CPU), else the default implementation."""
+def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
+    """Adam over parameters or parameter groups (dicts with "params", as networks.param_groups makes them; `lr`
+    is then the default of groups without one), with PyTorch's fused kernel when every parameter is a
+    floating-point CPU or CUDA tensor (about 4x cheaper per step than the default for small networks on CPU),
+    else the default implementation."""
     params = list(params)
-    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    flat = [p for g in params for p in g["params"]] if params and isinstance(params[0], dict) else params
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in flat)
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def adams(fn: str, param_lrs, specs: dict[str, tuple[dict[str, nn.Module], float]]) -> dict[str, torch.optim.Adam]:
+    """One `adam` per entry of specs {optimizer name: ({module name: module}, default lr)}, each with the
+    parameter groups of `param_lrs` (networks.ParamLRs) over the dotted names "module name.parameter name"; a
+    pattern must match a parameter of at least one of the optimizers (ValueError naming `fn` otherwise)."""
+    all_names = [n for modules, _ in specs.values() for n, _ in named_parameters(modules)]
+    return {
+        k: adam(param_groups(fn, modules, lr, param_lrs, all_names=all_names), lr) for k, (modules, lr) in specs.items()
+    }
 
 
 def make_target(online: nn.Module, target: nn.Module | None, fn: str, name: str) -> nn.Module:
@@ -104,4 +119,4 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
             t.copy_(o)
 
 
-__all__ = ["EnsembleMLP", "LogAlpha", "TanhActor", "adam", "make_target", "soft_update"]
+__all__ = ["EnsembleMLP", "LogAlpha", "TanhActor", "adam", "adams", "make_target", "soft_update"]

@@ -19,7 +19,15 @@ from torch import Tensor, nn
 
 from nextrl.agents import returns
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import default_actor_critic
+from nextrl.agents.networks import (
+    check_network,
+    default_actor_critic,
+    param_groups,
+    parse_param_lrs,
+    preset_actor,
+    preset_param_lrs,
+    scale_lrs,
+)
 from nextrl.agents.rollout import Collector, Rollout, check_env, collect
 
 
@@ -62,8 +70,16 @@ class PPOConfig:
     """hidden layer sizes of the default MLPs"""
     log_std_init: float = 0.0
     """initial log standard deviation of the Gaussian head (Box actions)"""
+    network: str = "mlp"
+    """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
+    "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate; annealed alike"""
 
     def __post_init__(self):
+        check_network("PPOConfig", self.network)
+        parse_param_lrs("PPOConfig", self.param_lrs)
         if self.num_steps < 1 or self.num_minibatches < 1 or self.update_epochs < 1:
             raise ValueError(
                 f"PPOConfig: num_steps, num_minibatches and update_epochs must be >= 1, got "
@@ -124,9 +140,10 @@ def train(
     critic: nn.Module | None = None,
 ) -> TrainResult:
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
-    means [B, d]) and `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
+    means [B, d]) and `critic` (obs -> [B, 1]) replace the default networks when given (any nn.Module)."""
     env = check_env("ppo.train", env)
     with seeded(seed, "ppo.train") as gen:
+        actor = preset_actor("ppo.train", cfg.network, actor, env.single_observation_space, env.single_action_space)
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,
@@ -135,14 +152,15 @@ def train(
             actor=actor,
             critic=critic,
         )
-        opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        groups = param_groups("ppo.train", policy, cfg.learning_rate, preset_param_lrs(cfg.network, cfg.param_lrs))
+        opt = torch.optim.Adam(groups, lr=cfg.learning_rate, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
         result = TrainResult(cfg, {"policy": policy})
         num_iterations = max(1, cfg.total_timesteps // (cfg.num_steps * env.num_envs))
         for it in range(num_iterations):
-            if cfg.anneal_lr:
-                opt.param_groups[0]["lr"] = cfg.learning_rate * (1.0 - it / num_iterations)
+            frac = 1.0 - it / num_iterations if cfg.anneal_lr else 1.0
+            scale_lrs(opt, frac)
             # 1. rollout
             collect(policy, rollout, c)
             t0 = time.perf_counter()
@@ -188,7 +206,7 @@ def train(
                     break
             c.times["update"] += time.perf_counter() - t0
             # 4. log
-            c.record(result, {**stats, "charts/learning_rate": opt.param_groups[0]["lr"]}, log)
+            c.record(result, {**stats, "charts/learning_rate": cfg.learning_rate * frac}, log)
     return c.finish(result)
 
 

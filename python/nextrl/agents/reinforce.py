@@ -18,7 +18,14 @@ from torch import Tensor, nn
 
 from nextrl.agents import returns
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import default_actor_critic
+from nextrl.agents.networks import (
+    check_network,
+    default_actor_critic,
+    param_groups,
+    parse_param_lrs,
+    preset_actor,
+    preset_param_lrs,
+)
 from nextrl.agents.rollout import Collector, Rollout, check_env, collect
 
 
@@ -48,8 +55,16 @@ class ReinforceConfig:
     """hidden layer sizes of the default MLPs"""
     log_std_init: float = 0.0
     """initial log standard deviation of the Gaussian head (Box actions)"""
+    network: str = "mlp"
+    """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
+    "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate"""
 
     def __post_init__(self):
+        check_network("ReinforceConfig", self.network)
+        parse_param_lrs("ReinforceConfig", self.param_lrs)
         if self.num_steps < 1:
             raise ValueError(f"ReinforceConfig: num_steps must be >= 1, got {self.num_steps}")
 
@@ -87,6 +102,9 @@ def train(
     logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
     env = check_env("reinforce.train", env)
     with seeded(seed, "reinforce.train"):
+        actor = preset_actor(
+            "reinforce.train", cfg.network, actor, env.single_observation_space, env.single_action_space
+        )
         policy = default_actor_critic(
             env.single_observation_space,
             env.single_action_space,
@@ -95,7 +113,8 @@ def train(
             actor=actor,
             critic=critic,
         )
-        opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        lrs = preset_param_lrs(cfg.network, cfg.param_lrs)
+        opt = torch.optim.Adam(param_groups("reinforce.train", policy, cfg.learning_rate, lrs), eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
         result = TrainResult(cfg, {"policy": policy})

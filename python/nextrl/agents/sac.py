@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from nextrl.agents import offpolicy
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import mlp
+from nextrl.agents.networks import mlp, parse_param_lrs
 from nextrl.agents.offpolicy import box_bounds
-from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adam, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adams, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
 
@@ -64,6 +64,12 @@ class SACConfig:
     """entropy target in nats; None means -act_dim"""
     hidden: tuple[int, ...] = (256, 256)
     """hidden widths of the built-in actor and critics (ReLU)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the parameter names ("actor.*",
+    "critic.*", "log_alpha.value"; networks.ParamLRs); the rest at policy_lr (actor) / q_lr (critic, alpha)"""
+
+    def __post_init__(self):
+        parse_param_lrs("SACConfig", self.param_lrs)
 
 
 def gaussian_params(actor_out: Tensor) -> tuple[Tensor, Tensor]:
@@ -195,11 +201,15 @@ def train(
         critic = EnsembleMLP(obs_dim + act_dim, 1, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac.train", "critic")
     log_alpha = LogAlpha(cfg.alpha)
-    optimizers = {
-        "actor": adam(actor.parameters(), lr=cfg.policy_lr),
-        "critic": adam(critic.parameters(), lr=cfg.q_lr),
-        "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr),
-    }
+    optimizers = adams(
+        "sac.train",
+        cfg.param_lrs,
+        {
+            "actor": ({"actor": actor}, cfg.policy_lr),
+            "critic": ({"critic": critic}, cfg.q_lr),
+            "alpha": ({"log_alpha": log_alpha}, cfg.q_lr),
+        },
+    )
     buffer = ReplayBuffer(
         cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step, gamma=cfg.gamma
     )

@@ -23,8 +23,8 @@ from torch import Tensor, nn
 
 from nextrl.agents import offpolicy
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import mlp
-from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adam, make_target, soft_update
+from nextrl.agents.networks import check_network, mlp, parse_param_lrs, preset_actor, preset_param_lrs
+from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adams, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
 
@@ -65,6 +65,16 @@ class SACDiscreteConfig:
     """entropy target as a fraction of the maximum entropy log(num_actions), in (0, 1)"""
     hidden: tuple[int, ...] = (64, 64)
     """hidden widths of the built-in actor and critics (ReLU)"""
+    network: str = "mlp"
+    """the actor: "mlp" (hidden widths above) or "skolik" (a QuantumLayer giving the logits,
+    networks.quantum_network, whose preset learning rates networks.PRESET_PARAM_LRS follow param_lrs)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the parameter names ("actor.*",
+    "critic.*", "log_alpha.value"; networks.ParamLRs); the rest at policy_lr (actor) / q_lr (critic, alpha)"""
+
+    def __post_init__(self):
+        check_network("SACDiscreteConfig", self.network)
+        parse_param_lrs("SACDiscreteConfig", self.param_lrs)
 
 
 def critic_targets(
@@ -180,15 +190,21 @@ def train(
     target_entropy = cfg.target_entropy_scale * math.log(num_actions)
     with seeded(seed, "sac_discrete.train") as generator:
         rng = np.random.default_rng(seed)
-        actor = mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU) if actor is None else actor
+        actor = preset_actor("sac_discrete.train", cfg.network, actor, env.single_observation_space, space)
+        if actor is None:
+            actor = mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU)
         critic = EnsembleMLP(obs_dim, num_actions, 2, cfg.hidden) if critic is None else critic
         critic_target = make_target(critic, critic_target, "sac_discrete.train", "critic")
     log_alpha = LogAlpha(cfg.alpha)
-    optimizers = {
-        "actor": adam(actor.parameters(), lr=cfg.policy_lr),
-        "critic": adam(critic.parameters(), lr=cfg.q_lr),
-        "alpha": adam(log_alpha.parameters(), lr=cfg.q_lr),
-    }
+    optimizers = adams(
+        "sac_discrete.train",
+        preset_param_lrs(cfg.network, cfg.param_lrs),
+        {
+            "actor": ({"actor": actor}, cfg.policy_lr),
+            "critic": ({"critic": critic}, cfg.q_lr),
+            "alpha": ({"log_alpha": log_alpha}, cfg.q_lr),
+        },
+    )
     buffer = ReplayBuffer(
         cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma
     )

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from nextrl.agents import offpolicy
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import mlp
+from nextrl.agents.networks import mlp, parse_param_lrs
 from nextrl.agents.offpolicy import box_bounds
-from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, adam, make_target, soft_update
+from nextrl.agents.offpolicy_nets import EnsembleMLP, TanhActor, adams, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
 
@@ -64,6 +64,12 @@ class TD3Config:
     """n-step returns (>= 1)"""
     hidden: tuple[int, ...] = (256, 256)
     """hidden widths of the built-in actor and critics (ReLU)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates, "pattern=lr" entries over the parameter names ("actor.*", "critic.*")
+    (networks.ParamLRs); the rest at policy_lr / q_lr"""
+
+    def __post_init__(self):
+        parse_param_lrs("TD3Config", self.param_lrs)
 
 
 def smoothed_target_actions(next_actions: Tensor, noise: Tensor, cfg: TD3Config, low: Tensor, high: Tensor) -> Tensor:
@@ -164,7 +170,9 @@ def train(
         critic = EnsembleMLP(obs_dim + act_dim, 1, cfg.num_critics, cfg.hidden) if critic is None else critic
         actor_target = make_target(actor, actor_target, fn, "actor")
         critic_target = make_target(critic, critic_target, fn, "critic")
-    optimizers = {"actor": adam(actor.parameters(), lr=cfg.policy_lr), "critic": adam(critic.parameters(), lr=cfg.q_lr)}
+    optimizers = adams(
+        fn, cfg.param_lrs, {"actor": ({"actor": actor}, cfg.policy_lr), "critic": ({"critic": critic}, cfg.q_lr)}
+    )
     buffer = ReplayBuffer(
         cfg.buffer_size, obs_shape, space.shape, num_envs=num_envs, n_step=cfg.n_step, gamma=cfg.gamma
     )

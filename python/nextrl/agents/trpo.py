@@ -26,7 +26,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from nextrl.agents import returns
 from nextrl.agents.common import LogFn, TrainResult, seeded
-from nextrl.agents.networks import default_actor_critic
+from nextrl.agents.networks import default_actor_critic, param_groups, parse_param_lrs
 from nextrl.agents.rollout import Collector, Rollout, check_env, collect
 
 
@@ -66,8 +66,13 @@ class TRPOConfig:
     """hidden layer sizes of the default MLPs"""
     log_std_init: float = 0.0
     """initial log standard deviation of the Gaussian head (Box actions)"""
+    param_lrs: tuple[str, ...] = ()
+    """per-parameter-group learning rates of the value function's optimizer, "pattern=lr" entries over its
+    parameter names ("critic.0.weight", "critic.4.bias"; networks.ParamLRs), the rest at vf_learning_rate (the
+    policy takes natural-gradient steps, no learning rate)"""
 
     def __post_init__(self):
+        parse_param_lrs("TRPOConfig", self.param_lrs)
         if self.max_kl <= 0 or self.cg_iters < 1 or self.line_search_steps < 1:
             raise ValueError(
                 f"TRPOConfig: max_kl must be > 0 and cg_iters, line_search_steps >= 1, got "
@@ -166,7 +171,8 @@ def train(
             critic=critic,
         )
         params = policy.policy_parameters()
-        vf_opt = torch.optim.Adam(policy.critic.parameters(), lr=cfg.vf_learning_rate, eps=1e-5)
+        vf_groups = param_groups("trpo.train", {"critic": policy.critic}, cfg.vf_learning_rate, cfg.param_lrs)
+        vf_opt = torch.optim.Adam(vf_groups, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
         result = TrainResult(cfg, {"policy": policy})

@@ -67,6 +67,13 @@ class QuantumLayer(torch.nn.Module):
         else:
             self.register_parameter("output_scale", None)
 
+    def __getstate__(self) -> dict:
+        """nn.Module's state without the cached NumPy views of the parameters (a copy must not reuse views of
+        the original's memory); the circuit pickles without its compiled plan and recompiles it on load."""
+        state = self.__dict__.copy()
+        state["_views"] = None
+        return state
+
     @property
     def num_features(self) -> int:
         return self.circuit.num_features

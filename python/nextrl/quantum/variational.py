@@ -160,6 +160,18 @@ class VariationalCircuit:
     def plan(self) -> _core.BatchPlan:
         return self._plan
 
+    # ------------------------------------------------------------ copy / pickle
+    def __getstate__(self) -> dict:
+        """The circuit's description without the compiled plan or any cache (C++ objects do not pickle):
+        `__setstate__` compiles the plan again, so deepcopy, pickle and torch.save of a QuantumLayer work."""
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        state["circuit"] = self.circuit.copy()  # without its cached C++ plans
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._plan = self._compile()
+
     # ------------------------------------------------------------------ execution
     def _arrays(self, fn: str, inputs, weights, scales):
         def as_f64(name, a, ndim):
