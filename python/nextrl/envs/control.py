@@ -87,6 +87,7 @@ def _box(bounds) -> spaces.Box:
     low, high = (np.asarray(b, dtype=np.float32) for b in bounds)
     return spaces.Box(low, high, dtype=np.float32)
 
+
 def _plane_scale(size: int, radius: float) -> float:
     return (size / 2 - 20) / radius
 
@@ -111,6 +112,7 @@ class PointMassVectorEnv(_ControlVectorEnv):
     max_steps (200)."""
 
     _name, _core_cls, _config_cls = "PointMass", _core._PointMass, _core._PointMassConfig
+
     def _draw(self, index, state):
         """(s0, s1) as a point in the plane (circle: ||s|| = max_norm), s2 and s3 as bars below."""
         img = _plane(self.config.max_norm, state[:2], render.BLUE)
@@ -191,6 +193,7 @@ class CausalThrustVectorEnv(_ControlVectorEnv):
             self._do_force = do_force
             return
         self._core.set_force_interventions(self._do_force)
+
     def _draw(self, index, state):
         """The mass on a track of [-max_position, max_position] (target 0: green tick), its velocity (blue
         arrow) and the external force (red arrow, magenta under do(force))."""
@@ -244,6 +247,7 @@ class HeteroPointMassVectorEnv(_ControlVectorEnv):
         new = self._default_variants if value is None else self._check_variants(value)
         self._variants[sel] = new[sel]
         self._core.set_variants(self._variants)
+
     def _draw(self, index, state):
         """The point (coloured by its variant) and its velocity (red line); circle: max_norm."""
         variant = int(self._core.variants()[index])
@@ -259,9 +263,26 @@ class CartPoleVectorEnv(_ControlVectorEnv):
     Config: sutton_barto_reward (False), max_steps (500), init_low / init_high (-0.05 / 0.05)."""
 
     _name, _core_cls, _config_cls = "CartPole", _core._CartPole, _core._CartPoleConfig
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 50)  # Gymnasium's CartPole-v1
 
     def _spaces(self, c):
         return _box(self._core_cls.obs_bounds(c)), spaces.Discrete(2)
+
+    def _draw(self, index, state):
+        """Gymnasium's CartPole picture: 600 x 400 for a world 4.8 m wide, a 50 x 30 px black cart centred on
+        the track line 100 px above the bottom, a 10 px wide pole 2 * 0.5 m long from the axle 7.5 px above
+        the cart's centre (theta > 0 leans right), the axle a 5 px disc."""
+        width, height = 600, 400
+        scale = width / (2 * 2.4)
+        img = render.blank(height, width)
+        cart_x, cart_y = state[0] * scale + width / 2, height - 100.0  # y grows downwards here
+        render.fill_rect(img, 0, cart_y - 0.5, width, cart_y + 0.5, render.BLACK)
+        render.fill_rect(img, cart_x - 25, cart_y - 15, cart_x + 25, cart_y + 15, render.BLACK)
+        axle = (cart_x, cart_y - 30 / 4)
+        up = (np.sin(state[2]), -np.cos(state[2]))
+        render.fill_polygon(img, render.rotated_rect(axle, up, -5, scale * 2 * 0.5 - 5, 5), (202, 152, 101))
+        render.fill_circle(img, *axle, 5, (129, 132, 203))
+        return img
 
 
 class PendulumVectorEnv(_ControlVectorEnv):
@@ -269,6 +290,7 @@ class PendulumVectorEnv(_ControlVectorEnv):
     state is [theta, theta_dot]. Config: g (10), max_steps (200), init_theta (pi), init_theta_dot (1)."""
 
     _name, _core_cls, _config_cls = "Pendulum", _core._Pendulum, _core._PendulumConfig
+
     def _draw(self, index, state):
         """Gymnasium's Pendulum picture: 500 x 500 for a 4.4 m square, a red rod 1 m long and 0.2 m wide with
         round ends (theta = 0 upright, theta > 0 counter-clockwise) on a black axle of 0.05 m radius; no

@@ -19,6 +19,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from nextrl.envs.render import BatchRendering, SingleRendering
+
 _MODES = {AutoresetMode.NEXT_STEP: 0, AutoresetMode.SAME_STEP: 1, AutoresetMode.DISABLED: 2}
 
 
@@ -79,10 +81,14 @@ def reset_arguments(env, seed, options) -> tuple[dict, int | None, np.ndarray | 
     return options, None if seed is None else int(seed), mask
 
 
-class VectorEnv(gym.vector.VectorEnv):
+class VectorEnv(BatchRendering, gym.vector.VectorEnv):
     """Base of nextrl's vector envs. Subclasses build the C++ core and the single spaces, then call
     `_setup`; they may extend `_reset_options` (extra keys of `reset(options=...)`, applied by
-    `_apply_reset_options` before the C++ reset)."""
+    `_apply_reset_options` before the C++ reset). Rendering (nextrl.envs.render.BatchRendering): a subclass
+    declares `metadata` (render_modes, render_fps) and draws env i in `_render_frame(i)` (and
+    `_render_ansi(i)` for text grids); `render()` returns one frame per env of `render_envs`."""
+
+    metadata: ClassVar[dict] = {"render_modes": [], "render_fps": 30}
 
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
     # the actions `step` passes to C++ unconverted (set by `_setup`; None: always the checked path)
@@ -96,13 +102,14 @@ class VectorEnv(gym.vector.VectorEnv):
         single_action_space: gym.Space,
         autoreset_mode: AutoresetMode | str,
         copy: bool,
+        render_mode: str | None = None,
     ) -> None:
         mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
         self._core = core
         self.num_envs = core.num_envs
         self.autoreset_mode = mode
-        self.metadata = {"autoreset_mode": mode, "render_modes": []}
-        self.render_mode = None
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self._init_render(render_mode)
         self.copy = bool(copy)
         self.single_observation_space = single_observation_space
         self.single_action_space = single_action_space
@@ -134,10 +141,14 @@ class VectorEnv(gym.vector.VectorEnv):
         options, seed, mask = reset_arguments(self, seed, options)
         self._apply_reset_options(options, mask)
         self._core.reset(seed, mask)
+        if self.render_mode == "human":
+            self.render()
         return self._out(self._obs), self._step_infos(self._core.num_done)
 
     def step(self, actions):
         num_done = self._core.step(self._as_actions(actions))
+        if self.render_mode == "human":
+            self.render()
         if self.copy:
             return (
                 self._obs.copy(),
@@ -149,7 +160,7 @@ class VectorEnv(gym.vector.VectorEnv):
         return self._obs, self._rewards, self._terms, self._truncs, self._step_infos(num_done)
 
     def close_extras(self, **kwargs) -> None:
-        pass
+        self._close_render()
 
     # ------------------------------------------------------------------------------ copyable state
     def get_state(self) -> np.ndarray:
@@ -250,15 +261,27 @@ class VectorEnv(gym.vector.VectorEnv):
         return infos
 
 
-class Env(gym.Env):
+class Env(SingleRendering, gym.Env):
     """One copy of a compiled env as a Gymnasium Env (`gym.make("nextrl/...")`, `check_env`). It runs the
     vector env with num_envs=1 and autoreset disabled, so env i of a vector env reset with seed s behaves
-    exactly like this env reset with seed s + i."""
+    exactly like this env reset with seed s + i. `render_mode` and `metadata` (render_modes, render_fps)
+    are the vector env's: render() returns env 0's frame ("rgb_array"), its text ("ansi"), or draws it in a
+    window on every reset and step ("human")."""
 
     vector_cls: type[VectorEnv]
-    metadata: ClassVar[dict] = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": [], "render_fps": 30}
 
-    def __init__(self, **kwargs):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "vector_cls" in cls.__dict__:  # gym.make reads the class's metadata before building the env
+            vector_metadata = cls.vector_cls.metadata
+            cls.metadata = {
+                "render_modes": list(vector_metadata["render_modes"]),
+                "render_fps": vector_metadata["render_fps"],
+            }
+
+    def __init__(self, render_mode: str | None = None, **kwargs):
+        self._init_render(render_mode)
         self._vec = self.vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **kwargs)
         self.observation_space = self._vec.single_observation_space
         self.action_space = self._vec.single_action_space
@@ -270,6 +293,7 @@ class Env(gym.Env):
             raise ValueError("reset: reset_mask is an option of vector envs, not of a single env")
         obs, infos = self._vec.reset(seed=seed, options=options)
         self._done = False
+        self._render_human()
         return obs[0], self._single(infos)
 
     def step(self, action):
@@ -280,7 +304,11 @@ class Env(gym.Env):
             raise ValueError(f"step: action must have shape {self.action_space.shape}, got {a.shape}")
         obs, r, term, trunc, infos = self._vec.step(a[None])
         self._done = bool(term[0] or trunc[0])
+        self._render_human()
         return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), self._single(infos)
+
+    def close(self) -> None:
+        self._close_render()
 
     def get_state(self) -> np.ndarray:
         """The env's full state: [state_bytes] uint8 (see VectorEnv.get_state); a row of a vector env of the

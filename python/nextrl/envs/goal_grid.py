@@ -17,6 +17,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, as_int, set_ints, unknown_name_error
 
 _KEYS = ("observation", "achieved_goal", "desired_goal")
@@ -76,7 +77,10 @@ def _split(flat: np.ndarray) -> dict[str, np.ndarray]:
 
 class GoalGridWorldVectorEnv(VectorEnv):
     """`num_envs` GoalGridWorlds in one C++ call; keyword arguments as `goal_grid_config`. info["is_success"]
-    is 1.0 on the goal."""
+    is 1.0 on the goal. Renders walls dark, the desired goal green and the agent blue ("ansi": `#`, `G`,
+    `A`)."""
+
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 8)
 
     def __init__(
         self,
@@ -84,13 +88,14 @@ class GoalGridWorldVectorEnv(VectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = goal_grid_config(**config)
         self.reward_type = "dense" if self.config.dense else "sparse"
         core = _core._GoalGridWorld(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, np.array([self.config.width - 1, self.config.height - 1], np.float32), (2,), np.float32)
-        self._setup(core, spaces.Dict(dict.fromkeys(_KEYS, box)), spaces.Discrete(4), autoreset_mode, copy)
+        self._setup(core, spaces.Dict(dict.fromkeys(_KEYS, box)), spaces.Discrete(4), autoreset_mode, copy, render_mode)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, infos = super().reset(seed=seed, options=options)
@@ -115,6 +120,28 @@ class GoalGridWorldVectorEnv(VectorEnv):
         success = np.all(np.asarray(achieved_goal) == np.asarray(desired_goal), axis=-1)
         return success if self.config.terminate_on_success else np.zeros_like(success)
 
+    def _layout(self, index: int) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+        """(walls [height, width] bool with row 0 the top row, agent (row, col), goal (row, col))."""
+        c = self.config
+        walls = np.zeros((c.height, c.width), dtype=bool)
+        if c.walls:
+            walls = np.asarray(c.walls, dtype=bool).reshape(c.height, c.width)[::-1]
+        x, y, _, _, gx, gy = (round(float(v)) for v in self._obs[index])
+        return walls, (c.height - 1 - y, x), (c.height - 1 - gy, gx)
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        walls, agent, goal = self._layout(index)
+        colors = np.where(walls[..., None], np.uint8(64), np.uint8(255)).repeat(3, axis=-1)
+        colors[goal] = render.GREEN
+        return render.grid_frame(colors, [(*agent, render.BLUE)])
+
+    def _render_ansi(self, index: int) -> str:
+        walls, agent, goal = self._layout(index)
+        chars = np.where(walls, "#", ".")
+        chars[goal] = "G"
+        chars[agent] = "A"
+        return render.text_grid(chars)
+
 
 class GoalGridWorldEnv(Env):
     vector_cls = GoalGridWorldVectorEnv
@@ -125,6 +152,7 @@ class GoalGridWorldEnv(Env):
             raise ValueError("reset: reset_mask is an option of vector envs, not of a single env")
         obs, infos = self._vec.reset(seed=seed, options=options)
         self._done = False
+        self._render_human()
         return {k: v[0] for k, v in obs.items()}, self._single(infos)
 
     def step(self, action):
@@ -135,6 +163,7 @@ class GoalGridWorldEnv(Env):
             raise ValueError(f"step: action must have shape {self.action_space.shape}, got {a.shape}")
         obs, r, term, trunc, infos = self._vec.step(a[None])
         self._done = bool(term[0] or trunc[0])
+        self._render_human()
         return {k: v[0] for k, v in obs.items()}, float(r[0]), bool(term[0]), bool(trunc[0]), self._single(infos)
 
     def compute_reward(self, achieved_goal, desired_goal, info: Any = None) -> np.ndarray:

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, as_int, set_ints, unknown_name_error
 
 _OBS = {"coords": _core._GridObs.coords, "onehot": _core._GridObs.onehot, "image": _core._GridObs.image}
@@ -77,8 +78,24 @@ def make_config(
     return c
 
 
+# rendering: cell colours by kind (free, wall, pit) and the text of each kind
+CELL_COLORS = np.array([render.WHITE, render.DARK_GRAY, render.BLACK], dtype=np.uint8)
+CELL_CHARS = np.array([".", "#", "X"])
+
+
+def cell_kinds(config: _core._GridWorldConfig) -> np.ndarray:
+    """[height, width] uint8 cell kinds (0 free, 1 wall, 2 pit) with row 0 the top row (largest y)."""
+    c = config
+    if not c.cells:
+        return np.zeros((c.height, c.width), dtype=np.uint8)
+    return np.asarray(c.cells, dtype=np.uint8).reshape(c.height, c.width)[::-1]
+
+
 class GridWorldVectorEnv(VectorEnv):
-    """`num_envs` GridWorlds stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` GridWorlds stepped in one C++ call; keyword arguments as `make_config`. Renders the grid
+    (walls dark, pits black, goal green, agent blue); "ansi": the layout's characters with the agent `A`."""
+
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 8)
 
     def __init__(
         self,
@@ -86,6 +103,7 @@ class GridWorldVectorEnv(VectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = make_config(**config)
@@ -96,11 +114,28 @@ class GridWorldVectorEnv(VectorEnv):
             obs_space = spaces.Box(0.0, np.array([c.width - 1, c.height - 1], np.float32), shape, np.float32)
         else:
             obs_space = spaces.Box(0.0, 1.0, shape, np.float32)
-        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
+        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy, render_mode)
+
+    def _agent_row_col(self, index: int) -> tuple[int, int]:
+        s, w = int(self._core.state_ids()[index]), self.config.width
+        return self.config.height - 1 - s // w, s % w
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        c = self.config
+        colors = CELL_COLORS[cell_kinds(c)]
+        colors[c.height - 1 - c.goal_y, c.goal_x] = render.GREEN
+        return render.grid_frame(colors, [(*self._agent_row_col(index), render.BLUE)])
+
+    def _render_ansi(self, index: int) -> str:
+        c = self.config
+        chars = CELL_CHARS[cell_kinds(c)]
+        chars[c.height - 1 - c.goal_y, c.goal_x] = "G"
+        chars[self._agent_row_col(index)] = "A"
+        return render.text_grid(chars)
 
 
 class GridWorldEnv(Env):
     vector_cls = GridWorldVectorEnv
 
 
-__all__ = ["GridWorldEnv", "GridWorldVectorEnv", "make_config", "parse_layout"]
+__all__ = ["GridWorldEnv", "GridWorldVectorEnv", "cell_kinds", "make_config", "parse_layout"]

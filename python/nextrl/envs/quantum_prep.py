@@ -20,6 +20,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.control import make_config
 from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
@@ -73,7 +74,12 @@ class QuantumStatePrepVectorEnv(VectorEnv):
     target: "plus" (default), "ghz", "random" (a new target of `target_depth` random gates at each reset)
     or a gate sequence; observe_target: append the target's amplitudes to the observation (default: only
     for "random"); threshold: fidelity that ends an episode (0.99); max_steps: truncation (30).
+
+    Frames show one bar per basis state: the probability |psi_k|^2 as its height, the phase arg psi_k as
+    its hue (red 0, green 2 pi / 3, blue 4 pi / 3), the target's probability as a black tick.
     """
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 4)
 
     def __init__(
         self,
@@ -87,6 +93,7 @@ class QuantumStatePrepVectorEnv(VectorEnv):
         max_steps: int = 30,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
     ):
         random = isinstance(target, str) and target == "random"
         actions = [] if random else target_actions(num_qubits, target)
@@ -109,7 +116,8 @@ class QuantumStatePrepVectorEnv(VectorEnv):
         core = _core._QuantumStatePrep(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         self.num_qubits = int(num_qubits)
         obs_space = spaces.Box(-1.0, 1.0, tuple(core.obs_shape), np.float32)
-        self._setup(core, obs_space, spaces.Discrete(len(_gate_list(self.num_qubits))), autoreset_mode, copy)
+        num_actions = len(_gate_list(self.num_qubits))
+        self._setup(core, obs_space, spaces.Discrete(num_actions), autoreset_mode, copy, render_mode)
 
     def gate_list(self) -> list[tuple[str, tuple[int, ...]]]:
         """(name, qubits) of every action; "ry" and "rz" have the angle pi/4."""
@@ -122,6 +130,24 @@ class QuantumStatePrepVectorEnv(VectorEnv):
     def targets(self) -> np.ndarray:
         """Current targets: [num_envs, 2**num_qubits] complex128 (a copy)."""
         return self._core.targets()
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        amps, target = self._core.states()[index], self._core.targets()[index]
+        dim = amps.shape[0]
+        width, height, margin = max(512, 2 * dim), 320, 16
+        img = render.blank(height, width)
+        bar = (width - 2 * margin) / dim
+        base, top = height - margin, margin
+        for k in range(dim):
+            x0 = margin + k * bar
+            p = abs(amps[k]) ** 2
+            if p > 1e-12:
+                color = render.phase_color(float(np.angle(amps[k])))
+                render.fill_rect(img, x0 + 0.1 * bar, base - p * (base - top), x0 + 0.9 * bar, base, color)
+            y = base - abs(target[k]) ** 2 * (base - top)
+            render.fill_rect(img, x0, y - 1.5, x0 + bar, y + 1.5, render.BLACK)
+        render.fill_rect(img, margin, base, width - margin, base + 1, render.GRAY)
+        return img
 
 
 class QuantumStatePrepEnv(Env):

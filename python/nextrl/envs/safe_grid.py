@@ -19,8 +19,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, as_int
-from nextrl.envs.gridworld import make_config
+from nextrl.envs.gridworld import CELL_CHARS, CELL_COLORS, cell_kinds, make_config
 
 DEFAULT_LAYOUT = (
     "....H.G",
@@ -71,7 +72,10 @@ def safe_grid_config(
 
 class SafeGridWorldVectorEnv(VectorEnv):
     """`num_envs` SafeGridWorlds in one C++ call; keyword arguments as `safe_grid_config`. info["cost"] is
-    the step's cost, info["hazard"] 1.0 when the agent stands on a hazard; `cost_budget` the episode budget."""
+    the step's cost, info["hazard"] 1.0 when the agent stands on a hazard; `cost_budget` the episode budget.
+    Renders as GridWorld with hazards orange ("ansi": `H`)."""
+
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 8)
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class SafeGridWorldVectorEnv(VectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = safe_grid_config(**config)
@@ -90,7 +95,7 @@ class SafeGridWorldVectorEnv(VectorEnv):
         else:
             obs_space = spaces.Box(0.0, 1.0, shape, np.float32)
         self.cost_budget = self.config.cost_budget
-        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy)
+        self._setup(core, obs_space, spaces.Discrete(4), autoreset_mode, copy, render_mode)
 
     def state_ids(self) -> np.ndarray:
         """Current cell y * width + x of every env: [num_envs] int64."""
@@ -109,12 +114,36 @@ class SafeGridWorldVectorEnv(VectorEnv):
         p, nxt, _, _ = self.transition_table()
         return np.where(p > 0, self.state_costs()[nxt], 0.0)
 
+    def _hazards(self) -> np.ndarray:
+        """[height, width] bool hazard cells, row 0 the top row."""
+        g = self.config.grid
+        return np.asarray(self.config.hazards, dtype=bool).reshape(g.height, g.width)[::-1]
+
+    def _agent_row_col(self, index: int) -> tuple[int, int]:
+        s, w = int(self._core.state_ids()[index]), self.config.grid.width
+        return self.config.grid.height - 1 - s // w, s % w
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        g = self.config.grid
+        colors = CELL_COLORS[cell_kinds(g)]
+        colors[self._hazards()] = render.ORANGE
+        colors[g.height - 1 - g.goal_y, g.goal_x] = render.GREEN
+        return render.grid_frame(colors, [(*self._agent_row_col(index), render.BLUE)])
+
+    def _render_ansi(self, index: int) -> str:
+        g = self.config.grid
+        chars = CELL_CHARS[cell_kinds(g)]
+        chars[self._hazards()] = "H"
+        chars[g.height - 1 - g.goal_y, g.goal_x] = "G"
+        chars[self._agent_row_col(index)] = "A"
+        return render.text_grid(chars)
+
 
 class SafeGridWorldEnv(Env):
     vector_cls = SafeGridWorldVectorEnv
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, render_mode: str | None = None, **kwargs):
+        super().__init__(render_mode, **kwargs)
         self.cost_budget = self._vec.cost_budget
 
 

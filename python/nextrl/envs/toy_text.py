@@ -9,7 +9,7 @@ registrations; CliffWalking none). Only the random streams differ (Philox keyed 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -17,6 +17,7 @@ from gymnasium.envs.toy_text.frozen_lake import MAPS, generate_random_map
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import Env, VectorEnv, as_int, unknown_name_error
 
 _MAX_STEPS = {"4x4": 100, "8x8": 200}
@@ -60,11 +61,33 @@ def frozen_lake_config(
 
 
 class _ToyTextVectorEnv(VectorEnv):
-    _core_cls = None
+    """Renders the map (one colour per map character, `_colors`) with the agent as a red disc; "ansi":
+    the map's characters (`_chars()`, rows top to bottom) with the agent `A`."""
 
-    def _build(self, num_envs: int, autoreset_mode, copy: bool) -> None:
+    _core_cls = None
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 4)  # Gymnasium's toy-text render_fps
+    _colors: ClassVar[dict[str, render.Color]]
+
+    def _build(self, num_envs: int, autoreset_mode, copy: bool, render_mode: str | None) -> None:
         core = self._core_cls(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
-        self._setup(core, spaces.Discrete(self._num_states()), spaces.Discrete(4), autoreset_mode, copy)
+        self._setup(core, spaces.Discrete(self._num_states()), spaces.Discrete(4), autoreset_mode, copy, render_mode)
+
+    def _chars(self) -> np.ndarray:
+        """[nrow, ncol] map characters."""
+        raise NotImplementedError(f"{type(self).__name__} must define _chars")
+
+    def _agent_row_col(self, index: int) -> tuple[int, int]:
+        return divmod(int(self._core.state_ids()[index]), self._chars().shape[1])
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        chars = self._chars()
+        colors = np.array([[self._colors[ch] for ch in row] for row in chars], dtype=np.uint8)
+        return render.grid_frame(colors, [(*self._agent_row_col(index), render.RED)])
+
+    def _render_ansi(self, index: int) -> str:
+        chars = self._chars()
+        chars[self._agent_row_col(index)] = "A"
+        return render.text_grid(chars)
 
     def state_ids(self):
         """Current state of every env: [num_envs] int64 (equal to the observations)."""
@@ -82,6 +105,12 @@ class FrozenLakeVectorEnv(_ToyTextVectorEnv):
     """`num_envs` FrozenLakes in one C++ call; keyword arguments as `frozen_lake_config`."""
 
     _core_cls = _core._FrozenLake
+    _colors: ClassVar[dict[str, render.Color]] = {
+        "S": (180, 220, 250),
+        "F": (210, 235, 255),
+        "H": (25, 55, 110),
+        "G": render.YELLOW,
+    }
 
     def __init__(
         self,
@@ -89,19 +118,29 @@ class FrozenLakeVectorEnv(_ToyTextVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = frozen_lake_config(**config)
-        self._build(num_envs, autoreset_mode, copy)
+        self._build(num_envs, autoreset_mode, copy, render_mode)
 
     def _num_states(self) -> int:
         return self.config.nrow * self.config.ncol
+
+    def _chars(self) -> np.ndarray:
+        return np.array(list(self.config.desc)).reshape(self.config.nrow, self.config.ncol)
 
 
 class CliffWalkingVectorEnv(_ToyTextVectorEnv):
     """`num_envs` CliffWalkings (4 x 12) in one C++ call; `max_steps = 0` (Gymnasium's default) never truncates."""
 
     _core_cls = _core._CliffWalking
+    _colors: ClassVar[dict[str, render.Color]] = {
+        ".": render.WHITE,
+        "C": (120, 80, 50),
+        "S": (190, 210, 240),
+        "G": render.GREEN,
+    }
 
     def __init__(
         self,
@@ -109,16 +148,23 @@ class CliffWalkingVectorEnv(_ToyTextVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         is_slippery: bool = False,
         max_steps: int = 0,
     ):
         self.config = _core._CliffWalkingConfig()
         self.config.is_slippery = bool(is_slippery)
         self.config.max_steps = as_int("CliffWalking", "max_steps", max_steps)
-        self._build(num_envs, autoreset_mode, copy)
+        self._build(num_envs, autoreset_mode, copy, render_mode)
 
     def _num_states(self) -> int:
         return 48
+
+    def _chars(self) -> np.ndarray:
+        """Gymnasium's 4 x 12 map: start bottom-left, goal bottom-right, the cliff between them."""
+        chars = np.full((4, 12), ".")
+        chars[3, 0], chars[3, 1:11], chars[3, 11] = "S", "C", "G"
+        return chars
 
 
 class _ToyTextEnv(Env):

@@ -19,7 +19,7 @@ reset it with reset(options={"reset_mask": mask})).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -28,11 +28,16 @@ from gymnasium.vector import AutoresetMode
 
 from nextrl.envs.core import VectorEnv as _SingleAgentVectorEnv
 from nextrl.envs.core import reset_arguments, unknown_name_error
+from nextrl.envs.render import BatchRendering
 
 
-class MarlVectorEnv:
+class MarlVectorEnv(BatchRendering):
     """Base of nextrl's batched multi-agent envs. Subclasses build the C++ core and the per-group
-    observation spaces, then call `_setup`."""
+    observation spaces, then call `_setup`. Rendering as the single-agent vector envs
+    (nextrl.envs.render.BatchRendering): `metadata` (render_modes, render_fps), `render_mode` at
+    construction, `render()` one frame per env of `render_envs`, drawn by the subclass's `_render_frame`."""
+
+    metadata: ClassVar[dict] = {"render_modes": [], "render_fps": 30}
 
     _reset_options: frozenset[str] = frozenset({"reset_mask"})
     _mode_code = staticmethod(_SingleAgentVectorEnv._mode_code)
@@ -46,12 +51,14 @@ class MarlVectorEnv:
         state_space: spaces.Box,
         autoreset_mode: AutoresetMode | str,
         copy: bool,
+        render_mode: str | None = None,
     ) -> None:
         mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
         self._core = core
         self.num_envs, self.num_agents = core.num_envs, core.num_agents
         self.autoreset_mode = mode
-        self.metadata = {"autoreset_mode": mode, "render_modes": []}
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self._init_render(render_mode)
         self.copy = bool(copy)
         self.possible_agents = list(core.agent_names)
         self.agents = list(self.possible_agents)
@@ -108,11 +115,15 @@ class MarlVectorEnv:
         """(obs [N, A, obs_size], infos)."""
         _, seed, mask = reset_arguments(self, seed, options)
         self._core.reset(seed, mask)
+        if self.render_mode == "human":
+            self.render()
         return self._out(self._core.obs), self._infos()
 
     def step(self, actions):
         """actions [N, A] (Discrete) or [N, A, action_size] -> (obs, rewards, terminations, truncations, infos)."""
         self._core.step(self._as_actions(actions))
+        if self.render_mode == "human":
+            self.render()
         c = self._core
         return (
             self._out(c.obs),
@@ -123,7 +134,7 @@ class MarlVectorEnv:
         )
 
     def close(self) -> None:
-        pass
+        self._close_render()
 
     # ------------------------------------------------------------------------------ copyable state
     def get_state(self) -> np.ndarray:
@@ -202,7 +213,7 @@ class FlattenAgents(_SingleAgentVectorEnv):
         self.num_envs = env.num_envs * env.num_agents
         self.autoreset_mode = env.autoreset_mode
         self.metadata = dict(env.metadata)
-        self.render_mode = None
+        self.render_mode = env.render_mode
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
@@ -212,6 +223,10 @@ class FlattenAgents(_SingleAgentVectorEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, infos = self.env.reset(seed=seed, options=options)
         return obs.reshape(self.num_envs, -1), self._flat_infos(infos)
+
+    def render(self):
+        """The wrapped env's render(): one frame per multi-agent env of its `render_envs` (not per slot)."""
+        return self.env.render()
 
     def step(self, actions):
         a = self._as_actions(actions)

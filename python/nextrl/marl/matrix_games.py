@@ -21,6 +21,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import as_int, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
@@ -55,7 +56,11 @@ TWO_STEP_PAYOFFS = {"2A": np.full((2, 2), 7.0, dtype=np.float32), "2B": np.array
 
 class MatrixGameVectorEnv(MarlVectorEnv):
     """`num_envs` copies of a two-player matrix game: a named `game` or explicit `payoffs` [n, n, 2],
-    played for `rounds` rounds. Observation (size 2n + 1): [first round, one-hot previous actions]."""
+    played for `rounds` rounds. Observation (size 2n + 1): [first round, one-hot previous actions].
+    Renders the n x n payoff table (row: player 0's action; each cell's left half shaded by player 0's
+    payoff, right half by player 1's, red lowest to green highest) with the last joint action framed."""
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 2)
 
     def __init__(
         self,
@@ -67,6 +72,7 @@ class MatrixGameVectorEnv(MarlVectorEnv):
         penalty: float = -10.0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
     ):
         table = payoff_table(game, penalty=penalty) if payoffs is None else np.asarray(payoffs, dtype=np.float32)
         if table.ndim != 3 or table.shape[0] != table.shape[1] or table.shape[2] != 2:
@@ -78,21 +84,54 @@ class MatrixGameVectorEnv(MarlVectorEnv):
         self.config = c
         core = _core._MatrixGame(self._num_envs_arg(num_envs), c, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (core.obs_size,), np.float32)
-        self._setup(core, {"player": box}, spaces.Discrete(c.num_actions), box, autoreset_mode, copy)
+        self._setup(core, {"player": box}, spaces.Discrete(c.num_actions), box, autoreset_mode, copy, render_mode)
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        n = self.payoffs.shape[0]
+        cell = render.grid_cell_px(n, n, target=320, hi=160)
+        img = render.blank(n * cell, n * cell)
+        lo, hi = float(self.payoffs.min()), float(self.payoffs.max())
+        shade = (self.payoffs - lo) / (hi - lo) if hi > lo else np.full_like(self.payoffs, 0.5)
+        for a0 in range(n):
+            for a1 in range(n):
+                for p in range(2):
+                    x0 = a1 * cell + p * cell / 2
+                    color = render.lerp_color(render.RED, render.GREEN, float(shade[a0, a1, p]))
+                    render.fill_rect(img, x0, a0 * cell, x0 + cell / 2, (a0 + 1) * cell, color)
+        state = self._core.state[index]
+        if state[0] < 0.5:  # a round was played: frame its joint action
+            a0, a1 = int(np.argmax(state[1 : 1 + n])), int(np.argmax(state[1 + n :]))
+            render.frame_rect(img, a1 * cell, a0 * cell, (a1 + 1) * cell, (a0 + 1) * cell, render.BLACK, 4)
+        return img
 
 
 class TwoStepGameVectorEnv(MarlVectorEnv):
     """`num_envs` copies of the QMIX two-step game; observation = state = one-hot (first, 2A, 2B)."""
 
     payoffs = TWO_STEP_PAYOFFS
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 2)
 
     def __init__(
-        self, num_envs: int = 1, *, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, copy: bool = True
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        copy: bool = True,
+        render_mode: str | None = None,
     ):
         self.config = _core._TwoStepGameConfig()
         core = _core._TwoStepGame(self._num_envs_arg(num_envs), self.config, self._mode_code(autoreset_mode))
         box = spaces.Box(0.0, 1.0, (3,), np.float32)
-        self._setup(core, {"agent": box}, spaces.Discrete(2), box, autoreset_mode, copy)
+        self._setup(core, {"agent": box}, spaces.Discrete(2), box, autoreset_mode, copy, render_mode)
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        """Three boxes, the first stage, 2A and 2B, left to right; the current one blue."""
+        img = render.blank(128, 384)
+        current = int(np.argmax(self._core.state[index]))
+        for k in range(3):
+            color = render.BLUE if k == current else render.LIGHT_GRAY
+            render.fill_rect(img, 128 * k + 12, 12, 128 * (k + 1) - 12, 116, color)
+        return img
 
 
 def parallel_env(**config):
@@ -102,11 +141,11 @@ def parallel_env(**config):
     return MarlParallelEnv(MatrixGameVectorEnv, **config)
 
 
-def two_step_parallel_env():
+def two_step_parallel_env(render_mode: str | None = None):
     """PettingZoo ParallelEnv of the QMIX two-step game."""
     from nextrl.marl.parallel import MarlParallelEnv
 
-    return MarlParallelEnv(TwoStepGameVectorEnv)
+    return MarlParallelEnv(TwoStepGameVectorEnv, render_mode=render_mode)
 
 
 __all__ = [

@@ -20,15 +20,18 @@ except ImportError as exc:  # tests/marl/test_marl_api.py hides pettingzoo to re
     raise ImportError("nextrl.marl's PettingZoo envs need pettingzoo: pip install 'nextrl[marl]'") from exc
 
 from nextrl.envs.core import unknown_name_error
+from nextrl.envs.render import SingleRendering
 from nextrl.marl.core import MarlVectorEnv
 
 
-class MarlParallelEnv(ParallelEnv):
-    """PettingZoo ParallelEnv of `vector_cls(num_envs=1, **config)`."""
+class MarlParallelEnv(SingleRendering, ParallelEnv):
+    """PettingZoo ParallelEnv of `vector_cls(num_envs=1, **config)`. `render_mode` (None, or one of the
+    vector env's metadata["render_modes"]): render() returns the frame ("rgb_array"), the text ("ansi"),
+    or draws it in a window on every reset and step ("human")."""
 
     metadata: ClassVar[dict] = {"render_modes": [], "is_parallelizable": True}
 
-    def __init__(self, vector_cls: type[MarlVectorEnv], **config):
+    def __init__(self, vector_cls: type[MarlVectorEnv], render_mode: str | None = None, **config):
         fixed = sorted({"num_envs", "autoreset_mode", "copy"} & set(config))
         if fixed:  # else Python's "got multiple values for keyword argument"
             raise TypeError(
@@ -38,10 +41,11 @@ class MarlParallelEnv(ParallelEnv):
         self._vec = vector_cls(num_envs=1, autoreset_mode=AutoresetMode.DISABLED, copy=True, **config)
         self.metadata = {
             "name": vector_cls.__name__.removesuffix("VectorEnv"),
-            "render_modes": [],
+            "render_modes": list(vector_cls.metadata["render_modes"]),
+            "render_fps": vector_cls.metadata["render_fps"],
             "is_parallelizable": True,
         }
-        self.render_mode = None
+        self._init_render(render_mode)
         self.possible_agents = list(self._vec.possible_agents)
         self.agents: list[str] = []
         self.state_space = self._vec.state_space
@@ -60,6 +64,7 @@ class MarlParallelEnv(ParallelEnv):
         """`options` is accepted for the PettingZoo API and ignored (this env has no reset options)."""
         obs, infos = self._vec.reset(seed=seed)
         self.agents = list(self.possible_agents)
+        self._render_human()
         return self._obs(obs, self.agents), self._agent_infos(infos, self.agents)
 
     def step(self, actions: dict[str, Any]):
@@ -101,10 +106,11 @@ class MarlParallelEnv(ParallelEnv):
             self._agent_infos(infos, live),
         )
         self.agents = [a for a in live if not (terms[0, idx[a]] or truncs[0, idx[a]])]
+        self._render_human()
         return out
 
     def close(self) -> None:
-        pass
+        self._close_render()
 
     def get_state(self) -> np.ndarray:
         """The env's full state: [state_bytes] uint8 (see MarlVectorEnv.get_state)."""

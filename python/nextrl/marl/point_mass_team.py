@@ -13,6 +13,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import set_ints, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
@@ -43,7 +44,11 @@ def make_config(
 
 
 class PointMassTeamVectorEnv(MarlVectorEnv):
-    """`num_envs` PointMassTeam envs stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` PointMassTeam envs stepped in one C++ call; keyword arguments as `make_config`. Renders
+    the disc of radius `bound` with the origin (green cross) and every agent (coloured by agent, or by team
+    for "mixed"; gray once it has left the disc)."""
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 30)
 
     def __init__(
         self,
@@ -51,6 +56,7 @@ class PointMassTeamVectorEnv(MarlVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = c = make_config(**config)
@@ -63,7 +69,24 @@ class PointMassTeamVectorEnv(MarlVectorEnv):
             spaces.Box(-inf, inf, (core.state_size,), np.float32),
             autoreset_mode,
             copy,
+            render_mode,
         )
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        c, size = self.config, 400
+        img = render.blank(size, size)
+        scale, mid = (size / 2 - 20) / c.bound, size / 2
+        render.ring(img, mid, mid, c.bound * scale, render.LIGHT_GRAY, 2)
+        render.fill_rect(img, mid - 8, mid - 1, mid + 8, mid + 1, render.GREEN)
+        render.fill_rect(img, mid - 1, mid - 8, mid + 1, mid + 8, render.GREEN)
+        states = self._core.state[index].reshape(-1, 4).astype(np.float64)
+        active = self._core.active[index]
+        team = c.reward == _REWARDS["mixed"]
+        for k, (x, y, _, _) in enumerate(states):
+            color = render.PALETTE[(k % c.num_teams if team else k) % len(render.PALETTE)]
+            x, y = np.clip(x, -1.1 * c.bound, 1.1 * c.bound), np.clip(y, -1.1 * c.bound, 1.1 * c.bound)
+            render.fill_circle(img, mid + x * scale, mid - y * scale, 8, color if active[k] else render.GRAY)
+        return img
 
 
 def parallel_env(**config):

@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import set_ints, unknown_name_error
 from nextrl.marl.core import MarlVectorEnv
 
@@ -52,7 +53,10 @@ def make_config(
 
 
 class PredatorPreyVectorEnv(MarlVectorEnv):
-    """`num_envs` PredatorPrey envs stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` PredatorPrey envs stepped in one C++ call; keyword arguments as `make_config`. Renders
+    the grid (y up) with predators red and live prey green; "ansi": `P` predator, `p` prey."""
+
+    metadata = render.metadata(render.RENDER_MODES_TEXT, 8)
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class PredatorPreyVectorEnv(MarlVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = c = make_config(**config)
@@ -70,7 +75,32 @@ class PredatorPreyVectorEnv(MarlVectorEnv):
         box = spaces.Box(low, high, (n,), np.float32)
         groups = {name: box for name, _, _ in core.groups}
         state = spaces.Box(0.0, 1.0, (core.state_size,), np.float32)
-        self._setup(core, groups, spaces.Discrete(5), state, autoreset_mode, copy)
+        self._setup(core, groups, spaces.Discrete(5), state, autoreset_mode, copy, render_mode)
+
+    def _entities(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(row, col) [P + M, 2] int64 of every entity (predators then prey, row 0 the top row), alive
+        [P + M] bool, and the number of predators."""
+        G, P = self.config.grid_size, self.config.num_predators
+        s = self._core.state[index].reshape(-1, 3).astype(np.float64)
+        xy = np.rint(s[:, :2] * G).astype(np.int64)
+        return np.stack([G - 1 - xy[:, 1], xy[:, 0]], axis=1), s[:, 2] > 0.5, P
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        G = self.config.grid_size
+        cells, alive, P = self._entities(index)
+        colors = np.full((G, G, 3), 255, dtype=np.uint8)
+        markers = [(r, c, render.GREEN) for (r, c), a in zip(cells[P:], alive[P:]) if a]
+        markers += [(r, c, render.RED) for r, c in cells[:P]]
+        return render.grid_frame(colors, markers)
+
+    def _render_ansi(self, index: int) -> str:
+        G = self.config.grid_size
+        cells, alive, P = self._entities(index)
+        chars = np.full((G, G), ".")
+        for k in range(len(cells) - 1, -1, -1):  # predators drawn over prey
+            if alive[k] or k < P:
+                chars[tuple(cells[k])] = "P" if k < P else "p"
+        return render.text_grid(chars)
 
 
 def parallel_env(**config):

@@ -13,6 +13,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
@@ -28,7 +29,11 @@ def make_config(
 
 
 class ResourceAllocationVectorEnv(MarlVectorEnv):
-    """`num_envs` ResourceAllocation games stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` ResourceAllocation games stepped in one C++ call; keyword arguments as `make_config`.
+    Renders one bar per resource, full height = its capacity: every agent's allocation stacked from the
+    bottom in the agent's colour, what remains in light gray above."""
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 4)
 
     def __init__(
         self,
@@ -36,6 +41,7 @@ class ResourceAllocationVectorEnv(MarlVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = c = make_config(**config)
@@ -48,7 +54,25 @@ class ResourceAllocationVectorEnv(MarlVectorEnv):
             spaces.Box(0.0, 1.0, (core.state_size,), np.float32),
             autoreset_mode,
             copy,
+            render_mode,
         )
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        N, R = self.config.num_agents, self.config.num_resources
+        width, height, margin = 512, 320, 16
+        img = render.blank(height, width)
+        s = self._core.state[index].astype(np.float64)  # [alloc / c (N R), remaining / c (R), w / 2 (N R)]
+        alloc, remaining = s[: N * R].reshape(N, R), s[N * R : N * R + R]
+        bar, span = (width - 2 * margin) / R, height - 2 * margin
+        for r in range(R):
+            x0, x1 = margin + r * bar + 0.15 * bar, margin + (r + 1) * bar - 0.15 * bar
+            y = height - margin
+            for i in range(N):
+                h = alloc[i, r] * span
+                render.fill_rect(img, x0, y - h, x1, y, render.PALETTE[i % len(render.PALETTE)])
+                y -= h
+            render.fill_rect(img, x0, y - remaining[r] * span, x1, y, render.LIGHT_GRAY)
+        return img
 
 
 def parallel_env(**config):

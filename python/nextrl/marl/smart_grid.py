@@ -12,6 +12,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.marl.core import MarlVectorEnv
 
 _FIELDS = {
@@ -40,7 +41,11 @@ def make_config(**config) -> _core._SmartGridConfig:
 
 
 class SmartGridVectorEnv(MarlVectorEnv):
-    """`num_envs` grids stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` grids stepped in one C++ call; keyword arguments as `make_config`. Renders a clock of the
+    hour of day (left) and bars: producers' available capacity (green), consumers' demand (red), storage
+    fill (blue), then the last step's supply and demand (dark green / dark red) and the price (orange)."""
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 4)
 
     def __init__(
         self,
@@ -48,6 +53,7 @@ class SmartGridVectorEnv(MarlVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = c = make_config(**config)
@@ -61,7 +67,37 @@ class SmartGridVectorEnv(MarlVectorEnv):
             spaces.Box(-inf, inf, (core.state_size,), np.float32),
             autoreset_mode,
             copy,
+            render_mode,
         )
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        c = self.config
+        P, C, S = c.num_producers, c.num_consumers, c.num_storage
+        width, height, margin = 640, 320, 16
+        img = render.blank(height, width)
+        s = self._core.state[index].astype(np.float64)
+        renewable, sin_h, cos_h, price = s[:4]
+        # clock: the hand points at the hour, midnight at the top (sin, cos of 2 pi hour / 24)
+        cx, cy, radius = 80.0, height / 2, 60.0
+        render.ring(img, cx, cy, radius, render.DARK_GRAY, 3)
+        render.draw_line(img, (cx, cy), (cx + 0.85 * radius * sin_h, cy - 0.85 * radius * cos_h), render.BLACK, 4)
+        infos = dict(zip(self._core.info_names, self._core.infos[index].astype(np.float64)))
+        capacity_total = max(sum(s[4 + 2 * k] * 100 for k in range(P)), 1e-9)
+        values = [(s[4 + 2 * k] * renewable, render.GREEN) for k in range(P)]  # capacity / 100 MW
+        values += [(s[4 + 2 * P + k] * 0.5, render.RED) for k in range(C)]  # demand / 100 MW
+        values += [(s[4 + 2 * P + C + k], render.BLUE) for k in range(S)]  # fill fraction
+        values += [
+            (infos["supply"] / capacity_total, (30, 100, 30)),
+            (infos["demand"] / capacity_total, (120, 30, 30)),
+            (price / 2, render.ORANGE),  # price / (2 base_price)
+        ]
+        x, bar = 170.0, (width - 170 - margin) / len(values)
+        for value, color in values:
+            h = float(np.clip(value, 0, 1)) * (height - 2 * margin)
+            render.fill_rect(img, x + 0.15 * bar, height - margin - h, x + 0.85 * bar, height - margin, color)
+            x += bar
+        render.fill_rect(img, 170, height - margin, width - margin, height - margin + 1, render.GRAY)
+        return img
 
 
 def parallel_env(**config):

@@ -13,6 +13,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from nextrl import _core
+from nextrl.envs import render
 from nextrl.envs.core import set_ints
 from nextrl.marl.core import MarlVectorEnv
 
@@ -39,7 +40,11 @@ def make_config(
 
 
 class TrafficVectorEnv(MarlVectorEnv):
-    """`num_envs` ring roads stepped in one C++ call; keyword arguments as `make_config`."""
+    """`num_envs` ring roads stepped in one C++ call; keyword arguments as `make_config`. Renders the ring
+    (position 0 at the top, driving clockwise) with each vehicle coloured from red (stopped) to green
+    (v_max)."""
+
+    metadata = render.metadata(render.RENDER_MODES_IMAGE, 10)
 
     def __init__(
         self,
@@ -47,6 +52,7 @@ class TrafficVectorEnv(MarlVectorEnv):
         *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         copy: bool = True,
+        render_mode: str | None = None,
         **config,
     ):
         self.config = c = make_config(**config)
@@ -59,7 +65,19 @@ class TrafficVectorEnv(MarlVectorEnv):
             spaces.Box(-inf, inf, (core.state_size,), np.float32),
             autoreset_mode,
             copy,
+            render_mode,
         )
+
+    def _render_frame(self, index: int) -> np.ndarray:
+        size, radius = 400, 160.0
+        img = render.blank(size, size)
+        render.ring(img, size / 2, size / 2, radius, render.DARK_GRAY, 24)
+        s = self._core.state[index].reshape(-1, 3).astype(np.float64)  # [(s mod L) / L, v / v_max, v_target / v_max]
+        for frac, speed, _ in s:
+            angle = 2 * np.pi * frac
+            x, y = size / 2 + radius * np.sin(angle), size / 2 - radius * np.cos(angle)
+            render.fill_circle(img, x, y, 9, render.lerp_color(render.RED, render.GREEN, speed))
+        return img
 
 
 def parallel_env(**config):
