@@ -46,14 +46,15 @@ def test_train_writes_run_folder(tmp_path, capsys):
         "episodes.csv",
         "metrics.json",
         "learning_curve.png",
+        "final.pt",
     }
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == "ppo" and config["env"] == "CartPole-v1" and config["seed"] == 7
     assert config["config"]["total_timesteps"] == 512 and config["config"]["hidden"] == [16, 16]
-    assert config["config"]["anneal_lr"] is False and config["config"]["learning_rate"] == 2.5e-4
+    assert config["config"]["anneal_lr"] is False and config["config"]["learning_rate"] == 1e-3  # PRESETS[ppo, CartPole-v1]
     rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
     assert [int(r["global_step"]) for r in rows] == [128, 256, 384, 512]  # 512 / (4 envs * 32 steps) updates
-    assert all(float(r["charts/learning_rate"]) == 2.5e-4 for r in rows)
+    assert all(float(r["charts/learning_rate"]) == 1e-3 for r in rows)
     episodes = list(csv.DictReader((out / "episodes.csv").read_text().splitlines()))
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(episodes) == len(metrics["episodes"]) == metrics["summary"]["episodes"] > 0
@@ -63,8 +64,12 @@ def test_train_writes_run_folder(tmp_path, capsys):
     assert metrics["summary"]["mean_return_last_20"] == pytest.approx(sum(last) / len(last))
     assert metrics["summary"]["global_steps"] == 512 and len(metrics["updates"]) == 4
     assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    final = metrics["evaluations"][-1]
+    assert metrics["summary"]["eval_episodes"] == 10 and len(final["returns"]) == 10 and final["global_step"] == 512
+    assert metrics["summary"]["eval_mean_return"] == pytest.approx(sum(final["returns"]) / 10)
     printed = capsys.readouterr().out
     assert "nextrl train" in printed and "mean return (last 20)" in printed and f"run folder: {out}" in printed
+    assert f"{final['mean_return']:.2f} +-" in next(ln for ln in printed.splitlines() if "greedy return" in ln)
 
 
 def test_default_run_folder(tmp_path, monkeypatch):

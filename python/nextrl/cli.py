@@ -153,6 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from nextrl._checks import check_seed
     from nextrl.experiments import train as runner
 
     prog = args.parser.prog
@@ -164,6 +165,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         _fail(prog, f"--eval-every must be >= 1 env steps, got {args.eval_every}")
     if args.eval_every is not None and args.eval_episodes == 0:
         _fail(prog, "--eval-every needs --eval-episodes >= 1")
+    try:
+        check_seed("--seed", args.seed)
+    except ValueError as e:
+        _fail(prog, str(e))
     torch.set_num_threads(args.threads)
     console = Console()
     # Resolve everything that can be misspelled or mismatched before training starts.
@@ -232,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Reloads a `nextrl train` checkpoint and evaluates its deterministic policy; --video records episodes."""
+    from nextrl._checks import check_seed
     from nextrl.experiments import train as runner
 
     prog = args.parser.prog
@@ -248,6 +254,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _fail(prog, str(e))
     env_id, algo = info["env"], info["algo"]
     seed = args.seed if args.seed is not None else info.get("eval_seed") or info["seed"] + runner.EVAL_SEED_OFFSET
+    try:
+        check_seed("--seed", seed)
+    except ValueError as e:
+        _fail(prog, str(e))
     probe = runner.make_env(env_id, 1)
     space = probe.single_action_space
     probe.close()
@@ -352,17 +362,19 @@ class _TrainHelp(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.print_help()
+        from nextrl.experiments import train as runner
+
         algo = getattr(namespace, "algo", None)
         if algo is not None:
-            from nextrl.experiments import runner as exp_runner
-            from nextrl.experiments import train as runner
-
             try:
                 _, config_cls = runner.resolve_algorithm(algo)
             except ValueError as e:
                 _fail(parser.prog, str(e))
+        parser.print_help()
+        if algo is not None:
             import dataclasses
+
+            from nextrl.experiments import runner as exp_runner
 
             env = getattr(namespace, "env", None)
             preset = runner.preset(algo, env) if env else {}
