@@ -90,10 +90,16 @@ def test_scale_lrs_keeps_the_ratios():
     assert [g["lr"] for g in opt.param_groups] == [0.1, 1e-3]
 
 
-def test_presets_follow_the_configs_entries():
-    assert preset_param_lrs("mlp", ("a=1",)) == ("a=1",)
-    assert preset_param_lrs("skolik", ("weights=0.5",))[0] == "weights=0.5"
-    assert "output_scale=0.1" in preset_param_lrs("skolik", ())
+def test_preset_rates_follow_the_configs_entries_and_need_not_match():
+    net = _net()
+    net.weights = nn.Parameter(torch.zeros(2))
+    preset = preset_param_lrs("skolik", "actor_critic")
+    groups = param_groups("f", {"actor": net}, 1e-3, ("weights=0.5",), preset=preset)
+    rates = {g["name"]: g["lr"] for g in groups}
+    assert rates["weights"] == 0.5  # the config's entry wins over the preset's "actor.weights"
+    assert rates["actor.scales"] == dict(parse_param_lrs("f", preset))["actor.scales"]
+    assert "critic.*" not in rates  # the preset's critic entry matched nothing, without an error
+    assert preset_param_lrs("mlp", "actor_critic") == ()
 
 
 def test_set_parses_param_lrs_and_network():

@@ -60,7 +60,7 @@ class A2CConfig:
     """initial log standard deviation of the Gaussian head (Box actions)"""
     network: str = "mlp"
     """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
-    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP (at the preset's rate)"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
     "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate; annealed alike"""
@@ -116,7 +116,9 @@ def train(
             actor=actor,
             critic=critic,
         )
-        groups = param_groups("a2c.train", policy, cfg.learning_rate, preset_param_lrs(cfg.network, cfg.param_lrs))
+        groups = param_groups(
+            "a2c.train", policy, cfg.learning_rate, cfg.param_lrs, preset=preset_param_lrs(cfg.network, "actor_critic")
+        )
         if cfg.optimizer == "rmsprop":
             opt = torch.optim.RMSprop(groups, alpha=0.99, eps=1e-5)
         else:

@@ -202,8 +202,14 @@ def train(
                 else mlp(obs_dim, num_actions, cfg.hidden, activation=nn.ReLU)
             )
         target_network = make_target(q_network, q_network_target, "dqn.train", "q_network")
-    lrs = preset_param_lrs(cfg.network, cfg.param_lrs)
-    optimizer = adam(param_groups("dqn.train", {"q_network": q_network}, cfg.learning_rate, lrs), cfg.learning_rate)
+    groups = param_groups(
+        "dqn.train",
+        {"q_network": q_network},
+        cfg.learning_rate,
+        cfg.param_lrs,
+        preset=preset_param_lrs(cfg.network, "q_network"),
+    )
+    optimizer = adam(groups, cfg.learning_rate)
     kwargs = dict(num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma)
     buffer = (
         PrioritizedReplayBuffer(

@@ -264,6 +264,7 @@ def param_groups(
     lr: float,
     param_lrs=(),
     *,
+    preset: ParamLRs = (),
     all_names: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Optimizer parameter groups for `modules` (see `named_parameters`) under `param_lrs` (ParamLRs): one
@@ -271,13 +272,15 @@ def param_groups(
     rest; empty groups are left out. Each group is {"params", "lr", "base_lr" (the rate that `scale_lrs`
     scales), "name" (the pattern, or "default")}. Every pattern must match at least one name of `all_names`
     (default: the names of `modules`; a trainer with several optimizers passes the names of all of them),
-    else ValueError listing the names. Parameters with requires_grad False are left out."""
+    else ValueError listing the names. The entries of `preset` (a network preset's rates, `preset_param_lrs`)
+    follow those of `param_lrs` and need not match. Parameters with requires_grad False are left out."""
     entries = parse_param_lrs(fn, param_lrs)
     named = [(n, p) for n, p in named_parameters(modules) if p.requires_grad]
     names = [n for n, _ in named] if all_names is None else list(all_names)
     for pattern, _ in entries:
         if not any(_matches(n, pattern) for n in names):
             raise ValueError(f"{fn}: param_lrs pattern {pattern!r} matches no parameter; the parameters are {names}")
+    entries += parse_param_lrs(fn, preset)
     buckets: list[list] = [[] for _ in range(len(entries) + 1)]
     for n, p in named:
         k = next((i for i, (pattern, _) in enumerate(entries) if _matches(n, pattern)), len(entries))
@@ -297,14 +300,27 @@ NETWORKS = ("mlp", "skolik")
 """Names a trainer's `network` config field takes: "mlp" (the default MLPs) or "skolik", a QuantumLayer on the
 Skolik et al. 2022 re-uploading circuit (`quantum_network`) in place of the policy (or Q-) network."""
 
-PRESET_PARAM_LRS: dict[str, ParamLRs] = {
-    "mlp": (),
-    "skolik": ("weights=0.01", "scales=0.01", "output_scale=0.1"),
+PRESET_PARAM_LRS: dict[str, dict[str, ParamLRs]] = {
+    "mlp": {},
+    "skolik": {
+        "actor_critic": ("actor.weights=0.01", "actor.scales=0.01", "actor.output_scale=0.03", "critic.*=0.01"),
+        "actor": ("actor.weights=0.01", "actor.scales=0.01", "actor.output_scale=0.03"),
+        "q_network": ("q_network.weights=0.001", "q_network.scales=0.001", "q_network.output_scale=0.1"),
+    },
 }
-"""The per-group learning rates each `network` preset brings (applied after the config's own `param_lrs`, which
-take precedence): for the quantum layer, rotation angles ("weights"), input scales ("scales") and output
-weights ("output_scale"), after Jerbi et al. 2021 (angles 0.01, input scales and output weights 0.1) and Skolik
-et al. 2022 (output weights 0.1)."""
+"""The per-group learning rates a `network` preset brings, by the role of the quantum network: the policy of an
+actor-critic ("actor_critic": REINFORCE, A2C, PPO, whose MLP critic then learns at 0.01 too), an actor of its own
+("actor": discrete SAC) or a Q-network ("q_network": DQN). The groups are the layer's rotation angles
+("weights"), input scales ("scales") and output weights ("output_scale"). The policy rates are the ones measured to
+learn CartPole-v1 with PPO (tests/agents/test_quantum_policy.py; at PPO's 2.5e-4 the policy barely moves, and output
+weights at Jerbi et al. 2021's 0.1 made the policy greedy too early); the Q-network's are Skolik et al. 2022's
+(angles and input scales 0.001, output weights 0.1). `param_groups` applies them after the config's own
+`param_lrs`, which take precedence."""
+
+
+def preset_param_lrs(network: str, role: str) -> ParamLRs:
+    """The rates of `network`'s preset for a quantum network in `role` (PRESET_PARAM_LRS; () for "mlp")."""
+    return PRESET_PARAM_LRS[network].get(role, ()) if network in PRESET_PARAM_LRS else ()
 
 
 def check_network(fn: str, network: str) -> None:
@@ -358,11 +374,6 @@ def preset_actor(
             raise ValueError(f"{fn}: give either actor= or the config's network={network!r}, not both")
         return actor
     return preset_network(fn, network, obs_space, actor_output_dim(action_space))
-
-
-def preset_param_lrs(network: str, param_lrs: ParamLRs) -> ParamLRs:
-    """The config's `param_lrs` followed by the preset's (so the config's entries win where both match)."""
-    return (*param_lrs, *PRESET_PARAM_LRS.get(network, ()))
 
 
 def default_actor_critic(

@@ -84,13 +84,17 @@ def adam(params, lr: float = 1e-3) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
-def adams(fn: str, param_lrs, specs: dict[str, tuple[dict[str, nn.Module], float]]) -> dict[str, torch.optim.Adam]:
+def adams(
+    fn: str, param_lrs, specs: dict[str, tuple[dict[str, nn.Module], float]], preset: tuple[str, ...] = ()
+) -> dict[str, torch.optim.Adam]:
     """One `adam` per entry of specs {optimizer name: ({module name: module}, default lr)}, each with the
     parameter groups of `param_lrs` (networks.ParamLRs) over the dotted names "module name.parameter name"; a
-    pattern must match a parameter of at least one of the optimizers (ValueError naming `fn` otherwise)."""
+    pattern must match a parameter of at least one of the optimizers (ValueError naming `fn` otherwise). The
+    `preset` rates follow (networks.param_groups)."""
     all_names = [n for modules, _ in specs.values() for n, _ in named_parameters(modules)]
     return {
-        k: adam(param_groups(fn, modules, lr, param_lrs, all_names=all_names), lr) for k, (modules, lr) in specs.items()
+        k: adam(param_groups(fn, modules, lr, param_lrs, preset=preset, all_names=all_names), lr)
+        for k, (modules, lr) in specs.items()
     }
 
 

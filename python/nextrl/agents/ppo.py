@@ -72,7 +72,7 @@ class PPOConfig:
     """initial log standard deviation of the Gaussian head (Box actions)"""
     network: str = "mlp"
     """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
-    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP (at the preset's rate)"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
     "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate; annealed alike"""
@@ -152,7 +152,9 @@ def train(
             actor=actor,
             critic=critic,
         )
-        groups = param_groups("ppo.train", policy, cfg.learning_rate, preset_param_lrs(cfg.network, cfg.param_lrs))
+        groups = param_groups(
+            "ppo.train", policy, cfg.learning_rate, cfg.param_lrs, preset=preset_param_lrs(cfg.network, "actor_critic")
+        )
         opt = torch.optim.Adam(groups, lr=cfg.learning_rate, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)

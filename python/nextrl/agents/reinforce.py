@@ -57,7 +57,7 @@ class ReinforceConfig:
     """initial log standard deviation of the Gaussian head (Box actions)"""
     network: str = "mlp"
     """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
-    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP"""
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP (at the preset's rate)"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
     "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate"""
@@ -113,8 +113,14 @@ def train(
             actor=actor,
             critic=critic,
         )
-        lrs = preset_param_lrs(cfg.network, cfg.param_lrs)
-        opt = torch.optim.Adam(param_groups("reinforce.train", policy, cfg.learning_rate, lrs), eps=1e-5)
+        groups = param_groups(
+            "reinforce.train",
+            policy,
+            cfg.learning_rate,
+            cfg.param_lrs,
+            preset=preset_param_lrs(cfg.network, "actor_critic"),
+        )
+        opt = torch.optim.Adam(groups, eps=1e-5)
         rollout = Rollout(cfg.num_steps, env.num_envs, env.single_observation_space, env.single_action_space)
         c = Collector.start(env, seed)
         result = TrainResult(cfg, {"policy": policy})

@@ -198,12 +198,13 @@ def train(
     log_alpha = LogAlpha(cfg.alpha)
     optimizers = adams(
         "sac_discrete.train",
-        preset_param_lrs(cfg.network, cfg.param_lrs),
+        cfg.param_lrs,
         {
             "actor": ({"actor": actor}, cfg.policy_lr),
             "critic": ({"critic": critic}, cfg.q_lr),
             "alpha": ({"log_alpha": log_alpha}, cfg.q_lr),
         },
+        preset_param_lrs(cfg.network, "actor"),
     )
     buffer = ReplayBuffer(
         cfg.buffer_size, obs_shape, num_envs=num_envs, action_dtype=np.int64, n_step=cfg.n_step, gamma=cfg.gamma
