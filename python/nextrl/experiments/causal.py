@@ -2,9 +2,10 @@
 
 1. Discovery accuracy against sample size: PC (Fisher-z, nextrl.causal.pc) on (a) the documents' 3-variable
    linear SCM with the action as a variable (X1 -> X2 -> X3, X1 -> X3, action -> X2) and (b) CausalThrust's
-   transitions (s_t, a_t, s_{t+1}) from a random policy, with tiers (nothing at t+1 causes t, no edges within
-   t). SHD against the true CPDAG (for CausalThrust: with the edges the tiers orient oriented), skeleton and
-   arrowhead precision / recall; plots of the discovered graphs next to the true one.
+   transitions (s_t, a_t, s_{t+1}) from a random policy with tiers (nothing at t+1 causes t, no edges within
+   t) and the treatment of deterministic mechanisms (lagged.discover_transitions). SHD against the true
+   CPDAG (for CausalThrust: with the edges the tiers orient oriented), skeleton and arrowhead precision /
+   recall; plots of the discovered graphs next to the true one.
 2. World models under distribution shift: MLP transition models with one mechanism per next-state variable on
    its true parents (causal) or on all of (s_t, a_t) (non-causal, fully connected), fitted on transitions of a
    behaviour policy whose action is tied to the position (a = clip(-gain pos + noise): a spurious correlation
@@ -182,18 +183,21 @@ def knowledge_target(truth, knowledge):
 
 
 def discover_thrust(n: int, alpha: float, seed: int, max_steps: int):
-    """(estimated CPDAG, target) of PC with tiers on n random-policy CausalThrust transitions; the target is
-    knowledge_target() of the true temporal DAG (with these tiers, the DAG itself)."""
+    """(estimated CPDAG, target) of lagged.discover_transitions (PC-stable, Fisher-z, tiers t before t+1, edges
+    within t+1 allowed, the treatment of deterministic mechanisms) on n random-policy CausalThrust transitions;
+    the target is knowledge_target() of the true temporal DAG (with these tiers, the DAG itself)."""
     from nextrl.causal.causal_agent import collect_transitions
-    from nextrl.causal.pc import pc
+    from nextrl.causal.lagged import discover_transitions
+    from nextrl.causal.world_model import THRUST_ACTIONS, THRUST_STATES
 
     names, truth = _thrust_truth()
     obs, act, nxt = collect_transitions(
         ENV_ID, "random", n, seed=seed, num_envs=min(20, n), env_kwargs={"max_steps": max_steps}
     )
-    x = np.hstack([obs, act, nxt]).astype(np.float64)
-    knowledge = _thrust_knowledge(names)
-    return pc(x, names=names, alpha=alpha, knowledge=knowledge).graph, knowledge_target(truth, knowledge)
+    est = discover_transitions(
+        obs, act, nxt, state_names=THRUST_STATES, action_names=THRUST_ACTIONS, alpha=alpha, contemporaneous=True
+    ).graph
+    return est, knowledge_target(truth, _thrust_knowledge(names))
 
 
 def behavior_policy(gain: float, noise: float, seed: int):
@@ -455,7 +459,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     setup = [
         f"discovery: PC-stable, Fisher-z, alpha={cfg.alpha}, sample sizes {', '.join(map(str, sizes))}; "
         "documents' SCM sampled with its action as a 4th variable; CausalThrust: random-policy transitions, "
-        "variables (s_t, a_t, s_{t+1}) with tiers (t before t+1, no edges within t), scored against the true "
+        "variables (s_t, a_t, s_{t+1}) with tiers (t before t+1, no edges within t) and the treatment of "
+        "deterministic mechanisms of causal.lagged.discover_transitions, scored against the true "
         "CPDAG with the edges the tiers orient oriented (Meek closure): what PC with that knowledge can reach",
         f"world models: {cfg.train_transitions} transitions of the behaviour policy a = clip("
         f"-{cfg.behavior_gain:g} pos + {cfg.behavior_noise:g} N(0,1)), episodes of {cfg.max_steps} steps; "
