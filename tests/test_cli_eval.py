@@ -83,27 +83,22 @@ def test_checkpoint_round_trip(algo, tmp_path, capsys):
     data = torch.load(out / "final.pt", weights_only=True)
     assert data["extra"]["algo"] == algo and data["config"]["total_timesteps"] == int(TINY[algo][1][0].split("=")[1])
     assert data["extra"]["eval_mean_return"] == metrics["summary"]["eval_mean_return"]
-    # rebuilt networks, loaded: every tensor equal to the saved one
-    info, _, cfg, modules = runner.load_run(out)
-    for name, module in modules.items():
-        for key, value in module.state_dict().items():
+    # rebuilt networks, loaded: every tensor equal to the saved one, and unlike freshly initialised ones
+    info, module, cfg, modules = runner.load_run(out)
+    for name, m in modules.items():
+        for key, value in m.state_dict().items():
             torch.testing.assert_close(value, data["modules"][name][key], rtol=0, atol=0)
-    # and different from freshly initialised ones (the load did something)
     env = runner.make_env(info["env"], 1)
-    fresh = runner.build_modules(runner.resolve_algorithm(algo)[0], cfg, env)
-    space = env.single_action_space
+    fresh = runner.build_modules(module, cfg, env)
+    space, obs_shape = env.single_action_space, env.single_observation_space.shape
     env.close()
-    obs = np.random.default_rng(0).uniform(
-        -0.5, 0.5, size=(64, *runner.make_env(info["env"], 1).single_observation_space.shape)
-    )
-    obs = obs.astype(np.float32)
-    act_loaded = runner.deterministic_policy(algo, modules, space)(obs)
-    # the policy the run evaluated: reload twice more, same actions
+    name = next(iter(fresh))
+    assert any(not torch.equal(a, b) for a, b in zip(fresh[name].parameters(), modules[name].parameters()))
+    # same actions from the same observations when loaded again
+    obs = np.random.default_rng(0).uniform(-0.5, 0.5, size=(64, *obs_shape)).astype(np.float32)
     _, _, _, again = runner.load_run(out)
-    np.testing.assert_array_equal(runner.deterministic_policy(algo, again, space)(obs), act_loaded)
-    first = next(iter(fresh))
-    assert any(
-        not torch.equal(a, b) for a, b in zip(fresh[first].state_dict().values(), modules[first].state_dict().values())
+    np.testing.assert_array_equal(
+        runner.deterministic_policy(algo, again, space)(obs), runner.deterministic_policy(algo, modules, space)(obs)
     )
     # nextrl eval with the run's evaluation seed reproduces the run's final evaluation exactly
     capsys.readouterr()
@@ -173,3 +168,21 @@ def test_eval_video_on_env_that_cannot_render(tmp_path, capsys):
         main(["eval", str(res.run_dir), "--video", str(tmp_path / "v")])
     assert e.value.code == 2
     assert capsys.readouterr().err == "eval: nextrl_test/Countdown-v0 cannot render yet\n"
+
+
+def test_eval_video(tmp_path, capsys):
+    """A Gymnasium env that renders: RecordVideo writes a file, or, without MoviePy, one line naming it."""
+    import importlib.util
+
+    out = _train("ppo", tmp_path)
+    capsys.readouterr()
+    argv = ["eval", str(out), "--episodes", "2", "--video", str(tmp_path / "video")]
+    if importlib.util.find_spec("moviepy") is None or importlib.util.find_spec("pygame") is None:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("moviepy" in err.lower() or "pygame" in err.lower()), err
+    else:
+        assert main(argv) == 0
+        assert list((tmp_path / "video").glob("*.mp4"))

@@ -316,6 +316,8 @@ def _record_video(prog: str, env_id: str, act, video_dir: str, episodes: int, se
             while not done:
                 obs, _, term, trunc, _ = env.step(act(np.asarray(obs)[None])[0])
                 done = term or trunc
+    except gym.error.DependencyNotInstalled as e:  # the renderer's own dependency (pygame for Gymnasium's envs)
+        _fail(prog, f"--video: {e}")
     finally:
         env.close()
     print(f"eval: {episodes} episode video(s) in {video_dir}")
