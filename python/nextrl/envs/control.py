@@ -273,7 +273,7 @@ class CartPoleVectorEnv(_ControlVectorEnv):
         the track line 100 px above the bottom, a 10 px wide pole 2 * 0.5 m long from the axle 7.5 px above
         the cart's centre (theta > 0 leans right), the axle a 5 px disc."""
         width, height = 600, 400
-        scale = width / (2 * 2.4)
+        scale = width / float(self.single_observation_space.high[0])  # the world: twice the x threshold
         img = render.blank(height, width)
         cart_x, cart_y = state[0] * scale + width / 2, height - 100.0  # y grows downwards here
         render.fill_rect(img, 0, cart_y - 0.5, width, cart_y + 0.5, render.BLACK)
