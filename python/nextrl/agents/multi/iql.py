@@ -1,0 +1,75 @@
+"""Independent Q-learning (Tan 1993; Tampuu et al. 2017): every agent learns its own Q(o_a, a) from its own
+reward, treating the others as part of the env, with one network shared by all agents (one-hot agent ids)
+and a target network. The baseline that VDN and QMIX improve on; on the QMIX two-step game it cannot
+coordinate on the joint action worth 8.
+
+Config, targets and loss here; acting, episode replay and the loop are agents.multi.common.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from nextrl.agents.common import LogFn, TrainResult, seeded
+from nextrl.agents.multi import common
+from nextrl.agents.multi.common import AgentQNetwork, MultiQConfig, Transitions
+
+
+@dataclass(frozen=True)
+class IQLConfig(MultiQConfig):
+    """IQL's hyperparameters: those of MultiQConfig (each agent learns from its own reward; reward_reduction
+    only sets the team return that is reported)."""
+
+
+def iql_targets(rewards: Tensor, terminations: Tensor, next_q: Tensor, gamma: float) -> Tensor:
+    """Per-agent TD targets [B, A]: r_a + gamma * (1 - terminated_a) * Q_target,a(o'_a, a'_a).
+    rewards, terminations (0/1) and next_q [B, A]."""
+    return rewards + gamma * (1.0 - terminations) * next_q
+
+
+def iql_loss(chosen_q: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
+    """Mean squared TD error over the (transition, agent) pairs with weight > 0: chosen_q, targets and
+    weights [B, A] (weights: real transition x agent active)."""
+    return common.weighted_mse(targets.detach() - chosen_q, weights)
+
+
+def loss(batch: Transitions, agent_network, target_network, cfg: IQLConfig) -> tuple[Tensor, dict[str, float]]:
+    chosen, next_q = common.chosen_and_next_q(agent_network, target_network, batch, cfg.double_q)
+    targets = iql_targets(batch.rewards, batch.terminations, next_q, cfg.gamma)
+    value = iql_loss(chosen, targets, batch.weights[:, None] * batch.active)
+    return value, {"losses/td_loss": value.item(), "losses/q_values": chosen.detach().mean().item()}
+
+
+def train(
+    env,
+    cfg: IQLConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+    agent_network: AgentQNetwork | None = None,
+) -> TrainResult:
+    """Trains IQL on a nextrl.marl.MarlVectorEnv with Discrete actions. Modules: "agent_network" (shared by all
+    agents) and "target_network". `agent_network` continues training a given network (its agent count,
+    observation size and actions must be the env's)."""
+    fn = "iql.train"
+    env = common.check_marl_env(fn, env)
+    with seeded(seed, fn):
+        agent_network = common.build_agent_network(fn, env, cfg, agent_network)
+        target_network = common.make_target(agent_network)
+    result = TrainResult(config=cfg, modules={"agent_network": agent_network, "target_network": target_network})
+    return common.run(
+        fn,
+        env,
+        cfg,
+        result,
+        agent_network,
+        [(agent_network, target_network)],
+        lambda batch: loss(batch, agent_network, target_network, cfg),
+        seed=seed,
+        log=log,
+    )
+
+
+__all__ = ["IQLConfig", "iql_loss", "iql_targets", "loss", "train"]
