@@ -12,6 +12,7 @@ from nextrl.agents.multi import common, qmix, vdn
 from nextrl.marl import TwoStepGameVectorEnv
 
 SETTINGS = dict(
+    double_q=True,
     total_timesteps=4_000,
     learning_rate=3e-3,
     gamma=1.0,
