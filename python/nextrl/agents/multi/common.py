@@ -28,7 +28,7 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from nextrl.agents import offpolicy_nets
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, episode_quotas
 from nextrl.agents.networks import mlp
 from nextrl.agents.offpolicy_nets import adam, soft_update
 from nextrl.agents.replay import SequenceReplayBuffer
@@ -376,7 +376,7 @@ def greedy_policy(agent_network: AgentQNetwork, env: MarlVectorEnv | None = None
 
 
 def evaluate_team(
-    agent_network: AgentQNetwork,
+    act,
     env: MarlVectorEnv,
     num_episodes: int,
     *,
@@ -384,15 +384,22 @@ def evaluate_team(
     reward_reduction: str = "mean",
     max_steps: int = 100_000,
 ) -> np.ndarray:
-    """Greedy team returns of `num_episodes` episodes (per step, the agents' rewards reduced by
-    `reward_reduction`, "mean" or "sum", then summed over the episode), every env acting at once; returns
-    [num_episodes] in the order they ended (the first to end, which favours short episodes where lengths vary)."""
+    """Team returns of `num_episodes` episodes of `act` (an AgentQNetwork, played greedily over the allowed
+    actions, or a function act(obs [N, A, obs_size], action_mask [N, A, num_actions]) -> actions [N, A]): per
+    step the agents' rewards reduced by `reward_reduction` ("mean" or "sum"), summed over the episode. Each env
+    contributes a quota of episodes fixed in advance (common.episode_quotas), so short episodes are not
+    favoured; returns [num_episodes] in the order they ended."""
+    if isinstance(act, AgentQNetwork):
+        check_marl_env("evaluate_team", env, act.num_agents)
+        act = greedy_policy(act)
+    check_marl_env("evaluate_team", env)
     if reward_reduction not in ("mean", "sum"):
         raise ValueError(f'evaluate_team: reward_reduction must be "mean" or "sum", got {reward_reduction!r}')
-    check_marl_env("evaluate_team", env, agent_network.num_agents)
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
         raise ValueError(f"evaluate_team: num_episodes must be an integer >= 1, got {num_episodes!r}")
-    act = greedy_policy(agent_network)
+    quotas = episode_quotas(int(num_episodes), env.num_envs)
+    counted = np.zeros(env.num_envs, dtype=np.int64)
+    returns: list[float] = []
     obs, infos = env.reset(seed=seed)
     tracker = EpisodeTracker(env.num_envs)
     for _ in range(max_steps):
@@ -400,10 +407,15 @@ def evaluate_team(
         ended = ~infos["active"].any(axis=1)
         team_term = ended & terms.any(axis=1)
         team_r = rewards.mean(axis=1) if reward_reduction == "mean" else rewards.sum(axis=1)
+        before = len(tracker.finished_returns)
         tracker.step(team_r, team_term, ended & ~team_term)
-        if len(tracker.finished_returns) >= num_episodes:
-            return np.asarray(tracker.finished_returns[:num_episodes])
-    raise RuntimeError(f"evaluate_team: only {len(tracker.finished_returns)} episodes ended within {max_steps} steps")
+        for ret, i in zip(tracker.finished_returns[before:], tracker.finished_envs[before:]):
+            if counted[i] < quotas[i]:
+                counted[i] += 1
+                returns.append(ret)
+        if np.all(counted >= quotas):
+            return np.asarray(returns)
+    raise RuntimeError(f"evaluate_team: only {len(returns)} of {num_episodes} episodes ended within {max_steps} steps")
 
 
 __all__ = [
