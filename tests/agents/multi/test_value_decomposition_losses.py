@@ -215,3 +215,30 @@ def test_smoke_train_records_episodes_and_metrics(module):
     assert len(result.metrics) == 400 // 4 - 100 // 4 + 1
     assert all(np.isfinite(m["losses/td_loss"]) for m in result.metrics)
     assert set(result.modules) >= {"agent_network", "target_network"}
+
+
+class MaskCheckingPredatorPrey(PredatorPreyVectorEnv):
+    """Counts the actions of active agents that the last infos["action_mask"] disallowed."""
+
+    def reset(self, **kwargs):
+        obs, infos = super().reset(**kwargs)
+        self.last_infos, self.illegal, self.masked_slots = infos, 0, 0
+        return obs, infos
+
+    def step(self, actions):
+        mask, active = self.last_infos["action_mask"], self.last_infos["active"]
+        taken = np.take_along_axis(mask, np.asarray(actions)[..., None], -1)[..., 0]
+        self.illegal += int((~taken & active).sum())
+        self.masked_slots += int((~mask.all(-1) & active).sum())
+        out = super().step(actions)
+        self.last_infos = out[-1]
+        return out
+
+
+@pytest.mark.parametrize("module", [iql, qmix])
+def test_training_never_takes_a_masked_action(module):
+    cfg_cls = {iql: iql.IQLConfig, qmix: qmix.QMIXConfig}[module]
+    env = MaskCheckingPredatorPrey(4, grid_size=4, max_steps=10)
+    module.train(env, cfg_cls(total_timesteps=800, learning_starts=200, batch_size=8, hidden=(16,)), seed=0)
+    assert env.masked_slots > 50  # border cells mask moves off the grid
+    assert env.illegal == 0
