@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from nextrl.agents import offpolicy_nets
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, episode_quotas
-from nextrl.agents.networks import mlp
+from nextrl.agents.networks import GRUCore, mlp
 from nextrl.agents.offpolicy_nets import adam, soft_update
 from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.marl.core import MarlVectorEnv
@@ -75,6 +75,13 @@ class MultiQConfig:
     """team reward from the agents' rewards: "mean" (a shared team reward stays itself) or "sum" (VDN, QMIX)"""
     max_grad_norm: float = 10.0
     """gradient clipping norm (inf: no clipping)"""
+    recurrent: bool = False
+    """GRU agents (RecurrentAgentQNetwork, hidden size hidden[0]) trained on windows of seq_len stored steps,
+    unrolled from a zero state and reset at every episode start, instead of feedforward agents on transitions"""
+    seq_len: int = 16
+    """steps per training window of recurrent agents (>= burn_in + 2; a window holds seq_len - 1 transitions)"""
+    burn_in: int = 0
+    """first transitions of each window that only warm up the GRU state (no loss)"""
 
     def __post_init__(self):
         name = type(self).__name__
@@ -87,6 +94,10 @@ class MultiQConfig:
             raise ValueError(f"{name}: gamma must be in [0, 1], got {self.gamma}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"{name}: tau must be in (0, 1], got {self.tau}")
+        if self.burn_in < 0 or self.seq_len < self.burn_in + 2:
+            raise ValueError(
+                f"{name}: burn_in must be >= 0 and seq_len >= burn_in + 2, got {self.burn_in} and {self.seq_len}"
+            )
 
 
 class AgentQNetwork(nn.Module):
@@ -111,6 +122,56 @@ class AgentQNetwork(nn.Module):
         return self.net(obs)
 
 
+class RecurrentAgentQNetwork(nn.Module):
+    """GRU agents sharing one network (DRQN-style, as QMIX's agents): per agent, [obs, one-hot id] -> linear,
+    ReLU -> GRU cell (hidden_size) -> Q-values [num_actions]. `step` acts one step from a hidden state;
+    `unroll` runs windows from a zero state, zeroing it wherever an episode starts."""
+
+    def __init__(self, obs_size: int, num_actions: int, num_agents: int, hidden_size: int = 64, agent_ids: bool = True):
+        super().__init__()
+        self.obs_size, self.num_actions, self.num_agents = obs_size, num_actions, num_agents
+        self.agent_ids, self.hidden_size = agent_ids, hidden_size
+        self.encoder = nn.Linear(obs_size + (num_agents if agent_ids else 0), hidden_size)
+        self.core = GRUCore(hidden_size, hidden_size)
+        self.head = nn.Linear(hidden_size, num_actions)
+
+    def _inputs(self, obs: Tensor) -> Tensor:
+        if obs.shape[-2:] != (self.num_agents, self.obs_size):
+            raise ValueError(
+                f"RecurrentAgentQNetwork: obs must end in ({self.num_agents}, {self.obs_size}) "
+                f"(num_agents, obs_size), got {tuple(obs.shape)}"
+            )
+        if self.agent_ids:
+            ids = torch.eye(self.num_agents, dtype=obs.dtype, device=obs.device).expand(*obs.shape[:-1], -1)
+            obs = torch.cat([obs, ids], dim=-1)
+        return torch.relu(self.encoder(obs))
+
+    def initial_state(self, num_envs: int) -> Tensor:
+        """Zeros [num_envs, num_agents, hidden_size]."""
+        return torch.zeros(num_envs, self.num_agents, self.hidden_size)
+
+    def step(self, obs: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        """obs [N, A, obs_size], hidden [N, A, H] -> (q [N, A, num_actions], next hidden [N, A, H])."""
+        n = obs.shape[0]
+        h = self.core.cell(self._inputs(obs).reshape(n * self.num_agents, -1), hidden.reshape(n * self.num_agents, -1))
+        h = h.view(n, self.num_agents, self.hidden_size)
+        return self.head(h), h
+
+    def unroll(self, obs: Tensor, is_first: Tensor) -> Tensor:
+        """obs [B, T, A, obs_size], is_first [B, T] bool -> q [B, T, A, num_actions], from a zero state."""
+        b, t = obs.shape[:2]
+        x = self._inputs(obs).permute(1, 0, 2, 3).reshape(t, b * self.num_agents, self.hidden_size)
+        starts = is_first.bool().t().repeat_interleave(self.num_agents, dim=1)  # [T, B * A]
+        out, _ = self.core(x, torch.zeros(b * self.num_agents, self.hidden_size), starts)
+        return self.head(out.view(t, b, self.num_agents, self.hidden_size).permute(1, 0, 2, 3))
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """Q-values of one step from a zero state (the first step of an episode): [..., A, obs_size] -> [..., A, n]."""
+        return self.head(
+            self.core.cell(self._inputs(obs).reshape(-1, self.hidden_size)).view(*obs.shape[:-1], self.hidden_size)
+        )
+
+
 def check_marl_env(fn: str, env, num_agents: int | None = None) -> MarlVectorEnv:
     """The env a value-decomposition learner accepts: a MarlVectorEnv with a Discrete action space and, when
     `num_agents` is given (the learner's networks were built for it), that many agents."""
@@ -126,16 +187,20 @@ def check_marl_env(fn: str, env, num_agents: int | None = None) -> MarlVectorEnv
     return env
 
 
-def build_agent_network(
-    fn: str, env: MarlVectorEnv, cfg: MultiQConfig, agent_network: AgentQNetwork | None
-) -> AgentQNetwork:
-    """`agent_network` checked against the env (agents, observation size, actions; ValueError on a mismatch),
-    or a new one from cfg.hidden and cfg.agent_ids."""
+def build_agent_network(fn: str, env: MarlVectorEnv, cfg: MultiQConfig, agent_network: nn.Module | None) -> nn.Module:
+    """`agent_network` checked against the env (agents, observation size, actions; ValueError on a mismatch)
+    and cfg.recurrent (TypeError), or a new AgentQNetwork / RecurrentAgentQNetwork from cfg."""
     num_actions = int(env.single_action_space.n)
+    kind = RecurrentAgentQNetwork if cfg.recurrent else AgentQNetwork
     if agent_network is None:
+        if cfg.recurrent:
+            return RecurrentAgentQNetwork(env.obs_size, num_actions, env.num_agents, cfg.hidden[0], cfg.agent_ids)
         return AgentQNetwork(env.obs_size, num_actions, env.num_agents, cfg.hidden, cfg.agent_ids)
-    if not isinstance(agent_network, AgentQNetwork):
-        raise TypeError(f"{fn}: agent_network must be an AgentQNetwork, got {type(agent_network).__name__}")
+    if type(agent_network) is not kind:
+        raise TypeError(
+            f"{fn}: agent_network must be {kind.__name__} (cfg.recurrent={cfg.recurrent}), "
+            f"got {type(agent_network).__name__}"
+        )
     check_marl_env(fn, env, agent_network.num_agents)
     if (agent_network.obs_size, agent_network.num_actions) != (env.obs_size, num_actions):
         raise ValueError(
@@ -207,6 +272,11 @@ class Transitions:
     its value is bootstrapped from its final observation)"""
     weights: Tensor
     """[B] float32: 1 for real transitions, 0 for windows that start at an episode's final observation"""
+    window_obs: Tensor | None = None
+    """recurrent agents only: [B, T + 1, A, obs_size], the window the transitions come from (the fields above
+    are then [B, T, ...]: transition k goes from window step k to k + 1)"""
+    is_first: Tensor | None = None
+    """recurrent agents only: [B, T + 1] bool, window steps that start an episode"""
 
 
 def pack(obs: np.ndarray, state: np.ndarray, mask: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -253,17 +323,61 @@ def sample_transitions(
     )
 
 
+def sample_sequences(
+    buffer: SequenceReplayBuffer,
+    batch_size: int,
+    seq_len: int,
+    burn_in: int,
+    obs_size: int,
+    state_size: int,
+    rng: np.random.Generator,
+) -> Transitions:
+    """`batch_size` windows of `seq_len` stored steps as [B, seq_len - 1] transitions for recurrent agents;
+    the first `burn_in` transitions of each window get weight 0."""
+    b = buffer.sample(batch_size, seq_len, rng)
+    obs, state, mask, active = unpack(b.obs, obs_size, state_size)  # [B, L, ...]
+    terms = b.terminations[:, :-1]
+    ended = active[:, 1:].sum(dim=-1) == 0
+    weights = b.valid[:, :-1].float()
+    weights[:, :burn_in] = 0.0
+    return Transitions(
+        obs=obs[:, :-1],
+        state=state[:, :-1],
+        actions=b.actions[:, :-1].long(),
+        rewards=b.rewards[:, :-1],
+        terminations=terms.float(),
+        active=active[:, :-1],
+        team_terminal=(ended & terms.any(dim=-1)).float(),
+        next_obs=obs[:, 1:],
+        next_state=state[:, 1:],
+        next_mask=mask[:, 1:],
+        next_alive=active[:, :-1] * (1.0 - terms.float()),
+        weights=weights,
+        window_obs=obs,
+        is_first=b.is_first,
+    )
+
+
 def chosen_and_next_q(
     agent_network: nn.Module, target_network: nn.Module, batch: Transitions, double_q: bool
 ) -> tuple[Tensor, Tensor]:
-    """Per-agent Q of the taken actions [B, A] (online, with gradient; 0 for inactive agents) and of the next
+    """Per-agent Q of the taken actions [B, (T,) A] (online, with gradient; 0 for inactive agents) and of the next
     greedy allowed actions [B, A] (target network, no gradient; the action picked by the online network with
     `double_q`, else by the target; 0 for agents not alive after the step, Transitions.next_alive)."""
-    q = agent_network(batch.obs)
+    if batch.window_obs is not None:  # recurrent agents: unroll the whole window, then shift by one step
+        q_all = agent_network.unroll(batch.window_obs, batch.is_first)
+        q = q_all[:, :-1]
+        with torch.no_grad():
+            next_q_target = target_network.unroll(batch.window_obs, batch.is_first)[:, 1:]
+        next_q_online = q_all[:, 1:].detach()
+    else:
+        q = agent_network(batch.obs)
+        with torch.no_grad():
+            next_q_target = target_network(batch.next_obs)
+            next_q_online = agent_network(batch.next_obs) if double_q else None
     chosen = q.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) * batch.active
     with torch.no_grad():
-        next_q_target = target_network(batch.next_obs)
-        picker = agent_network(batch.next_obs) if double_q else next_q_target
+        picker = next_q_online if double_q else next_q_target
         best = greedy_actions(picker, batch.next_mask)
         next_q = next_q_target.gather(-1, best.unsqueeze(-1)).squeeze(-1) * batch.next_alive
     return chosen, next_q
@@ -316,13 +430,19 @@ def run(
     start = time.perf_counter()
     tracker = EpisodeTracker(num_envs)
     obs, infos = env.reset(seed=seed)
+    recurrent = isinstance(agent_network, RecurrentAgentQNetwork)
+    hidden = agent_network.initial_state(num_envs) if recurrent else None
     global_step, num_updates = 0, 0
     for _ in range(cfg.total_timesteps // num_envs):
         global_step += num_envs
         t0 = time.perf_counter()
         epsilon = linear_schedule(cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_timesteps, global_step)
         with torch.no_grad():
-            q = agent_network(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+            if recurrent:
+                q, hidden = agent_network.step(torch.as_tensor(obs, dtype=torch.float32), hidden)
+                q = q.numpy()
+            else:
+                q = agent_network(torch.as_tensor(obs, dtype=torch.float32)).numpy()
         actions = epsilon_greedy(q, infos["action_mask"], epsilon, rng)
         t1 = time.perf_counter()
         next_obs, rewards, terms, truncs, next_infos = env.step(actions)
@@ -334,13 +454,21 @@ def run(
         row = pack(obs, infos["state"], infos["action_mask"], infos["active"].astype(np.float32))
         buffer.add(row, actions, rewards, terms, truncs, valid)
         obs, infos = next_obs, next_infos
+        if recurrent:  # after a reset step comes the first observation of an episode
+            hidden[torch.as_tensor(~valid)] = 0.0
         times["env"] += t2 - t1
         times["inference"] += t1 - t0
-        learn = global_step >= cfg.learning_starts and buffer.total >= 2
+        window = cfg.seq_len if recurrent else 2
+        learn = global_step >= cfg.learning_starts and buffer.total >= window
         if learn and (global_step // num_envs) % cfg.train_frequency == 0:
             t3 = time.perf_counter()
             for _ in range(cfg.gradient_steps):
-                batch = sample_transitions(buffer, cfg.batch_size, obs_size, state_size, rng)
+                if recurrent:
+                    batch = sample_sequences(
+                        buffer, cfg.batch_size, cfg.seq_len, cfg.burn_in, obs_size, state_size, rng
+                    )
+                else:
+                    batch = sample_transitions(buffer, cfg.batch_size, obs_size, state_size, rng)
                 loss, metrics = loss_fn(batch)
                 optimizer.zero_grad()
                 loss.backward()
@@ -362,6 +490,10 @@ def run(
 def greedy_policy(agent_network: AgentQNetwork, env: MarlVectorEnv | None = None):
     """act(obs [N, A, obs_size], mask [N, A, num_actions] or None) -> greedy allowed actions [N, A] int64. With
     `env`, its agent count must be the network's (ValueError otherwise)."""
+    if isinstance(agent_network, RecurrentAgentQNetwork):
+        raise TypeError(
+            "greedy_policy: agent_network must be feedforward; play a RecurrentAgentQNetwork with evaluate_team"
+        )
     if env is not None:
         check_marl_env("greedy_policy", env, agent_network.num_agents)
 
@@ -384,12 +516,23 @@ def evaluate_team(
     reward_reduction: str = "mean",
     max_steps: int = 100_000,
 ) -> np.ndarray:
-    """Team returns of `num_episodes` episodes of `act` (an AgentQNetwork, played greedily over the allowed
-    actions, or a function act(obs [N, A, obs_size], action_mask [N, A, num_actions]) -> actions [N, A]): per
-    step the agents' rewards reduced by `reward_reduction` ("mean" or "sum"), summed over the episode. Each env
-    contributes a quota of episodes fixed in advance (common.episode_quotas), so short episodes are not
-    favoured; returns [num_episodes] in the order they ended."""
-    if isinstance(act, AgentQNetwork):
+    """Team returns of `num_episodes` episodes of `act`: an AgentQNetwork or RecurrentAgentQNetwork, played
+    greedily over the allowed actions, or a function act(obs [N, A, obs_size], action_mask [N, A, num_actions])
+    -> actions [N, A]. Per step the agents' rewards reduced by `reward_reduction` ("mean" or "sum"), summed
+    over the episode. Each env contributes a quota of episodes fixed in advance (common.episode_quotas), so
+    short episodes are not favoured; returns [num_episodes] in the order they ended."""
+    hidden = None
+    if isinstance(act, RecurrentAgentQNetwork):
+        check_marl_env("evaluate_team", env, act.num_agents)
+        net, hidden = act, act.initial_state(env.num_envs)
+
+        def act(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            nonlocal hidden
+            with torch.no_grad():
+                q, hidden = net.step(torch.as_tensor(obs, dtype=torch.float32), hidden)
+                return greedy_actions(q, torch.as_tensor(mask, dtype=torch.bool)).numpy()
+
+    elif isinstance(act, AgentQNetwork):
         check_marl_env("evaluate_team", env, act.num_agents)
         act = greedy_policy(act)
     check_marl_env("evaluate_team", env)
@@ -408,7 +551,9 @@ def evaluate_team(
         team_term = ended & terms.any(axis=1)
         team_r = rewards.mean(axis=1) if reward_reduction == "mean" else rewards.sum(axis=1)
         before = len(tracker.finished_returns)
-        tracker.step(team_r, team_term, ended & ~team_term)
+        valid = tracker.step(team_r, team_term, ended & ~team_term)
+        if hidden is not None:  # a new episode starts after each reset step
+            hidden[torch.as_tensor(~valid)] = 0.0
         for ret, i in zip(tracker.finished_returns[before:], tracker.finished_envs[before:]):
             if counted[i] < quotas[i]:
                 counted[i] += 1
@@ -421,6 +566,7 @@ def evaluate_team(
 __all__ = [
     "AgentQNetwork",
     "MultiQConfig",
+    "RecurrentAgentQNetwork",
     "Transitions",
     "build_agent_network",
     "check_marl_env",
@@ -434,6 +580,7 @@ __all__ = [
     "masked_q",
     "pack",
     "run",
+    "sample_sequences",
     "sample_transitions",
     "team_rewards",
     "unpack",

@@ -38,7 +38,7 @@ def iql_loss(chosen_q: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
 def loss(batch: Transitions, agent_network, target_network, cfg: IQLConfig) -> tuple[Tensor, dict[str, float]]:
     chosen, next_q = common.chosen_and_next_q(agent_network, target_network, batch, cfg.double_q)
     targets = iql_targets(batch.rewards, batch.terminations, next_q, cfg.gamma)
-    value = iql_loss(chosen, targets, batch.weights[:, None] * batch.active)
+    value = iql_loss(chosen, targets, batch.weights[..., None] * batch.active)
     return value, {"losses/td_loss": value.item(), "losses/q_values": chosen.detach().mean().item()}
 
 
