@@ -80,6 +80,8 @@ def test_nash_equilibria_of_the_documents_games(name):
     assert key(ours) == key(nashpy_equilibria(game, "vertex_enumeration"))
     pure = [(int(np.argmax(x)), int(np.argmax(y))) for x, y in ours if x.max() == 1 and y.max() == 1]
     assert sorted(pure) == pure_nash_equilibria(game)
+    for label in range(sum(game.shape)):  # Lemke-Howson ends at an equilibrium from every label
+        assert is_nash_equilibrium(game, *lemke_howson(game, label))
 
 
 def test_known_equilibria_and_welfare():

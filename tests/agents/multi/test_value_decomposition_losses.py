@@ -242,3 +242,13 @@ def test_training_never_takes_a_masked_action(module):
     module.train(env, cfg_cls(total_timesteps=800, learning_starts=200, batch_size=8, hidden=(16,)), seed=0)
     assert env.masked_slots > 50  # border cells mask moves off the grid
     assert env.illegal == 0
+
+
+def test_same_seed_same_run():
+    cfg = qmix.QMIXConfig(total_timesteps=200, learning_starts=80, batch_size=8, hidden=(8,))
+    runs = [qmix.train(PredatorPreyVectorEnv(4, max_steps=10), cfg, seed=s) for s in (3, 3, 4)]
+    for name in ("agent_network", "mixer"):
+        a, b, c = (dict(r.modules[name].named_parameters()) for r in runs)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert runs[0].episode_returns == runs[1].episode_returns

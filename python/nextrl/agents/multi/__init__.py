@@ -1,5 +1,8 @@
 """Multi-agent learners on nextrl.marl's batched envs ([num_envs, num_agents, ...]).
 
-Value decomposition (one file each; shared agent network, episode replay and loop in `common`): `iql`
-(independent Q-learning), `vdn` (Sunehag et al. 2018, Q_tot = sum of agents' Q) and `qmix` (Rashid et al. 2018,
-monotonic hypernetwork mixer on the global state)."""
+Value decomposition, one file each: `iql` (independent Q-learning, optionally hysteretic), `vdn` (Sunehag et
+al. 2018: Q_tot = sum of the agents' Q) and `qmix` (Rashid et al. 2018: monotonic hypernetwork mixer on the
+global state, TD target through a target mixer). `common` holds what they share: the config, one agent
+network for all agents with one-hot agent ids (feedforward, or GRU agents with cfg.recurrent), masked
+epsilon-greedy acting, episode replay on agents.replay.SequenceReplayBuffer, the training loop and greedy
+team evaluation."""
