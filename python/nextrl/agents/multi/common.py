@@ -361,8 +361,8 @@ def sample_sequences(
 def chosen_and_next_q(
     agent_network: nn.Module, target_network: nn.Module, batch: Transitions, double_q: bool
 ) -> tuple[Tensor, Tensor]:
-    """Per-agent Q of the taken actions [B, (T,) A] (online, with gradient; 0 for inactive agents) and of the next
-    greedy allowed actions [B, A] (target network, no gradient; the action picked by the online network with
+    """Per-agent Q of the taken actions [B, (T,) A] (online, with gradient; 0 for inactive agents) and of the
+    next greedy allowed actions [B, (T,) A] (target network, no gradient; the action picked by the online network with
     `double_q`, else by the target; 0 for agents not alive after the step, Transitions.next_alive)."""
     if batch.window_obs is not None:  # recurrent agents: unroll the whole window, then shift by one step
         q_all = agent_network.unroll(batch.window_obs, batch.is_first)
@@ -397,11 +397,10 @@ LossFn = Callable[[Transitions], tuple[Tensor, dict[str, float]]]
 
 
 def run(
-    fn: str,
     env: MarlVectorEnv,
     cfg: MultiQConfig,
     result: TrainResult,
-    agent_network: AgentQNetwork,
+    agent_network: nn.Module,
     target_networks: list[tuple[nn.Module, nn.Module]],
     loss_fn: LossFn,
     *,

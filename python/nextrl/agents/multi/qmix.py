@@ -139,7 +139,6 @@ def train(
     }
     result = TrainResult(config=cfg, modules=modules)
     return common.run(
-        fn,
         env,
         cfg,
         result,

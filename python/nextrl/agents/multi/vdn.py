@@ -62,7 +62,6 @@ def train(
         target_network = common.make_target(agent_network)
     result = TrainResult(config=cfg, modules={"agent_network": agent_network, "target_network": target_network})
     return common.run(
-        fn,
         env,
         cfg,
         result,
