@@ -1,0 +1,233 @@
+"""Federated RL clients and an in-process simulation of the server's rounds.
+
+A client owns a vector env and a `TrainFn` that trains a model in place on it and returns the number of env steps
+it used (the FedAvg weight). `agent_trainer(train, cfg)` adapts any nextrl agent whose train() takes
+`(env, cfg, *, seed, actor=..., critic=...)` (ppo, a2c, reinforce): the global ActorCritic's actor and critic are
+trained in place. The federated vector is the model's named parameters (strategies.flatten). A Gaussian head's
+log_std is built afresh inside those train() functions, so it is not trained by the clients: it stays at the global
+value (the federated part is the actor and the critic).
+
+`run(make_model, clients, cfg, seed=...)` runs the rounds: sample clients (a fixed-size sample without replacement,
+or Poisson with DP), local training from the global model (FedProx through `attach_proximal` when prox_mu > 0),
+optional top-k / QSGD compression with error feedback per client (bytes counted), NaN updates dropped and counted,
+aggregation by name (strategies.aggregate) or DP-FedAvg, an optional FedAdam / FedYogi server step, and an
+evaluation of the global policy on every client's env after each round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from nextrl._checks import check_seed
+from nextrl.agents.common import LogFn, evaluate
+from nextrl.federated import compression, privacy
+from nextrl.federated.strategies import (
+    AGGREGATORS,
+    ServerOptimizer,
+    aggregate,
+    attach_proximal,
+    drop_nonfinite,
+    flatten,
+    unflatten,
+)
+
+TrainFn = Callable[[gym.vector.VectorEnv, nn.Module, int], int]
+"""train(env, model, seed) -> env steps used; trains `model` in place."""
+
+
+def agent_trainer(train: Callable, cfg) -> TrainFn:
+    """A TrainFn over `train(env, cfg, *, seed, actor, critic)` (nextrl.agents.ppo.train and alike) training the
+    model's .actor and .critic in place."""
+
+    def fn(env, model, seed):
+        return int(train(env, cfg, seed=seed, actor=model.actor, critic=model.critic).global_steps)
+
+    return fn
+
+
+@dataclass
+class Client:
+    env: gym.vector.VectorEnv
+    """the client's own env (its dynamics / reward variant)"""
+    train: TrainFn
+    """local training, K steps or E epochs as its config says"""
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    rounds: int = 10
+    """server rounds"""
+    clients_per_round: int = 0
+    """clients sampled per round without replacement (0: all); with DP, the expected number m of a Poisson sample"""
+    aggregator: str = "fedavg"
+    """one of strategies.AGGREGATORS (fedavg weighs by env steps)"""
+    beta: float = 0.1
+    """trimmed_mean's fraction per side (when num_byzantine is 0)"""
+    num_byzantine: int = 0
+    """f for krum / multi_krum / trimmed_mean"""
+    prox_mu: float = 0.0
+    """FedProx coefficient mu (0: FedAvg local objective)"""
+    server_optimizer: str | None = None
+    """None (x += server_lr * aggregate), "adam" or "yogi" (Reddi et al. 2021)"""
+    server_lr: float = 1.0
+    """server step size"""
+    dp_clip: float = 0.0
+    """> 0: DP-FedAvg with this clip norm C (Poisson sampling; replaces the aggregator)"""
+    dp_noise_multiplier: float = 1.0
+    """z of DP-FedAvg"""
+    dp_delta: float = 1e-5
+    """delta at which epsilon is reported"""
+    compress_ratio: float = 1.0
+    """top-k fraction in (0, 1] (1: no sparsification)"""
+    compress_levels: int = 0
+    """QSGD levels s (0: float32 values)"""
+    eval_episodes: int = 8
+    """episodes per client env per evaluation"""
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise ValueError(f"FederatedConfig: rounds must be >= 1, got {self.rounds}")
+        if self.aggregator not in AGGREGATORS:
+            raise ValueError(f"FederatedConfig: aggregator must be one of {list(AGGREGATORS)}, got {self.aggregator!r}")
+        if self.server_optimizer not in (None, "adam", "yogi"):
+            raise ValueError(
+                f"FederatedConfig: server_optimizer must be None, 'adam' or 'yogi', got {self.server_optimizer!r}"
+            )
+        if not 0 < self.compress_ratio <= 1:
+            raise ValueError(f"FederatedConfig: compress_ratio must be in (0, 1], got {self.compress_ratio}")
+        if self.dp_clip > 0 and not 0 < self.dp_delta < 1:
+            raise ValueError(f"FederatedConfig: dp_delta must be in (0, 1), got {self.dp_delta}")
+
+
+@dataclass
+class FederatedResult:
+    model: nn.Module
+    """the final global model"""
+    eval_returns: list[np.ndarray] = field(default_factory=list)
+    """[rounds + 1] arrays [num_clients]: mean evaluation return of the global policy on every client's env, before
+    round 1 and after each round"""
+    bytes_sent: list[int] = field(default_factory=list)
+    """uplink bytes per round, summed over clients (encoded messages)"""
+    dropped: list[int] = field(default_factory=list)
+    """non-finite updates dropped per round"""
+    epsilons: list[float] = field(default_factory=list)
+    """DP: RDP epsilon at dp_delta after each round"""
+
+
+def _load(model: nn.Module, vec: torch.Tensor, spec) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for k, t in unflatten(vec, spec).items():
+            params[k].copy_(t)
+
+
+def evaluate_policy(model: nn.Module, env, num_episodes: int, seed: int) -> float:
+    """Mean return of the model's deterministic policy (ActorCritic.act) over `num_episodes` episodes."""
+
+    def act(obs):
+        with torch.no_grad():
+            return model.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=True).numpy()
+
+    return float(evaluate(act, env, num_episodes, seed=seed).mean())
+
+
+def local_update(
+    make_model: Callable[[], nn.Module], global_vec: torch.Tensor, spec, client: Client, seed: int, prox_mu: float = 0.0
+) -> tuple[torch.Tensor, int]:
+    """(update = local - global [d], env steps): the client trains a copy of the global model on its env."""
+    model = make_model()
+    _load(model, global_vec, spec)
+    handles = attach_proximal(model, unflatten(global_vec, spec), prox_mu) if prox_mu > 0 else []
+    try:
+        num_samples = client.train(client.env, model, seed)
+    finally:
+        for h in handles:
+            h.remove()
+    return flatten(dict(model.named_parameters()))[0] - global_vec, num_samples
+
+
+def run(
+    make_model: Callable[[], nn.Module],
+    clients: Sequence[Client],
+    cfg: FederatedConfig,
+    *,
+    seed: int,
+    log: LogFn | None = None,
+) -> FederatedResult:
+    """Runs cfg.rounds server rounds in process; see the module docstring."""
+    seed = check_seed("federated.run", seed)
+    if len(clients) == 0:
+        raise ValueError("federated.run: clients must hold at least one Client, got none")
+    n = len(clients)
+    m = cfg.clients_per_round or n
+    if not 1 <= m <= n:
+        raise ValueError(f"federated.run: clients_per_round must be in [0, {n}], got {cfg.clients_per_round}")
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make_model()
+    x, spec = flatten(dict(model.named_parameters()))
+    server = ServerOptimizer(x, cfg.server_optimizer, lr=cfg.server_lr) if cfg.server_optimizer else None
+    coders = [
+        compression.ErrorFeedback(x.numel(), ratio=cfg.compress_ratio, levels=cfg.compress_levels, seed=seed + i)
+        for i in range(n)
+    ]
+    compress = cfg.compress_ratio < 1 or cfg.compress_levels > 0
+    result = FederatedResult(model)
+
+    def evaluate_all(r):
+        _load(model, x, spec)
+        return np.array(
+            [evaluate_policy(model, c.env, cfg.eval_episodes, seed + 7919 * r + i) for i, c in enumerate(clients)]
+        )
+
+    result.eval_returns.append(evaluate_all(0))
+    for r in range(1, cfg.rounds + 1):
+        if cfg.dp_clip > 0:
+            chosen = privacy.poisson_sample(n, m, rng)
+        else:
+            chosen = np.sort(rng.choice(n, size=m, replace=False))
+        updates, weights, nbytes = [], [], 0
+        for i in chosen:
+            u, w = local_update(make_model, x, spec, clients[i], seed + 1000 * r + int(i), cfg.prox_mu)
+            if compress and torch.isfinite(u).all():
+                msg = coders[i].encode(u)
+                nbytes += msg.nbytes
+                u = compression.decode(msg, x.dtype)
+            else:
+                nbytes += compression.dense_nbytes(u.numel(), u.dtype)
+            updates.append(u)
+            weights.append(w)
+        dropped = 0
+        if updates:
+            stacked, w, dropped = drop_nonfinite(torch.stack(updates), weights)
+        else:
+            stacked, w = torch.zeros(0, x.numel(), dtype=x.dtype), None
+        if cfg.dp_clip > 0:
+            delta = privacy.dp_fedavg(stacked, cfg.dp_clip, cfg.dp_noise_multiplier, m, generator=gen)
+            result.epsilons.append(privacy.epsilon(cfg.dp_noise_multiplier, m / n, r, cfg.dp_delta))
+        elif stacked.shape[0] == 0:
+            delta = torch.zeros_like(x)
+        else:
+            delta = aggregate(cfg.aggregator, stacked, w, beta=cfg.beta, num_byzantine=cfg.num_byzantine)
+        x = server.step(delta) if server else x + cfg.server_lr * delta
+        result.bytes_sent.append(nbytes)
+        result.dropped.append(dropped)
+        result.eval_returns.append(evaluate_all(r))
+        if log is not None:
+            metrics = {"federated/eval_return": float(result.eval_returns[-1].mean()), "federated/bytes": nbytes}
+            if result.epsilons:
+                metrics["federated/epsilon"] = result.epsilons[-1]
+            log(r, metrics)
+    _load(model, x, spec)
+    return result
+
+
+__all__ = ["Client", "FederatedConfig", "FederatedResult", "TrainFn", "agent_trainer", "evaluate_policy", "run"]
