@@ -5,4 +5,5 @@ al. 2018: Q_tot = sum of the agents' Q) and `qmix` (Rashid et al. 2018: monotoni
 global state, TD target through a target mixer). `common` holds what they share: the config, one agent
 network for all agents with one-hot agent ids (feedforward, or GRU agents with cfg.recurrent), masked
 epsilon-greedy acting, episode replay on agents.replay.SequenceReplayBuffer, the training loop and greedy
-team evaluation."""
+team evaluation. Policy gradient: `mappo` (Yu et al. 2022: PPO with a parameter-shared actor, a centralized
+value on the global state and value normalization; IPPO with cfg.centralized_critic=False, `mappo.ippo_config`)."""

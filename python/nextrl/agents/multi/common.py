@@ -172,12 +172,13 @@ class RecurrentAgentQNetwork(nn.Module):
         )
 
 
-def check_marl_env(fn: str, env, num_agents: int | None = None) -> MarlVectorEnv:
-    """The env a value-decomposition learner accepts: a MarlVectorEnv with a Discrete action space and, when
-    `num_agents` is given (the learner's networks were built for it), that many agents."""
+def check_marl_env(fn: str, env, num_agents: int | None = None, discrete: bool = True) -> MarlVectorEnv:
+    """The env a value-decomposition learner accepts: a MarlVectorEnv with a Discrete action space (any action
+    space with discrete=False) and, when `num_agents` is given (the learner's networks were built for it), that
+    many agents."""
     if not isinstance(env, MarlVectorEnv):
         raise TypeError(f"{fn}: env must be a nextrl.marl.MarlVectorEnv, got {type(env).__name__}")
-    if not isinstance(env.single_action_space, spaces.Discrete):
+    if discrete and not isinstance(env.single_action_space, spaces.Discrete):
         raise TypeError(
             f"{fn}: env must have a Discrete action space (IQL, VDN and QMIX are discrete-action learners), "
             f"got {env.single_action_space}"
@@ -517,7 +518,8 @@ def evaluate_team(
 ) -> np.ndarray:
     """Team returns of `num_episodes` episodes of `act`: an AgentQNetwork or RecurrentAgentQNetwork, played
     greedily over the allowed actions, or a function act(obs [N, A, obs_size], action_mask [N, A, num_actions])
-    -> actions [N, A]. Per step the agents' rewards reduced by `reward_reduction` ("mean" or "sum"), summed
+    -> actions [N, A] (action_mask None for an env without Discrete actions; any action space then). Per step
+    the agents' rewards reduced by `reward_reduction` ("mean" or "sum"), summed
     over the episode. Each env contributes a quota of episodes fixed in advance (common.episode_quotas), so
     short episodes are not favoured; returns [num_episodes] in the order they ended."""
     hidden = None
@@ -534,7 +536,7 @@ def evaluate_team(
     elif isinstance(act, AgentQNetwork):
         check_marl_env("evaluate_team", env, act.num_agents)
         act = greedy_policy(act)
-    check_marl_env("evaluate_team", env)
+    check_marl_env("evaluate_team", env, discrete=False)
     if reward_reduction not in ("mean", "sum"):
         raise ValueError(f'evaluate_team: reward_reduction must be "mean" or "sum", got {reward_reduction!r}')
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
@@ -545,7 +547,7 @@ def evaluate_team(
     obs, infos = env.reset(seed=seed)
     tracker = EpisodeTracker(env.num_envs)
     for _ in range(max_steps):
-        obs, rewards, terms, truncs, infos = env.step(act(obs, infos["action_mask"]))
+        obs, rewards, terms, truncs, infos = env.step(act(obs, infos.get("action_mask")))
         ended = ~infos["active"].any(axis=1)
         team_term = ended & terms.any(axis=1)
         team_r = rewards.mean(axis=1) if reward_reduction == "mean" else rewards.sum(axis=1)
