@@ -51,7 +51,8 @@ def test_train_writes_run_folder(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == "ppo" and config["env"] == "CartPole-v1" and config["seed"] == 7
     assert config["config"]["total_timesteps"] == 512 and config["config"]["hidden"] == [16, 16]
-    assert config["config"]["anneal_lr"] is False and config["config"]["learning_rate"] == 1e-3  # PRESETS[ppo, CartPole-v1]
+    # PRESETS[ppo, CartPole-v1]
+    assert config["config"]["anneal_lr"] is False and config["config"]["learning_rate"] == 1e-3
     rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
     assert [int(r["global_step"]) for r in rows] == [128, 256, 384, 512]  # 512 / (4 envs * 32 steps) updates
     assert all(float(r["charts/learning_rate"]) == 1e-3 for r in rows)

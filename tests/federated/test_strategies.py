@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import scipy.optimize
 import torch
-from tests.federated import reference as ref
 from torch import nn
 
 from nextrl.federated import strategies as st
+
+from . import reference as ref
 
 
 def _updates(n=7, d=5, seed=0):
