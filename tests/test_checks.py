@@ -22,7 +22,9 @@ def test_available_memory_is_what_the_cpp_check_reports():
 
 def test_check_allocation_wording(monkeypatch):
     monkeypatch.setattr(_checks, "available_memory", lambda: 1024)
-    check_allocation("f", "x", 1024)  # fits exactly
+    check_allocation("f", "x", 2**24)  # up to 16 MiB is not checked (reading /proc/meminfo costs ~10 us)
+    with pytest.raises(MemoryError, match="only 1024 bytes"):
+        check_allocation("f", "x", 2**24 + 1)
     with pytest.raises(MemoryError) as err:
         check_allocation("ReplayBuffer", "capacity 3", 3 * 2**30)
     assert str(err.value) == (
@@ -31,6 +33,10 @@ def test_check_allocation_wording(monkeypatch):
     )
     with pytest.raises(MemoryError, match=r"need 1180591620717411303424 bytes \(1\.09951e\+12 GiB\)"):
         check_allocation("f", "x", 2**70)  # exact bytes past uint64; GiB as C++ streams a double (%g)
+    monkeypatch.setattr(_checks, "available_memory", lambda: 2**25)
+    check_allocation("f", "x", 2**25)  # fits exactly
+    with pytest.raises(MemoryError, match="need 33554433 bytes"):
+        check_allocation("f", "x", 2**25 + 1)
 
 
 @pytest.mark.parametrize(
