@@ -119,7 +119,8 @@ def test_configs_refuse_bad_param_lrs(cls):
 
 @pytest.mark.parametrize("cls", [ppo.PPOConfig, a2c.A2CConfig, reinforce.ReinforceConfig, dqn.DQNConfig])
 def test_configs_refuse_unknown_network(cls):
-    with pytest.raises(ValueError, match=f"{cls.__name__}: network must be one of 'mlp', 'skolik', got 'qnn'"):
+    names = "'mlp', 'skolik'" if cls is dqn.DQNConfig else "'mlp', 'skolik', 'softmax_pqc', 'raw_pqc'"
+    with pytest.raises(ValueError, match=f"{cls.__name__}: network must be one of {names}, got 'qnn'"):
         cls(network="qnn")
 
 

@@ -83,7 +83,7 @@ class DQNConfig:
     ("q_network.weights", "q_network.0.weight", ...; networks.ParamLRs); the rest at learning_rate"""
 
     def __post_init__(self):
-        check_network("DQNConfig", self.network)
+        check_network("DQNConfig", self.network, policies=False)
         parse_param_lrs("DQNConfig", self.param_lrs)
 
 

@@ -296,9 +296,15 @@ def scale_lrs(optimizer: torch.optim.Optimizer, fraction: float) -> None:
         g["lr"] = g.setdefault("base_lr", g["lr"]) * fraction
 
 
-NETWORKS = ("mlp", "skolik")
-"""Names a trainer's `network` config field takes: "mlp" (the default MLPs) or "skolik", a QuantumLayer on the
-Skolik et al. 2022 re-uploading circuit (`quantum_network`) in place of the policy (or Q-) network."""
+NETWORKS = ("mlp", "skolik", "softmax_pqc", "raw_pqc")
+"""Names a trainer's `network` config field takes: "mlp" (the default MLPs), "skolik", a QuantumLayer on the
+Skolik et al. 2022 re-uploading circuit (`quantum_network`) in place of the policy (or Q-) network, and the two
+policies of Jerbi et al. 2021 (agents.quantum_policies), for trainers with a discrete-action actor only:
+"softmax_pqc" (softmax of weighted Pauli expectations with an inverse temperature) and "raw_pqc" (Born-rule
+probabilities of the measured qubits)."""
+
+POLICY_NETWORKS = ("softmax_pqc", "raw_pqc")
+"""The presets that are policies (actions sampled from their distribution), not value networks."""
 
 PRESET_PARAM_LRS: dict[str, dict[str, ParamLRs]] = {
     "mlp": {},
@@ -306,6 +312,19 @@ PRESET_PARAM_LRS: dict[str, dict[str, ParamLRs]] = {
         "actor_critic": ("actor.weights=0.01", "actor.scales=0.01", "actor.output_scale=0.03", "critic.*=0.01"),
         "actor": ("actor.weights=0.01", "actor.scales=0.01", "actor.output_scale=0.03"),
         "q_network": ("q_network.weights=0.001", "q_network.scales=0.001", "q_network.output_scale=0.1"),
+    },
+    "softmax_pqc": {
+        "actor_critic": (
+            "actor.pqc.weights=0.01",
+            "actor.pqc.scales=0.1",
+            "actor.observable_weights=0.1",
+            "critic.*=0.01",
+        ),
+        "actor": ("actor.pqc.weights=0.01", "actor.pqc.scales=0.1", "actor.observable_weights=0.1"),
+    },
+    "raw_pqc": {
+        "actor_critic": ("actor.pqc.weights=0.01", "actor.pqc.scales=0.1", "critic.*=0.01"),
+        "actor": ("actor.pqc.weights=0.01", "actor.pqc.scales=0.1"),
     },
 }
 """The per-group learning rates a `network` preset brings, by the role of the quantum network: the policy of an
@@ -323,9 +342,13 @@ def preset_param_lrs(network: str, role: str) -> ParamLRs:
     return PRESET_PARAM_LRS[network].get(role, ()) if network in PRESET_PARAM_LRS else ()
 
 
-def check_network(fn: str, network: str) -> None:
-    if network not in NETWORKS:
-        raise ValueError(f"{fn}: network must be one of {', '.join(map(repr, NETWORKS))}, got {network!r}")
+def check_network(fn: str, network: str, *, policies: bool = True) -> None:
+    """ValueError naming `fn` unless `network` is one of NETWORKS (policies=False: a value network, so not one of
+    POLICY_NETWORKS)."""
+    allowed = NETWORKS if policies else tuple(n for n in NETWORKS if n not in POLICY_NETWORKS)
+    if network not in allowed:
+        extra = f" ({network!r} is a policy, not a value network)" if network in POLICY_NETWORKS else ""
+        raise ValueError(f"{fn}: network must be one of {', '.join(map(repr, allowed))}, got {network!r}{extra}")
 
 
 def quantum_network(obs_space: gym.Space, num_outputs: int, num_layers: int = 5) -> nn.Module:
@@ -358,10 +381,18 @@ def quantum_network(obs_space: gym.Space, num_outputs: int, num_layers: int = 5)
 
 
 def preset_network(fn: str, network: str, obs_space: gym.Space, num_outputs: int) -> nn.Module | None:
-    """The module of a `network` preset with `num_outputs` outputs, or None for "mlp" (the trainer builds its
-    own MLP)."""
+    """The module of a `network` preset with `num_outputs` outputs (actions, for the policies), or None for "mlp"
+    (the trainer builds its own MLP)."""
     check_network(fn, network)
-    return None if network == "mlp" else quantum_network(obs_space, num_outputs)
+    if network == "mlp":
+        return None
+    if network == "skolik":
+        return quantum_network(obs_space, num_outputs)
+    from nextrl.agents import quantum_policies
+
+    if network == "softmax_pqc":
+        return quantum_policies.softmax_pqc_policy(obs_space, num_outputs)
+    return quantum_policies.raw_pqc_policy(obs_space, num_outputs)
 
 
 def preset_actor(
@@ -373,6 +404,8 @@ def preset_actor(
         if network != "mlp":
             raise ValueError(f"{fn}: give either actor= or the config's network={network!r}, not both")
         return actor
+    if network in POLICY_NETWORKS and not isinstance(action_space, gym.spaces.Discrete):
+        raise TypeError(f"{fn}: network={network!r} needs a Discrete action space, got {action_space}")
     return preset_network(fn, network, obs_space, actor_output_dim(action_space))
 
 
@@ -416,6 +449,7 @@ def default_actor_critic(
 
 __all__ = [
     "NETWORKS",
+    "POLICY_NETWORKS",
     "PRESET_PARAM_LRS",
     "ActorCritic",
     "CategoricalHead",

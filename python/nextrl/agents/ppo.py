@@ -71,8 +71,9 @@ class PPOConfig:
     log_std_init: float = 0.0
     """initial log standard deviation of the Gaussian head (Box actions)"""
     network: str = "mlp"
-    """the actor: "mlp" (hidden sizes above) or "skolik" (a QuantumLayer, networks.quantum_network, whose preset
-    learning rates networks.PRESET_PARAM_LRS follow param_lrs); the critic stays an MLP (at the preset's rate)"""
+    """the actor: "mlp" (hidden sizes above), "skolik" (a QuantumLayer, networks.quantum_network), or Jerbi et al.
+    2021's "softmax_pqc" / "raw_pqc" policies (agents.quantum_policies; Discrete actions); a quantum preset's
+    learning rates networks.PRESET_PARAM_LRS follow param_lrs; the critic stays an MLP (at the preset's rate)"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the policy's parameter names ("actor.weights",
     "critic.0.weight", "head.log_std"; networks.ParamLRs), the rest at learning_rate; annealed alike"""

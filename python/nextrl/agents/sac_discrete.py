@@ -66,8 +66,9 @@ class SACDiscreteConfig:
     hidden: tuple[int, ...] = (64, 64)
     """hidden widths of the built-in actor and critics (ReLU)"""
     network: str = "mlp"
-    """the actor: "mlp" (hidden widths above) or "skolik" (a QuantumLayer giving the logits,
-    networks.quantum_network, whose preset learning rates networks.PRESET_PARAM_LRS follow param_lrs)"""
+    """the actor: "mlp" (hidden widths above), "skolik" (a QuantumLayer giving the logits,
+    networks.quantum_network), "softmax_pqc" or "raw_pqc" (agents.quantum_policies); a quantum preset's learning
+    rates networks.PRESET_PARAM_LRS follow param_lrs"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the parameter names ("actor.*",
     "critic.*", "log_alpha.value"; networks.ParamLRs); the rest at policy_lr (actor) / q_lr (critic, alpha)"""
