@@ -6,6 +6,7 @@ errors, and REINFORCE with each preset learning CartPole-v1 (slow)."""
 from __future__ import annotations
 
 import math
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -14,9 +15,20 @@ import torch
 
 import nextrl  # noqa: F401  (registers nextrl/CartPole-v1)
 from nextrl.agents import a2c, dqn, ppo, reinforce, sac_discrete
-from nextrl.agents.networks import PRESET_PARAM_LRS, parse_param_lrs
-from nextrl.agents.quantum_policies import RawPQC, SoftmaxPQC, parity_partition, raw_pqc_policy, softmax_pqc_policy
+from nextrl.agents.common import evaluate
+from nextrl.agents.networks import PRESET_PARAM_LRS, parse_param_lrs, quantum_network
+from nextrl.agents.quantum_policies import (
+    RawPQC,
+    SoftmaxPQC,
+    executor,
+    on_backend,
+    parity_partition,
+    raw_pqc_policy,
+    softmax_pqc_policy,
+)
+from nextrl.agents.rollout import act_fn
 from nextrl.quantum import Circuit, Feature, Parameter, QuantumLayer, VariationalCircuit, Weight
+from nextrl.quantum.backends.simulator import SIMULATOR
 
 torch.set_num_threads(1)
 
@@ -202,3 +214,132 @@ def test_errors():
     by_qubit_1 = RawPQC(_two_qubit_probability_layer(), 2, partition=[0, 0, 1, 1])
     log_pi = by_qubit_1(torch.tensor([[0.5, 0.0]], dtype=torch.float64)).detach()
     assert float(log_pi[0, 1]) < -700 and math.isfinite(float(log_pi[0, 1]))
+
+
+# ------------------------------------------------------------------------------------------- Qiskit backends
+# GenericBackendV2 without noise information makes Aer warn that its noise model has no relaxation.
+NO_QUBIT_PROPERTIES = "ignore:Qiskit backend .* has no QubitProperties:UserWarning"
+
+
+def _trained(network: str):
+    """A policy after 1,024 REINFORCE steps, and observations it visited [16, 4]."""
+    env = _cartpole(4)
+    result = reinforce.train(
+        env, reinforce.ReinforceConfig(total_timesteps=1_024, num_steps=64, network=network), seed=0
+    )
+    obs = []
+    o, _ = env.reset(seed=5)
+    for _ in range(4):
+        obs.append(o)
+        o, *_ = env.step(env.action_space.sample())
+    return result.modules["policy"], torch.as_tensor(np.concatenate(obs), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("network", ["softmax_pqc", "raw_pqc"])
+def test_exact_estimator_gives_the_simulator_probabilities(network):
+    """The same trained policy through QiskitExecutor on an exact StatevectorEstimator gives the simulator's
+    action probabilities (float32 layer: complex64 simulator, hence 1e-6), in one job per call; the original
+    policy stays on the simulator."""
+    from qiskit.primitives import StatevectorEstimator
+
+    policy, obs = _trained(network)
+    exact = on_backend(policy, StatevectorEstimator(), shots=None, action_space=gym.spaces.Discrete(2))
+    with torch.no_grad():
+        simulated, through_qiskit = policy.dist(obs).probs, exact.dist(obs).probs
+    np.testing.assert_allclose(through_qiskit.numpy(), simulated.numpy(), rtol=0, atol=1e-6)
+    assert 0.05 < float(simulated.min()) and float(simulated.max()) < 0.95  # not a trivially saturated policy
+    assert executor(exact).num_jobs == 1 and executor(exact).shots is None
+    assert policy.actor.pqc.backend is SIMULATOR and exact.actor.pqc.backend is not SIMULATOR
+
+
+@pytest.mark.filterwarnings(NO_QUBIT_PROPERTIES)
+def test_one_job_per_vector_env_step_on_generic_backend():
+    """A trained softmax-PQC acting on 4 CartPole envs through GenericBackendV2 (its noise model on): each
+    vector-env step is one job whose one PUB holds the 4 observations, the ISA circuit is transpiled once (when
+    the policy moves), shots as configured; the probabilities agree with the simulator's within shot and gate
+    noise."""
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    policy, obs = _trained("softmax_pqc")
+    hw = on_backend(policy, GenericBackendV2(4, seed=3), shots=2_000, seed=4)
+    ex = executor(hw)
+    program = ex.program(hw.actor.pqc.circuit)
+    isa = program.isa_circuit
+    env = _cartpole(4)
+    o, _ = env.reset(seed=6)
+    act = act_fn(hw, env.single_action_space, deterministic=False)
+    for step in range(3):
+        o, *_ = env.step(act(o))
+        assert ex.num_jobs == step + 1
+        assert np.asarray(ex.last_job.result()[0].data.evs).shape == (4, 1)  # one PUB: 4 envs x 1 observable
+    assert ex.program(hw.actor.pqc.circuit) is program and program.isa_circuit is isa and ex.shots == 2_000
+    assert set(isa.count_ops()) <= set(GenericBackendV2(4, seed=3).operation_names)
+    with torch.no_grad():
+        np.testing.assert_allclose(hw.dist(obs[:4]).probs.numpy(), policy.dist(obs[:4]).probs.numpy(), atol=0.1)
+
+
+@pytest.mark.slow
+def test_fake_ibm_backend_with_its_noise_model():
+    """The trained raw-PQC on FakeManilaV2 (5 qubits, its Aer noise model: gate, relaxation and readout errors;
+    a Sampler: probabilities from measured bitstrings): one job per call, probabilities within shot noise plus a
+    loose noise allowance of the simulator's (10 to 25 s on 2 busy cores: Aer's noisy simulation)."""
+    fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+    policy, obs = _trained("raw_pqc")
+    hw = on_backend(policy, fake_provider.FakeManilaV2(), shots=2_000, seed=7)
+    with torch.no_grad():
+        probs, ideal = hw.dist(obs[:4]).probs.numpy(), policy.dist(obs[:4]).probs.numpy()
+    assert executor(hw).num_jobs == 1
+    np.testing.assert_allclose(probs, ideal, atol=0.15)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_backend_errors():
+    from qiskit.primitives import StatevectorEstimator
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    policy = softmax_pqc_policy(gym.spaces.Box(-1.0, 1.0, (4,)), 2)
+    with pytest.raises(
+        ValueError, match="QiskitExecutor: the circuit needs 4 qubits but backend 'generic_backend_2q' has only 2"
+    ):
+        on_backend(policy, GenericBackendV2(2, seed=1), shots=100)
+    with pytest.raises(ValueError, match="on_backend: the policy's circuit gives 2 actions but the env has 3 actions"):
+        on_backend(policy, StatevectorEstimator(), action_space=gym.spaces.Discrete(3))
+    skolik = quantum_network(gym.spaces.Box(-1.0, 1.0, (4,)), 2)
+    with pytest.raises(
+        ValueError, match=r"on_backend: the policy's circuit gives 2 observables \(outputs\) but the env has 3"
+    ):
+        on_backend(skolik, StatevectorEstimator(), action_space=gym.spaces.Discrete(3))
+    for shots in (0, -5, 2.5):
+        with pytest.raises(ValueError, match=f"on_backend: shots must be an int >= 1 or None, got {shots}"):
+            on_backend(policy, StatevectorEstimator(), shots=shots)
+    with pytest.raises(
+        TypeError, match="on_backend: the policy's actor must be a SoftmaxPQC, a RawPQC or a QuantumLayer"
+    ):
+        on_backend(torch.nn.Linear(4, 2), StatevectorEstimator())
+    moved = on_backend(policy, StatevectorEstimator(), shots=None)
+    nan = torch.tensor([[0.0, float("nan"), 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"QuantumLayer.forward: inputs must be finite \(got NaN or inf\)"):
+        moved(nan)
+    with pytest.raises(ValueError, match="QuantumLayer.forward: inputs must be finite, got nan"):
+        policy(nan)  # the simulator path too
+
+
+# --------------------------------------------------------------------------------------------------- learning
+LEARNING_STEPS = 60_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reinforce_with_the_softmax_pqc_preset_learns_cartpole(seed):
+    """REINFORCE (learned MLP baseline) with `network="softmax_pqc"` (4 qubits, 5 re-uploading layers, parity
+    observable with action weights, beta 1; 70 trainable parameters) on 16 CartPole-v1 envs x 64 steps per update
+    for 60,000 steps: mean greedy return over 20 episodes >= 195."""
+    t0 = time.perf_counter()
+    cfg = reinforce.ReinforceConfig(total_timesteps=LEARNING_STEPS, num_steps=64, network="softmax_pqc")
+    result = reinforce.train(_cartpole(16), cfg, seed=seed)
+    greedy = evaluate(act_fn(result.modules["policy"], gym.spaces.Discrete(2)), _cartpole(4), 20, seed=1000 + seed)
+    print(
+        f"seed {seed}: greedy mean {greedy.mean():.1f}, last-20 training mean {result.mean_return(20):.1f}, "
+        f"{result.global_steps} steps in {time.perf_counter() - t0:.0f} s"
+    )
+    assert greedy.mean() >= 195

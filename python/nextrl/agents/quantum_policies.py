@@ -11,11 +11,17 @@ trainer that takes an actor with logits:
 
 Both take any QuantumLayer (the C++ simulator or a QiskitExecutor backend) and keep its parameters under
 `pqc.` ("actor.pqc.weights", "actor.pqc.scales"); SoftmaxPQC adds "observable_weights".
+
+`on_backend` moves a trained quantum policy (these two, or a bare QuantumLayer actor such as the "skolik" preset)
+onto a Qiskit backend or V2 primitive: its circuit is transpiled to the backend's ISA once, there, and every
+policy call, so every vector-env step of `act_fn` / `common.evaluate`, is ONE job for all envs.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 
 import gymnasium as gym
 import numpy as np
@@ -194,4 +200,82 @@ def raw_pqc_policy(obs_space: gym.Space, num_actions: int, num_layers: int = 5) 
     return RawPQC(QuantumLayer(pqc_circuit(n, num_layers, readout="probabilities")), num_actions)
 
 
-__all__ = ["RawPQC", "SoftmaxPQC", "parity_partition", "pqc_circuit", "raw_pqc_policy", "softmax_pqc_policy"]
+def _policy_layer(fn: str, actor: nn.Module):
+    """(the QuantumLayer inside `actor`, the number of actions it gives)."""
+    from nextrl.quantum.torch_layer import QuantumLayer
+
+    if isinstance(actor, (SoftmaxPQC, RawPQC)):
+        return actor.pqc, actor.num_actions
+    if isinstance(actor, QuantumLayer):
+        return actor, actor.num_outputs
+    raise TypeError(
+        f"{fn}: the policy's actor must be a SoftmaxPQC, a RawPQC or a QuantumLayer, got {type(actor).__name__}"
+    )
+
+
+def on_backend(
+    policy: nn.Module,
+    target,
+    *,
+    shots: int | None = 4096,
+    seed: int | None = None,
+    optimization_level: int = 1,
+    action_space: gym.Space | None = None,
+) -> nn.Module:
+    """A copy of a trained quantum `policy` whose circuit runs on `target` through QiskitExecutor.
+
+    Args:
+        policy: a networks.ActorCritic whose actor is a SoftmaxPQC, a RawPQC or a QuantumLayer (logits), or such an
+            actor alone. The original is left on its backend.
+        target: a Qiskit BackendV2 (GenericBackendV2, a fake IBM backend with its noise model, hardware) or a V2
+            Estimator / Sampler primitive (StatevectorEstimator with shots=None gives the exact probabilities).
+        shots: shots per circuit evaluation, >= 1 (None: the primitive's own, exact for StatevectorEstimator).
+        seed: seeds the transpiler and the primitives built on a BackendV2.
+        optimization_level: of the preset pass manager that builds the ISA circuit.
+        action_space: when given, a Discrete space whose size the policy's action count must equal.
+
+    The ISA circuit is built here, once (so a backend with too few qubits fails here), and reused by every call;
+    each forward pass of the copy (one `act` for all envs of a vector-env step) is one job:
+    `executor(policy).num_jobs` counts them. Gradients still flow (parameter shift, same job)."""
+    from nextrl.agents.networks import ActorCritic
+    from nextrl.quantum.backends.executor import QiskitExecutor
+
+    fn = "on_backend"
+    actor = policy.actor if isinstance(policy, ActorCritic) else policy
+    layer, num_actions = _policy_layer(fn, actor)
+    if action_space is not None:
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise TypeError(f"{fn}: action_space must be Discrete, got {action_space}")
+        if int(action_space.n) != num_actions:
+            what = "observables (outputs)" if actor is layer else "actions"
+            raise ValueError(
+                f"{fn}: the policy's circuit gives {num_actions} {what} but the env has {int(action_space.n)} actions"
+            )
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 1):
+        raise ValueError(f"{fn}: shots must be an int >= 1 or None, got {shots!r}")
+    ex = QiskitExecutor(target, shots=shots, seed=seed, optimization_level=optimization_level)
+    moved = copy.deepcopy(policy)
+    moved_layer = _policy_layer(fn, moved.actor if isinstance(moved, ActorCritic) else moved)[0]
+    ex.program(moved_layer.circuit)  # transpile once, now: a backend with too few qubits fails here
+    moved_layer.backend = ex
+    return moved
+
+
+def executor(policy: nn.Module):
+    """The QiskitExecutor a policy made by `on_backend` runs on (its num_jobs counts the jobs)."""
+    from nextrl.agents.networks import ActorCritic
+
+    actor = policy.actor if isinstance(policy, ActorCritic) else policy
+    return _policy_layer("executor", actor)[0].backend
+
+
+__all__ = [
+    "RawPQC",
+    "SoftmaxPQC",
+    "executor",
+    "on_backend",
+    "parity_partition",
+    "pqc_circuit",
+    "raw_pqc_policy",
+    "softmax_pqc_policy",
+]

@@ -32,7 +32,8 @@ class QiskitLayerFunction(torch.autograd.Function):
         ctx.prog = prog
         ctx.arrays = (x, w, s, d_theta)
         ctx.meta = (inputs.dtype, inputs.device, weights.dtype, weights.device, scales.dtype, scales.device)
-        return torch.from_numpy(np.ascontiguousarray(out)).to(device=inputs.device, dtype=inputs.dtype)
+        # np.array copies: a Sampler's probabilities arrive as a read-only broadcast view, which torch must not wrap
+        return torch.from_numpy(np.array(out, dtype=np.float64)).to(device=inputs.device, dtype=inputs.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
