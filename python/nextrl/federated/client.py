@@ -9,7 +9,9 @@ value (the federated part is the actor and the critic).
 
 `run(make_model, clients, cfg, seed=...)` runs the rounds: sample clients (a fixed-size sample without replacement,
 or Poisson with DP), local training from the global model (FedProx through `attach_proximal` when prox_mu > 0),
-optional top-k / QSGD compression with error feedback per client (bytes counted), NaN updates dropped and counted,
+Byzantine clients (cfg.attack on cfg.num_attackers of the n clients, a fixed set drawn from the seed; see
+federated.byzantine) that train and then send a poisoned update or train on poisoned rewards, optional top-k / QSGD
+compression with error feedback per client (bytes counted), NaN updates dropped and counted,
 aggregation by name (strategies.aggregate) or DP-FedAvg, an optional FedAdam / FedYogi server step, and an
 evaluation of the global policy on every client's env after each round.
 """
@@ -26,7 +28,7 @@ from torch import nn
 
 from nextrl._checks import check_seed
 from nextrl.agents.common import LogFn, evaluate
-from nextrl.federated import compression, privacy
+from nextrl.federated import byzantine, compression, privacy
 from nextrl.federated.strategies import (
     AGGREGATORS,
     ServerOptimizer,
@@ -89,6 +91,13 @@ class FederatedConfig:
     """QSGD levels s (0: float32 values)"""
     eval_episodes: int = 8
     """episodes per client env per evaluation"""
+    attack: str | None = None
+    """None or one of byzantine.ATTACKS: what the Byzantine clients do"""
+    num_attackers: int = 0
+    """Byzantine clients among the n (a fixed set drawn from the seed, FederatedResult.byzantine)"""
+    attack_scale: float = 1.0
+    """sign_flip sends -scale u, scaled sends scale u, gaussian sends N(0, scale^2) noise, reward_poisoning trains
+    on -scale r"""
 
     def __post_init__(self):
         if self.rounds < 1:
@@ -103,6 +112,13 @@ class FederatedConfig:
             raise ValueError(f"FederatedConfig: compress_ratio must be in (0, 1], got {self.compress_ratio}")
         if self.dp_clip > 0 and not 0 < self.dp_delta < 1:
             raise ValueError(f"FederatedConfig: dp_delta must be in (0, 1), got {self.dp_delta}")
+        if isinstance(self.num_attackers, bool) or not isinstance(self.num_attackers, int) or self.num_attackers < 0:
+            raise ValueError(f"FederatedConfig: num_attackers must be an int >= 0, got {self.num_attackers!r}")
+        if self.attack is None:
+            if self.num_attackers > 0:
+                raise ValueError(f"FederatedConfig: num_attackers is {self.num_attackers} but attack is None")
+        else:
+            byzantine.check_attack("FederatedConfig", self.attack, self.attack_scale)
 
 
 @dataclass
@@ -118,6 +134,8 @@ class FederatedResult:
     """non-finite updates dropped per round"""
     epsilons: list[float] = field(default_factory=list)
     """DP: RDP epsilon at dp_delta after each round"""
+    byzantine: list[int] = field(default_factory=list)
+    """indices of the Byzantine clients (sorted)"""
 
 
 def _load(model: nn.Module, vec: torch.Tensor, spec) -> None:
@@ -168,8 +186,18 @@ def run(
     m = cfg.clients_per_round or n
     if not 1 <= m <= n:
         raise ValueError(f"federated.run: clients_per_round must be in [0, {n}], got {cfg.clients_per_round}")
+    if cfg.num_attackers > n:
+        raise ValueError(f"federated.run: num_attackers must be in [0, {n}] (the clients), got {cfg.num_attackers}")
+    if cfg.num_attackers > 0 and cfg.dp_clip <= 0:
+        byzantine.check_tolerance("federated.run", cfg.aggregator, cfg.num_attackers, m, cfg.num_byzantine, cfg.beta)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
+    attack_gen = torch.Generator().manual_seed(seed + 0xB12)
+    bad = sorted(int(i) for i in np.random.default_rng([seed, 0xB12]).choice(n, cfg.num_attackers, replace=False))
+    train_clients = list(clients)
+    if cfg.attack == "reward_poisoning":
+        for i in bad:
+            train_clients[i] = Client(byzantine.poison_rewards(clients[i].env, cfg.attack_scale), clients[i].train)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = make_model()
@@ -180,7 +208,7 @@ def run(
         for i in range(n)
     ]
     compress = cfg.compress_ratio < 1 or cfg.compress_levels > 0
-    result = FederatedResult(model)
+    result = FederatedResult(model, byzantine=bad)
 
     def evaluate_all(r):
         _load(model, x, spec)
@@ -196,7 +224,9 @@ def run(
             chosen = np.sort(rng.choice(n, size=m, replace=False))
         updates, weights, nbytes = [], [], 0
         for i in chosen:
-            u, w = local_update(make_model, x, spec, clients[i], seed + 1000 * r + int(i), cfg.prox_mu)
+            u, w = local_update(make_model, x, spec, train_clients[i], seed + 1000 * r + int(i), cfg.prox_mu)
+            if cfg.attack in byzantine.UPDATE_ATTACKS and int(i) in bad:
+                u = byzantine.poison_update(cfg.attack, u, cfg.attack_scale, attack_gen)
             if compress and torch.isfinite(u).all():
                 msg = coders[i].encode(u)
                 nbytes += msg.nbytes
