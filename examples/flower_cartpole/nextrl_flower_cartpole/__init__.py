@@ -1,0 +1,1 @@
+"""Federated PPO on CartPole clients (nextrl.federated.flower)."""

@@ -1,0 +1,209 @@
+"""The federated loop of nextrl.federated.client on Flower (Message API of flwr 1.42): a ServerApp and a ClientApp.
+
+`server_app(make_model, cfg)` holds the server: it waits for the SuperNodes, sends the global flat vector
+(strategies.flatten of the model's parameters) to every node in a "train" message, receives each node's update and
+env-step count, drops non-finite updates (counted), aggregates them by cfg.aggregator (strategies.aggregate), applies
+the optional FedAdam / FedYogi server step, and then asks every node for the evaluation return of the new global
+policy (carried by the next round's train replies, and by one "evaluate" message after the last round).
+`client_app(make_model, make_client)` holds a node: `make_client(partition_id)` builds its Client (env and
+TrainFn) from the node config's "partition-id", and it runs client.local_update and client.evaluate_policy. Seeds
+follow the in-process loop (client i of round r trains with seed + 1000 r + i and evaluates with seed + 7919 r + i),
+so n SuperNodes with partition ids 0..n-1 give the same model and returns as
+client.run on the same n clients.
+
+The run config (pyproject's [tool.flwr.app.config], or `flwr run --run-config`) may set "num-server-rounds",
+"seed", "num-supernodes" (nodes to wait for), "eval-episodes", "aggregator" and "result-path" (an .npz the
+ServerApp writes: the final vector "x", "eval_returns" [rounds + 1, n] and "dropped"). DP, compression, client
+sampling and Byzantine attacks stay with the in-process loop: a config asking for them is refused.
+
+Flower is the `flower` extra (`pip install "nextrl[flower]"`), imported only when an app is built. Flower's
+simulation engine (flwr.simulation) runs on Ray, which nextrl does not depend on: the in-process path of the same
+experiment is client.run, and the apps are tested as a real deployment (a SuperLink and SuperNodes on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from nextrl.federated.client import Client, FederatedConfig, _load, evaluate_policy, local_update
+from nextrl.federated.strategies import ServerOptimizer, aggregate, drop_nonfinite, flatten
+
+
+def _flwr():
+    try:
+        import flwr.app
+        import flwr.clientapp
+        import flwr.serverapp
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'nextrl.federated.flower needs Flower: pip install "nextrl[flower]" (the flower extra, flwr==1.42.0)'
+        ) from e
+    return flwr
+
+
+def check_config(fn: str, cfg: FederatedConfig) -> None:
+    """ValueError for the in-process-only options (see the module docstring)."""
+    unsupported = {
+        "clients_per_round": cfg.clients_per_round != 0,
+        "dp_clip": cfg.dp_clip > 0,
+        "compress_ratio": cfg.compress_ratio < 1,
+        "compress_levels": cfg.compress_levels > 0,
+        "attack": cfg.attack is not None,
+    }
+    bad = [k for k, v in unsupported.items() if v]
+    if bad:
+        raise ValueError(f"{fn}: {bad} are options of the in-process loop (client.run), not of the Flower apps")
+
+
+def config_from_run(cfg: FederatedConfig, run_config) -> FederatedConfig:
+    """cfg with "num-server-rounds", "eval-episodes" and "aggregator" of a Flower run config applied."""
+    over = {}
+    if "num-server-rounds" in run_config:
+        over["rounds"] = int(run_config["num-server-rounds"])
+    if "eval-episodes" in run_config:
+        over["eval_episodes"] = int(run_config["eval-episodes"])
+    if "aggregator" in run_config:
+        over["aggregator"] = str(run_config["aggregator"])
+    return dataclasses.replace(cfg, **over)
+
+
+def _wait_for_nodes(grid, num_nodes: int, timeout_s: float) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= num_nodes:
+            return nodes
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"flower server: {num_nodes} SuperNodes expected, {len(nodes)} connected in {timeout_s} s"
+            )
+        time.sleep(0.5)
+
+
+def _replies(fn: str, replies) -> list:
+    out = []
+    for msg in replies:
+        if msg.has_error():
+            raise RuntimeError(f"{fn}: a ClientApp failed: {msg.error.reason}")
+        out.append(msg)
+    return sorted(out, key=lambda m: int(m.content["meta"]["partition_id"]))
+
+
+def server_app(make_model: Callable[[], nn.Module], cfg: FederatedConfig, *, node_timeout_s: float = 120.0):
+    """A flwr ServerApp running cfg's rounds over every connected SuperNode (see the module docstring)."""
+    check_config("server_app", cfg)
+    flwr = _flwr()
+    from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
+
+    app = flwr.serverapp.ServerApp()
+
+    @app.main()
+    def main(grid, context) -> None:
+        rc = context.run_config
+        run_cfg = config_from_run(cfg, rc)
+        check_config("server_app", run_cfg)
+        seed = int(rc.get("seed", 0))
+        nodes = _wait_for_nodes(grid, int(rc.get("num-supernodes", 1)), node_timeout_s)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = make_model()
+        x, _ = flatten(dict(model.named_parameters()))
+        server = (
+            ServerOptimizer(x, run_cfg.server_optimizer, lr=run_cfg.server_lr) if run_cfg.server_optimizer else None
+        )
+
+        def send(kind: str, r: int, vec: torch.Tensor):
+            msgs = [
+                Message(
+                    RecordDict(
+                        {
+                            "x": ArrayRecord({"x": Array(vec.numpy())}),
+                            "config": ConfigRecord(
+                                {
+                                    "round": r,
+                                    "seed": seed,
+                                    "prox_mu": run_cfg.prox_mu,
+                                    "episodes": run_cfg.eval_episodes,
+                                }
+                            ),
+                        }
+                    ),
+                    dst_node_id=node,
+                    message_type=kind,
+                    group_id=str(r),
+                )
+                for node in nodes
+            ]
+            return _replies(f"server_app ({kind}, round {r})", grid.send_and_receive(msgs))
+
+        # a train reply also carries the evaluation return of the global vector it was sent (before local training),
+        # so the rounds need one "evaluate" message in all, after the last round
+        eval_returns, dropped = [], []
+        for r in range(1, run_cfg.rounds + 1):
+            replies = send("train", r, x)
+            eval_returns.append([float(m.content["meta"]["eval_return"]) for m in replies])
+            updates = torch.stack([torch.from_numpy(m.content["update"]["u"].numpy().copy()) for m in replies])
+            weights = [int(m.content["meta"]["num_samples"]) for m in replies]
+            stacked, w, nd = drop_nonfinite(updates, weights)
+            delta = aggregate(run_cfg.aggregator, stacked, w, beta=run_cfg.beta, num_byzantine=run_cfg.num_byzantine)
+            x = server.step(delta) if server else x + run_cfg.server_lr * delta
+            dropped.append(nd)
+        eval_returns.append([float(m.content["meta"]["eval_return"]) for m in send("evaluate", run_cfg.rounds + 1, x)])
+        if rc.get("result-path"):
+            np.savez(
+                str(rc["result-path"]), x=x.numpy(), eval_returns=np.array(eval_returns), dropped=np.array(dropped)
+            )
+
+    return app
+
+
+def client_app(make_model: Callable[[], nn.Module], make_client: Callable[[int], Client]):
+    """A flwr ClientApp: the node's Client is make_client(node_config["partition-id"]) (see the module docstring)."""
+    flwr = _flwr()
+    from flwr.app import Array, ArrayRecord, Message, MetricRecord, RecordDict
+
+    app = flwr.clientapp.ClientApp()
+    cache: dict[int, Client] = {}
+
+    def setup(message, context):
+        pid = int(context.node_config["partition-id"])
+        if pid not in cache:
+            cache[pid] = make_client(pid)
+        model = make_model()
+        x, spec = flatten(dict(model.named_parameters()))
+        vec = torch.from_numpy(message.content["x"]["x"].numpy().copy())
+        if vec.shape != x.shape:
+            raise ValueError(f"client_app: the global vector must have shape {list(x.shape)}, got {list(vec.shape)}")
+        return pid, cache[pid], model, vec.to(x.dtype), spec, message.content["config"]
+
+    def evaluation(pid, client, model, vec, spec, c, r):
+        _load(model, vec, spec)
+        return evaluate_policy(model, client.env, int(c["episodes"]), int(c["seed"]) + 7919 * r + pid)
+
+    @app.train()
+    def train(message, context):
+        pid, client, model, vec, spec, c = setup(message, context)
+        r = int(c["round"])
+        ret = evaluation(pid, client, model, vec, spec, c, r - 1)
+        u, num_samples = local_update(
+            make_model, vec, spec, client, int(c["seed"]) + 1000 * r + pid, float(c["prox_mu"])
+        )
+        meta = MetricRecord({"partition_id": pid, "num_samples": int(num_samples), "eval_return": ret})
+        return Message(RecordDict({"update": ArrayRecord({"u": Array(u.numpy())}), "meta": meta}), reply_to=message)
+
+    @app.evaluate()
+    def evaluate(message, context):
+        pid, client, model, vec, spec, c = setup(message, context)
+        ret = evaluation(pid, client, model, vec, spec, c, int(c["round"]) - 1)
+        return Message(RecordDict({"meta": MetricRecord({"partition_id": pid, "eval_return": ret})}), reply_to=message)
+
+    return app
+
+
+__all__ = ["check_config", "client_app", "config_from_run", "server_app"]

@@ -1,0 +1,172 @@
+"""nextrl.federated.flower: the ServerApp / ClientApp deployed as a SuperLink and two SuperNodes, separate processes on
+127.0.0.1, running the example Flower App (examples/flower_cartpole) for two rounds; the result equals the in-process
+loop (client.run) on the same clients. Also the lazy import and the refused options."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nextrl.federated import client as fc
+from nextrl.federated import flower
+from nextrl.federated.strategies import flatten
+
+APP_DIR = Path(__file__).resolve().parents[2] / "examples" / "flower_cartpole"
+
+
+def test_missing_flower_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flwr.app", None)
+    with pytest.raises(ImportError, match=r'pip install "nextrl\[flower\]"'):
+        flower.client_app(lambda: None, lambda pid: None)
+
+
+def test_in_process_only_options_are_refused():
+    with pytest.raises(ValueError, match=r"server_app: \['dp_clip', 'attack'\] are options of the in-process loop"):
+        flower.server_app(lambda: None, fc.FederatedConfig(dp_clip=1.0, attack="sign_flip", num_attackers=1))
+
+
+def test_run_config_overrides():
+    cfg = flower.config_from_run(fc.FederatedConfig(), {"num-server-rounds": 3, "aggregator": "median", "seed": 4})
+    assert (cfg.rounds, cfg.aggregator, cfg.eval_episodes) == (3, "median", 8)
+    with pytest.raises(ValueError, match=r"FederatedConfig: aggregator must be one of"):
+        flower.config_from_run(fc.FederatedConfig(), {"aggregator": "mean"})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"port {port} not open after {timeout_s} s:\n{log.read_text()}")
+
+
+def _tool(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class _Processes:
+    """Processes started in their own sessions (each its own process group, children included), stopped as
+    groups: SIGTERM, then SIGKILL after 10 s."""
+
+    def __init__(self, tmp: Path, env: dict):
+        self.tmp, self.env, self.procs = tmp, env, []
+
+    def start(self, name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
+        log = self.tmp / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        return proc, log
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if _group_alive(p.pid):
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for p in self.procs:
+            while _group_alive(p.pid) and time.monotonic() < deadline:
+                p.poll()
+                time.sleep(0.1)
+            if _group_alive(p.pid):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted(self.tmp.glob("*.log")))
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    """A SuperLink and two SuperNodes (partition ids 0 and 1) on free ports of 127.0.0.1, insecure, with a
+    FLWR_HOME of their own; yields (superlink port, env, processes) and stops every process group at the end."""
+    pytest.importorskip("flwr")
+    home = tmp_path / "flwr_home"
+    home.mkdir()
+    env = dict(os.environ, FLWR_HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env["PYTHONUNBUFFERED"] = "1"
+    procs = _Processes(tmp_path, env)
+    try:
+        link = _free_port()
+        p, log = procs.start(
+            "superlink",
+            [_tool("flower-superlink"), "--insecure", "--host", "127.0.0.1", "--port", str(link),
+             "--disable-runtime-dependency-installation"],
+        )  # fmt: skip
+        _wait_port(link, p, log)
+        for i in range(2):
+            port = _free_port()
+            p, log = procs.start(
+                f"supernode{i}",
+                [_tool("flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{link}", "--host", "127.0.0.1",
+                 "--port", str(port), "--node-config", f"partition-id={i}"],
+            )  # fmt: skip
+            _wait_port(port, p, log)
+        (home / "config.toml").write_text(
+            f'[superlink]\ndefault = "test"\n\n[superlink.test]\naddress = "127.0.0.1:{link}"\ninsecure = true\n'
+        )
+        yield link, env, procs
+    finally:
+        procs.stop()
+    assert not any(_group_alive(p.pid) for p in procs.procs)  # nothing leaked
+
+
+def test_two_rounds_on_a_superlink_and_two_supernodes_equal_the_in_process_loop(deployment, tmp_path):
+    _, env, procs = deployment
+    app = tmp_path / "app"
+    shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
+    result = tmp_path / "result.npz"
+    cmd = [_tool("flwr"), "run", str(app), "test", "--stream", "--run-config", f"result-path='{result}'"]
+    try:
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=420, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"flwr run timed out\n{procs.logs()}") from e
+    assert run.returncode == 0 and result.exists(), f"{run.stdout}\n{run.stderr}\n{procs.logs()}"
+    out = np.load(result)
+
+    sys.path.insert(0, str(APP_DIR))
+    try:
+        task = importlib.import_module("nextrl_flower_cartpole.app")
+    finally:
+        sys.path.remove(str(APP_DIR))
+    ref = fc.run(
+        task.make_model, [task.make_client(i) for i in range(2)], fc.FederatedConfig(2, eval_episodes=2), seed=0
+    )
+    np.testing.assert_allclose(out["x"], flatten(dict(ref.model.named_parameters()))[0].numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(out["eval_returns"], np.array(ref.eval_returns), rtol=0, atol=1e-9)
+    assert out["eval_returns"].shape == (3, 2) and list(out["dropped"]) == [0, 0]
