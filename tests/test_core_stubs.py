@@ -56,11 +56,20 @@ def test_stub_names_match_the_extension():
 
 
 def test_stub_class_members_match_the_extension():
-    for node in _stub_tree().body:
-        if not isinstance(node, ast.ClassDef) or not hasattr(_core, node.name):
+    classes = {node.name: node for node in _stub_tree().body if isinstance(node, ast.ClassDef)}
+
+    def members(node: ast.ClassDef) -> set[str]:  # the class's own and those of its stub base classes
+        names = _defined(node.body)
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                names |= members(classes[base.id])
+        return names
+
+    for node in classes.values():
+        if not hasattr(_core, node.name):
             continue
         cls = getattr(_core, node.name)
         runtime = _public(dir(cls)) - {"_pybind11_conduit_v1_", "__entries"}  # pybind11 internals
-        stub = _public(_defined(node.body))
+        stub = _public(members(node))
         assert sorted(runtime - stub) == [], node.name
         assert sorted(stub - runtime) == [], node.name

@@ -16,6 +16,7 @@ void BindControlEnvs(py::module_& m);
 void BindMarlEnvs(py::module_& m);
 void BindRl(py::module_& m);
 void BindReplay(py::module_& m);
+void BindPlanning(py::module_& m);
 #ifdef NEXTRL_WITH_CUDA
 void BindCuda(py::module_& m);
 #endif
@@ -105,6 +106,7 @@ PYBIND11_MODULE(_core, m) {
   BindMarlEnvs(m);
   BindRl(m);
   BindReplay(m);
+  BindPlanning(m);
 #ifdef NEXTRL_WITH_CUDA
   BindCuda(m);
 #endif
