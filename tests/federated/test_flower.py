@@ -170,3 +170,92 @@ def test_two_rounds_on_a_superlink_and_two_supernodes_equal_the_in_process_loop(
     np.testing.assert_allclose(out["x"], flatten(dict(ref.model.named_parameters()))[0].numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(out["eval_returns"], np.array(ref.eval_returns), rtol=0, atol=1e-9)
     assert out["eval_returns"].shape == (3, 2) and list(out["dropped"]) == [0, 0]
+
+
+def _write_certificates(folder: Path) -> None:
+    """ca.pem (a self-signed CA), server.pem / server.key (127.0.0.1, signed by that CA) and other_ca.pem (an
+    unrelated self-signed CA), with `cryptography`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(cn, key, issuer_cn, issuer_key, ca):
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(name(issuer_cn))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    ca_key, server_key, other_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    (folder / "ca.pem").write_bytes(cert("nextrl test CA", ca_key, "nextrl test CA", ca_key, True))
+    (folder / "server.pem").write_bytes(cert("127.0.0.1", server_key, "nextrl test CA", ca_key, False))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (folder / "other_ca.pem").write_bytes(cert("another CA", other_key, "another CA", other_key, True))
+
+
+def test_tls_supernode_with_the_wrong_certificate_is_refused(tmp_path):
+    """A TLS SuperLink (certificate signed by a test CA): a SuperNode that trusts that CA registers, one that trusts
+    another CA fails the handshake and exits; only one node is activated."""
+    pytest.importorskip("flwr")
+    _write_certificates(tmp_path)
+    home = tmp_path / "flwr_home"
+    home.mkdir()
+    env = dict(os.environ, FLWR_HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env["PYTHONUNBUFFERED"] = "1"
+    procs = _Processes(tmp_path, env)
+    try:
+        link = _free_port()
+        p, log = procs.start(
+            "superlink",
+            [_tool("flower-superlink"), "--ssl-ca-certfile", str(tmp_path / "ca.pem"),
+             "--ssl-certfile", str(tmp_path / "server.pem"), "--ssl-keyfile", str(tmp_path / "server.key"),
+             "--host", "127.0.0.1", "--port", str(link), "--disable-runtime-dependency-installation"],
+        )  # fmt: skip
+        _wait_port(link, p, log)
+
+        def supernode(tag, ca):
+            return procs.start(
+                f"supernode_{tag}",
+                [_tool("flower-supernode"), "--root-certificates", str(tmp_path / ca), "--superlink",
+                 f"127.0.0.1:{link}", "--host", "127.0.0.1", "--port", str(_free_port()),
+                 "--node-config", "partition-id=0"],
+            )  # fmt: skip
+
+        bad, bad_log = supernode("wrong_ca", "other_ca.pem")
+        try:
+            code = bad.wait(timeout=120)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"the SuperNode with the wrong CA kept running\n{procs.logs()}") from e
+        assert code != 0 and "CERTIFICATE_VERIFY_FAILED" in bad_log.read_text(), procs.logs()
+
+        good, good_log = supernode("right_ca", "ca.pem")
+        deadline = time.monotonic() + 120
+        while "SuperNode ID" not in good_log.read_text():
+            assert good.poll() is None and time.monotonic() < deadline, procs.logs()
+            time.sleep(0.2)
+        assert (tmp_path / "superlink.log").read_text().count("Activated node_id") == 1, procs.logs()
+    finally:
+        procs.stop()
+    assert not any(_group_alive(p.pid) for p in procs.procs)
