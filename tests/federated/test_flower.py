@@ -215,11 +215,27 @@ def _write_certificates(folder: Path) -> None:
     (folder / "other_ca.pem").write_bytes(cert("another CA", other_key, "another CA", other_key, True))
 
 
-def test_tls_supernode_with_the_wrong_certificate_is_refused(tmp_path):
-    """A TLS SuperLink (certificate signed by a test CA): a SuperNode that trusts that CA registers, one that trusts
-    another CA fails the handshake and exits; only one node is activated."""
+def _write_node_keys(folder: Path) -> None:
+    """node_a / node_b (OpenSSH P-384 private keys) and their .pub public keys, Flower's SuperNode key format."""
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    for n in "ab":
+        key = ec.generate_private_key(ec.SECP384R1())
+        private = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption())
+        (folder / f"node_{n}").write_bytes(private)
+        public = key.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH)
+        (folder / f"node_{n}.pub").write_bytes(public)
+
+
+def test_tls_and_node_authentication_refuse_wrong_supernodes(tmp_path):
+    """A TLS SuperLink (certificate signed by a test CA) with SuperNode authentication, node_a's public key
+    registered through `flwr supernode register`: a SuperNode that trusts another CA fails the handshake and exits,
+    one with the right CA and the unregistered key node_b is refused and exits, and the one with the right CA and
+    node_a is activated; the SuperLink activates exactly one node."""
     pytest.importorskip("flwr")
     _write_certificates(tmp_path)
+    _write_node_keys(tmp_path)
     home = tmp_path / "flwr_home"
     home.mkdir()
     env = dict(os.environ, FLWR_HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
@@ -231,26 +247,40 @@ def test_tls_supernode_with_the_wrong_certificate_is_refused(tmp_path):
             "superlink",
             [_tool("flower-superlink"), "--ssl-ca-certfile", str(tmp_path / "ca.pem"),
              "--ssl-certfile", str(tmp_path / "server.pem"), "--ssl-keyfile", str(tmp_path / "server.key"),
-             "--host", "127.0.0.1", "--port", str(link), "--disable-runtime-dependency-installation"],
+             "--enable-supernode-auth", "--host", "127.0.0.1", "--port", str(link),
+             "--disable-runtime-dependency-installation"],
         )  # fmt: skip
         _wait_port(link, p, log)
+        (home / "config.toml").write_text(
+            f'[superlink]\ndefault = "test"\n\n[superlink.test]\naddress = "127.0.0.1:{link}"\n'
+            f'root-certificates = "{tmp_path / "ca.pem"}"\n'
+        )
+        reg = subprocess.run(
+            [_tool("flwr"), "supernode", "register", str(tmp_path / "node_a.pub"), "test"],
+            env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert reg.returncode == 0 and "registered successfully" in reg.stdout, f"{reg.stdout}\n{reg.stderr}"
 
-        def supernode(tag, ca):
+        def supernode(tag, ca, key):
             return procs.start(
                 f"supernode_{tag}",
                 [_tool("flower-supernode"), "--root-certificates", str(tmp_path / ca), "--superlink",
                  f"127.0.0.1:{link}", "--host", "127.0.0.1", "--port", str(_free_port()),
-                 "--node-config", "partition-id=0"],
+                 "--auth-supernode-private-key", str(tmp_path / key), "--node-config", "partition-id=0"],
             )  # fmt: skip
 
-        bad, bad_log = supernode("wrong_ca", "other_ca.pem")
-        try:
-            code = bad.wait(timeout=120)
-        except subprocess.TimeoutExpired as e:
-            raise AssertionError(f"the SuperNode with the wrong CA kept running\n{procs.logs()}") from e
-        assert code != 0 and "CERTIFICATE_VERIFY_FAILED" in bad_log.read_text(), procs.logs()
+        for tag, ca, key, reason in [
+            ("wrong_ca", "other_ca.pem", "node_a", "CERTIFICATE_VERIFY_FAILED"),
+            ("unregistered_key", "ca.pem", "node_b", "Failed to activate SuperNode"),
+        ]:
+            bad, bad_log = supernode(tag, ca, key)
+            try:
+                code = bad.wait(timeout=120)
+            except subprocess.TimeoutExpired as e:
+                raise AssertionError(f"the SuperNode with {tag} kept running\n{procs.logs()}") from e
+            assert code != 0 and reason in bad_log.read_text(), procs.logs()
 
-        good, good_log = supernode("right_ca", "ca.pem")
+        good, good_log = supernode("registered", "ca.pem", "node_a")
         deadline = time.monotonic() + 120
         while "SuperNode ID" not in good_log.read_text():
             assert good.poll() is None and time.monotonic() < deadline, procs.logs()
