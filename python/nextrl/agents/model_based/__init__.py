@@ -1,0 +1,2 @@
+"""Model-based agents, one file each: `dyna_q` (tabular Dyna-Q / Dyna-Q+, Sutton & Barto 8.2-8.3). MPC with the exact
+model of a compiled env lives in nextrl.planning (planning.MPC over planning.ExactModel)."""
