@@ -6,4 +6,6 @@ global state, TD target through a target mixer). `common` holds what they share:
 network for all agents with one-hot agent ids (feedforward, or GRU agents with cfg.recurrent), masked
 epsilon-greedy acting, episode replay on agents.replay.SequenceReplayBuffer, the training loop and greedy
 team evaluation. Policy gradient: `mappo` (Yu et al. 2022: PPO with a parameter-shared actor, a centralized
-value on the global state and value normalization; IPPO with cfg.centralized_critic=False, `mappo.ippo_config`)."""
+value on the global state and value normalization; IPPO with cfg.centralized_critic=False, `mappo.ippo_config`).
+Actor-critic off-policy: `maddpg` (Lowe et al. 2017: per-agent actors, centralized critics on every observation and
+action, target networks; continuous actions, and discrete ones through the straight-through Gumbel-softmax)."""
