@@ -32,6 +32,7 @@ from nextrl.evaluation.results import ExperimentResult
 EXPERIMENTS: dict[str, str] = {
     "rl-core": "nextrl.experiments.rl_core",
     "causal": "nextrl.experiments.causal",
+    "federated": "nextrl.experiments.federated",
 }
 
 
