@@ -5,6 +5,7 @@ errors, and REINFORCE with each preset learning CartPole-v1 (slow)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -170,6 +171,18 @@ def test_on_policy_presets_build_the_policy_with_its_rates(module, network, monk
     (opt,) = made
     rates = {g["name"]: g["base_lr"] for g in opt.param_groups}
     assert rates == dict(parse_param_lrs("t", PRESET_PARAM_LRS[network]["actor_critic"]))
+
+
+def test_readme_softmax_pqc_command(tmp_path):
+    """The README's `nextrl train reinforce ... --set network=softmax_pqc` at 1,024 steps in place of 60,000."""
+    from nextrl.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "reinforce", "--env", "nextrl/CartPole-v1", "--set", "network=softmax_pqc"]
+    argv += ["--set", "num_envs=16", "--set", "num_steps=64", "--set", "total_timesteps=1024", "--out", str(out)]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["network"] == "softmax_pqc" and (config["num_envs"], config["num_steps"]) == (16, 64)
 
 
 def test_discrete_sac_takes_the_policy_presets():
