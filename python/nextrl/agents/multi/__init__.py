@@ -8,4 +8,5 @@ epsilon-greedy acting, episode replay on agents.replay.SequenceReplayBuffer, the
 team evaluation. Policy gradient: `mappo` (Yu et al. 2022: PPO with a parameter-shared actor, a centralized
 value on the global state and value normalization; IPPO with cfg.centralized_critic=False, `mappo.ippo_config`).
 Actor-critic off-policy: `maddpg` (Lowe et al. 2017: per-agent actors, centralized critics on every observation and
-action, target networks; continuous actions, and discrete ones through the straight-through Gumbel-softmax)."""
+action, target networks; continuous actions, and discrete ones through the straight-through Gumbel-softmax).
+Self-play: `league` (past checkpoints rated by Elo from real matches, PFSP opponent sampling, `league.self_play`)."""
