@@ -200,14 +200,17 @@ def raw_pqc_policy(obs_space: gym.Space, num_actions: int, num_layers: int = 5) 
     return RawPQC(QuantumLayer(pqc_circuit(n, num_layers, readout="probabilities")), num_actions)
 
 
-def _policy_layer(fn: str, actor: nn.Module):
-    """(the QuantumLayer inside `actor`, the number of actions it gives)."""
+def _policy_layer(fn: str, policy: nn.Module):
+    """(the QuantumLayer inside `policy` (an ActorCritic or its actor), the number of actions it gives, whether the
+    actor is the bare layer)."""
+    from nextrl.agents.networks import ActorCritic
     from nextrl.quantum.torch_layer import QuantumLayer
 
+    actor = policy.actor if isinstance(policy, ActorCritic) else policy
     if isinstance(actor, (SoftmaxPQC, RawPQC)):
-        return actor.pqc, actor.num_actions
+        return actor.pqc, actor.num_actions, False
     if isinstance(actor, QuantumLayer):
-        return actor, actor.num_outputs
+        return actor, actor.num_outputs, True
     raise TypeError(
         f"{fn}: the policy's actor must be a SoftmaxPQC, a RawPQC or a QuantumLayer, got {type(actor).__name__}"
     )
@@ -237,17 +240,15 @@ def on_backend(
     The ISA circuit is built here, once (so a backend with too few qubits fails here), and reused by every call;
     each forward pass of the copy (one `act` for all envs of a vector-env step) is one job:
     `executor(policy).num_jobs` counts them. Gradients still flow (parameter shift, same job)."""
-    from nextrl.agents.networks import ActorCritic
     from nextrl.quantum.backends.executor import QiskitExecutor
 
     fn = "on_backend"
-    actor = policy.actor if isinstance(policy, ActorCritic) else policy
-    layer, num_actions = _policy_layer(fn, actor)
+    _, num_actions, bare = _policy_layer(fn, policy)
     if action_space is not None:
         if not isinstance(action_space, gym.spaces.Discrete):
             raise TypeError(f"{fn}: action_space must be Discrete, got {action_space}")
         if int(action_space.n) != num_actions:
-            what = "observables (outputs)" if actor is layer else "actions"
+            what = "observables (outputs)" if bare else "actions"
             raise ValueError(
                 f"{fn}: the policy's circuit gives {num_actions} {what} but the env has {int(action_space.n)} actions"
             )
@@ -255,7 +256,7 @@ def on_backend(
         raise ValueError(f"{fn}: shots must be an int >= 1 or None, got {shots!r}")
     ex = QiskitExecutor(target, shots=shots, seed=seed, optimization_level=optimization_level)
     moved = copy.deepcopy(policy)
-    moved_layer = _policy_layer(fn, moved.actor if isinstance(moved, ActorCritic) else moved)[0]
+    moved_layer = _policy_layer(fn, moved)[0]
     ex.program(moved_layer.circuit)  # transpile once, now: a backend with too few qubits fails here
     moved_layer.backend = ex
     return moved
@@ -263,10 +264,7 @@ def on_backend(
 
 def executor(policy: nn.Module):
     """The QiskitExecutor a policy made by `on_backend` runs on (its num_jobs counts the jobs)."""
-    from nextrl.agents.networks import ActorCritic
-
-    actor = policy.actor if isinstance(policy, ActorCritic) else policy
-    return _policy_layer("executor", actor)[0].backend
+    return _policy_layer("executor", policy)[0].backend
 
 
 __all__ = [
