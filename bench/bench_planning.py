@@ -1,0 +1,209 @@
+"""Planning benchmark: one CEM plan with the exact dynamics, nextrl's C++ kernel against the same CEM in PyTorch.
+
+    python bench/bench_planning.py                    # PointMass and CartPole, 1 thread
+    python bench/bench_planning.py --rounds 9 --out bench/results/planning.jsonl
+
+Unit of work: one plan of one problem, 1000 candidates x 15 steps x 10 iterations (150k env steps), 100 elites,
+alpha 0.1, 1 thread for every contender. Contenders, timed round-robin in the same run:
+- nextrl: `CEM.plan(ExactModel(env))`: noise, clipping, rollouts of the compiled env (its own Step, copied state and
+  Rng), elites and refit in one C++ call;
+- torch: the same CEM written in batched PyTorch the strongest plain way (mbrl-lib's optimizer semantics: clipped
+  normal samples, top-k elites, population std, momentum, the final mean), over a batched float64 tensor version of
+  the same dynamics (one [1000]-row tensor op per dynamics term per step; PointMass's noise from torch.randn);
+- python loop (the course documents' design, a Python loop over candidates calling a NumPy step per candidate and
+  step), at a reduced size (100 candidates x 15 steps x 1 iteration) and scaled to the full plan by env steps.
+ratio = peer seconds / nextrl seconds per plan (> 1: nextrl faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+
+N, H, ITERS, K, ALPHA = 1000, 15, 10, 100, 0.1
+
+
+# ------------------------------------------------------------------------------------------- tensor dynamics
+def cartpole_torch(s, a):
+    """Gymnasium CartPole-v1 (Euler) on [n, 4] float64 states; a: [n] in {0, 1}. -> next, reward, terminated."""
+    x, x_dot, th, th_dot = s.unbind(1)
+    force = torch.where(a == 1, 10.0, -10.0)
+    sin, cos = torch.sin(th), torch.cos(th)
+    temp = (force + 0.05 * th_dot**2 * sin) / 1.1
+    thacc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos**2 / 1.1))
+    xacc = temp - 0.05 * thacc * cos / 1.1
+    nxt = torch.stack([x + 0.02 * x_dot, x_dot + 0.02 * xacc, th + 0.02 * th_dot, th_dot + 0.02 * thacc], 1)
+    term = (nxt[:, 0].abs() > 2.4) | (nxt[:, 2].abs() > 12 * 2 * math.pi / 360)
+    return nxt, torch.ones_like(x), term
+
+
+def pointmass_torch(s, a, gen):
+    """nextrl's PointMass (csrc/envs/point_mass.h, default config) on [n, 4] states; a: [n, 2]."""
+    a = a.clamp(-1, 1)
+    n = torch.randn(s.shape[0], 5, dtype=s.dtype, generator=gen)
+    nxt = (
+        torch.stack(
+            [
+                s[:, 0] + 0.1 * a[:, 0] + 0.05 * torch.sin(s[:, 1]),
+                s[:, 1] + 0.1 * a[:, 1] + 0.02 * s[:, 0] * s[:, 2],
+                0.9 * s[:, 2] + 0.1 * torch.tanh(a[:, 0] + a[:, 1]),
+                0.95 * s[:, 3] + 0.1 * 0.1 * n[:, 0],
+            ],
+            1,
+        )
+        + 0.02 * n[:, 1:]
+    )
+    norm2 = (nxt**2).sum(1)
+    return nxt, -norm2 - 0.01 * (a**2).sum(1), norm2 > 9.0
+
+
+def torch_cem(step, s0, low, high, gen, discrete):
+    """mbrl-lib-style CEM over [N, H, A] sequences with batched rollouts; returns the final mean."""
+    A = low.shape[0]
+    mean = ((low + high) / 2).expand(H, A).clone()
+    std = (0.25 * (high - low)).expand(H, A).clone()
+    for _ in range(ITERS):
+        pop = (mean + std * torch.randn(N, H, A, dtype=torch.float64, generator=gen)).clamp(low, high)
+        s = s0.expand(N, -1).clone()
+        ret = torch.zeros(N, dtype=torch.float64)
+        alive = torch.ones(N, dtype=torch.bool)
+        for h in range(H):
+            a = pop[:, h]
+            a = torch.clamp(torch.floor(a[:, 0]), max=1).long() if discrete else a
+            s, r, term = step(s, a)
+            ret += torch.where(alive, r, 0.0)
+            alive &= ~term
+        elites = pop[torch.topk(ret, K).indices]
+        mean = ALPHA * mean + (1 - ALPHA) * elites.mean(0)
+        std = ALPHA * std + (1 - ALPHA) * elites.std(0, unbiased=False)
+    return mean
+
+
+# ------------------------------------------------------------------------------- the documents' python loop
+def cartpole_np(s, a):
+    x, x_dot, th, th_dot = s
+    force = 10.0 if a == 1 else -10.0
+    sin, cos = math.sin(th), math.cos(th)
+    temp = (force + 0.05 * th_dot**2 * sin) / 1.1
+    thacc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos**2 / 1.1))
+    xacc = temp - 0.05 * thacc * cos / 1.1
+    nxt = np.array([x + 0.02 * x_dot, x_dot + 0.02 * xacc, th + 0.02 * th_dot, th_dot + 0.02 * thacc])
+    return nxt, 1.0, abs(nxt[0]) > 2.4 or abs(nxt[2]) > 12 * 2 * math.pi / 360
+
+
+def pointmass_np(s, a, rng):
+    a = np.clip(a, -1, 1)
+    n = rng.standard_normal(5)
+    nxt = (
+        np.array(
+            [
+                s[0] + 0.1 * a[0] + 0.05 * np.sin(s[1]),
+                s[1] + 0.1 * a[1] + 0.02 * s[0] * s[2],
+                0.9 * s[2] + 0.1 * np.tanh(a[0] + a[1]),
+                0.95 * s[3] + 0.01 * n[0],
+            ]
+        )
+        + 0.02 * n[1:]
+    )
+    norm2 = float(nxt @ nxt)
+    return nxt, -norm2 - 0.01 * float(a @ a), norm2 > 9.0
+
+
+def python_loop_cem(step, s0, low, high, rng, discrete, n, iters):
+    mean = np.broadcast_to((low + high) / 2, (H, low.shape[0])).copy()
+    std = np.broadcast_to(0.25 * (high - low), mean.shape).copy()
+    for _ in range(iters):
+        pop = np.clip(mean + std * rng.standard_normal((n, *mean.shape)), low, high)
+        ret = np.zeros(n)
+        for c in range(n):
+            s = s0.copy()
+            for h in range(H):
+                a = min(int(pop[c, h, 0]), 1) if discrete else pop[c, h]
+                s, r, term = step(s, a)
+                ret[c] += r
+                if term:
+                    break
+        elites = pop[np.argsort(-ret)[: max(1, n // 10)]]
+        mean = ALPHA * mean + (1 - ALPHA) * elites.mean(0)
+        std = ALPHA * std + (1 - ALPHA) * elites.std(0)
+    return mean
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=7, help="timed rounds per contender (median reported)")
+    p.add_argument("--envs", nargs="+", default=["PointMass", "CartPole"], choices=["PointMass", "CartPole"])
+    p.add_argument("--out", help="append one JSON line per case to this file")
+    args = p.parse_args(argv)
+
+    import nextrl
+    from nextrl.envs import CartPoleVectorEnv, PointMassVectorEnv
+    from nextrl.experiments import benchmark
+    from nextrl.planning import CEM, ExactModel
+
+    nextrl.set_num_threads(1)
+    torch.set_num_threads(1)
+    planner = CEM(horizon=H, population=N, num_elites=K, iterations=ITERS, alpha=ALPHA)
+    results = []
+    for name in args.envs:
+        env = (PointMassVectorEnv if name == "PointMass" else CartPoleVectorEnv)(1)
+        env.reset(seed=0)
+        model = ExactModel(env)
+        model.sync()
+        s0 = env.states()[0]
+        low, high = torch.as_tensor(model.low), torch.as_tensor(model.high)
+        gen = torch.Generator().manual_seed(0)
+        discrete = name == "CartPole"
+        step = cartpole_torch if discrete else (lambda s, a: pointmass_torch(s, a, gen))
+        s0_t = torch.as_tensor(s0)[None]
+        counter = iter(range(10**9))
+        times = benchmark.interleaved(
+            {
+                "nextrl": lambda: planner.plan(model, seed=0, round=next(counter)),
+                "torch": lambda: torch_cem(step, s0_t, low, high, gen, discrete),
+            },
+            args.rounds,
+        )
+        ours, peer = benchmark.reduce_times(times["nextrl"]), benchmark.reduce_times(times["torch"])
+        # the documents' design at a reduced size, scaled by env steps to the full plan
+        rng = np.random.default_rng(0)
+        np_step = cartpole_np if discrete else (lambda s, a: pointmass_np(s, a, rng))
+        n_small, it_small = 100, 1
+        t0 = time.perf_counter()
+        python_loop_cem(np_step, s0, model.low, model.high, rng, discrete, n_small, it_small)
+        loop_s = (time.perf_counter() - t0) * (N * ITERS) / (n_small * it_small)
+        steps = N * H * ITERS
+        for peer_name, peer_s in (("torch batched CEM", peer), ("python loop CEM (scaled)", loop_s)):
+            results.append(
+                benchmark.result(
+                    "planning",
+                    f"{name} exact CEM 1000x15x10",
+                    ours,
+                    peer_name,
+                    peer_s,
+                    candidates=N,
+                    horizon=H,
+                    iterations=ITERS,
+                    elites=K,
+                    threads=1,
+                    env_steps_per_plan=steps,
+                    ns_per_env_step=ours / steps * 1e9,
+                    torch=torch.__version__,
+                    rounds=args.rounds,
+                    stat="median",
+                )
+            )
+    print(f"{'case':<32} {'nextrl ms/plan':>15} {'peer':<26} {'peer ms/plan':>13} {'ratio':>8}")
+    for r in results:
+        print(f"{r.case:<32} {r.ours_s * 1e3:15.2f} {r.peer:<26} {r.peer_s * 1e3:13.2f} {r.ratio:8.1f}")
+    if args.out:
+        benchmark.write_jsonl(args.out, results, **benchmark.stamp())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
