@@ -4,7 +4,8 @@ arXiv:1706.02275) on nextrl.marl's batched envs, continuous (1-D Box) and discre
 Decentralized actors mu_i(o_i), one per agent, and centralized critics Q_i(x, a_1, ..., a_N), one per agent, on
 x = every agent's observation concatenated and every agent's action; target copies of both, Polyak-averaged
 after each update (tau). Both families are `AgentEnsemble`s: A independent MLPs evaluated in one batched matmul
-per layer. Losses (one transition batch, agent i, y_i with target actions a'_j = mu'_j(o'_j)):
+per layer. Losses (one transition batch, agent i, y_i with target actions a'_j = mu'_j(o'_j): the target actor's
+tanh output, or a straight-through Gumbel-softmax sample of its logits for discrete actions):
     critic: mean over the agents active before the step of (Q_i(x, a) - y_i)^2,
             y_i = r_i + gamma (1 - d_i) Q'_i(x', a'_1, ..., a'_N)   (d_i: agent i terminated at the step)
     actor:  -Q_i(x, a_1, .., mu_i(o_i), .., a_N) over the active agents (the other agents' actions from replay),
@@ -195,7 +196,8 @@ def critic_loss(nets: MADDPGNetworks, batch: ReplayBatch, cfg: MADDPGConfig) -> 
 
 def actor_loss(nets: MADDPGNetworks, batch: ReplayBatch, cfg: MADDPGConfig) -> tuple[Tensor, dict[str, float]]:
     """Mean over active (transition, agent i) entries of -Q_i(x, a with a_i = mu_i(o_i)), plus actor_reg times the
-    mean squared pre-activation (module docstring). Gradients reach the actors only through the critics."""
+    mean squared pre-activation (module docstring). The critics get gradients from it too: train() steps only the
+    actors with it, and zeroes the critics' gradients before their own update."""
     obs, active, _, _ = split(batch)
     own, pre = nets.actions(obs, cfg.gumbel_temperature)
     num_agents = nets.num_agents
