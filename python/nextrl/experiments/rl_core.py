@@ -465,9 +465,9 @@ def _findings(
             out.append(
                 Finding(
                     True,
-                    f"{c.agent} on {c.task}: the seed-mean training curve ends at {final:.1f}, "
-                    f"within 10% of the way back to random play ({rand:.1f}) from its peak "
-                    f"{peak:.1f} ({at})",
+                    f"{c.agent} on {c.task}: the seed-mean training curve holds its best level: it ends at "
+                    f"{final:.1f} against its peak {peak:.1f} ({at}), less than 10% of the way from the "
+                    f"peak back to random play ({rand:.1f})",
                 )
             )
     return out
