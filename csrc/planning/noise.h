@@ -7,7 +7,7 @@
 //   normal(2 k) = r cos(2 pi u2),  normal(2 k + 1) = r sin(2 pi u2)
 // where Unit(hi, lo) is the top 53 bits of the 64-bit word hi:lo over 2^53 (UnitFromWords). A value depends
 // only on its address, so the draws do not depend on threads or chunking, and a NumPy Philox reproduces them
-// (tests/reference/planning.py) to the last ulp of libm's log / cos / sin.
+// (tests/reference/planning.py) to an ulp (ln is LogUnit below, within 1 ulp of libm's; sin / cos are SinCos's).
 //
 // Planners address their noise as: stream = (round << 32) | problem, counter0 = iteration << 32, index =
 // candidate * (horizon * action_dim) + h * action_dim + a (rows of the candidates that are sampled, not the
@@ -28,29 +28,51 @@ inline constexpr double kTwoPi = 6.28318530717958647692;
 inline uint64_t NoiseStream(uint64_t round, int64_t problem) { return (round << 32) | static_cast<uint64_t>(problem); }
 inline uint64_t NoiseCounter(int64_t iteration) { return static_cast<uint64_t>(iteration) << 32; }
 
+// ln(x) for x in [2^-53, 1] without branches, so that a loop of it vectorizes (fdlibm's e_log.c, Sun Microsystems
+// 1993: x = 2^k (1 + f) with 1 + f in [sqrt(2) / 2, sqrt(2)), ln(1 + f) = f - f^2 / 2 + s (f^2 / 2 + R(s^2)), s = f /
+// (2 + f), R its minimax polynomial; error < 1 ulp). Normal doubles only (the Box-Muller u1 is one).
+inline double LogUnit(double x) {
+  using simd_detail::Bits, simd_detail::FromBits, simd_detail::Select;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kLg1 = 6.666666666666735130e-01, kLg2 = 3.999999999940941908e-01, kLg3 = 2.857142874366239149e-01;
+  constexpr double kLg4 = 2.222219843214978396e-01, kLg5 = 1.818357216161805012e-01, kLg6 = 1.531383769920937332e-01;
+  constexpr double kLg7 = 1.479819860511658591e-01, kSqrt2 = 1.41421356237309504880;
+  const uint64_t bits = Bits(x);
+  const double m = FromBits((bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
+  const bool big = m > kSqrt2;
+  // the exponent field as a double without an int64 -> double conversion (AVX2 has none): 2^52 + e - 2^52
+  const double e = FromBits((bits >> 52) | 0x4330000000000000ull) - 0x1.0p52;
+  const double k = (e - 1023.0) + Select(big, 1.0, 0.0);
+  const double f = Select(big, 0.5 * m, m) - 1.0;
+  const double hfsq = 0.5 * f * f, s = f / (2.0 + f), z = s * s, w = z * z;
+  const double t1 = w * (kLg2 + w * (kLg4 + w * kLg6)), t2 = z * (kLg1 + w * (kLg3 + w * (kLg5 + w * kLg7)));
+  return k * kLn2Hi - ((hfsq - (s * (hfsq + (t1 + t2)) + k * kLn2Lo)) - f);
+}
+
 // Box-Muller pairs of `count` consecutive blocks from block counter `first` (count <= kNormalTile): r[j] = sqrt(-2 ln
 // u1), angle turned into s[j] = sin(2 pi u2), c[j] = cos(2 pi u2). Philox four blocks at a time (their multiplies
-// overlap) and one vectorizable sine / cosine pass (AVX2 clone where the CPU has it; SinCosArray equals SinCos bit for
-// bit, so the values do not depend on the instruction set).
+// overlap), then vectorizable log and sine / cosine passes (AVX2 clone where the CPU has it; SinCosArray equals SinCos
+// bit for bit, so the values do not depend on the instruction set).
 inline constexpr int64_t kNormalTile = 64;
 template <class = void>
 NEXTRL_TARGET_CLONES_AVX2 void NormalPairs(uint64_t seed, uint64_t stream, uint64_t first, int64_t count, double* r,
                                            double* s, double* c) {
-  double angle[kNormalTile];
+  double u1[kNormalTile], angle[kNormalTile];
   int64_t j = 0;
   for (; j + 4 <= count; j += 4) {
     Philox4x32 w[4];
     PhiloxN<4>(seed, stream, first + static_cast<uint64_t>(j), w);
     for (int k = 0; k < 4; ++k) {
-      r[j + k] = std::sqrt(-2.0 * std::log(1.0 - UnitFromWords(w[k].v[0], w[k].v[1])));
+      u1[j + k] = 1.0 - UnitFromWords(w[k].v[0], w[k].v[1]);
       angle[j + k] = kTwoPi * UnitFromWords(w[k].v[2], w[k].v[3]);
     }
   }
   for (; j < count; ++j) {
     const Philox4x32 w = Philox(seed, stream, first + static_cast<uint64_t>(j));
-    r[j] = std::sqrt(-2.0 * std::log(1.0 - UnitFromWords(w.v[0], w.v[1])));
+    u1[j] = 1.0 - UnitFromWords(w.v[0], w.v[1]);
     angle[j] = kTwoPi * UnitFromWords(w.v[2], w.v[3]);
   }
+  for (j = 0; j < count; ++j) r[j] = std::sqrt(-2.0 * LogUnit(u1[j]));
   SinCosArray(angle, s, c, count);
 }
 
