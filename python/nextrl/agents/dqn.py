@@ -75,9 +75,9 @@ class DQNConfig:
     hidden: tuple[int, ...] = (64, 64)
     """hidden widths of the built-in Q-network (ReLU)"""
     network: str = "mlp"
-    """the Q-network: "mlp" (hidden widths above; dueling when asked) or "skolik" (a QuantumLayer whose
-    outputs are the Q-values, networks.quantum_network, with its preset learning rates
-    networks.PRESET_PARAM_LRS after param_lrs; Skolik et al. 2022)"""
+    """the Q-network: "mlp" (hidden widths above; dueling when asked) or "skolik" (a QuantumLayer,
+    networks.quantum_network, whose rescaled outputs w_a (1 + <O_a>) / 2 are the Q-values, networks.ExpectationQ,
+    with its preset learning rates networks.PRESET_PARAM_LRS after param_lrs; Skolik et al. 2022)"""
     param_lrs: tuple[str, ...] = ()
     """per-parameter-group learning rates, "pattern=lr" entries over the Q-network's parameter names
     ("q_network.weights", "q_network.0.weight", ...; networks.ParamLRs); the rest at learning_rate"""
@@ -193,7 +193,9 @@ def train(
         if q_network is not None and cfg.network != "mlp":
             raise ValueError(f"dqn.train: give either q_network= or cfg.network={cfg.network!r}, not both")
         if q_network is None:
-            q_network = preset_network("dqn.train", cfg.network, env.single_observation_space, num_actions)
+            q_network = preset_network(
+                "dqn.train", cfg.network, env.single_observation_space, num_actions, q_values=True
+            )
         if q_network is None:
             obs_dim = int(np.prod(obs_shape))
             q_network = (
