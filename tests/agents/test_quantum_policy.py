@@ -149,7 +149,7 @@ def test_ppo_with_the_skolik_preset_learns_cartpole(seed):
 def test_dqn_with_the_skolik_preset_learns_cartpole(seed):
     """DQN with `network="skolik"` (Skolik et al. 2022's circuit, Q = w (1 + <Z0Z1>) / 2 and w (1 + <Z2Z3>) / 2,
     angles and input scales at 0.001, output weights at 0.1; the DQN defaults otherwise, 1 env) for 24,000 steps:
-    greedy return >= 195 (measured 290 and 216; 40 s to 3 min on 2 cores shared by four jobs). Without the
+    greedy return >= 195 (measured 290 and 216; 171 and 173 s, two at once on 2 vCPUs at load 6 to 8). Without the
     (1 + <O>) / 2 rescaling the same run reached 114 and 500."""
     env = gym.make_vec("nextrl/CartPole-v1", num_envs=1, vectorization_mode="vector_entry_point")
     result = dqn.train(env, dqn.DQNConfig(total_timesteps=24_000, network="skolik"), seed=seed)
