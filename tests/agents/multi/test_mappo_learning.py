@@ -8,7 +8,9 @@ on seeds 0-3; IPPO greedy 0.96, 1.0, 1.0, 0.995 on seeds 0-3.
 simple_spread (3 agents) is not the proof here because it needs far more samples than a test allows (MAPPO's own
 runs use 2e7 env steps): with these defaults, team return (mean over agents, summed over the 25 steps) random
 -26.0 and no-op -24.1 against MAPPO greedy -23.8 after 1e5 env steps, -21.6 after 4e5 and -20.8 after 1e6, where a
-scripted assignment controller gets -8.5."""
+scripted assignment controller gets -8.5. Variants measured at 2e5-4e5 steps all end between -21.3 and -22.3: 128
+envs (MAPPO's batch), MAPPO's networks (LayerNorm input, ReLU + LayerNorm layers), each agent's own reward, gamma
+0.95 with 8 envs, 4 minibatches x 4 epochs with ent_coef 0.02. MADDPG gets -18.8 in 2.5e4 steps (test_maddpg)."""
 
 from __future__ import annotations
 
