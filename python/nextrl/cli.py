@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import typing
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +63,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from nextrl.experiments import benchmark
     from nextrl.experiments import envs_bench as eb
     from nextrl.experiments import statevector_bench as sb
 
@@ -73,12 +75,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         console.print(
             "[yellow]PennyLane is not installed (pip install 'nextrl[bench]'); variational circuits against Aer only[/]"
         )
+    out = Path(args.out) if args.out else benchmark.default_out("bench")
     cfg = sb.BenchConfig(threads=args.threads)
     info = sb.machine_info()
+    cores = info["usable_cores"]
     console.print(
-        f"machine: {info['cpu']}, {info['cores']} cores; nextrl {info['nextrl']} ({info['simd']}); "
-        f"{args.threads} threads for the simulators, 1 for the envs (per-core figures)"
+        f"machine: {info['cpu']}, {cores} usable cores, load {info['loadavg_1m']:.2f} (1-minute average); "
+        f"nextrl {info['nextrl']} ({info['simd']}); {args.threads} threads for the simulators, 1 for the envs "
+        "(per-core figures)",
+        highlight=False,
     )
+    warning = benchmark.load_warning(info["loadavg_1m"], cores, args.threads)
+    if warning:
+        console.print(f"[yellow]warning: {warning}[/]", highlight=False)
     results, env_results = [], []
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
@@ -108,42 +117,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
             env_peers = ["gymnasium-sync"] + (["envpool"] if importlib.util.find_spec("envpool") else [])
             env_results += eb.bench_frozenlake((1024, 4096), threads=1, rounds=3, progress=progress, peers=env_peers)
             env_results += eb.bench_cartpole((4096,), threads=1, rounds=3, progress=progress)
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             if cores > 1:  # and with every core (Gymnasium's NumPy CartPole has one thread either way)
                 env_results += eb.bench_cartpole((4096,), threads=cores, rounds=3, progress=progress)
-    if results:
-        rows = [
-            [r.bench, r.case, r.extra["n"], _fmt_time(r.ours_s), r.peer, _fmt_time(r.peer_s), f"{r.ratio:.1f}x"]
-            for r in results
-        ]
-        _table(
-            "simulators: nextrl vs peers (ratio = peer time / nextrl time; > 1: nextrl faster)",
-            ["bench", "case", "n", "nextrl", "peer", "peer time", "ratio"],
-            rows,
-        )
-    if env_results:
-        rows = [
-            [
-                r.case,
-                r.extra["num_envs"],
-                r.extra["threads"],
-                f"{r.extra['steps_per_s']:.3g}",
-                r.peer,
-                f"{r.extra['peer_steps_per_s']:.3g}",
-                f"{r.ratio:.1f}x",
-            ]
-            for r in env_results
-        ]
-        _table(
-            "vector envs: steps/s summed over envs (ratio = nextrl / peer; peers run on one thread)",
-            ["env", "num_envs", "threads", "nextrl steps/s", "peer", "peer steps/s", "ratio"],
-            rows,
-        )
-    if args.out:
-        from nextrl.experiments import benchmark
-
-        benchmark.write_jsonl(args.out, [*results, *env_results], **benchmark.stamp())
-        console.print(f"wrote {len(results) + len(env_results)} JSON lines to {args.out}")
+    all_results = [*results, *env_results]
+    for table in benchmark.summary_tables(all_results):
+        print()
+        print(table)
+    if all_results:
+        # Each row's load includes this run's own threads while it measured; the largest thread count is taken off.
+        own = max(r.machine.get("threads", 1) for r in all_results)
+        loads = [x for r in all_results if (x := r.machine.get("loadavg_1m")) is not None and x == x]
+        if loads:
+            print(f"\nload during the run (1-minute average, this run included): {min(loads):.2f} to {max(loads):.2f}")
+            warning = benchmark.load_warning(max(loads), cores, args.threads, own=own)
+            if warning:
+                console.print(f"[yellow]warning: {warning}[/]", highlight=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        benchmark.write_jsonl(out, all_results, **benchmark.stamp())
+        console.print(f"wrote {len(all_results)} JSON lines to {out}", highlight=False)
     return 0
 
 
@@ -486,13 +477,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="version, compiler, SIMD level, OpenMP threads, CUDA")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("bench", help="time nextrl against Qiskit Aer, qulacs, Gymnasium and EnvPool (a few minutes)")
+    p = sub.add_parser(
+        "bench",
+        help="time nextrl against Qiskit Aer, qulacs, PennyLane, Gymnasium and EnvPool (about 4 min on 2 cores)",
+    )
     p.add_argument(
         "--suite", choices=["all", "quantum", "envs"], default="all", help="simulators, vector envs, or both (default)"
     )
     p.add_argument("--threads", type=int, default=2, help="threads for nextrl and every peer (default 2)")
     p.add_argument("--full", action="store_true", help="up to 26 qubits and the single-gate bandwidth case")
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument(
+        "--out", help="append one JSON line per case to this file (default runs/bench-<timestamp>.jsonl, a new file)"
+    )
     p.set_defaults(func=cmd_bench)
     from nextrl.experiments.train import ALGORITHMS
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -293,11 +295,12 @@ def test_nextrl_bench_envs_table_and_json_lines(tmp_path, monkeypatch, capsys):
     )
     monkeypatch.setattr(eb, "bench_cartpole", lambda sizes, **kw: real_cartpole((16,), **kw, budget=320))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the command sets it; monkeypatch puts it back
-    monkeypatch.setenv("COLUMNS", "200")  # rich wraps a table at 80 columns when stdout is not a terminal
+    monkeypatch.setenv("COLUMNS", "80")
     out = tmp_path / "bench.jsonl"
     assert main(["bench", "--suite", "envs", "--threads", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "FrozenLake 4x4 slippery" in text and "CartPole-v1" in text
+    assert "FrozenLake 4x4" in text and "CartPole" in text and "Gym sync" in text
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
     records = [_strict_json(line) for line in out.read_text().splitlines()]
     assert [r["bench"] for r in records][:2] == ["frozenlake", "cartpole"]
     for r in records:
@@ -327,13 +330,149 @@ def test_nextrl_bench_quantum_table_and_json_lines(tmp_path, monkeypatch, capsys
     for name in ("bench_aer", "bench_latency", "bench_pennylane"):
         monkeypatch.setattr(vb, name, lambda q, cfg, name=name, **kw: real[name](q, replace(cfg, **tiny), **kw))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "80")
     out = tmp_path / "bench.jsonl"
     assert main(["bench", "--suite", "quantum", "--threads", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "qiskit-aer" in text and "goal 30 us" in text
+    simulators, ablation = text.split("\nSimulators:")[1], text.split("\nAblation:")[1]
+    sim_lines = simulators.split("Ablation:")[0].splitlines()
+    assert "Aer" in simulators and not any(" unfused " in x.replace("layered unfused", "") for x in sim_lines)
+    assert "goal" in ablation and "SK-4 B=1 fwd" in ablation and "unfused" in ablation
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
     records = [_strict_json(line) for line in out.read_text().splitlines()]
     assert {r["bench"] for r in records} >= {"layered", "small", "aer", "latency"}
     for r in records:
         _check_record(r)
         assert r["extra"]["n"] in (4, 6)
+
+
+# ----------------------------------------------------------------------------------------- bench output
+def _fake_results() -> list[BenchResult]:
+    """One record of every kind `nextrl bench` (with --full) prints, with the longest names and numbers."""
+    m = {"threads": 2, "loadavg_1m": 1.0}
+    rows = []
+
+    def add(bench, case, ours, peer=benchmark.NO_PEER, peer_s=float("nan"), **extra):
+        rows.append(benchmark.result(bench, case, ours, peer, peer_s, machine=m, **extra))
+
+    for n in (16, 26):
+        add("layered", "fused", 1.229, "nextrl-unfused", 5.12, n=n)
+        add("layered", "fused", 1.229, "qiskit-aer", 7.168, n=n)
+        add("layered", "unfused", 5.12, "qulacs", 6.144, n=n)
+    for case in ("new-state", "reset"):
+        add("small", case, 44e-6, "qiskit-aer", 1.4e-3, n=12)
+        add("small", case, 144e-6, "qulacs", 59e-6, n=4)
+    add("gate_1q", "ry q=25", 0.021, "copy-floor", 0.02, n=26)
+    add("aer", "forward", 8.1e-7, "qiskit-aer-estimatorv2", 7.8e-4, n=4, circuit="SK-4", batch=1024)
+    add("pennylane", "forward+backward", 1.5e-6, "pennylane-default.qubit-backprop", 3.5e-5, n=4, circuit="SK-4")
+    add("pennylane", "forward+backward", 1.5e-6, "pennylane-lightning.qubit-adjoint", 2.2e-3, n=12, circuit="SK-12")
+    add("pennylane", "forward", 8.1e-7, "pennylane-default.qubit", 1.5e-5, n=4, circuit="SK-4")
+    add("latency", "forward", 4.4e-5, "goal 30 us", 3e-5, n=4, circuit="SK-4")
+    add("latency", "forward (no_grad)", 1.46e-5, "goal 30 us", 3e-5, n=4, circuit="SK-4")
+    add("throughput", "vjp", 1.8e-6, "goal 6e+04/s/core", 1.6e-5, n=4, circuit="SK-4")
+    for peer, peer_s in (("gymnasium-sync", 1.1e-5), ("envpool", 9e-7)):
+        add("frozenlake", "FrozenLake 4x4 slippery", 7e-9, peer, peer_s, num_envs=65536, threads=1,
+            steps_per_s=1 / 7e-9, peer_steps_per_s=1 / peer_s)  # fmt: skip
+    add("cartpole", "CartPole-v1", 1e-8, "gymnasium-numpy", 1.1e-7, num_envs=4096, threads=2, steps_per_s=1e8,
+        peer_steps_per_s=9e6)  # fmt: skip
+    return rows
+
+
+def test_summary_tables_fit_80_columns_and_cut_no_name():
+    tables = benchmark.summary_tables(_fake_results())
+    assert [t.splitlines()[0].split(":")[0] for t in tables] == ["Simulators", "Vector envs", "Ablation"]
+    for table in tables:
+        lines = table.splitlines()
+        assert max(map(len, lines)) <= 80, table
+        assert "…" not in table and "..." not in table
+    text = "\n".join(tables)
+    for name in ("Aer Estimator", "PennyLane", "PL lightning", "qulacs", "Gym sync", "EnvPool", "Gym NumPy",
+                 "FrozenLake 4x4", "CartPole", "small, new state", "SK-4 fwd+bwd", "SK-4 B=1 no_grad", "copy floor",
+                 "1q gate q=25"):  # fmt: skip
+        assert name in text, name
+
+
+def test_summary_tables_mark_units_and_keep_self_comparisons_apart():
+    simulators, envs, ablation = benchmark.summary_tables(_fake_results())
+
+    def rows(table):
+        return table.splitlines()[
+            table.splitlines().index(next(x for x in table.splitlines() if x.startswith("-"))) + 1 :
+        ]
+
+    sim_rows, abl_rows = rows(simulators), rows(ablation)
+    assert len(sim_rows) == 12 and len(abl_rows) == 6 and len(rows(envs)) == 3
+    # per-sample rows say so; circuits per circuit, B = 1 per call, the 1-qubit gate per gate
+    assert all(" sample " in r for r in sim_rows if r.startswith("SK-"))
+    assert all(" circuit " in r for r in sim_rows if r.startswith(("layered", "small")))
+    assert all(" call " in r for r in abl_rows if "B=1" in r) and " gate " in abl_rows[2]
+    # nextrl against itself or a goal only in the ablation table, never beside the other libraries
+    assert not any(" unfused " in r.replace("layered unfused", "") or " goal " in r for r in sim_rows)
+    assert sum(" unfused " in r for r in abl_rows) == 2 and sum(" goal " in r for r in abl_rows) == 3
+    assert "speed-up" in simulators.splitlines()[2] and "nextrl /s" in envs
+    assert "1571x" in envs and "0.41x" in simulators  # qulacs 59 us against nextrl 144 us
+
+
+def test_text_table_aligns_and_refuses_a_bad_alignment():
+    table = benchmark.text_table("t", ["a", "bb"], [["x", 1], ["yyy", 22]], align="lr")
+    assert table.splitlines() == ["t", "a    bb", "---  --", "x     1", "yyy  22"]
+    with pytest.raises(ValueError, match=r"text_table: align must be one 'l' or 'r' per column, got 'l'"):
+        benchmark.text_table("t", ["a", "b"], [], align="l")
+
+
+def test_format_speedup_and_rate():
+    assert [benchmark.format_speedup(r) for r in (0.4123, 12.34, 1467.2)] == ["0.41x", "12.3x", "1467x"]
+    assert benchmark.format_speedup(float("nan")) == benchmark.format_rate(None) == "-"
+    assert benchmark.format_rate(1.43e8) == "1.43e+08"
+
+
+@pytest.mark.parametrize(
+    ("load", "cores", "threads", "own", "busy"),
+    [
+        (0.3, 2, 2, 0, False),  # an idle 2-core machine
+        (0.8, 2, 2, 0, True),  # others keep most of a core busy while the run wants both
+        (1.2, 2, 1, 0, False),  # one core free for the one thread
+        (1.8, 2, 1, 0, True),
+        (2.4, 2, 2, 2, False),  # during the run: its own 2 threads taken off
+        (3.1, 2, 2, 2, True),
+        (10.0, 64, 2, 0, False),  # a big machine has room
+        (float("nan"), 2, 2, 0, False),  # no load average on this OS
+    ],
+)
+def test_load_warning(load, cores, threads, own, busy):
+    warning = benchmark.load_warning(load, cores, threads, own=own)
+    assert (warning is not None) == busy
+    if busy:
+        assert warning.startswith("the machine is busy: load ") and "\n" not in warning
+
+
+def test_default_out_is_dated():
+    path = benchmark.default_out("bench", "runs")
+    assert path.parent.name == "runs"
+    assert re.fullmatch(r"bench-\d{8}-\d{6}\.jsonl", path.name), path.name
+
+
+def test_nextrl_bench_saves_a_dated_file_and_warns_on_a_busy_machine(tmp_path, monkeypatch, capsys):
+    """Without --out the results go to runs/bench-<timestamp>.jsonl; a high load is printed as a warning before
+    the run and after it."""
+    from nextrl.cli import main
+    from nextrl.experiments import envs_bench as eb
+
+    monkeypatch.setattr(eb, "bench_frozenlake", lambda sizes, **kw: [])
+    real_cartpole = eb.bench_cartpole
+    monkeypatch.setattr(
+        eb, "bench_cartpole", lambda sizes, **kw: real_cartpole((16,), **kw | {"rounds": 1}, budget=320)
+    )
+    monkeypatch.setattr(benchmark, "load", lambda: 7.5)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--suite", "envs", "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    (out,) = (tmp_path / "runs").glob("bench-*.jsonl")
+    assert re.fullmatch(r"bench-\d{8}-\d{6}\.jsonl", out.name)
+    assert f"JSON lines to {Path('runs') / out.name}" in text
+    assert all(r["machine"]["loadavg_1m"] == 7.5 for r in map(_strict_json, out.read_text().splitlines()))
+    flat = " ".join(text.split())  # rich wraps its lines at 80 columns
+    assert "load 7.50 (1-minute average)" in flat
+    assert flat.count("warning: the machine is busy") == 2

@@ -15,8 +15,12 @@ Every number nextrl claims is a ratio against a peer measured in the same run on
 
 Timing: `interleaved` times the contenders of a case round-robin (ours, peer, ours, peer, ...) after
 untimed warm-ups, so that all of them see the same load; `reduce_times` turns the runs into the reported
-statistic (the median, or the minimum for long runs where the noise is one-sided). Functions here return
-values and never print.
+statistic (the median, or the minimum for long runs where the noise is one-sided).
+
+Display: `summary_tables` lays out what `nextrl bench` prints, for an 80-column terminal (short names, the
+unit of every time, the rows that compare nextrl with itself or with a goal in an "ablation" table of their
+own); `load_warning` says when other processes compete for the cores; `default_out` names the dated file a
+run is saved to. Functions here return values and never print.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import os
 import platform
 import statistics
 import subprocess
+import textwrap
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,24 +333,241 @@ def format_ratio(r: float | None) -> str:
     return "-" if r is None or (isinstance(r, float) and math.isnan(r)) else f"{r:.2f}x"
 
 
+def format_speedup(r: float | None) -> str:
+    """A ratio with three significant figures at most: "0.87x", "12.3x", "1450x"; "-" for NaN or None."""
+    if r is None or (isinstance(r, float) and math.isnan(r)):
+        return "-"
+    return f"{r:.0f}x" if r >= 100 else (f"{r:.1f}x" if r >= 10 else f"{r:.2f}x")
+
+
+def format_rate(r: float | None) -> str:
+    """Per-second rates as "3.21e+07"; "-" for NaN or None."""
+    return "-" if r is None or (isinstance(r, float) and math.isnan(r)) else f"{r:.2e}"
+
+
+# ----------------------------------------------------------------------------------------- summary
+# What `nextrl bench` prints: short names, the unit of every time, and the rows that compare nextrl with
+# itself or with a goal apart from those that compare it with another library (the "ablation" table).
+WIDTH = 80
+"""the terminal width the summary tables are laid out for"""
+
+PEER_NAMES = {
+    "qiskit-aer": "Aer",
+    "qiskit-aer-estimatorv2": "Aer Estimator",
+    "qulacs": "qulacs",
+    "pennylane-default.qubit": "PennyLane",
+    "pennylane-default.qubit-backprop": "PennyLane",
+    "pennylane-lightning.qubit-adjoint": "PL lightning",
+    "gymnasium-sync": "Gym sync",
+    "gymnasium-numpy": "Gym NumPy",
+    "envpool": "EnvPool",
+    "nextrl-unfused": "unfused",
+    "copy-floor": "copy floor",
+}
+"""the peers' names in the tables (the JSON lines keep the full ones)"""
+
+UNITS = {
+    "layered": "circuit",
+    "small": "circuit",
+    "tune": "circuit",
+    "gate_1q": "gate",
+    "throughput": "sample",
+    "aer": "sample",
+    "pennylane": "sample",
+    "latency": "call",
+}
+"""time per what, for each bench of the quantum table (envs are shown in steps per second)"""
+
+ENV_BENCHES = ("frozenlake", "cartpole", "grid", "dataset")
+ENV_NAMES = {"FrozenLake 4x4 slippery": "FrozenLake 4x4", "CartPole-v1": "CartPole"}
+
+
+def is_ablation(r: BenchResult) -> bool:
+    """True for a row that compares nextrl with itself (another nextrl variant, the copy floor) or with a
+    goal rather than with another library."""
+    return r.peer.startswith(("nextrl", "goal")) or r.peer == "copy-floor"
+
+
+def short_peer(peer: str) -> str:
+    if peer.startswith("goal"):
+        return "goal"
+    return PEER_NAMES.get(peer, peer)
+
+
+def short_case(r: BenchResult) -> str:
+    """The row's name in a table: what ran, in at most 16 characters for the benches `nextrl bench` runs."""
+    circuit = r.extra.get("circuit", "")
+    if r.bench in ("layered", "tune"):
+        return f"{r.bench} {r.case}"
+    if r.bench == "small":
+        return {"new-state": "small, new state", "reset": "small, reused"}.get(r.case, f"small {r.case}")
+    if r.bench == "gate_1q":
+        return f"1q gate {r.case.removeprefix('ry ')}"
+    if r.bench in ("aer", "pennylane", "throughput"):
+        case = {"forward+backward": "fwd+bwd", "forward": "forward", "vjp": "fwd+grad"}.get(r.case, r.case)
+        return f"{circuit} {case}".strip()
+    if r.bench == "latency":
+        case = {"forward": "fwd", "forward (no_grad)": "no_grad", "forward+backward": "fwd+bwd"}.get(r.case, r.case)
+        return f"{circuit} B=1 {case}".strip()
+    if r.bench in ENV_BENCHES:
+        return ENV_NAMES.get(r.case, r.case)
+    return r.case
+
+
+def unit(r: BenchResult) -> str:
+    return UNITS.get(r.bench, "run")
+
+
+def text_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], width: int = WIDTH, align: str | None = None
+) -> str:
+    """A plain table: the title wrapped at `width`, a header, a rule and the rows, two spaces between columns.
+    `align`: one "l" or "r" per column (default: the first left, the others right). Nothing is cut: a column
+    is as wide as its widest cell, so the caller keeps the cells short enough for `width`."""
+    rows = [[str(c) for c in r] for r in rows]
+    align = align or "l" + "r" * (len(columns) - 1)
+    if len(align) != len(columns) or set(align) - {"l", "r"}:
+        raise ValueError(f"text_table: align must be one 'l' or 'r' per column, got {align!r}")
+    widths = [max(len(r[i]) for r in [list(columns), *rows]) for i in range(len(columns))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+
+    head = textwrap.wrap(title, width, break_on_hyphens=False)
+    return "\n".join([*head, line(columns), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def _time_row(r: BenchResult) -> list:
+    return [
+        short_case(r),
+        r.extra.get("n", ""),
+        unit(r),
+        format_time(r.ours_s),
+        short_peer(r.peer),
+        format_time(r.peer_s),
+        format_speedup(r.ratio),
+    ]
+
+
+def summary_tables(results: Iterable[BenchResult], width: int = WIDTH) -> list[str]:
+    """The tables `nextrl bench` prints: nextrl against other simulators, nextrl's vector envs against other env
+    libraries, and the ablation (nextrl against itself and against its goals); empty tables are left out."""
+    results = list(results)
+    envs = [r for r in results if r.bench in ENV_BENCHES]
+    quantum = [r for r in results if r.bench not in ENV_BENCHES and r.peer != NO_PEER]
+    tables = []
+    peers = [r for r in quantum if not is_ablation(r)]
+    if peers:
+        rows = [_time_row(r) for r in peers]
+        tables.append(
+            text_table(
+                "Simulators: time per circuit, per sample (batched, time / batch size) or per call; "
+                "speed-up = peer time / nextrl time (> 1: nextrl is faster)",
+                ["case", "n", "per", "nextrl", "peer", "peer time", "speed-up"],
+                rows,
+                width,
+                "lrlrlrr",
+            )
+        )
+    if envs:
+        rows = [
+            [
+                short_case(r),
+                r.extra.get("num_envs", ""),
+                r.extra.get("threads", ""),
+                format_rate(r.extra.get("steps_per_s")),
+                short_peer(r.peer),
+                format_rate(r.extra.get("peer_steps_per_s")),
+                format_speedup(r.ratio),
+            ]
+            for r in envs
+        ]
+        tables.append(
+            text_table(
+                "Vector envs: env steps per second summed over N envs (peers on 1 thread); "
+                "speed-up = nextrl rate / peer rate",
+                ["env", "N", "threads", "nextrl /s", "peer", "peer /s", "speed-up"],
+                rows,
+                width,
+                "lrrrlrr",
+            )
+        )
+    ablation = [r for r in quantum if is_ablation(r)]
+    if ablation:
+        rows = [_time_row(r) for r in ablation]
+        tables.append(
+            text_table(
+                "Ablation: nextrl against itself (unfused: fusion off) and against its goals; "
+                "ratio = that time / nextrl time (> 1: faster than it, goal met)",
+                ["case", "n", "per", "nextrl", "against", "its time", "ratio"],
+                rows,
+                width,
+                "lrlrlrr",
+            )
+        )
+    return tables
+
+
+# ----------------------------------------------------------------------------------------- load and files
+HIGH_LOAD = 0.5
+"""runnable processes of others, on average, above which a machine counts as busy (beyond the cores that
+this run's threads leave free)"""
+
+
+def others_load(load_1m: float, threads: int = 0) -> float:
+    """The 1-minute load average less this run's own `threads` (busy while it measures), at least 0."""
+    return max(load_1m - threads, 0.0)
+
+
+def load_warning(load_1m: float, cores: int, threads: int = 0, *, own: int = 0) -> str | None:
+    """A one-line warning when other processes compete with a measurement that uses `threads` of `cores`
+    cores, or None. `load_1m` is the 1-minute load average and `own` the part of it that is this run's own
+    (its threads while it was measuring; 0 before it starts). Busy: others' load > free cores + HIGH_LOAD."""
+    if math.isnan(load_1m):
+        return None
+    others = others_load(load_1m, own)
+    free = max(cores - threads, 0)
+    if others <= free + HIGH_LOAD:
+        return None
+    return (
+        f"the machine is busy: load {others:.1f} from other processes on {cores} cores while this run uses "
+        f"{threads} thread{'s' if threads != 1 else ''}; times are slower and noisier than on an idle machine "
+        "(ratios, measured round-robin, suffer less)"
+    )
+
+
+def default_out(name: str = "bench", root: str | os.PathLike = "runs") -> Path:
+    """Where a run's JSON lines go unless told: `root/<name>-<YYYYmmdd-HHMMSS>.jsonl`, local time."""
+    return Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+
+
 __all__ = [
     "NO_PEER",
     "SCHEMA",
     "BenchResult",
     "Progress",
     "cpu_model",
+    "default_out",
+    "format_rate",
     "format_ratio",
+    "format_speedup",
     "format_time",
     "git_commit",
     "interleaved",
+    "is_ablation",
     "load",
+    "load_warning",
     "machine_info",
     "measure",
     "per_call",
     "read_jsonl",
     "reduce_times",
     "result",
+    "short_case",
+    "short_peer",
     "stamp",
+    "summary_tables",
+    "text_table",
     "time_once",
     "usable_cores",
     "version",
