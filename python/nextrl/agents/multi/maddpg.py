@@ -35,6 +35,7 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, seeded
+from nextrl.agents.multi import mappo
 from nextrl.agents.multi.mappo import agent_rewards
 from nextrl.agents.offpolicy_nets import adam, make_target, soft_update
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
@@ -213,13 +214,8 @@ def actor_loss(nets: MADDPGNetworks, batch: ReplayBatch, cfg: MADDPGConfig) -> t
 def check_env(fn: str, env, nets: MADDPGNetworks | None = None) -> MarlVectorEnv:
     """A MarlVectorEnv with Discrete or 1-D Box actions, NEXT_STEP autoreset and, with `nets`, their agents,
     observation size and action space."""
-    if not isinstance(env, MarlVectorEnv):
-        raise TypeError(f"{fn}: env must be a nextrl.marl.MarlVectorEnv, got {type(env).__name__}")
+    env = mappo.check_env(fn, env)  # the action space and autoreset checks MAPPO makes
     space = env.single_action_space
-    if not (isinstance(space, spaces.Discrete) or (isinstance(space, spaces.Box) and len(space.shape) == 1)):
-        raise TypeError(f"{fn}: env must have a Discrete or 1-D Box action space, got {space}")
-    if str(env.metadata.get("autoreset_mode")) not in ("NextStep", "AutoresetMode.NEXT_STEP"):
-        raise ValueError(f"{fn}: env must use NEXT_STEP autoreset, got {env.metadata.get('autoreset_mode')}")
     if nets is None:
         return env
     if nets.num_agents != env.num_agents:
