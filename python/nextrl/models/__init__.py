@@ -1,0 +1,1 @@
+"""World models: the RSSM (PlaNet / DreamerV3, `rssm`)."""
