@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 #include "envs/toy_text.h"
 #include "planning/cem.h"
 #include "planning/exact_model.h"
+#include "planning/learned_model.h"
+#include "planning/mlp_kernels.h"
 #include "planning/mppi.h"
 #include "planning/noise.h"
 #include "planning/rollout_model.h"
@@ -232,6 +235,195 @@ void BindExactModel(py::module_& m, const char* name) {
       .def_property_readonly_static("discrete", [](py::object) { return M::kDiscrete; });
 }
 
+// A float32 C-contiguous array (converted by the Python layer) with finite values.
+const float* F32Arg(const char* fn, const char* name, const py::array& a, const std::vector<py::ssize_t>& shape) {
+  NEXTRL_CHECK(py::isinstance<py::array_t<float>>(a), TypeMismatch, fn, ": ", name, " must have dtype float32, got ",
+               std::string(py::str(a.dtype())));
+  NEXTRL_CHECK(a.flags() & py::array::c_style, TypeMismatch, fn, ": ", name, " must be C-contiguous");
+  const std::vector<py::ssize_t> got(a.shape(), a.shape() + a.ndim());
+  NEXTRL_CHECK(got == shape, std::invalid_argument, fn, ": ", name, " must have shape ",
+               std::string(py::str(py::tuple(py::cast(shape)))), ", got ", e::ShapeStr(a));
+  const float* x = static_cast<const float*>(a.data());
+  for (py::ssize_t i = 0; i < a.size(); ++i)
+    NEXTRL_CHECK(std::isfinite(x[i]), std::invalid_argument, fn, ": ", name, " must be finite, got NaN or inf");
+  return x;
+}
+
+pl::MlpEnsembleModel* MakeMlpEnsemble(const std::vector<py::array>& weights, const std::vector<py::array>& biases,
+                                      const std::string& activation, bool gaussian, bool reward_head, int64_t state_dim,
+                                      int64_t action_dim, const py::array& in_mean, const py::array& in_std,
+                                      py::object max_logvar, py::object min_logvar, const std::string& reward,
+                                      py::object q, py::object r, double max_norm, int64_t particles,
+                                      const std::string& propagation, bool generic) {
+  const char* fn = "MlpEnsembleModel";
+  pl::MlpEnsembleSpec s;
+  NEXTRL_CHECK(state_dim >= 1 && action_dim >= 1, std::invalid_argument, fn,
+               ": state_dim and action_dim must be >= 1, got ", state_dim, " and ", action_dim);
+  NEXTRL_CHECK(particles >= 1, std::invalid_argument, fn, ": particles must be >= 1, got ", particles);
+  NEXTRL_CHECK(!weights.empty() && weights.size() == biases.size(), std::invalid_argument, fn,
+               ": weights and biases must be non-empty lists of the same length, got ", weights.size(), " and ",
+               biases.size());
+  s.state_dim = state_dim, s.action_dim = action_dim, s.gaussian = gaussian, s.reward_head = reward_head;
+  s.particles = particles, s.generic = generic;
+  const int64_t O = state_dim + (reward_head ? 1 : 0), in = state_dim + action_dim;
+  pl::Activation act = pl::Activation::kRelu;
+  if (activation == "relu")
+    act = pl::Activation::kRelu;
+  else if (activation == "silu")
+    act = pl::Activation::kSilu;
+  else if (activation == "tanh")
+    act = pl::Activation::kTanh;
+  else
+    NEXTRL_CHECK(false, std::invalid_argument, fn, ": activation must be relu, silu or tanh, got ", activation);
+  if (propagation == "ts1")
+    s.propagation = pl::Propagation::kTs1;
+  else if (propagation == "tsinf")
+    s.propagation = pl::Propagation::kTsInf;
+  else
+    NEXTRL_CHECK(false, std::invalid_argument, fn, ": propagation must be ts1 or tsinf, got ", propagation);
+  NEXTRL_CHECK(weights[0].ndim() == 3, std::invalid_argument, fn,
+               ": weights[0] must have shape (members, out, in), got ", e::ShapeStr(weights[0]));
+  const int64_t E = weights[0].shape(0);
+  NEXTRL_CHECK(E >= 1, std::invalid_argument, fn, ": the ensemble needs >= 1 member, got ", E);
+  s.members = E;
+  int64_t prev = in;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    const std::string wn = "weights[" + std::to_string(l) + "]", bn = "biases[" + std::to_string(l) + "]";
+    NEXTRL_CHECK(weights[l].ndim() == 3, std::invalid_argument, fn, ": ", wn,
+                 " must have shape (members, out, in), got ", e::ShapeStr(weights[l]));
+    const int64_t out = weights[l].shape(1);
+    const bool last = l + 1 == weights.size();
+    const int64_t want_out = last ? O * (gaussian ? 2 : 1) : out;
+    NEXTRL_CHECK(out >= 1 && out == want_out, std::invalid_argument, fn, ": ", wn, " has ", out,
+                 " outputs; the last layer must have ", want_out, " (state_dim", reward_head ? " + 1 reward" : "",
+                 gaussian ? ", times 2 for mean and log-variance)" : ")");
+    const float* w = F32Arg(fn, wn.c_str(), weights[l], {E, out, prev});
+    const float* bsrc = F32Arg(fn, bn.c_str(), biases[l], {E, out});
+    pl::MlpLayer L;
+    L.in = prev, L.out = out, L.out_pad = pl::PadCols(out), L.act = last ? pl::Activation::kIdentity : act;
+    L.wt.assign(static_cast<size_t>(E * prev * L.out_pad), 0.0f);
+    L.bias.assign(static_cast<size_t>(E * L.out_pad), 0.0f);
+    for (int64_t m = 0; m < E; ++m)
+      for (int64_t j = 0; j < out; ++j) {
+        L.bias[static_cast<size_t>(m * L.out_pad + j)] = bsrc[m * out + j];
+        for (int64_t k = 0; k < prev; ++k)
+          L.wt[static_cast<size_t>((m * prev + k) * L.out_pad + j)] = w[(m * out + j) * prev + k];
+      }
+    s.layers.push_back(std::move(L));
+    prev = out;
+  }
+  const float* mu = F32Arg(fn, "in_mean", in_mean, {in});
+  const float* sd = F32Arg(fn, "in_std", in_std, {in});
+  s.in_mean.assign(mu, mu + in);
+  for (int64_t i = 0; i < in; ++i) {
+    NEXTRL_CHECK(sd[i] > 0, std::invalid_argument, fn, ": in_std must be > 0, got ", sd[i]);
+    s.in_inv_std.push_back(1.0f / sd[i]);
+  }
+  if (gaussian) {
+    NEXTRL_CHECK(!max_logvar.is_none() && !min_logvar.is_none(), std::invalid_argument, fn,
+                 ": a Gaussian head needs max_logvar and min_logvar");
+    const float* hi = F32Arg(fn, "max_logvar", max_logvar.cast<py::array>(), {O});
+    const float* lo = F32Arg(fn, "min_logvar", min_logvar.cast<py::array>(), {O});
+    for (int64_t o = 0; o < O; ++o)
+      NEXTRL_CHECK(lo[o] < hi[o], std::invalid_argument, fn, ": min_logvar must be < max_logvar, got ", lo[o], " and ",
+                   hi[o]);
+    s.max_logvar.assign(hi, hi + O), s.min_logvar.assign(lo, lo + O);
+  }
+  if (reward == "head") {
+    NEXTRL_CHECK(reward_head, std::invalid_argument, fn, ": reward='head' needs a model with a reward head");
+    s.reward = pl::RewardFn::kHead;
+  } else {
+    NEXTRL_CHECK(!reward_head, std::invalid_argument, fn, ": a model with a reward head takes reward='head', got ",
+                 reward);
+    if (reward == "pendulum") {
+      NEXTRL_CHECK(state_dim == 3 && action_dim == 1, std::invalid_argument, fn,
+                   ": reward='pendulum' needs state_dim 3 (cos, sin, theta_dot) and action_dim 1");
+      s.reward = pl::RewardFn::kPendulum;
+    } else if (reward == "cartpole") {
+      NEXTRL_CHECK(state_dim == 4, std::invalid_argument, fn, ": reward='cartpole' needs state_dim 4");
+      s.reward = pl::RewardFn::kCartPole;
+    } else if (reward == "quadratic") {
+      s.reward = pl::RewardFn::kQuadratic;
+      NEXTRL_CHECK(!q.is_none() && !r.is_none(), std::invalid_argument, fn, ": reward='quadratic' needs q and r");
+      const double* qp = F64Arg(fn, "q", q.cast<py::array>(), {state_dim});
+      const double* rp = F64Arg(fn, "r", r.cast<py::array>(), {action_dim});
+      s.q.assign(qp, qp + state_dim), s.r.assign(rp, rp + action_dim);
+      NEXTRL_CHECK(AllFinite(qp, state_dim) && AllFinite(rp, action_dim), std::invalid_argument, fn,
+                   ": q and r must be finite");
+      NEXTRL_CHECK(max_norm > 0, std::invalid_argument, fn, ": max_norm must be > 0, got ", max_norm);
+      s.max_norm = max_norm;
+    } else {
+      NEXTRL_CHECK(false, std::invalid_argument, fn, ": reward must be head, pendulum, cartpole or quadratic, got ",
+                   reward);
+    }
+  }
+  return new pl::MlpEnsembleModel(std::move(s));
+}
+
+void BindMlpEnsemble(py::module_& m) {
+  using M = pl::MlpEnsembleModel;
+  py::class_<M, pl::RolloutModel>(m, "_MlpEnsembleModel")
+      .def(py::init(&MakeMlpEnsemble), py::arg("weights"), py::arg("biases"), py::arg("activation"),
+           py::arg("gaussian"), py::arg("reward_head"), py::arg("state_dim"), py::arg("action_dim"), py::arg("in_mean"),
+           py::arg("in_std"), py::arg("max_logvar") = py::none(), py::arg("min_logvar") = py::none(),
+           py::arg("reward") = "head", py::arg("q") = py::none(), py::arg("r") = py::none(),
+           py::arg("max_norm") = std::numeric_limits<double>::infinity(), py::arg("particles") = 20,
+           py::arg("propagation") = "ts1", py::arg("generic") = false)
+      .def(
+          "set_states",
+          [](M& model, const py::array& states, py::handle seed, int64_t round) {
+            const char* fn = "set_states";
+            const int64_t S = model.spec().state_dim;
+            NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) >= 1, std::invalid_argument, fn,
+                         ": states must have shape (num_problems >= 1, ", S, "), got ", e::ShapeStr(states));
+            const float* x = F32Arg(fn, "states", states, {states.shape(0), S});
+            const uint64_t sd = e::SeedArg(fn, seed), r = RoundArg(fn, round);
+            model.SetStates(x, states.shape(0), sd, r);
+          },
+          py::arg("states"), py::arg("seed") = 0, py::arg("round") = 0)
+      .def(
+          "predict",
+          [](const M& model, const py::array& states, const py::array& actions, int64_t member) {
+            const char* fn = "predict";
+            const int64_t S = model.spec().state_dim, A = model.spec().action_dim, O = model.outputs();
+            NEXTRL_CHECK(states.ndim() == 2, std::invalid_argument, fn, ": states must have shape (n, ", S, "), got ",
+                         e::ShapeStr(states));
+            const int64_t n = states.shape(0);
+            const float* x = F32Arg(fn, "states", states, {n, S});
+            const double* a = F64Arg(fn, "actions", actions, {n, A});
+            NEXTRL_CHECK(member >= 0 && member < model.spec().members, std::invalid_argument, fn,
+                         ": member must be in [0, ", model.spec().members, "), got ", member);
+            py::array_t<float> mean(std::vector<py::ssize_t>{n, O}), logvar(std::vector<py::ssize_t>{n, O});
+            float* mp = mean.mutable_data();
+            float* lp = logvar.mutable_data();
+            {
+              py::gil_scoped_release release;
+              model.Predict(x, a, n, member, mp, lp);
+            }
+            py::object lv = py::none();
+            if (model.spec().gaussian) lv = logvar;
+            return py::tuple(py::make_tuple(mean, lv));
+          },
+          py::arg("states"), py::arg("actions"), py::arg("member"))
+      .def_property_readonly("members", [](const M& m) { return m.spec().members; })
+      .def_property_readonly("state_dim", [](const M& m) { return m.spec().state_dim; })
+      .def_property_readonly("particles", [](const M& m) { return m.spec().particles; })
+      .def_property_readonly("seed", &M::seed)
+      .def_property_readonly("round", &M::round)
+      .def_property_readonly("isa", [](const M& m) { return m.spec().generic ? "generic" : pl::DenseIsa(); })
+      .def(
+          "members_of",
+          [](const M& m, int64_t problem, int64_t horizon) {
+            py::array_t<int64_t> out(std::vector<py::ssize_t>{horizon, m.spec().particles});
+            int64_t* o = out.mutable_data();
+            const uint64_t stream = pl::NoiseStream(m.round(), problem);
+            for (int64_t t = 0; t < horizon; ++t)
+              for (int64_t p = 0; p < m.spec().particles; ++p) o[t * m.spec().particles + p] = m.Member(stream, t, p);
+            return out;
+          },
+          py::arg("problem"), py::arg("horizon"), "[horizon, particles] the member of each particle at each step.");
+}
+
 }  // namespace
 
 void BindPlanning(py::module_& m) {
@@ -278,6 +470,7 @@ void BindPlanning(py::module_& m) {
   BindExactModel<e::CartPole>(m, "_CartPoleModel");
   BindExactModel<e::Pendulum>(m, "_PendulumModel");
   BindExactModel<e::QuantumStatePrep>(m, "_QuantumStatePrepModel");
+  BindMlpEnsemble(m);
 
   m.def("_plan_cem", &PlanCem, py::arg("model"), py::arg("mean"), py::arg("std"), py::arg("low"), py::arg("high"),
         py::arg("population"), py::arg("num_elites"), py::arg("iterations"), py::arg("alpha"), py::arg("gamma"),

@@ -3402,6 +3402,35 @@ class _CartPoleModel(_RolloutModel):
     @property
     def state_bytes(self) -> int:
         ...
+class _MlpEnsembleModel(_RolloutModel):
+    def __init__(self, weights: collections.abc.Sequence[numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]], biases: collections.abc.Sequence[numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]], activation: str, gaussian: bool, reward_head: bool, state_dim: typing.SupportsInt | typing.SupportsIndex, action_dim: typing.SupportsInt | typing.SupportsIndex, in_mean: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], in_std: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], max_logvar: typing.Any = None, min_logvar: typing.Any = None, reward: str = 'head', q: typing.Any = None, r: typing.Any = None, max_norm: typing.SupportsFloat | typing.SupportsIndex = ..., particles: typing.SupportsInt | typing.SupportsIndex = 20, propagation: str = 'ts1', generic: bool = False) -> None:
+        ...
+    def members_of(self, problem: typing.SupportsInt | typing.SupportsIndex, horizon: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        [horizon, particles] the member of each particle at each step.
+        """
+    def predict(self, states: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], actions: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], member: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        ...
+    def set_states(self, states: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], seed: typing.Any = 0, round: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    @property
+    def isa(self) -> str:
+        ...
+    @property
+    def members(self) -> int:
+        ...
+    @property
+    def particles(self) -> int:
+        ...
+    @property
+    def round(self) -> int:
+        ...
+    @property
+    def seed(self) -> int:
+        ...
+    @property
+    def state_dim(self) -> int:
+        ...
 class _PendulumModel(_RolloutModel):
     discrete: typing.ClassVar[bool] = False
     def __init__(self, env: _Pendulum) -> None:

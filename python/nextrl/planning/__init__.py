@@ -8,13 +8,15 @@ MPPI over a rollout model, and an MPC controller that acts on a whole vector env
     env.reset(seed=0)
     run = MPC(env, CEM(horizon=30, population=200, num_elites=20, iterations=5)).run(200)
 
-Models: `ExactModel(env)` (the compiled env's own dynamics from copied states, rolled out in C++) or a torch
+Models: `ExactModel(env)` (the compiled env's own dynamics from copied states, rolled out in C++),
+`LearnedModel.from_torch(GaussianEnsemble(...))` (a learned ensemble with PETS particles, in C++) or a torch
 objective over candidate sequences (nextrl.planning.models). Planners: nextrl.planning.optimizers. The C++
 kernels: csrc/planning/.
 """
 
+from nextrl.planning.ensemble import GaussianEnsemble, LearnedModel
 from nextrl.planning.models import ExactModel
 from nextrl.planning.mpc import MPC, MPCRun
 from nextrl.planning.optimizers import CEM, ICEM, MPPI, PlanResult
 
-__all__ = ["CEM", "ICEM", "MPC", "MPPI", "ExactModel", "MPCRun", "PlanResult"]
+__all__ = ["CEM", "ICEM", "MPC", "MPPI", "ExactModel", "GaussianEnsemble", "LearnedModel", "MPCRun", "PlanResult"]

@@ -7,7 +7,9 @@
   `obj_fun`), with M = num_problems * population rows, problem-major: rows [b * P, (b + 1) * P) are problem b's
   P candidates. It runs the same optimizer steps in PyTorch (nextrl.planning.torch_path).
 
-Both C++ rollout models (csrc/planning/rollout_model.h) and learned models to come implement the same
+- `LearnedModel` (nextrl.planning.ensemble): a learned MLP ensemble (PETS particles) exported from PyTorch.
+
+Every C++ rollout model (csrc/planning/rollout_model.h: exact_model.h, learned_model.h) implements the same
 `Evaluate(problem, actions, count, horizon, gamma, returns)`, so every planner runs on any of them.
 
 Discrete envs (CartPole, the grids): a sequence element x in the box [0, num_actions] stands for action
@@ -106,12 +108,14 @@ def to_env_actions(env, x: np.ndarray) -> np.ndarray:
 
 
 def is_rollout_model(model) -> bool:
-    """True for a model the C++ planners run (an ExactModel or a C++ rollout model)."""
-    return isinstance(model, (ExactModel, _core._RolloutModel))
+    """True for a model the C++ planners run (an ExactModel, a LearnedModel or a C++ rollout model)."""
+    from nextrl.planning.ensemble import LearnedModel
+
+    return isinstance(model, (ExactModel, LearnedModel, _core._RolloutModel))
 
 
 def core_model(model):
-    return model.core if isinstance(model, ExactModel) else model
+    return model.core if hasattr(model, "core") and not isinstance(model, _core._RolloutModel) else model
 
 
 __all__ = ["ExactModel", "core_model", "is_rollout_model", "to_env_actions"]

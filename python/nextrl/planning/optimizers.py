@@ -100,7 +100,9 @@ class _Problem:
 
 def _problem(fn, planner, model, mean, std, low, high, num_problems, init_std) -> _Problem:
     H = planner.horizon
-    if isinstance(model, ExactModel):
+    from nextrl.planning.ensemble import LearnedModel
+
+    if isinstance(model, (ExactModel, LearnedModel)):
         if model.num_problems < 1:
             raise ValueError(f"{fn}: the model has no start states; call model.sync() or model.set_states(states)")
         low = model.low if low is None else low
