@@ -23,7 +23,7 @@ import numpy as np
 
 from nextrl.causal import pc, random_dag, sample_linear_gaussian
 from nextrl.causal.graphs import ARROW, TAIL
-from nextrl.experiments.benchmark import NO_PEER, result, write_jsonl
+from nextrl.experiments.benchmark import NO_PEER, result, save_results, stamp
 
 
 def _cl_marks(g: np.ndarray) -> np.ndarray:
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds of nextrl, median reported")
     ap.add_argument("--kci-samples", type=int, nargs="*", default=[300], help="KCI cases (none: skip)")
-    ap.add_argument("--out")
+    ap.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     args = ap.parse_args(argv)
     try:
         from causallearn.search.ConstraintBased.PC import pc as cl_pc
@@ -89,8 +89,7 @@ def main(argv=None) -> int:
         r = _kci_case(n, args.seed)
         rows.append(r)
         print(f"{r.case:24s} nextrl {r.ours_s:8.3f} s   {r.peer} {r.peer_s:8.3f} s   ratio {r.ratio:6.1f}x")
-    if args.out:
-        write_jsonl(args.out, rows)
+    print("results saved to", save_results(args.out, "causal", rows, **stamp()))
     return 0
 
 

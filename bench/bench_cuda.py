@@ -320,7 +320,7 @@ def bench_vqc(batches, repeats, rows, mach, n=4, layers=5, case="sk4", peer_cap=
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--out")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     p.add_argument("--cases", nargs="+", default=["gate", "layered", "sk4", "q12"])
     args = p.parse_args(argv)
     if not qcuda.available():
@@ -343,8 +343,7 @@ def main(argv=None):
             f"{r.bench:18s} {r.case:26s} {r.ours_s * 1e3:9.3f}ms {r.peer:>14s} "
             f"{r.peer_s * 1e3:9.3f}ms {r.ratio:8.2f}  {notes}"
         )
-    if args.out:
-        benchmark.write_jsonl(args.out, rows, **benchmark.stamp())
+    print("results saved to", benchmark.save_results(args.out, "cuda", rows, **benchmark.stamp()))
 
 
 if __name__ == "__main__":

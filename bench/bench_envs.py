@@ -30,7 +30,7 @@ def main(argv=None) -> int:
         default=list(GRID_IDS),
         help="env ids of the grid case (default: 8x8 one-hot GridWorld, 5x5 coordinates GridWorld, FrozenLake)",
     )
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     args = p.parse_args(argv)
 
     from nextrl.experiments import benchmark
@@ -61,8 +61,7 @@ def main(argv=None) -> int:
             f"{r.bench:<11} {r.case:<34} {e['num_envs']:>6} {rate:15.4g} {r.peer if has_peer else '':<16} {peer} "
             f"{ratio}"
         )
-    if args.out:
-        benchmark.write_jsonl(args.out, results, **benchmark.stamp())
+    print("results saved to", benchmark.save_results(args.out, "envs", results, **benchmark.stamp()))
     return 0
 
 

@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=100, help="batched steps per timed round")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     p.add_argument(
         "--cpu-time",
         action="store_true",
@@ -157,8 +157,12 @@ def main(argv=None) -> int:
                 f"predator_prey ({x.case}) N={e['num_envs']}: {e['agent_steps_per_s']:.3g} agent-steps/s "
                 f"({e['env_steps_per_s']:.3g} env-steps/s)"
             )
-    if args.out:
-        benchmark.write_jsonl(args.out, results, threads=args.threads, clock=clock_name, **benchmark.stamp())
+    print(
+        "results saved to",
+        benchmark.save_results(
+            args.out, "marl_envs", results, threads=args.threads, clock=clock_name, **benchmark.stamp()
+        ),
+    )
     return 0
 
 

@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smaller sizes (layered up to 22 qubits, gate_1q up to 24)")
     p.add_argument("--threads", type=int, default=2, help="threads for nextrl, Aer and qulacs (default 2)")
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     p.add_argument("--qubits", type=int, nargs="+", help="qubit counts for the layered case (or for --tune)")
     p.add_argument("--bench", nargs="+", choices=BENCHES, default=list(BENCHES), help="cases to run (default all)")
     p.add_argument("--layers", type=int, default=4, help="layers of the layered circuit (default 4)")
@@ -205,11 +205,12 @@ def main(argv=None) -> int:
     def progress(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
+    out = args.out or benchmark.default_out("statevector")  # one file for the whole run
+
     def emit(results) -> None:
         for r in results:
             table.add(r)
-        if args.out:
-            benchmark.write_jsonl(args.out, results, **stamp)
+        print("results saved to", benchmark.save_results(out, "statevector", results, **stamp))
 
     if args.tune:
         rows = []

@@ -196,7 +196,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-envs", type=int, default=4, help="parallel envs (default 4, CleanRL's)")
     p.add_argument("--repeats", type=int, default=1, help="alternated runs of each; medians reported")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     return p.parse_args(argv)
 
 
@@ -260,8 +260,7 @@ def main(argv=None) -> int:
             )
         )
     print(f"{'mean return, last 20 eps':28s} {ours['final_return']:10.1f} {peer['final_return']:10.1f}")
-    if args.out:
-        benchmark.write_jsonl(args.out, lines, **benchmark.stamp())
+    print("results saved to", benchmark.save_results(args.out, "train", lines, **benchmark.stamp()))
     return 0
 
 

@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[1, 2],
         help="thread counts, one table column each (default 1 2; 1 gives the per-core figures)",
     )
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: runs/<bench>-<time>.jsonl)")
     p.add_argument("--qubits", type=int, nargs="+", help="qubit counts (default 4 8 12; --quick: 4 8)")
     p.add_argument("--bench", nargs="+", choices=BENCHES, default=list(BENCHES), help="cases to run (default all)")
     p.add_argument("--batch", type=int, default=4096, help="batch size (default 4096)")
@@ -153,11 +153,12 @@ def main(argv=None) -> int:
     def progress(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
+    out = args.out or benchmark.default_out("vqc")  # one file for the whole run
+
     def emit(results) -> None:
         for r in results:
             table.add(r)
-        if args.out:
-            benchmark.write_jsonl(args.out, results, **stamp)
+        print("results saved to", benchmark.save_results(out, "vqc", results, **stamp))
 
     devices = ("default.qubit",) if args.no_lightning else ("default.qubit", "lightning.qubit")
     for threads in args.threads:

@@ -108,6 +108,20 @@ def test_write_and_read_jsonl_append_with_stamp(tmp_path):
     assert records[2]["extra"] == {"n": 2, "commit": None, "load": None}
 
 
+def test_save_results_keeps_every_run(tmp_path, monkeypatch):
+    """Without --out a bench script's results go to a new dated runs/<name>-<time>.jsonl (created with its
+    folder); with one they are appended to it."""
+    monkeypatch.chdir(tmp_path)
+    rows = [benchmark.result("b", f"c{i}", 1.0 + i, "peer", 2.0) for i in range(2)]
+    path = benchmark.save_results(None, "envs", rows, commit="abc")
+    assert path.parent == Path("runs") and re.fullmatch(r"envs-\d{8}-\d{6}\.jsonl", path.name), path
+    assert [r["case"] for r in benchmark.read_jsonl(tmp_path / path)] == ["c0", "c1"]
+    given = tmp_path / "deep" / "given.jsonl"
+    assert benchmark.save_results(given, "envs", rows[:1]) == given
+    assert benchmark.save_results(str(given), "envs", rows[1:]) == given
+    assert [r["case"] for r in benchmark.read_jsonl(given)] == ["c0", "c1"]
+
+
 # ----------------------------------------------------------------------------------------- machine
 def test_machine_info_names_the_machine_and_its_load():
     import nextrl

@@ -136,6 +136,15 @@ def write_jsonl(path: str | os.PathLike, results: Iterable[BenchResult], **stamp
     return n
 
 
+def save_results(out: str | os.PathLike | None, name: str, results: Iterable[BenchResult], **stamp: Any) -> Path:
+    """Appends the results to `out`, or, when it is None, to a new dated file `runs/<name>-<time>.jsonl`
+    (default_out): every bench run is kept. Returns the path."""
+    path = Path(out) if out else default_out(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(path, results, **stamp)
+    return path
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """The records of a file written by write_jsonl (one dict per line, blank lines skipped)."""
     with open(path) as f:
@@ -563,6 +572,7 @@ __all__ = [
     "read_jsonl",
     "reduce_times",
     "result",
+    "save_results",
     "short_case",
     "short_peer",
     "stamp",
