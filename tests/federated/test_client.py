@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,44 @@ def test_federated_ppo_improves_global_policy_on_cartpole(seed):
     res = fc.run(make, clients, fc.FederatedConfig(rounds=2, eval_episodes=4), seed=seed)
     first, last = res.eval_returns[0], res.eval_returns[-1]
     assert last.min() > 150 and last.mean() > first.mean() + 100, (first, last)
+
+
+def test_gaussian_log_std_is_trained_by_clients_and_averaged():
+    """Continuous actions: the ActorCritic's persistent log_std goes through ppo.train(head=...), so each client
+    trains it and FedAvg averages it. Reference: the two clients' local PPO runs redone by hand (the same seeds
+    run() uses, seed + 1000 r + i) from the same initial model, and their step-weighted mean."""
+    torch.set_num_threads(1)
+    envs = [HeteroPointMassVectorEnv(2, variant=v, max_steps=20) for v in (0, 2)]
+    ppo_cfg = ppo.PPOConfig(total_timesteps=128, num_steps=32, learning_rate=0.05, anneal_lr=False, log_std_init=-0.5)
+    make = _make(envs[0])
+    res = fc.run(
+        make,
+        [fc.Client(e, fc.agent_trainer(ppo.train, ppo_cfg)) for e in envs],
+        fc.FederatedConfig(rounds=1, eval_episodes=1),
+        seed=3,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        start = make()
+    trained, steps = [], []
+    for i, e in enumerate(envs):
+        local = copy.deepcopy(start)
+        out = ppo.train(e, ppo_cfg, seed=3 + 1000 + i, actor=local.actor, critic=local.critic, head=local.head)
+        trained.append(local.head.log_std.detach().clone())
+        steps.append(out.global_steps)
+    assert not torch.allclose(trained[0], start.head.log_std), "the clients trained log_std"
+    assert not torch.allclose(trained[0], trained[1])
+    w = torch.tensor(steps, dtype=torch.float32) / sum(steps)
+    expected = w[0] * trained[0] + w[1] * trained[1]
+    torch.testing.assert_close(res.model.head.log_std.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_agent_trainer_refuses_a_trainer_that_drops_log_std():
+    env = HeteroPointMassVectorEnv(1, max_steps=5)
+
+    def train(env, cfg, *, seed, actor=None, critic=None):  # no head argument
+        raise AssertionError("not reached")
+
+    fn = fc.agent_trainer(train, None)
+    with pytest.raises(TypeError, match=r"agent_trainer: .*takes no `head` argument"):
+        fn(env, _make(env)(), 0)

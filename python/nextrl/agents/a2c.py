@@ -103,9 +103,11 @@ def train(
     log: LogFn | None = None,
     actor: nn.Module | None = None,
     critic: nn.Module | None = None,
+    head: nn.Module | None = None,
 ) -> TrainResult:
     """Trains A2C on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means) and
-    `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module)."""
+    `critic` (obs -> [B, 1]) replace the default MLPs when given (any nn.Module); `head`
+    (networks.head_for's kind for the action space) replaces the new one, its log_std trained in place."""
     env = check_env("a2c.train", env)
     with seeded(seed, "a2c.train"):
         actor = preset_actor("a2c.train", cfg.network, actor, env.single_observation_space, env.single_action_space)
@@ -116,6 +118,7 @@ def train(
             cfg.log_std_init,
             actor=actor,
             critic=critic,
+            head=head,
         )
         groups = param_groups(
             "a2c.train", policy, cfg.learning_rate, cfg.param_lrs, preset=preset_param_lrs(cfg.network, "actor_critic")

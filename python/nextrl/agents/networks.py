@@ -442,16 +442,25 @@ def default_actor_critic(
     actor: nn.Module | None = None,
     critic: nn.Module | None = None,
     with_critic: bool = True,
+    head: nn.Module | None = None,
 ) -> ActorCritic:
     """An ActorCritic for the spaces: `actor` and `critic` where given (any nn.Module, e.g. a
     QuantumLayer), else CleanRL's MLPs (tanh, orthogonal init, actor output gain 0.01, critic 1.0) for a
-    1-D Box observation space, or GridCNNs for image observations [C, H, W]. with_critic=False: no critic."""
+    1-D Box observation space, or GridCNNs for image observations [C, H, W]. with_critic=False: no critic.
+    `head` where given (the CategoricalHead / DiagGaussianHead head_for builds for the action space, e.g. another
+    policy's head, whose log_std is then trained in place), else a new one at log_std_init."""
     if not isinstance(obs_space, gym.spaces.Box):
         raise TypeError(f"default_actor_critic: observation space must be a Box, got {obs_space}")
     for name, m in (("actor", actor), ("critic", critic)):
         if m is not None and not isinstance(m, nn.Module):
             raise TypeError(f"default_actor_critic: {name} must be a torch.nn.Module, got {type(m).__name__}")
     out = actor_output_dim(action_space)
+    if head is not None:
+        want = head_for(action_space)
+        if type(head) is not type(want) or getattr(head, "action_dim", None) != getattr(want, "action_dim", None):
+            raise TypeError(
+                f"default_actor_critic: head must be a {type(want).__name__} for {action_space}, got {head!r}"
+            )
     shape = obs_space.shape
     if len(shape) == 3:
 
@@ -468,7 +477,9 @@ def default_actor_critic(
         actor = build(out, 0.01)
     if critic is None and with_critic:
         critic = build(1, 1.0)
-    return ActorCritic(actor, critic if with_critic else None, head_for(action_space, log_std_init))
+    if head is None:
+        head = head_for(action_space, log_std_init)
+    return ActorCritic(actor, critic if with_critic else None, head)
 
 
 __all__ = [

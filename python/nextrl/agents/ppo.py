@@ -139,9 +139,11 @@ def train(
     log: LogFn | None = None,
     actor: nn.Module | None = None,
     critic: nn.Module | None = None,
+    head: nn.Module | None = None,
 ) -> TrainResult:
     """Trains PPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs [B, ...] -> logits [B, n] or
-    means [B, d]) and `critic` (obs -> [B, 1]) replace the default networks when given (any nn.Module)."""
+    means [B, d]) and `critic` (obs -> [B, 1]) replace the default networks when given (any nn.Module);
+    `head` (networks.head_for's kind for the action space) replaces the new one, its log_std trained in place."""
     env = check_env("ppo.train", env)
     with seeded(seed, "ppo.train") as gen:
         actor = preset_actor("ppo.train", cfg.network, actor, env.single_observation_space, env.single_action_space)
@@ -152,6 +154,7 @@ def train(
             cfg.log_std_init,
             actor=actor,
             critic=critic,
+            head=head,
         )
         groups = param_groups(
             "ppo.train", policy, cfg.learning_rate, cfg.param_lrs, preset=preset_param_lrs(cfg.network, "actor_critic")

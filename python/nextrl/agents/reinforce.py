@@ -98,9 +98,11 @@ def train(
     log: LogFn | None = None,
     actor: nn.Module | None = None,
     critic: nn.Module | None = None,
+    head: nn.Module | None = None,
 ) -> TrainResult:
     """Trains REINFORCE with baseline on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs ->
-    logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given."""
+    logits or means) and `critic` (the baseline, obs -> [B, 1]) replace the default MLPs when given; `head`
+    (networks.head_for's kind for the action space) replaces the new one, its log_std trained in place."""
     env = check_env("reinforce.train", env)
     with seeded(seed, "reinforce.train"):
         actor = preset_actor(
@@ -113,6 +115,7 @@ def train(
             cfg.log_std_init,
             actor=actor,
             critic=critic,
+            head=head,
         )
         groups = param_groups(
             "reinforce.train",

@@ -157,9 +157,11 @@ def train(
     log: LogFn | None = None,
     actor: nn.Module | None = None,
     critic: nn.Module | None = None,
+    head: nn.Module | None = None,
 ) -> TrainResult:
     """Trains TRPO on a Gymnasium vector env (NEXT_STEP autoreset). `actor` (obs -> logits or means; must be
-    twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given."""
+    twice differentiable) and `critic` (obs -> [B, 1]) replace the default MLPs when given; `head`
+    (networks.head_for's kind for the action space) replaces the new one, its log_std trained in place."""
     env = check_env("trpo.train", env)
     with seeded(seed, "trpo.train") as gen:
         policy = default_actor_critic(
@@ -169,6 +171,7 @@ def train(
             cfg.log_std_init,
             actor=actor,
             critic=critic,
+            head=head,
         )
         params = policy.policy_parameters()
         vf_groups = param_groups("trpo.train", {"critic": policy.critic}, cfg.vf_learning_rate, cfg.param_lrs)

@@ -2,10 +2,9 @@
 
 A client owns a vector env and a `TrainFn` that trains a model in place on it and returns the number of env steps
 it used (the FedAvg weight). `agent_trainer(train, cfg)` adapts any nextrl agent whose train() takes
-`(env, cfg, *, seed, actor=..., critic=...)` (ppo, a2c, reinforce): the global ActorCritic's actor and critic are
-trained in place. The federated vector is the model's named parameters (strategies.flatten). A Gaussian head's
-log_std is built afresh inside those train() functions, so it is not trained by the clients: it stays at the global
-value (the federated part is the actor and the critic).
+`(env, cfg, *, seed, actor=..., critic=..., head=...)` (ppo, a2c, reinforce, trpo): the global ActorCritic's actor,
+critic and head are trained in place, so a Gaussian head's persistent log_std is trained by every client and
+averaged like any other weight. The federated vector is the model's named parameters (strategies.flatten).
 
 `run(make_model, clients, cfg, seed=...)` runs the rounds: sample clients (a fixed-size sample without replacement,
 or Poisson with DP), local training from the global model (FedProx through `attach_proximal` when prox_mu > 0),
@@ -18,6 +17,7 @@ evaluation of the global policy on every client's env after each round.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,11 +44,23 @@ TrainFn = Callable[[gym.vector.VectorEnv, nn.Module, int], int]
 
 
 def agent_trainer(train: Callable, cfg) -> TrainFn:
-    """A TrainFn over `train(env, cfg, *, seed, actor, critic)` (nextrl.agents.ppo.train and alike) training the
-    model's .actor and .critic in place."""
+    """A TrainFn over `train(env, cfg, *, seed, actor, critic, head)` (nextrl.agents.ppo.train and alike) training
+    the model's .actor, .critic and .head in place (a Gaussian head's log_std included). A train() without a `head`
+    argument is refused when the model's head has parameters (they would silently stay at the global value)."""
+    takes_head = "head" in inspect.signature(train).parameters
 
     def fn(env, model, seed):
-        return int(train(env, cfg, seed=seed, actor=model.actor, critic=model.critic).global_steps)
+        head = getattr(model, "head", None)
+        if takes_head:
+            kwargs = {"head": head}
+        elif head is not None and any(True for _ in head.parameters()):
+            raise TypeError(
+                f"agent_trainer: {getattr(train, '__qualname__', train)} takes no `head` argument, so the model's "
+                "head parameters (a Gaussian log_std) would not be trained; give train() a head argument"
+            )
+        else:
+            kwargs = {}
+        return int(train(env, cfg, seed=seed, actor=model.actor, critic=model.critic, **kwargs).global_steps)
 
     return fn
 
