@@ -2,7 +2,8 @@
 // start state per problem, usually one per env of a vector env). Every planner (cem.h, mppi.h) works with any
 // model behind this interface:
 //   - ExactModel<Env> (exact_model.h): clones of a compiled env stepped from copied states;
-//   - learned models (MLP ensembles, recurrent latent models) implement the same Evaluate later.
+//   - MlpEnsembleModel (learned_model.h): a learned MLP ensemble with PETS particles; a recurrent latent model
+//     (a GRU cell + MLP heads) fits the same interface (its start states are latents).
 //
 // Evaluate(b, actions, count, horizon, gamma, returns):
 //   actions: [count, horizon, action_dim] float64 row-major, candidate sequences of problem b, inside the
