@@ -41,7 +41,7 @@ FULL_QUBITS = tuple(range(16, 27))
 QUICK_QUBITS = tuple(range(16, 23))
 GATE_QUBITS = (22, 23, 24, 25, 26)
 QUICK_GATE_QUBITS = (22, 23, 24)
-SMALL_QUBITS = (4, 6, 8, 10, 12)
+SMALL_QUBITS = (2, 4, 6, 8, 10, 12)
 TUNE_QUBITS = (22, 24)
 
 
