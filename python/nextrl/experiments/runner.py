@@ -33,6 +33,7 @@ EXPERIMENTS: dict[str, str] = {
     "rl-core": "nextrl.experiments.rl_core",
     "causal": "nextrl.experiments.causal",
     "federated": "nextrl.experiments.federated",
+    "quantum-noise": "nextrl.experiments.quantum_noise",
 }
 
 
