@@ -1,0 +1,193 @@
+"""PlaNet (Hafner et al. 2019, arXiv:1811.04551): an RSSM world model learned from sequence windows, and MPC by
+CEM in its latent space.
+
+Loop: `seed_steps` env steps of uniform random actions; then every `train_every` steps per env, `train_steps`
+gradient steps of the RSSM loss (nextrl.models.rssm) on `batch_size` windows of `seq_len` steps from the
+SequenceReplayBuffer. Acting: the filter state is updated with the executed action and the new observation
+(obs_step, is_first on the first observation of an episode), CEM plans over [horizon, action_dim] sequences from
+it through the planners' torch path (every env is one problem; candidates are scored by the model's
+imagine_returns: rewards read off the state after each action, times the product of the continue
+probabilities), the first action of the plan plus Gaussian exploration noise (PlaNet: std 0.3) is executed.
+PlaNet's planner re-initializes its belief to N(0, 1) (init_std 0.5 of the box width [-1, 1]) at every step; the
+latent rollouts use the prior's mean (sample=False).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, seeded
+from nextrl.agents.offpolicy import box_bounds
+from nextrl.agents.replay import SequenceReplayBuffer
+from nextrl.agents.rollout import check_env
+from nextrl.models.rssm import RSSM, RSSMConfig, model_batch
+from nextrl.planning.optimizers import CEM
+
+
+@dataclass(frozen=True)
+class PlaNetConfig:
+    total_timesteps: int = 100_000
+    """environment steps summed over all envs"""
+    seed_steps: int = 5_000
+    """initial steps (summed over envs) with uniform random actions, before any training"""
+    pretrain_steps: int = 0
+    """gradient steps once the seed phase ends, before the first plan (DreamerV1's `pretrain`; PlaNet 0)"""
+    train_every: int = 100
+    """env steps per env between training phases"""
+    train_steps: int = 100
+    """gradient steps per training phase (PlaNet: 100 per collected episode)"""
+    batch_size: int = 50
+    """windows per gradient step (PlaNet 50)"""
+    seq_len: int = 50
+    """steps per window (PlaNet 50); must not exceed the steps stored per env"""
+    lr: float = 1e-3
+    """Adam step size (PlaNet 1e-3, eps 1e-4)"""
+    grad_clip: float = 1000.0
+    """gradient-norm clip (PlaNet 1000)"""
+    buffer_size: int = 1_000_000
+    """steps kept in replay, summed over envs"""
+    model: RSSMConfig = field(default_factory=lambda: RSSMConfig(kl_mode="free_nats", free_nats=3.0))
+    """the world model (PlaNet: Gaussian latent, free nats 3 on the total KL)"""
+    horizon: int = 12
+    """planning horizon (PlaNet 12)"""
+    population: int = 1000
+    """CEM candidates per iteration (PlaNet 1000)"""
+    num_elites: int = 100
+    """CEM top candidates (PlaNet 100)"""
+    iterations: int = 10
+    """CEM iterations (PlaNet 10)"""
+    gamma: float = 1.0
+    """discount of the imagined returns"""
+    exploration_noise: float = 0.3
+    """std of the Gaussian noise added to planned actions while collecting, in action units (PlaNet 0.3)"""
+
+    def __post_init__(self):
+        if isinstance(self.pretrain_steps, bool) or not isinstance(self.pretrain_steps, int) or self.pretrain_steps < 0:
+            raise ValueError(f"PlaNetConfig: pretrain_steps must be an int >= 0, got {self.pretrain_steps!r}")
+        for name in ("total_timesteps", "train_every", "train_steps", "batch_size", "seq_len", "buffer_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"PlaNetConfig: {name} must be an int >= 1, got {v!r}")
+        if isinstance(self.seed_steps, bool) or not isinstance(self.seed_steps, int) or self.seed_steps < 0:
+            raise ValueError(f"PlaNetConfig: seed_steps must be an int >= 0, got {self.seed_steps!r}")
+        if not self.exploration_noise >= 0:
+            raise ValueError(f"PlaNetConfig: exploration_noise must be >= 0, got {self.exploration_noise}")
+        if not self.lr > 0:
+            raise ValueError(f"PlaNetConfig: lr must be > 0, got {self.lr}")
+        CEM(self.horizon, self.population, self.num_elites, self.iterations, 0.0, self.gamma, 0.5)  # checks
+
+    def planner(self) -> CEM:
+        return CEM(self.horizon, self.population, self.num_elites, self.iterations, 0.0, self.gamma, 0.5)
+
+
+def plan_actions(
+    model: RSSM, state: dict[str, torch.Tensor], planner: CEM, low, high, *, seed: int, round: int
+) -> np.ndarray:
+    """CEM in latent space from the filtered states [B, ...] of B envs; returns the first actions [B, action_dim]."""
+    B = state["deter"].shape[0]
+    start = {k: state[k] for k in ("deter", "stoch")}
+
+    def objective(actions: torch.Tensor) -> torch.Tensor:  # [B * R, H, A], problem-major
+        rows = actions.shape[0] // B
+        s = {k: v.repeat_interleave(rows, 0) for k, v in start.items()}
+        return model.imagine_returns(s, actions, gamma=planner.gamma)
+
+    with torch.no_grad():
+        res = planner.plan(objective, low=low, high=high, num_problems=B, seed=seed, round=round, dtype=torch.float32)
+    return res.actions[:, 0].numpy()
+
+
+def update(model: RSSM, opt: torch.optim.Optimizer, batch: dict, cfg: PlaNetConfig, generator) -> dict[str, float]:
+    loss, info, _ = model.loss(batch, generator=generator)
+    opt.zero_grad()
+    loss.backward()
+    info["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+    opt.step()
+    return info
+
+
+def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed: int, log: LogFn | None = None):
+    """Trains PlaNet on a Box-action vector env with vector observations (NEXT_STEP autoreset). The world model
+    is result.modules["model"]."""
+    env = check_env("planet.train", env)
+    space = box_bounds("planet.train", env)
+    obs_space = env.single_observation_space
+    if len(obs_space.shape) != 1:
+        raise ValueError(f"planet.train: observations must be vectors [obs_dim], got shape {obs_space.shape}")
+    E, obs_dim, act_dim = env.num_envs, int(obs_space.shape[0]), int(np.prod(space.shape))
+    steps_per_env = max(1, cfg.buffer_size // E)
+    if cfg.seq_len + 1 > steps_per_env:
+        raise ValueError(
+            f"planet.train: seq_len + 1 ({cfg.seq_len + 1}) must be <= the steps stored per env "
+            f"(buffer_size // num_envs = {steps_per_env})"
+        )
+    planner = cfg.planner()
+    with seeded(seed, "planet.train") as generator:
+        rng = np.random.default_rng(seed)
+        model = RSSM(obs_dim, act_dim, cfg.model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-4)
+    buffer = SequenceReplayBuffer(cfg.buffer_size, obs_space.shape, (act_dim,), num_envs=E)
+    result = TrainResult(config=cfg, modules={"model": model})
+    tracker = EpisodeTracker(E)
+    times = {"env": 0.0, "inference": 0.0, "update": 0.0}
+    start_time = time.perf_counter()
+
+    obs, _ = env.reset(seed=seed)
+    state = model.initial(E)
+    prev_action = torch.zeros(E, act_dim)
+    is_first = torch.ones(E, dtype=torch.bool)
+    prev_done = np.zeros(E, dtype=bool)
+    global_step, plans, step, pretrained = 0, 0, 0, False
+    while global_step < cfg.total_timesteps:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            embed = model.encode(torch.as_tensor(obs, dtype=torch.float32))
+            state, _ = model.obs_step(state, prev_action, embed, is_first, generator=generator, sample=False)
+        if global_step < cfg.seed_steps:
+            action = rng.uniform(space.low, space.high, size=(E, act_dim)).astype(np.float32)
+        else:
+            action = plan_actions(model, state, planner, space.low, space.high, seed=seed, round=plans)
+            plans += 1
+            action = action + cfg.exploration_noise * rng.standard_normal(action.shape)
+            action = np.clip(action, space.low, space.high).astype(np.float32)
+        t1 = time.perf_counter()
+        next_obs, rewards, terms, truncs, _ = env.step(action.reshape(E, *space.shape))
+        t2 = time.perf_counter()
+        times["inference"] += t1 - t0
+        times["env"] += t2 - t1
+        valid = tracker.step(rewards, terms, truncs, global_step)
+        buffer.add(obs, action, rewards, terms, truncs, valid)
+        is_first = torch.as_tensor(prev_done)  # this step was a reset step: next_obs starts an episode
+        prev_done = (np.asarray(terms) | np.asarray(truncs)) & valid
+        prev_action = torch.as_tensor(action)
+        obs = next_obs
+        global_step += E
+        step += 1
+        ready = global_step >= cfg.seed_steps and len(buffer) // E > cfg.seq_len
+        pretrain = cfg.pretrain_steps if ready and not pretrained else 0
+        if ready and (pretrain or step % cfg.train_every == 0):
+            pretrained = True
+            t3 = time.perf_counter()
+            for _ in range(pretrain + cfg.train_steps):
+                batch = model_batch(buffer.sample(cfg.batch_size, cfg.seq_len + 1, rng), act_dim)
+                info = update(model, opt, batch, cfg, generator)
+            times["update"] += time.perf_counter() - t3
+            metrics = {f"losses/{k}": v for k, v in info.items()}
+            metrics["global_step"] = global_step
+            result.metrics.append(metrics)
+            emit(log, global_step, metrics, result)
+    result.episode_returns = list(tracker.finished_returns)
+    result.episode_lengths = list(tracker.finished_lengths)
+    result.episode_end_steps = list(tracker.finished_steps)
+    result.global_steps = global_step
+    result.wall_time_s = time.perf_counter() - start_time
+    result.time_breakdown_s = times
+    return result
+
+
+__all__ = ["PlaNetConfig", "plan_actions", "train", "update"]

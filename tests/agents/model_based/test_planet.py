@@ -1,0 +1,112 @@
+"""PlaNet: latent CEM planning on the learned RSSM, on the documents' 4-D PointMass task (episodes of 50 steps).
+
+Learning (2 seeds): 400 random steps (8 envs x 50), 200 pretraining steps, then 100 planned steps per env with 20
+gradient steps every 10; the 16 planned episodes must beat uniform random actions (64 episodes of the same env) by
+25 in mean return. Measured on seeds 0 and 1: planned -27.6 / -22.5 against random -78.3 / -61.8 (random's std
+over episodes 57 / 48); CEM with the exact dynamics reaches about -7 and a model trained 300 steps on random data
+about -14 (a scratch check). Each run takes about 23 s of CPU (70-95 s wall on the shared 2-core machine)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import nextrl  # noqa: F401  (registers the envs)
+from nextrl.agents.common import evaluate
+from nextrl.agents.model_based import planet
+from nextrl.models.rssm import RSSM, RSSMConfig
+
+SMALL_MODEL = RSSMConfig(deter=64, hidden=64, embed=64, stoch=8, kl_mode="free_nats", free_nats=1.0)
+
+
+def _env(num_envs=8):
+    return gym.make_vec("nextrl/PointMass-v0", num_envs=num_envs, max_steps=50)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planet_beats_random_on_point_mass(seed):
+    cfg = planet.PlaNetConfig(
+        total_timesteps=1200,
+        seed_steps=400,
+        pretrain_steps=200,
+        train_every=10,
+        train_steps=20,
+        batch_size=16,
+        seq_len=16,
+        lr=3e-3,
+        model=SMALL_MODEL,
+        horizon=8,
+        population=100,
+        num_elites=10,
+        iterations=4,
+        exploration_noise=0.1,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = planet.train(_env(), cfg, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    random = evaluate(lambda o: rng.uniform(-1, 1, (8, 2)).astype(np.float32), _env(), 64, seed=100 + seed)
+    returns, ends = np.array(res.episode_returns), np.array(res.episode_end_steps)
+    planned = returns[ends >= cfg.seed_steps]
+    assert len(planned) >= 8
+    assert planned.mean() > random.mean() + 25.0, (planned.mean(), random.mean())
+    assert planned.mean() > -45.0
+
+
+def test_plan_actions_maps_candidate_rows_to_their_env():
+    """Every env is one planning problem, its candidates rows b * R .. (b + 1) * R - 1 of the objective's batch, and
+    its noise addressed by (seed, round, b): a problem's plan depends on its own state only. Swapping the other
+    env's state leaves it unchanged, and the two envs' plans differ."""
+    torch.manual_seed(0)
+    model = RSSM(4, 2, RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1))
+    g = torch.Generator().manual_seed(1)
+    s0 = {"deter": torch.randn(1, 16, generator=g), "stoch": torch.randn(1, 4, generator=g)}
+    s1 = {"deter": torch.randn(1, 16, generator=g), "stoch": torch.randn(1, 4, generator=g)}
+    cat = lambda a, b: {k: torch.cat([a[k], b[k]]) for k in a}
+    planner = planet.CEM(5, 64, 8, 3, 0.0, 1.0, 0.5)
+    plan = lambda st: planet.plan_actions(model, st, planner, -np.ones(2), np.ones(2), seed=3, round=0)
+    p01, p00, p11 = plan(cat(s0, s1)), plan(cat(s0, s0)), plan(cat(s1, s1))
+    assert p01.shape == (2, 2)
+    np.testing.assert_allclose(p01[0], p00[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p01[1], p11[1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(p00[1], p11[1], atol=1e-3)  # the same problem index from another state plans otherwise
+
+
+def test_smoke_run_is_deterministic():
+    cfg = planet.PlaNetConfig(
+        total_timesteps=96,
+        seed_steps=48,
+        pretrain_steps=2,
+        train_every=4,
+        train_steps=1,
+        batch_size=4,
+        seq_len=8,
+        model=RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1),
+        horizon=3,
+        population=16,
+        num_elites=4,
+        iterations=2,
+    )
+    a, b = (planet.train(_env(4), cfg, seed=5) for _ in range(2))
+    assert a.global_steps == 96
+    np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
+    assert a.metrics[-1]["losses/loss"] == b.metrics[-1]["losses/loss"]
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="seq_len must be an int >= 1"):
+        planet.PlaNetConfig(seq_len=0)
+    with pytest.raises(ValueError, match="pretrain_steps must be an int >= 0"):
+        planet.PlaNetConfig(pretrain_steps=-1)
+    with pytest.raises(ValueError, match="num_elites"):
+        planet.PlaNetConfig(population=10, num_elites=20)
+    with pytest.raises(ValueError, match=r"seq_len \+ 1 \(51\) must be <= the steps stored per env"):
+        planet.train(_env(4), planet.PlaNetConfig(buffer_size=80), seed=0)
+    with pytest.raises(TypeError, match="Box action space"):
+        planet.train(gym.make_vec("nextrl/CartPole-v1", num_envs=2), planet.PlaNetConfig(), seed=0)
