@@ -34,6 +34,7 @@ EXPERIMENTS: dict[str, str] = {
     "causal": "nextrl.experiments.causal",
     "federated": "nextrl.experiments.federated",
     "quantum-noise": "nextrl.experiments.quantum_noise",
+    "quantum-rl": "nextrl.experiments.quantum_rl",
 }
 
 
