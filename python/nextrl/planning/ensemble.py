@@ -151,7 +151,7 @@ class GaussianEnsemble(nn.Module):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss)
+                total += float(loss.detach())
                 batches += 1
             losses.append(total / batches)
         return losses
