@@ -1,5 +1,6 @@
-"""The federated experiment at its --quick budget: the run folder, per-seed scores equal to the federated loop and
-the evaluation called directly, and bad settings refused."""
+"""The federated experiment at its --quick budget: the run folder and plots, per-seed scores and curve points equal to
+the federated loop and the evaluation called directly, epsilon equal to Opacus's, bytes equal to the encoded message
+sizes, and bad settings refused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from nextrl.agents.common import evaluate
 from nextrl.experiments import federated, runner
 from nextrl.federated import client as fc
+from nextrl.federated import compression, privacy
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +63,62 @@ def test_quick_run_scores_equal_the_loop_called_directly(quick_run):
         np.testing.assert_allclose(scores[(m, "own-env return")].values, own_vals, rtol=1e-12)
 
 
+def test_quick_run_curves_equal_the_loop_called_directly(quick_run):
+    res, _, metrics, out = quick_run
+    assert {"privacy_curve.png", "compression_curve.png"} <= {p.name for p in out.iterdir()}
+    cfg = federated.Config(**federated.QUICK)
+    curves = res.result.extra["curves"]
+    assert set(curves) == {"dp z=1", "compress 0.1/16"}
+    make_model, clients = federated.make_task(cfg)
+    d = sum(p.numel() for p in make_model().parameters())
+    msg = compression.encode(torch.randn(d), ratio=0.1, levels=16)
+    assert len(msg.to_bytes()) == msg.nbytes
+    scores = {(s.agent, s.metric): s for s in res.result.scores}
+    for seed in (0, 1):
+        dp = curves["dp z=1"][seed]
+        assert dp["epsilon"] == pytest.approx(privacy.epsilon(1.0, 1.0, cfg.rounds, cfg.dp_delta), rel=1e-12)
+        fed = fc.FederatedConfig(rounds=cfg.rounds, eval_episodes=1, dp_clip=cfg.dp_clip, dp_noise_multiplier=1.0)
+        model = fc.run(make_model, clients, fed, seed=seed).model
+        assert dp["return"] == pytest.approx(np.mean(_direct_returns(model, clients, 1, seed)), rel=1e-12)
+        comp = curves["compress 0.1/16"][seed]
+        assert comp["bytes_per_round"] == cfg.num_clients * msg.nbytes < cfg.num_clients * 4 * d / 5
+        fed = fc.FederatedConfig(rounds=cfg.rounds, eval_episodes=1, compress_ratio=0.1, compress_levels=16)
+        model = fc.run(make_model, clients, fed, seed=seed).model
+        assert comp["return"] == pytest.approx(np.mean(_direct_returns(model, clients, 1, seed)), rel=1e-12)
+    for label in curves:
+        vals = [p["return"] for p in curves[label]]
+        np.testing.assert_allclose(scores[(f"fedavg {label}", "own-env return")].values, vals, rtol=1e-12)
+
+
+@pytest.mark.parametrize("task", federated.TASKS)
+def test_tasks_build_heterogeneous_clients(task):
+    cfg = federated.Config(task=task, num_clients=4)
+    envs = federated.make_envs(cfg)
+    assert len(envs) == 4
+    if task == "pointmass-noise":
+        np.testing.assert_allclose([e.config.noise_std for e in envs], [0.0, 0.05, 0.1, 0.15])
+    elif task == "pointmass-variants":
+        assert [int(e.variants()[0]) for e in envs] == [0, 1, 2, 3]
+    elif task == "pendulum-g":
+        np.testing.assert_allclose([e.config.g for e in envs], [7.0, 9.0, 11.0, 13.0])
+    else:
+        np.testing.assert_allclose([e.config.init_high for e in envs], [0.05, 0.1, 0.15, 0.2])
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match=r"federated: num_clients must be >= 2, got 1"):
         federated.Config(num_clients=1)
-    with pytest.raises(ValueError, match=r"federated: init_spread must be in \(0, 0.05\], got 0.2"):
-        federated.Config(init_spread=0.2)
-    with pytest.raises(ValueError, match=r"federated: ppo_steps must be >= 512, got 100"):
+    with pytest.raises(ValueError, match=r"federated: task must be one of"):
+        federated.Config(task="cartpole-mass")
+    with pytest.raises(ValueError, match=r"federated: ppo_steps must be >= 256, got 100"):
         federated.Config(ppo_steps=100)
+    with pytest.raises(ValueError, match=r"federated: dp_delta must be in \(0, 1\), got 1.0"):
+        federated.Config(dp_delta=1.0)
+    with pytest.raises(ValueError, match=r"federated: dp_noise_multipliers must be > 0"):
+        federated.Config(dp_noise_multipliers=(0.0,))
+    with pytest.raises(ValueError, match=r"federated: a compression must be 'ratio/levels'"):
+        federated.Config(compressions=("0.1",))
+    with pytest.raises(ValueError, match=r"federated: compression '2/0' needs ratio in \(0, 1\]"):
+        federated.Config(compressions=("2/0",))
     with pytest.raises(ValueError, match=r"federated: method must be one of"):
         federated.run_method("fedprox", federated.Config(**federated.QUICK), 0)

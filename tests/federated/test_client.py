@@ -145,3 +145,36 @@ def test_agent_trainer_refuses_a_trainer_that_drops_log_std():
     fn = fc.agent_trainer(train, None)
     with pytest.raises(TypeError, match=r"agent_trainer: .*takes no `head` argument"):
         fn(env, _make(env)(), 0)
+    from nextrl.agents.networks import CategoricalHead
+
+    with pytest.raises(TypeError, match=r"default_actor_critic: head must be a DiagGaussianHead for Box"):
+        ppo.train(env, ppo.PPOConfig(total_timesteps=8, num_steps=4), seed=0, head=CategoricalHead(2))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fedavg_beats_local_only_on_heterogeneous_point_mass_clients(seed):
+    """4 HeteroPointMass clients (variant 0: regulate to the origin; process noise 0, 0.05, 0.1, 0.15), 4 rounds x
+    1024 PPO env steps per client, the `nextrl run federated` defaults. The FedAvg global policy is at least 30%
+    better than doing nothing (zero action, same evaluation episodes) on every client's env, and its mean own-env
+    return beats local-only training (each client alone, same rounds and steps). Measured (8 episodes): FedAvg
+    -15.6 / -31.7 / -69.8 / -145.5 (seed 0), -8.4 / -16.3 / -34.8 / -81.4 (seed 1) against zero action -97.8 /
+    -130.1 / -182.5 / -244.2 (seed 0), -119.0 / -205.2 / -258.1 / -301.7 (seed 1); mean -65.6 / -35.2 against
+    local-only -87.1 / -148.2. About 100 s per seed at load 11 on 2 cores (16k FedAvg + 16k local-only PPO env
+    steps)."""
+    from nextrl.agents.common import evaluate
+    from nextrl.experiments import federated
+
+    cfg = federated.Config()
+    fed = federated.run_method("fedavg", cfg, seed)[0]
+    local = np.diagonal(federated.run_method("local-only", cfg, seed))
+    _, clients = federated.make_task(cfg)
+    zero = np.array(
+        [
+            evaluate(
+                lambda o: np.zeros((o.shape[0], 2), np.float32), c.env, cfg.eval_episodes, seed=10_000 + 100 * seed + j
+            ).mean()
+            for j, c in enumerate(clients)
+        ]
+    )
+    assert np.all(fed > 0.7 * zero), (fed, zero)  # returns are negative: 30% less cost than zero action
+    assert fed.mean() > local.mean(), (fed, local)

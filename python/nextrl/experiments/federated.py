@@ -1,7 +1,17 @@
-"""federated: federated vs local-only PPO on heterogeneous CartPole clients, over seeds.
+"""federated: federated vs local-only PPO on heterogeneous clients over seeds, the privacy-utility curve of DP-FedAvg
+and the return-vs-bytes curve of compressed updates.
 
-Client i (of `num_clients`) runs CartPole with initial states drawn in +-init_spread * (i + 1) (the wider the range,
-the harder the start). Each method trains with the same budget per client, `rounds` x `ppo_steps` env steps:
+Tasks (Config.task), client i of `num_clients`:
+  pointmass-noise     HeteroPointMass variant 0 (regulate a 2-D double integrator to the origin) with process noise
+                      noise_std = noise_low .. noise_high (evenly spaced over the clients): one objective, different
+                      dynamics;
+  pointmass-variants  HeteroPointMass variant i mod 4: the documents' four clients, whose rewards disagree (origin,
+                      a shifted optimum, a goal disc, sin of the state sum);
+  pendulum-g          Pendulum-v1 with gravity g = 10 (1 + g_spread (2 i / (n - 1) - 1)): one objective, different
+                      physics;
+  cartpole-init       CartPole with initial states in +-0.05 (i + 1) (nextrl's CartPole has no physical parameters
+                      to vary).
+Every method trains with the same budget per client, `rounds` x `ppo_steps` env steps:
   fedavg / median  nextrl.federated.client.run over all clients (every client trains PPO from the global model for
                    ppo_steps per round; the server aggregates by FedAvg or the coordinate median);
   local-only       each client alone (client.run with that one client: the same rounds and local training, no
@@ -9,8 +19,11 @@ the harder the start). Each method trains with the same budget per client, `roun
 Then the final policy (the global one; for local-only each client's own) acts deterministically for
 `eval_episodes` episodes on every client's env (client.evaluate_policy, reset seeds apart from training):
   own-env return   mean over clients of the return on the client's own env;
-  all-envs return  mean over (policy, env) pairs of the return on every client's env (generalization to the
-                   other clients' dynamics).
+  all-envs return  mean over (policy, env) pairs of the return on every client's env.
+Curves (FedAvg global policy, own-env return): DP-FedAvg with clip `dp_clip` at each noise multiplier of
+`dp_noise_multipliers` (all clients every round, q = 1; epsilon at delta `dp_delta` by Opacus's RDP accountant after
+the last round), and each compression of `compressions` ("ratio/levels": top-k fraction with error feedback, QSGD
+levels, 0 = float32 values) against the uplink bytes per round the encoded messages took.
 """
 
 from __future__ import annotations
@@ -26,64 +39,153 @@ import numpy as np
 from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make_score
 
 NAME = "federated"
-DESCRIPTION = "federated (FedAvg, median) vs local-only PPO on heterogeneous CartPole clients over seeds"
+DESCRIPTION = (
+    "federated (FedAvg, median) vs local-only PPO on heterogeneous clients over seeds; DP and compression curves"
+)
 METHODS = ("fedavg", "median", "local-only")
+TASKS = ("pointmass-noise", "pointmass-variants", "pendulum-g", "cartpole-init")
 Progress = Callable[[int, str], None]
 
 
 @dataclass(frozen=True)
 class Config:
+    task: str = "pointmass-noise"
+    """one of TASKS (see the module docstring)"""
     num_clients: int = 4
-    """clients, client i with initial states in +-init_spread * (i + 1)"""
-    init_spread: float = 0.05
-    """half-width of client 0's initial-state range (Gymnasium's CartPole: 0.05)"""
-    rounds: int = 5
+    """clients"""
+    noise_low: float = 0.0
+    """pointmass-noise: client 0's noise_std"""
+    noise_high: float = 0.15
+    """pointmass-noise: the last client's noise_std"""
+    g_spread: float = 0.3
+    """pendulum-g: gravity from 10 (1 - g_spread) to 10 (1 + g_spread)"""
+    max_steps: int = 50
+    """episode limit of the point-mass tasks"""
+    rounds: int = 4
     """server rounds (local-only: the same number of local training calls)"""
     ppo_steps: int = 1024
     """PPO env steps per client per round"""
+    learning_rate: float = 3e-3
+    """PPO Adam step size (constant)"""
     hidden: int = 64
     """width of the two hidden layers of the actor and the critic"""
-    eval_episodes: int = 4
+    eval_episodes: int = 8
     """evaluation episodes per (policy, env) pair"""
+    dp_noise_multipliers: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    """privacy-utility curve: DP-FedAvg noise multipliers z (empty: no curve)"""
+    dp_clip: float = 1.0
+    """DP-FedAvg clip norm C of each client's update"""
+    dp_delta: float = 1e-5
+    """delta of the reported epsilon"""
+    compressions: tuple[str, ...] = ("1/0", "0.1/0", "0.1/16", "0.01/0", "0.01/4")
+    """return-vs-bytes curve: "ratio/levels" (top-k fraction in (0, 1], QSGD levels, 0 = float32) (empty: none)"""
     bootstrap_reps: int = 2000
     """bootstrap replicates per interval"""
 
     def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"federated: task must be one of {list(TASKS)}, got {self.task!r}")
         checks = {
             "num_clients": self.num_clients >= 2,
-            "init_spread": 0 < self.init_spread <= 0.05,
+            "noise_low": 0 <= self.noise_low <= self.noise_high,
+            "g_spread": 0 <= self.g_spread < 1,
+            "max_steps": self.max_steps >= 1,
             "rounds": self.rounds >= 1,
-            "ppo_steps": self.ppo_steps >= 512,
+            "ppo_steps": self.ppo_steps >= 256,
+            "learning_rate": self.learning_rate > 0,
             "hidden": self.hidden >= 1,
             "eval_episodes": self.eval_episodes >= 1,
+            "dp_clip": self.dp_clip > 0,
+            "dp_delta": 0 < self.dp_delta < 1,
             "bootstrap_reps": self.bootstrap_reps >= 1,
+        }
+        limits = {
+            "num_clients": ">= 2",
+            "noise_low": "in [0, noise_high]",
+            "g_spread": "in [0, 1)",
+            "ppo_steps": ">= 256",
+            "learning_rate": "> 0",
+            "dp_clip": "> 0",
+            "dp_delta": "in (0, 1)",
         }
         for key, ok in checks.items():
             if not ok:
-                limits = {"num_clients": ">= 2", "init_spread": "in (0, 0.05]", "ppo_steps": ">= 512"}
                 raise ValueError(f"federated: {key} must be {limits.get(key, '>= 1')}, got {getattr(self, key)!r}")
+        for z in self.dp_noise_multipliers:
+            if not z > 0:
+                raise ValueError(f"federated: dp_noise_multipliers must be > 0, got {self.dp_noise_multipliers!r}")
+        for c in self.compressions:
+            parse_compression(c)
 
 
-QUICK: dict[str, Any] = {"num_clients": 2, "rounds": 1, "ppo_steps": 512, "hidden": 16, "eval_episodes": 1}
+def parse_compression(spec: str) -> tuple[float, int]:
+    """ "ratio/levels" -> (top-k ratio in (0, 1], QSGD levels >= 0)."""
+    try:
+        ratio_s, levels_s = str(spec).split("/")
+        ratio, levels = float(ratio_s), int(levels_s)
+    except ValueError:
+        raise ValueError(f"federated: a compression must be 'ratio/levels' (e.g. '0.1/16'), got {spec!r}") from None
+    if not 0 < ratio <= 1 or levels < 0:
+        raise ValueError(f"federated: compression {spec!r} needs ratio in (0, 1] and levels >= 0")
+    return ratio, levels
+
+
+QUICK: dict[str, Any] = {
+    "num_clients": 2,
+    "rounds": 1,
+    "ppo_steps": 256,
+    "hidden": 16,
+    "eval_episodes": 1,
+    "max_steps": 20,
+    "dp_noise_multipliers": (1.0,),
+    "compressions": ("0.1/16",),
+}
+
+
+def _curve_runs(cfg: Config) -> list[tuple[str, dict[str, Any]]]:
+    """(label, FederatedConfig overrides) of the curves' FedAvg runs."""
+    runs = [
+        (f"dp z={z:g}", {"dp_clip": cfg.dp_clip, "dp_noise_multiplier": z, "dp_delta": cfg.dp_delta})
+        for z in cfg.dp_noise_multipliers
+    ]
+    for spec in cfg.compressions:
+        ratio, levels = parse_compression(spec)
+        runs.append((f"compress {spec}", {"compress_ratio": ratio, "compress_levels": levels}))
+    return runs
 
 
 def total_work(cfg: Config, seeds: list[int]) -> int:
-    """Units of progress: PPO env steps summed over methods, clients, rounds and seeds."""
-    return len(METHODS) * cfg.num_clients * cfg.rounds * cfg.ppo_steps * len(seeds)
+    """Units of progress: PPO env steps summed over methods, curve runs, clients, rounds and seeds."""
+    return (len(METHODS) + len(_curve_runs(cfg))) * cfg.num_clients * cfg.rounds * cfg.ppo_steps * len(seeds)
+
+
+def make_envs(cfg: Config) -> list:
+    """The clients' vector envs (4 envs each)."""
+    from nextrl.envs import CartPoleVectorEnv, HeteroPointMassVectorEnv, PendulumVectorEnv
+
+    n = cfg.num_clients
+    if cfg.task == "pointmass-noise":
+        return [
+            HeteroPointMassVectorEnv(4, variant=0, noise_std=float(s), max_steps=cfg.max_steps)
+            for s in np.linspace(cfg.noise_low, cfg.noise_high, n)
+        ]
+    if cfg.task == "pointmass-variants":
+        return [HeteroPointMassVectorEnv(4, variant=i % 4, max_steps=cfg.max_steps) for i in range(n)]
+    if cfg.task == "pendulum-g":
+        return [PendulumVectorEnv(4, g=float(10.0 * (1 + cfg.g_spread * (2 * i / (n - 1) - 1)))) for i in range(n)]
+    return [CartPoleVectorEnv(4, init_low=-0.05 * (i + 1), init_high=0.05 * (i + 1)) for i in range(n)]
 
 
 def make_task(cfg: Config):
     """(make_model, clients): the global model's constructor and one PPO Client per heterogeneous env."""
     from nextrl.agents import ppo
     from nextrl.agents.networks import default_actor_critic
-    from nextrl.envs import CartPoleVectorEnv
     from nextrl.federated import client as fc
 
-    envs = [
-        CartPoleVectorEnv(4, init_low=-cfg.init_spread * (i + 1), init_high=cfg.init_spread * (i + 1))
-        for i in range(cfg.num_clients)
-    ]
-    ppo_cfg = ppo.PPOConfig(total_timesteps=cfg.ppo_steps, num_steps=128, learning_rate=2.5e-3, anneal_lr=False)
+    envs = make_envs(cfg)
+    ppo_cfg = ppo.PPOConfig(
+        total_timesteps=cfg.ppo_steps, num_steps=64, learning_rate=cfg.learning_rate, anneal_lr=False
+    )
     clients = [fc.Client(e, fc.agent_trainer(ppo.train, ppo_cfg)) for e in envs]
     space = envs[0]
 
@@ -91,6 +193,16 @@ def make_task(cfg: Config):
         return default_actor_critic(space.single_observation_space, space.single_action_space, (cfg.hidden, cfg.hidden))
 
     return make_model, clients
+
+
+def task_label(cfg: Config) -> str:
+    n = cfg.num_clients
+    return {
+        "pointmass-noise": f"HeteroPointMass v0 x {n} noise {cfg.noise_low:g}-{cfg.noise_high:g}",
+        "pointmass-variants": f"HeteroPointMass x {n} variants",
+        "pendulum-g": f"Pendulum x {n} g 10 +-{cfg.g_spread:g}",
+        "cartpole-init": f"CartPole x {n} init ranges",
+    }[cfg.task]
 
 
 def returns_matrix(policies, clients, cfg: Config, seed: int) -> np.ndarray:
@@ -130,8 +242,36 @@ def run_method(method: str, cfg: Config, seed: int, progress: Progress | None = 
     return returns_matrix(policies, clients, cfg, seed)
 
 
+def run_curve_point(
+    overrides: dict[str, Any], cfg: Config, seed: int, progress: Progress | None = None, label: str = ""
+) -> dict[str, float]:
+    """One FedAvg run with DP or compression: {"return": own-env return of the global policy (mean over clients),
+    "epsilon": RDP epsilon after the last round (DP), "bytes_per_round": mean uplink bytes per round}."""
+    import torch
+
+    from nextrl.federated import client as fc
+
+    torch.set_num_threads(1)
+    make_model, clients = make_task(cfg)
+    fed = fc.FederatedConfig(rounds=cfg.rounds, eval_episodes=1, **overrides)
+
+    def log(_r, _m):
+        if progress is not None:
+            progress(cfg.ppo_steps * cfg.num_clients, f"{label} seed {seed}")
+
+    res = fc.run(make_model, clients, fed, seed=seed, log=log)
+    out = {
+        "return": float(returns_matrix([res.model], clients, cfg, seed).mean()),
+        "bytes_per_round": float(np.mean(res.bytes_sent)),
+    }
+    if res.epsilons:
+        out["epsilon"] = res.epsilons[-1]
+    return out
+
+
 def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> ExperimentResult:
-    """Trains every method once per seed; scores (own-env and all-envs return) with bootstrap intervals."""
+    """Trains every method and curve point once per seed; scores (own-env and all-envs return) with bootstrap
+    intervals; the curves' points with their intervals over seeds and plots."""
     if not seeds:
         raise ValueError("federated: seeds must not be empty")
     start = time.perf_counter()
@@ -139,12 +279,20 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     mats = {m: [run_method(m, cfg, s, progress) for s in seeds] for m in METHODS}
     own = {m: [float(np.mean(np.diagonal(x)) if x.shape[0] > 1 else x.mean()) for x in mats[m]] for m in METHODS}
     every = {m: [float(x.mean()) for x in mats[m]] for m in METHODS}
-    task = f"CartPole x {cfg.num_clients} init ranges"
+    task = task_label(cfg)
     steps = cfg.rounds * cfg.ppo_steps
     scores = []
     for m in METHODS:
         scores.append(make_score(task, m, "own-env return", own[m], boot, steps=steps))
         scores.append(make_score(task, m, "all-envs return", every[m], boot, steps=steps))
+    curves: dict[str, list[dict[str, float]]] = {}
+    for label, overrides in _curve_runs(cfg):
+        curves[label] = [run_curve_point(overrides, cfg, s, progress, label) for s in seeds]
+        scores.append(
+            make_score(
+                task, f"fedavg {label}", "own-env return", [p["return"] for p in curves[label]], boot, steps=steps
+            )
+        )
     by = {(s.agent, s.metric): s for s in scores}
     findings = []
     for m in ("fedavg", "median"):
@@ -156,19 +304,35 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
                 findings.append(Finding(False, f"local-only beats {m} on {metric}: the 95% intervals do not overlap"))
             else:
                 findings.append(Finding(False, f"{m} vs local-only on {metric}: the 95% intervals overlap"))
+    plain = by[("fedavg", "own-env return")].iqm
+    for label in curves:
+        iv = by[(f"fedavg {label}", "own-env return")].iqm
+        extra_txt = ""
+        if label.startswith("dp"):
+            extra_txt = f" (epsilon {curves[label][0]['epsilon']:.3g} at delta {cfg.dp_delta:g})"
+        else:
+            extra_txt = f" ({curves[label][0]['bytes_per_round']:.0f} bytes per round)"
+        if iv.high < plain.low:
+            findings.append(Finding(False, f"fedavg {label}{extra_txt} falls below plain fedavg (intervals apart)"))
+        else:
+            findings.append(Finding(True, f"fedavg {label}{extra_txt} keeps plain fedavg's return (intervals overlap)"))
     setup = [
-        f"{cfg.num_clients} clients: CartPole (4 envs each), client i's initial states in +-{cfg.init_spread} (i + 1)",
-        f"every method: {cfg.rounds} rounds x {cfg.ppo_steps} PPO env steps per client (lr 2.5e-3, 128-step rollouts, "
-        f"hidden {cfg.hidden}x{cfg.hidden}); local-only: each client alone, same rounds",
+        f"task {cfg.task}: {task}, {cfg.num_clients} clients of 4 envs each",
+        f"every method: {cfg.rounds} rounds x {cfg.ppo_steps} PPO env steps per client (lr {cfg.learning_rate:g} "
+        f"constant, 64-step rollouts, hidden {cfg.hidden}x{cfg.hidden}); local-only: each client alone, same rounds",
         f"evaluation: deterministic final policy, {cfg.eval_episodes} episodes per (policy, env) pair",
+        f"privacy curve: DP-FedAvg, clip {cfg.dp_clip:g}, all clients every round (q = 1), noise multipliers "
+        f"{list(cfg.dp_noise_multipliers)}, Opacus RDP epsilon at delta {cfg.dp_delta:g} after {cfg.rounds} rounds",
+        f"compression curve: top-k ratio / QSGD levels {list(cfg.compressions)}, error feedback per client, "
+        "uplink bytes of the encoded messages",
     ]
     return ExperimentResult(
         name=NAME,
-        title="federated: federated vs local-only PPO on heterogeneous CartPole clients",
+        title=f"federated: federated vs local-only PPO on heterogeneous clients ({cfg.task})",
         summary=(
-            "Does sharing one policy across clients with different initial-state ranges (FedAvg, coordinate "
+            "Does sharing one policy across clients with different dynamics or rewards (FedAvg, coordinate "
             "median) beat each client training alone on the same per-client budget, on the client's own env and "
-            "on every client's env?"
+            "on every client's env? What do client-level differential privacy and compressed updates cost in return?"
         ),
         seeds=list(seeds),
         config=dataclasses.asdict(cfg),
@@ -177,8 +341,65 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         findings=findings,
         bootstrap=boot,
         wall_time_s=time.perf_counter() - start,
-        extra={"returns": {m: [x.tolist() for x in mats[m]] for m in METHODS}},
+        extra={"returns": {m: [x.tolist() for x in mats[m]] for m in METHODS}, "curves": curves},
+        figures=[_curves_figure(cfg, curves, by, plain)] if curves else [],
     )
 
 
-__all__ = ["DESCRIPTION", "METHODS", "NAME", "QUICK", "Config", "make_task", "run", "run_method", "total_work"]
+def _curves_figure(cfg: Config, curves, by, plain) -> Callable:
+    """A plot hook: return against epsilon (DP) and against uplink bytes per round (compression), IQM over seeds
+    with its 95% interval; the dashed band is plain FedAvg's."""
+
+    def draw(out_dir) -> list[str]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        names = []
+        for kind, key, xlabel in (
+            ("dp", "epsilon", f"epsilon at delta {cfg.dp_delta:g} (Opacus RDP)"),
+            ("compress", "bytes_per_round", "uplink bytes per round (all clients)"),
+        ):
+            labels = [lab for lab in curves if lab.startswith(kind)]
+            if not labels:
+                continue
+            fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+            xs = [float(np.mean([p[key] for p in curves[lab]])) for lab in labels]
+            ivs = [by[(f"fedavg {lab}", "own-env return")].iqm for lab in labels]
+            ys = [iv.point for iv in ivs]
+            err = [[iv.point - iv.low for iv in ivs], [iv.high - iv.point for iv in ivs]]
+            ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, label="fedavg with " + kind)
+            for x, y, lab in zip(xs, ys, labels, strict=True):
+                ax.annotate(lab.split(" ", 1)[1], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ax.axhspan(plain.low, plain.high, color="C1", alpha=0.2, label="plain fedavg (95% CI)")
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("own-env return of the global policy")
+            ax.set_title(f"{cfg.task}: {'privacy' if kind == 'dp' else 'compression'}-utility", fontsize=9)
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            name = f"{'privacy' if kind == 'dp' else 'compression'}_curve.png"
+            fig.savefig(out_dir / name)
+            plt.close(fig)
+            names.append(name)
+        return names
+
+    return draw
+
+
+__all__ = [
+    "DESCRIPTION",
+    "METHODS",
+    "NAME",
+    "QUICK",
+    "TASKS",
+    "Config",
+    "make_envs",
+    "make_task",
+    "parse_compression",
+    "run",
+    "run_curve_point",
+    "run_method",
+    "total_work",
+]
