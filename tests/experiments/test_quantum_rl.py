@@ -33,7 +33,18 @@ def test_quick_run_scores_equal_the_agent_run_directly(quick_run):
     # 70: 4 qubits x 5 layers x (RY, RZ) angles + 20 input scales + 2 action weights; 7h + 2; 4-64-64-2
     assert metrics["extra"]["parameters"] == {"softmax-pqc": 70, "mlp-matched": 72, "mlp-default": 4610}
     scores = {(s.agent, s.metric): s for s in res.result.scores}
-    result, _ = quantum_rl.train_agent("softmax-pqc", cfg, 0)
+    result, evals, seconds = quantum_rl.train_agent("softmax-pqc", cfg, 0)
+    assert [e[0] for e in evals] == [1024, 2048] and 0 < evals[0][1] < evals[1][1] < seconds  # every update
+    assert evals[-1][2] == float(
+        evaluate(
+            act_fn(result.modules["policy"], quantum_rl._cartpole(4).single_action_space),
+            quantum_rl._cartpole(4),
+            2,
+            seed=5000,
+        ).mean()
+    )  # the last evaluation is of the final policy
+    (logged,) = metrics["extra"]["per_seed"]["softmax-pqc"]["evals"]
+    assert [(e[0], e[2]) for e in logged] == [(e[0], e[2]) for e in evals]  # steps and greedy means reproduce
     env = quantum_rl._cartpole(4)
     direct = evaluate(act_fn(result.modules["policy"], env.single_action_space), env, cfg.eval_episodes, seed=1000)
     assert scores[("softmax-pqc", "greedy return")].values == (float(direct.mean()),)
@@ -42,14 +53,12 @@ def test_quick_run_scores_equal_the_agent_run_directly(quick_run):
 
 
 def test_solve_point_and_curve_by_hand():
+    evals = [(4096, 1.5, 300.0), (8192, 3.0, 474.9), (12288, 4.5, 475.0), (16384, 6.0, 500.0)]
+    assert quantum_rl.solve_point(evals, 475.0) == (12288, 4.5)
+    assert quantum_rl.solve_point(evals, 501.0) == (None, None)
     r = TrainResult(config=None, modules={})
     r.episode_returns = [10.0] * 19 + [500.0] * 30
     r.episode_end_steps = list(range(100, 100 * 50, 100))
-    # (k * 500 + (20 - k) * 10) / 20 >= 475 needs k >= 18.98: 19 of the last 20 at 500 (475.5), first after the
-    # 38th episode (index 37, ending at step 3800); its seconds are those of the first update at or after 3800
-    step, secs = quantum_rl.solve_point(r, [(1000, 1.0), (3900, 2.5), (5000, 3.0)], 475.0)
-    assert step == r.episode_end_steps[37] == 3800 and secs == 2.5
-    assert quantum_rl.solve_point(r, [(5000, 3.0)], 501.0) == (None, None)
     c = quantum_rl.curve(r, np.array([50, 150, 1950, 2050]))
     np.testing.assert_allclose(c[1:], [10.0, 10.0, (19 * 10 + 500) / 20])
     assert np.isnan(c[0])
@@ -73,6 +82,8 @@ def test_bad_settings_are_refused():
         quantum_rl.Config(depths=(0,))
     with pytest.raises(ValueError, match=r"quantum-rl: solve_threshold must be in \(0, 500\], got 600"):
         quantum_rl.Config(solve_threshold=600)
+    with pytest.raises(ValueError, match=r"quantum-rl: mlp_learning_rate must be > 0, got 0"):
+        quantum_rl.Config(mlp_learning_rate=0)
     with pytest.raises(ValueError, match=r"quantum-rl: train_steps must be >= 1024, got 10"):
         quantum_rl.Config(train_steps=10)
     with pytest.raises(ValueError, match="quantum-rl: agent must be one of softmax-pqc, mlp-matched, mlp-default"):
