@@ -22,6 +22,7 @@
 #include "envs/robust_grid.h"
 #include "envs/safe_grid.h"
 #include "envs/toy_text.h"
+#include "planning/categorical_cem.h"
 #include "planning/cem.h"
 #include "planning/exact_model.h"
 #include "planning/learned_model.h"
@@ -204,6 +205,66 @@ py::dict PlanMppi(const pl::RolloutModel& model, const py::array& mean, const py
   py::dict out;
   out["mean"] = out_mean, out["best"] = best, out["best_return"] = best_return;
   if (record) out["returns"] = rec_returns;
+  return out;
+}
+
+py::dict PlanCategoricalCem(const pl::RolloutModel& model, const py::array& probs, int64_t population,
+                            int64_t num_elites, int64_t iterations, double alpha, double gamma, py::handle seed,
+                            int64_t round, bool record) {
+  const char* fn = "plan_categorical_cem";
+  NEXTRL_CHECK(model.num_problems() >= 1, std::invalid_argument, fn,
+               ": the model has no start states; call set_states(states) first");
+  NEXTRL_CHECK(model.action_dim() == 1, std::invalid_argument, fn,
+               ": categorical CEM needs a model with one discrete action per step, got action_dim ",
+               model.action_dim());
+  NEXTRL_CHECK(probs.ndim() == 3, std::invalid_argument, fn,
+               ": probs must have shape (num_problems, horizon, num_actions), got ", e::ShapeStr(probs));
+  const int64_t B = model.num_problems(), H = probs.shape(1), n = probs.shape(2);
+  NEXTRL_CHECK(H >= 1 && n >= 1, std::invalid_argument, fn, ": horizon and num_actions must be >= 1, got ", H, " and ",
+               n);
+  const double* p = F64Arg(fn, "probs", probs, {B, H, n});
+  for (int64_t row = 0; row < B * H; ++row) {
+    double sum = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const double v = p[row * n + k];
+      NEXTRL_CHECK(std::isfinite(v) && v >= 0, std::invalid_argument, fn, ": probs must be finite and >= 0, got ", v);
+      sum += v;
+    }
+    NEXTRL_CHECK(std::fabs(sum - 1.0) <= 1e-6, std::invalid_argument, fn,
+                 ": every probs[b, h] must sum to 1, got a sum of ", sum);
+  }
+  NEXTRL_CHECK(population >= 1, std::invalid_argument, fn, ": population must be >= 1, got ", population);
+  NEXTRL_CHECK(num_elites >= 1 && num_elites <= population, std::invalid_argument, fn,
+               ": num_elites must be in [1, population] = [1, ", population, "], got ", num_elites);
+  NEXTRL_CHECK(iterations >= 1, std::invalid_argument, fn, ": iterations must be >= 1, got ", iterations);
+  NEXTRL_CHECK(alpha >= 0 && alpha <= 1, std::invalid_argument, fn, ": alpha must be in [0, 1], got ", alpha);
+  NEXTRL_CHECK(std::isfinite(gamma) && gamma >= 0, std::invalid_argument, fn, ": gamma must be finite and >= 0, got ",
+               gamma);
+  pl::CategoricalCemSettings c;
+  c.population = population, c.num_elites = num_elites, c.iterations = iterations, c.num_actions = n;
+  c.alpha = alpha, c.gamma = gamma, c.seed = e::SeedArg(fn, seed), c.round = RoundArg(fn, round);
+  F64 out_probs = Empty({B, H, n}), best = Empty({B, H, 1}), best_return = Empty({B}),
+      elites = Empty({B, num_elites, H, 1});
+  std::copy(p, p + probs.size(), out_probs.mutable_data());
+  std::vector<uint8_t> nan(static_cast<size_t>(B));
+  pl::CategoricalCemBuffers io{out_probs.mutable_data(), best.mutable_data(), best_return.mutable_data(),
+                               elites.mutable_data(), nan.data()};
+  F64 rec_returns;
+  py::array_t<int64_t> rec_elites;
+  if (record) {
+    rec_returns = Empty({B, iterations, population});
+    rec_elites = py::array_t<int64_t>(std::vector<py::ssize_t>{B, iterations, num_elites});
+    io.record_returns = rec_returns.mutable_data(), io.record_elites = rec_elites.mutable_data();
+  }
+  const pl::PlanShape s{B, H, 1};
+  {
+    py::gil_scoped_release release;
+    pl::PlanCategoricalCem(model, s, c, io);
+  }
+  CheckNan(fn, nan);
+  py::dict out;
+  out["probs"] = out_probs, out["best"] = best, out["best_return"] = best_return, out["elites"] = elites;
+  if (record) out["returns"] = rec_returns, out["elite_rows"] = rec_elites;
   return out;
 }
 
@@ -482,6 +543,27 @@ void BindPlanning(py::module_& m) {
         py::arg("population"), py::arg("iterations"), py::arg("temperature"), py::arg("smoothing"), py::arg("gamma"),
         py::arg("seed"), py::arg("round") = 0, py::arg("record") = false,
         "MPPI over a rollout model (csrc/planning/mppi.h): a whole plan of every problem, GIL released.");
+  m.def("_plan_categorical_cem", &PlanCategoricalCem, py::arg("model"), py::arg("probs"), py::arg("population"),
+        py::arg("num_elites"), py::arg("iterations"), py::arg("alpha"), py::arg("gamma"), py::arg("seed"),
+        py::arg("round") = 0, py::arg("record") = false,
+        "Categorical CEM over a rollout model (csrc/planning/categorical_cem.h): a whole plan, GIL released.");
+  m.def(
+      "_planning_uniforms",
+      [](py::handle seed, int64_t round, int64_t problem, int64_t iteration, int64_t index0, int64_t count) {
+        const char* fn = "planning_uniforms";
+        NEXTRL_CHECK(problem >= 0 && problem < (int64_t{1} << 32) && iteration >= 0 && iteration < (int64_t{1} << 31) &&
+                         index0 >= 0 && count >= 0,
+                     std::invalid_argument, fn, ": problem, iteration, index0 and count must be >= 0 (and < 2**32)");
+        const uint64_t s = e::SeedArg(fn, seed), stream = pl::NoiseStream(RoundArg(fn, round), problem);
+        F64 out(count);
+        double* o = out.mutable_data();
+        for (int64_t j = 0; j < count; ++j)
+          o[j] = nextrl::UniformDouble(s, stream,
+                                       (static_cast<uint64_t>(iteration) << 32) + static_cast<uint64_t>(index0 + j));
+        return out;
+      },
+      py::arg("seed"), py::arg("round"), py::arg("problem"), py::arg("iteration"), py::arg("index0"), py::arg("count"),
+      "Categorical CEM's uniforms (csrc/planning/categorical_cem.h), for the torch path and the reference tests.");
   // The planners' noise (planning/noise.h), for the torch path and the reference tests.
   m.def(
       "_planning_normals",

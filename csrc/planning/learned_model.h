@@ -116,7 +116,7 @@ class MlpEnsembleModel final : public RolloutModel {
     const uint64_t stream = NoiseStream(round_, b);
     thread_local Scratch w;
     w.Reserve(PadRows(R), width_, in_);
-    thread_local std::vector<float> state, eps;
+    thread_local std::vector<float> state, eps, sd, hi, lo;
     thread_local std::vector<double> ret;
     thread_local std::vector<uint8_t> done;
     thread_local std::vector<int64_t> order, start;
@@ -156,12 +156,25 @@ class MlpEnsembleModel final : public RolloutModel {
         if (k1 == k0) continue;
         const int64_t rows = (k1 - k0) * count;
         const float* out = Forward(e, w, rows, k0 * count);
+        if (s_.gaussian) {  // the noise scale exp(lv / 2) of every output of the segment, in one vectorized pass
+          const int64_t n = (rows * O_ + 7) / 8 * 8;
+          sd.resize(static_cast<size_t>(n)), hi.resize(static_cast<size_t>(n)), lo.resize(static_cast<size_t>(n));
+          for (int64_t q = 0, i = 0; q < rows; ++q)
+            for (int64_t o = 0; o < O_; ++o, ++i) {
+              sd[static_cast<size_t>(i)] = out[q * out_stride + O_ + o];
+              hi[static_cast<size_t>(i)] = s_.max_logvar[static_cast<size_t>(o)];
+              lo[static_cast<size_t>(i)] = s_.min_logvar[static_cast<size_t>(o)];
+            }
+          for (int64_t i = rows * O_; i < n; ++i)
+            sd[static_cast<size_t>(i)] = 0.0f, hi[static_cast<size_t>(i)] = 1.0f, lo[static_cast<size_t>(i)] = 0.0f;
+          GaussianStd(sd.data(), n, hi.data(), lo.data(), s_.generic);
+        }
         for (int64_t q = 0; q < rows; ++q) {
           const int64_t p = order[static_cast<size_t>(k0 + q / count)], c = q % count, r = p * count + c;
           const float* o = out + q * out_stride;
           for (int64_t i = 0; i < O_; ++i) {
             float v = o[i];
-            if (s_.gaussian) v += std::exp(0.5f * BoundLogvar(o[O_ + i], i)) * eps[static_cast<size_t>(p * O_ + i)];
+            if (s_.gaussian) v += sd[static_cast<size_t>(q * O_ + i)] * eps[static_cast<size_t>(p * O_ + i)];
             y[static_cast<size_t>(i)] = v;
           }
           float* sr = state.data() + r * S;

@@ -20,6 +20,10 @@ inline int64_t PadRows(int64_t n) { return (n + kRowTile - 1) / kRowTile * kRowT
 void DenseForward(const float* x, int64_t rows, int64_t in, int64_t x_stride, const float* wt, const float* bias,
                   int64_t out_pad, Activation act, float* y, bool generic);
 
+// v[i] <- exp(lv / 2), lv the raw log-variance v[i] soft-bounded by hi[i] / lo[i] (learned_model.h), for i < n (a
+// multiple of 8; v, hi, lo hold n floats). softplus and exp as the dense kernel's (a few ulp).
+void GaussianStd(float* v, int64_t n, const float* hi, const float* lo, bool generic);
+
 // "avx2" when DenseForward(generic = false) runs the AVX2 + FMA code on this CPU, else "generic".
 const char* DenseIsa();
 

@@ -3457,6 +3457,14 @@ class _QuantumStatePrepModel(_RolloutModel):
         ...
 def _colored_noise_matrix(horizon: typing.SupportsInt | typing.SupportsIndex, beta: typing.SupportsFloat | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     ...
+def _plan_categorical_cem(model: _RolloutModel, probs: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], population: typing.SupportsInt | typing.SupportsIndex, num_elites: typing.SupportsInt | typing.SupportsIndex, iterations: typing.SupportsInt | typing.SupportsIndex, alpha: typing.SupportsFloat | typing.SupportsIndex, gamma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.Any, round: typing.SupportsInt | typing.SupportsIndex = 0, record: bool = False) -> dict:
+    """
+    Categorical CEM over a rollout model (csrc/planning/categorical_cem.h): a whole plan, GIL released.
+    """
+def _planning_uniforms(seed: typing.Any, round: typing.SupportsInt | typing.SupportsIndex, problem: typing.SupportsInt | typing.SupportsIndex, iteration: typing.SupportsInt | typing.SupportsIndex, index0: typing.SupportsInt | typing.SupportsIndex, count: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Categorical CEM's uniforms (csrc/planning/categorical_cem.h), for the torch path and the reference tests.
+    """
 def _plan_cem(model: _RolloutModel, mean: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], std: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], low: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], high: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], population: typing.SupportsInt | typing.SupportsIndex, num_elites: typing.SupportsInt | typing.SupportsIndex, iterations: typing.SupportsInt | typing.SupportsIndex, alpha: typing.SupportsFloat | typing.SupportsIndex, gamma: typing.SupportsFloat | typing.SupportsIndex, seed: typing.Any, round: typing.SupportsInt | typing.SupportsIndex = 0, noise_beta: typing.SupportsFloat | typing.SupportsIndex = 0.0, population_decay: typing.SupportsFloat | typing.SupportsIndex = 1.0, num_keep: typing.SupportsInt | typing.SupportsIndex = 0, add_mean: bool = False, prev_elites: typing.Any = None, record: bool = False) -> dict:
     """
     CEM / iCEM over a rollout model (csrc/planning/cem.h): a whole plan of every problem, GIL released.

@@ -17,6 +17,17 @@ kernels: csrc/planning/.
 from nextrl.planning.ensemble import GaussianEnsemble, LearnedModel
 from nextrl.planning.models import ExactModel
 from nextrl.planning.mpc import MPC, MPCRun
-from nextrl.planning.optimizers import CEM, ICEM, MPPI, PlanResult
+from nextrl.planning.optimizers import CEM, ICEM, MPPI, CategoricalCEM, PlanResult
 
-__all__ = ["CEM", "ICEM", "MPC", "MPPI", "ExactModel", "GaussianEnsemble", "LearnedModel", "MPCRun", "PlanResult"]
+__all__ = [
+    "CEM",
+    "ICEM",
+    "MPC",
+    "MPPI",
+    "CategoricalCEM",
+    "ExactModel",
+    "GaussianEnsemble",
+    "LearnedModel",
+    "MPCRun",
+    "PlanResult",
+]

@@ -510,6 +510,131 @@ class MPPI:
     plan.__doc__ = _PLAN_DOC
 
 
-Planner = CEM | ICEM | MPPI
+@dataclass(frozen=True)
+class CategoricalCEM:
+    """CEM over discrete action sequences (csrc/planning/categorical_cem.h): an independent categorical distribution
+    per horizon step, candidates drawn from it by inverse CDF, the elites' action frequencies refit it with momentum
+    alpha; the plan is the most probable action of each step. For models with one discrete action per step (an
+    ExactModel of CartPole or a grid world; a torch objective over [M, horizon, 1] sequences of action indices)."""
 
-__all__ = ["CEM", "ICEM", "MPPI", "PlanResult", "Planner"]
+    horizon: int = 15
+    population: int = 500
+    num_elites: int = 50
+    iterations: int = 5
+    alpha: float = 0.1
+    """p <- alpha p + (1 - alpha) elite frequencies, in [0, 1]"""
+    gamma: float = 1.0
+
+    def __post_init__(self):
+        owner = type(self).__name__
+        _check_int(owner, "horizon", self.horizon)
+        _check_int(owner, "population", self.population)
+        _check_int(owner, "num_elites", self.num_elites)
+        if self.num_elites > self.population:
+            raise ValueError(f"{owner}: num_elites must be <= population = {self.population}, got {self.num_elites}")
+        _check_int(owner, "iterations", self.iterations)
+        _check_real(owner, "alpha", self.alpha, 0.0, 1.0)
+        _check_real(owner, "gamma", self.gamma, 0.0)
+
+    def plan(
+        self,
+        model,
+        *,
+        probs=None,
+        num_actions=None,
+        num_problems=None,
+        seed: int = 0,
+        round: int = 0,
+        record: bool = False,
+        device=None,
+        dtype=None,
+    ) -> PlanResult:
+        """Optimizes every problem of `model` and returns a PlanResult whose `actions` [B, horizon, 1] are action
+        indices (float64) and whose `std` field holds the final probabilities [B, horizon, num_actions].
+
+        probs: [B, horizon, num_actions] the initial distributions (default uniform); num_actions: required for a torch
+        objective when probs is not given (an ExactModel knows its own); num_problems: B for a torch objective."""
+        fn = "CategoricalCEM.plan"
+        seed = check_seed(fn, seed)
+        round = _round_arg(fn, round)
+        H = self.horizon
+        torch_path = not is_rollout_model(model)
+        if torch_path:
+            if not callable(model):
+                raise TypeError(f"{fn}: model must be an ExactModel, a C++ rollout model or a torch objective")
+            B = None
+        else:
+            core = core_model(model)
+            if core.num_problems < 1:
+                raise ValueError(f"{fn}: the model has no start states; call model.sync() or model.set_states(states)")
+            if core.action_dim != 1:
+                raise ValueError(
+                    f"{fn}: the model must take one discrete action per step, got action_dim {core.action_dim}"
+                )
+            B = int(core.num_problems)
+            n_model = getattr(model, "num_actions", 0) or None
+            num_actions = n_model if num_actions is None else num_actions
+        if probs is None:
+            if num_actions is None:
+                raise ValueError(f"{fn}: num_actions (or probs) is required for this model")
+            _check_int(fn, "num_actions", num_actions)
+            if B is None:
+                _check_int(fn, "num_problems", 1 if num_problems is None else num_problems)
+                B = 1 if num_problems is None else int(num_problems)
+            probs = np.full((B, H, int(num_actions)), 1.0 / int(num_actions))
+        else:
+            probs = _as_array(probs)
+            if probs.ndim != 3 or (B is not None and probs.shape[0] != B) or probs.shape[1] != H:
+                raise ValueError(
+                    f"{fn}: probs must have shape (num_problems{'' if B is None else ' = ' + str(B)}, horizon = {H}, "
+                    f"num_actions), got {probs.shape}"
+                )
+            if num_actions is not None and probs.shape[2] != num_actions:
+                raise ValueError(f"{fn}: probs must have num_actions = {num_actions} columns, got {probs.shape[2]}")
+            if not np.all(np.isfinite(probs)) or np.any(probs < 0) or np.any(np.abs(probs.sum(-1) - 1) > 1e-6):
+                raise ValueError(f"{fn}: probs must be finite, >= 0, and sum to 1 over the last axis")
+            B = probs.shape[0]
+        settings = dict(
+            population=self.population, num_elites=self.num_elites, iterations=self.iterations, alpha=float(self.alpha)
+        )
+        if torch_path:
+            from nextrl.planning import torch_path as tp
+
+            out = tp.categorical_cem(
+                fn,
+                model,
+                np.ascontiguousarray(probs),
+                seed=seed,
+                round=round,
+                record=record,
+                device=device,
+                dtype=dtype,
+                **settings,
+            )
+            mode = out["probs"].argmax(-1, keepdim=True).to(out["probs"].dtype)
+        else:
+            out = _core._plan_categorical_cem(
+                core_model(model),
+                np.ascontiguousarray(probs),
+                gamma=float(self.gamma),
+                seed=seed,
+                round=round,
+                record=bool(record),
+                **settings,
+            )
+            mode = out["probs"].argmax(-1)[..., None].astype(np.float64)
+        return PlanResult(
+            actions=mode,
+            mean=mode,
+            std=out["probs"],
+            best=out["best"],
+            best_return=out["best_return"],
+            elites=out["elites"],
+            returns=out.get("returns"),
+            elite_rows=out.get("elite_rows"),
+        )
+
+
+Planner = CEM | ICEM | MPPI | CategoricalCEM
+
+__all__ = ["CEM", "ICEM", "MPPI", "CategoricalCEM", "PlanResult", "Planner"]

@@ -152,3 +152,38 @@ def mppi(
     if record:
         out["returns"] = rec_returns
     return out
+
+
+def categorical_cem(
+    fn, objective, probs, *, population, num_elites, iterations, alpha, seed, round, record, device, dtype
+) -> dict:
+    """csrc/planning/categorical_cem.h in PyTorch: the same uniforms (nextrl._core._planning_uniforms), the same
+    inverse-CDF sampling (cumulative sums in float64, in order), elites and frequency refit."""
+    device, dtype, t = _tensors(None, device, dtype)
+    B, H, n = probs.shape
+    K = num_elites
+    p = torch.as_tensor(probs, device=device, dtype=torch.float64)
+    best = p.argmax(-1, keepdim=True).to(dtype)
+    best_return = torch.full((B,), -math.inf, device=device, dtype=dtype)
+    rec_returns = torch.empty((B, iterations, population), device=device, dtype=dtype) if record else None
+    rec_elites = torch.zeros((B, iterations, K), device=device, dtype=torch.int64) if record else None
+    elites = None
+    for i in range(iterations):
+        u = np.stack([_core._planning_uniforms(seed, round, b, i, 0, population * H) for b in range(B)])
+        u = torch.as_tensor(u.reshape(B, population, H), device=device, dtype=torch.float64)
+        cdf = torch.cumsum(p[..., :-1], dim=-1)  # [B, H, n - 1]
+        actions = (u[..., None] >= cdf[:, None]).sum(-1)  # the count of c_k <= u = the smallest k with u < c_k
+        pop = actions.to(dtype)[..., None]  # [B, N, H, 1]
+        ret = _returns(fn, objective, pop)
+        order = torch.sort(ret, dim=1, descending=True, stable=True).indices[:, :K]
+        elites = torch.gather(pop, 1, order[:, :, None, None].expand(B, K, H, 1))
+        freq = torch.nn.functional.one_hot(elites[..., 0].long(), n).to(torch.float64).mean(dim=1)  # [B, H, n]
+        p = alpha * p + (1.0 - alpha) * freq
+        best, best_return = _track_best(best, best_return, pop, ret, order[:, 0])
+        if record:
+            rec_returns[:, i] = ret
+            rec_elites[:, i] = order
+    out = {"probs": p.to(dtype), "best": best, "best_return": best_return, "elites": elites}
+    if record:
+        out["returns"], out["elite_rows"] = rec_returns, rec_elites
+    return out
