@@ -1,0 +1,77 @@
+"""Opponent modelling on repeated rock-paper-scissors against patterned opponents of a hidden type
+(marl.patterned_rps): the env's rules, the loss against a hand computation, learning, errors.
+
+Measured (64 envs, 100,000 env steps, OpponentModelConfig defaults, greedy policy over 100 x 100 steps, eval
+seed 99): with the opponent model, reward per step 0.47 / 0.457 / 0.349 (seeds 0 / 1 / 2), model accuracy on the
+last batch 0.84 / 0.895 / 0.887; a policy that ignores the history gets 0 in expectation. The ablation on the same
+observation without the model reaches the same greedy reward, 0.469 / 0.457 / 0.349: at this budget the model's
+prediction does not improve the policy (the observation already identifies the opponent's type; at 20,000 steps
+the two differ from seed to seed in both directions: 0.018 / 0.456 / 0.05 with, 0.17 / 0.084 / 0.123 without)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nextrl.agents.multi import opponent_model as om
+from nextrl.marl.patterned_rps import PatternedRPSVectorEnv
+
+
+def test_env_rules():
+    env = PatternedRPSVectorEnv(3000, episode_length=5, determinism=1.0)
+    obs, _ = env.reset(seed=0)
+    assert not obs.any()  # no history yet
+    _, r1, _, _, i1 = env.step(np.zeros(3000, dtype=np.int64))  # rock
+    b1 = i1["opponent_action"]
+    np.testing.assert_array_equal(r1[:, 0], np.select([b1 == 0, b1 == 1, b1 == 2], [0.0, -1.0, 1.0]))
+    _, _, _, _, i2 = env.step(np.zeros(3000, dtype=np.int64))
+    obs3, _, _, _, i3 = env.step(np.zeros(3000, dtype=np.int64))
+    b2, b3 = i2["opponent_action"], i3["opponent_action"]
+    np.testing.assert_array_equal((b3 - b2) % 3, np.array([0, 1, 2])[env.types])  # deterministic patterns from step 3
+    np.testing.assert_array_equal(obs3[:, 0, :3].argmax(-1), b3)
+    np.testing.assert_array_equal(obs3[:, 0, 3:].argmax(-1), b2)
+    for _ in range(2):
+        obs, _, terms, truncs, _ = env.step(np.zeros(3000, dtype=np.int64))
+    assert truncs.all() and not terms.any() and not obs.any()  # the episode ended and a new one started
+
+
+def test_loss_by_hand():
+    net = om.OpponentModelPolicy(2, 2, 2, hidden=3)
+    obs = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    actions, opp, rewards = torch.tensor([0, 1]), torch.tensor([1, 1]), torch.tensor([1.0, -1.0])
+    cfg = om.OpponentModelConfig(ent_coef=0.5, model_coef=2.0)
+    total, stats = om.loss(net, obs, actions, rewards, opp, cfg)
+    logits, model_logits = net(obs)
+    lp = torch.log_softmax(logits, -1).detach().numpy()
+    mp = torch.log_softmax(model_logits, -1).detach().numpy()
+    pg = -(1.0 * lp[0, 0] + -1.0 * lp[1, 1]) / 2  # advantages r - mean(r) = +1, -1
+    ent = -(np.exp(lp) * lp).sum(-1).mean()
+    ce = -(mp[0, 1] + mp[1, 1]) / 2
+    assert float(total.detach()) == pytest.approx(pg - 0.5 * ent + 2.0 * ce, rel=1e-5)
+    assert stats["losses/model"] == pytest.approx(ce, rel=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_learns_to_exploit_the_opponent(seed):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = om.OpponentModelPolicy(6, 3, 3)
+    result = om.train(PatternedRPSVectorEnv(64), net, om.OpponentModelConfig(total_timesteps=100_000), seed=seed)
+    assert result.metrics[-1]["charts/model_accuracy"] >= 0.75
+    assert om.evaluate(net, PatternedRPSVectorEnv(100), 100, seed=99) >= 0.3  # 0 without the history
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="PatternedRPSVectorEnv: determinism must be in"):
+        PatternedRPSVectorEnv(2, determinism=2.0)
+    env = PatternedRPSVectorEnv(2)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="PatternedRPSVectorEnv.step: actions must be in"):
+        env.step(np.array([0, 3]))
+    with pytest.raises(ValueError, match="opponent_model.train: env must have obs_size 4"):
+        om.train(env, om.OpponentModelPolicy(4, 3, 3), om.OpponentModelConfig(total_timesteps=8), seed=0)
+    with pytest.raises(TypeError, match="opponent_model.train: net must be an OpponentModelPolicy"):
+        om.train(env, torch.nn.Linear(6, 3), om.OpponentModelConfig(total_timesteps=8), seed=0)
+    with pytest.raises(ValueError, match=r"OpponentModelPolicy: obs must be \[B, 6\]"):
+        om.OpponentModelPolicy(6, 3, 3)(torch.zeros(2, 5))
