@@ -150,9 +150,9 @@ def test_dqn_with_the_skolik_preset_learns_cartpole(seed):
     """DQN with `network="skolik"` (Skolik et al. 2022's circuit, Q = w (1 + <Z0Z1>) / 2 and w (1 + <Z2Z3>) / 2,
     angles and input scales at 0.001, output weights at 0.1; the DQN defaults otherwise, 1 env) for 10,000 steps
     (5,000 gradient steps of 128): greedy return >= 195. Measured 488 and 450 (seed 2: 418; 8,000 steps: 99 and
-    110, too few; 12,000: 449, 414, 380; 24,000: 290 and 216); 42 to 50 s per run with 3 or 4 runs at once on 2
-    vCPUs at load 13 to 14 (24,000 steps took 28 s alone at load 0.2, 171 s at load 6 to 8). Without the
-    (1 + <O>) / 2 rescaling 24,000 steps reached 114 and 500."""
+    110, too few; 12,000: 449, 414, 380; 24,000: 290 and 216); 13 to 17 s per run (pytest -n 2) at load 2, 42
+    to 50 s with 3 or 4 runs at once on 2 vCPUs at load 13 to 14 (24,000 steps took 28 s alone at load 0.2, 171 s
+    at load 6 to 8). Without the (1 + <O>) / 2 rescaling 24,000 steps reached 114 and 500."""
     env = gym.make_vec("nextrl/CartPole-v1", num_envs=1, vectorization_mode="vector_entry_point")
     result = dqn.train(env, dqn.DQNConfig(total_timesteps=10_000, network="skolik"), seed=seed)
     greedy = evaluate(dqn.greedy_policy(result.modules["q_network"]), _cartpole(), 20, seed=1000 + seed)
