@@ -323,8 +323,7 @@ def main(argv=None) -> int:
                 f"{e['gflops']:.1f} GFLOP/s = {e['fraction_of_peak']:.0%} of the 1-thread sgemm peak "
                 f"({e['peak_gflops_1thread_sgemm']:.1f} GFLOP/s), kernel {e['isa']}"
             )
-    if args.out:
-        benchmark.write_jsonl(args.out, results, **benchmark.stamp())
+    print("results saved to", benchmark.save_results(args.out, "planning", results, **benchmark.stamp()))
     return 0
 
 

@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--num-steps", type=int, default=64, help="rollout length per env per update")
     p.add_argument("--out", help="append two JSON lines per seed to this file")
     args = p.parse_args(argv)
+    out = args.out or benchmark.default_out("quantum_rl")  # one file for the whole run
     try:
         import pennylane  # noqa: F401
     except ImportError:
@@ -185,8 +186,8 @@ def main(argv=None) -> int:
             f"(load {pair[0].machine['loadavg_1m']:.1f})",
             flush=True,
         )
-        if args.out:
-            benchmark.write_jsonl(args.out, pair, **benchmark.stamp())
+        benchmark.save_results(out, "quantum_rl", pair, **benchmark.stamp())
+    print("results saved to", out)
     return 0
 
 

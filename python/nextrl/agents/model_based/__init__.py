@@ -1,3 +1,4 @@
 """Model-based agents, one file each: `dyna_q` (tabular Dyna-Q / Dyna-Q+, Sutton & Barto 8.2-8.3),
-`pets` (PETS, Chua et al. 2018: probabilistic ensemble, CEM through the C++ learned model). MPC with the exact
-model of a compiled env lives in nextrl.planning (planning.MPC over planning.ExactModel)."""
+`pets` (PETS, Chua et al. 2018: probabilistic ensemble, CEM through the C++ learned model), `planet` (PlaNet,
+Hafner et al. 2019: RSSM + latent CEM) and `dreamer` (actor-critic in imagination, Hafner et al. 2020 / 2023).
+MPC with the exact model of a compiled env lives in nextrl.planning (planning.MPC over planning.ExactModel)."""
