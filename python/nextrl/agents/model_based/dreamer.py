@@ -323,13 +323,7 @@ def train(env: gym.vector.VectorEnv, cfg: DreamerConfig = DreamerConfig(), *, se
             metrics["global_step"] = global_step
             result.metrics.append(metrics)
             emit(log, global_step, metrics, result)
-    result.episode_returns = list(tracker.finished_returns)
-    result.episode_lengths = list(tracker.finished_lengths)
-    result.episode_end_steps = list(tracker.finished_steps)
-    result.global_steps = global_step
-    result.wall_time_s = time.perf_counter() - start_time
-    result.time_breakdown_s = times
-    return result
+    return tracker.fill(result, global_step, time.perf_counter() - start_time, times)
 
 
 __all__ = ["Actor", "DreamerConfig", "behaviour_losses", "imagine", "lambda_returns", "return_scale", "train"]
