@@ -182,7 +182,12 @@ void BindControlEnvs(py::module_& m) {
       .def_readwrite("sutton_barto_reward", &e::CartPole::Config::sutton_barto_reward)
       .def_readwrite("max_steps", &e::CartPole::Config::max_steps)
       .def_readwrite("init_low", &e::CartPole::Config::init_low)
-      .def_readwrite("init_high", &e::CartPole::Config::init_high);
+      .def_readwrite("init_high", &e::CartPole::Config::init_high)
+      .def_readwrite("gravity", &e::CartPole::Config::gravity)
+      .def_readwrite("masscart", &e::CartPole::Config::masscart)
+      .def_readwrite("masspole", &e::CartPole::Config::masspole)
+      .def_readwrite("length", &e::CartPole::Config::length)
+      .def_readwrite("force_mag", &e::CartPole::Config::force_mag);
   auto cp = e::BindVecEnv<e::CartPole>(m, "_CartPole");
   BindStates(cp);
 

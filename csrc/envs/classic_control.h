@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "common/check.h"
@@ -23,22 +24,26 @@ namespace nextrl::envs {
 
 // ----------------------------------------------------------------------------------------------- CartPole
 // Barto, Sutton & Anderson (1983), Euler integration with tau = 0.02. State [x, x_dot, theta, theta_dot]
-// ~ U(init_low, init_high)^4 at reset. Action 0 pushes left, 1 right, with force 10. Terminates when
+// ~ U(init_low, init_high)^4 at reset. Action 0 pushes left, 1 right, with force force_mag. Terminates when
 // |x| > 2.4 or |theta| > 12 degrees. Reward 1 per step (terminating step included); with
 // sutton_barto_reward, 0 per step and -1 on the terminating step. Truncates after max_steps (500: v1).
+// The physical constants are config fields with Gymnasium's values as defaults (gravity 9.8, masscart 1.0,
+// masspole 0.1, length 0.5 = half the pole's length, force_mag 10.0); total_mass and polemass_length are
+// formed from them at each step as Gymnasium forms them, so the defaults give Gymnasium's bits.
 struct CartPole {
   struct Config {
     bool sutton_barto_reward = false;
     int64_t max_steps = 500;
     double init_low = -0.05, init_high = 0.05;
+    double gravity = 9.8, masscart = 1.0, masspole = 0.1;
+    double length = 0.5;  // half the pole's length
+    double force_mag = 10.0;
   };
   using Obs = float;
   using Action = int64_t;
   static constexpr std::array<const char*, 0> kInfoNames{};
   static constexpr int64_t kStateSize = 4, kNumActions = 2;
-  static constexpr double kGravity = 9.8, kMassCart = 1.0, kMassPole = 0.1, kTotalMass = kMassPole + kMassCart;
-  static constexpr double kLength = 0.5;  // half the pole's length
-  static constexpr double kPoleMassLength = kMassPole * kLength, kForceMag = 10.0, kTau = 0.02;
+  static constexpr double kTau = 0.02;
   static constexpr double kThetaThreshold = 12 * 2 * 3.14159265358979323846 / 360, kXThreshold = 2.4;
 
   static void Validate(const Config& c) {
@@ -47,6 +52,14 @@ struct CartPole {
                  "CartPole: init_low and init_high must be finite with init_low <= init_high, got ", c.init_low,
                  " and ", c.init_high);
     NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "CartPole: max_steps must be >= 0, got ", c.max_steps);
+    const std::pair<const char*, double> physical[] = {{"gravity", c.gravity},
+                                                       {"masscart", c.masscart},
+                                                       {"masspole", c.masspole},
+                                                       {"length", c.length},
+                                                       {"force_mag", c.force_mag}};
+    for (const auto& [name, v] : physical)
+      NEXTRL_CHECK(std::isfinite(v) && v > 0, std::invalid_argument, "CartPole: ", name,
+                   " must be finite and > 0, got ", v);
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {kStateSize}; }
   static int64_t ActionSize(const Config&) { return 1; }
@@ -82,13 +95,14 @@ struct CartPole {
   // envs, one per lane): s -> next (may alias); returns whether the new state is out of bounds (a bool,
   // or a V4i lane mask).
   template <class D>
-  __attribute__((always_inline)) static auto Dynamics(const D* s, D force, D sintheta, D costheta, D* next)
-      -> decltype(D{} < 0.0) {
+  __attribute__((always_inline)) static auto Dynamics(const Config& c, const D* s, D force, D sintheta, D costheta,
+                                                      D* next) -> decltype(D{} < 0.0) {
+    const double total_mass = c.masspole + c.masscart, polemass_length = c.masspole * c.length;
     const D x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
-    const D temp = (force + kPoleMassLength * (theta_dot * theta_dot) * sintheta) / kTotalMass;
-    const D thetaacc = (kGravity * sintheta - costheta * temp) /
-                       (kLength * (4.0 / 3.0 - kMassPole * (costheta * costheta) / kTotalMass));
-    const D xacc = temp - kPoleMassLength * thetaacc * costheta / kTotalMass;
+    const D temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass;
+    const D thetaacc = (c.gravity * sintheta - costheta * temp) /
+                       (c.length * (4.0 / 3.0 - c.masspole * (costheta * costheta) / total_mass));
+    const D xacc = temp - polemass_length * thetaacc * costheta / total_mass;
     next[0] = x + kTau * x_dot;
     next[1] = x_dot + kTau * xacc;
     next[2] = theta + kTau * theta_dot;
@@ -99,7 +113,7 @@ struct CartPole {
   StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
     double sintheta, costheta;
     SinCos(s_[2], sintheta, costheta);
-    const bool terminated = Dynamics(s_, *a == 1 ? kForceMag : -kForceMag, sintheta, costheta, s_);
+    const bool terminated = Dynamics(*cfg_, s_, *a == 1 ? cfg_->force_mag : -cfg_->force_mag, sintheta, costheta, s_);
     Observe(obs);
     return {Reward(*cfg_, terminated), terminated};
   }
@@ -122,8 +136,8 @@ struct CartPole {
     const Words words{OutWord(Reward(c, true), true), OutWord(Reward(c, false), false)};
     int64_t j = 0;
     for (; j + 4 * kGroups <= count; j += 4 * kGroups)
-      StepGroups<kGroups>(envs, rngs, j, actions, skip, obs, info, out, words);
-    for (; j + 4 <= count; j += 4) StepGroups<1>(envs, rngs, j, actions, skip, obs, info, out, words);
+      StepGroups<kGroups>(c, envs, rngs, j, actions, skip, obs, info, out, words);
+    for (; j + 4 <= count; j += 4) StepGroups<1>(c, envs, rngs, j, actions, skip, obs, info, out, words);
     StepEach(envs + j, rngs + j, count - j, actions + j, skip + j, obs + j * kStateSize, info, out + j);
   }
 
@@ -140,9 +154,9 @@ struct CartPole {
   // sincos and divisions is long, and independent chains side by side keep the units busy where one
   // would wait on its latencies.
   template <int G>
-  __attribute__((always_inline)) static void StepGroups(CartPole* envs, Rng* rngs, int64_t j, const Action* actions,
-                                                        const uint8_t* skip, Obs* obs, double* info, StepOut* out,
-                                                        const Words& words) {
+  __attribute__((always_inline)) static void StepGroups(const Config& c, CartPole* envs, Rng* rngs, int64_t j,
+                                                        const Action* actions, const uint8_t* skip, Obs* obs,
+                                                        double* info, StepOut* out, const Words& words) {
     using simd_detail::V4d, simd_detail::V4i;
     V4d row[G][kStateSize], col[G][kStateSize];
     V4i all_small = {-1, -1, -1, -1};
@@ -161,8 +175,8 @@ struct CartPole {
     for (int g = 0; g < G; ++g) {
       const V4i push_right = *reinterpret_cast<const simd_detail::V4iU*>(actions + j + 4 * g) == 1;
       const V4d force =
-          simd_detail::Select(push_right, simd_detail::Splat<V4d>(kForceMag), simd_detail::Splat<V4d>(-kForceMag));
-      term[g] = Dynamics(col[g], force, sintheta[g], costheta[g], next[g]);
+          simd_detail::Select(push_right, simd_detail::Splat<V4d>(c.force_mag), simd_detail::Splat<V4d>(-c.force_mag));
+      term[g] = Dynamics(c, col[g], force, sintheta[g], costheta[g], next[g]);
     }
     uint8_t skip_any = 0;
     for (int64_t i = j; i < j + 4 * G; ++i) skip_any |= skip[i];

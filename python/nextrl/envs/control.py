@@ -260,7 +260,9 @@ class HeteroPointMassVectorEnv(_ControlVectorEnv):
 
 class CartPoleVectorEnv(_ControlVectorEnv):
     """Gymnasium's CartPole-v1: observation [x, x_dot, theta, theta_dot], actions 0 (left) / 1 (right).
-    Config: sutton_barto_reward (False), max_steps (500), init_low / init_high (-0.05 / 0.05)."""
+    Config: sutton_barto_reward (False), max_steps (500), init_low / init_high (-0.05 / 0.05), and Gymnasium's
+    physical constants (each finite and > 0): gravity (9.8), masscart (1.0), masspole (0.1), length (0.5, half the
+    pole's length), force_mag (10.0)."""
 
     _name, _core_cls, _config_cls = "CartPole", _core._CartPole, _core._CartPoleConfig
     metadata = render.metadata(render.RENDER_MODES_IMAGE, 50)  # Gymnasium's CartPole-v1
@@ -270,7 +272,7 @@ class CartPoleVectorEnv(_ControlVectorEnv):
 
     def _draw(self, index, state):
         """Gymnasium's CartPole picture: 600 x 400 for a world 4.8 m wide, a 50 x 30 px black cart centred on
-        the track line 100 px above the bottom, a 10 px wide pole 2 * 0.5 m long from the axle 7.5 px above
+        the track line 100 px above the bottom, a 10 px wide pole 2 * length m long from the axle 7.5 px above
         the cart's centre (theta > 0 leans right), the axle a 5 px disc."""
         width, height = 600, 400
         scale = width / float(self.single_observation_space.high[0])  # the world: twice the x threshold
@@ -280,7 +282,8 @@ class CartPoleVectorEnv(_ControlVectorEnv):
         render.fill_rect(img, cart_x - 25, cart_y - 15, cart_x + 25, cart_y + 15, render.BLACK)
         axle = (cart_x, cart_y - 30 / 4)
         up = (np.sin(state[2]), -np.cos(state[2]))
-        render.fill_polygon(img, render.rotated_rect(axle, up, -5, scale * 2 * 0.5 - 5, 5), (202, 152, 101))
+        pole = render.rotated_rect(axle, up, -5, scale * 2 * self.config.length - 5, 5)
+        render.fill_polygon(img, pole, (202, 152, 101))
         render.fill_circle(img, *axle, 5, (129, 132, 203))
         return img
 
