@@ -55,6 +55,22 @@ def test_quick_run_scores_equal_the_loop_called_directly(quick_run):
             for i, c in enumerate(clients)
         ]
         np.testing.assert_allclose(returns["local-only"][seed], own, rtol=1e-12)
+        # centralized: one PPO run on the pooled envs for the clients' total steps, called directly
+        from nextrl.agents import ppo
+        from nextrl.agents.networks import default_actor_critic
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            central = default_actor_critic(
+                clients[0].env.single_observation_space, clients[0].env.single_action_space, (cfg.hidden, cfg.hidden)
+            )
+        total = cfg.num_clients * cfg.rounds * cfg.ppo_steps
+        ppo_cfg = ppo.PPOConfig(total_timesteps=total, num_steps=64, learning_rate=cfg.learning_rate, anneal_lr=False)
+        pooled = fc.PooledVectorEnv([c.env for c in clients])
+        ppo.train(pooled, ppo_cfg, seed=seed + 1000, actor=central.actor, critic=central.critic, head=central.head)
+        expected = [_direct_returns(central, clients, 1, seed)]
+        # the loop's global model is x + (y - x) in float32, one rounding away from the trained y
+        np.testing.assert_allclose(returns["centralized"][seed], expected, rtol=1e-5)
     scores = {(s.agent, s.metric): s for s in res.result.scores}
     for m in federated.METHODS:
         mats = [np.array(x) for x in returns[m]]
@@ -101,6 +117,8 @@ def test_tasks_build_heterogeneous_clients(task):
         assert [int(e.variants()[0]) for e in envs] == [0, 1, 2, 3]
     elif task == "pendulum-g":
         np.testing.assert_allclose([e.config.g for e in envs], [7.0, 9.0, 11.0, 13.0])
+    elif task == "cartpole-length":
+        np.testing.assert_allclose([e.config.length for e in envs], [0.25, 5 / 12, 7 / 12, 0.75])
     else:
         np.testing.assert_allclose([e.config.init_high for e in envs], [0.05, 0.1, 0.15, 0.2])
 
@@ -120,5 +138,11 @@ def test_bad_settings_are_refused():
         federated.Config(compressions=("0.1",))
     with pytest.raises(ValueError, match=r"federated: compression '2/0' needs ratio in \(0, 1\]"):
         federated.Config(compressions=("2/0",))
+    with pytest.raises(ValueError, match=r"federated: agent must be one of \['ppo', 'sac'\], got 'dqn'"):
+        federated.Config(agent="dqn")
+    with pytest.raises(ValueError, match=r"federated: agent 'sac' needs a Box-action task"):
+        federated.Config(agent="sac", task="cartpole-length")
+    with pytest.raises(ValueError, match=r"federated: length_spread must be in \[0, 1\), got 1.0"):
+        federated.Config(length_spread=1.0)
     with pytest.raises(ValueError, match=r"federated: method must be one of"):
         federated.run_method("fedprox", federated.Config(**federated.QUICK), 0)

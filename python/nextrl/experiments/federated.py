@@ -1,5 +1,5 @@
-"""federated: federated vs local-only PPO on heterogeneous clients over seeds, the privacy-utility curve of DP-FedAvg
-and the return-vs-bytes curve of compressed updates.
+"""federated: federated vs centralized vs local-only PPO or SAC on heterogeneous clients over seeds, the
+privacy-utility curve of DP-FedAvg and the return-vs-bytes curve of compressed updates.
 
 Tasks (Config.task), client i of `num_clients`:
   pointmass-noise     HeteroPointMass variant 0 (regulate a 2-D double integrator to the origin) with process noise
@@ -9,11 +9,15 @@ Tasks (Config.task), client i of `num_clients`:
                       a shifted optimum, a goal disc, sin of the state sum);
   pendulum-g          Pendulum-v1 with gravity g = 10 (1 + g_spread (2 i / (n - 1) - 1)): one objective, different
                       physics;
-  cartpole-init       CartPole with initial states in +-0.05 (i + 1) (nextrl's CartPole has no physical parameters
-                      to vary).
+  cartpole-init       CartPole with initial states in +-0.05 (i + 1);
+  cartpole-length     CartPole with pole half-length 0.5 (1 + length_spread (2 i / (n - 1) - 1)): different physics.
+Clients train PPO (Config.agent "ppo", every task) or SAC ("sac", the Box-action tasks: point mass and pendulum).
 Every method trains with the same budget per client, `rounds` x `ppo_steps` env steps:
-  fedavg / median  nextrl.federated.client.run over all clients (every client trains PPO from the global model for
+  fedavg / median  nextrl.federated.client.run over all clients (every client trains from the global model for
                    ppo_steps per round; the server aggregates by FedAvg or the coordinate median);
+  centralized      one agent trained on every client's env at once (client.PooledVectorEnv of the n clients' envs)
+                   for the same total env steps, n x rounds x ppo_steps, in one training call: the pooled-data
+                   upper reference that federation approximates without moving data;
   local-only       each client alone (client.run with that one client: the same rounds and local training, no
                    aggregation), so the only difference is the sharing.
 Then the final policy (the global one; for local-only each client's own) acts deterministically for
@@ -40,10 +44,12 @@ from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make
 
 NAME = "federated"
 DESCRIPTION = (
-    "federated (FedAvg, median) vs local-only PPO on heterogeneous clients over seeds; DP and compression curves"
+    "federated (FedAvg, median) vs centralized vs local-only PPO / SAC on heterogeneous clients over seeds; DP and "
+    "compression curves"
 )
-METHODS = ("fedavg", "median", "local-only")
-TASKS = ("pointmass-noise", "pointmass-variants", "pendulum-g", "cartpole-init")
+METHODS = ("fedavg", "median", "centralized", "local-only")
+TASKS = ("pointmass-noise", "pointmass-variants", "pendulum-g", "cartpole-init", "cartpole-length")
+AGENTS = ("ppo", "sac")
 Progress = Callable[[int, str], None]
 
 
@@ -51,6 +57,8 @@ Progress = Callable[[int, str], None]
 class Config:
     task: str = "pointmass-noise"
     """one of TASKS (see the module docstring)"""
+    agent: str = "ppo"
+    """one of AGENTS: the clients' learner ("sac": Box-action tasks only)"""
     num_clients: int = 4
     """clients"""
     noise_low: float = 0.0
@@ -59,14 +67,18 @@ class Config:
     """pointmass-noise: the last client's noise_std"""
     g_spread: float = 0.3
     """pendulum-g: gravity from 10 (1 - g_spread) to 10 (1 + g_spread)"""
+    length_spread: float = 0.5
+    """cartpole-length: pole half-length from 0.5 (1 - length_spread) to 0.5 (1 + length_spread)"""
     max_steps: int = 50
     """episode limit of the point-mass tasks"""
     rounds: int = 4
     """server rounds (local-only: the same number of local training calls)"""
     ppo_steps: int = 1024
-    """PPO env steps per client per round"""
+    """env steps per client per round (PPO or SAC)"""
     learning_rate: float = 3e-3
-    """PPO Adam step size (constant)"""
+    """Adam step size (constant; SAC: actor, critics and alpha)"""
+    sac_learning_starts: int = 256
+    """SAC: uniform-random env steps at the start of every local training call (its replay buffer starts empty)"""
     hidden: int = 64
     """width of the two hidden layers of the actor and the critic"""
     eval_episodes: int = 8
@@ -85,10 +97,18 @@ class Config:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"federated: task must be one of {list(TASKS)}, got {self.task!r}")
+        if self.agent not in AGENTS:
+            raise ValueError(f"federated: agent must be one of {list(AGENTS)}, got {self.agent!r}")
+        if self.agent == "sac" and self.task.startswith("cartpole"):
+            raise ValueError(
+                f"federated: agent 'sac' needs a Box-action task (point mass, pendulum), got {self.task!r}"
+            )
         checks = {
             "num_clients": self.num_clients >= 2,
             "noise_low": 0 <= self.noise_low <= self.noise_high,
             "g_spread": 0 <= self.g_spread < 1,
+            "length_spread": 0 <= self.length_spread < 1,
+            "sac_learning_starts": self.sac_learning_starts >= 0,
             "max_steps": self.max_steps >= 1,
             "rounds": self.rounds >= 1,
             "ppo_steps": self.ppo_steps >= 256,
@@ -103,6 +123,8 @@ class Config:
             "num_clients": ">= 2",
             "noise_low": "in [0, noise_high]",
             "g_spread": "in [0, 1)",
+            "length_spread": "in [0, 1)",
+            "sac_learning_starts": ">= 0",
             "ppo_steps": ">= 256",
             "learning_rate": "> 0",
             "dp_clip": "> 0",
@@ -155,7 +177,7 @@ def _curve_runs(cfg: Config) -> list[tuple[str, dict[str, Any]]]:
 
 
 def total_work(cfg: Config, seeds: list[int]) -> int:
-    """Units of progress: PPO env steps summed over methods, curve runs, clients, rounds and seeds."""
+    """Units of progress: training env steps summed over methods, curve runs, clients, rounds and seeds."""
     return (len(METHODS) + len(_curve_runs(cfg))) * cfg.num_clients * cfg.rounds * cfg.ppo_steps * len(seeds)
 
 
@@ -173,23 +195,48 @@ def make_envs(cfg: Config) -> list:
         return [HeteroPointMassVectorEnv(4, variant=i % 4, max_steps=cfg.max_steps) for i in range(n)]
     if cfg.task == "pendulum-g":
         return [PendulumVectorEnv(4, g=float(10.0 * (1 + cfg.g_spread * (2 * i / (n - 1) - 1)))) for i in range(n)]
+    if cfg.task == "cartpole-length":
+        return [
+            CartPoleVectorEnv(4, length=float(0.5 * (1 + cfg.length_spread * (2 * i / (n - 1) - 1)))) for i in range(n)
+        ]
     return [CartPoleVectorEnv(4, init_low=-0.05 * (i + 1), init_high=0.05 * (i + 1)) for i in range(n)]
 
 
-def make_task(cfg: Config):
-    """(make_model, clients): the global model's constructor and one PPO Client per heterogeneous env."""
+def make_trainer(cfg: Config, steps: int):
+    """The clients' TrainFn (cfg.agent) for `steps` env steps per call."""
+    from nextrl.federated import client as fc
+
+    if cfg.agent == "sac":
+        from nextrl.agents import sac
+
+        sac_cfg = sac.SACConfig(
+            total_timesteps=steps,
+            learning_starts=cfg.sac_learning_starts,
+            batch_size=128,
+            policy_lr=cfg.learning_rate,
+            q_lr=cfg.learning_rate,
+            hidden=(cfg.hidden, cfg.hidden),
+        )
+        return fc.sac_trainer(sac_cfg)
     from nextrl.agents import ppo
+
+    ppo_cfg = ppo.PPOConfig(total_timesteps=steps, num_steps=64, learning_rate=cfg.learning_rate, anneal_lr=False)
+    return fc.agent_trainer(ppo.train, ppo_cfg)
+
+
+def make_task(cfg: Config):
+    """(make_model, clients): the global model's constructor and one Client (cfg.agent) per heterogeneous env."""
     from nextrl.agents.networks import default_actor_critic
     from nextrl.federated import client as fc
 
     envs = make_envs(cfg)
-    ppo_cfg = ppo.PPOConfig(
-        total_timesteps=cfg.ppo_steps, num_steps=64, learning_rate=cfg.learning_rate, anneal_lr=False
-    )
-    clients = [fc.Client(e, fc.agent_trainer(ppo.train, ppo_cfg)) for e in envs]
+    trainer = make_trainer(cfg, cfg.ppo_steps)
+    clients = [fc.Client(e, trainer) for e in envs]
     space = envs[0]
 
     def make_model():
+        if cfg.agent == "sac":
+            return fc.SACModel(space.single_observation_space, space.single_action_space, (cfg.hidden, cfg.hidden))
         return default_actor_critic(space.single_observation_space, space.single_action_space, (cfg.hidden, cfg.hidden))
 
     return make_model, clients
@@ -202,6 +249,7 @@ def task_label(cfg: Config) -> str:
         "pointmass-variants": f"HeteroPointMass x {n} variants",
         "pendulum-g": f"Pendulum x {n} g 10 +-{cfg.g_spread:g}",
         "cartpole-init": f"CartPole x {n} init ranges",
+        "cartpole-length": f"CartPole x {n} pole half-length 0.5 +-{cfg.length_spread:g}",
     }[cfg.task]
 
 
@@ -218,8 +266,8 @@ def returns_matrix(policies, clients, cfg: Config, seed: int) -> np.ndarray:
 
 
 def run_method(method: str, cfg: Config, seed: int, progress: Progress | None = None) -> np.ndarray:
-    """The returns matrix of one method and seed: [1, n] for fedavg / median (the global policy), [n, n] for
-    local-only (row i: client i's own policy)."""
+    """The returns matrix of one method and seed: [1, n] for fedavg / median (the global policy) and centralized
+    (the pooled policy), [n, n] for local-only (row i: client i's own policy)."""
     import torch
 
     from nextrl.federated import client as fc
@@ -237,6 +285,13 @@ def run_method(method: str, cfg: Config, seed: int, progress: Progress | None = 
 
     if method == "local-only":
         policies = [fc.run(make_model, [c], fed, seed=seed + 101 * i, log=log).model for i, c in enumerate(clients)]
+    elif method == "centralized":
+        total = cfg.rounds * cfg.ppo_steps * cfg.num_clients
+        pooled = fc.Client(fc.PooledVectorEnv([c.env for c in clients]), make_trainer(cfg, total))
+        one = dataclasses.replace(fed, rounds=1)
+        policies = [fc.run(make_model, [pooled], one, seed=seed).model]
+        if progress is not None:
+            progress(total, f"{method} seed {seed}")
     else:
         policies = [fc.run(make_model, clients, dataclasses.replace(fed, aggregator=method), seed=seed, log=log).model]
     return returns_matrix(policies, clients, cfg, seed)
@@ -304,6 +359,14 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
                 findings.append(Finding(False, f"local-only beats {m} on {metric}: the 95% intervals do not overlap"))
             else:
                 findings.append(Finding(False, f"{m} vs local-only on {metric}: the 95% intervals overlap"))
+    for metric in ("own-env return", "all-envs return"):
+        a, b = by[("fedavg", metric)].iqm, by[("centralized", metric)].iqm
+        if a.high < b.low:
+            findings.append(Finding(False, f"centralized beats fedavg on {metric}: federation costs return"))
+        elif a.low > b.high:
+            findings.append(Finding(True, f"fedavg beats centralized on {metric} (intervals apart)"))
+        else:
+            findings.append(Finding(True, f"fedavg matches centralized on {metric}: the 95% intervals overlap"))
     plain = by[("fedavg", "own-env return")].iqm
     for label in curves:
         iv = by[(f"fedavg {label}", "own-env return")].iqm
@@ -318,8 +381,15 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             findings.append(Finding(True, f"fedavg {label}{extra_txt} keeps plain fedavg's return (intervals overlap)"))
     setup = [
         f"task {cfg.task}: {task}, {cfg.num_clients} clients of 4 envs each",
-        f"every method: {cfg.rounds} rounds x {cfg.ppo_steps} PPO env steps per client (lr {cfg.learning_rate:g} "
-        f"constant, 64-step rollouts, hidden {cfg.hidden}x{cfg.hidden}); local-only: each client alone, same rounds",
+        f"every method: {cfg.rounds} rounds x {cfg.ppo_steps} {cfg.agent.upper()} env steps per client "
+        f"(lr {cfg.learning_rate:g} constant, hidden {cfg.hidden}x{cfg.hidden}, "
+        + (
+            f"batch 128, {cfg.sac_learning_starts} random steps per training call"
+            if cfg.agent == "sac"
+            else "64-step rollouts"
+        )
+        + "); local-only: each client alone, same rounds; centralized: one agent on the pooled "
+        f"{4 * cfg.num_clients} envs for {cfg.num_clients * cfg.rounds * cfg.ppo_steps} env steps in one call",
         f"evaluation: deterministic final policy, {cfg.eval_episodes} episodes per (policy, env) pair",
         f"privacy curve: DP-FedAvg, clip {cfg.dp_clip:g}, all clients every round (q = 1), noise multipliers "
         f"{list(cfg.dp_noise_multipliers)}, Opacus RDP epsilon at delta {cfg.dp_delta:g} after {cfg.rounds} rounds",
@@ -328,11 +398,13 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     ]
     return ExperimentResult(
         name=NAME,
-        title=f"federated: federated vs local-only PPO on heterogeneous clients ({cfg.task})",
+        title=f"federated: federated vs centralized vs local-only {cfg.agent.upper()} on heterogeneous clients "
+        f"({cfg.task})",
         summary=(
             "Does sharing one policy across clients with different dynamics or rewards (FedAvg, coordinate "
             "median) beat each client training alone on the same per-client budget, on the client's own env and "
-            "on every client's env? What do client-level differential privacy and compressed updates cost in return?"
+            "on every client's env, and how close does it come to one agent trained on the pooled envs with the same "
+            "total steps? What do client-level differential privacy and compressed updates cost in return?"
         ),
         seeds=list(seeds),
         config=dataclasses.asdict(cfg),
@@ -389,6 +461,7 @@ def _curves_figure(cfg: Config, curves, by, plain) -> Callable:
 
 
 __all__ = [
+    "AGENTS",
     "DESCRIPTION",
     "METHODS",
     "NAME",
@@ -397,6 +470,7 @@ __all__ = [
     "Config",
     "make_envs",
     "make_task",
+    "make_trainer",
     "parse_compression",
     "run",
     "run_curve_point",

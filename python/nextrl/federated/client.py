@@ -6,6 +6,12 @@ it used (the FedAvg weight). `agent_trainer(train, cfg)` adapts any nextrl agent
 critic and head are trained in place, so a Gaussian head's persistent log_std is trained by every client and
 averaged like any other weight. The federated vector is the model's named parameters (strategies.flatten).
 
+`sac_trainer(cfg)` does the same for SAC (agents.sac.train) over a `SACModel` (a squashed-Gaussian actor and twin
+critics, both federated; the target critic, log(alpha), the optimizers and the replay buffer are the client's own and
+start afresh each round, so each round begins with cfg.learning_starts uniform-random steps).
+`PooledVectorEnv` concatenates the clients' vector envs into one (the centralized baseline: one agent on every
+client's env at once).
+
 `run(make_model, clients, cfg, seed=...)` runs the rounds: sample clients (a fixed-size sample without replacement,
 or Poisson with DP), local training from the global model (FedProx through `attach_proximal` when prox_mu > 0),
 Byzantine clients (cfg.attack on cfg.num_attackers of the n clients, a fixed set drawn from the seed; see
@@ -63,6 +69,111 @@ def agent_trainer(train: Callable, cfg) -> TrainFn:
         return int(train(env, cfg, seed=seed, actor=model.actor, critic=model.critic, **kwargs).global_steps)
 
     return fn
+
+
+class SACModel(nn.Module):
+    """The federated model of SAC clients: `actor` obs [B, obs_dim] -> [B, 2 act_dim] (means, log-std
+    pre-activations; agents.sac.gaussian_params) and `critic` cat(obs, action) -> twin Q [B, 2], ReLU MLPs of widths
+    `hidden`; `act` is the deterministic policy bias + scale tanh(mean) in the Box `action_space`."""
+
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.spaces.Box, hidden: Sequence[int]):
+        super().__init__()
+        from nextrl.agents.networks import mlp
+        from nextrl.agents.offpolicy_nets import EnsembleMLP
+
+        if not isinstance(action_space, gym.spaces.Box):
+            raise TypeError(f"SACModel: action_space must be a gymnasium Box, got {type(action_space).__name__}")
+        obs_dim, act_dim = int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
+        self.actor = mlp(obs_dim, 2 * act_dim, tuple(hidden), activation=nn.ReLU)
+        self.critic = EnsembleMLP(obs_dim + act_dim, 1, 2, tuple(hidden))
+        self.action_shape = action_space.shape
+        self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1))
+        self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1))
+
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """bias + scale tanh(mean) [B, *action_shape] (the deterministic policy; `deterministic` must be True)."""
+        from nextrl.agents.sac import gaussian_params
+
+        if not deterministic:
+            raise ValueError("SACModel.act: only the deterministic policy is offered here (sample with sac.train)")
+        mean, _ = gaussian_params(self.actor(obs.reshape(obs.shape[0], -1)))
+        a = (self.high + self.low) / 2 + (self.high - self.low) / 2 * torch.tanh(mean)
+        return a.reshape(obs.shape[0], *self.action_shape)
+
+
+def sac_trainer(cfg) -> TrainFn:
+    """A TrainFn training a `SACModel`'s actor and critic in place with agents.sac.train(env, cfg) (cfg.total_timesteps
+    env steps per call)."""
+    from nextrl.agents import sac
+
+    def fn(env, model, seed):
+        if not isinstance(model, SACModel):
+            raise TypeError(f"sac_trainer: the model must be a federated.client.SACModel, got {type(model).__name__}")
+        return int(sac.train(env, cfg, seed=seed, actor=model.actor, critic=model.critic).global_steps)
+
+    return fn
+
+
+class PooledVectorEnv(gym.vector.VectorEnv):
+    """One vector env over several (same single spaces, NEXT_STEP autoreset): slots [0, n_0) are envs[0]'s, the
+    next n_1 envs[1]'s, and so on. reset(seed=s) resets envs[i] with seed s + 7919 i; step splits the actions and
+    concatenates observations, rewards and flags; infos are the keys every env reports, concatenated."""
+
+    def __init__(self, envs: Sequence[gym.vector.VectorEnv]):
+        if len(envs) == 0:
+            raise ValueError("PooledVectorEnv: envs must hold at least one vector env, got none")
+        first = envs[0]
+        for i, e in enumerate(envs):
+            if (e.single_observation_space, e.single_action_space) != (
+                first.single_observation_space,
+                first.single_action_space,
+            ):
+                raise ValueError(
+                    f"PooledVectorEnv: env {i} has spaces {e.single_observation_space}, {e.single_action_space}; "
+                    f"env 0 has {first.single_observation_space}, {first.single_action_space}"
+                )
+            mode = e.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+            if mode != gym.vector.AutoresetMode.NEXT_STEP:
+                raise ValueError(f"PooledVectorEnv: env {i} must use NEXT_STEP autoreset, got {mode}")
+        self.envs = list(envs)
+        self.num_envs = sum(e.num_envs for e in envs)
+        self.single_observation_space = first.single_observation_space
+        self.single_action_space = first.single_action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+        self._splits = np.cumsum([e.num_envs for e in envs])[:-1]
+
+    @staticmethod
+    def _infos(parts: list[dict]) -> dict:
+        keys = set.intersection(*(set(p) for p in parts)) if parts else set()
+        out = {}
+        for k in keys:
+            vals = [p[k] for p in parts]
+            if all(isinstance(v, np.ndarray) for v in vals):
+                out[k] = np.concatenate(vals)
+        return out
+
+    def reset(self, *, seed=None, options=None):
+        res = [
+            e.reset(seed=None if seed is None else seed + 7919 * i, options=options) for i, e in enumerate(self.envs)
+        ]
+        return np.concatenate([o for o, _ in res]), self._infos([i for _, i in res])
+
+    def step(self, actions):
+        res = [e.step(a) for e, a in zip(self.envs, np.split(np.asarray(actions), self._splits))]
+        obs, rewards, terms, truncs, infos = zip(*res)
+        return (
+            np.concatenate(obs),
+            np.concatenate(rewards),
+            np.concatenate(terms),
+            np.concatenate(truncs),
+            self._infos(list(infos)),
+        )
+
+    def close_extras(self, **kwargs):
+        for e in self.envs:
+            e.close()
 
 
 @dataclass
@@ -272,4 +383,15 @@ def run(
     return result
 
 
-__all__ = ["Client", "FederatedConfig", "FederatedResult", "TrainFn", "agent_trainer", "evaluate_policy", "run"]
+__all__ = [
+    "Client",
+    "FederatedConfig",
+    "FederatedResult",
+    "PooledVectorEnv",
+    "SACModel",
+    "TrainFn",
+    "agent_trainer",
+    "evaluate_policy",
+    "run",
+    "sac_trainer",
+]
