@@ -487,6 +487,40 @@ def run(
     return tracker.fill(result, global_step, time.perf_counter() - start, times)
 
 
+def actor_critic_update(
+    critic_loss: Callable[[], tuple[Tensor, dict[str, float]]],
+    actor_loss: Callable[[], tuple[Tensor, dict[str, float]]],
+    critic: nn.Module,
+    actor: nn.Module,
+    critic_target: nn.Module,
+    actor_target: nn.Module,
+    critic_opt: torch.optim.Optimizer,
+    actor_opt: torch.optim.Optimizer,
+    *,
+    critic_max_norm: float,
+    actor_max_norm: float,
+    tau: float,
+) -> dict[str, float]:
+    """One gradient step of the off-policy multi-agent actor-critics (MADDPG, MAAC): an Adam step of `critic` on
+    critic_loss() (gradient norm clipped at critic_max_norm), then one of `actor` on actor_loss(), evaluated after
+    the critic step (it sees the updated critic; gradients it leaves on the critic are zeroed by the next critic
+    step), clipped at actor_max_norm, then Polyak averaging of both targets at rate `tau`. Returns the two
+    losses' stats merged."""
+    c_loss, stats = critic_loss()
+    critic_opt.zero_grad()
+    c_loss.backward()
+    nn.utils.clip_grad_norm_(critic.parameters(), critic_max_norm)
+    critic_opt.step()
+    a_loss, a_stats = actor_loss()
+    actor_opt.zero_grad()
+    a_loss.backward()
+    nn.utils.clip_grad_norm_(actor.parameters(), actor_max_norm)
+    actor_opt.step()
+    soft_update(critic_target, critic, tau)
+    soft_update(actor_target, actor, tau)
+    return {**stats, **a_stats}
+
+
 def greedy_policy(agent_network: AgentQNetwork, env: MarlVectorEnv | None = None):
     """act(obs [N, A, obs_size], mask [N, A, num_actions] or None) -> greedy allowed actions [N, A] int64. With
     `env`, its agent count must be the network's (ValueError otherwise)."""
@@ -569,6 +603,7 @@ __all__ = [
     "MultiQConfig",
     "RecurrentAgentQNetwork",
     "Transitions",
+    "actor_critic_update",
     "build_agent_network",
     "check_marl_env",
     "chosen_and_next_q",

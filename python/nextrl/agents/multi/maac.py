@@ -33,9 +33,10 @@ from torch import Tensor, nn
 
 from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, seeded
 from nextrl.agents.multi import mappo
+from nextrl.agents.multi.common import actor_critic_update
 from nextrl.agents.multi.maddpg import AgentEnsemble, split
 from nextrl.agents.multi.mappo import agent_rewards
-from nextrl.agents.offpolicy_nets import adam, make_target, soft_update
+from nextrl.agents.offpolicy_nets import adam, make_target
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.marl.core import MarlVectorEnv
 
@@ -322,21 +323,22 @@ def train(env, cfg: MAACConfig, *, seed: int, log: LogFn | None = None, nets: MA
             t3 = time.perf_counter()
             for _ in range(cfg.gradient_steps):
                 batch = buffer.sample(cfg.batch_size, rng)
-                c_loss, stats = critic_loss(nets, batch, cfg)
-                critic_opt.zero_grad()
-                c_loss.backward()
-                nn.utils.clip_grad_norm_(nets.critic.parameters(), cfg.max_grad_norm * num_agents)
-                critic_opt.step()
-                a_loss, a_stats = actor_loss(nets, batch, cfg)
-                actor_opt.zero_grad()
-                a_loss.backward()
-                nn.utils.clip_grad_norm_(nets.policy.parameters(), cfg.max_grad_norm)
-                actor_opt.step()
-                soft_update(nets.critic_target, nets.critic, cfg.tau)
-                soft_update(nets.policy_target, nets.policy, cfg.tau)
+                stats = actor_critic_update(
+                    lambda: critic_loss(nets, batch, cfg),
+                    lambda: actor_loss(nets, batch, cfg),
+                    nets.critic,
+                    nets.policy,
+                    nets.critic_target,
+                    nets.policy_target,
+                    critic_opt,
+                    actor_opt,
+                    critic_max_norm=cfg.max_grad_norm * num_agents,
+                    actor_max_norm=cfg.max_grad_norm,
+                    tau=cfg.tau,
+                )
             times["update"] += time.perf_counter() - t3
             if cfg.gradient_steps > 0 and it % 100 == 0:
-                stats = {"global_step": float(global_step), **stats, **a_stats}
+                stats = {"global_step": float(global_step), **stats}
                 result.metrics.append(stats)
                 emit(log, global_step, stats, result)
     return tracker.fill(result, global_step, time.perf_counter() - start, times)
