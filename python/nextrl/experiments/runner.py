@@ -35,6 +35,7 @@ EXPERIMENTS: dict[str, str] = {
     "federated": "nextrl.experiments.federated",
     "quantum-noise": "nextrl.experiments.quantum_noise",
     "quantum-rl": "nextrl.experiments.quantum_rl",
+    "marl": "nextrl.experiments.marl",
 }
 
 
