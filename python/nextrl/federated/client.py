@@ -90,6 +90,7 @@ class SACModel(nn.Module):
         self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1))
         self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1))
 
+    @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """bias + scale tanh(mean) [B, *action_shape] (the deterministic policy; `deterministic` must be True)."""
         from nextrl.agents.sac import gaussian_params
