@@ -176,14 +176,17 @@ def pqc_circuit(num_qubits: int, num_layers: int = 5, *, readout: str = "parity"
     return VariationalCircuit(vc.circuit, vc.sources, probabilities=list(range(num_qubits)))
 
 
-def softmax_pqc_policy(obs_space: gym.Space, num_actions: int, num_layers: int = 5, beta: float = 1.0) -> SoftmaxPQC:
+def softmax_pqc_policy(
+    obs_space: gym.Space, num_actions: int, num_layers: int = 5, beta: float = 1.0, *, backend=None
+) -> SoftmaxPQC:
     """The "softmax_pqc" preset: one qubit per observation feature, `pqc_circuit` read out as the parity
     observable Z_0 ... Z_{n-1} with action weights (-1)^a (Jerbi et al. 2021's CartPole softmax-PQC), inverse
-    temperature `beta`. Initial angles from torch's global generator (the trainers seed it)."""
+    temperature `beta`. Initial angles from torch's global generator (the trainers seed it). `backend`: where the
+    circuit runs (QuantumLayer's argument; e.g. quantum.backends.shots.ShotSimulator to train through shots)."""
     from nextrl.quantum import QuantumLayer
 
     n = _obs_dim("softmax_pqc_policy", obs_space)
-    return SoftmaxPQC(QuantumLayer(pqc_circuit(n, num_layers)), num_actions, beta=beta)
+    return SoftmaxPQC(QuantumLayer(pqc_circuit(n, num_layers), backend=backend), num_actions, beta=beta)
 
 
 def raw_pqc_policy(obs_space: gym.Space, num_actions: int, num_layers: int = 5) -> RawPQC:
