@@ -44,6 +44,15 @@ def test_quick_run_writes_the_report_and_counts_one_job_per_step(quick_run):
         assert extra["returns"][mode][label] == [float(cfg.max_steps)] * cfg.eval_envs
     scores = {(s.metric, s.agent): s for s in res.result.scores}
     assert scores[("greedy return", "exact")].values == (3.0, 3.0)
+    # one seed: the per-seed mean is the mean of that seed's episodes, the paired drop its difference from exact
+    assert scores[("greedy return, mean per seed", "exact")].values == (3.0,)
+    for mode, backend, shots in conds:
+        label = quantum_noise._label(backend, shots)
+        mean = float(np.mean(extra["returns"][mode][label]))
+        assert extra["seed_means"][mode][label] == [mean]
+        if backend != "exact":
+            drop = extra["paired_drops"][f"{mode} {label}"]
+            assert drop["point"] == drop["low"] == drop["high"] == mean - extra["seed_means"][mode]["exact"][0]
     (factor,) = extra["readout_factors"]["manila+readout 64 shots"]
     assert 0.3 < factor <= 1.0
 

@@ -13,8 +13,10 @@ agents.quantum_policies.on_backend (the ISA circuit transpiled once; one job per
   manila+readout   FakeManilaV2 with readout-error mitigation (below);
 
 each of the shot-based ones at every shot count in `shots`, and in two modes: greedy (argmax of the logits) and
-sampled (actions drawn from pi, torch seeded per condition). Scores: the episode returns of one condition, pooled
-over seeds; their interquartile mean with a stratified-bootstrap 95% interval (evaluation.stats) and the mean.
+sampled (actions drawn from pi, torch seeded per condition). Scores, each with a stratified-bootstrap 95% interval
+(evaluation.stats): the episode returns of one condition pooled over seeds (IQM and mean: the spread of the
+episodes); the per-seed mean return (IQM over seeds: the spread of the trained policies); and the paired drop,
+per seed the condition's mean return minus the exact simulator's on the same initial states (mean over seeds).
 
 Readout mitigation: Aer's primitives (and qiskit-ibm-runtime's local mode) offer none, so it is done as TREX does
 after readout twirling (van den Berg et al. 2022, PRA 105, 032620): under symmetric readout errors the measured
@@ -212,6 +214,7 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     boot = Bootstrap(reps=cfg.bootstrap_reps)
     conds = conditions(cfg)
     returns: dict[str, dict[str, list[float]]] = {m: {} for m in cfg.modes}
+    seed_means: dict[str, dict[str, list[float]]] = {m: {} for m in cfg.modes}
     jobs: dict[str, int] = {}
     factors: dict[str, list[float]] = {}
     times: dict[str, float] = {}
@@ -224,6 +227,7 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             ret, n_jobs, factor = evaluate_condition(policy, cfg, seed, mode, backend, shots)
             label = _label(backend, shots)
             returns[mode].setdefault(label, []).extend(float(r) for r in ret)
+            seed_means[mode].setdefault(label, []).append(float(np.mean(ret)))
             jobs[f"{mode} {label}"] = jobs.get(f"{mode} {label}", 0) + n_jobs
             times[f"{mode} {label}"] = times.get(f"{mode} {label}", 0.0) + time.perf_counter() - t0
             if factor is not None:
@@ -243,8 +247,32 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         for mode in cfg.modes
         for label, vals in returns[mode].items()
     }
+    scores += [
+        make_score(task, label, f"{mode} return, mean per seed", vals, boot, steps=cfg.train_steps)
+        for mode in cfg.modes
+        for label, vals in seed_means[mode].items()
+    ]
+    drops = {
+        f"{mode} {label}": stratified_bootstrap_ci(
+            np.asarray(vals) - np.asarray(seed_means[mode]["exact"]),
+            "mean",
+            confidence=boot.confidence,
+            reps=boot.reps,
+            seed=boot.seed,
+        )
+        for mode in cfg.modes
+        for label, vals in seed_means[mode].items()
+        if label != "exact"
+    }
     by = {(s.metric, s.agent): s for s in scores}
     findings = []
+    for key, iv in drops.items():
+        text = f"{key}: per-seed mean return minus the exact simulator's, mean over {len(seeds)} seeds "
+        text += f"{iv.point:+.1f} [{iv.low:+.1f}, {iv.high:+.1f}]"
+        if iv.high < 0:
+            findings.append(Finding(False, text + ": the policy loses return there (interval below 0)"))
+        else:
+            findings.append(Finding(True, text + ": no loss shown (interval reaches 0)"))
     for mode in cfg.modes:
         exact = by[(f"{mode} return", "exact")].iqm
         for label in returns[mode]:
@@ -267,7 +295,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         f"evaluation: the first episode of each of {cfg.eval_envs} CartPole envs (reset seed 10000 + seed), capped at "
         f"{cfg.max_steps} steps; one job per vector-env step through on_backend; shots {list(cfg.shots)}",
         f"backends: exact simulator, {', '.join(cfg.backends)}; modes: {', '.join(cfg.modes)}; intervals over the "
-        "episodes pooled over seeds (the spread of one trained policy per seed, not of training)",
+        "episodes pooled over seeds (the spread of the episodes), over the per-seed means (the spread of the "
+        f"{len(seeds)} trained policies) and of the per-seed drop against the exact simulator (paired)",
         "readout mitigation (manila+readout, sampled only): measured parity / f, f the parity measured on |0000> on "
         "the same physical qubits (TREX's calibration; exact for symmetric readout errors)",
     ]
@@ -292,6 +321,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         extra={
             "returns": returns,
             "mean_intervals": means,
+            "seed_means": seed_means,
+            "paired_drops": {k: v.to_dict() for k, v in drops.items()},
             "jobs": jobs,
             "seconds": times,
             "readout_factors": factors,
