@@ -76,6 +76,12 @@ def main(argv=None) -> int:
 
     nextrl.set_num_threads(1)
     torch.set_num_threads(1)
+    try:  # NumPy's BLAS (np.linalg.norm, matmul) on 1 thread too, for both sides
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        print("threadpoolctl missing: NumPy's BLAS may use several threads")
     n, d = args.clients, args.dim
     f = n // 4
     rng = np.random.default_rng(0)

@@ -87,3 +87,21 @@ def test_bad_compression_inputs():
         cp.encode(_vec(10), levels=-3)
     with pytest.raises(ValueError, match=r"ErrorFeedback.encode: update must have 5 entries, got 10"):
         cp.ErrorFeedback(5, ratio=0.5).encode(_vec(10))
+
+
+@pytest.mark.parametrize("levels", [1, 4, 16, 255, 32767])
+def test_qsgd_codes_are_packed_as_the_bit_matrix_reference(levels):
+    """The wire bytes equal the obvious packing: each entry's code (level, sign in the top bit) written LSB first at
+    1 + ceil(log2(s + 1)) bits, the bit stream packed little-endian; decoding returns sign * level * norm / s."""
+    v = _vec(301, seed=levels).numpy()
+    norm, codes = cp.qsgd_codes(v, levels, np.random.default_rng(7))
+    bits = 1 + max(1, math.ceil(math.log2(levels + 1)))
+    r = np.abs(v) / np.linalg.norm(v) * levels
+    low = np.floor(r)
+    lv = (low + (np.random.default_rng(7).random(v.shape) < r - low)).astype(np.int64)
+    code = lv | ((v < 0).astype(np.int64) << (bits - 1))
+    bitmat = ((code[:, None] >> np.arange(bits)) & 1).astype(np.uint8)
+    np.testing.assert_array_equal(codes, np.packbits(bitmat.reshape(-1), bitorder="little"))
+    assert norm == pytest.approx(float(np.linalg.norm(v)), rel=1e-12)
+    expected = np.float32(norm).astype(np.float64) * np.where(v < 0, -1.0, 1.0) * lv / levels
+    np.testing.assert_array_equal(cp.qsgd_values(norm, codes, v.size, levels), expected)

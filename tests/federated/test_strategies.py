@@ -200,3 +200,25 @@ def test_server_optimizer_one_step(kind):
     np.testing.assert_allclose(x1.numpy(), x0.numpy() + lr * m / (np.sqrt(v) + tau), rtol=1e-12)
     with pytest.raises(ValueError, match=r"ServerOptimizer: kind must be 'adam' or 'yogi', got 'sgd'"):
         st.ServerOptimizer(x0, "sgd")
+
+
+def test_nonfinite_rows_exact_when_a_finite_row_overflows_its_sum():
+    """The fast check sums rows; a finite row whose float32 sum overflows to inf is re-checked exactly, not dropped."""
+    x = torch.zeros(4, 5)
+    x[0] = 3e38  # finite, but its sum is inf in float32
+    x[1, 2] = float("nan")
+    x[2, 0], x[2, 1] = float("inf"), float("-inf")  # inf - inf = NaN in the sum
+    assert st.nonfinite_rows(x).tolist() == [False, True, True, False]
+    assert st.nonfinite_rows(x).tolist() == (~torch.isfinite(x)).any(dim=1).tolist()
+    kept, _, dropped = st.drop_nonfinite(x)
+    assert dropped == 2 and torch.equal(kept, x[[0, 3]])
+    np.testing.assert_allclose(st.median(kept).numpy(), ref.median(kept.numpy()), rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_median_and_trimmed_mean_on_the_torch_sort_path(dtype):
+    """float16 / bfloat16 updates take the torch.sort path (NumPy's partition serves float32 / float64)."""
+    x = _updates(n=6).to(dtype)
+    xf = x.to(torch.float64).numpy()
+    np.testing.assert_allclose(st.median(x).to(torch.float64).numpy(), ref.median(xf), rtol=1e-2)
+    np.testing.assert_allclose(st.trimmed_mean(x, 0.2).to(torch.float64).numpy(), ref.trimmed_mean(xf, 2), rtol=2e-2)

@@ -85,8 +85,9 @@ def dp_fedavg(
     if isinstance(updates, Tensor) and updates.dim() == 2 and updates.shape[0] == 0:
         total = torch.zeros(updates.shape[1], dtype=updates.dtype)
     else:
-        clipped, _ = clip_updates(updates, clip_norm)
-        total = clipped.sum(dim=0)
+        x, _ = check_updates("dp_fedavg", updates)
+        scale = (clip_norm / x.norm(dim=1).clamp_min(1e-30)).clamp(max=1.0)
+        total = scale.to(x.dtype) @ x  # sum_i clip(u_i, C) without the clipped [n, d] copy
     std = noise_multiplier * clip_norm / expected_per_round
     noise = torch.randn(total.shape, generator=generator, dtype=total.dtype) * std
     return total / expected_per_round + noise
