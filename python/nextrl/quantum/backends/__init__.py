@@ -6,10 +6,12 @@ A backend is any object with
 
 taking a QuantumLayer and inputs [batch, num_features] (a floating-point torch tensor, already
 checked by the layer) and returning outputs [batch, num_outputs] with autograd to the inputs and
-to the layer's weights, scales and output_scale. Two exist:
+to the layer's weights, scales and output_scale. Three exist:
 
     simulator.SimulatorBackend   the C++ BatchPlan: one call per batch, adjoint gradients (default)
     executor.QiskitExecutor      any Qiskit BackendV2 or V2 primitive: one job per batch, parameter shift
+    shots.ShotSimulator          the C++ simulator measured with finite shots (binomial / multinomial draws of
+                                 every parameter-shifted row): training through shots at simulator speed
 
 The Qiskit executor is split along its jobs: qiskit_program (circuit rewriting, transpilation,
 read-out matrices), qiskit_run (primitives and job submission), gradients (shifted parameter rows
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LayerBackend", "QiskitExecutor", "SimulatorBackend", "resolve_backend"]
+__all__ = ["LayerBackend", "QiskitExecutor", "ShotSimulator", "SimulatorBackend", "resolve_backend"]
 
 
 @runtime_checkable
@@ -67,4 +69,8 @@ def __getattr__(name):  # torch and qiskit are imported when used
         from nextrl.quantum.backends.executor import QiskitExecutor
 
         return QiskitExecutor
+    if name == "ShotSimulator":
+        from nextrl.quantum.backends.shots import ShotSimulator
+
+        return ShotSimulator
     raise AttributeError(f"module 'nextrl.quantum.backends' has no attribute {name!r}")
