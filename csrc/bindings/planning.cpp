@@ -25,6 +25,7 @@
 #include "planning/categorical_cem.h"
 #include "planning/cem.h"
 #include "planning/exact_model.h"
+#include "planning/latent_model.h"
 #include "planning/learned_model.h"
 #include "planning/mlp_kernels.h"
 #include "planning/mppi.h"
@@ -485,6 +486,160 @@ void BindMlpEnsemble(py::module_& m) {
           py::arg("problem"), py::arg("horizon"), "[horizon, particles] the member of each particle at each step.");
 }
 
+// A dense stage from W [out, in] and b [out] (float32).
+pl::LatentStage DenseStage(const char* fn, const std::string& name, const py::array& w, const py::array& b,
+                           int64_t in) {
+  NEXTRL_CHECK(w.ndim() == 2 && w.shape(1) == in, std::invalid_argument, fn, ": ", name,
+               " must be a weight of shape (out, ", in, "), got ", e::ShapeStr(w));
+  const int64_t out = w.shape(0);
+  NEXTRL_CHECK(out >= 1, std::invalid_argument, fn, ": ", name, " must have >= 1 output, got ", out);
+  const float* wp = F32Arg(fn, name.c_str(), w, {out, in});
+  const float* bp = F32Arg(fn, (name + " bias").c_str(), b, {out});
+  pl::LatentStage g;
+  g.in = in, g.out = out, g.out_pad = pl::PadCols(out);
+  g.wt.assign(static_cast<size_t>(in * g.out_pad), 0.0f);
+  g.bias.assign(static_cast<size_t>(g.out_pad), 0.0f);
+  for (int64_t j = 0; j < out; ++j) {
+    g.bias[static_cast<size_t>(j)] = bp[j];
+    for (int64_t k = 0; k < in; ++k) g.wt[static_cast<size_t>(k * g.out_pad + j)] = wp[j * in + k];
+  }
+  return g;
+}
+
+// An MLP stack from its ops: ("linear", W [out, in], b [out]), ("layernorm", gamma [n], beta [n], eps), ("relu",),
+// ("silu",) or ("tanh",); it must start with a linear layer, take `in` values and give `out`.
+pl::LatentStack LatentStackArg(const char* fn, const char* name, const py::list& ops, int64_t in, int64_t out,
+                               const char* out_what) {
+  NEXTRL_CHECK(ops.size() >= 1, std::invalid_argument, fn, ": ", name, " must have at least one layer");
+  pl::LatentStack st;
+  int64_t width = in;
+  bool can_activate = false;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const std::string at = std::string(name) + "[" + std::to_string(i) + "]";
+    NEXTRL_CHECK(py::isinstance<py::tuple>(ops[i]) && py::len(ops[i]) >= 1, std::invalid_argument, fn, ": ", at,
+                 " must be a tuple (kind, *arrays)");
+    const py::tuple op = ops[i].cast<py::tuple>();
+    const std::string kind = py::str(op[0]);
+    if (kind == "linear") {
+      NEXTRL_CHECK(op.size() == 3, std::invalid_argument, fn, ": ", at, " must be ('linear', weight, bias)");
+      st.push_back(DenseStage(fn, at, op[1].cast<py::array>(), op[2].cast<py::array>(), width));
+      width = st.back().out, can_activate = true;
+    } else if (kind == "layernorm") {
+      NEXTRL_CHECK(op.size() == 4, std::invalid_argument, fn, ": ", at, " must be ('layernorm', weight, bias, eps)");
+      NEXTRL_CHECK(i > 0, std::invalid_argument, fn, ": ", at, ": a stack must start with a linear layer");
+      const float* gm = F32Arg(fn, (at + " weight").c_str(), op[1].cast<py::array>(), {width});
+      const float* bt = F32Arg(fn, (at + " bias").c_str(), op[2].cast<py::array>(), {width});
+      const double eps = op[3].cast<double>();
+      NEXTRL_CHECK(std::isfinite(eps) && eps > 0, std::invalid_argument, fn, ": ", at, " eps must be > 0, got ", eps);
+      pl::LatentStage g;
+      g.norm = true, g.in = g.out = width, g.out_pad = pl::PadCols(width), g.eps = static_cast<float>(eps);
+      g.gamma.assign(static_cast<size_t>(g.out_pad), 0.0f), g.beta.assign(static_cast<size_t>(g.out_pad), 0.0f);
+      std::copy(gm, gm + width, g.gamma.begin()), std::copy(bt, bt + width, g.beta.begin());
+      st.push_back(std::move(g));
+      can_activate = true;
+    } else if (kind == "relu" || kind == "silu" || kind == "tanh") {
+      NEXTRL_CHECK(can_activate, std::invalid_argument, fn, ": ", at, ": an activation (", kind,
+                   ") must follow a linear or layernorm layer");
+      st.back().act =
+          kind == "relu" ? pl::Activation::kRelu : (kind == "silu" ? pl::Activation::kSilu : pl::Activation::kTanh);
+      can_activate = false;
+    } else {
+      NEXTRL_CHECK(false, std::invalid_argument, fn, ": ", at, ": unsupported layer '", kind,
+                   "' (supported: linear, layernorm, relu, silu, tanh)");
+    }
+    NEXTRL_CHECK(st.front().norm == false, std::invalid_argument, fn, ": ", name, " must start with a linear layer");
+  }
+  NEXTRL_CHECK(width == out, std::invalid_argument, fn, ": ", name, " must output ", out, " values (", out_what,
+               "), got ", width);
+  return st;
+}
+
+pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, const py::list& prior,
+                                 const py::list& reward, py::object cont, int64_t deter, int64_t stoch,
+                                 int64_t action_dim, double min_std, bool sample, bool symlog_reward, int64_t particles,
+                                 bool generic) {
+  const char* fn = "LatentModel";
+  NEXTRL_CHECK(deter >= 1 && stoch >= 1 && action_dim >= 1, std::invalid_argument, fn,
+               ": deter, stoch and action_dim must be >= 1, got ", deter, ", ", stoch, " and ", action_dim);
+  NEXTRL_CHECK(particles >= 1, std::invalid_argument, fn, ": particles must be >= 1, got ", particles);
+  NEXTRL_CHECK(std::isfinite(min_std) && min_std >= 0, std::invalid_argument, fn,
+               ": min_std must be finite and >= 0, got ", min_std);
+  NEXTRL_CHECK(gru.size() == 4, std::invalid_argument, fn, ": gru must be (weight_ih, weight_hh, bias_ih, bias_hh)");
+  pl::LatentModelSpec s;
+  s.deter = deter, s.stoch = stoch, s.action_dim = action_dim, s.min_std = static_cast<float>(min_std);
+  s.sample = sample, s.symlog_reward = symlog_reward, s.particles = particles, s.generic = generic;
+  const py::array w_ih = gru[0].cast<py::array>();
+  NEXTRL_CHECK(w_ih.ndim() == 2 && w_ih.shape(0) == 3 * deter, std::invalid_argument, fn,
+               ": gru weight_ih must have shape (3 * deter, input) = (", 3 * deter, ", input), got ",
+               e::ShapeStr(w_ih));
+  const int64_t G = w_ih.shape(1);
+  s.img_in = LatentStackArg(fn, "img_in", img_in, stoch + action_dim, G, "the GRU's input size");
+  s.gru_x = DenseStage(fn, "gru weight_ih", w_ih, gru[2].cast<py::array>(), G);
+  s.gru_h = DenseStage(fn, "gru weight_hh", gru[1].cast<py::array>(), gru[3].cast<py::array>(), deter);
+  NEXTRL_CHECK(s.gru_h.out == 3 * deter, std::invalid_argument, fn, ": gru weight_hh must have shape (", 3 * deter,
+               ", ", deter, ")");
+  s.prior = LatentStackArg(fn, "prior", prior, deter, 2 * stoch, "2 * stoch");
+  s.reward = LatentStackArg(fn, "reward", reward, deter + stoch, 1, "a reward");
+  if (!cont.is_none()) s.cont = LatentStackArg(fn, "cont", cont.cast<py::list>(), deter + stoch, 1, "a continue logit");
+  return new pl::LatentModel(std::move(s));
+}
+
+void BindLatentModel(py::module_& m) {
+  using M = pl::LatentModel;
+  py::class_<M, pl::RolloutModel>(m, "_LatentModel")
+      .def(py::init(&MakeLatentModel), py::arg("img_in"), py::arg("gru"), py::arg("prior"), py::arg("reward"),
+           py::arg("cont"), py::arg("deter"), py::arg("stoch"), py::arg("action_dim"), py::arg("min_std") = 0.1,
+           py::arg("sample") = false, py::arg("symlog_reward") = false, py::arg("particles") = 1,
+           py::arg("generic") = false)
+      .def(
+          "set_states",
+          [](M& model, const py::array& states, py::handle seed, int64_t round) {
+            const char* fn = "set_states";
+            const int64_t F = model.spec().deter + model.spec().stoch;
+            NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) >= 1, std::invalid_argument, fn,
+                         ": states must have shape (num_problems >= 1, deter + stoch = ", F, "), got ",
+                         e::ShapeStr(states));
+            const float* x = F32Arg(fn, "states", states, {states.shape(0), F});
+            model.SetStates(x, states.shape(0), e::SeedArg(fn, seed), RoundArg(fn, round));
+          },
+          py::arg("states"), py::arg("seed") = 0, py::arg("round") = 0)
+      .def(
+          "rollout",
+          [](const M& model, const py::array& states, const py::array& actions, int64_t problem) {
+            const char* fn = "rollout";
+            const int64_t F = model.spec().deter + model.spec().stoch, A = model.spec().action_dim;
+            NEXTRL_CHECK(states.ndim() == 2 && states.shape(0) >= 1, std::invalid_argument, fn,
+                         ": states must have shape (n >= 1, ", F, "), got ", e::ShapeStr(states));
+            const int64_t n = states.shape(0);
+            const float* x = F32Arg(fn, "states", states, {n, F});
+            NEXTRL_CHECK(actions.ndim() == 3 && actions.shape(1) >= 1, std::invalid_argument, fn,
+                         ": actions must have shape (", n, ", horizon >= 1, ", A, "), got ", e::ShapeStr(actions));
+            const int64_t H = actions.shape(1);
+            const double* a = F64Arg(fn, "actions", actions, {n, H, A});
+            NEXTRL_CHECK(AllFinite(a, actions.size()), std::invalid_argument, fn, ": actions must be finite");
+            NEXTRL_CHECK(problem >= 0 && problem < (int64_t{1} << 32), std::invalid_argument, fn,
+                         ": problem must be in [0, 2**32), got ", problem);
+            py::array_t<float> out(std::vector<py::ssize_t>{n, H, F}), rew(std::vector<py::ssize_t>{n, H}),
+                cont(std::vector<py::ssize_t>{n, H});
+            float *op = out.mutable_data(), *rp = rew.mutable_data(), *cp = cont.mutable_data();
+            {
+              py::gil_scoped_release release;
+              model.Rollout(x, a, n, H, problem, op, rp, cp);
+            }
+            return py::make_tuple(out, rew, cont);
+          },
+          py::arg("states"), py::arg("actions"), py::arg("problem") = 0,
+          "(states [n, horizon, deter + stoch], rewards [n, horizon], continue probabilities [n, horizon]) of n "
+          "start states rolled forward by actions [n, horizon, action_dim] (particle 0's noise when sampling).")
+      .def_property_readonly("deter", [](const M& m) { return m.spec().deter; })
+      .def_property_readonly("stoch", [](const M& m) { return m.spec().stoch; })
+      .def_property_readonly("particles", [](const M& m) { return m.spec().sample ? m.spec().particles : 1; })
+      .def_property_readonly("sample", [](const M& m) { return m.spec().sample; })
+      .def_property_readonly("seed", &M::seed)
+      .def_property_readonly("round", &M::round)
+      .def_property_readonly("isa", [](const M& m) { return m.spec().generic ? "generic" : pl::DenseIsa(); });
+}
+
 }  // namespace
 
 void BindPlanning(py::module_& m) {
@@ -532,6 +687,7 @@ void BindPlanning(py::module_& m) {
   BindExactModel<e::Pendulum>(m, "_PendulumModel");
   BindExactModel<e::QuantumStatePrep>(m, "_QuantumStatePrepModel");
   BindMlpEnsemble(m);
+  BindLatentModel(m);
 
   m.def("_plan_cem", &PlanCem, py::arg("model"), py::arg("mean"), py::arg("std"), py::arg("low"), py::arg("high"),
         py::arg("population"), py::arg("num_elites"), py::arg("iterations"), py::arg("alpha"), py::arg("gamma"),
@@ -581,6 +737,34 @@ void BindPlanning(py::module_& m) {
         return out;
       },
       py::arg("seed"), py::arg("round"), py::arg("problem"), py::arg("iteration"), py::arg("index0"), py::arg("count"));
+  // _dense_forward(x [rows, in], weight [out, in], bias [out], activation, isa): act(x W^T + b) [rows, out] through
+  // the dense kernel of one instruction set (mlp_kernels.h), or None when this CPU lacks it. A test hook.
+  m.def(
+      "_dense_forward",
+      [](const py::array& x, const py::array& weight, const py::array& bias, const std::string& activation,
+         const std::string& isa) -> py::object {
+        const char* fn = "dense_forward";
+        NEXTRL_CHECK(x.ndim() == 2 && weight.ndim() == 2, std::invalid_argument, fn, ": x and weight must be 2-D");
+        const int64_t rows = x.shape(0), in = x.shape(1), out = weight.shape(0);
+        pl::LatentStage g = DenseStage(fn, "weight", weight, bias, in);
+        const pl::Activation act = activation == "relu"   ? pl::Activation::kRelu
+                                   : activation == "silu" ? pl::Activation::kSilu
+                                   : activation == "tanh" ? pl::Activation::kTanh
+                                                          : pl::Activation::kIdentity;
+        const int64_t padded = pl::PadRows(rows);
+        std::vector<float> xin(static_cast<size_t>(padded * in), 0.0f), y(static_cast<size_t>(padded * g.out_pad));
+        const float* xp = F32Arg(fn, "x", x, {rows, in});
+        std::copy(xp, xp + rows * in, xin.begin());
+        if (!pl::DenseForwardIsa(isa.c_str(), xin.data(), padded, in, in, g.wt.data(), g.bias.data(), g.out_pad, act,
+                                 y.data()))
+          return py::none();
+        py::array_t<float> res(std::vector<py::ssize_t>{rows, out});
+        float* r = res.mutable_data();
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < out; ++j) r[i * out + j] = y[static_cast<size_t>(i * g.out_pad + j)];
+        return std::move(res);
+      },
+      py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("activation"), py::arg("isa"));
   m.def(
       "_colored_noise_matrix",
       [](int64_t horizon, double beta) {

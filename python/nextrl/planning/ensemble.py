@@ -234,7 +234,7 @@ class LearnedModel:
 
     @property
     def isa(self) -> str:
-        """The dense kernel in use: "avx2" (AVX2 + FMA) or "generic"."""
+        """The dense kernel in use: "avx512", "avx2" (AVX2 + FMA) or "generic"."""
         return self._model.isa
 
     def set_states(self, states, seed: int = 0, round: int = 0) -> None:

@@ -108,10 +108,11 @@ def to_env_actions(env, x: np.ndarray) -> np.ndarray:
 
 
 def is_rollout_model(model) -> bool:
-    """True for a model the C++ planners run (an ExactModel, a LearnedModel or a C++ rollout model)."""
+    """True for a model the C++ planners run (an ExactModel, a LearnedModel, a LatentModel or a C++ rollout model)."""
     from nextrl.planning.ensemble import LearnedModel
+    from nextrl.planning.latent import LatentModel
 
-    return isinstance(model, (ExactModel, LearnedModel, _core._RolloutModel))
+    return isinstance(model, (ExactModel, LearnedModel, LatentModel, _core._RolloutModel))
 
 
 def core_model(model):

@@ -101,6 +101,7 @@ class _Problem:
 def _problem(fn, planner, model, mean, std, low, high, num_problems, init_std) -> _Problem:
     H = planner.horizon
     from nextrl.planning.ensemble import LearnedModel
+    from nextrl.planning.latent import LatentModel
 
     if isinstance(model, (ExactModel, LearnedModel)):
         if model.num_problems < 1:
@@ -108,7 +109,7 @@ def _problem(fn, planner, model, mean, std, low, high, num_problems, init_std) -
         low = model.low if low is None else low
         high = model.high if high is None else high
         B, A = model.num_problems, model.action_dim
-    elif isinstance(model, _core._RolloutModel):
+    elif isinstance(model, (_core._RolloutModel, LatentModel)):
         if model.num_problems < 1:
             raise ValueError(f"{fn}: the model has no start states; call set_states(states) first")
         B, A = model.num_problems, model.action_dim

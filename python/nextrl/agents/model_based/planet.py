@@ -5,9 +5,10 @@ Loop: `seed_steps` env steps of uniform random actions; then every `train_every`
 gradient steps of the RSSM loss (nextrl.models.rssm) on `batch_size` windows of `seq_len` steps from the
 SequenceReplayBuffer. Acting: the filter state is updated with the executed action and the new observation
 (obs_step, is_first on the first observation of an episode), CEM plans over [horizon, action_dim] sequences from
-it through the planners' torch path (every env is one problem; candidates are scored by the model's
-imagine_returns: rewards read off the state after each action, times the product of the continue
-probabilities), the first action of the plan plus Gaussian exploration noise (PlaNet: std 0.3) is executed.
+it (every env is one problem; candidates are scored by the model's imagine_returns: rewards read off the state
+after each action, times the product of the continue probabilities), the first action of the plan plus Gaussian
+exploration noise (PlaNet: std 0.3) is executed. The latent rollouts run in C++ (planner_backend "cpp": the RSSM
+exported to nextrl.planning.latent after every training phase) or through the planners' torch path ("torch").
 PlaNet's planner re-initializes its belief to N(0, 1) (init_std 0.5 of the box width [-1, 1]) at every step; the
 latent rollouts use the prior's mean (sample=False).
 """
@@ -26,6 +27,7 @@ from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.agents.rollout import check_env
 from nextrl.models.rssm import RSSM, RSSMConfig, model_batch
+from nextrl.planning.latent import LatentModel
 from nextrl.planning.optimizers import CEM
 
 
@@ -65,6 +67,9 @@ class PlaNetConfig:
     """discount of the imagined returns"""
     exploration_noise: float = 0.3
     """std of the Gaussian noise added to planned actions while collecting, in action units (PlaNet 0.3)"""
+    planner_backend: str = "cpp"
+    """"cpp": latent CEM through the C++ latent rollout model (nextrl.planning.latent); "torch": the planners' torch
+    path over the RSSM modules (the same plan to float tolerance)"""
 
     def __post_init__(self):
         if isinstance(self.pretrain_steps, bool) or not isinstance(self.pretrain_steps, int) or self.pretrain_steps < 0:
@@ -79,6 +84,8 @@ class PlaNetConfig:
             raise ValueError(f"PlaNetConfig: exploration_noise must be >= 0, got {self.exploration_noise}")
         if not self.lr > 0:
             raise ValueError(f"PlaNetConfig: lr must be > 0, got {self.lr}")
+        if self.planner_backend not in ("cpp", "torch"):
+            raise ValueError(f"PlaNetConfig: planner_backend must be 'cpp' or 'torch', got {self.planner_backend!r}")
         CEM(self.horizon, self.population, self.num_elites, self.iterations, 0.0, self.gamma, 0.5)  # checks
 
     def planner(self) -> CEM:
@@ -86,9 +93,21 @@ class PlaNetConfig:
 
 
 def plan_actions(
-    model: RSSM, state: dict[str, torch.Tensor], planner: CEM, low, high, *, seed: int, round: int
+    model: RSSM,
+    state: dict[str, torch.Tensor],
+    planner: CEM,
+    low,
+    high,
+    *,
+    seed: int,
+    round: int,
+    latent: LatentModel | None = None,
 ) -> np.ndarray:
-    """CEM in latent space from the filtered states [B, ...] of B envs; returns the first actions [B, action_dim]."""
+    """CEM in latent space from the filtered states [B, ...] of B envs; returns the first actions [B, action_dim].
+    latent: `model` exported by LatentModel.from_rssm (the C++ path), or None for the torch path."""
+    if latent is not None:
+        latent.set_states(state, seed=seed, round=round)
+        return planner.plan(latent, low=low, high=high, seed=seed, round=round).actions[:, 0]
     B = state["deter"].shape[0]
     start = {k: state[k] for k in ("deter", "stoch")}
 
@@ -143,6 +162,7 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
     is_first = torch.ones(E, dtype=torch.bool)
     prev_done = np.zeros(E, dtype=bool)
     global_step, plans, step, pretrained = 0, 0, 0, False
+    latent = None
     while global_step < cfg.total_timesteps:
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -151,7 +171,9 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
         if global_step < cfg.seed_steps:
             action = rng.uniform(space.low, space.high, size=(E, act_dim)).astype(np.float32)
         else:
-            action = plan_actions(model, state, planner, space.low, space.high, seed=seed, round=plans)
+            if cfg.planner_backend == "cpp" and latent is None:
+                latent = LatentModel.from_rssm(model)  # the weights of the last training phase
+            action = plan_actions(model, state, planner, space.low, space.high, seed=seed, round=plans, latent=latent)
             plans += 1
             action = action + cfg.exploration_noise * rng.standard_normal(action.shape)
             action = np.clip(action, space.low, space.high).astype(np.float32)
@@ -176,6 +198,7 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
             for _ in range(pretrain + cfg.train_steps):
                 batch = model_batch(buffer.sample(cfg.batch_size, cfg.seq_len + 1, rng), act_dim)
                 info = update(model, opt, batch, cfg, generator)
+            latent = None
             times["update"] += time.perf_counter() - t3
             metrics = {f"losses/{k}": v for k, v in info.items()}
             metrics["global_step"] = global_step

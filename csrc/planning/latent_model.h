@@ -1,0 +1,229 @@
+// LatentModel: a recurrent latent world model behind the RolloutModel interface, so CEM / iCEM / MPPI plan in latent
+// space in one C++ call: the prior (imagination) path of python/nextrl/models/rssm.py's RSSM (PlaNet, Hafner et al.
+// 2019), with a Gaussian latent, exported from the torch modules as float32.
+//
+// A start state (one per problem) is s = (h, z): h [D] the GRU state, z [Z] the latent. Action a_t [A] steps it:
+//   x   = img_in([z, a])                       (an MLP stack, see below)
+//   h'  = GRUCell(x, h)                        (torch.nn.GRUCell, gates r, z, n:
+//           r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), u = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
+//           n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (h - n) u + n)
+//   [m, s_raw] = prior(h'),  z' = m (deterministic) or m + (softplus(s_raw) + min_std) eps  (sampled)
+//   r_{t+1} = reward([h', z'])  (symexp'd when the model fits symlog rewards),  c_{t+1} = sigmoid(cont([h', z']))
+// and a candidate's return is sum_t gamma^t (prod_{k <= t} c_k / c_{t+1}) r_{t+1}: each reward weighted by the
+// continue probabilities of the states before it (RSSM.imagine_returns), all 1 without a continue head.
+//
+// MLP stacks: a list of stages, each a dense layer y = x W^T + b or a LayerNorm over the running width (eps, gamma,
+// beta), optionally followed by an activation (ReLU, SiLU, tanh); the exporter (python/nextrl/planning/latent.py)
+// maps nn.Linear / nn.LayerNorm / activation modules onto them and rejects anything else.
+//
+// Particles: every candidate is rolled out by P particles and its return is their mean. eps of latent element k
+// of particle p at step t is normal number p Z + k of (seed, NoiseStream(round, problem)) at block counter
+// NoiseCounter(t) (noise.h): every candidate of a problem sees the same eps (common random numbers), so results do
+// not depend on chunking or threads. Deterministic models use one particle and no noise.
+//
+// Numerics: float32 dense layers of mlp_kernels.h (the sum over inputs in order, one FMA per term with AVX2), the
+// LayerNorm statistics in float32 (two-pass), returns accumulated in float64.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "planning/mlp_kernels.h"
+#include "planning/noise.h"
+#include "planning/rollout_model.h"
+
+namespace nextrl::planning {
+
+// One stage of an MLP stack. Dense: wt = W^T [in, out_pad] zero-padded, bias [out_pad]. LayerNorm (norm = true):
+// in = out = the running width, gamma / beta [out_pad] zero-padded (so the padded columns stay zero).
+struct LatentStage {
+  bool norm = false;
+  int64_t in = 0, out = 0, out_pad = 0;
+  std::vector<float> wt, bias, gamma, beta;
+  float eps = 1e-5f;
+  Activation act = Activation::kIdentity;
+};
+using LatentStack = std::vector<LatentStage>;
+
+struct LatentModelSpec {
+  int64_t deter = 1, stoch = 1, action_dim = 1;  // D, Z, A
+  LatentStack img_in;                            // [Z + A] -> [G] (the GRU's input size)
+  LatentStage gru_x, gru_h;                      // dense [G] -> [3D] (W_ih, b_ih) and [D] -> [3D] (W_hh, b_hh)
+  LatentStack prior;                             // [D] -> [2Z] (mean, raw std)
+  LatentStack reward;                            // [D + Z] -> [1]
+  LatentStack cont;                              // [D + Z] -> [1] logits, or empty (no continue head)
+  float min_std = 0.1f;
+  bool sample = false;
+  bool symlog_reward = false;
+  int64_t particles = 1;
+  bool generic = false;  // force the baseline dense kernel (no AVX2)
+  int64_t chunk_rows = 128;
+};
+
+class LatentModel final : public RolloutModel {
+ public:
+  explicit LatentModel(LatentModelSpec spec) : s_(std::move(spec)) {
+    width_ = std::max(PadCols(s_.stoch + s_.action_dim), s_.gru_x.out_pad);
+    for (const LatentStack* st : {&s_.img_in, &s_.prior, &s_.reward, &s_.cont})
+      for (const LatentStage& g : *st) width_ = std::max(width_, g.out_pad);
+  }
+
+  int64_t num_problems() const override { return static_cast<int64_t>(starts_.size()) / (s_.deter + s_.stoch); }
+  int64_t action_dim() const override { return s_.action_dim; }
+  int64_t chunk() const override { return std::max<int64_t>(1, s_.chunk_rows / s_.particles); }
+  const LatentModelSpec& spec() const { return s_; }
+  uint64_t seed() const { return seed_; }
+  uint64_t round() const { return round_; }
+
+  // states: [count, D + Z] start states (h, z) in float32. The caller checks shapes and finiteness.
+  void SetStates(const float* states, int64_t count, uint64_t seed, uint64_t round) {
+    starts_.assign(states, states + count * (s_.deter + s_.stoch));
+    seed_ = seed, round_ = round;
+  }
+
+  // Rolls n states [n, D + Z] forward by actions [n, horizon, A] (particle 0's noise for every row when
+  // sampling, stream of problem `problem`): the states after every step [n, horizon, D + Z], rewards [n, horizon]
+  // and continue probabilities [n, horizon] (1 without a continue head). For tests against the torch modules.
+  void Rollout(const float* states, const double* actions, int64_t n, int64_t horizon, int64_t problem,
+               float* out_states, float* out_rewards, float* out_conts) const {
+    const int64_t F = s_.deter + s_.stoch, rows = PadRows(n);
+    Work w;
+    w.Reserve(rows, width_, F, s_.stoch + s_.action_dim);
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy(states + std::min(r, n - 1) * F, states + (std::min(r, n - 1) + 1) * F, w.feat.data() + r * F);
+    const uint64_t stream = NoiseStream(round_, problem);
+    for (int64_t t = 0; t < horizon; ++t) {
+      Step(
+          w, rows, [&](int64_t r) { return actions + (std::min(r, n - 1) * horizon + t) * s_.action_dim; }, stream, t,
+          0);
+      for (int64_t r = 0; r < n; ++r) {
+        std::copy(w.feat.data() + r * F, w.feat.data() + (r + 1) * F, out_states + (r * horizon + t) * F);
+        out_rewards[r * horizon + t] = w.reward[static_cast<size_t>(r)];
+        out_conts[r * horizon + t] = w.cont[static_cast<size_t>(r)];
+      }
+    }
+  }
+
+  void Evaluate(int64_t b, const double* actions, int64_t count, int64_t horizon, double gamma,
+                double* returns) const override {
+    const int64_t F = s_.deter + s_.stoch, P = s_.sample ? s_.particles : 1, rows = PadRows(count);
+    const uint64_t stream = NoiseStream(round_, b);
+    thread_local Work w;
+    thread_local std::vector<double> ret, alive;
+    w.Reserve(rows, width_, F, s_.stoch + s_.action_dim);
+    std::fill(returns, returns + count, 0.0);
+    const float* s0 = starts_.data() + b * F;
+    for (int64_t p = 0; p < P; ++p) {
+      for (int64_t r = 0; r < rows; ++r) std::copy(s0, s0 + F, w.feat.data() + r * F);
+      ret.assign(static_cast<size_t>(count), 0.0);
+      alive.assign(static_cast<size_t>(count), 1.0);
+      double discount = 1.0;
+      for (int64_t t = 0; t < horizon; ++t) {
+        Step(
+            w, rows, [&](int64_t r) { return actions + (std::min(r, count - 1) * horizon + t) * s_.action_dim; },
+            stream, t, p);
+        for (int64_t c = 0; c < count; ++c) {
+          const size_t i = static_cast<size_t>(c);
+          ret[i] += discount * alive[i] * static_cast<double>(w.reward[i]);
+          alive[i] *= static_cast<double>(w.cont[i]);
+        }
+        discount *= gamma;
+      }
+      for (int64_t c = 0; c < count; ++c) returns[c] += ret[static_cast<size_t>(c)];
+    }
+    if (P > 1)
+      for (int64_t c = 0; c < count; ++c) returns[c] /= static_cast<double>(P);
+  }
+
+ private:
+  struct Work {
+    std::vector<float> feat, x0, a, b, gi, gh, eps, reward, cont;
+    void Reserve(int64_t rows, int64_t width, int64_t F, int64_t x0_width) {
+      // kRowTile spare rows: the dense kernel reads whole row tiles
+      const size_t n = static_cast<size_t>((rows + kRowTile) * width);
+      feat.resize(static_cast<size_t>((rows + kRowTile) * F));
+      x0.resize(static_cast<size_t>((rows + kRowTile) * x0_width));
+      if (a.size() < n) a.resize(n), b.resize(n), gi.resize(n), gh.resize(n);
+      reward.resize(static_cast<size_t>(rows)), cont.resize(static_cast<size_t>(rows));
+    }
+  };
+
+  // Runs stack `st` on x [rows, st[0].in] (row stride x_stride); returns the output (row stride *out_stride), in
+  // one of w.a / w.b.
+  const float* Run(const LatentStack& st, const float* x, int64_t x_stride, int64_t rows, Work& w,
+                   int64_t* out_stride) const {
+    float* bufs[2] = {w.a.data(), w.b.data()};
+    int which = 0;
+    for (const LatentStage& g : st) {
+      if (g.norm) {  // in place on the previous stage's output
+        float* y = const_cast<float*>(x);
+        LayerNormAct(y, rows, g.out, x_stride, g.gamma.data(), g.beta.data(), g.eps, g.act, s_.generic);
+        continue;
+      }
+      float* y = bufs[which];
+      DenseForward(x, rows, g.in, x_stride, g.wt.data(), g.bias.data(), g.out_pad, g.act, y, s_.generic);
+      x = y, x_stride = g.out_pad, which ^= 1;
+    }
+    *out_stride = x_stride;
+    return x;
+  }
+
+  // One imagination step of `rows` rows of w.feat ([h, z] per row) under the actions action_of(r) [A].
+  template <class ActionOf>
+  void Step(Work& w, int64_t rows, const ActionOf& action_of, uint64_t stream, int64_t t, int64_t p) const {
+    const int64_t D = s_.deter, Z = s_.stoch, A = s_.action_dim, F = D + Z, X = Z + A;
+    float* feat = w.feat.data();
+    for (int64_t r = 0; r < rows; ++r) {
+      float* x = w.x0.data() + r * X;
+      std::copy(feat + r * F + D, feat + (r + 1) * F, x);
+      const double* a = action_of(r);
+      for (int64_t j = 0; j < A; ++j) x[Z + j] = static_cast<float>(a[j]);
+    }
+    int64_t stride = 0;
+    const float* x = Run(s_.img_in, w.x0.data(), X, rows, w, &stride);
+    DenseForward(x, rows, s_.gru_x.in, stride, s_.gru_x.wt.data(), s_.gru_x.bias.data(), s_.gru_x.out_pad,
+                 Activation::kIdentity, w.gi.data(), s_.generic);
+    DenseForward(feat, rows, D, F, s_.gru_h.wt.data(), s_.gru_h.bias.data(), s_.gru_h.out_pad, Activation::kIdentity,
+                 w.gh.data(), s_.generic);
+    GruUpdate(w.gi.data(), w.gh.data(), rows, D, s_.gru_x.out_pad, feat, F, s_.generic);
+    const float* prior = Run(s_.prior, feat, F, rows, w, &stride);
+    if (s_.sample) {
+      w.eps.resize(static_cast<size_t>(Z));
+      thread_local std::vector<double> z;
+      z.resize(static_cast<size_t>(Z));
+      Normals(seed_, stream, NoiseCounter(t), static_cast<uint64_t>(p * Z), Z, z.data());
+      for (int64_t k = 0; k < Z; ++k) w.eps[static_cast<size_t>(k)] = static_cast<float>(z[static_cast<size_t>(k)]);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* m = prior + r * stride;
+      float* z = feat + r * F + D;
+      for (int64_t k = 0; k < Z; ++k) {
+        float v = m[k];
+        if (s_.sample) v += (Softplus(m[Z + k]) + s_.min_std) * w.eps[static_cast<size_t>(k)];
+        z[k] = v;
+      }
+    }
+    const float* rew = Run(s_.reward, feat, F, rows, w, &stride);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float v = rew[r * stride];
+      w.reward[static_cast<size_t>(r)] = s_.symlog_reward ? std::copysign(std::expm1(std::fabs(v)), v) : v;
+    }
+    if (s_.cont.empty()) {
+      std::fill(w.cont.begin(), w.cont.begin() + rows, 1.0f);
+    } else {
+      const float* c = Run(s_.cont, feat, F, rows, w, &stride);
+      for (int64_t r = 0; r < rows; ++r) w.cont[static_cast<size_t>(r)] = 1.0f / (1.0f + std::exp(-c[r * stride]));
+    }
+  }
+
+  // torch's softplus (beta 1, threshold 20).
+  static float Softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v)); }
+
+  LatentModelSpec s_;
+  int64_t width_ = kColTile;
+  std::vector<float> starts_;
+  uint64_t seed_ = 0, round_ = 0;
+};
+
+}  // namespace nextrl::planning
