@@ -90,6 +90,17 @@ def test_per_seed_results_equal_the_learners_called_directly(quick_run):
     assert extra["regret_matching_ce_violation"][1]["climbing"] == games.ce_violation(g, rm)
 
 
+def test_seeds_in_processes_give_the_same_results(quick_run):
+    extra = quick_run[0].result.extra
+    cfg = marl.Config(**{**marl.QUICK, "workers": 2})
+    units = []
+    (spawned,) = marl.run_seeds_in_processes(cfg, [1], progress=lambda n, d: units.append(n))
+    assert units == [marl.total_work(cfg, [1])]
+    assert spawned["tasks"] == {"spread": extra["per_seed"]["spread"][1], "prey": extra["per_seed"]["prey"][1]}
+    assert spawned["self_play"] == extra["self_play"][1]
+    assert spawned["regret_matching"] == extra["regret_matching_ce_violation"][1]
+
+
 def test_games_table_against_nashpy_and_closed_forms(quick_run):
     table = quick_run[0].result.extra["games"]
     assert set(table) == set(GAMES)
@@ -130,6 +141,8 @@ def test_bad_settings_are_refused():
         marl.Config(prey_algos=("vdn", "vdn"))
     with pytest.raises(ValueError, match=r"marl: spread_steps must be >= 100, got 10"):
         marl.Config(spread_steps=10)
+    with pytest.raises(ValueError, match=r"marl: workers must be >= 1, got 0"):
+        marl.Config(workers=0)
     with pytest.raises(ValueError, match=r"marl: eval_episodes must be >= 1, got 0"):
         marl.Config(eval_episodes=0)
     with pytest.raises(ValueError, match=r"marl: seeds must not be empty"):

@@ -71,6 +71,8 @@ class Config:
     """rounds of fictitious play and of regret matching per matrix game"""
     bootstrap_reps: int = 2000
     """bootstrap replicates per interval"""
+    workers: int = 1
+    """processes the seeds run in (each seed's results do not depend on it; progress then comes per seed)"""
 
     def __post_init__(self):
         for key, algos in (("spread_algos", self.spread_algos), ("prey_algos", self.prey_algos)):
@@ -86,6 +88,7 @@ class Config:
             "selfplay_snapshot_every": 1,
             "dynamics_iterations": 1,
             "bootstrap_reps": 1,
+            "workers": 1,
         }
         for key, low in limits.items():
             if getattr(self, key) < low:
@@ -288,6 +291,33 @@ def regret_matching_violations(cfg: Config, seed: int) -> dict[str, float]:
     return out
 
 
+def run_seed(cfg: Config, seed: int, progress: Progress | None = None) -> dict[str, Any]:
+    """Everything one seed measures: {"tasks": run_seed_tasks, "self_play": run_self_play, "regret_matching":
+    regret_matching_violations}."""
+    return {
+        "tasks": run_seed_tasks(cfg, seed, progress),
+        "self_play": run_self_play(cfg, seed, progress),
+        "regret_matching": regret_matching_violations(cfg, seed),
+    }
+
+
+def run_seeds_in_processes(cfg: Config, seeds: list[int], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """run_seed for every seed in cfg.workers spawned processes, results in the order of `seeds`; progress
+    reports a seed's units when it finishes."""
+    import concurrent.futures
+    import multiprocessing
+
+    per_seed_units = total_work(cfg, [0])
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(min(cfg.workers, len(seeds)), mp_context=ctx) as pool:
+        futures = {pool.submit(run_seed, cfg, s): s for s in seeds}
+        for f in concurrent.futures.as_completed(futures):
+            f.result()  # raises a worker's error here
+            if progress is not None:
+                progress(per_seed_units, f"seed {futures[f]}")
+        return [next(f for f, s in futures.items() if s == seed).result() for seed in seeds]
+
+
 def _compare(findings: list[Finding], a, b, what: str, against: str) -> None:
     if a.iqm.low > b.iqm.high:
         findings.append(
@@ -313,9 +343,11 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         raise ValueError("marl: seeds must not be empty")
     start = time.perf_counter()
     boot = Bootstrap(reps=cfg.bootstrap_reps)
-    tasks = [run_seed_tasks(cfg, s, progress) for s in seeds]
-    plays = [run_self_play(cfg, s, progress) for s in seeds]
-    rm = [regret_matching_violations(cfg, s) for s in seeds]
+    if cfg.workers == 1:
+        per_seed = [run_seed(cfg, s, progress) for s in seeds]
+    else:
+        per_seed = run_seeds_in_processes(cfg, seeds, progress)
+    tasks, plays, rm = ([r[k] for r in per_seed] for k in ("tasks", "self_play", "regret_matching"))
     table = analyze_games(cfg)
     spread_task, prey_task = "simple_spread (3 agents)", "predator-prey 6x6 (2 predators)"
     scores = []
@@ -449,7 +481,9 @@ __all__ = [
     "random_policy",
     "regret_matching_violations",
     "run",
+    "run_seed",
     "run_seed_tasks",
+    "run_seeds_in_processes",
     "run_self_play",
     "spread_return",
     "total_work",
