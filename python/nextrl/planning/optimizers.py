@@ -249,7 +249,8 @@ def _plan_cem_family(
     )
 
 
-def _check_cem_fields(owner: str, c) -> None:
+def _check_cem_fields(owner: str, c, *, init_std: bool = True) -> None:
+    """The hyperparameters CEM, iCEM and CategoricalCEM share (init_std: only the Gaussian ones have it)."""
     _check_int(owner, "horizon", c.horizon)
     _check_int(owner, "population", c.population)
     _check_int(owner, "num_elites", c.num_elites)
@@ -258,7 +259,8 @@ def _check_cem_fields(owner: str, c) -> None:
     _check_int(owner, "iterations", c.iterations)
     _check_real(owner, "alpha", c.alpha, 0.0, 1.0)
     _check_real(owner, "gamma", c.gamma, 0.0)
-    _check_real(owner, "init_std", c.init_std, 0.0)
+    if init_std:
+        _check_real(owner, "init_std", c.init_std, 0.0)
 
 
 _PLAN_DOC = """Optimizes every problem of `model` (see the module docstring for the models) and returns a PlanResult.
@@ -527,15 +529,7 @@ class CategoricalCEM:
     gamma: float = 1.0
 
     def __post_init__(self):
-        owner = type(self).__name__
-        _check_int(owner, "horizon", self.horizon)
-        _check_int(owner, "population", self.population)
-        _check_int(owner, "num_elites", self.num_elites)
-        if self.num_elites > self.population:
-            raise ValueError(f"{owner}: num_elites must be <= population = {self.population}, got {self.num_elites}")
-        _check_int(owner, "iterations", self.iterations)
-        _check_real(owner, "alpha", self.alpha, 0.0, 1.0)
-        _check_real(owner, "gamma", self.gamma, 0.0)
+        _check_cem_fields(type(self).__name__, self, init_std=False)
 
     def plan(
         self,
