@@ -122,11 +122,11 @@ class LatentModel final : public RolloutModel {
       for (int64_t t = 0; t < horizon; ++t) {
         Step(
             w, rows, [&](int64_t r) { return actions + (std::min(r, count - 1) * horizon + t) * s_.action_dim; },
-            stream, t, p);
+            stream, t, p, t == 0, t + 1 < horizon);
         for (int64_t c = 0; c < count; ++c) {
           const size_t i = static_cast<size_t>(c);
           ret[i] += discount * alive[i] * static_cast<double>(w.reward[i]);
-          alive[i] *= static_cast<double>(w.cont[i]);
+          if (t + 1 < horizon) alive[i] *= static_cast<double>(w.cont[i]);
         }
         discount *= gamma;
       }
@@ -169,9 +169,13 @@ class LatentModel final : public RolloutModel {
     return x;
   }
 
-  // One imagination step of `rows` rows of w.feat ([h, z] per row) under the actions action_of(r) [A].
+  // One imagination step of `rows` rows of w.feat ([h, z] per row) under the actions action_of(r) [A]. same_h: every
+  // row holds the same h (the first step from one start state), so W_hh h + b_hh is computed for one row tile and
+  // copied (the kernel computes each row alone: the same bits). need_cont = false leaves w.cont unset (the last
+  // step of a return).
   template <class ActionOf>
-  void Step(Work& w, int64_t rows, const ActionOf& action_of, uint64_t stream, int64_t t, int64_t p) const {
+  void Step(Work& w, int64_t rows, const ActionOf& action_of, uint64_t stream, int64_t t, int64_t p,
+            bool same_h = false, bool need_cont = true) const {
     const int64_t D = s_.deter, Z = s_.stoch, A = s_.action_dim, F = D + Z, X = Z + A;
     float* feat = w.feat.data();
     for (int64_t r = 0; r < rows; ++r) {
@@ -184,8 +188,12 @@ class LatentModel final : public RolloutModel {
     const float* x = Run(s_.img_in, w.x0.data(), X, rows, w, &stride);
     DenseForward(x, rows, s_.gru_x.in, stride, s_.gru_x.wt.data(), s_.gru_x.bias.data(), s_.gru_x.out_pad,
                  Activation::kIdentity, w.gi.data(), s_.generic);
-    DenseForward(feat, rows, D, F, s_.gru_h.wt.data(), s_.gru_h.bias.data(), s_.gru_h.out_pad, Activation::kIdentity,
-                 w.gh.data(), s_.generic);
+    const int64_t g_stride = s_.gru_h.out_pad;
+    DenseForward(feat, same_h ? kRowTile : rows, D, F, s_.gru_h.wt.data(), s_.gru_h.bias.data(), g_stride,
+                 Activation::kIdentity, w.gh.data(), s_.generic);
+    if (same_h)
+      for (int64_t r = kRowTile; r < rows; ++r)
+        std::copy(w.gh.data(), w.gh.data() + g_stride, w.gh.data() + r * g_stride);
     GruUpdate(w.gi.data(), w.gh.data(), rows, D, s_.gru_x.out_pad, feat, F, s_.generic);
     const float* prior = Run(s_.prior, feat, F, rows, w, &stride);
     if (s_.sample) {
@@ -209,6 +217,7 @@ class LatentModel final : public RolloutModel {
       const float v = rew[r * stride];
       w.reward[static_cast<size_t>(r)] = s_.symlog_reward ? std::copysign(std::expm1(std::fabs(v)), v) : v;
     }
+    if (!need_cont) return;
     if (s_.cont.empty()) {
       std::fill(w.cont.begin(), w.cont.begin() + rows, 1.0f);
     } else {
