@@ -33,6 +33,7 @@ EXPERIMENTS: dict[str, str] = {
     "rl-core": "nextrl.experiments.rl_core",
     "causal": "nextrl.experiments.causal",
     "federated": "nextrl.experiments.federated",
+    "model-based": "nextrl.experiments.model_based",
     "quantum-noise": "nextrl.experiments.quantum_noise",
     "quantum-rl": "nextrl.experiments.quantum_rl",
     "marl": "nextrl.experiments.marl",
