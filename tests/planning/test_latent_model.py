@@ -255,3 +255,22 @@ def test_dense_kernels_agree(activation, shape):
             np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
     if out["avx512"] is not None and out["avx2"] is not None:
         np.testing.assert_array_equal(out["avx512"], out["avx2"])
+
+
+def test_plan_does_not_depend_on_the_thread_count():
+    import nextrl
+
+    model = _model(SMALL)
+    latent = LatentModel.from_rssm(model, sample=True, particles=2)
+    latent.set_states(_states(SMALL, 3), seed=4)
+    planner = CEM(horizon=5, population=300, num_elites=20, iterations=2)
+    threads = nextrl.get_num_threads()
+    try:
+        plans = []
+        for n in (1, 2):
+            nextrl.set_num_threads(n)
+            plans.append(planner.plan(latent, low=-np.ones(2), high=np.ones(2), seed=1, record=True))
+    finally:
+        nextrl.set_num_threads(threads)
+    np.testing.assert_array_equal(plans[0].returns, plans[1].returns)
+    np.testing.assert_array_equal(plans[0].actions, plans[1].actions)
