@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--dim", type=int, default=1_000_000, help="parameters per update d")
     p.add_argument("--rounds", type=int, default=3, help="timed rounds per contender (median reported)")
     p.add_argument("--ops", nargs="+", default=None, help="subset of the operations (default: all)")
-    p.add_argument("--out", help="append one JSON line per case to this file")
+    p.add_argument("--out", help="append one JSON line per case to this file (default: a new runs/federated-*.jsonl)")
     args = p.parse_args(argv)
 
     from flwr.server.strategy import aggregate as fl
@@ -186,8 +186,8 @@ def main(argv=None) -> int:
         )
         r = results[-1]
         print(f"{r.case:<34} nextrl {r.ours_s * 1e3:10.1f} ms  {peer:<27} {r.peer_s * 1e3:10.1f} ms  x{r.ratio:6.2f}")
-    if args.out:
-        benchmark.write_jsonl(args.out, results, **benchmark.stamp())
+    path = benchmark.save_results(args.out, "federated", results, **benchmark.stamp())
+    print(f"results appended to {path}")
     return 0
 
 

@@ -16,14 +16,19 @@ The run config (pyproject's [tool.flwr.app.config], or `flwr run --run-config`) 
 ServerApp writes: the final vector "x", "eval_returns" [rounds + 1, n] and "dropped"). DP, compression, client
 sampling and Byzantine attacks stay with the in-process loop: a config asking for them is refused.
 
-Flower is the `flower` extra (`pip install "nextrl[flower]"`), imported only when an app is built. Flower's
-simulation engine (flwr.simulation) runs on Ray, which nextrl does not depend on: the in-process path of the same
-experiment is client.run, and the apps are tested as a real deployment (a SuperLink and SuperNodes on 127.0.0.1).
+`simulate(make_model, make_client, cfg, num_supernodes)` runs the same two apps in one process through Flower's
+simulation engine (flwr.simulation.run_simulation: the ServerApp in a thread, each virtual SuperNode's ClientApp in
+a Ray actor) and returns the result the ServerApp wrote; it equals client.run on the same clients.
+
+Flower is the `flower` extra (`pip install "nextrl[flower]"`), imported only when an app is built; the simulation
+engine needs Ray, the `flower-sim` extra (`pip install "nextrl[flower-sim]"`, flwr[simulation]==1.42.0).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -95,8 +100,15 @@ def _replies(fn: str, replies) -> list:
     return sorted(out, key=lambda m: int(m.content["meta"]["partition_id"]))
 
 
-def server_app(make_model: Callable[[], nn.Module], cfg: FederatedConfig, *, node_timeout_s: float = 120.0):
-    """A flwr ServerApp running cfg's rounds over every connected SuperNode (see the module docstring)."""
+def server_app(
+    make_model: Callable[[], nn.Module],
+    cfg: FederatedConfig,
+    *,
+    node_timeout_s: float = 120.0,
+    run_config: dict | None = None,
+):
+    """A flwr ServerApp running cfg's rounds over every connected SuperNode (see the module docstring).
+    `run_config` holds defaults of the run config keys (the run's own config overrides them)."""
     check_config("server_app", cfg)
     flwr = _flwr()
     from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
@@ -105,7 +117,7 @@ def server_app(make_model: Callable[[], nn.Module], cfg: FederatedConfig, *, nod
 
     @app.main()
     def main(grid, context) -> None:
-        rc = context.run_config
+        rc = {**(run_config or {}), **context.run_config}
         run_cfg = config_from_run(cfg, rc)
         check_config("server_app", run_cfg)
         seed = int(rc.get("seed", 0))
@@ -206,4 +218,50 @@ def client_app(make_model: Callable[[], nn.Module], make_client: Callable[[int],
     return app
 
 
-__all__ = ["check_config", "client_app", "config_from_run", "server_app"]
+def simulate(
+    make_model: Callable[[], nn.Module],
+    make_client: Callable[[int], Client],
+    cfg: FederatedConfig,
+    num_supernodes: int,
+    *,
+    seed: int = 0,
+    num_cpus: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Runs server_app(make_model, cfg) and client_app(make_model, make_client) on Flower's simulation engine with
+    `num_supernodes` virtual SuperNodes (partition ids 0 .. num_supernodes - 1), each ClientApp in a Ray actor of
+    1 CPU; Ray gets `num_cpus` CPUs (None: all). Returns {"x": final global vector [d], "eval_returns": [rounds + 1,
+    num_supernodes], "dropped": [rounds]}, the same as client.run(make_model, clients, cfg, seed=seed) gives."""
+    check_config("simulate", cfg)
+    if isinstance(num_supernodes, bool) or not isinstance(num_supernodes, int) or num_supernodes < 1:
+        raise ValueError(f"simulate: num_supernodes must be an int >= 1, got {num_supernodes!r}")
+    _flwr()
+    try:
+        import ray  # noqa: F401
+        from flwr.simulation import run_simulation
+    except ImportError as e:
+        raise ImportError(
+            "nextrl.federated.flower.simulate needs Flower's simulation engine (Ray): "
+            'pip install "nextrl[flower-sim]" (the flower-sim extra, flwr[simulation]==1.42.0)'
+        ) from e
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning on num_gpus=0
+    init_args = {"include_dashboard": False, "log_to_driver": False}
+    if num_cpus is not None:
+        init_args["num_cpus"] = int(num_cpus)
+    with tempfile.TemporaryDirectory(prefix="nextrl_flower_sim_") as tmp:
+        path = os.path.join(tmp, "result.npz")
+        server = server_app(
+            make_model, cfg, run_config={"seed": seed, "num-supernodes": num_supernodes, "result-path": path}
+        )
+        run_simulation(
+            server,
+            client_app(make_model, make_client),
+            num_supernodes,
+            backend_config={"init_args": init_args, "client_resources": {"num_cpus": 1, "num_gpus": 0}},
+        )
+        if not os.path.exists(path):
+            raise RuntimeError("simulate: the simulation ended without a result; Flower's log above says why")
+        with np.load(path) as f:
+            return {k: f[k] for k in ("x", "eval_returns", "dropped")}
+
+
+__all__ = ["check_config", "client_app", "config_from_run", "server_app", "simulate"]
