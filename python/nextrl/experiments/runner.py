@@ -36,6 +36,7 @@ EXPERIMENTS: dict[str, str] = {
     "model-based": "nextrl.experiments.model_based",
     "quantum-noise": "nextrl.experiments.quantum_noise",
     "quantum-rl": "nextrl.experiments.quantum_rl",
+    "world-models": "nextrl.experiments.world_models",
     "marl": "nextrl.experiments.marl",
 }
 
