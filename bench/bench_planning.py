@@ -29,8 +29,9 @@ steps/s, 26 GFLOP/s), 200 units 681 ms vs 661 ms (1.0x; 2.6e5 model steps/s, 43 
 With the AVX-512 kernel (8 x 32 register tiles; 2026-12-06, 2 vCPUs AMD EPYC Zen 4, load about 18, 5 rounds, median
 by process CPU time, `--learned-clock cpu`): 32 units 26.5 ms vs 48.3 ms (1.8x; 6.8e6 model steps/s, 32 GFLOP/s =
 35% of the 91 GFLOP/s 1-thread sgemm measured by the same clock), 200 units 357 ms vs 513 ms (1.4x; 5.0e5 model
-steps/s, 83 GFLOP/s = 91%). At 200 units the kernel is at the peak and torch's batched forward at about 65% of it, so
-1.5x is out of reach for a faster kernel; at 32 units the time goes to the per-step work around the small layers.
+steps/s, 83 GFLOP/s = 91%); with the activations on 16 lanes too, the next run: 25.3 vs 54.7 ms (2.2x), 374 vs 726 ms
+(1.9x; 79 GFLOP/s = 92%; torch's time varies most between runs). At 200 units the kernel is at the peak; at 32 units
+the time goes to the per-step work around the small layers (Pendulum's float64 atan2, particle bookkeeping).
 """
 
 from __future__ import annotations
