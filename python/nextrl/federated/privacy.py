@@ -55,7 +55,10 @@ def clip_updates(updates, clip_norm: float) -> tuple[Tensor, Tensor]:
     if not clip_norm > 0:
         raise ValueError(f"clip_updates: clip_norm must be > 0, got {clip_norm}")
     norms = x.norm(dim=1)
-    scale = (clip_norm / norms.clamp_min(1e-30)).clamp(max=1.0)
+    scale = (clip_norm / norms.clamp_min(1e-30)).clamp(max=1.0).to(x.dtype)
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad:
+        # NumPy's broadcast multiply: about 2x torch's on 1 thread (bench_federated)
+        return torch.from_numpy(x.numpy() * scale.numpy()[:, None]), norms
     return x * scale[:, None], norms
 
 
