@@ -1,7 +1,7 @@
 """The model-based experiment at its --quick budget (two seeds): the run folder; every score equal to the statistic
 recomputed by hand from the raw per-seed results in metrics.json; the Dyna-Q runs equal to dyna_q.train called
 directly; SAC's last curve point equal to SAC trained and evaluated directly; PETS' curve equal to its training
-episodes; first_reaching and the grid by hand; bad settings refused."""
+episodes; the same results from worker processes; first_reaching and the grid by hand; bad settings refused."""
 
 from __future__ import annotations
 
@@ -81,6 +81,16 @@ def test_dyna_and_sac_runs_equal_the_agents_called_directly(quick_run):
     assert metrics["extra"]["pendulum"]["sac"][0]["train_returns"] == result.episode_returns
 
 
+def test_workers_give_the_same_results(quick_run):
+    """Seed 1's jobs in two spawned processes equal the in-process run of the fixture (wall-clock aside)."""
+    _, _, metrics, _ = quick_run
+    done = mb.run_jobs(mb.Config(**mb.QUICK, workers=2), [1])
+    assert {str(n): r for n, r in done["maze", 1].items()} == {n: v[1] for n, v in metrics["extra"]["maze"].items()}
+    for agent in mb.PENDULUM_AGENTS:
+        ours = {k: v for k, v in done[agent, 1].items() if k != "seconds"}
+        assert ours == {k: v for k, v in metrics["extra"]["pendulum"][agent][1].items() if k != "seconds"}
+
+
 def test_first_reaching_and_grid_by_hand():
     assert mb.first_reaching([200, 400, 600], [-900.0, -199.0, -150.0], -200.0) == 400
     assert mb.first_reaching([200, 400], [float("nan"), -201.0], -200.0) is None
@@ -101,6 +111,8 @@ def test_bad_settings_are_refused():
         mb.Config(pendulum_steps=400, learning_starts=400)
     with pytest.raises(ValueError, match=r"model-based: hidden must be one or more ints >= 1, got \(\)"):
         mb.Config(hidden=())
+    with pytest.raises(ValueError, match="model-based: workers must be an int >= 1, got 0"):
+        mb.Config(workers=0)
     with pytest.raises(ValueError, match="model-based: agent must be one of sac, mbpo, pets, got 'ppo'"):
         mb.run_pendulum("ppo", mb.Config(**mb.QUICK), 0)
     with pytest.raises(ValueError, match="model-based: seeds must not be empty"):

@@ -82,6 +82,9 @@ class Config:
     pets_particles: int = 10
     bootstrap_reps: int = 2000
     """bootstrap replicates per interval"""
+    workers: int = 1
+    """processes the runs go to, one (seed, Dyna Maze or Pendulum agent) job at a time; results do not depend on it
+    (progress then comes per job)"""
 
     def __post_init__(self):
         fn = "model-based"
@@ -104,6 +107,7 @@ class Config:
             ("pets_iterations", 1),
             ("pets_particles", 1),
             ("bootstrap_reps", 1),
+            ("workers", 1),
         ):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -329,23 +333,50 @@ def _plot_maze(per: dict[int, list[dict]], cfg: Config) -> Callable[[Path], list
     return figure
 
 
+def run_job(cfg: Config, job: str, seed: int) -> Any:
+    """One unit of the experiment: job "maze" (every Dyna-Q n, {n: run_dyna}) or a Pendulum agent (run_pendulum)."""
+    if job == "maze":
+        return {n: run_dyna(cfg, n, seed) for n in cfg.planning_steps}
+    return run_pendulum(job, cfg, seed)
+
+
+def _job_units(cfg: Config, job: str) -> int:
+    return cfg.maze_episodes * len(cfg.planning_steps) if job == "maze" else cfg.pendulum_steps
+
+
+def run_jobs(cfg: Config, seeds: list[int], progress: Progress | None = None) -> dict[tuple[str, int], Any]:
+    """run_job for every (job, seed), in this process (workers = 1) or in cfg.workers spawned processes."""
+    jobs = [(job, seed) for seed in seeds for job in ("maze", *PENDULUM_AGENTS)]
+    out: dict[tuple[str, int], Any] = {}
+    if cfg.workers == 1:
+        for job, seed in jobs:
+            out[job, seed] = run_job(cfg, job, seed)
+            if progress is not None:
+                progress(_job_units(cfg, job), f"{job} seed {seed}")
+        return out
+    import concurrent.futures
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=ctx) as pool:
+        futures = {pool.submit(run_job, cfg, job, seed): (job, seed) for job, seed in jobs}
+        for f in concurrent.futures.as_completed(futures):
+            job, seed = futures[f]
+            out[job, seed] = f.result()  # raises a worker's error here
+            if progress is not None:
+                progress(_job_units(cfg, job), f"{job} seed {seed}")
+    return out
+
+
 def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> ExperimentResult:
     """Runs every Dyna-Q n and every Pendulum agent once per seed; scores with bootstrap intervals."""
     if not seeds:
         raise ValueError("model-based: seeds must not be empty")
     start = time.perf_counter()
     boot = Bootstrap(reps=cfg.bootstrap_reps)
-    maze: dict[int, list[dict]] = {n: [] for n in cfg.planning_steps}
-    pend: dict[str, list[dict]] = {a: [] for a in PENDULUM_AGENTS}
-    for seed in seeds:
-        for n in cfg.planning_steps:
-            maze[n].append(run_dyna(cfg, n, seed))
-            if progress is not None:
-                progress(cfg.maze_episodes, f"dyna-q n={n} seed {seed}")
-        for agent in PENDULUM_AGENTS:
-            pend[agent].append(run_pendulum(agent, cfg, seed))
-            if progress is not None:
-                progress(cfg.pendulum_steps, f"{agent} seed {seed}")
+    done = run_jobs(cfg, seeds, progress)
+    maze = {n: [done["maze", seed][n] for seed in seeds] for n in cfg.planning_steps}
+    pend = {a: [done[a, seed] for seed in seeds] for a in PENDULUM_AGENTS}
 
     never_ep, budget = cfg.maze_episodes + 1, cfg.pendulum_steps
     scores, curves, findings = [], [], []
@@ -454,6 +485,8 @@ __all__ = [
     "grid",
     "run",
     "run_dyna",
+    "run_job",
+    "run_jobs",
     "run_pendulum",
     "total_work",
 ]
