@@ -4,6 +4,7 @@ sizes, and bad settings refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -146,3 +147,20 @@ def test_bad_settings_are_refused():
         federated.Config(length_spread=1.0)
     with pytest.raises(ValueError, match=r"federated: method must be one of"):
         federated.run_method("fedprox", federated.Config(**federated.QUICK), 0)
+
+
+def test_sac_task_builds_sac_clients_and_the_pooled_centralized_env():
+    """agent "sac": the global model is a client.SACModel and each client trains it with SAC for ppo_steps env steps;
+    the centralized baseline's env pools every client's envs."""
+    cfg = federated.Config(agent="sac", task="pendulum-g", num_clients=2, ppo_steps=256, hidden=8)
+    make_model, clients = federated.make_task(cfg)
+    model = make_model()
+    assert isinstance(model, fc.SACModel)
+    assert [c.env.config.g for c in clients] == [7.0, 13.0]
+    before = [p.detach().clone() for p in model.parameters()]
+    assert clients[0].train(clients[0].env, model, 0) == 256  # 256 uniform-random steps: learning starts after
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    pooled = fc.PooledVectorEnv([c.env for c in clients])
+    assert pooled.num_envs == 8
+    assert federated.make_trainer(dataclasses.replace(cfg, sac_learning_starts=0), 64)(pooled, model, 0) == 64
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
