@@ -24,8 +24,9 @@ timed by the same clock); FLOPs per latent step = 2 (sum of in x out over the de
 prior and both heads).
 Measured (2026-12-06, 2 vCPUs AMD EPYC (Zen 4, AVX-512), load 17-19, 5 rounds, median by CPU time): 1.34 s vs
 1.77 s per action (1.32x; 1.35x by wall time), 9.0e4 latent steps/s = 84.5 GFLOP/s = 93% of the 91 GFLOP/s 1-thread
-sgemm peak, the torch loop 70%; returns equal to 9e-7. The issue's goal (1.5x) is missed, and cannot be met by a
-faster kernel alone at this budget: with the torch loop at 70% of the peak, 100% would be 1.43x.
+sgemm peak, the torch loop 70%; returns equal to 9e-7; a second run (load 20-24): 1.35 s vs 1.86 s (1.38x; 96% vs
+69%). The issue's goal (1.5x) is missed, and cannot be met by a faster kernel alone at this budget: with the torch
+loop at 70% of the peak, 100% would be 1.43x.
 """
 
 from __future__ import annotations
