@@ -2,8 +2,9 @@
 // start state per problem, usually one per env of a vector env). Every planner (cem.h, mppi.h) works with any
 // model behind this interface:
 //   - ExactModel<Env> (exact_model.h): clones of a compiled env stepped from copied states;
-//   - MlpEnsembleModel (learned_model.h): a learned MLP ensemble with PETS particles; a recurrent latent model
-//     (a GRU cell + MLP heads) fits the same interface (its start states are latents).
+//   - MlpEnsembleModel (learned_model.h): a learned MLP ensemble with PETS particles;
+//   - LatentModel (latent_model.h): a recurrent latent model (an RSSM's GRU cell, prior and heads) whose start
+//     states are latents (h, z).
 //
 // Evaluate(b, actions, count, horizon, gamma, returns):
 //   actions: [count, horizon, action_dim] float64 row-major, candidate sequences of problem b, inside the
