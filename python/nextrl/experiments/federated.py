@@ -365,8 +365,12 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             findings.append(Finding(False, f"centralized beats fedavg on {metric}: federation costs return"))
         elif a.low > b.high:
             findings.append(Finding(True, f"fedavg beats centralized on {metric} (intervals apart)"))
-        else:
+        elif a.low > by[("local-only", metric)].iqm.high:
             findings.append(Finding(True, f"fedavg matches centralized on {metric}: the 95% intervals overlap"))
+        else:
+            findings.append(
+                Finding(False, f"fedavg and centralized overlap on {metric}, but fedavg does not beat local-only")
+            )
     plain = by[("fedavg", "own-env return")].iqm
     for label in curves:
         iv = by[(f"fedavg {label}", "own-env return")].iqm
