@@ -3,7 +3,7 @@ Pauli string and circuit evaluation; every gradient by parameter shift on shot e
 slowly: 2 seeds, 12,288 env steps (12 updates of 16 envs x 64 steps), the greedy return of the learned
 parameters above random play and the training returns rising. Measured at load ~6: greedy 73.3 and 56.4
 (random ~22), last-20 training mean 39.9 / 41.1 against 16.6 / 16.4 for the first 20 episodes; the exact
-simulator on the same budget: greedy 78.4 / 58.8. 7 to 8 s per seed."""
+simulator on the same budget: greedy 78.4 / 58.8. 7 to 8 s per seed at load 6 (about 9 CPU-s), 32 s at load 12."""
 
 from __future__ import annotations
 
