@@ -55,7 +55,7 @@ def test_quick_run_reports_the_raw_per_seed_results(quick_run):
     for model in ("vae", "rssm"):
         (errs,) = raw["prediction_error"][model]
         assert len(errs) == cfg.prediction_horizon and all(e > 0 for e in errs)
-        assert scores[("PointMass prediction", f"{model} 1 steps")].values == (errs[0],)
+        assert scores[("PointMass prediction", f"{model} 1 steps")].values == (100.0 * errs[0],)
     for agent in wm.GRID_AGENTS:
         assert scores[("pit gridworld", agent)].values == tuple(raw["gridworld"][agent]["final"])
     report = (out / "report.md").read_text()

@@ -392,9 +392,9 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
     for model, rows in pred.items():
         if rows:
             for k in sorted({0, (cfg.prediction_horizon - 1) // 2, cfg.prediction_horizon - 1}):
-                vals = [float(r[k]) for r in rows]
+                vals = [100.0 * float(r[k]) for r in rows]
                 scores.append(
-                    make_score(f"{task} prediction", f"{model} {k + 1} steps", "obs error / variance", vals, boot)
+                    make_score(f"{task} prediction", f"{model} {k + 1} steps", "obs error, % of variance", vals, boot)
                 )
     if cfg.i2a_steps:
         for agent in GRID_AGENTS:
@@ -419,6 +419,16 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         best = max(sweep, key=lambda k: np.mean(sweep[k]))
         parts = ", ".join(f"{k} {np.mean(v):.1f}" for k, v in sweep.items())
         findings.append(Finding(True, f"horizon sweep (mean over seeds): {parts}; best {best}"))
+        sweep_task = f"{task} horizon sweep"
+        for h in cfg.horizons:
+            w, n = (
+                by[(sweep_task, f"vae-planner H={h} + value")].iqm,
+                by[(sweep_task, f"vae-planner H={h} no value")].iqm,
+            )
+            apart = w.low > n.high or n.low > w.high
+            text = f"H={h}: with the value {w.point:.1f} [{w.low:.1f}, {w.high:.1f}], without {n.point:.1f} "
+            text += f"[{n.low:.1f}, {n.high:.1f}]: " + ("intervals apart" if apart else "intervals overlap")
+            findings.append(Finding(apart and w.point > n.point, text))
     for model, rows in pred.items():
         if rows:
             m = np.mean(rows, 0)
