@@ -16,8 +16,9 @@ Every method trains with the same budget per client, `rounds` x `ppo_steps` env 
   fedavg / median  nextrl.federated.client.run over all clients (every client trains from the global model for
                    ppo_steps per round; the server aggregates by FedAvg or the coordinate median);
   centralized      one agent trained on every client's env at once (client.PooledVectorEnv of the n clients' envs)
-                   for the same total env steps, n x rounds x ppo_steps, in one training call: the pooled-data
-                   upper reference that federation approximates without moving data;
+                   for the same total env steps, n x rounds x ppo_steps, in one training call (SAC: n gradient
+                   steps per pooled vector step, the clients' gradient steps per env step; PPO: one update per
+                   64-step rollout of all pooled envs): the pooled-data reference, no data moved in federation;
   local-only       each client alone (client.run with that one client: the same rounds and local training, no
                    aggregation), so the only difference is the sharing.
 Then the final policy (the global one; for local-only each client's own) acts deterministically for
@@ -202,8 +203,9 @@ def make_envs(cfg: Config) -> list:
     return [CartPoleVectorEnv(4, init_low=-0.05 * (i + 1), init_high=0.05 * (i + 1)) for i in range(n)]
 
 
-def make_trainer(cfg: Config, steps: int):
-    """The clients' TrainFn (cfg.agent) for `steps` env steps per call."""
+def make_trainer(cfg: Config, steps: int, gradient_steps: int = 1):
+    """The clients' TrainFn (cfg.agent) for `steps` env steps per call; SAC takes `gradient_steps` per vector-env
+    step (the centralized baseline: num_clients, so that its gradient steps per env step equal the clients')."""
     from nextrl.federated import client as fc
 
     if cfg.agent == "sac":
@@ -216,6 +218,7 @@ def make_trainer(cfg: Config, steps: int):
             policy_lr=cfg.learning_rate,
             q_lr=cfg.learning_rate,
             hidden=(cfg.hidden, cfg.hidden),
+            gradient_steps=gradient_steps,
         )
         return fc.sac_trainer(sac_cfg)
     from nextrl.agents import ppo
@@ -287,7 +290,7 @@ def run_method(method: str, cfg: Config, seed: int, progress: Progress | None = 
         policies = [fc.run(make_model, [c], fed, seed=seed + 101 * i, log=log).model for i, c in enumerate(clients)]
     elif method == "centralized":
         total = cfg.rounds * cfg.ppo_steps * cfg.num_clients
-        pooled = fc.Client(fc.PooledVectorEnv([c.env for c in clients]), make_trainer(cfg, total))
+        pooled = fc.Client(fc.PooledVectorEnv([c.env for c in clients]), make_trainer(cfg, total, cfg.num_clients))
         one = dataclasses.replace(fed, rounds=1)
         policies = [fc.run(make_model, [pooled], one, seed=seed).model]
         if progress is not None:
@@ -393,7 +396,12 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             else "64-step rollouts"
         )
         + "); local-only: each client alone, same rounds; centralized: one agent on the pooled "
-        f"{4 * cfg.num_clients} envs for {cfg.num_clients * cfg.rounds * cfg.ppo_steps} env steps in one call",
+        f"{4 * cfg.num_clients} envs for {cfg.num_clients * cfg.rounds * cfg.ppo_steps} env steps in one call"
+        + (
+            f" ({cfg.num_clients} SAC gradient steps per pooled step: the clients' gradient steps per env step)"
+            if cfg.agent == "sac"
+            else " (PPO: 64-step rollouts of every pooled env per update)"
+        ),
         f"evaluation: deterministic final policy, {cfg.eval_episodes} episodes per (policy, env) pair",
         f"privacy curve: DP-FedAvg, clip {cfg.dp_clip:g}, all clients every round (q = 1), noise multipliers "
         f"{list(cfg.dp_noise_multipliers)}, Opacus RDP epsilon at delta {cfg.dp_delta:g} after {cfg.rounds} rounds",
