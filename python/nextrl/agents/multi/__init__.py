@@ -2,7 +2,8 @@
 
 Value decomposition, one file each: `iql` (independent Q-learning, optionally hysteretic), `vdn` (Sunehag et
 al. 2018: Q_tot = sum of the agents' Q) and `qmix` (Rashid et al. 2018: monotonic hypernetwork mixer on the
-global state, TD target through a target mixer). `common` holds what they share: the config, one agent
+global state, TD target through a target mixer), `wqmix` (Rashid et al. 2020: optimistically weighted QMIX with an
+unrestricted central estimator). `common` holds what they share: the config, one agent
 network for all agents with one-hot agent ids (feedforward, or GRU agents with cfg.recurrent), masked
 epsilon-greedy acting, episode replay on agents.replay.SequenceReplayBuffer, the training loop and greedy
 team evaluation. Policy gradient: `mappo` (Yu et al. 2022: PPO with a parameter-shared actor, a centralized
