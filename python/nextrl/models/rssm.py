@@ -27,11 +27,14 @@ DreamerV1 / PlaNet implementations). Loss = reconstruction (unit-variance Gaussi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from nextrl.models.conv import ConvDecoder, ConvEncoder, image_shape
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,15 @@ class RSSMConfig:
     """fit symlog(x) and symlog(r) instead of x and r (DreamerV3); predictions are mapped back by symexp"""
     layers: int = 2
     """hidden layers of the encoder, decoder and heads"""
+    cnn_depth: int = 16
+    """image observations: channels of the first conv stage, doubled per stage (models.conv)"""
 
     def __post_init__(self):
         if self.latent not in ("gaussian", "categorical"):
             raise ValueError(f"RSSMConfig: latent must be 'gaussian' or 'categorical', got {self.latent!r}")
         if self.kl_mode not in ("balanced", "free_nats"):
             raise ValueError(f"RSSMConfig: kl_mode must be 'balanced' or 'free_nats', got {self.kl_mode!r}")
-        for name in ("deter", "hidden", "embed", "stoch", "groups", "classes", "layers"):
+        for name in ("deter", "hidden", "embed", "stoch", "groups", "classes", "layers", "cnn_depth"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"RSSMConfig: {name} must be an int >= 1, got {v!r}")
@@ -117,26 +122,36 @@ def mlp(inp: int, out: int, hidden: int, layers: int) -> nn.Sequential:
 
 
 class RSSM(nn.Module):
-    """The world model: encoder, RSSM core, decoder, reward and continue heads for vector observations.
+    """The world model: encoder, RSSM core, decoder, reward and continue heads. `obs_dim` an int: vector
+    observations [obs_dim] and MLP encoder / decoder; a shape (C, H, W): channels-first images and the conv
+    encoder / decoder of models.conv (`cfg.cnn_depth`); `self.obs_dim` is then C * H * W.
 
     A state is a dict {"deter": [B, deter], "stoch": [B, stoch_size]} (plus the latent's statistics:
     "mean"/"std" [B, stoch] or "logp" [B, groups, classes])."""
 
-    def __init__(self, obs_dim: int, action_dim: int, cfg: RSSMConfig = RSSMConfig()):
+    def __init__(self, obs_dim: int | tuple[int, int, int], action_dim: int, cfg: RSSMConfig = RSSMConfig()):
         super().__init__()
-        for name, v in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+        image = not isinstance(obs_dim, int)
+        self.obs_shape = image_shape("RSSM", obs_dim) if image else (obs_dim,)
+        for name, v in (("obs_dim", obs_dim if not image else 1), ("action_dim", action_dim)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"RSSM: {name} must be an int >= 1, got {v!r}")
-        self.obs_dim, self.action_dim, self.cfg = obs_dim, action_dim, cfg
+                raise ValueError(f"RSSM: {name} must be an int >= 1 or a shape (C, H, W), got {v!r}")
+        self.obs_dim, self.action_dim, self.cfg = math.prod(self.obs_shape), action_dim, cfg
         c, s = cfg, cfg.stoch_size
         stats = 2 * c.stoch if c.latent == "gaussian" else s
-        self.encoder = mlp(obs_dim, c.embed, c.hidden, c.layers)
+        if image:
+            self.encoder = ConvEncoder(self.obs_shape, c.embed, depth=c.cnn_depth)
+        else:
+            self.encoder = mlp(obs_dim, c.embed, c.hidden, c.layers)
         self.img_in = nn.Sequential(nn.Linear(s + action_dim, c.hidden), nn.LayerNorm(c.hidden), nn.SiLU())
         self.gru = nn.GRUCell(c.hidden, c.deter)
         self.prior_net = mlp(c.deter, stats, c.hidden, 1)
         self.post_net = mlp(c.deter + c.embed, stats, c.hidden, 1)
         feat = c.deter + s
-        self.decoder = mlp(feat, obs_dim, c.hidden, c.layers)
+        if image:
+            self.decoder = ConvDecoder(feat, self.obs_shape, depth=c.cnn_depth)
+        else:
+            self.decoder = mlp(feat, obs_dim, c.hidden, c.layers)
         self.reward_head = mlp(feat, 1, c.hidden, c.layers)
         self.cont_head = mlp(feat, 1, c.hidden, c.layers)
 
@@ -221,10 +236,10 @@ class RSSM(nn.Module):
     def observe(
         self, obs: Tensor, prev_actions: Tensor, is_first: Tensor, state=None, *, generator=None
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Posterior and prior states over sequences. obs [B, T, obs_dim], prev_actions [B, T, action_dim]
-        (a_{t-1} for x_t), is_first [B, T] bool; returns dicts of [B, T, ...] tensors."""
+        """Posterior and prior states over sequences. obs [B, T, obs_dim] (or [B, T, C, H, W]), prev_actions
+        [B, T, action_dim] (a_{t-1} for x_t), is_first [B, T] bool; returns dicts of [B, T, ...] tensors."""
         B, T = obs.shape[:2]
-        _check_seq("RSSM.observe", self.obs_dim, self.action_dim, obs, prev_actions, is_first)
+        _check_seq("RSSM.observe", self.obs_shape, self.action_dim, obs, prev_actions, is_first)
         embed = self.encode(obs)
         state = self.initial(B, obs.device) if state is None else state
         posts, priors = [], []
@@ -264,7 +279,7 @@ class RSSM(nn.Module):
         obs_t, rew_t = batch["obs"], batch["rewards"]
         if self.cfg.symlog:
             obs_t, rew_t = symlog(obs_t), symlog(rew_t)
-        recon = 0.5 * ((self.decoder(feat) - obs_t) ** 2).sum(-1).mean()
+        recon = 0.5 * ((self.decoder(feat) - obs_t) ** 2).flatten(2).sum(-1).mean()
         reward = 0.5 * ((self.reward_head(feat).squeeze(-1) - rew_t) ** 2).mean()
         cont = F.binary_cross_entropy_with_logits(self.cont_head(feat).squeeze(-1), batch["conts"])
         kl, info = self.kl_loss(post, prior)
@@ -287,9 +302,10 @@ class RSSM(nn.Module):
         return ret
 
 
-def _check_seq(fn: str, obs_dim: int, action_dim: int, obs: Tensor, prev_actions: Tensor, is_first: Tensor) -> None:
-    if obs.ndim != 3 or obs.shape[-1] != obs_dim:
-        raise ValueError(f"{fn}: obs must have shape [B, T, {obs_dim}], got {tuple(obs.shape)}")
+def _check_seq(fn: str, obs_shape: tuple, action_dim: int, obs: Tensor, prev_actions: Tensor, is_first: Tensor) -> None:
+    if obs.ndim != 2 + len(obs_shape) or tuple(obs.shape[2:]) != obs_shape:
+        want = ", ".join(map(str, obs_shape))
+        raise ValueError(f"{fn}: obs must have shape [B, T, {want}], got {tuple(obs.shape)}")
     B, T = obs.shape[:2]
     if tuple(prev_actions.shape) != (B, T, action_dim):
         raise ValueError(f"{fn}: prev_actions must have shape {(B, T, action_dim)}, got {tuple(prev_actions.shape)}")
@@ -309,9 +325,11 @@ def model_batch(seq, action_dim: int) -> dict[str, Tensor]:
     Returns float32 tensors obs [B, L, obs_dim], prev_actions [B, L, A], rewards [B, L], conts [B, L] and
     is_first [B, L] bool."""
     obs = seq.obs.float()
-    if obs.ndim != 3 or obs.shape[1] < 2:
+    if obs.ndim not in (3, 5) or obs.shape[1] < 2:
         shape = tuple(obs.shape)
-        raise ValueError(f"model_batch: windows must have shape [B, L + 1, obs_dim] with L >= 1, got {shape}")
+        raise ValueError(
+            f"model_batch: windows must have shape [B, L + 1, obs_dim] or [B, L + 1, C, H, W] with L >= 1, got {shape}"
+        )
     actions = seq.actions.float().reshape(obs.shape[0], obs.shape[1], -1)
     if actions.shape[-1] != action_dim:
         raise ValueError(f"model_batch: actions must have {action_dim} dims per step, got {actions.shape[-1]}")
