@@ -118,7 +118,12 @@ def deployment(tmp_path):
     pytest.importorskip("flwr")
     home = tmp_path / "flwr_home"
     home.mkdir()
-    env = dict(os.environ, FLWR_HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        FLWR_TELEMETRY_ENABLED="0",
+        FLWR_HOME=str(home),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
     env["PYTHONUNBUFFERED"] = "1"
     procs = _Processes(tmp_path, env)
     try:
@@ -238,7 +243,12 @@ def test_tls_and_node_authentication_refuse_wrong_supernodes(tmp_path):
     _write_node_keys(tmp_path)
     home = tmp_path / "flwr_home"
     home.mkdir()
-    env = dict(os.environ, FLWR_HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        FLWR_TELEMETRY_ENABLED="0",
+        FLWR_HOME=str(home),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
     env["PYTHONUNBUFFERED"] = "1"
     procs = _Processes(tmp_path, env)
     try:
@@ -308,7 +318,11 @@ def test_simulation_engine_two_rounds_equal_the_in_process_loop(tmp_path):
     pytest's process; the group is stopped at the end). About 60 s at load 10 on 2 cores, nearly all of it Ray's
     start (the in-process loop takes 7 s)."""
     pytest.importorskip("ray")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(APP_DIR), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        FLWR_TELEMETRY_ENABLED="0",
+        PYTHONPATH=os.pathsep.join([str(APP_DIR), os.environ.get("PYTHONPATH", "")]),
+    )
     env["PYTHONUNBUFFERED"] = "1"
     procs = _Processes(tmp_path, env)
     result = tmp_path / "result.npz"
