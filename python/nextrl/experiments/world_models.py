@@ -14,7 +14,7 @@
    (sum of squares over the observation, as a fraction of its variance) k = 1..`prediction_horizon` steps ahead,
    of the variational model (from the real observation) and of PlaNet's RSSM (filtered on 5 real steps first).
 4. I2A against A2C (agents.model_based.i2a) on a 6x6 gridworld with 5 pits, random starts, `i2a_steps` env steps:
-   return vs env steps and the final return of the sampling policy over 64 evaluation episodes.
+   return vs env steps and the final return of the sampling policy over 256 evaluation episodes (seeded).
 """
 
 from __future__ import annotations
@@ -267,9 +267,9 @@ def prediction_errors(vae_model, rssm, cfg: Config, seed: int) -> dict[str, np.n
 
 
 def train_grid_agent(agent: str, cfg: Config, seed: int):
-    """(TrainResult, the sampling policy's mean return over 64 evaluation episodes) of I2A or A2C."""
+    """(TrainResult, the sampling policy's mean return over 256 evaluation episodes) of I2A or A2C."""
     from nextrl.agents import a2c
-    from nextrl.agents.common import evaluate
+    from nextrl.agents.common import evaluate, seeded
     from nextrl.agents.model_based import i2a
     from nextrl.agents.rollout import act_fn
 
@@ -282,7 +282,8 @@ def train_grid_agent(agent: str, cfg: Config, seed: int):
         raise ValueError(f"world-models: grid agent must be one of {', '.join(GRID_AGENTS)}, got {agent!r}")
     env = pit_grid(8)
     act = act_fn(res.modules["policy"], env.single_action_space, deterministic=False)
-    return res, float(evaluate(act, env, 64, seed=100 + seed, max_steps=10_000).mean())
+    with seeded(100 + seed, "world-models"):  # the policy samples from torch's generator
+        return res, float(evaluate(act, env, 256, seed=100 + seed, max_steps=100_000).mean())
 
 
 def _plot_lines(name: str, title: str, xlabel: str, ylabel: str, xs, lines: dict[str, np.ndarray]):
@@ -400,7 +401,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         for agent in GRID_AGENTS:
             d = grid_per[agent]
             scores.append(
-                make_score("pit gridworld", agent, "return (64 eval episodes)", d["final"], boot, steps=cfg.i2a_steps)
+                make_score("pit gridworld", agent, "return (256 eval episodes)", d["final"], boot, steps=cfg.i2a_steps)
             )
             curves.append(
                 make_curve("pit gridworld", agent, "mean training return", i2a_grid, np.vstack(d["curve"]), boot)
@@ -461,7 +462,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         f"the value, {cfg.sweep_episodes} episodes each, no exploration noise",
         f"prediction error: held-out random-action PointMass sequences, open loop 1..{cfg.prediction_horizon} steps",
         f"I2A vs A2C: 6x6 gridworld with 5 pits, random starts, one-hot observations, {cfg.i2a_steps} env steps "
-        "(16 envs x 5 steps), the same A2C settings; score: sampling policy over 64 evaluation episodes",
+        "(16 envs x 5 steps), the same A2C settings; score: sampling policy over 256 evaluation episodes",
     ]
     figures = []
     if sweep:

@@ -154,10 +154,11 @@ GRID = dict(layout=LAYOUT, start=None, obs_mode="onehot", step_penalty=0.01, max
 @pytest.mark.parametrize("seed", [0, 1])
 def test_i2a_learns_a_gridworld_with_pits_as_well_as_a2c(seed):
     """6x6 grid with 5 pits and 3 walls, random starts, one-hot observations; 15,000 env steps (16 envs x 5 steps)
-    for both agents with the same A2C settings. The return of the sampling policy over 64 evaluation episodes.
-    Measured (seeds 0 / 1): I2A 0.870 / 0.903, A2C 0.797 / 0.890; the environment model's error on the real
-    transitions 0.004 / 0.0005 (sum of squares over 36 one-hot cells; 0.03 / 0.01 at 8,000 steps, where I2A still
-    lags A2C); uniformly random actions -1.06 (256 episodes). 8-16 s per seed (both agents) at load 2."""
+    for both agents with the same A2C settings. The return of the sampling policy over 256 evaluation episodes.
+    Measured (seeds 0 / 1): I2A 0.893 / 0.902, A2C 0.873 / 0.891 (seeds 0-4: I2A minus A2C from -0.010 to +0.020,
+    means 0.889 / 0.885: on par once both have converged); the environment model's error on the real transitions
+    0.004 / 0.0005 (sum of squares over 36 one-hot cells; 0.03 / 0.01 at 8,000 steps, where I2A still lags A2C);
+    uniformly random actions -1.06. 8-16 s per seed (both agents) at load 2."""
     torch.set_num_threads(1)
     ac = a2c.A2CConfig(total_timesteps=15_000, num_envs=16, num_steps=5, ent_coef=0.01)
     out = {}
@@ -169,10 +170,11 @@ def test_i2a_learns_a_gridworld_with_pits_as_well_as_a2c(seed):
             res = i2a.train(env, i2a.I2AConfig(a2c=ac, model_epochs=4, rollout_length=3), seed=seed)
         ev = gym.make_vec("nextrl/GridWorld-v0", num_envs=8, **GRID)
         act = act_fn(res.modules["policy"], env.single_action_space, deterministic=False)
-        out[name] = float(common.evaluate(act, ev, 64, seed=100 + seed, max_steps=10_000).mean())
+        with common.seeded(100 + seed):  # the sampling policy draws from torch's generator
+            out[name] = float(common.evaluate(act, ev, 256, seed=100 + seed, max_steps=100_000).mean())
         if name == "i2a":
             assert res.metrics[-1]["losses/env_model"] < 0.05
-    assert out["i2a"] >= out["a2c"] - 0.02, out  # 0.02: the evaluation's noise between equal policies
+    assert out["i2a"] >= out["a2c"] - 0.02, out  # 0.02: the spread of the difference over seeds 0-4
     assert out["i2a"] > 0.8, out  # random actions: -1.06 (pits and the 50-step limit)
 
 
