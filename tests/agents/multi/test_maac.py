@@ -4,9 +4,11 @@ losses against NumPy on a random batch with fixed sampled actions (soft target t
 counterfactual baseline sum_b pi(b) Q(b, a_-i), inactive agents left out), learning, and errors.
 
 Learning (predator-prey of test_predator_prey: 2 predators, capture needs both within distance 1; 16 envs,
-10,000 env steps, MAACConfig defaults): greedy MAAC predators capture far more often than random ones. Measured
-(200 episodes): seed 0 0.985 against random 0.175, seed 1 0.805 against random 0.14 (8 envs, seed 0: 1.0). Each
-run takes 100-130 s of CPU at machine load 10 (45 s at load 4)."""
+15,000 env steps, MAACConfig defaults, 1 torch thread): greedy MAAC predators capture far more often than random
+ones. Measured (200 episodes) on 2026-12-06: 1.0 on seeds 0 and 1 against random 0.175 / 0.14, 19-23 s per run
+at load 8. At 10,000 steps, the budget this test first had, the same build gives 0.755 / 0.685 with 1 torch
+thread (0.685 on seed 1 with 2 threads too, the code before and after the actor_critic_update refactor alike),
+not the 0.985 / 0.805 first recorded, so the budget was raised rather than the bar lowered."""
 
 from __future__ import annotations
 
@@ -209,7 +211,8 @@ def capture_rate(act, seed: int) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_maac_predators_capture_more_often_than_random(seed):
-    result = maac.train(PredatorPreyVectorEnv(16, **ENV), MAACConfig(total_timesteps=10_000), seed=seed)
+    torch.set_num_threads(1)
+    result = maac.train(PredatorPreyVectorEnv(16, **ENV), MAACConfig(total_timesteps=15_000), seed=seed)
     rng = np.random.default_rng(seed)
     random_rate = capture_rate(lambda obs, mask: rng.integers(0, 5, size=obs.shape[:2]), seed=100 + seed)
     trained_rate = capture_rate(maac.act_fn(result.modules["networks"]), seed=100 + seed)
