@@ -89,16 +89,17 @@ def test_bad_compression_inputs():
         cp.ErrorFeedback(5, ratio=0.5).encode(_vec(10))
 
 
-@pytest.mark.parametrize("levels", [1, 4, 16, 255, 32767])
+@pytest.mark.parametrize("levels", [1, 2, 4, 8, 16, 100, 255, 32767])
 def test_qsgd_codes_are_packed_as_the_bit_matrix_reference(levels):
     """The wire bytes equal the obvious packing: each entry's code (level, sign in the top bit) written LSB first at
     1 + ceil(log2(s + 1)) bits, the bit stream packed little-endian; decoding returns sign * level * norm / s."""
     v = _vec(301, seed=levels).numpy()
     norm, codes = cp.qsgd_codes(v, levels, np.random.default_rng(7))
     bits = 1 + max(1, math.ceil(math.log2(levels + 1)))
-    r = np.abs(v) / np.linalg.norm(v) * levels
+    # the documented float32 level arithmetic, float32 uniforms from the same generator
+    r = np.minimum(np.abs(v).astype(np.float32) * np.float32(levels / np.linalg.norm(v)), np.float32(levels))
     low = np.floor(r)
-    lv = (low + (np.random.default_rng(7).random(v.shape) < r - low)).astype(np.int64)
+    lv = (low + (np.random.default_rng(7).random(v.shape, dtype=np.float32) < r - low)).astype(np.int64)
     code = lv | ((v < 0).astype(np.int64) << (bits - 1))
     bitmat = ((code[:, None] >> np.arange(bits)) & 1).astype(np.uint8)
     np.testing.assert_array_equal(codes, np.packbits(bitmat.reshape(-1), bitorder="little"))

@@ -6,7 +6,8 @@
   values, and keeps as its new residual what the decoded message missed.
 - QSGD (Alistarh et al. 2017): v_i -> ||v|| sign(v_i) xi_i / s with xi_i in {l, l + 1}, l = floor(s |v_i| / ||v||),
   xi_i = l + 1 with probability s |v_i| / ||v|| - l: unbiased, E||Q(v) - v||^2 <= min(d / s^2, sqrt(d) / s) ||v||^2.
-  Sent: the norm (float32) and every entry's sign and level bit-packed at 1 + ceil(log2(s + 1)) bits.
+  Sent: the norm (float32) and every entry's sign and level bit-packed at 1 + ceil(log2(s + 1)) bits (the norm
+  is summed in float64, the levels computed in float32 with float32 uniforms: `qsgd_quantize`).
 - Composition (`compress(ratio, levels)`): sparsify, then quantize the k kept values (the zeros stay implicit:
   quantization never undoes sparsity); error feedback covers both steps.
 
@@ -96,45 +97,110 @@ def _check_levels(fn: str, levels: int) -> None:
         raise ValueError(f"{fn}: levels must be an int in [1, 32767], got {levels!r}")
 
 
+def _group(bits: int) -> tuple[int, int]:
+    """(codes, bytes) of the smallest whole-byte group of `bits`-bit codes: 8 / gcd(bits, 8) codes fill
+    lcm(bits, 8) / 8 bytes (at most 7 bytes, one uint64 word, for bits <= 8)."""
+    g = 8 // math.gcd(bits, 8)
+    return g, g * bits // 8
+
+
 def _pack(code: np.ndarray, bits: int) -> np.ndarray:
-    """The low `bits` bits of each uint16 code, LSB first, concatenated and packed little-endian into bytes."""
-    bitmat = np.unpackbits(code.astype("<u2").view(np.uint8).reshape(-1, 2), axis=1, bitorder="little")
-    return np.packbits(bitmat[:, :bits].reshape(-1), bitorder="little")
+    """The low `bits` bits of each uint16 code, LSB first, concatenated and packed little-endian into bytes.
+    bits <= 8: each group of g codes is shifted into one uint32 / uint64 word whose low bytes are the group's bytes;
+    16: the little-endian uint16s themselves; 9..15 (levels >= 256): through the [k, 16] bit matrix."""
+    k = code.size
+    if bits == 16:
+        return code.astype("<u2").view(np.uint8)
+    if bits > 8:
+        bitmat = np.unpackbits(code.astype("<u2").view(np.uint8).reshape(-1, 2), axis=1, bitorder="little")
+        return np.packbits(bitmat[:, :bits].reshape(-1), bitorder="little")
+    g, gb = _group(bits)
+    m = -(-k // g)
+    wdt = np.dtype("<u4") if gb <= 4 else np.dtype("<u8")
+    if k % g:
+        code = np.concatenate([code, np.zeros(m * g - k, dtype=code.dtype)])
+    c = code.reshape(m, g)
+    word = c[:, 0].astype(wdt)
+    for j in range(1, g):
+        word |= c[:, j].astype(wdt) << wdt.type(j * bits)
+    out = word.view(np.uint8).reshape(m, wdt.itemsize)[:, :gb].reshape(-1)
+    return out[: (k * bits + 7) // 8].copy()
 
 
 def _unpack(codes: np.ndarray, k: int, bits: int) -> np.ndarray:
-    """The inverse of `_pack`: [k] uint16 codes, code i read from the 3 bytes that hold its bits i*bits ..
-    (i+1)*bits - 1 (bits <= 16 span at most 3 bytes) as one word, shifted and masked."""
-    buf = np.zeros(codes.size + 3, dtype=np.uint32)
-    buf[: codes.size] = codes
-    pos = np.arange(k, dtype=np.int64) * bits
-    off, shift = pos >> 3, (pos & 7).astype(np.uint32)
-    word = buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16)
-    return ((word >> shift) & np.uint32((1 << bits) - 1)).astype(np.uint16)
+    """The inverse of `_pack`: [k] uint16 codes. bits <= 8: each group's bytes read as one uint64 word, then
+    shifted and masked; 16: a uint16 view; 9..15: code i read from the 3 bytes that hold its bits i*bits ..
+    (i+1)*bits - 1 as one word, shifted and masked."""
+    if bits == 16:
+        return codes[: 2 * k].view("<u2").astype(np.uint16)
+    mask = (1 << bits) - 1
+    if bits > 8:
+        buf = np.zeros(codes.size + 3, dtype=np.uint32)
+        buf[: codes.size] = codes
+        pos = np.arange(k, dtype=np.int64) * bits
+        off, shift = pos >> 3, (pos & 7).astype(np.uint32)
+        word = buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16)
+        return ((word >> shift) & np.uint32(mask)).astype(np.uint16)
+    g, gb = _group(bits)
+    m = -(-k // g)
+    grouped = np.zeros(m * gb, dtype=np.uint8)
+    n = min(codes.size, m * gb)
+    grouped[:n] = codes[:n]
+    wdt = np.dtype("<u4") if gb <= 4 else np.dtype("<u8")
+    buf = np.zeros((m, wdt.itemsize), dtype=np.uint8)
+    buf[:, :gb] = grouped.reshape(m, gb)
+    word = buf.view(wdt).reshape(m)
+    out = np.empty((m, g), dtype=np.uint16)
+    for j in range(g):
+        out[:, j] = (word >> wdt.type(j * bits)) & wdt.type(mask)
+    return out.reshape(-1)[:k]
+
+
+def qsgd_quantize(values: np.ndarray, levels: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """(norm, codes uint16 [k]) of QSGD with `levels` levels on float values [k], unpacked: code = level | sign
+    << (bits - 1).
+
+    The norm is accumulated in float64; the levels in float32: r = min(float32(|v_i|) * float32(s / norm), s),
+    l = floor(r), xi = l + (u < r - l) with u = rng.random(k, dtype=float32) (multiples of 2**-24). The float32
+    steps bias E[xi] by at most about 2**-23 r, far below the variance of the quantizer itself."""
+    v = np.asarray(values)
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(np.float64)
+    norm = float(torch.linalg.vector_norm(torch.from_numpy(v), dtype=torch.float64))  # float64 sum, no temporary
+    bits = _bits(levels)
+    if norm == 0.0:
+        code = np.zeros(v.shape, dtype=np.uint16)
+    else:
+        r = np.multiply(np.abs(v), np.float32(levels / norm), dtype=np.float32)
+        np.minimum(r, np.float32(levels), out=r)  # |v_i| = norm may round above s
+        low = np.floor(r)
+        r -= low
+        code = low.astype(np.uint16)
+        code += rng.random(v.shape, dtype=np.float32) < r
+    code |= (v < 0).view(np.uint8).astype(np.uint16) << np.uint16(bits - 1)
+    return norm, code
+
+
+def qsgd_dequantize(norm: float, code: np.ndarray, levels: int, dtype=np.float64) -> np.ndarray:
+    """Values [k] of unpacked codes: sign * level * float32(norm) / s evaluated in float64 (through a table over
+    the 2**bits codes), then cast to `dtype`."""
+    bits = _bits(levels)
+    every = np.arange(1 << bits, dtype=np.int64)
+    lv = every & ((1 << (bits - 1)) - 1)
+    sign = np.where(every >> (bits - 1), -1.0, 1.0)
+    table = (np.float32(norm).astype(np.float64) * sign * lv / levels).astype(dtype)
+    return table[code]
 
 
 def qsgd_codes(values: np.ndarray, levels: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """(norm, packed codes uint8) of QSGD with `levels` levels on float values [k]."""
-    v = values.astype(np.float64)
-    norm = math.sqrt(float(np.square(v).sum()))  # not np.linalg.norm: its BLAS dot spins up threads
-    bits = _bits(levels)
-    if norm == 0.0:
-        lv = np.zeros(v.shape, dtype=np.uint16)
-    else:
-        r = np.abs(v) / norm * levels
-        low = np.floor(r)
-        lv = (low + (rng.random(v.shape) < r - low)).astype(np.uint16)
-    code = lv | ((v < 0).astype(np.uint16) << np.uint16(bits - 1))
-    return norm, _pack(code, bits)
+    """(norm, packed codes uint8) of QSGD with `levels` levels on float values [k] (`qsgd_quantize`, bit-packed)."""
+    norm, code = qsgd_quantize(values, levels, rng)
+    return norm, _pack(code, _bits(levels))
 
 
-def qsgd_values(norm: float, codes: np.ndarray, k: int, levels: int) -> np.ndarray:
-    """Decoded QSGD values [k] float64."""
-    bits = _bits(levels)
-    code = _unpack(codes, k, bits)
-    lv = code & np.uint16((1 << (bits - 1)) - 1)
-    sign = np.where(code >> np.uint16(bits - 1), -1.0, 1.0)
-    return np.float32(norm).astype(np.float64) * sign * lv / levels
+def qsgd_values(norm: float, codes: np.ndarray, k: int, levels: int, dtype=np.float64) -> np.ndarray:
+    """Decoded QSGD values [k] of packed codes, as `qsgd_dequantize`."""
+    return qsgd_dequantize(norm, _unpack(codes, k, _bits(levels)), levels, dtype)
 
 
 def encode(update: Tensor, *, ratio: float = 1.0, levels: int = 0, seed: int = 0) -> Message:
@@ -161,7 +227,11 @@ def encode(update: Tensor, *, ratio: float = 1.0, levels: int = 0, seed: int = 0
 
 def decode(msg: Message, dtype: torch.dtype = torch.float32) -> Tensor:
     """The dense update [d] a message stands for."""
-    vals = torch.from_numpy(qsgd_values(msg.norm, msg.codes, msg.k, msg.levels) if msg.levels else msg.values)
+    if msg.levels:
+        npdt = np.float32 if dtype == torch.float32 else np.float64
+        vals = torch.from_numpy(qsgd_values(msg.norm, msg.codes, msg.k, msg.levels, npdt))
+    else:
+        vals = torch.from_numpy(msg.values)
     if msg.indices is None:
         return vals.to(dtype)
     out = torch.zeros(msg.d, dtype=dtype)
@@ -199,4 +269,14 @@ def dense_nbytes(d: int, dtype: torch.dtype = torch.float32) -> int:
     return d * torch.empty((), dtype=dtype).element_size()
 
 
-__all__ = ["ErrorFeedback", "Message", "decode", "dense_nbytes", "encode", "qsgd_codes", "qsgd_values"]
+__all__ = [
+    "ErrorFeedback",
+    "Message",
+    "decode",
+    "dense_nbytes",
+    "encode",
+    "qsgd_codes",
+    "qsgd_dequantize",
+    "qsgd_quantize",
+    "qsgd_values",
+]
