@@ -444,11 +444,10 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         i, a = by[("pit gridworld", "i2a")].iqm, by[("pit gridworld", "a2c")].iqm
         text = f"I2A {i.point:.3f} [{i.low:.3f}, {i.high:.3f}] vs A2C {a.point:.3f} [{a.low:.3f}, {a.high:.3f}]"
         text += f" at {cfg.i2a_steps} env steps"
+        overlap = not (i.low > a.high or a.low > i.high)
+        text += ": I2A at least as good (IQM)" if i.point >= a.point else ": A2C ahead (IQM)"
         findings.append(
-            Finding(
-                bool(i.point >= a.point),
-                text + (": I2A at least as good (IQM)" if i.point >= a.point else ": A2C ahead (IQM)"),
-            )
+            Finding(bool(i.point >= a.point), text + ("; intervals overlap" if overlap else "; intervals apart"))
         )
     setup = [
         f"PointMass-v0, {cfg.num_envs} envs, episodes of {cfg.episode_steps} steps, {cfg.pointmass_steps} env steps "
