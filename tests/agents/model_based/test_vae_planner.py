@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.wrappers.vector import ReshapeObservation
 
 import nextrl  # noqa: F401  (registers the envs)
 from nextrl.agents.common import evaluate
@@ -108,3 +109,6 @@ def test_errors():
         vp.VAEPlannerConfig(population=10, num_elites=20)
     with pytest.raises(TypeError, match="vae_planner.train: env must have a Box action space"):
         vp.train(gym.make_vec("nextrl/CartPole-v1", num_envs=2), _small(), seed=0)
+    matrix_obs = ReshapeObservation(gym.make_vec("nextrl/PointMass-v0", num_envs=2), (2, 2))
+    with pytest.raises(ValueError, match=r"observations must be vectors \[obs_dim\], got shape \(2, 2\)"):
+        vp.train(matrix_obs, _small(), seed=0)
