@@ -6,8 +6,8 @@ observation error and the one-step reward error. An untrained model is at about 
 
 Measured (200 random steps x 8 envs, 400 gradient steps of 16 windows x 16 steps), seeds 0 / 1: one-step obs
 0.156 / 0.143, 10-step obs 0.257 / 0.256, one-step reward 0.055 / 0.297 (the 10-step reward error, 0.19 / 1.52,
-is not asserted: the categorical prior's mode drifts on one seed). 24-30 s per seed alone at load 10 on 2
-cores, 75 s each with both seeds in parallel at load 12-20."""
+is not asserted: the categorical prior's mode drifts on one seed). 18-30 s per seed on the shared 2-core
+machine at load 6-11, 75 s each with both seeds in parallel at load 12-20."""
 
 from __future__ import annotations
 
