@@ -35,11 +35,11 @@ def test_quick_run_reports_the_raw_per_seed_results(quick_run):
     assert sum(units) == wm.total_work(cfg, [0])
     raw = metrics["extra"]["per_seed"]
     scores = {(s.task, s.agent): s for s in res.result.scores}
-    grid = np.linspace(cfg.pointmass_steps / cfg.curve_points, cfg.pointmass_steps, cfg.curve_points).astype(int)
+    grid = np.linspace(cfg.train_steps / cfg.curve_points, cfg.train_steps, cfg.curve_points).astype(int)
     curves = {(c.task, c.agent): c for c in res.result.curves}
     for agent in cfg.agents:
-        (returns,), (ends,) = raw["pointmass"][agent]["returns"], raw["pointmass"][agent]["ends"]
-        assert ends[-1] <= cfg.pointmass_steps and len(returns) >= cfg.final_episodes
+        (returns,), (ends,) = raw["control"][agent]["returns"], raw["control"][agent]["ends"]
+        assert ends[-1] <= cfg.train_steps and len(returns) >= cfg.final_episodes
         assert scores[("PointMass", agent)].values == (float(np.mean(returns[-cfg.final_episodes :])),)
         for j, g in enumerate(grid):  # curve point: mean of the last final_episodes returns ended by step g
             done = [r for r, e in zip(returns, ends) if e <= g][-cfg.final_episodes :]
@@ -69,10 +69,10 @@ def test_an_agent_retrained_directly_gives_the_reported_episodes(quick_run):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        res = fn(wm.pointmass(cfg), c, seed=0)
+        res = fn(wm.make_env(cfg), c, seed=0)
     finally:
         torch.set_num_threads(threads)
-    (reported,) = metrics["extra"]["per_seed"]["pointmass"]["vae-planner"]["returns"]
+    (reported,) = metrics["extra"]["per_seed"]["control"]["vae-planner"]["returns"]
     assert [float(x) for x in res.episode_returns] == reported
     # the sweep re-evaluated from these modules: the same returns at the first horizon with the value
     h = cfg.horizons[0]
@@ -94,8 +94,10 @@ def test_bad_settings_are_refused():
         wm.Config(agents=("muzero",))
     with pytest.raises(ValueError, match=r"world-models: horizons must be one or more ints >= 1, got \(0,\)"):
         wm.Config(horizons=(0,))
-    with pytest.raises(ValueError, match="world-models: pointmass_steps must be an int >= 400, got 10"):
-        wm.Config(pointmass_steps=10)
+    with pytest.raises(ValueError, match="world-models: task must be one of pointmass, pendulum, got 'cartpole'"):
+        wm.Config(task="cartpole")
+    with pytest.raises(ValueError, match="world-models: train_steps must be an int >= 400, got 10"):
+        wm.Config(train_steps=10)
     with pytest.raises(ValueError, match="world-models: i2a_steps must be 0 or >= 800, got 100"):
         wm.Config(i2a_steps=100)
     with pytest.raises(ValueError, match="world-models: agent must be one of"):

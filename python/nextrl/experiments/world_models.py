@@ -1,6 +1,7 @@
 """world-models: the documents' world-model demos done honestly, over seeds with bootstrap intervals.
 
-1. PointMass (nextrl/PointMass-v0, episodes of `episode_steps`, `num_envs` envs), `pointmass_steps` env steps per
+1. PointMass (nextrl/PointMass-v0; `task=pendulum`: nextrl/Pendulum-v1 for parts 1-3), episodes of
+   `episode_steps`, `num_envs` envs, `train_steps` env steps per
    learning agent and seed: PlaNet (RSSM + latent CEM), the Dreamer-style agent (actor-critic in imagination),
    the variational-model planner (agents.model_based.vae_planner), SAC and PPO; return vs env steps (mean of the
    last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
@@ -31,23 +32,27 @@ import numpy as np
 from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make_curve, make_score
 
 NAME = "world-models"
-DESCRIPTION = "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC on PointMass; horizon sweep; I2A vs A2C"
+DESCRIPTION = "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass or Pendulum); horizons; I2A vs A2C"
 POINTMASS_AGENTS = ("planet", "dreamer", "vae-planner", "sac", "ppo")
 GRID_AGENTS = ("i2a", "a2c")
+TASKS = {"pointmass": ("nextrl/PointMass-v0", "PointMass"), "pendulum": ("nextrl/Pendulum-v1", "Pendulum")}
+"""task name -> (env id, label)"""
 PIT_LAYOUT = ("..X..G", ".#X.#.", "......", ".X#X..", "......", "S.....")
 Progress = Callable[[int, str], None]
 
 
 @dataclass(frozen=True)
 class Config:
-    pointmass_steps: int = 3000
-    """env steps per PointMass learning agent and seed (summed over envs)"""
+    task: str = "pointmass"
+    """the continuous-control task of parts 1-3: pointmass (nextrl/PointMass-v0) or pendulum (nextrl/Pendulum-v1)"""
+    train_steps: int = 3000
+    """env steps per learning agent and seed on the task (summed over envs)"""
     num_envs: int = 8
-    """PointMass envs per agent"""
+    """envs per agent on the task"""
     episode_steps: int = 50
-    """PointMass episode length (time limit)"""
+    """episode length on the task (time limit)"""
     agents: tuple[str, ...] = POINTMASS_AGENTS
-    """PointMass learning agents, from planet, dreamer, vae-planner, sac, ppo"""
+    """learning agents on the task, from planet, dreamer, vae-planner, sac, ppo"""
     final_episodes: int = 8
     """training episodes averaged for the final score and each curve point"""
     curve_points: int = 6
@@ -68,7 +73,7 @@ class Config:
     def __post_init__(self):
         fn = "world-models"
         for key, low in (
-            ("pointmass_steps", 400),
+            ("train_steps", 400),
             ("num_envs", 1),
             ("episode_steps", 5),
             ("final_episodes", 1),
@@ -82,6 +87,8 @@ class Config:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{fn}: {key} must be an int >= {low}, got {v!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"{fn}: task must be one of {', '.join(TASKS)}, got {self.task!r}")
         bad = [a for a in self.agents if a not in POINTMASS_AGENTS]
         if not self.agents or bad:
             raise ValueError(f"{fn}: agents must be one or more of {', '.join(POINTMASS_AGENTS)}, got {self.agents!r}")
@@ -92,7 +99,7 @@ class Config:
 
 
 QUICK: dict[str, Any] = {
-    "pointmass_steps": 400,
+    "train_steps": 400,
     "num_envs": 4,
     "episode_steps": 20,
     "final_episodes": 2,
@@ -108,15 +115,21 @@ QUICK: dict[str, Any] = {
 
 def total_work(cfg: Config, seeds: list[int]) -> int:
     """Units of progress: training env steps over agents and seeds."""
-    return len(seeds) * (len(cfg.agents) * cfg.pointmass_steps + len(GRID_AGENTS) * cfg.i2a_steps)
+    return len(seeds) * (len(cfg.agents) * cfg.train_steps + len(GRID_AGENTS) * cfg.i2a_steps)
 
 
-def pointmass(cfg: Config, num_envs: int | None = None):
+def make_env(cfg: Config, num_envs: int | None = None):
+    """The task's vector env (`num_envs`, default cfg.num_envs) with episodes of cfg.episode_steps."""
     import gymnasium as gym
 
     import nextrl  # noqa: F401  (registers the envs)
 
-    return gym.make_vec("nextrl/PointMass-v0", num_envs=num_envs or cfg.num_envs, max_steps=cfg.episode_steps)
+    return gym.make_vec(TASKS[cfg.task][0], num_envs=num_envs or cfg.num_envs, max_steps=cfg.episode_steps)
+
+
+def random_actions(space, rng: np.random.Generator, n: int) -> np.ndarray:
+    """[n, *shape] uniform actions in the Box `space`."""
+    return rng.uniform(space.low, space.high, (n, *space.shape)).astype(np.float32)
 
 
 def pit_grid(num_envs: int):
@@ -129,12 +142,12 @@ def pit_grid(num_envs: int):
 
 
 def agent_config(agent: str, cfg: Config):
-    """(train function, config) of a PointMass agent at this budget (the settings of its learning test)."""
+    """(train function, config) of an agent for the task at this budget (the settings of its PointMass test)."""
     from nextrl.agents import ppo, sac
     from nextrl.agents.model_based import dreamer, planet, vae_planner
     from nextrl.models.rssm import RSSMConfig
 
-    steps = cfg.pointmass_steps
+    steps = cfg.train_steps
     seed_steps = min(400, steps // 4)
     pretrain = min(200, steps // 8)
     small = RSSMConfig(deter=64, hidden=64, embed=64, stoch=8, kl_mode="free_nats", free_nats=1.0)
@@ -185,7 +198,7 @@ def mpc_returns(cfg: Config, seed: int) -> np.ndarray:
     from nextrl.planning.mpc import MPC
 
     n = min(cfg.num_envs, cfg.mpc_episodes)
-    env = pointmass(cfg, n)
+    env = make_env(cfg, n)
     env.reset(seed=10_000 + seed)
     mpc = MPC(env, CEM(8, 100, 10, 4, 0.1, 1.0, 0.5), seed=seed)
     tracker = EpisodeTracker(n)
@@ -204,7 +217,7 @@ def planner_returns(model, value, cfg: Config, horizon: int, seed: int) -> np.nd
 
     _, c = agent_config("vae-planner", cfg)
     planner = dataclasses.replace(c, horizon=horizon).planner()
-    env = pointmass(cfg, min(cfg.num_envs, cfg.sweep_episodes))
+    env = make_env(cfg, min(cfg.num_envs, cfg.sweep_episodes))
     space = env.single_action_space
     rounds = [0]
 
@@ -219,12 +232,12 @@ def planner_returns(model, value, cfg: Config, horizon: int, seed: int) -> np.nd
 def random_sequences(cfg: Config, seed: int, steps: int = 60):
     """Held-out random-action data: obs [E, T, D], actions [E, T, A], rewards [E, T] (reward of each action) and
     valid [E, T] (False for the reset step after a done); obs[:, t + 1] follows actions[:, t] where valid."""
-    env = pointmass(cfg)
+    env = make_env(cfg)
     rng = np.random.default_rng(30_000 + seed)
     obs, _ = env.reset(seed=30_000 + seed)
     rows, prev_done = [], np.zeros(env.num_envs, dtype=bool)
     for _ in range(steps):
-        a = rng.uniform(-1, 1, (env.num_envs, 2)).astype(np.float32)
+        a = random_actions(env.single_action_space, rng, env.num_envs)
         nxt, r, te, tu, _ = env.step(a)
         rows.append((obs, a, r, ~prev_done))
         prev_done = te | tu
@@ -323,7 +336,7 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     boot = Bootstrap(reps=cfg.bootstrap_reps)
-    grid = np.linspace(cfg.pointmass_steps / cfg.curve_points, cfg.pointmass_steps, cfg.curve_points).astype(int)
+    grid = np.linspace(cfg.train_steps / cfg.curve_points, cfg.train_steps, cfg.curve_points).astype(int)
     per: dict[str, dict[str, list]] = {a: {"final": [], "curve": [], "returns": [], "ends": []} for a in cfg.agents}
     refs: dict[str, list[float]] = {"exact-model MPC": [], "random": []}
     sweep: dict[str, list[list[float]]] = {}
@@ -337,7 +350,7 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             trained = {}
             for agent in cfg.agents:
                 fn, c = agent_config(agent, cfg)
-                res = fn(pointmass(cfg), c, seed=seed)
+                res = fn(make_env(cfg), c, seed=seed)
                 trained[agent] = res
                 d = per[agent]
                 d["returns"].append([float(x) for x in res.episode_returns])
@@ -345,12 +358,12 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
                 d["final"].append(float(np.mean(res.episode_returns[-cfg.final_episodes :])))
                 d["curve"].append(curve(res, grid, cfg.final_episodes))
                 if progress is not None:
-                    progress(cfg.pointmass_steps, f"PointMass {agent} seed {seed}")
+                    progress(cfg.train_steps, f"{TASKS[cfg.task][1]} {agent} seed {seed}")
             refs["exact-model MPC"].append(float(mpc_returns(cfg, seed).mean()))
             rng = np.random.default_rng(seed)
-            env = pointmass(cfg)
+            env = make_env(cfg)
             rand = evaluate(
-                lambda o: rng.uniform(-1, 1, (len(o), 2)).astype(np.float32), env, cfg.mpc_episodes, seed=seed
+                lambda o: random_actions(env.single_action_space, rng, len(o)), env, cfg.mpc_episodes, seed=seed
             )
             refs["random"].append(float(rand.mean()))
             if "vae-planner" in trained:
@@ -380,11 +393,11 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
 
 
 def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, wall) -> ExperimentResult:
-    task = "PointMass"
+    env_id, task = TASKS[cfg.task]
     metric = f"mean of last {cfg.final_episodes} training returns"
     scores, curves, findings = [], [], []
     for agent in cfg.agents:
-        scores.append(make_score(task, agent, metric, per[agent]["final"], boot, steps=cfg.pointmass_steps))
+        scores.append(make_score(task, agent, metric, per[agent]["final"], boot, steps=cfg.train_steps))
         curves.append(make_curve(task, agent, "mean training return", grid, np.vstack(per[agent]["curve"]), boot))
     for name, vals in refs.items():
         scores.append(make_score(task, name, f"mean return over {cfg.mpc_episodes} episodes", vals, boot))
@@ -411,7 +424,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
     for agent in cfg.agents:
         s = by[(task, agent)].iqm
         text = (
-            f"PointMass {agent}: {s.point:.1f} [{s.low:.1f}, {s.high:.1f}] after {cfg.pointmass_steps} env steps; "
+            f"{task} {agent}: {s.point:.1f} [{s.low:.1f}, {s.high:.1f}] after {cfg.train_steps} env steps; "
             f"random {rnd.point:.1f} [{rnd.low:.1f}, {rnd.high:.1f}], exact-model MPC {mpc.point:.1f} "
             f"[{mpc.low:.1f}, {mpc.high:.1f}]"
         )
@@ -450,7 +463,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
             Finding(bool(i.point >= a.point), text + ("; intervals overlap" if overlap else "; intervals apart"))
         )
     setup = [
-        f"PointMass-v0, {cfg.num_envs} envs, episodes of {cfg.episode_steps} steps, {cfg.pointmass_steps} env steps "
+        f"{env_id}, {cfg.num_envs} envs, episodes of {cfg.episode_steps} steps, {cfg.train_steps} env steps "
         "per "
         f"agent and seed; agents at the settings of their learning tests (agent_config); score: mean of the last "
         f"{cfg.final_episodes} training episodes (exploration included); one torch thread",
@@ -459,7 +472,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         f"horizon sweep: the trained vae-planner model and value, CEM at horizons {list(cfg.horizons)} with and "
         "without "
         f"the value, {cfg.sweep_episodes} episodes each, no exploration noise",
-        f"prediction error: held-out random-action PointMass sequences, open loop 1..{cfg.prediction_horizon} steps",
+        f"prediction error: held-out random-action {task} sequences, open loop 1..{cfg.prediction_horizon} steps",
         f"I2A vs A2C: 6x6 gridworld with 5 pits, random starts, one-hot observations, {cfg.i2a_steps} env steps "
         "(16 envs x 5 steps), the same A2C settings; score: sampling policy over 256 evaluation episodes",
     ]
@@ -492,9 +505,8 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         title="world-models: latent planning and imagination against model-free agents and exact MPC",
         summary=(
             "Do the world-model agents (PlaNet, the Dreamer-style agent, the variational-model planner) learn "
-            "PointMass "
-            "in fewer env steps than SAC and PPO, how close do they come to MPC on the exact dynamics, how does the "
-            "planning horizon matter, how fast do the models' predictions drift, and does I2A match A2C?"
+            f"{task} in fewer env steps than SAC and PPO, how close do they come to MPC on the exact dynamics, how "
+            "does the planning horizon matter, how fast do the models' predictions drift, and does I2A match A2C?"
         ),
         seeds=list(seeds),
         config=dataclasses.asdict(cfg),
@@ -512,7 +524,7 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         wall_time_s=wall,
         extra={
             "per_seed": {
-                "pointmass": {a: {k: v for k, v in per[a].items() if k != "curve"} for a in cfg.agents},
+                "control": {a: {k: v for k, v in per[a].items() if k != "curve"} for a in cfg.agents},
                 "references": refs,
                 "horizon_sweep": sweep,
                 "prediction_error": {k: [r.tolist() for r in v] for k, v in pred.items()},
