@@ -175,6 +175,11 @@ def test_two_rounds_on_a_superlink_and_two_supernodes_equal_the_in_process_loop(
     np.testing.assert_allclose(out["x"], flatten(dict(ref.model.named_parameters()))[0].numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(out["eval_returns"], np.array(ref.eval_returns), rtol=0, atol=1e-9)
     assert out["eval_returns"].shape == (3, 2) and list(out["dropped"]) == [0, 0]
+    # the round's timing: every node's downlink, evaluation, training and uplink lie within the round trip
+    parts = [out[k] for k in ("downlink_s", "client_eval_s", "client_train_s", "uplink_s")]
+    assert all(p.shape == (2, 2) and (p >= 0).all() for p in parts)
+    assert out["round_s"].shape == out["aggregate_s"].shape == (2,) and (out["aggregate_s"] > 0).all()
+    assert (sum(parts) <= out["round_s"][:, None] + 0.05).all()
 
 
 def _write_certificates(folder: Path) -> None:

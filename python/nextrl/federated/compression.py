@@ -215,14 +215,15 @@ def encode(update: Tensor, *, ratio: float = 1.0, levels: int = 0, seed: int = 0
     u = update.detach().cpu()
     k = max(1, math.ceil(ratio * d - 1e-12))
     indices = None
+    vals = u.numpy()
     if k < d:
-        idx = u.abs().topk(k, sorted=False).indices.sort().values  # torch.topk: 5-10x np.argpartition here
-        indices = idx.numpy().astype(_index_dtype(d))
-        u = u[idx]
+        idx = u.abs().topk(k, sorted=False).indices  # torch.topk: 5-10x np.argpartition here
+        indices = np.sort(idx.numpy().astype(_index_dtype(d)))  # NumPy's int32 sort: 2-3x torch.sort's int64
+        vals = vals[indices]
     if levels:
-        norm, codes = qsgd_codes(u.numpy(), levels, np.random.default_rng(seed))
+        norm, codes = qsgd_codes(vals, levels, np.random.default_rng(seed))
         return Message(d, k, levels, indices, None, norm, codes)
-    return Message(d, k, 0, indices, u.numpy().astype("<f4"), 0.0, None)
+    return Message(d, k, 0, indices, vals.astype("<f4"), 0.0, None)
 
 
 def decode(msg: Message, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -13,7 +13,9 @@ client.run on the same n clients.
 
 The run config (pyproject's [tool.flwr.app.config], or `flwr run --run-config`) may set "num-server-rounds",
 "seed", "num-supernodes" (nodes to wait for), "eval-episodes", "aggregator" and "result-path" (an .npz the
-ServerApp writes: the final vector "x", "eval_returns" [rounds + 1, n] and "dropped"). DP, compression, client
+ServerApp writes: the final vector "x", "eval_returns" [rounds + 1, n], "dropped" and the per-round timing: "build_s",
+"round_s", "unpack_s", "aggregate_s" [rounds], "client_eval_s", "client_train_s", "downlink_s" (server send to the
+ClientApp's start) and "uplink_s" (the ClientApp's reply to the server's receipt) [rounds, n]). DP, compression, client
 sampling and Byzantine attacks stay with the in-process loop: a config asking for them is refused.
 
 `simulate(make_model, make_client, cfg, num_supernodes)` runs the same two apps in one process through Flower's
@@ -131,6 +133,7 @@ def server_app(
         )
 
         def send(kind: str, r: int, vec: torch.Tensor):
+            t0 = time.perf_counter()
             msgs = [
                 Message(
                     RecordDict(
@@ -152,24 +155,45 @@ def server_app(
                 )
                 for node in nodes
             ]
+            timing["build_s"].append(time.perf_counter() - t0)
             return _replies(f"server_app ({kind}, round {r})", grid.send_and_receive(msgs))
 
         # a train reply also carries the evaluation return of the global vector it was sent (before local training),
         # so the rounds need one "evaluate" message in all, after the last round
+        # timing (seconds, saved with the result): per train round the message building, the send-and-receive
+        # round trip (transport, the nodes' work and Flower's polling), the updates' unpacking and the aggregation;
+        # per node its evaluation and local training (measured in the ClientApp), and by the wall clock the time from
+        # sending to the ClientApp's start (downlink) and from its reply to the server's receipt (uplink)
         eval_returns, dropped = [], []
+        keys = ("build_s", "round_s", "unpack_s", "aggregate_s", "client_eval_s", "client_train_s")
+        timing = {k: [] for k in (*keys, "downlink_s", "uplink_s")}
         for r in range(1, run_cfg.rounds + 1):
+            sent_at, t0 = time.time(), time.perf_counter()
             replies = send("train", r, x)
+            t1, received_at = time.perf_counter(), time.time()
             eval_returns.append([float(m.content["meta"]["eval_return"]) for m in replies])
             updates = torch.stack([torch.from_numpy(m.content["update"]["u"].numpy().copy()) for m in replies])
             weights = [int(m.content["meta"]["num_samples"]) for m in replies]
+            t2 = time.perf_counter()
             stacked, w, nd = drop_nonfinite(updates, weights)
             delta = aggregate(run_cfg.aggregator, stacked, w, beta=run_cfg.beta, num_byzantine=run_cfg.num_byzantine)
             x = server.step(delta) if server else x + run_cfg.server_lr * delta
+            timing["aggregate_s"].append(time.perf_counter() - t2)
+            timing["round_s"].append(t1 - t0)
+            timing["unpack_s"].append(t2 - t1)
+            for key in ("eval_s", "train_s"):
+                timing[f"client_{key}"].append([float(m.content["meta"][key]) for m in replies])
+            timing["downlink_s"].append([float(m.content["meta"]["received_at"]) - sent_at for m in replies])
+            timing["uplink_s"].append([received_at - float(m.content["meta"]["replied_at"]) for m in replies])
             dropped.append(nd)
         eval_returns.append([float(m.content["meta"]["eval_return"]) for m in send("evaluate", run_cfg.rounds + 1, x)])
         if rc.get("result-path"):
             np.savez(
-                str(rc["result-path"]), x=x.numpy(), eval_returns=np.array(eval_returns), dropped=np.array(dropped)
+                str(rc["result-path"]),
+                x=x.numpy(),
+                eval_returns=np.array(eval_returns),
+                dropped=np.array(dropped),
+                **{k: np.array(v[: run_cfg.rounds]) for k, v in timing.items()},
             )
 
     return app
@@ -200,14 +224,29 @@ def client_app(make_model: Callable[[], nn.Module], make_client: Callable[[int],
 
     @app.train()
     def train(message, context):
+        received_at = time.time()  # wall clock, comparable with the server's on one machine
         pid, client, model, vec, spec, c = setup(message, context)
         r = int(c["round"])
+        t0 = time.perf_counter()
         ret = evaluation(pid, client, model, vec, spec, c, r - 1)
+        t1 = time.perf_counter()
         u, num_samples = local_update(
             make_model, vec, spec, client, int(c["seed"]) + 1000 * r + pid, float(c["prox_mu"])
         )
-        meta = MetricRecord({"partition_id": pid, "num_samples": int(num_samples), "eval_return": ret})
-        return Message(RecordDict({"update": ArrayRecord({"u": Array(u.numpy())}), "meta": meta}), reply_to=message)
+        t2 = time.perf_counter()
+        meta = MetricRecord(
+            {
+                "partition_id": pid,
+                "num_samples": int(num_samples),
+                "eval_return": ret,
+                "eval_s": t1 - t0,
+                "train_s": t2 - t1,
+                "received_at": received_at,
+            }
+        )
+        content = RecordDict({"update": ArrayRecord({"u": Array(u.numpy())}), "meta": meta})
+        meta["replied_at"] = time.time()
+        return Message(content, reply_to=message)
 
     @app.evaluate()
     def evaluate(message, context):
