@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from nextrl import games
-from nextrl.agents.multi import common, league, mappo, vdn
+from nextrl.agents.multi import common, league, maddpg, mappo, vdn
+from nextrl.agents.multi.commnet import CommNet
 from nextrl.experiments import marl, runner
 from nextrl.marl import MatrixGameVectorEnv, PredatorPreyVectorEnv, SimpleSpreadVectorEnv
 from nextrl.marl.matrix_games import GAMES
@@ -74,6 +75,13 @@ def test_per_seed_results_equal_the_learners_called_directly(quick_run):
         assert extra["per_seed"]["spread"][seed]["no-op"] == spread(lambda obs, mask: np.zeros((20, 3), np.int64))
         policy = mappo.train(SimpleSpreadVectorEnv(4), mappo.MAPPOConfig(total_timesteps=400), seed=seed)
         assert extra["per_seed"]["spread"][seed]["mappo"] == spread(mappo.act_fn(policy.modules["policy"]))
+        env = SimpleSpreadVectorEnv(4)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            actor = maddpg.CommActor(CommNet(18, 5, 3, hidden=64, rounds=2))
+            nets = maddpg.MADDPGNetworks(18, env.single_action_space, 3, actor=actor)
+        comm = maddpg.train(env, maddpg.MADDPGConfig(total_timesteps=400), seed=seed, nets=nets)
+        assert extra["per_seed"]["spread"][seed]["maddpg-commnet"] == spread(maddpg.act_fn(comm.modules["networks"]))
         net = vdn.train(PredatorPreyVectorEnv(4, **marl.PREY_ENV), vdn.VDNConfig(total_timesteps=400), seed=seed)
         prey = common.evaluate_team(
             net.modules["agent_network"], PredatorPreyVectorEnv(20, **marl.PREY_ENV), 8, seed=10_000 + seed
@@ -137,6 +145,8 @@ def test_games_table_against_nashpy_and_closed_forms(quick_run):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match=r"marl: spread_algos must be distinct names of"):
         marl.Config(spread_algos=("mappo", "dqn"))
+    with pytest.raises(ValueError, match=r"marl: spread_algos must be distinct names of"):
+        marl.Config(spread_algos=("maddpg-dial",))
     with pytest.raises(ValueError, match=r"marl: prey_algos must be distinct names of"):
         marl.Config(prey_algos=("vdn", "vdn"))
     with pytest.raises(ValueError, match=r"marl: spread_steps must be >= 100, got 10"):

@@ -4,7 +4,10 @@ self-play ratings, and the game-theory analyses of the matrix games.
 1. Cooperative navigation (simple_spread, 3 agents, 25 steps, discrete actions; nextrl.marl.SimpleSpreadVectorEnv):
    each learner of `spread_algos` trains for `spread_steps` env steps on `num_envs` envs with its module's
    defaults (MAPPO: shared actor, centralized critic on the global state; MADDPG: Gumbel-softmax actors with
-   centralized critics; MAAC: attention critic; VDN / QMIX: shared agent network with agent ids, the team reward),
+   centralized critics; MAAC: attention critic; VDN / QMIX: shared agent network with agent ids, the team reward;
+   maddpg-commnet: MADDPG whose actors are one CommNet (agents.multi.commnet, 2 rounds, hidden 64) exchanging
+   learned messages, trained through the centralized critics (maddpg.CommActor); maddpg-commnet-off: the same
+   network with every message zeroed, the no-communication ablation of the same architecture),
    then plays greedily (deterministic policy) for `eval_episodes` episodes on fresh envs (reset seed 10_000 +
    seed). Score: team return = the agents' mean reward summed over the episode (common.evaluate_team), against
    uniform random actions and the no-op policy (action 0) on the same evaluation episodes.
@@ -40,11 +43,11 @@ from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make
 
 NAME = "marl"
 DESCRIPTION = (
-    "multi-agent: simple_spread (MAPPO, MADDPG, MAAC, VDN, QMIX vs random / no-op), predator-prey capture, "
+    "multi-agent: simple_spread (MAPPO, MADDPG with and without CommNet communication, MAAC, VDN, QMIX vs random / "
+    "no-op), predator-prey capture, "
     "self-play Elo, matrix-game equilibria"
 )
-SPREAD_ALGOS = ("mappo", "maddpg", "maac", "vdn", "qmix")
-PREY_ALGOS = ("mappo", "maddpg", "maac", "vdn", "qmix")
+SPREAD_ALGOS = ("mappo", "maddpg", "maddpg-commnet", "maddpg-commnet-off", "maac", "vdn", "qmix")
 PREY_ENV = {"grid_size": 6, "max_steps": 20, "capture_radius": 1, "capture_min_predators": 2}
 RPS_PLUS = np.array([[0, -1, 1, -1], [1, 0, -1, -1], [-1, 1, 0, -1], [1, 1, 1, 0]], np.float32)
 """rock-paper-scissors plus a fourth action that beats the other three (row player's payoff, zero-sum)"""
@@ -54,11 +57,11 @@ Progress = Callable[[int, str], None]
 @dataclass(frozen=True)
 class Config:
     spread_algos: tuple[str, ...] = SPREAD_ALGOS
-    """learners on simple_spread (any of mappo, maddpg, maac, vdn, qmix)"""
+    """learners on simple_spread (any of SPREAD_ALGOS)"""
     spread_steps: int = 50_000
     """env steps (summed over envs) each simple_spread learner trains per seed"""
     prey_algos: tuple[str, ...] = ("mappo", "maddpg")
-    """learners on predator-prey (any of mappo, maddpg, maac, vdn, qmix)"""
+    """learners on predator-prey (any of SPREAD_ALGOS)"""
     prey_steps: int = 15_000
     """env steps each predator-prey learner trains per seed"""
     num_envs: int = 16
@@ -98,7 +101,7 @@ class Config:
 
 
 QUICK: dict[str, Any] = {
-    "spread_algos": ("mappo", "qmix"),
+    "spread_algos": ("mappo", "qmix", "maddpg-commnet"),
     "spread_steps": 400,
     "prey_algos": ("vdn",),
     "prey_steps": 400,
@@ -129,11 +132,28 @@ def make_prey(num_envs: int):
     return PredatorPreyVectorEnv(num_envs, **PREY_ENV)
 
 
+def comm_maddpg_networks(env, seed: int, communicate: bool = True):
+    """MADDPG's networks with one CommNet (2 rounds, hidden 64; `communicate` False zeroes the messages) as the
+    actors, initialized from `seed`."""
+    from nextrl.agents.common import seeded
+    from nextrl.agents.multi import maddpg
+    from nextrl.agents.multi.commnet import CommNet
+
+    n = int(env.single_action_space.n)
+    with seeded(seed, "marl.comm_maddpg_networks"):
+        actor = maddpg.CommActor(CommNet(env.obs_size, n, env.num_agents, communicate=communicate))
+        return maddpg.MADDPGNetworks(env.obs_size, env.single_action_space, env.num_agents, actor=actor)
+
+
 def train_policy(algo: str, env, steps: int, seed: int):
     """Trains `algo` with its module's defaults for `steps` env steps; returns act(obs, mask) of the greedy
     (deterministic) policy, for common.evaluate_team."""
     from nextrl.agents.multi import maac, maddpg, mappo, qmix, vdn
 
+    if algo in ("maddpg-commnet", "maddpg-commnet-off"):
+        nets = comm_maddpg_networks(env, seed, communicate=algo == "maddpg-commnet")
+        res = maddpg.train(env, maddpg.MADDPGConfig(total_timesteps=steps), seed=seed, nets=nets)
+        return maddpg.act_fn(res.modules["networks"])
     if algo == "mappo":
         res = mappo.train(env, mappo.MAPPOConfig(total_timesteps=steps), seed=seed)
         return mappo.act_fn(res.modules["policy"])
@@ -441,7 +461,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         name=NAME,
         title="marl: cooperative navigation, predator-prey, self-play and matrix games",
         summary=(
-            "Do nextrl's multi-agent learners (MAPPO, MADDPG, MAAC, VDN, QMIX) beat random and no-op play on "
+            "Do nextrl's multi-agent learners (MAPPO, MADDPG with and without CommNet communication, MAAC, VDN, "
+            "QMIX) beat random and no-op play on "
             "cooperative navigation and random predators on predator-prey at these budgets? Does self-play against "
             "a league raise the learner's Elo? What are the equilibria, values and welfare of the matrix games, "
             "and do fictitious play and regret matching reach them?"
@@ -453,7 +474,8 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         curves=curves,
         findings=findings,
         references=[
-            "Lowe et al. 2017 (MADDPG, simple_spread), Yu et al. 2022 (MAPPO), Iqbal and Sha 2019 (MAAC), "
+            "Lowe et al. 2017 (MADDPG, simple_spread), Sukhbaatar et al. 2016 (CommNet), Yu et al. 2022 (MAPPO), "
+            "Iqbal and Sha 2019 (MAAC), "
             "Sunehag et al. 2018 (VDN), Rashid et al. 2018 (QMIX)",
             "Vinyals et al. 2019 (PFSP league), Elo 1978; Brown 1951 / Robinson 1951 (fictitious play), Hart and "
             "Mas-Colell 2000 (regret matching); Claus and Boutilier 1998 (climbing and penalty games)",
@@ -479,6 +501,7 @@ __all__ = [
     "Config",
     "analyze_games",
     "capture_rate",
+    "comm_maddpg_networks",
     "no_op_policy",
     "random_policy",
     "regret_matching_violations",

@@ -14,6 +14,7 @@ simple_spread (3 agents, discrete, each agent's own reward; slow): team return (
 
 from __future__ import annotations
 
+import copy
 import math
 
 import gymnasium as gym
@@ -22,6 +23,8 @@ import pytest
 import torch
 
 from nextrl.agents.multi import common, maddpg
+from nextrl.agents.multi.commnet import CommNet
+from nextrl.agents.multi.dial import DIAL
 from nextrl.agents.multi.maddpg import AgentEnsemble, MADDPGConfig, MADDPGNetworks
 from nextrl.agents.replay import ReplayBatch
 from nextrl.marl import PointMassTeamVectorEnv, PredatorPreyVectorEnv, SimpleSpreadVectorEnv
@@ -240,3 +243,54 @@ def test_errors():
         MADDPGConfig(gumbel_temperature=0.0)
     with pytest.raises(ValueError, match="MADDPGConfig: batch_size must be >= 1"):
         MADDPGConfig(batch_size=0)
+
+
+def test_comm_actor_messages_carry_the_other_agents_observations_and_the_actor_gradient():
+    torch.manual_seed(0)
+    obs = torch.randn(4, 3, 18)
+    moved = obs.clone()
+    moved[:, 1] += 1.0  # agent 1 sees something else
+    for communicate in (True, False):
+        net = CommNet(18, 5, 3, hidden=8, communicate=communicate)
+        actor = maddpg.CommActor(net)
+        with torch.no_grad():
+            assert torch.equal(actor(obs.view(2, 2, 3, 18)).view(4, 3, 5), net(obs)[0])
+            changed = (actor(moved) - actor(obs)).abs().amax(dim=(0, 2))  # per agent
+        assert changed[1] > 0
+        assert (changed[0] > 0) == communicate and (changed[2] > 0) == communicate
+        # the actor loss of agent 0 (its own action from the actor, the others' from replay, the critic's input
+        # observations fixed) reaches agent 1's observation only through the messages agent 0 receives
+        nets = MADDPGNetworks(18, gym.spaces.Discrete(5), 3, hidden=(8,), actor=actor)
+        sender_obs = obs.clone().requires_grad_(True)
+        own = maddpg.gumbel_softmax(nets.actor(sender_obs), noise=torch.zeros(4, 3, 5))
+        replay = torch.nn.functional.one_hot(torch.randint(0, 5, (4, 3)), 5).float()
+        joint = torch.cat([own[:, :1], replay[:, 1:]], dim=1)
+        nets.q(obs, joint)[:, 0].sum().backward()
+        assert (float(sender_obs.grad[:, 1].abs().sum()) > 0) == communicate
+
+
+def test_maddpg_trains_comm_actors():
+    env = SimpleSpreadVectorEnv(2)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        nets = MADDPGNetworks(18, env.single_action_space, 3, hidden=(8,), actor=maddpg.CommActor(CommNet(18, 5, 3, 8)))
+    before = copy.deepcopy(nets.actor.state_dict())
+    cfg = MADDPGConfig(total_timesteps=2 * 40, learning_starts=20, batch_size=8, hidden=(8,))
+    trained = maddpg.train(env, cfg, seed=0, nets=nets).modules["networks"]
+    after = trained.actor.state_dict()
+    assert all(not torch.equal(before[k], after[k]) for k in before)  # every parameter, the messages' included
+    assert not torch.equal(trained.actor_target.state_dict()["net.encoder.weight"], after["net.encoder.weight"])
+    returns = common.evaluate_team(maddpg.act_fn(trained, env), SimpleSpreadVectorEnv(2), 2, seed=0)
+    assert returns.shape == (2,) and np.all(np.isfinite(returns))
+
+
+def test_comm_actor_errors():
+    with pytest.raises(TypeError, match="CommActor: net must be a CommNetwork"):
+        maddpg.CommActor(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="CommActor: net must need no channel noise, DIAL needs 2"):
+        maddpg.CommActor(DIAL(18, 5, 3))
+    actor = maddpg.CommActor(CommNet(18, 5, 3, hidden=8))
+    with pytest.raises(ValueError, match=r"CommActor: input must end in \(3, 18\) \(num_agents, obs_size\)"):
+        actor(torch.zeros(4, 2, 18))
+    with pytest.raises(ValueError, match=r"MADDPGNetworks: actor must have obs_size, num_agents and out_size 18, 3 "):
+        MADDPGNetworks(18, gym.spaces.Discrete(4), 3, actor=actor)

@@ -21,6 +21,13 @@ agent's activity before the step (infos["active"]), actions [A, action_dim], per
 Truncations bootstrap from the final observation (NEXT_STEP autoreset). Rewards are each agent's own
 (reward_reduction "none", the paper's setting) or the team's mean or sum, given to every agent. The env's
 action masks are advisory in nextrl's envs (a masked action is legal); MADDPG ignores them.
+
+Communicating actors (`CommActor`): the actor ensemble can be replaced by a communication network of
+agents.multi (CommNet, TarMAC; not DIAL, whose training messages need channel noise), which maps every agent's
+observation [..., A, obs_size] jointly to the logits [..., A, n]: agent i's action depends on the other agents'
+observations through the messages, and the actor loss -Q_i flows back through the messages into the senders
+(learned communication, trained by the centralized critics' gradient). Each agent reads only its observation and
+the messages it receives, so execution needs the message exchange, unlike MADDPG's independent actors.
 """
 
 from __future__ import annotations
@@ -149,17 +156,61 @@ def gumbel_softmax(logits: Tensor, temperature: float = 1.0, noise: Tensor | Non
     return hard - y.detach() + y
 
 
-class MADDPGNetworks(nn.Module):
-    """Actors (AgentEnsemble on each agent's observation -> logits [n] or pre-tanh [d]) and centralized critics
-    (AgentEnsemble on [every observation, every action] -> Q_i), with their frozen targets."""
+class CommActor(nn.Module):
+    """A communication network of agents.multi (CommNet, TarMAC) as MADDPG's actors: obs [..., A, obs_size] ->
+    logits [..., A, n], computed jointly (the agents exchange messages; module docstring). The network must
+    need no channel noise (DIAL does)."""
 
-    def __init__(self, obs_size: int, action_space: spaces.Space, num_agents: int, hidden=(64, 64)):
+    def __init__(self, net):
+        super().__init__()
+        from nextrl.agents.multi.comm_common import CommNetwork
+
+        if not isinstance(net, CommNetwork):
+            raise TypeError(f"CommActor: net must be a CommNetwork (CommNet, TarMAC), got {type(net).__name__}")
+        if net.noise_size:
+            raise ValueError(f"CommActor: net must need no channel noise, {type(net).__name__} needs {net.noise_size}")
+        self.net = net
+        self.obs_size, self.num_agents, self.out_size = net.obs_size, net.num_agents, net.num_actions
+
+    def forward(self, obs: Tensor) -> Tensor:
+        if obs.dim() < 2 or obs.shape[-2:] != (self.num_agents, self.obs_size):
+            raise ValueError(
+                f"CommActor: input must end in ({self.num_agents}, {self.obs_size}) (num_agents, obs_size), "
+                f"got {tuple(obs.shape)}"
+            )
+        lead = obs.shape[:-2]
+        logits, _ = self.net(obs.reshape(-1, self.num_agents, self.obs_size))
+        return logits.reshape(*lead, self.num_agents, self.out_size)
+
+
+class MADDPGNetworks(nn.Module):
+    """Actors (AgentEnsemble on each agent's observation -> logits [n] or pre-tanh [d]; or `actor`, e.g. a
+    CommActor, mapping [..., A, obs_size] to [..., A, action_dim]) and centralized critics (AgentEnsemble on
+    [every observation, every action] -> Q_i), with their frozen targets."""
+
+    def __init__(
+        self,
+        obs_size: int,
+        action_space: spaces.Space,
+        num_agents: int,
+        hidden=(64, 64),
+        actor: nn.Module | None = None,
+    ):
         super().__init__()
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_space = action_space
         self.obs_size, self.num_agents = obs_size, num_agents
         self.action_dim = int(action_space.n) if self.discrete else int(action_space.shape[0])
-        self.actor = AgentEnsemble(obs_size, self.action_dim, num_agents, hidden)
+        if actor is None:
+            actor = AgentEnsemble(obs_size, self.action_dim, num_agents, hidden)
+        in_size = getattr(actor, "obs_size", getattr(actor, "in_size", None))
+        sizes = (in_size, getattr(actor, "num_agents", None), getattr(actor, "out_size", None))
+        if sizes != (obs_size, num_agents, self.action_dim):
+            raise ValueError(
+                f"MADDPGNetworks: actor must have obs_size, num_agents and out_size {obs_size}, {num_agents} and "
+                f"{self.action_dim}, got {sizes}"
+            )
+        self.actor = actor
         self.critic = AgentEnsemble(num_agents * (obs_size + self.action_dim), 1, num_agents, hidden, shared_input=True)
         self.actor_target = make_target(self.actor, None, "MADDPGNetworks", "actor")
         self.critic_target = make_target(self.critic, None, "MADDPGNetworks", "critic")
@@ -344,6 +395,7 @@ def train(env, cfg: MADDPGConfig, *, seed: int, log: LogFn | None = None, nets: 
 
 __all__ = [
     "AgentEnsemble",
+    "CommActor",
     "MADDPGConfig",
     "MADDPGNetworks",
     "act_fn",
