@@ -1,6 +1,9 @@
 """MADDPG: critic and actor losses against hand-computed values on a tiny batch (linear critics and actors, so
 every term is written out), the straight-through Gumbel-softmax (one-hot forward, softmax gradient), the
 per-agent ensemble against separate networks, discrete training that never crashes, learning, and errors.
+Communicating actors (CommActor on a CommNet): agent i's logits move with agent j's observation only with
+communication on, and agent 0's actor loss reaches agent 1's observation only through the messages; MADDPG trains
+every parameter of the CommNet.
 
 Learning (predator-prey of test_predator_prey: 2 predators, capture needs both within distance 1; discrete
 actions through the Gumbel-softmax): greedy MADDPG predators capture far more often than random ones after
