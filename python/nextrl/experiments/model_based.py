@@ -17,6 +17,11 @@
    training episode that ended at that step (episodes are 200 steps; eval_every must be a multiple of 200).
    Scores: the last point of each curve and the env steps until the curve first reaches `threshold` (-200; "never"
    counts as the budget), as interquartile means over seeds with stratified-bootstrap 95% intervals.
+
+Measured (5 seeds, pendulum_steps=3000, workers=15, 16 min at load 9-18 on 2 vCPUs): PETS reaches -200 in 5 of 5
+seeds after 600-1000 env steps; MBPO in 2 of 5 (at 2800 and 3000 steps; final return IQM -429 [-1157, -198]); SAC
+alone in 0 of 5 (-1005 [-1293, -638]); Dyna-Q finds a <= 16-step greedy path after IQM 2.0 episodes with n = 50, 3.7
+with n = 5 and 22.7 with n = 0. The 5000-step default has not been run.
 """
 
 from __future__ import annotations
@@ -76,10 +81,10 @@ class Config:
     pets_updates: int = 500
     """PETS: gradient steps per refit (every 200 env steps)"""
     pets_horizon: int = 15
-    pets_population: int = 200
-    pets_elites: int = 20
+    pets_population: int = 100
+    pets_elites: int = 10
     pets_iterations: int = 3
-    pets_particles: int = 10
+    pets_particles: int = 5
     bootstrap_reps: int = 2000
     """bootstrap replicates per interval"""
     workers: int = 1

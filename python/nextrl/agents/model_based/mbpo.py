@@ -23,8 +23,9 @@ also gives the terminations (cartpole: pole or cart out of bounds; quadratic: ||
 nothing terminates in the model (Pendulum, the tasks without terminations). Not built: the holdout set, early
 stopping and elite selection of Janner et al.'s model training (every member is used).
 
-Measured (tests/agents/model_based/test_mbpo.py): see that file's docstring for MBPO against SAC alone on the same
-env-step budget.
+Measured: tests/agents/model_based/test_mbpo.py's docstring (a 1-D point mass, MBPO against SAC alone on the same
+env-step budget) and `nextrl run model-based` (Pendulum, 5 seeds, 3000 env steps: MBPO with G = 10 reaches -200 in 2
+of 5 seeds, SAC with G = 1 in none; nextrl.experiments.model_based).
 """
 
 from __future__ import annotations
