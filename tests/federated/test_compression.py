@@ -106,3 +106,6 @@ def test_qsgd_codes_are_packed_as_the_bit_matrix_reference(levels):
     assert norm == pytest.approx(float(np.linalg.norm(v)), rel=1e-12)
     expected = np.float32(norm).astype(np.float64) * np.where(v < 0, -1.0, 1.0) * lv / levels
     np.testing.assert_array_equal(cp.qsgd_values(norm, codes, v.size, levels), expected)
+    f32 = cp.qsgd_values(norm, codes, v.size, levels, np.float32)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, expected.astype(np.float32), rtol=2**-23, atol=0)
