@@ -52,6 +52,11 @@ def test_scores_equal_the_per_seed_results(quick_run):
     for p in ("random", *cfg.prey_algos):
         s = scores[("predator-prey 6x6 (2 predators)", p, "capture rate")]
         assert list(s.values) == [extra["per_seed"]["prey"][k][p] for k in (0, 1)]
+    comm, off = (scores[("simple_spread (3 agents)", p, "team return")].iqm for p in cfg.spread_algos[2:4])
+    assert cfg.spread_algos[2:4] == ("maddpg-commnet", "maddpg-commnet-off")
+    verdict = "beats" if comm.low > off.high else "falls below" if comm.high < off.low else "the 95% intervals overlap"
+    (finding,) = [f.text for f in res.result.findings if "maddpg-commnet-off" in f.text and "commnet " in f.text]
+    assert finding.startswith("simple_spread: maddpg-commnet") and verdict in finding
     plays = extra["self_play"]
     assert list(scores[("self-play RPS+", "learner", "final Elo")].values) == [p["ratings"][-1] for p in plays]
     curve = res.result.curves[0]

@@ -26,7 +26,8 @@ self-play ratings, and the game-theory analyses of the matrix games.
    (deterministic); regret matching's correlated-equilibrium violation after `dynamics_iterations` rounds
    (random, one run per seed: a score).
 Cost: `--set spread_steps=25000 --set workers=5` (5 seeds) took 903 s at nice 10 on 2 shared vCPUs (load 5-15),
-2026-12-06; the defaults (50,000 steps) about twice the training. `--quick`: seconds.
+2026-12-06, before the two CommNet variants were added (each trains about as long as MADDPG: 0.9-1.3x its time
+in a 4,000-step timing); the defaults (50,000 steps) about twice the training. `--quick`: seconds.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Config:
 
 
 QUICK: dict[str, Any] = {
-    "spread_algos": ("mappo", "qmix", "maddpg-commnet"),
+    "spread_algos": ("mappo", "qmix", "maddpg-commnet", "maddpg-commnet-off"),
     "spread_steps": 400,
     "prey_algos": ("vdn",),
     "prey_steps": 400,
@@ -402,6 +403,9 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
         a = by[(spread_task, algo, "team return")]
         for base in ("no-op", "random"):
             _compare(findings, a, by[(spread_task, base, "team return")], f"simple_spread: {algo}", base)
+    comm, off = (by.get((spread_task, p, "team return")) for p in ("maddpg-commnet", "maddpg-commnet-off"))
+    if comm is not None and off is not None:  # the same CommNet actors with and without their messages
+        _compare(findings, comm, off, "simple_spread: maddpg-commnet", "maddpg-commnet-off")
     for algo in cfg.prey_algos:
         _compare(
             findings,
