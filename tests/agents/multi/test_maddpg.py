@@ -3,7 +3,8 @@ every term is written out), the straight-through Gumbel-softmax (one-hot forward
 per-agent ensemble against separate networks, discrete training that never crashes, learning, and errors.
 Communicating actors (CommActor on a CommNet): agent i's logits move with agent j's observation only with
 communication on, and agent 0's actor loss reaches agent 1's observation only through the messages; MADDPG trains
-every parameter of the CommNet.
+every parameter of the CommNet; with CommNet actors on the same predator-prey budget (10,000 env steps) greedy
+predators capture 1.0 / 0.99 (seeds 0 / 1) against random 0.175 / 0.14 (200 episodes each).
 
 Learning (predator-prey of test_predator_prey: 2 predators, capture needs both within distance 1; discrete
 actions through the Gumbel-softmax): greedy MADDPG predators capture far more often than random ones after
@@ -297,3 +298,19 @@ def test_comm_actor_errors():
         actor(torch.zeros(4, 2, 18))
     with pytest.raises(ValueError, match=r"MADDPGNetworks: actor must have obs_size, num_agents and out_size 18, 3 "):
         MADDPGNetworks(18, gym.spaces.Discrete(4), 3, actor=actor)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_maddpg_with_commnet_actors_predators_capture_more_often_than_random(seed):
+    env = PredatorPreyVectorEnv(16, **ENV)
+    n = int(env.single_action_space.n)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        actor = maddpg.CommActor(CommNet(env.obs_size, n, env.num_agents))
+        nets = MADDPGNetworks(env.obs_size, env.single_action_space, env.num_agents, actor=actor)
+    result = maddpg.train(env, MADDPGConfig(total_timesteps=10_000), seed=seed, nets=nets)
+    rng = np.random.default_rng(seed)
+    random_rate = capture_rate(lambda obs, mask: rng.integers(0, 5, size=obs.shape[:2]), seed=100 + seed)
+    trained_rate = capture_rate(maddpg.act_fn(result.modules["networks"]), seed=100 + seed)
+    assert random_rate < 0.3
+    assert trained_rate >= 0.7 and trained_rate >= random_rate + 0.4, (trained_rate, random_rate)
