@@ -116,7 +116,8 @@ inline void PlanCem(const RolloutModel& model, const PlanShape& s, const Box& bo
             x[h * A + a] = sum;
           }
       }
-      for (int64_t e = 0; e < L; ++e) x[e] = box.Clip(mean[e] + sd[e] * x[e], e % A);
+      for (int64_t h = 0; h < H; ++h)  // e = h A + a without a division per element
+        for (int64_t a = 0, e = h * A; a < A; ++a, ++e) x[e] = box.Clip(mean[e] + sd[e] * x[e], a);
     });
     ParallelFor(B, 2, [&](int64_t b) {
       const double* p = pop.data() + b * max_rows * L;
