@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 // Philox and the uniform draws below also compile for CUDA devices (statevector sampling on the GPU draws
 // the same numbers as the CPU path).
@@ -151,6 +152,12 @@ class Rng {
     f(seed_), f(stream_), f(counter_), f(block_.v), f(left_), f(has_spare_), f(spare_);
   }
   const char* CheckState() const { return left_ >= 0 && left_ <= 4 ? nullptr : "has an rng position outside [0, 4]"; }
+  // Whether o is in the same state, bit for bit (then the same draws follow).
+  bool SameState(const Rng& o) const {
+    return seed_ == o.seed_ && stream_ == o.stream_ && counter_ == o.counter_ && left_ == o.left_ &&
+           has_spare_ == o.has_spare_ && std::memcmp(block_.v, o.block_.v, sizeof block_.v) == 0 &&
+           std::memcmp(&spare_, &o.spare_, sizeof spare_) == 0;
+  }
 
  private:
   static constexpr double kPi = 3.14159265358979323846;

@@ -79,23 +79,54 @@ struct PointMass {
   }
 
   StepOut Step(const Action* action, Rng& rng, Obs* obs, double*) {
+    double n[kDraws];
+    Draw(rng, n);
+    return Apply(action, n, obs);
+  }
+
+  // VecEnv's batched step (vec_env.h), with exactly Step's results: an env whose rng is at the same position as
+  // the previous stepped env's was before its step gets the same draws, so they are copied, not drawn again (the
+  // planners' ExactModel steps many copies of one env and its rng side by side, and the draws are most of a step).
+  static void StepBlock(const Config&, PointMass* envs, Rng* rngs, int64_t count, const Action* actions,
+                        const uint8_t* skip, Obs* obs, double*, StepOut* out) {
+    double n[kDraws];
+    int64_t last = -1;  // the last env stepped: n are its draws, rngs[last] its rng after them
+    Rng before;         // rngs[last] before its draws
+    for (int64_t j = 0; j < count; ++j) {
+      if (skip[j]) continue;
+      if (last >= 0 && rngs[j].SameState(before)) {
+        rngs[j] = rngs[last];
+      } else {
+        before = rngs[j];
+        Draw(rngs[j], n);
+      }
+      last = j;
+      out[j] = envs[j].Apply(actions + j * kActionSize, n, obs + j * kStateSize);
+    }
+  }
+
+ private:
+  static constexpr int kDraws = 1 + kStateSize;  // the nuisance's normal, then one per dim
+  static void Draw(Rng& rng, double* n) {
+    for (int k = 0; k < kDraws; ++k) n[k] = rng.Normal();
+  }
+  // The step from the draws n (Draw's).
+  StepOut Apply(const Action* action, const double* n, Obs* obs) {
     const Config& c = *cfg_;
     const double a0 = Clip(static_cast<double>(action[0]), -1.0, 1.0);
     const double a1 = Clip(static_cast<double>(action[1]), -1.0, 1.0);
-    const double n3 = rng.Normal();
     double next[kStateSize] = {
         s_[0] + kGain * a0 + kCoupling01 * std::sin(s_[1]),
         s_[1] + kGain * a1 + kCoupling102 * s_[0] * s_[2],
         kDecay2 * s_[2] + kGain * std::tanh(a0 + a1),
-        kDecay3 * s_[3] + kNuisanceGain * c.nuisance_std * n3,
+        kDecay3 * s_[3] + kNuisanceGain * c.nuisance_std * n[0],
     };
-    for (int64_t k = 0; k < kStateSize; ++k) s_[k] = next[k] + c.noise_std * rng.Normal();
+    for (int64_t k = 0; k < kStateSize; ++k) s_[k] = next[k] + c.noise_std * n[1 + k];
     const double norm2 = SquaredNorm(s_, kStateSize);
     Observe(obs);
     return {static_cast<float>(-norm2 - c.action_cost * (a0 * a0 + a1 * a1)), norm2 > c.max_norm * c.max_norm};
   }
 
- private:
   void Observe(Obs* obs) const {
     for (int64_t k = 0; k < kStateSize; ++k) obs[k] = static_cast<float>(s_[k]);
   }

@@ -86,3 +86,28 @@ def test_bad_config():
         make(1, noise_std="0.1")
     with pytest.raises(ValueError, match="num_envs must be >= 1"):
         make(0)
+
+
+def test_copies_of_one_state_step_as_single_envs():
+    # The batched step copies the draws of an env whose rng is in the previous env's state (csrc/envs/point_mass.h,
+    # StepBlock): rows that are copies of one state, interleaved with another, against each row stepped alone.
+    src = make(2)
+    src.reset(seed=4)
+    src.step(np.zeros((2, 2), dtype=np.float32))
+    rows = src.get_state()[[0, 0, 1, 0, 0, 1, 1]]
+    batch = make(len(rows))
+    batch.reset(seed=0)
+    batch.set_state(rows)
+    singles = [make(1) for _ in rows]
+    for env, row in zip(singles, rows):
+        env.reset(seed=0)
+        env.set_state(row[None])
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        a = rng.uniform(-1, 1, size=(len(rows), 2)).astype(np.float32)
+        obs, r, term, _, _ = batch.step(a)
+        for i, env in enumerate(singles):
+            o1, r1, t1, _, _ = env.step(a[i : i + 1])
+            np.testing.assert_array_equal(obs[i], o1[0])
+            assert r[i] == r1[0] and term[i] == t1[0]
+    np.testing.assert_array_equal(batch.get_state(), np.concatenate([env.get_state() for env in singles]))
