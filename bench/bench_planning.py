@@ -5,14 +5,28 @@
 
 Unit of work: one plan of one problem, 1000 candidates x 15 steps x 10 iterations (150k env steps), 100 elites,
 alpha 0.1, 1 thread for every contender. Contenders, timed round-robin in the same run:
-- nextrl: `CEM.plan(ExactModel(env))`: noise, clipping, rollouts of the compiled env (its own Step, copied state and
-  Rng), elites and refit in one C++ call;
+- nextrl: `CEM.plan(ExactModel(env))`: noise, clipping, rollouts of the compiled env (its own Step or StepBlock,
+  copied state and Rng), elites and refit in one C++ call;
 - torch: the same CEM written in batched PyTorch the strongest plain way (mbrl-lib's optimizer semantics: clipped
   normal samples, top-k elites, population std, momentum, the final mean), over a batched float64 tensor version of
   the same dynamics (one [1000]-row tensor op per dynamics term per step; PointMass's noise from torch.randn);
 - python loop (the course documents' design, a Python loop over candidates calling a NumPy step per candidate and
   step), at a reduced size (100 candidates x 15 steps x 1 iteration) and scaled to the full plan by env steps.
 ratio = peer seconds / nextrl seconds per plan (> 1: nextrl faster).
+Measured on an idle machine (2026-12-06, 2 vCPUs AMD EPYC Zen 4, load 0.2-1.3, 9 rounds, median;
+bench/results/planning_idle.jsonl): before this round 22.2 ms (PointMass, 148 ns per env step) and 5.08 ms (CartPole,
+34 ns) per plan, 2.1x / 5.1x torch; after it 10.1 ms (68 ns) and 3.7-3.8 ms (24-26 ns), 4.5-4.7x / 7.0-8.7x torch,
+121-134x the Python loop (2 runs). The changes, all bit-identical (tests/planning unchanged): PointMass's StepBlock
+draws its five normals once per rollout step for all candidates (their Rngs are copies in one state) instead of once
+per candidate (the libm log and sincos of Box-Muller were half the plan); ExactModel's discrete-action conversion
+without member reloads or branches (a coin-flip branch per action: a quarter of CartPole's plan); the clip without a
+division per element. Where the time goes now (perf, and the parts timed alone): CartPole ~1.5 ms of 3.5 is the
+sampling noise (150k Philox Box-Muller normals, 10 ns each), ~0.9 ms StepBlock (6 ns per env step), the rest the
+rollout loop (action conversion, returns), clipping, ranking and refit. PointMass: ~3.8 ms noise (300k normals),
+~3.9 ms libm sin and tanh per candidate step (26 ns), ~2 ms the rollout loop. The goal (<= 2 ms, 13 ns per env step,
+and >= 10x torch) is missed: the noise alone costs 10 ns (CartPole) and 25 ns (PointMass) per env step, and PointMass's
+sin / tanh must stay libm's to keep the env's bits; reaching it needs a faster normal generator (Philox on SIMD lanes)
+and, for PointMass, vector sin / tanh, which would change the env's results.
 
 Learned dynamics (`--learned`, on by default): one CEM plan of one problem through a 5-member Gaussian ensemble
 (3 hidden layers of 32 or 200 SiLU units, Pendulum's state and reward), 20 TS-inf particles, 200 candidates x 15
