@@ -557,7 +557,7 @@ pl::LatentStack LatentStackArg(const char* fn, const char* name, const py::list&
 pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, const py::list& prior,
                                  const py::list& reward, py::object cont, int64_t deter, int64_t stoch,
                                  int64_t action_dim, double min_std, bool sample, bool symlog_reward, int64_t particles,
-                                 bool generic) {
+                                 bool generic, int64_t num_actions, int64_t groups, int64_t classes) {
   const char* fn = "LatentModel";
   NEXTRL_CHECK(deter >= 1 && stoch >= 1 && action_dim >= 1, std::invalid_argument, fn,
                ": deter, stoch and action_dim must be >= 1, got ", deter, ", ", stoch, " and ", action_dim);
@@ -565,7 +565,20 @@ pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, c
   NEXTRL_CHECK(std::isfinite(min_std) && min_std >= 0, std::invalid_argument, fn,
                ": min_std must be finite and >= 0, got ", min_std);
   NEXTRL_CHECK(gru.size() == 4, std::invalid_argument, fn, ": gru must be (weight_ih, weight_hh, bias_ih, bias_hh)");
+  NEXTRL_CHECK(num_actions >= 0, std::invalid_argument, fn, ": num_actions must be >= 0 (0: continuous actions), got ",
+               num_actions);
+  NEXTRL_CHECK(num_actions == 0 || action_dim == 1, std::invalid_argument, fn,
+               ": discrete actions (num_actions > 0) take one action index per step: action_dim must be 1, got ",
+               action_dim);
+  NEXTRL_CHECK(groups >= 0 && classes >= 0 && (groups == 0) == (classes == 0), std::invalid_argument, fn,
+               ": groups and classes must both be 0 (Gaussian latent) or both >= 1 (categorical), got ", groups,
+               " and ", classes);
+  NEXTRL_CHECK(groups == 0 || groups * classes == stoch, std::invalid_argument, fn,
+               ": a categorical latent needs stoch = groups * classes = ", groups * classes, ", got ", stoch);
+  NEXTRL_CHECK(groups == 0 || !sample, std::invalid_argument, fn,
+               ": categorical latents roll out their mode only (sample must be False)");
   pl::LatentModelSpec s;
+  s.num_actions = num_actions, s.groups = groups, s.classes = classes;
   s.deter = deter, s.stoch = stoch, s.action_dim = action_dim, s.min_std = static_cast<float>(min_std);
   s.sample = sample, s.symlog_reward = symlog_reward, s.particles = particles, s.generic = generic;
   const py::array w_ih = gru[0].cast<py::array>();
@@ -573,12 +586,14 @@ pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, c
                ": gru weight_ih must have shape (3 * deter, input) = (", 3 * deter, ", input), got ",
                e::ShapeStr(w_ih));
   const int64_t G = w_ih.shape(1);
-  s.img_in = LatentStackArg(fn, "img_in", img_in, stoch + action_dim, G, "the GRU's input size");
+  s.img_in = LatentStackArg(fn, "img_in", img_in, stoch + (num_actions > 0 ? num_actions : action_dim), G,
+                            "the GRU's input size");
   s.gru_x = DenseStage(fn, "gru weight_ih", w_ih, gru[2].cast<py::array>(), G);
   s.gru_h = DenseStage(fn, "gru weight_hh", gru[1].cast<py::array>(), gru[3].cast<py::array>(), deter);
   NEXTRL_CHECK(s.gru_h.out == 3 * deter, std::invalid_argument, fn, ": gru weight_hh must have shape (", 3 * deter,
                ", ", deter, ")");
-  s.prior = LatentStackArg(fn, "prior", prior, deter, 2 * stoch, "2 * stoch");
+  s.prior = groups > 0 ? LatentStackArg(fn, "prior", prior, deter, stoch, "groups * classes logits")
+                       : LatentStackArg(fn, "prior", prior, deter, 2 * stoch, "2 * stoch");
   s.reward = LatentStackArg(fn, "reward", reward, deter + stoch, 1, "a reward");
   if (!cont.is_none()) s.cont = LatentStackArg(fn, "cont", cont.cast<py::list>(), deter + stoch, 1, "a continue logit");
   return new pl::LatentModel(std::move(s));
@@ -590,7 +605,7 @@ void BindLatentModel(py::module_& m) {
       .def(py::init(&MakeLatentModel), py::arg("img_in"), py::arg("gru"), py::arg("prior"), py::arg("reward"),
            py::arg("cont"), py::arg("deter"), py::arg("stoch"), py::arg("action_dim"), py::arg("min_std") = 0.1,
            py::arg("sample") = false, py::arg("symlog_reward") = false, py::arg("particles") = 1,
-           py::arg("generic") = false)
+           py::arg("generic") = false, py::arg("num_actions") = 0, py::arg("groups") = 0, py::arg("classes") = 0)
       .def(
           "set_states",
           [](M& model, const py::array& states, py::handle seed, int64_t round) {
@@ -617,6 +632,12 @@ void BindLatentModel(py::module_& m) {
             const int64_t H = actions.shape(1);
             const double* a = F64Arg(fn, "actions", actions, {n, H, A});
             NEXTRL_CHECK(AllFinite(a, actions.size()), std::invalid_argument, fn, ": actions must be finite");
+            const int64_t na = model.spec().num_actions;
+            if (na > 0)
+              for (py::ssize_t i = 0; i < actions.size(); ++i)
+                NEXTRL_CHECK(a[i] >= 0 && a[i] < static_cast<double>(na) && a[i] == std::floor(a[i]),
+                             std::invalid_argument, fn, ": actions must be action indices in {0, ..., ", na - 1,
+                             "}, got ", a[i]);
             NEXTRL_CHECK(problem >= 0 && problem < (int64_t{1} << 32), std::invalid_argument, fn,
                          ": problem must be in [0, 2**32), got ", problem);
             py::array_t<float> out(std::vector<py::ssize_t>{n, H, F}), rew(std::vector<py::ssize_t>{n, H}),
@@ -634,6 +655,8 @@ void BindLatentModel(py::module_& m) {
       .def_property_readonly("deter", [](const M& m) { return m.spec().deter; })
       .def_property_readonly("stoch", [](const M& m) { return m.spec().stoch; })
       .def_property_readonly("particles", [](const M& m) { return m.spec().sample ? m.spec().particles : 1; })
+      .def_property_readonly("num_actions", [](const M& m) { return m.spec().num_actions; })
+      .def_property_readonly("groups", [](const M& m) { return m.spec().groups; })
       .def_property_readonly("sample", [](const M& m) { return m.spec().sample; })
       .def_property_readonly("seed", &M::seed)
       .def_property_readonly("round", &M::round)

@@ -1,13 +1,18 @@
 // LatentModel: a recurrent latent world model behind the RolloutModel interface, so CEM / iCEM / MPPI plan in latent
 // space in one C++ call: the prior (imagination) path of python/nextrl/models/rssm.py's RSSM (PlaNet, Hafner et al.
-// 2019), with a Gaussian latent, exported from the torch modules as float32.
+// 2019), with a Gaussian latent or DreamerV3's categorical latent (Hafner et al. 2023), exported from the torch
+// modules as float32.
 //
 // A start state (one per problem) is s = (h, z): h [D] the GRU state, z [Z] the latent. Action a_t [A] steps it:
-//   x   = img_in([z, a])                       (an MLP stack, see below)
+//   x   = img_in([z, a])                       (an MLP stack, see below; discrete actions: a_t is one action index
+//                                               per step (A = 1) and img_in takes its one-hot [num_actions])
 //   h'  = GRUCell(x, h)                        (torch.nn.GRUCell, gates r, z, n:
 //           r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), u = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
 //           n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (h - n) u + n)
 //   [m, s_raw] = prior(h'),  z' = m (deterministic) or m + (softplus(s_raw) + min_std) eps  (sampled)
+//   categorical latent (groups G, classes K, Z = G K): logits = prior(h') [G, K], z' = one-hot of the most probable
+//           class per group (the mode of (1 - unimix) softmax(logits) + unimix / K: the argmax of the logits, the
+//           first on ties, as torch.argmax); deterministic only
 //   r_{t+1} = reward([h', z'])  (symexp'd when the model fits symlog rewards),  c_{t+1} = sigmoid(cont([h', z']))
 // and a candidate's return is sum_t gamma^t (prod_{k <= t} c_k / c_{t+1}) r_{t+1}: each reward weighted by the
 // continue probabilities of the states before it (RSSM.imagine_returns), all 1 without a continue head.
@@ -48,9 +53,11 @@ using LatentStack = std::vector<LatentStage>;
 
 struct LatentModelSpec {
   int64_t deter = 1, stoch = 1, action_dim = 1;  // D, Z, A
-  LatentStack img_in;                            // [Z + A] -> [G] (the GRU's input size)
+  int64_t num_actions = 0;                       // > 0: discrete actions (A = 1 index), one-hot of num_actions
+  int64_t groups = 0, classes = 0;               // > 0: categorical latent, Z = groups * classes (mode rollout)
+  LatentStack img_in;                            // [Z + A] -> [G] (the GRU's input size; Z + num_actions discrete)
   LatentStage gru_x, gru_h;                      // dense [G] -> [3D] (W_ih, b_ih) and [D] -> [3D] (W_hh, b_hh)
-  LatentStack prior;                             // [D] -> [2Z] (mean, raw std)
+  LatentStack prior;                             // [D] -> [2Z] (mean, raw std), or [Z] logits (categorical)
   LatentStack reward;                            // [D + Z] -> [1]
   LatentStack cont;                              // [D + Z] -> [1] logits, or empty (no continue head)
   float min_std = 0.1f;
@@ -64,7 +71,7 @@ struct LatentModelSpec {
 class LatentModel final : public RolloutModel {
  public:
   explicit LatentModel(LatentModelSpec spec) : s_(std::move(spec)) {
-    width_ = std::max(PadCols(s_.stoch + s_.action_dim), s_.gru_x.out_pad);
+    width_ = std::max(PadCols(s_.stoch + InActions()), s_.gru_x.out_pad);
     for (const LatentStack* st : {&s_.img_in, &s_.prior, &s_.reward, &s_.cont})
       for (const LatentStage& g : *st) width_ = std::max(width_, g.out_pad);
   }
@@ -89,7 +96,7 @@ class LatentModel final : public RolloutModel {
                float* out_states, float* out_rewards, float* out_conts) const {
     const int64_t F = s_.deter + s_.stoch, rows = PadRows(n);
     Work w;
-    w.Reserve(rows, width_, F, s_.stoch + s_.action_dim);
+    w.Reserve(rows, width_, F, s_.stoch + InActions());
     for (int64_t r = 0; r < rows; ++r)
       std::copy(states + std::min(r, n - 1) * F, states + (std::min(r, n - 1) + 1) * F, w.feat.data() + r * F);
     const uint64_t stream = NoiseStream(round_, problem);
@@ -111,7 +118,7 @@ class LatentModel final : public RolloutModel {
     const uint64_t stream = NoiseStream(round_, b);
     thread_local Work w;
     thread_local std::vector<double> ret, alive;
-    w.Reserve(rows, width_, F, s_.stoch + s_.action_dim);
+    w.Reserve(rows, width_, F, s_.stoch + InActions());
     std::fill(returns, returns + count, 0.0);
     const float* s0 = starts_.data() + b * F;
     for (int64_t p = 0; p < P; ++p) {
@@ -176,13 +183,19 @@ class LatentModel final : public RolloutModel {
   template <class ActionOf>
   void Step(Work& w, int64_t rows, const ActionOf& action_of, uint64_t stream, int64_t t, int64_t p,
             bool same_h = false, bool need_cont = true) const {
-    const int64_t D = s_.deter, Z = s_.stoch, A = s_.action_dim, F = D + Z, X = Z + A;
+    const int64_t D = s_.deter, Z = s_.stoch, A = s_.action_dim, F = D + Z, X = Z + InActions();
     float* feat = w.feat.data();
     for (int64_t r = 0; r < rows; ++r) {
       float* x = w.x0.data() + r * X;
       std::copy(feat + r * F + D, feat + (r + 1) * F, x);
       const double* a = action_of(r);
-      for (int64_t j = 0; j < A; ++j) x[Z + j] = static_cast<float>(a[j]);
+      if (s_.num_actions > 0) {  // one-hot of the index (the planners give whole indices; clamped as a guard)
+        std::fill(x + Z, x + X, 0.0f);
+        const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(a[0]), 0, s_.num_actions - 1);
+        x[Z + k] = 1.0f;
+      } else {
+        for (int64_t j = 0; j < A; ++j) x[Z + j] = static_cast<float>(a[j]);
+      }
     }
     int64_t stride = 0;
     const float* x = Run(s_.img_in, w.x0.data(), X, rows, w, &stride);
@@ -203,13 +216,26 @@ class LatentModel final : public RolloutModel {
       Normals(seed_, stream, NoiseCounter(t), static_cast<uint64_t>(p * Z), Z, z.data());
       for (int64_t k = 0; k < Z; ++k) w.eps[static_cast<size_t>(k)] = static_cast<float>(z[static_cast<size_t>(k)]);
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* m = prior + r * stride;
-      float* z = feat + r * F + D;
-      for (int64_t k = 0; k < Z; ++k) {
-        float v = m[k];
-        if (s_.sample) v += (Softplus(m[Z + k]) + s_.min_std) * w.eps[static_cast<size_t>(k)];
-        z[k] = v;
+    if (s_.groups > 0) {  // categorical: one-hot of the first largest logit per group
+      const int64_t K = s_.classes;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* l = prior + r * stride;
+        float* z = feat + r * F + D;
+        std::fill(z, z + Z, 0.0f);
+        for (int64_t g = 0; g < s_.groups; ++g) {
+          const float* lg = l + g * K;
+          z[g * K + (std::max_element(lg, lg + K) - lg)] = 1.0f;
+        }
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* m = prior + r * stride;
+        float* z = feat + r * F + D;
+        for (int64_t k = 0; k < Z; ++k) {
+          float v = m[k];
+          if (s_.sample) v += (Softplus(m[Z + k]) + s_.min_std) * w.eps[static_cast<size_t>(k)];
+          z[k] = v;
+        }
       }
     }
     const float* rew = Run(s_.reward, feat, F, rows, w, &stride);
@@ -225,6 +251,9 @@ class LatentModel final : public RolloutModel {
       for (int64_t r = 0; r < rows; ++r) w.cont[static_cast<size_t>(r)] = 1.0f / (1.0f + std::exp(-c[r * stride]));
     }
   }
+
+  // Width of the action input of img_in: A, or num_actions (one-hot) for discrete actions.
+  int64_t InActions() const { return s_.num_actions > 0 ? s_.num_actions : s_.action_dim; }
 
   // torch's softplus (beta 1, threshold 20).
   static float Softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v)); }

@@ -1,12 +1,16 @@
-"""Latent-space planning in C++: an RSSM (nextrl.models.rssm, Gaussian latent) exported to the recurrent latent
-rollout model of csrc/planning/latent_model.h, so CEM / iCEM / MPPI plan from B filtered states in one C++ call.
+"""Latent-space planning in C++: an RSSM (nextrl.models.rssm) exported to the recurrent latent rollout model of
+csrc/planning/latent_model.h, so CEM / iCEM / MPPI (continuous actions) or CategoricalCEM (discrete actions) plan from
+B filtered states in one C++ call.
 
 - `LatentModel.from_rssm(rssm)`: the imagination path of the RSSM (img_in MLP, GRU cell, prior MLP, reward head and
   continue head) as float32 weights; `set_states` takes the filtered states {"deter", "stoch"} [B, ...] (one
   planning problem each); the planners score a candidate by RSSM.imagine_returns' return (rewards read off the
   state after each action, weighted by the continue probabilities of the states before it, discounted by gamma).
   Latents follow the prior's mean (sample=False, PlaNet's planner) or are sampled with particles and the planners'
-  counter-based noise (sample=True; every candidate of a problem sees the same noise).
+  counter-based noise (sample=True; every candidate of a problem sees the same noise). Categorical latents
+  (DreamerV3) follow the prior's mode: the one-hot of the most probable class per group (deterministic only).
+- Discrete actions (`num_actions=n`): the RSSM takes one-hot actions [n]; the C++ model takes one action index per
+  step (action_dim 1, the CategoricalCEM convention) and feeds its one-hot to img_in.
 - `torch_returns(rssm, latent, actions)`: the same returns computed by the torch modules with the same noise (the
   reference of tests/planning/test_latent_model.py, which checks both to 1e-5).
 
@@ -64,20 +68,35 @@ def export_stack(module: nn.Module, name: str) -> list[tuple]:
 class LatentModel:
     """An RSSM's latent rollouts as a C++ rollout model (csrc/planning/latent_model.h) for the planners."""
 
-    def __init__(self, core, deter: int, stoch: int, action_dim: int):
+    def __init__(self, core, deter: int, stoch: int, action_dim: int, num_actions: int = 0):
         self._model, self.deter, self.stoch, self.action_dim = core, deter, stoch, action_dim
+        self.num_actions = num_actions
+        """discrete actions: the number of actions (the model takes one index per step); 0 for continuous"""
 
     @classmethod
-    def from_rssm(cls, rssm, *, sample: bool = False, particles: int = 1, generic: bool = False) -> LatentModel:
-        """Exports `rssm` (nextrl.models.rssm.RSSM with a Gaussian latent). sample: latents drawn from the prior with
-        `particles` rollouts per candidate (their mean return), else the prior's mean. generic: force the baseline
-        dense kernel (no AVX2), for tests and benchmarks."""
+    def from_rssm(
+        cls, rssm, *, sample: bool = False, particles: int = 1, generic: bool = False, num_actions: int | None = None
+    ) -> LatentModel:
+        """Exports `rssm` (nextrl.models.rssm.RSSM). sample: Gaussian latents drawn from the prior with `particles`
+        rollouts per candidate (their mean return), else the prior's mean (categorical latents: the mode; sampling
+        them is not supported). num_actions: discrete actions, the RSSM trained on one-hot actions of
+        rssm.action_dim == num_actions; the C++ model then takes action indices (action_dim 1). generic: force the
+        baseline dense kernel (no AVX2), for tests and benchmarks."""
         fn = "LatentModel.from_rssm"
         c = rssm.cfg
-        if c.latent != "gaussian":
-            raise ValueError(f"{fn}: only Gaussian latents are supported, got latent={c.latent!r}")
+        categorical = c.latent == "categorical"
+        if categorical and sample:
+            raise ValueError(f"{fn}: categorical latents roll out their mode only; sample=True needs latent='gaussian'")
         if isinstance(particles, bool) or not isinstance(particles, int) or particles < 1:
             raise ValueError(f"{fn}: particles must be an int >= 1, got {particles!r}")
+        if num_actions is not None:
+            if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
+                raise ValueError(f"{fn}: num_actions must be an int >= 1 or None, got {num_actions!r}")
+            if num_actions != rssm.action_dim:
+                raise ValueError(
+                    f"{fn}: num_actions ({num_actions}) must equal the RSSM's action_dim ({rssm.action_dim}): "
+                    "discrete actions enter the RSSM one-hot"
+                )
         gru = rssm.gru
         if not isinstance(gru, nn.GRUCell):
             raise ValueError(f"{fn}: gru has an unsupported layer {type(gru).__name__} (supported: GRUCell)")
@@ -91,15 +110,18 @@ class LatentModel:
             export_stack(rssm.reward_head, "reward_head"),
             export_stack(rssm.cont_head, "cont_head"),
             deter=c.deter,
-            stoch=c.stoch,
-            action_dim=rssm.action_dim,
+            stoch=c.stoch_size,
+            action_dim=1 if num_actions else rssm.action_dim,
             min_std=float(c.min_std),
             sample=bool(sample),
             symlog_reward=bool(c.symlog),
             particles=particles,
             generic=bool(generic),
+            num_actions=num_actions or 0,
+            groups=c.groups if categorical else 0,
+            classes=c.classes if categorical else 0,
         )
-        return cls(core, c.deter, c.stoch, rssm.action_dim)
+        return cls(core, c.deter, c.stoch_size, 1 if num_actions else rssm.action_dim, num_actions or 0)
 
     @property
     def core(self):
@@ -133,7 +155,8 @@ class LatentModel:
 
     def rollout(self, state, actions, problem: int = 0):
         """(states [n, horizon, deter + stoch], rewards [n, horizon], continue probabilities [n, horizon]) of n start
-        states rolled forward by actions [n, horizon, action_dim] (particle 0's noise of `problem` when sampling)."""
+        states rolled forward by actions [n, horizon, action_dim] (discrete: [n, horizon, 1] action indices;
+        particle 0's noise of `problem` when sampling)."""
         a = actions.detach().cpu().numpy() if isinstance(actions, torch.Tensor) else actions
         return self._model.rollout(self._flat("rollout", state), np.ascontiguousarray(a, dtype=np.float64), problem)
 
@@ -141,13 +164,17 @@ class LatentModel:
         """Returns [num_problems, count] of candidates actions [num_problems, count, horizon, action_dim]."""
         if self.num_problems < 1:
             raise ValueError("evaluate: the model has no start states; call set_states(states) first")
-        return self._model.evaluate(np.ascontiguousarray(actions, dtype=np.float64), float(gamma))
+        a = np.ascontiguousarray(actions, dtype=np.float64)
+        if self.num_actions and not np.all((a >= 0) & (a < self.num_actions) & (a == np.floor(a))):
+            raise ValueError(f"evaluate: actions must be action indices in {{0, ..., {self.num_actions - 1}}}")
+        return self._model.evaluate(a, float(gamma))
 
 
 def torch_returns(rssm, latent: LatentModel, state: dict, actions: torch.Tensor, *, gamma: float = 1.0):
     """The returns of `latent.evaluate(actions)` from the torch modules: start states `state` [B, ...] (as given to
-    set_states), actions [B, N, H, A] -> [B, N] (float64 of float32 rewards); sampled latents draw the C++ model's
-    noise (particle p, step t: _planning_normals(seed, round, b, t, p * stoch, stoch)), common to all candidates."""
+    set_states), actions [B, N, H, A] -> [B, N] (float64 of float32 rewards; discrete: A = 1 action indices, fed
+    one-hot); sampled latents draw the C++ model's noise (particle p, step t: _planning_normals(seed, round, b, t,
+    p * stoch, stoch)), common to all candidates; categorical latents take the prior's mode (RSSM._dist)."""
     core = latent.core
     B, N, H, _ = actions.shape
     P = int(core.particles)
@@ -160,8 +187,17 @@ def torch_returns(rssm, latent: LatentModel, state: dict, actions: torch.Tensor,
                 ret = torch.zeros(N, dtype=torch.float64)
                 alive = torch.ones(N, dtype=torch.float64)
                 for t in range(H):
-                    x = rssm.img_in(torch.cat([s["stoch"], actions[b, :, t].float()], -1))
+                    a = actions[b, :, t].float()
+                    if latent.num_actions:
+                        a = torch.nn.functional.one_hot(a[:, 0].long(), latent.num_actions).float()
+                    x = rssm.img_in(torch.cat([s["stoch"], a], -1))
                     deter = rssm.gru(x, s["deter"])
+                    if c.latent == "categorical":
+                        s = {"deter": deter, "stoch": rssm._dist(rssm.prior_net(deter), None, False)["stoch"]}
+                        feat = rssm.features(s)
+                        ret += (gamma**t) * alive * rssm.reward(feat).double()
+                        alive *= rssm.cont(feat).double()
+                        continue
                     mean, std = rssm.prior_net(deter).chunk(2, dim=-1)
                     stoch = mean
                     if core.sample:
