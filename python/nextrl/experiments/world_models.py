@@ -1,13 +1,17 @@
 """world-models: the documents' world-model demos done honestly, over seeds with bootstrap intervals.
 
-1. PointMass (nextrl/PointMass-v0; `task=pendulum`: nextrl/Pendulum-v1 for parts 1-3), episodes of
-   `episode_steps`, `num_envs` envs, `train_steps` env steps per
-   learning agent and seed: PlaNet (RSSM + latent CEM), the Dreamer-style agent (actor-critic in imagination),
-   the variational-model planner (agents.model_based.vae_planner), SAC and PPO; return vs env steps (mean of the
-   last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
+1. PointMass (nextrl/PointMass-v0; `task=pendulum`: nextrl/Pendulum-v1; `task=cartpole`: nextrl/CartPole-v1), episodes
+   of `episode_steps`, `num_envs` envs, `train_steps` env steps per learning agent and seed. Box-action tasks:
+   PlaNet (RSSM + latent CEM), the Dreamer-style agent (actor-critic in imagination), the variational-model planner
+   (agents.model_based.vae_planner), SAC and PPO. CartPole (two discrete actions): PPO (rl-zoo's CartPole settings,
+   train.PRESETS), DQN and discrete SAC (their CartPole-tuned defaults, one env each). Return vs env steps (mean of
+   the last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
    `final_episodes` training episodes: every agent is scored on the episodes it collected while learning, its
-   exploration noise included). References in the same run: CEM MPC on the exact dynamics (the same CEM budget
-   as PlaNet's, `mpc_episodes` episodes) and uniform random actions.
+   exploration noise included). References in the same run: MPC on the exact dynamics (`mpc_episodes` episodes;
+   Box actions: CEM at PlaNet's budget; CartPole: CategoricalCEM over the env's ExactModel, horizon 25, 100
+   candidates, 10 elites, 3 iterations, the settings of tests/planning/test_categorical_cem.py) and uniform random
+   actions. Parts 2 and 3 need the vae-planner (2) or PlaNet / the vae-planner (3) among the agents: on CartPole
+   they are not run (neither takes discrete actions).
 2. Planning-horizon sweep (the documents' sweep, over the imagination agent): each seed's trained variational
    model and value, planning at horizons `horizons` with and without the terminal value, `sweep_episodes`
    episodes each (no exploration noise).
@@ -32,11 +36,25 @@ import numpy as np
 from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make_curve, make_score
 
 NAME = "world-models"
-DESCRIPTION = "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass or Pendulum); horizons; I2A vs A2C"
+DESCRIPTION = (
+    "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass, Pendulum; CartPole: PPO, DQN, discrete "
+    "SAC vs exact MPC); horizons; I2A vs A2C"
+)
 POINTMASS_AGENTS = ("planet", "dreamer", "vae-planner", "sac", "ppo")
+CARTPOLE_AGENTS = ("ppo", "dqn", "sac-discrete")
 GRID_AGENTS = ("i2a", "a2c")
-TASKS = {"pointmass": ("nextrl/PointMass-v0", "PointMass"), "pendulum": ("nextrl/Pendulum-v1", "Pendulum")}
+TASKS = {
+    "pointmass": ("nextrl/PointMass-v0", "PointMass"),
+    "pendulum": ("nextrl/Pendulum-v1", "Pendulum"),
+    "cartpole": ("nextrl/CartPole-v1", "CartPole"),
+}
 """task name -> (env id, label)"""
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pointmass": {"train_steps": 3000, "episode_steps": 50, "agents": POINTMASS_AGENTS},
+    "pendulum": {"train_steps": 3000, "episode_steps": 50, "agents": POINTMASS_AGENTS},
+    "cartpole": {"train_steps": 20_000, "episode_steps": 500, "agents": CARTPOLE_AGENTS},
+}
+"""task name -> the values of the Config fields left at None (the task's agents are also the only ones allowed)"""
 PIT_LAYOUT = ("..X..G", ".#X.#.", "......", ".X#X..", "......", "S.....")
 Progress = Callable[[int, str], None]
 
@@ -44,15 +62,18 @@ Progress = Callable[[int, str], None]
 @dataclass(frozen=True)
 class Config:
     task: str = "pointmass"
-    """the continuous-control task of parts 1-3: pointmass (nextrl/PointMass-v0) or pendulum (nextrl/Pendulum-v1)"""
-    train_steps: int = 3000
-    """env steps per learning agent and seed on the task (summed over envs)"""
+    """the task of parts 1-3: pointmass (nextrl/PointMass-v0), pendulum (nextrl/Pendulum-v1) or cartpole
+    (nextrl/CartPole-v1)"""
+    train_steps: int | None = None
+    """env steps per learning agent and seed on the task (summed over envs); None: 3000 (pointmass, pendulum),
+    20,000 (cartpole)"""
     num_envs: int = 8
-    """envs per agent on the task"""
-    episode_steps: int = 50
-    """episode length on the task (time limit)"""
-    agents: tuple[str, ...] = POINTMASS_AGENTS
-    """learning agents on the task, from planet, dreamer, vae-planner, sac, ppo"""
+    """envs per agent on the task (DQN and discrete SAC: one, their tuned setting)"""
+    episode_steps: int | None = None
+    """episode length on the task (time limit); None: 50 (pointmass, pendulum), 500 (cartpole, as CartPole-v1)"""
+    agents: tuple[str, ...] | None = None
+    """learning agents on the task; None: all of the task's: planet, dreamer, vae-planner, sac, ppo (pointmass,
+    pendulum), ppo, dqn, sac-discrete (cartpole)"""
     final_episodes: int = 8
     """training episodes averaged for the final score and each curve point"""
     curve_points: int = 6
@@ -72,6 +93,11 @@ class Config:
 
     def __post_init__(self):
         fn = "world-models"
+        if self.task not in TASKS:
+            raise ValueError(f"{fn}: task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        for key, default in TASK_DEFAULTS[self.task].items():  # frozen: resolve the task's defaults in place
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, default)
         for key, low in (
             ("train_steps", 400),
             ("num_envs", 1),
@@ -87,11 +113,12 @@ class Config:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{fn}: {key} must be an int >= {low}, got {v!r}")
-        if self.task not in TASKS:
-            raise ValueError(f"{fn}: task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        bad = [a for a in self.agents if a not in POINTMASS_AGENTS]
+        valid = TASK_DEFAULTS[self.task]["agents"]
+        bad = [a for a in self.agents if a not in valid]
         if not self.agents or bad:
-            raise ValueError(f"{fn}: agents must be one or more of {', '.join(POINTMASS_AGENTS)}, got {self.agents!r}")
+            raise ValueError(
+                f"{fn}: agents on task {self.task} must be one or more of {', '.join(valid)}, got {self.agents!r}"
+            )
         if not self.horizons or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.horizons):
             raise ValueError(f"{fn}: horizons must be one or more ints >= 1, got {self.horizons!r}")
         if self.i2a_steps and self.i2a_steps < 800:
@@ -128,7 +155,11 @@ def make_env(cfg: Config, num_envs: int | None = None):
 
 
 def random_actions(space, rng: np.random.Generator, n: int) -> np.ndarray:
-    """[n, *shape] uniform actions in the Box `space`."""
+    """[n, *shape] uniform actions in the Box `space`, or [n] uniform int64 actions of the Discrete `space`."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return rng.integers(0, int(space.n), n).astype(np.int64)
     return rng.uniform(space.low, space.high, (n, *space.shape)).astype(np.float32)
 
 
@@ -142,9 +173,11 @@ def pit_grid(num_envs: int):
 
 
 def agent_config(agent: str, cfg: Config):
-    """(train function, config) of an agent for the task at this budget (the settings of its PointMass test)."""
-    from nextrl.agents import ppo, sac
+    """(train function, config) of an agent for the task at this budget (the settings of its PointMass test; on
+    CartPole: PPO with rl-zoo's CartPole preset, DQN and discrete SAC with their CartPole-tuned defaults)."""
+    from nextrl.agents import dqn, ppo, sac, sac_discrete
     from nextrl.agents.model_based import dreamer, planet, vae_planner
+    from nextrl.experiments.train import preset
     from nextrl.models.rssm import RSSMConfig
 
     steps = cfg.train_steps
@@ -174,9 +207,18 @@ def agent_config(agent: str, cfg: Config):
         return vae_planner.train, c
     if agent == "sac":
         return sac.train, sac.SACConfig(total_timesteps=steps, num_envs=cfg.num_envs, learning_starts=seed_steps)
+    if agent == "ppo" and cfg.task == "cartpole":
+        values = {**preset("ppo", "CartPole-v1"), "total_timesteps": steps, "num_envs": cfg.num_envs}
+        return ppo.train, ppo.PPOConfig(**values)
     if agent == "ppo":
         return ppo.train, ppo.PPOConfig(total_timesteps=steps, num_envs=cfg.num_envs, num_steps=cfg.episode_steps)
-    raise ValueError(f"world-models: agent must be one of {', '.join(POINTMASS_AGENTS)}, got {agent!r}")
+    if agent == "dqn":
+        return dqn.train, dqn.DQNConfig(total_timesteps=steps, learning_starts=min(1000, steps // 4))
+    if agent == "sac-discrete":
+        c = sac_discrete.SACDiscreteConfig(total_timesteps=steps, learning_starts=min(1000, steps // 4))
+        return sac_discrete.train, c
+    valid = sorted(set(POINTMASS_AGENTS) | set(CARTPOLE_AGENTS))
+    raise ValueError(f"world-models: agent must be one of {', '.join(valid)}, got {agent!r}")
 
 
 def curve(result, grid: np.ndarray, window: int) -> np.ndarray:
@@ -191,19 +233,38 @@ def curve(result, grid: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+MPC_CATEGORICAL = dict(horizon=25, population=100, num_elites=10, iterations=3, alpha=0.1)
+"""CartPole's exact-model MPC: the CategoricalCEM of tests/planning/test_categorical_cem.py"""
+
+
 def mpc_returns(cfg: Config, seed: int) -> np.ndarray:
-    """Returns of `mpc_episodes` episodes of CEM MPC on the exact dynamics (PlaNet's CEM budget)."""
+    """Returns of `mpc_episodes` episodes of MPC on the exact dynamics: CEM at PlaNet's budget (Box actions) or
+    CategoricalCEM (MPC_CATEGORICAL) replanned from uniform probabilities every step, executing the most probable
+    first action (CartPole)."""
+    from gymnasium import spaces
+
     from nextrl.agents.common import EpisodeTracker
-    from nextrl.planning import CEM
+    from nextrl.planning import CEM, CategoricalCEM, ExactModel
     from nextrl.planning.mpc import MPC
 
     n = min(cfg.num_envs, cfg.mpc_episodes)
     env = make_env(cfg, n)
     env.reset(seed=10_000 + seed)
-    mpc = MPC(env, CEM(8, 100, 10, 4, 0.1, 1.0, 0.5), seed=seed)
     tracker = EpisodeTracker(n)
+    if isinstance(env.single_action_space, spaces.Discrete):
+        model, planner = ExactModel(env), CategoricalCEM(**MPC_CATEGORICAL)
+        rounds = 0
+
+        def step():
+            nonlocal rounds
+            model.sync()
+            plan = planner.plan(model, seed=seed, round=rounds)
+            rounds += 1
+            return env.step(plan.actions[:, 0, 0].astype(np.int64))
+    else:
+        step = MPC(env, CEM(8, 100, 10, 4, 0.1, 1.0, 0.5), seed=seed).step
     while len(tracker.finished_returns) < cfg.mpc_episodes:
-        _, r, te, tu, _ = mpc.step()
+        _, r, te, tu, _ = step()
         tracker.step(r, te, tu)
     return np.asarray(tracker.finished_returns[: cfg.mpc_episodes])
 
@@ -251,6 +312,8 @@ def prediction_errors(vae_model, rssm, cfg: Config, seed: int) -> dict[str, np.n
     real observation at t = 5, "rssm" from the RSSM filtered on steps 0..5 (windows inside one episode)."""
     import torch
 
+    if vae_model is None and rssm is None:
+        return {}
     K = cfg.prediction_horizon
     o, a, _, ok = random_sequences(cfg, seed, steps=max(60, 3 * (K + 6)))
     out = {}
@@ -350,7 +413,7 @@ def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> E
             trained = {}
             for agent in cfg.agents:
                 fn, c = agent_config(agent, cfg)
-                res = fn(make_env(cfg), c, seed=seed)
+                res = fn(make_env(cfg, getattr(c, "num_envs", cfg.num_envs)), c, seed=seed)
                 trained[agent] = res
                 d = per[agent]
                 d["returns"].append([float(x) for x in res.episode_returns])
@@ -462,20 +525,39 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         findings.append(
             Finding(bool(i.point >= a.point), text + ("; intervals overlap" if overlap else "; intervals apart"))
         )
+    if cfg.task == "cartpole":
+        envs = f"{cfg.num_envs} envs (DQN, discrete SAC: 1)"
+        agents = "PPO with rl-zoo's CartPole preset, DQN and discrete SAC with their CartPole-tuned defaults"
+        c = MPC_CATEGORICAL
+        mpc_text = (
+            f"exact-model MPC: CategoricalCEM horizon {c['horizon']}, {c['population']} candidates, {c['num_elites']} "
+            f"elites, {c['iterations']} iterations, momentum {c['alpha']} on the env's own dynamics (ExactModel), "
+            "replanned every step from uniform probabilities"
+        )
+    else:
+        envs = f"{cfg.num_envs} envs"
+        agents = "agents at the settings of their learning tests"
+        mpc_text = "exact-model MPC: CEM horizon 8, 100 candidates, 10 elites, 4 iterations on the env's own dynamics"
     setup = [
-        f"{env_id}, {cfg.num_envs} envs, episodes of {cfg.episode_steps} steps, {cfg.train_steps} env steps "
-        "per "
-        f"agent and seed; agents at the settings of their learning tests (agent_config); score: mean of the last "
-        f"{cfg.final_episodes} training episodes (exploration included); one torch thread",
-        "exact-model MPC: CEM horizon 8, 100 candidates, 10 elites, 4 iterations on the env's own dynamics "
-        "(nextrl.planning)",
-        f"horizon sweep: the trained vae-planner model and value, CEM at horizons {list(cfg.horizons)} with and "
-        "without "
-        f"the value, {cfg.sweep_episodes} episodes each, no exploration noise",
-        f"prediction error: held-out random-action {task} sequences, open loop 1..{cfg.prediction_horizon} steps",
-        f"I2A vs A2C: 6x6 gridworld with 5 pits, random starts, one-hot observations, {cfg.i2a_steps} env steps "
-        "(16 envs x 5 steps), the same A2C settings; score: sampling policy over 256 evaluation episodes",
+        f"{env_id}, {envs}, episodes of {cfg.episode_steps} steps, {cfg.train_steps} env steps per agent and seed; "
+        f"{agents} (agent_config); score: mean of the last {cfg.final_episodes} training episodes (exploration "
+        "included); one torch thread",
+        mpc_text + " (nextrl.planning)",
     ]
+    if sweep:
+        setup.append(
+            f"horizon sweep: the trained vae-planner model and value, CEM at horizons {list(cfg.horizons)} with and "
+            f"without the value, {cfg.sweep_episodes} episodes each, no exploration noise"
+        )
+    if any(pred.values()):
+        setup.append(
+            f"prediction error: held-out random-action {task} sequences, open loop 1..{cfg.prediction_horizon} steps"
+        )
+    if cfg.i2a_steps:
+        setup.append(
+            f"I2A vs A2C: 6x6 gridworld with 5 pits, random starts, one-hot observations, {cfg.i2a_steps} env steps "
+            "(16 envs x 5 steps), the same A2C settings; score: sampling policy over 256 evaluation episodes"
+        )
     figures = []
     if sweep:
         xs = list(cfg.horizons)
@@ -504,9 +586,15 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         name=NAME,
         title="world-models: latent planning and imagination against model-free agents and exact MPC",
         summary=(
-            "Do the world-model agents (PlaNet, the Dreamer-style agent, the variational-model planner) learn "
-            f"{task} in fewer env steps than SAC and PPO, how close do they come to MPC on the exact dynamics, how "
-            "does the planning horizon matter, how fast do the models' predictions drift, and does I2A match A2C?"
+            (
+                "How far do PPO, DQN and discrete SAC get on CartPole in the budget, against MPC on the exact "
+                "dynamics and random actions"
+                if cfg.task == "cartpole"
+                else "Do the world-model agents (PlaNet, the Dreamer-style agent, the variational-model planner) learn "
+                f"{task} in fewer env steps than SAC and PPO, how close do they come to MPC on the exact dynamics, how "
+                "does the planning horizon matter, how fast do the models' predictions drift"
+            )
+            + (", and does I2A match A2C?" if cfg.i2a_steps else "?")
         ),
         seeds=list(seeds),
         config=dataclasses.asdict(cfg),
@@ -536,9 +624,12 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
 
 
 __all__ = [
+    "CARTPOLE_AGENTS",
     "DESCRIPTION",
+    "MPC_CATEGORICAL",
     "NAME",
     "QUICK",
+    "TASK_DEFAULTS",
     "Config",
     "agent_config",
     "curve",
