@@ -8,6 +8,8 @@ about -14 (a scratch check). Each run takes about 23 s of CPU (70-95 s wall on t
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ import nextrl  # noqa: F401  (registers the envs)
 from nextrl.agents.common import evaluate
 from nextrl.agents.model_based import planet
 from nextrl.models.rssm import RSSM, RSSMConfig
+from nextrl.planning.latent import LatentModel
 
 SMALL_MODEL = RSSMConfig(deter=64, hidden=64, embed=64, stoch=8, kl_mode="free_nats", free_nats=1.0)
 
@@ -108,5 +111,108 @@ def test_errors():
         planet.PlaNetConfig(population=10, num_elites=20)
     with pytest.raises(ValueError, match=r"seq_len \+ 1 \(51\) must be <= the steps stored per env"):
         planet.train(_env(4), planet.PlaNetConfig(buffer_size=80), seed=0)
-    with pytest.raises(TypeError, match="Box action space"):
-        planet.train(gym.make_vec("nextrl/CartPole-v1", num_envs=2), planet.PlaNetConfig(), seed=0)
+    with pytest.raises(TypeError, match="env must have a Box or Discrete action space, got MultiDiscrete"):
+        planet.train(gym.vector.SyncVectorEnv([_MultiDiscreteEnv] * 2), planet.PlaNetConfig(), seed=0)
+    with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\], got 1.5"):
+        planet.PlaNetConfig(epsilon=1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        planet.PlaNetConfig(categorical_alpha=2.0)
+    torch.manual_seed(0)
+    model = RSSM(4, 2, RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1))
+    state = model.initial(2)
+    planner = planet.PlaNetConfig(horizon=3, population=16, num_elites=4, iterations=2).planner(discrete=True)
+    with pytest.raises(ValueError, match=r"needs the latent model exported with num_actions=2 .*got num_actions=0"):
+        planet.plan_actions(model, state, planner, None, None, seed=0, round=0, latent=LatentModel.from_rssm(model))
+
+
+class _MultiDiscreteEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (3,))
+    action_space = gym.spaces.MultiDiscrete([2, 2])
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, False, False, {}
+
+
+# ------------------------------------------------------------------------------------------- discrete actions
+CARTPOLE = dict(
+    total_timesteps=2400,
+    seed_steps=800,
+    pretrain_steps=200,
+    train_every=10,
+    train_steps=10,
+    batch_size=16,
+    seq_len=16,
+    lr=3e-3,
+    model=RSSMConfig(deter=32, hidden=32, embed=32, stoch=8, layers=1, kl_mode="free_nats", free_nats=1.0),
+    horizon=15,
+    population=150,
+    num_elites=20,
+    iterations=3,
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planet_beats_random_on_cartpole(seed):
+    """Discrete actions: one-hot actions into the RSSM, CategoricalCEM through the C++ latent model, epsilon-greedy
+    (0.1) collection. 800 random steps (8 envs), 200 pretraining steps, then 200 planned steps per env with 10
+    gradient steps every 10; the planned episodes (those ending after the random phase) must beat uniform random
+    actions (64 episodes) by 20 in mean return. Measured: seeds 0 / 1 planned 85.7 / 64.1 against random 21.5 /
+    22.0 (std over episodes 12 / 10); scratch runs of seeds 2 / 3 gave 41.0 / 71.2 (the margin is tight on seed 2).
+    Each run takes about 24 s wall at load 5 on the shared 2-core machine (55 % gradient steps, 40 % planning), 77 s
+    with both seeds in parallel at load 9."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = planet.train(gym.make_vec("nextrl/CartPole-v1", num_envs=8), planet.PlaNetConfig(**CARTPOLE), seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    env = gym.make_vec("nextrl/CartPole-v1", num_envs=8)
+    random = evaluate(lambda o: rng.integers(2, size=8), env, 64, seed=100 + seed)
+    returns, ends = np.array(res.episode_returns), np.array(res.episode_end_steps)
+    planned = returns[ends >= CARTPOLE["seed_steps"]]
+    assert len(planned) >= 8
+    assert planned.mean() > random.mean() + 20.0, (planned.mean(), random.mean())
+
+
+def test_discrete_plan_actions_cpp_equals_torch():
+    """plan_actions with CategoricalCEM: the C++ latent model (action indices) and the torch objective (one-hot
+    actions into imagine_returns) pick the same first actions for every env; they are action indices."""
+    torch.manual_seed(0)
+    model = RSSM(4, 3, RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1))
+    g = torch.Generator().manual_seed(1)
+    state = {"deter": torch.randn(6, 16, generator=g), "stoch": torch.randn(6, 4, generator=g)}
+    planner = planet.PlaNetConfig(horizon=5, population=64, num_elites=8, iterations=3).planner(discrete=True)
+    latent = LatentModel.from_rssm(model, num_actions=3)
+    ours = planet.plan_actions(model, state, planner, None, None, seed=2, round=5, latent=latent)
+    theirs = planet.plan_actions(model, state, planner, None, None, seed=2, round=5)
+    assert ours.dtype == theirs.dtype == np.int64 and ours.shape == (6,)
+    np.testing.assert_array_equal(ours, theirs)
+    assert len(set(ours.tolist())) > 1  # the envs' states lead to different plans
+
+
+def test_discrete_smoke_run_is_deterministic_and_backends_agree():
+    cfg = planet.PlaNetConfig(
+        total_timesteps=160,
+        seed_steps=64,
+        pretrain_steps=5,
+        train_every=4,
+        train_steps=1,
+        batch_size=4,
+        seq_len=8,
+        model=RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1),
+        horizon=4,
+        population=32,
+        num_elites=4,
+        iterations=2,
+    )
+    env = lambda: gym.make_vec("nextrl/CartPole-v1", num_envs=4)
+    a, b = (planet.train(env(), cfg, seed=5) for _ in range(2))
+    c = planet.train(env(), dataclasses.replace(cfg, planner_backend="torch"), seed=5)
+    assert a.global_steps == 160 and len(a.episode_returns) > 4
+    np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
+    np.testing.assert_array_equal(a.episode_returns, c.episode_returns)
+    assert a.metrics[-1]["losses/loss"] == b.metrics[-1]["losses/loss"] == c.metrics[-1]["losses/loss"]

@@ -10,7 +10,12 @@ after each action, times the product of the continue probabilities), the first a
 exploration noise (PlaNet: std 0.3) is executed. The latent rollouts run in C++ (planner_backend "cpp": the RSSM
 exported to nextrl.planning.latent after every training phase) or through the planners' torch path ("torch").
 PlaNet's planner re-initializes its belief to N(0, 1) (init_std 0.5 of the box width [-1, 1]) at every step; the
-latent rollouts use the prior's mean (sample=False).
+latent rollouts use the prior's mean (sample=False; categorical latents: the mode).
+
+Discrete action spaces (an extension of the paper): the RSSM takes one-hot actions [n], CategoricalCEM plans over
+[horizon] action-index sequences (a categorical distribution per step, uniform at every plan, refit to the elites
+with momentum `categorical_alpha`), the C++ latent model takes the indices (LatentModel.from_rssm(num_actions=n)),
+and exploration is epsilon-greedy (`epsilon`) instead of Gaussian noise.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.agents.rollout import check_env
 from nextrl.models.rssm import RSSM, RSSMConfig, model_batch
 from nextrl.planning.latent import LatentModel
-from nextrl.planning.optimizers import CEM
+from nextrl.planning.optimizers import CEM, CategoricalCEM
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class PlaNetConfig:
     """discount of the imagined returns"""
     exploration_noise: float = 0.3
     """std of the Gaussian noise added to planned actions while collecting, in action units (PlaNet 0.3)"""
+    epsilon: float = 0.1
+    """discrete actions: probability of a uniform random action instead of the planned one while collecting"""
+    categorical_alpha: float = 0.1
+    """discrete actions: CategoricalCEM's momentum, p <- alpha p + (1 - alpha) elite frequencies"""
     planner_backend: str = "cpp"
     """"cpp": latent CEM through the C++ latent rollout model (nextrl.planning.latent); "torch": the planners' torch
     path over the RSSM modules (the same plan to float tolerance)"""
@@ -82,20 +91,28 @@ class PlaNetConfig:
             raise ValueError(f"PlaNetConfig: seed_steps must be an int >= 0, got {self.seed_steps!r}")
         if not self.exploration_noise >= 0:
             raise ValueError(f"PlaNetConfig: exploration_noise must be >= 0, got {self.exploration_noise}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"PlaNetConfig: epsilon must be in [0, 1], got {self.epsilon}")
         if not self.lr > 0:
             raise ValueError(f"PlaNetConfig: lr must be > 0, got {self.lr}")
         if self.planner_backend not in ("cpp", "torch"):
             raise ValueError(f"PlaNetConfig: planner_backend must be 'cpp' or 'torch', got {self.planner_backend!r}")
-        CEM(self.horizon, self.population, self.num_elites, self.iterations, 0.0, self.gamma, 0.5)  # checks
+        self.planner()  # checks
+        self.planner(discrete=True)
 
-    def planner(self) -> CEM:
+    def planner(self, discrete: bool = False) -> CEM | CategoricalCEM:
+        """The latent planner: CEM over the action box, or CategoricalCEM over action indices (discrete)."""
+        if discrete:
+            return CategoricalCEM(
+                self.horizon, self.population, self.num_elites, self.iterations, self.categorical_alpha, self.gamma
+            )
         return CEM(self.horizon, self.population, self.num_elites, self.iterations, 0.0, self.gamma, 0.5)
 
 
 def plan_actions(
     model: RSSM,
     state: dict[str, torch.Tensor],
-    planner: CEM,
+    planner: CEM | CategoricalCEM,
     low,
     high,
     *,
@@ -104,9 +121,21 @@ def plan_actions(
     latent: LatentModel | None = None,
 ) -> np.ndarray:
     """CEM in latent space from the filtered states [B, ...] of B envs; returns the first actions [B, action_dim].
-    latent: `model` exported by LatentModel.from_rssm (the C++ path), or None for the torch path."""
+    A CategoricalCEM planner (discrete actions, `model` trained on one-hot actions [n]; low / high unused) returns
+    the first action indices [B] (int64).
+    latent: `model` exported by LatentModel.from_rssm (the C++ path; num_actions=n when discrete), or None for the
+    torch path."""
+    discrete = isinstance(planner, CategoricalCEM)
+    n = model.action_dim
+    if discrete and latent is not None and latent.num_actions != n:
+        raise ValueError(
+            f"plan_actions: a CategoricalCEM planner needs the latent model exported with num_actions={n} "
+            f"(LatentModel.from_rssm(model, num_actions={n})), got num_actions={latent.num_actions}"
+        )
     if latent is not None:
         latent.set_states(state, seed=seed, round=round)
+        if discrete:
+            return planner.plan(latent, seed=seed, round=round).actions[:, 0, 0].astype(np.int64)
         return planner.plan(latent, low=low, high=high, seed=seed, round=round).actions[:, 0]
     B = state["deter"].shape[0]
     start = {k: state[k] for k in ("deter", "stoch")}
@@ -114,9 +143,14 @@ def plan_actions(
     def objective(actions: torch.Tensor) -> torch.Tensor:  # [B * R, H, A], problem-major
         rows = actions.shape[0] // B
         s = {k: v.repeat_interleave(rows, 0) for k, v in start.items()}
+        if discrete:  # [B * R, H, 1] action indices -> one-hot
+            actions = torch.nn.functional.one_hot(actions[..., 0].long(), n).float()
         return model.imagine_returns(s, actions, gamma=planner.gamma)
 
     with torch.no_grad():
+        if discrete:
+            res = planner.plan(objective, num_actions=n, num_problems=B, seed=seed, round=round, dtype=torch.float32)
+            return res.actions[:, 0, 0].numpy().astype(np.int64)
         res = planner.plan(objective, low=low, high=high, num_problems=B, seed=seed, round=round, dtype=torch.float32)
     return res.actions[:, 0].numpy()
 
@@ -131,21 +165,27 @@ def update(model: RSSM, opt: torch.optim.Optimizer, batch: dict, cfg: PlaNetConf
 
 
 def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed: int, log: LogFn | None = None):
-    """Trains PlaNet on a Box-action vector env with vector observations (NEXT_STEP autoreset). The world model
-    is result.modules["model"]."""
+    """Trains PlaNet on a vector env (NEXT_STEP autoreset) with a Box or Discrete action space and vector
+    observations [obs_dim]. The world model is result.modules["model"]."""
     env = check_env("planet.train", env)
-    space = box_bounds("planet.train", env)
+    space = env.single_action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    if not discrete:
+        if not isinstance(space, gym.spaces.Box):
+            raise TypeError(f"planet.train: env must have a Box or Discrete action space, got {space}")
+        space = box_bounds("planet.train", env)
     obs_space = env.single_observation_space
     if len(obs_space.shape) != 1:
         raise ValueError(f"planet.train: observations must be vectors [obs_dim], got shape {obs_space.shape}")
-    E, obs_dim, act_dim = env.num_envs, int(obs_space.shape[0]), int(np.prod(space.shape))
+    E, obs_dim = env.num_envs, int(obs_space.shape[0])
+    act_dim = int(space.n) if discrete else int(np.prod(space.shape))  # discrete: one-hot actions into the RSSM
     steps_per_env = max(1, cfg.buffer_size // E)
     if cfg.seq_len + 1 > steps_per_env:
         raise ValueError(
             f"planet.train: seq_len + 1 ({cfg.seq_len + 1}) must be <= the steps stored per env "
             f"(buffer_size // num_envs = {steps_per_env})"
         )
-    planner = cfg.planner()
+    planner = cfg.planner(discrete)
     with seeded(seed, "planet.train") as generator:
         rng = np.random.default_rng(seed)
         model = RSSM(obs_dim, act_dim, cfg.model)
@@ -168,17 +208,33 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
         with torch.no_grad():
             embed = model.encode(torch.as_tensor(obs, dtype=torch.float32))
             state, _ = model.obs_step(state, prev_action, embed, is_first, generator=generator, sample=False)
-        if global_step < cfg.seed_steps:
-            action = rng.uniform(space.low, space.high, size=(E, act_dim)).astype(np.float32)
+        if discrete:
+            if global_step < cfg.seed_steps:
+                index = rng.integers(act_dim, size=E)
+            else:
+                if cfg.planner_backend == "cpp" and latent is None:
+                    latent = LatentModel.from_rssm(model, num_actions=act_dim)  # the last training phase's weights
+                index = plan_actions(model, state, planner, None, None, seed=seed, round=plans, latent=latent)
+                plans += 1
+                explore = rng.random(E) < cfg.epsilon
+                index = np.where(explore, rng.integers(act_dim, size=E), index)
+            action = np.eye(act_dim, dtype=np.float32)[index]
+            env_action = (index + int(space.start)).astype(space.dtype)
         else:
-            if cfg.planner_backend == "cpp" and latent is None:
-                latent = LatentModel.from_rssm(model)  # the weights of the last training phase
-            action = plan_actions(model, state, planner, space.low, space.high, seed=seed, round=plans, latent=latent)
-            plans += 1
-            action = action + cfg.exploration_noise * rng.standard_normal(action.shape)
-            action = np.clip(action, space.low, space.high).astype(np.float32)
+            if global_step < cfg.seed_steps:
+                action = rng.uniform(space.low, space.high, size=(E, act_dim)).astype(np.float32)
+            else:
+                if cfg.planner_backend == "cpp" and latent is None:
+                    latent = LatentModel.from_rssm(model)  # the weights of the last training phase
+                action = plan_actions(
+                    model, state, planner, space.low, space.high, seed=seed, round=plans, latent=latent
+                )
+                plans += 1
+                action = action + cfg.exploration_noise * rng.standard_normal(action.shape)
+                action = np.clip(action, space.low, space.high).astype(np.float32)
+            env_action = action.reshape(E, *space.shape)
         t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(action.reshape(E, *space.shape))
+        next_obs, rewards, terms, truncs, _ = env.step(env_action)
         t2 = time.perf_counter()
         times["inference"] += t1 - t0
         times["env"] += t2 - t1
