@@ -103,7 +103,7 @@ def test_parse_overrides_types():
         (
             ["train", "ppoo", "--env", "CartPole-v1"],
             r"unknown algorithm 'ppoo'; did you mean 'ppo'.*Valid choices: a2c, "
-            r"ddpg, dqn, ppo, reinforce, sac, sac_discrete, td3, trpo",
+            r"ddpg, dqn, i2a, ppo, reinforce, sac, sac_discrete, td3, trpo, vae_planner",
         ),
         (["train", "ppo", "--env", "CartPol-v1"], r"unknown env id 'CartPol-v1'; did you mean 'CartPole-v1'"),
         (

@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _, cfg, _ = runner.prepare(args.algo, args.env, args.set)
     except (ValueError, TypeError) as e:
         _fail(prog, str(e))
-    total = cfg.total_timesteps
+    total = runner.config_value(cfg, "total_timesteps")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -240,7 +240,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        info, _, _, modules = runner.load_run(args.run_dir, args.checkpoint)
+        info, _, cfg, modules = runner.load_run(args.run_dir, args.checkpoint)
     except (ValueError, TypeError) as e:
         _fail(prog, str(e))
     env_id, algo = info["env"], info["algo"]
@@ -252,7 +252,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     probe = runner.make_env(env_id, 1)
     space = probe.single_action_space
     probe.close()
-    act = runner.deterministic_policy(algo, modules, space)
+    act = runner.deterministic_policy(algo, modules, space, cfg)
     if args.video is not None:
         _record_video(prog, env_id, act, args.video, min(args.episodes, args.video_episodes), seed)
     ev = runner.evaluate_policy(act, env_id, args.episodes, seed)
@@ -365,17 +365,12 @@ class _TrainHelp(argparse.Action):
                 _fail(parser.prog, str(e))
         parser.print_help()
         if algo is not None:
-            import dataclasses
-
-            from nextrl.experiments import runner as exp_runner
-
             env = getattr(namespace, "env", None)
             preset = runner.preset(algo, env) if env else {}
-            docs = exp_runner._field_docs(config_cls)
             rows = []
-            for f in dataclasses.fields(config_cls):
-                d = preset.get(f.name, f.default)
-                rows.append([f.name, _fmt_default(d) + (" (preset)" if f.name in preset else ""), docs.get(f.name, "")])
+            for key, default, doc in runner.settings(config_cls):
+                d = preset.get(key, default)
+                rows.append([key, _fmt_default(d) + (" (preset)" if key in preset else ""), doc])
             print()
             _table(f"{algo} settings ({config_cls.__name__}; --set KEY=VALUE)", ["key", "default", "meaning"], rows)
             presets = [(e, v) for (a, e), v in runner.PRESETS.items() if a == algo]

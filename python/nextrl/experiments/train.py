@@ -3,7 +3,8 @@
 `ALGORITHMS` maps a name to (module path, config class name). Adding an algorithm is one line here, e.g.
     "dqn": ("nextrl.agents.dqn", "DQNConfig"),
 provided its module follows the algorithm-file shape: a frozen config dataclass with at least
-`total_timesteps` and `num_envs` fields, and `train(env, cfg, *, seed, log=None) -> TrainResult`.
+`total_timesteps` and `num_envs` fields (or one nested config dataclass holding them, as I2AConfig's `a2c`), and
+`train(env, cfg, *, seed, log=None) -> TrainResult`. A field of a nested config is set as `--set a2c.gamma=0.9`.
 
 Env ids are any registered Gymnasium id (made with gym.make_vec(id, num_envs=cfg.num_envs,
 vectorization_mode="sync")), and nextrl's `nextrl/...` ids (they register on `import nextrl` and build
@@ -43,12 +44,14 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "a2c": ("nextrl.agents.a2c", "A2CConfig"),
     "ddpg": ("nextrl.agents.ddpg", "DDPGConfig"),
     "dqn": ("nextrl.agents.dqn", "DQNConfig"),
+    "i2a": ("nextrl.agents.model_based.i2a", "I2AConfig"),
     "ppo": ("nextrl.agents.ppo", "PPOConfig"),
     "reinforce": ("nextrl.agents.reinforce", "ReinforceConfig"),
     "sac": ("nextrl.agents.sac", "SACConfig"),
     "sac_discrete": ("nextrl.agents.sac_discrete", "SACDiscreteConfig"),
     "td3": ("nextrl.agents.td3", "TD3Config"),
     "trpo": ("nextrl.agents.trpo", "TRPOConfig"),
+    "vae_planner": ("nextrl.agents.model_based.vae_planner", "VAEPlannerConfig"),
 }
 
 
@@ -72,12 +75,14 @@ ACTION_SPACES: dict[str, tuple[str, ...]] = {
     "a2c": ("Discrete", "Box"),
     "ddpg": ("Box",),
     "dqn": ("Discrete",),
+    "i2a": ("Discrete",),
     "ppo": ("Discrete", "Box"),
     "reinforce": ("Discrete", "Box"),
     "sac": ("Box",),
     "sac_discrete": ("Discrete",),
     "td3": ("Box",),
     "trpo": ("Discrete", "Box"),
+    "vae_planner": ("Box",),
 }
 """the action-space types each algorithm trains on"""
 
@@ -131,12 +136,54 @@ def _parse_value(key: str, text: str, tp: Any) -> Any:
     raise ValueError(f"--set {key}: fields of type {tp} cannot be set from the command line")
 
 
+def _nested(config_cls: type) -> dict[str, type]:
+    """{field name: config dataclass} of the fields of `config_cls` that are themselves config dataclasses."""
+    hints = typing.get_type_hints(config_cls)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(config_cls)
+        if isinstance(hints[f.name], type) and dataclasses.is_dataclass(hints[f.name])
+    }
+
+
+def _field_default(config_cls: type, name: str) -> Any:
+    (f,) = [f for f in dataclasses.fields(config_cls) if f.name == name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def setting_keys(config_cls: type) -> list[str]:
+    """The `--set` keys of `config_cls`: its field names, a nested config's fields as "field.key"."""
+    nested = _nested(config_cls)
+    out = []
+    for f in dataclasses.fields(config_cls):
+        out += [f"{f.name}.{k}" for k in setting_keys(nested[f.name])] if f.name in nested else [f.name]
+    return out
+
+
+def settings(config_cls: type) -> list[tuple[str, Any, str]]:
+    """(key, default, its docstring) of every `--set` key of `config_cls` (setting_keys), for `nextrl train --help`."""
+    from nextrl.experiments.runner import _field_docs
+
+    docs, nested = _field_docs(config_cls), _nested(config_cls)
+    out = []
+    for f in dataclasses.fields(config_cls):
+        default = _field_default(config_cls, f.name)
+        if f.name in nested:
+            inner = {k: d for k, _, d in settings(nested[f.name])}
+            out += [(f"{f.name}.{k}", getattr(default, k), inner[k]) for k in setting_keys(nested[f.name])]
+        else:
+            out.append((f.name, default, docs.get(f.name, "")))
+    return out
+
+
 def parse_overrides(config_cls: type, items: list[str]) -> dict[str, Any]:
     """["key=value", ...] -> {field: parsed value}; ValueError for a malformed item, an unknown key (with the
-    valid keys) or a value that does not parse to the field's type."""
+    valid keys) or a value that does not parse to the field's type. Keys "field.key" of a nested config field
+    give that field's default config with those keys replaced (its own checks run)."""
     hints = typing.get_type_hints(config_cls)
-    names = [f.name for f in dataclasses.fields(config_cls)]
+    names, nested = setting_keys(config_cls), _nested(config_cls)
     out: dict[str, Any] = {}
+    inner: dict[str, list[str]] = {}
     for item in items:
         if "=" not in item:
             raise ValueError(f"--set must be key=value, got {item!r}")
@@ -144,8 +191,38 @@ def parse_overrides(config_cls: type, items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if key not in names:
             raise ValueError(_choices(f"{config_cls.__name__} key", key, names))
-        out[key] = _parse_value(key, text, hints[key])
+        if "." in key:
+            head, rest = key.split(".", 1)
+            inner.setdefault(head, []).append(f"{rest}={text}")
+        else:
+            out[key] = _parse_value(key, text, hints[key])
+    for head, sub in inner.items():
+        values = parse_overrides(nested[head], sub)
+        out[head] = dataclasses.replace(_field_default(config_cls, head), **values)
     return out
+
+
+def config_value(cfg, name: str) -> Any:
+    """cfg.name, or the field `name` of cfg's nested config that has it (I2AConfig: total_timesteps and num_envs
+    are cfg.a2c's)."""
+    if any(f.name == name for f in dataclasses.fields(cfg)):
+        return getattr(cfg, name)
+    for head in _nested(type(cfg)):
+        sub = getattr(cfg, head)
+        if any(f.name == name for f in dataclasses.fields(sub)):
+            return getattr(sub, name)
+    raise AttributeError(f"{type(cfg).__name__} has no field {name!r}, nor has any config nested in it")
+
+
+def replace_value(cfg, name: str, value: Any):
+    """cfg with the field `name` (its own, or its nested config's as in config_value) set to `value`."""
+    if any(f.name == name for f in dataclasses.fields(cfg)):
+        return dataclasses.replace(cfg, **{name: value})
+    for head in _nested(type(cfg)):
+        sub = getattr(cfg, head)
+        if any(f.name == name for f in dataclasses.fields(sub)):
+            return dataclasses.replace(cfg, **{head: dataclasses.replace(sub, **{name: value})})
+    raise AttributeError(f"{type(cfg).__name__} has no field {name!r}, nor has any config nested in it")
 
 
 def preset(algo: str, env_id: str) -> dict[str, Any]:
@@ -174,7 +251,11 @@ def config_from_dict(config_cls: type, values: dict[str, Any]):
             f"{config_cls.__name__} has no key(s) {unknown}: the run was written by another nextrl version"
         )
     out = {}
+    nested = _nested(config_cls)
     for k, v in values.items():
+        if k in nested and isinstance(v, dict):
+            out[k] = config_from_dict(nested[k], v)
+            continue
         tp = hints[k]
         is_tuple = typing.get_origin(tp) is tuple or any(typing.get_origin(a) is tuple for a in typing.get_args(tp))
         out[k] = tuple(v) if is_tuple and isinstance(v, list) else v
@@ -195,14 +276,21 @@ def build_modules(module: types.ModuleType, cfg, env) -> dict[str, Any]:
     off-policy trainers take no step; the on-policy ones run their minimum of one rollout and update), so that
     they match what a run builds, custom presets included. Every input check of train() runs too: this is the
     pre-check of `nextrl train` and the skeleton that `nextrl eval` loads a checkpoint into."""
-    return module.train(env, dataclasses.replace(cfg, total_timesteps=0), seed=0).modules
+    return module.train(env, replace_value(cfg, "total_timesteps", 0), seed=0).modules
 
 
-def deterministic_policy(algo: str, modules: dict[str, Any], action_space):
+def deterministic_policy(algo: str, modules: dict[str, Any], action_space, cfg=None):
     """act(obs [N, ...] numpy) -> actions [N, ...] of the trained agent acting deterministically: the greedy
-    action (DQN, discrete SAC), the deterministic actor (DDPG, TD3) or the mean action (SAC), and the mode of
-    the action distribution (PPO, A2C, REINFORCE, TRPO). For common.evaluate."""
-    if algo in ("ppo", "a2c", "reinforce", "trpo"):
+    action (DQN, discrete SAC), the deterministic actor (DDPG, TD3) or the mean action (SAC), the mode of
+    the action distribution (PPO, A2C, REINFORCE, TRPO, I2A), and the VAE planner's plan without exploration
+    noise (its planner settings from `cfg`, the run's config, required). For common.evaluate."""
+    if algo == "vae_planner":
+        from nextrl.agents.model_based.vae_planner import deterministic_policy as vae_policy
+
+        if cfg is None:
+            raise ValueError("deterministic_policy: vae_planner needs the run's config (cfg) for its planner")
+        return vae_policy(modules, action_space, cfg)
+    if algo in ("ppo", "a2c", "reinforce", "trpo", "i2a"):
         from nextrl.agents.rollout import act_fn
 
         return act_fn(modules["policy"], action_space, deterministic=True)
@@ -383,7 +471,7 @@ class _Monitor:
 
     def evaluate(self, global_step: int) -> dict[str, Any]:
         r = self.run
-        act = deterministic_policy(r.algo, self.result.modules, r.action_space)
+        act = deterministic_policy(r.algo, self.result.modules, r.action_space, self.result.config)
         ev = {"global_step": global_step, **evaluate_policy(act, r.env_id, r.eval_episodes, r.eval_seed)}
         self.evaluations.append(ev)
         if self.tensorboard is not None:
@@ -474,7 +562,7 @@ def run(
         tb = TensorBoardLog(run_dir)  # ImportError naming the extra, before training
     run_dir.mkdir(parents=True, exist_ok=True)
     monitor = _Monitor(spec, log, tb)
-    env = make_env(env_id, cfg.num_envs)
+    env = make_env(env_id, config_value(cfg, "num_envs"))
     try:
         result = module.train(env, cfg, seed=seed, log=monitor)
         final = None
@@ -542,6 +630,7 @@ __all__ = [
     "build_modules",
     "check_action_space",
     "config_from_dict",
+    "config_value",
     "default_run_dir",
     "deterministic_policy",
     "evaluate_policy",
@@ -551,8 +640,11 @@ __all__ = [
     "parse_overrides",
     "prepare",
     "preset",
+    "replace_value",
     "resolve_algorithm",
     "run",
+    "setting_keys",
+    "settings",
     "write_config",
     "write_outputs",
 ]

@@ -201,8 +201,8 @@ def agent_config(agent: str, cfg: Config):
         return dreamer.train, c
     if agent == "vae-planner":
         c = vae_planner.VAEPlannerConfig(
-            total_timesteps=steps, seed_steps=seed_steps, train_every=5, horizon=5, population=100, num_elites=10,
-            iterations=3,
+            total_timesteps=steps, num_envs=cfg.num_envs, seed_steps=seed_steps, train_every=5, horizon=5,
+            population=100, num_elites=10, iterations=3,
         )  # fmt: skip
         return vae_planner.train, c
     if agent == "sac":

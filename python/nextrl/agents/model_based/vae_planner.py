@@ -39,7 +39,9 @@ from nextrl.planning.optimizers import CEM
 @dataclass(frozen=True)
 class VAEPlannerConfig:
     total_timesteps: int = 20_000
-    """environment steps summed over all envs"""
+    """environment steps summed over all envs (0: no step, the networks only)"""
+    num_envs: int = 1
+    """envs that `nextrl train` makes (train() runs on the env it is given)"""
     seed_steps: int = 2_000
     """initial steps (summed over envs) of uniform random actions"""
     train_every: int = 10
@@ -70,11 +72,11 @@ class VAEPlannerConfig:
     """std of the Gaussian noise on planned actions while collecting, in action units"""
 
     def __post_init__(self):
-        for name in ("total_timesteps", "train_every", "batch_size", "buffer_size", "value_hidden"):
+        for name in ("num_envs", "train_every", "batch_size", "buffer_size", "value_hidden"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"VAEPlannerConfig: {name} must be an int >= 1, got {v!r}")
-        for name in ("seed_steps", "model_steps", "value_steps"):
+        for name in ("total_timesteps", "seed_steps", "model_steps", "value_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"VAEPlannerConfig: {name} must be an int >= 0, got {v!r}")
@@ -129,6 +131,21 @@ def plan_actions(model, value, obs: np.ndarray, planner: CEM, low, high, *, seed
     with torch.no_grad():
         res = planner.plan(objective, low=low, high=high, num_problems=B, seed=seed, round=round, dtype=torch.float32)
     return res.actions[:, 0].numpy()
+
+
+def deterministic_policy(modules: dict, action_space, cfg: VAEPlannerConfig, *, seed: int = 0):
+    """act(obs [N, obs_dim] numpy) -> actions [N, action_dim]: the first action of the plan from each observation
+    (plan_actions with cfg's planner, the value if cfg.use_value), without exploration noise, for common.evaluate.
+    The plan depends on the observation alone; the planner's noise is addressed by (seed, call number)."""
+    model, value = modules["model"], modules["value"] if cfg.use_value else None
+    planner, calls = cfg.planner(), [0]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        a = plan_actions(model, value, obs, planner, action_space.low, action_space.high, seed=seed, round=calls[0])
+        return a.reshape(len(a), *action_space.shape).astype(np.float32)
+
+    return act
 
 
 class _Ring:
@@ -237,4 +254,11 @@ def train(
     return tracker.fill(result, global_step, time.perf_counter() - start_time, times)
 
 
-__all__ = ["VAEPlannerConfig", "discounted_returns", "imagined_returns", "plan_actions", "train"]
+__all__ = [
+    "VAEPlannerConfig",
+    "deterministic_policy",
+    "discounted_returns",
+    "imagined_returns",
+    "plan_actions",
+    "train",
+]
