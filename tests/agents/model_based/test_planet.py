@@ -18,6 +18,7 @@ import torch
 import nextrl  # noqa: F401  (registers the envs)
 from nextrl.agents.common import evaluate
 from nextrl.agents.model_based import planet
+from nextrl.models.conv import ConvEncoder
 from nextrl.models.rssm import RSSM, RSSMConfig
 from nextrl.planning.latent import LatentModel
 
@@ -113,6 +114,8 @@ def test_errors():
         planet.train(_env(4), planet.PlaNetConfig(buffer_size=80), seed=0)
     with pytest.raises(TypeError, match="env must have a Box or Discrete action space, got MultiDiscrete"):
         planet.train(gym.vector.SyncVectorEnv([_MultiDiscreteEnv] * 2), planet.PlaNetConfig(), seed=0)
+    with pytest.raises(ValueError, match=r"vectors \[obs_dim\] or channels-first images \(C, H, W\), got Box"):
+        planet.train(gym.vector.SyncVectorEnv([_MatrixObsEnv] * 2), planet.PlaNetConfig(), seed=0)
     with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\], got 1.5"):
         planet.PlaNetConfig(epsilon=1.5)
     with pytest.raises(ValueError, match="alpha"):
@@ -123,6 +126,17 @@ def test_errors():
     planner = planet.PlaNetConfig(horizon=3, population=16, num_elites=4, iterations=2).planner(discrete=True)
     with pytest.raises(ValueError, match=r"needs the latent model exported with num_actions=2 .*got num_actions=0"):
         planet.plan_actions(model, state, planner, None, None, seed=0, round=0, latent=LatentModel.from_rssm(model))
+
+
+class _MatrixObsEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (3, 4))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros((3, 4), np.float32), {}
+
+    def step(self, action):
+        return np.zeros((3, 4), np.float32), 0.0, False, False, {}
 
 
 class _MultiDiscreteEnv(gym.Env):
@@ -216,3 +230,65 @@ def test_discrete_smoke_run_is_deterministic_and_backends_agree():
     np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
     np.testing.assert_array_equal(a.episode_returns, c.episode_returns)
     assert a.metrics[-1]["losses/loss"] == b.metrics[-1]["losses/loss"] == c.metrics[-1]["losses/loss"]
+
+
+# --------------------------------------------------------------------------------------------- image observations
+def _grid(num_envs=8):
+    """GridWorld 5 x 5 (start (0, 0), goal (4, 4), step penalty 0.1, goal +1) with egocentric [3, 5, 5] images
+    (wall / goal / pit planes, outside the grid = wall), episodes cut at 30 steps."""
+    return gym.make_vec("nextrl/GridWorld-v0", num_envs=num_envs, obs_mode="image", max_steps=30)
+
+
+GRID = dict(
+    CARTPOLE,
+    total_timesteps=1600,
+    model=RSSMConfig(deter=32, hidden=32, embed=32, stoch=8, layers=1, kl_mode="free_nats", free_nats=1.0, cnn_depth=8),
+    horizon=10,
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planet_learns_a_grid_world_from_images(seed):
+    """Image observations and discrete actions: the RSSM's conv encoder / decoder on GridWorld's egocentric images,
+    CategoricalCEM in latent space (C++). 800 random steps (8 envs), 200 pretraining steps, 100 planned steps per
+    env; the planned episodes must beat uniform random actions (64 episodes) by 1.0 in mean return (random mostly
+    times out at -3; the shortest path earns 0.3). Measured: seeds 0 / 1 planned -1.07 / -1.25 against random
+    -2.80 / -2.77 (2400 steps: seed 0 -1.00). Each run takes about 18 s wall at load 5 on the shared 2-core machine
+    (65 % gradient steps)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = planet.train(_grid(), planet.PlaNetConfig(**GRID), seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    model = res.modules["model"]
+    assert model.obs_shape == (3, 5, 5) and isinstance(model.encoder, ConvEncoder)
+    rng = np.random.default_rng(seed)
+    random = evaluate(lambda o: rng.integers(4, size=8), _grid(), 64, seed=100 + seed)
+    returns, ends = np.array(res.episode_returns), np.array(res.episode_end_steps)
+    planned = returns[ends >= GRID["seed_steps"]]
+    assert len(planned) >= 16
+    assert planned.mean() > random.mean() + 1.0, (planned.mean(), random.mean())
+
+
+def test_image_filter_state_follows_the_observations():
+    """The filtering path on images: obs_step on [E, 3, 5, 5] images gives [E, deter] / [E, stoch] states that the
+    C++ latent model takes, and different images give different states and plans' returns."""
+    torch.manual_seed(0)
+    model = RSSM((3, 5, 5), 4, RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1, cnn_depth=4))
+    obs, _ = _grid(2).reset(seed=0)
+    obs[1, 1] = 1.0  # a goal plane full of goals
+    with torch.no_grad():
+        embed = model.encode(torch.as_tensor(obs))
+        state, _ = model.obs_step(
+            model.initial(2), torch.zeros(2, 4), embed, torch.ones(2, dtype=torch.bool), sample=False
+        )
+    assert state["deter"].shape == (2, 16) and state["stoch"].shape == (2, 4)
+    assert not torch.allclose(state["stoch"][0], state["stoch"][1])
+    latent = LatentModel.from_rssm(model, num_actions=4)
+    latent.set_states(state)
+    returns = latent.evaluate(np.zeros((2, 1, 3, 1)))
+    with torch.no_grad():
+        a = torch.nn.functional.one_hot(torch.zeros(2, 3, dtype=torch.long), 4).float()
+        np.testing.assert_allclose(returns[:, 0], model.imagine_returns(state, a), rtol=1e-5, atol=1e-5)
+    assert returns[0, 0] != returns[1, 0]

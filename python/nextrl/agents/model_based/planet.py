@@ -166,7 +166,8 @@ def update(model: RSSM, opt: torch.optim.Optimizer, batch: dict, cfg: PlaNetConf
 
 def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed: int, log: LogFn | None = None):
     """Trains PlaNet on a vector env (NEXT_STEP autoreset) with a Box or Discrete action space and vector
-    observations [obs_dim]. The world model is result.modules["model"]."""
+    observations [obs_dim] or float images (C, H, W) (the RSSM's conv encoder and decoder, cfg.model.cnn_depth).
+    The world model is result.modules["model"]."""
     env = check_env("planet.train", env)
     space = env.single_action_space
     discrete = isinstance(space, gym.spaces.Discrete)
@@ -175,9 +176,14 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
             raise TypeError(f"planet.train: env must have a Box or Discrete action space, got {space}")
         space = box_bounds("planet.train", env)
     obs_space = env.single_observation_space
-    if len(obs_space.shape) != 1:
-        raise ValueError(f"planet.train: observations must be vectors [obs_dim], got shape {obs_space.shape}")
-    E, obs_dim = env.num_envs, int(obs_space.shape[0])
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) not in (1, 3):
+        raise ValueError(
+            "planet.train: observations must be a Box of vectors [obs_dim] or channels-first images (C, H, W), "
+            f"got {obs_space}"
+        )
+    E = env.num_envs
+    # images: the RSSM's conv encoder / decoder (nextrl.models.conv)
+    obs_dim = int(obs_space.shape[0]) if len(obs_space.shape) == 1 else tuple(int(v) for v in obs_space.shape)
     act_dim = int(space.n) if discrete else int(np.prod(space.shape))  # discrete: one-hot actions into the RSSM
     steps_per_env = max(1, cfg.buffer_size // E)
     if cfg.seq_len + 1 > steps_per_env:
