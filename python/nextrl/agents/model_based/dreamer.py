@@ -12,7 +12,13 @@ by S = EMA of their 95th minus 5th percentile, divided by max(1, S) (DreamerV3).
 gradients through the model; continuous actions) maximizes the normalized returns, "reinforce" (DreamerV3) weights
 log pi(a_t | s_t) by the normalized advantage (R_t - v_t); both subtract entropy_coef * H[pi] and weight step t
 by the product of the predicted discounts before it. Critic: squared error to sg(R_t), plus the same to the slow
-critic's value (DreamerV3's regularizer). Actions are tanh-squashed Gaussians scaled to the Box.
+critic's value (DreamerV3's regularizer).
+
+Actions: over a Box, tanh-squashed Gaussians scaled to the Box; over a Discrete(n), a categorical with a 1% uniform
+mixture (DreamerV3 `unimix`), whose samples enter the RSSM (and the replay) as one-hot vectors [n] and whose
+gradient is REINFORCE (DreamerV3's choice for discrete actions; "dynamics" needs a Box). Observations are vectors
+[obs_dim] (MLP encoder / decoder) or channels-first images (C, H, W) (the RSSM's conv pair, models.conv).
+`evaluate` runs the trained agent with the actor's mode (argmax, or tanh of the Gaussian mean).
 """
 
 from __future__ import annotations
@@ -20,14 +26,14 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, seeded
+from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, episode_quotas, seeded
 from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.agents.rollout import check_env
@@ -66,8 +72,11 @@ class DreamerConfig:
     """lambda of the lambda-returns"""
     entropy_coef: float = 3e-4
     """weight of the policy entropy (DreamerV3 3e-4 on normalized returns)"""
-    actor_grad: str = "dynamics"
-    """"dynamics" (backpropagate returns through the model, DreamerV1) or "reinforce" (DreamerV3)"""
+    actor_grad: str = "auto"
+    """"dynamics" (backpropagate returns through the model, DreamerV1; Box actions only), "reinforce" (DreamerV3),
+    or "auto": dynamics for a Box, reinforce for a Discrete action space"""
+    actor_unimix: float = 0.01
+    """Discrete actions: weight of the uniform mixture in the policy's probabilities (DreamerV3 0.01), in [0, 1)"""
     slow_critic_rate: float = 0.02
     """slow critic <- (1 - rate) slow + rate critic after every critic step (DreamerV3 0.02)"""
     return_norm_decay: float = 0.99
@@ -84,8 +93,12 @@ class DreamerConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"DreamerConfig: {name} must be an int >= 0, got {v!r}")
-        if self.actor_grad not in ("dynamics", "reinforce"):
-            raise ValueError(f"DreamerConfig: actor_grad must be 'dynamics' or 'reinforce', got {self.actor_grad!r}")
+        if self.actor_grad not in ("auto", "dynamics", "reinforce"):
+            raise ValueError(
+                f"DreamerConfig: actor_grad must be 'auto', 'dynamics' or 'reinforce', got {self.actor_grad!r}"
+            )
+        if not 0.0 <= self.actor_unimix < 1.0:
+            raise ValueError(f"DreamerConfig: actor_unimix must be in [0, 1), got {self.actor_unimix}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
             raise ValueError(f"DreamerConfig: gamma and lam must be in [0, 1], got {self.gamma} and {self.lam}")
         if not 0.0 < self.slow_critic_rate <= 1.0:
@@ -143,14 +156,54 @@ class Actor(nn.Module):
         return logp
 
 
+class CategoricalActor(nn.Module):
+    """Categorical policy over Discrete(n) (DreamerV3): probabilities (1 - unimix) softmax(logits) + unimix / n;
+    features [N, F] -> one-hot actions [N, n]."""
+
+    def __init__(self, feat: int, num_actions: int, hidden: int, unimix: float):
+        super().__init__()
+        self.net = mlp(feat, num_actions, hidden, 2)
+        self.num_actions, self.unimix = num_actions, unimix
+
+    def log_probs(self, feat: Tensor) -> Tensor:
+        """log-probabilities of every action [N, n]."""
+        probs = (1.0 - self.unimix) * torch.softmax(self.net(feat), -1) + self.unimix / self.num_actions
+        return torch.log(probs)
+
+    def forward(self, feat: Tensor, generator=None, deterministic: bool = False) -> tuple[Tensor, Tensor]:
+        """(one-hot action [N, n], its log-probability [N]) of a sample (the most probable action if
+        deterministic). No gradient flows through the action: train it by REINFORCE."""
+        logp = self.log_probs(feat)
+        if deterministic:
+            idx = logp.argmax(-1)
+        else:
+            idx = torch.multinomial(logp.detach().exp(), 1, generator=generator).squeeze(-1)
+        onehot = nn.functional.one_hot(idx, self.num_actions).to(logp.dtype)
+        return onehot, (logp * onehot).sum(-1)
+
+    def log_prob(self, feat: Tensor, action: Tensor, entropy: bool = False):
+        """log pi(action | feat) [N] of one-hot actions [N, n] (and, with entropy=True, the entropy [N])."""
+        logp = self.log_probs(feat)
+        out = (logp * action).sum(-1)
+        if entropy:
+            return out, -(logp.exp() * logp).sum(-1)
+        return out
+
+
 def imagine(
-    model: RSSM, actor: Actor, start: dict[str, Tensor], horizon: int, generator, *, reinforce: bool = False
+    model: RSSM,
+    actor: Actor | CategoricalActor,
+    start: dict[str, Tensor],
+    horizon: int,
+    generator,
+    *,
+    reinforce: bool = False,
 ) -> dict[str, Tensor]:
     """Imagined trajectories from start states [N, ...]: features [N, H + 1, F], actions [N, H, A], log-probs
     and entropy estimates [N, H], rewards and continue probabilities [N, H] (of the state after each action).
     reinforce: actions are detached and log-probs are score-function ones (log pi(sg(a) | sg(s))), the entropy
-    that of the pre-tanh Gaussian; otherwise the reparameterized sample carries the gradient and the entropy
-    estimate is -log pi(a)."""
+    the actor's (the pre-tanh Gaussian's, or the categorical's); otherwise the reparameterized sample carries the
+    gradient and the entropy estimate is -log pi(a)."""
     state = {k: start[k] for k in ("deter", "stoch")}
     feats, actions, logps, ents = [model.features(state)], [], [], []
     for _ in range(horizon):
@@ -219,15 +272,44 @@ def return_scale(returns: Tensor, ema: float | None, decay: float) -> tuple[floa
     return ema, max(1.0, ema)
 
 
+def _spaces(fn: str, env, cfg: DreamerConfig):
+    """(obs model input: obs_dim or (C, H, W), action space, discrete, action_dim, resolved actor_grad)."""
+    space, obs_shape = env.single_action_space, env.single_observation_space.shape
+    discrete = isinstance(space, gym.spaces.Discrete)
+    if not discrete:
+        if not isinstance(space, gym.spaces.Box):
+            raise TypeError(f"{fn}: env must have a Box or Discrete action space, got {space}")
+        space = box_bounds(fn, env)
+    if len(obs_shape) not in (1, 3):
+        raise ValueError(
+            f"{fn}: observations must be vectors [obs_dim] or channels-first images [C, H, W], got shape {obs_shape}"
+        )
+    obs_in = int(obs_shape[0]) if len(obs_shape) == 1 else tuple(int(v) for v in obs_shape)
+    act_dim = int(space.n) if discrete else int(np.prod(space.shape))
+    grad = cfg.actor_grad if cfg.actor_grad != "auto" else ("reinforce" if discrete else "dynamics")
+    if discrete and grad == "dynamics":
+        raise ValueError(
+            f"{fn}: actor_grad 'dynamics' backpropagates through the action and needs a Box action space, got "
+            f"{space}; use 'reinforce' or 'auto'"
+        )
+    return obs_in, space, discrete, act_dim, grad
+
+
+def _env_actions(action: Tensor, space, discrete: bool, num_envs: int) -> np.ndarray:
+    """The model's actions [E, A] (one-hot for Discrete) -> what env.step takes."""
+    if discrete:
+        return action.argmax(-1).numpy().astype(np.int64) + int(space.start)
+    return action.numpy().reshape(num_envs, *space.shape)
+
+
 def train(env: gym.vector.VectorEnv, cfg: DreamerConfig = DreamerConfig(), *, seed: int, log: LogFn | None = None):
-    """Trains the Dreamer-style agent on a Box-action vector env with vector observations. Modules: "model",
-    "actor", "critic", "slow_critic"."""
+    """Trains the Dreamer-style agent on a vector env with Box or Discrete actions and vector or image observations.
+    Modules: "model", "actor", "critic", "slow_critic"; `result.config` holds the resolved actor_grad."""
     env = check_env("dreamer.train", env)
-    space = box_bounds("dreamer.train", env)
+    obs_in, space, discrete, act_dim, grad = _spaces("dreamer.train", env, cfg)
+    cfg = replace(cfg, actor_grad=grad)
     obs_space = env.single_observation_space
-    if len(obs_space.shape) != 1:
-        raise ValueError(f"dreamer.train: observations must be vectors [obs_dim], got shape {obs_space.shape}")
-    E, obs_dim, act_dim = env.num_envs, int(obs_space.shape[0]), int(np.prod(space.shape))
+    E = env.num_envs
     if cfg.seq_len + 1 > max(1, cfg.buffer_size // E):
         raise ValueError(
             f"dreamer.train: seq_len + 1 ({cfg.seq_len + 1}) must be <= the steps stored per env "
@@ -235,10 +317,13 @@ def train(env: gym.vector.VectorEnv, cfg: DreamerConfig = DreamerConfig(), *, se
         )
     with seeded(seed, "dreamer.train") as generator:
         rng = np.random.default_rng(seed)
-        model = RSSM(obs_dim, act_dim, cfg.model)
+        model = RSSM(obs_in, act_dim, cfg.model)
         feat = cfg.model.deter + cfg.model.stoch_size
-        low, high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
-        actor = Actor(feat, act_dim, cfg.hidden, low, high, cfg.min_std)
+        if discrete:
+            actor = CategoricalActor(feat, act_dim, cfg.hidden, cfg.actor_unimix)
+        else:
+            low, high = space.low.reshape(-1).astype(np.float64), space.high.reshape(-1).astype(np.float64)
+            actor = Actor(feat, act_dim, cfg.hidden, low, high, cfg.min_std)
         critic = mlp(feat, 1, cfg.hidden, 2)
     slow_critic = copy.deepcopy(critic).requires_grad_(False)
     opts = {
@@ -295,12 +380,14 @@ def train(env: gym.vector.VectorEnv, cfg: DreamerConfig = DreamerConfig(), *, se
         with torch.no_grad():
             embed = model.encode(torch.as_tensor(obs, dtype=torch.float32))
             state, _ = model.obs_step(state, prev_action, embed, is_first, generator=generator)
-            if global_step < cfg.seed_steps:
-                action = torch.as_tensor(rng.uniform(low, high, size=(E, act_dim)), dtype=torch.float32)
-            else:
+            if global_step >= cfg.seed_steps:
                 action = actor(model.features(state), generator)[0]
+            elif discrete:
+                action = nn.functional.one_hot(torch.as_tensor(rng.integers(0, act_dim, E)), act_dim).float()
+            else:
+                action = torch.as_tensor(rng.uniform(low, high, size=(E, act_dim)), dtype=torch.float32)
         t1 = time.perf_counter()
-        next_obs, rewards, terms, truncs, _ = env.step(action.numpy().reshape(E, *space.shape))
+        next_obs, rewards, terms, truncs, _ = env.step(_env_actions(action, space, discrete, E))
         times["inference"] += t1 - t0
         times["env"] += time.perf_counter() - t1
         valid = tracker.step(rewards, terms, truncs, global_step)
@@ -326,4 +413,64 @@ def train(env: gym.vector.VectorEnv, cfg: DreamerConfig = DreamerConfig(), *, se
     return tracker.fill(result, global_step, time.perf_counter() - start_time, times)
 
 
-__all__ = ["Actor", "DreamerConfig", "behaviour_losses", "imagine", "lambda_returns", "return_scale", "train"]
+def act(model: RSSM, actor, state, prev_action: Tensor, obs, is_first: Tensor, generator, deterministic=False):
+    """One acting step of E envs: filters obs [E, ...] into the posterior state (after a_{t-1} = prev_action
+    [E, A]; is_first [E] bool resets) and returns (state, action [E, A]) from the actor (its mode if
+    deterministic; one-hot for a Discrete space)."""
+    embed = model.encode(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+    state, _ = model.obs_step(state, prev_action, embed, is_first, generator=generator)
+    return state, actor(model.features(state), generator, deterministic)[0]
+
+
+def evaluate(result: TrainResult, env, num_episodes: int, *, seed: int, deterministic: bool = True) -> np.ndarray:
+    """Returns [num_episodes] of the agent of `train`'s result on a vector env of the same spaces: the RSSM filters
+    every env's observations (posterior samples, as in training) and the actor acts, with its mode when
+    deterministic. Each env contributes a fixed quota of episodes (common.episode_quotas, as common.evaluate)."""
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, (int, np.integer)) or num_episodes < 1:
+        raise ValueError(f"dreamer.evaluate: num_episodes must be an integer >= 1, got {num_episodes!r}")
+    env = check_env("dreamer.evaluate", env)
+    model, actor = result.modules["model"], result.modules["actor"]
+    space, discrete, act_dim = _spaces("dreamer.evaluate", env, result.config)[1:4]
+    if discrete != isinstance(actor, CategoricalActor):
+        want = "a Discrete" if isinstance(actor, CategoricalActor) else "a Box"
+        raise ValueError(f"dreamer.evaluate: env must have {want} action space (the trained actor's), got {space}")
+    if (tuple(env.single_observation_space.shape), act_dim) != (model.obs_shape, model.action_dim):
+        raise ValueError(
+            f"dreamer.evaluate: env must have the trained model's observation shape {model.obs_shape} and "
+            f"{model.action_dim} action dims, got {env.single_observation_space.shape} and {act_dim}"
+        )
+    E = env.num_envs
+    quotas, counted, returns = episode_quotas(int(num_episodes), E), np.zeros(E, dtype=np.int64), []
+    tracker = EpisodeTracker(E)
+    generator = torch.Generator().manual_seed(seed)
+    obs, _ = env.reset(seed=seed)
+    state, prev_action = model.initial(E), torch.zeros(E, act_dim)
+    is_first = torch.ones(E, dtype=torch.bool)
+    prev_done = np.zeros(E, dtype=bool)
+    with torch.no_grad():
+        while not np.all(counted >= quotas):
+            state, prev_action = act(model, actor, state, prev_action, obs, is_first, generator, deterministic)
+            obs, rewards, terms, truncs, _ = env.step(_env_actions(prev_action, space, discrete, E))
+            before = len(tracker.finished_returns)
+            valid = tracker.step(rewards, terms, truncs)
+            for ret, i in zip(tracker.finished_returns[before:], tracker.finished_envs[before:]):
+                if counted[i] < quotas[i]:
+                    counted[i] += 1
+                    returns.append(ret)
+            is_first = torch.as_tensor(prev_done)
+            prev_done = (np.asarray(terms) | np.asarray(truncs)) & valid
+    return np.asarray(returns)
+
+
+__all__ = [
+    "Actor",
+    "CategoricalActor",
+    "DreamerConfig",
+    "act",
+    "behaviour_losses",
+    "evaluate",
+    "imagine",
+    "lambda_returns",
+    "return_scale",
+    "train",
+]
