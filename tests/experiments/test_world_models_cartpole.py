@@ -1,7 +1,8 @@
 """The world-models experiment on CartPole (`task=cartpole`) at a tiny budget (2 seeds, 400 env steps, 100-step
 episodes), end to end through the runner: the report's scores and curves recomputed from the raw per-seed records in
-metrics.json, the exact-model MPC reference holding the pole for whole episodes, an agent and the MPC reference
-re-run directly giving the reported episodes, the task's defaults and its refused agents."""
+metrics.json, the exact-model MPC reference holding the pole for whole episodes, PlaNet's RSSM prediction error
+reported and the VAE horizon sweep not, an agent and the MPC reference re-run directly giving the reported episodes,
+the task's defaults and its refused agents."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def test_cartpole_run_reports_the_raw_per_seed_results(cartpole_run):
     res, units, metrics, out = cartpole_run
     cfg = _config()
     assert metrics["config"]["task"] == "cartpole" and tuple(metrics["config"]["agents"]) == wm.CARTPOLE_AGENTS
-    assert sum(units) == wm.total_work(cfg, [0, 1]) == 2 * 3 * 400
-    assert {"report.md", "metrics.json", "curves_cartpole.png"} <= {p.name for p in out.iterdir()}
+    assert sum(units) == wm.total_work(cfg, [0, 1]) == 2 * 4 * 400
+    assert {"report.md", "metrics.json", "curves_cartpole.png", "prediction_error.png"} <= {
+        p.name for p in out.iterdir()
+    }
     raw = metrics["extra"]["per_seed"]
     scores = {(s.task, s.agent): s for s in res.result.scores}
     curves = {(c.task, c.agent): c for c in res.result.curves}
@@ -65,12 +68,17 @@ def test_cartpole_run_reports_the_raw_per_seed_results(cartpole_run):
     # the planner on the true dynamics keeps the pole up for every whole 100-step episode; random actions do not
     assert raw["references"]["exact-model MPC"] == [100.0, 100.0]
     assert max(raw["references"]["random"]) < 50.0
-    # parts 2 and 3 need the vae-planner or PlaNet: not run on CartPole, and the report does not pretend they were
-    assert raw["horizon_sweep"] == {} and raw["prediction_error"] == {"vae": [], "rssm": []}
-    assert not any("sweep" in t or "prediction" in t for t, _ in scores)
+    # the horizon sweep needs the vae-planner (Box actions): not run on CartPole, and the report does not pretend it was
+    assert raw["horizon_sweep"] == {} and raw["prediction_error"]["vae"] == []
+    assert not any("sweep" in t for t, _ in scores)
+    # PlaNet's RSSM, fed one-hot actions, predicts open loop: errors per step reported, and the 1-step one is below
+    # the variance of the observation (error 1.0 = predicting the mean)
+    rssm = raw["prediction_error"]["rssm"]
+    assert len(rssm) == 2 and all(len(e) == cfg.prediction_horizon and 0 < e[0] < 1.0 for e in rssm)
+    assert scores[("CartPole prediction", "rssm 1 steps")].values == tuple(100.0 * e[0] for e in rssm)
     report = (out / "report.md").read_text()
-    assert "| CartPole | dqn |" in report and "CategoricalCEM horizon 25" in report
-    assert "planet" not in report and "horizon sweep" not in report
+    assert "| CartPole | dqn |" in report and "| CartPole | planet |" in report
+    assert "CategoricalCEM horizon 25" in report and "horizon sweep" not in report
 
 
 def test_cartpole_agent_and_mpc_rerun_directly_give_the_reported_episodes(cartpole_run):
@@ -91,13 +99,14 @@ def test_cartpole_agent_and_mpc_rerun_directly_give_the_reported_episodes(cartpo
 
 def test_cartpole_defaults_and_refused_agents():
     cfg = wm.Config(task="cartpole")
-    assert (cfg.train_steps, cfg.episode_steps, cfg.agents) == (20_000, 500, ("ppo", "dqn", "sac-discrete"))
+    assert (cfg.train_steps, cfg.episode_steps, cfg.agents) == (20_000, 500, wm.CARTPOLE_AGENTS)
+    assert set(wm.CARTPOLE_AGENTS) >= {"planet", "ppo", "dqn", "sac-discrete"}
     assert (wm.Config().train_steps, wm.Config().episode_steps, wm.Config().agents) == (3000, 50, wm.POINTMASS_AGENTS)
     assert wm.Config(task="cartpole", train_steps=5000, agents=("dqn",)).train_steps == 5000
     _, ppo_cfg = wm.agent_config("ppo", cfg)  # rl-zoo's CartPole preset of `nextrl train`, at this budget
     assert (ppo_cfg.num_steps, ppo_cfg.update_epochs, ppo_cfg.gamma, ppo_cfg.total_timesteps) == (32, 20, 0.98, 20_000)
-    with pytest.raises(ValueError, match=r"agents on task cartpole must be one or more of ppo, dqn, sac-discrete"):
-        wm.Config(task="cartpole", agents=("planet",))
+    with pytest.raises(ValueError, match=r"agents on task cartpole must be one or more of planet, .*sac-discrete, got"):
+        wm.Config(task="cartpole", agents=("vae-planner",))
     with pytest.raises(ValueError, match=r"agents on task pendulum must be one or more of planet, .*, ppo, got"):
         wm.Config(task="pendulum", agents=("dqn",))
     rng = np.random.default_rng(0)

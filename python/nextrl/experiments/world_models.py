@@ -3,15 +3,16 @@
 1. PointMass (nextrl/PointMass-v0; `task=pendulum`: nextrl/Pendulum-v1; `task=cartpole`: nextrl/CartPole-v1), episodes
    of `episode_steps`, `num_envs` envs, `train_steps` env steps per learning agent and seed. Box-action tasks:
    PlaNet (RSSM + latent CEM), the Dreamer-style agent (actor-critic in imagination), the variational-model planner
-   (agents.model_based.vae_planner), SAC and PPO. CartPole (two discrete actions): PPO (rl-zoo's CartPole settings,
-   train.PRESETS), DQN and discrete SAC (their CartPole-tuned defaults, one env each). Return vs env steps (mean of
-   the last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
+   (agents.model_based.vae_planner), SAC and PPO. CartPole (two discrete actions): PlaNet (one-hot actions into the
+   RSSM, CategoricalCEM in latent space; the settings of test_planet.py's CartPole test), PPO (rl-zoo's CartPole
+   settings, train.PRESETS), DQN and discrete SAC (their CartPole-tuned defaults, one env each). Return vs env steps
+   (mean of the last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
    `final_episodes` training episodes: every agent is scored on the episodes it collected while learning, its
    exploration noise included). References in the same run: MPC on the exact dynamics (`mpc_episodes` episodes;
    Box actions: CEM at PlaNet's budget; CartPole: CategoricalCEM over the env's ExactModel, horizon 25, 100
    candidates, 10 elites, 3 iterations, the settings of tests/planning/test_categorical_cem.py) and uniform random
-   actions. Parts 2 and 3 need the vae-planner (2) or PlaNet / the vae-planner (3) among the agents: on CartPole
-   they are not run (neither takes discrete actions).
+   actions. Part 2 needs the vae-planner, part 3 PlaNet or the vae-planner among the agents: on CartPole part 2 is
+   not run (the vae-planner takes Box actions) and part 3 measures PlaNet's RSSM alone.
 2. Planning-horizon sweep (the documents' sweep, over the imagination agent): each seed's trained variational
    model and value, planning at horizons `horizons` with and without the terminal value, `sweep_episodes`
    episodes each (no exploration noise).
@@ -37,11 +38,11 @@ from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make
 
 NAME = "world-models"
 DESCRIPTION = (
-    "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass, Pendulum; CartPole: PPO, DQN, discrete "
-    "SAC vs exact MPC); horizons; I2A vs A2C"
+    "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass, Pendulum; CartPole: PlaNet, PPO, DQN, "
+    "discrete SAC vs exact MPC); horizons; I2A vs A2C"
 )
 POINTMASS_AGENTS = ("planet", "dreamer", "vae-planner", "sac", "ppo")
-CARTPOLE_AGENTS = ("ppo", "dqn", "sac-discrete")
+CARTPOLE_AGENTS = ("planet", "ppo", "dqn", "sac-discrete")
 GRID_AGENTS = ("i2a", "a2c")
 TASKS = {
     "pointmass": ("nextrl/PointMass-v0", "PointMass"),
@@ -73,7 +74,7 @@ class Config:
     """episode length on the task (time limit); None: 50 (pointmass, pendulum), 500 (cartpole, as CartPole-v1)"""
     agents: tuple[str, ...] | None = None
     """learning agents on the task; None: all of the task's: planet, dreamer, vae-planner, sac, ppo (pointmass,
-    pendulum), ppo, dqn, sac-discrete (cartpole)"""
+    pendulum), planet, ppo, dqn, sac-discrete (cartpole)"""
     final_episodes: int = 8
     """training episodes averaged for the final score and each curve point"""
     curve_points: int = 6
@@ -174,7 +175,8 @@ def pit_grid(num_envs: int):
 
 def agent_config(agent: str, cfg: Config):
     """(train function, config) of an agent for the task at this budget (the settings of its PointMass test; on
-    CartPole: PPO with rl-zoo's CartPole preset, DQN and discrete SAC with their CartPole-tuned defaults)."""
+    CartPole: PlaNet at its CartPole test's settings, PPO with rl-zoo's CartPole preset, DQN and discrete SAC with
+    their CartPole-tuned defaults)."""
     from nextrl.agents import dqn, ppo, sac, sac_discrete
     from nextrl.agents.model_based import dreamer, planet, vae_planner
     from nextrl.experiments.train import preset
@@ -185,6 +187,15 @@ def agent_config(agent: str, cfg: Config):
     pretrain = min(200, steps // 8)
     small = RSSMConfig(deter=64, hidden=64, embed=64, stoch=8, kl_mode="free_nats", free_nats=1.0)
     seq = max(2, min(16, cfg.episode_steps))
+    if agent == "planet" and cfg.task == "cartpole":  # the settings of test_planet.py's CartPole test
+        c = planet.PlaNetConfig(
+            total_timesteps=steps, seed_steps=min(800, steps // 4), pretrain_steps=pretrain, train_every=10,
+            train_steps=10, batch_size=16, seq_len=seq, lr=3e-3, horizon=15, population=150, num_elites=20,
+            iterations=3, model=RSSMConfig(
+                deter=32, hidden=32, embed=32, stoch=8, layers=1, kl_mode="free_nats", free_nats=1.0
+            ),
+        )  # fmt: skip
+        return planet.train, c
     if agent == "planet":
         c = planet.PlaNetConfig(
             total_timesteps=steps, seed_steps=seed_steps, pretrain_steps=pretrain, train_every=10, train_steps=20,
@@ -324,6 +335,8 @@ def prediction_errors(vae_model, rssm, cfg: Config, seed: int) -> dict[str, np.n
     act = torch.as_tensor(np.stack([a[e, t : t + K + 6] for e, t in starts]))
     target = obs[:, 6 : 6 + K]
     var = target.reshape(-1, target.shape[-1]).var(0).sum()
+    if act.dtype == torch.int64:  # discrete actions (CartPole): the RSSM takes them one-hot
+        act = torch.nn.functional.one_hot(act, rssm.action_dim).float()
     with torch.no_grad():
         if vae_model is not None:
             xs, _ = vae_model.predict(obs[:, 5], act[:, 5 : 5 + K])
@@ -527,7 +540,11 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         )
     if cfg.task == "cartpole":
         envs = f"{cfg.num_envs} envs (DQN, discrete SAC: 1)"
-        agents = "PPO with rl-zoo's CartPole preset, DQN and discrete SAC with their CartPole-tuned defaults"
+        agents = (
+            "PlaNet at its CartPole test's settings (one-hot actions, latent CategoricalCEM horizon 15, 150 "
+            "candidates, 20 elites, 3 iterations, epsilon 0.1), PPO with rl-zoo's CartPole preset, DQN and discrete "
+            "SAC with their CartPole-tuned defaults"
+        )
         c = MPC_CATEGORICAL
         mpc_text = (
             f"exact-model MPC: CategoricalCEM horizon {c['horizon']}, {c['population']} candidates, {c['num_elites']} "
@@ -587,8 +604,9 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         title="world-models: latent planning and imagination against model-free agents and exact MPC",
         summary=(
             (
-                "How far do PPO, DQN and discrete SAC get on CartPole in the budget, against MPC on the exact "
+                f"How far do {', '.join(cfg.agents)} get on CartPole in the budget, against MPC on the exact "
                 "dynamics and random actions"
+                + (", and how fast do the RSSM's predictions drift" if pred["rssm"] else "")
                 if cfg.task == "cartpole"
                 else "Do the world-model agents (PlaNet, the Dreamer-style agent, the variational-model planner) learn "
                 f"{task} in fewer env steps than SAC and PPO, how close do they come to MPC on the exact dynamics, how "
