@@ -4,15 +4,17 @@
    of `episode_steps`, `num_envs` envs, `train_steps` env steps per learning agent and seed. Box-action tasks:
    PlaNet (RSSM + latent CEM), the Dreamer-style agent (actor-critic in imagination), the variational-model planner
    (agents.model_based.vae_planner), SAC and PPO. CartPole (two discrete actions): PlaNet (one-hot actions into the
-   RSSM, CategoricalCEM in latent space; the settings of test_planet.py's CartPole test), PPO (rl-zoo's CartPole
-   settings, train.PRESETS), DQN and discrete SAC (their CartPole-tuned defaults, one env each). Return vs env steps
-   (mean of the last `final_episodes` training episodes ended by each step) and the final score (the mean of the last
-   `final_episodes` training episodes: every agent is scored on the episodes it collected while learning, its
-   exploration noise included). References in the same run: MPC on the exact dynamics (`mpc_episodes` episodes;
-   Box actions: CEM at PlaNet's budget; CartPole: CategoricalCEM over the env's ExactModel, horizon 25, 100
-   candidates, 10 elites, 3 iterations, the settings of tests/planning/test_categorical_cem.py) and uniform random
-   actions. Part 2 needs the vae-planner, part 3 PlaNet or the vae-planner among the agents: on CartPole part 2 is
-   not run (the vae-planner takes Box actions) and part 3 measures PlaNet's RSSM alone.
+   RSSM, CategoricalCEM in latent space; the settings of test_planet.py's CartPole test), the Dreamer-style agent
+   (categorical actor, REINFORCE; test_dreamer_discrete.py's settings, on `num_envs` envs where the test has 4: one
+   update per vector step), PPO (rl-zoo's CartPole settings, train.PRESETS), DQN and discrete SAC (their
+   CartPole-tuned defaults, one env each). Return vs env steps (mean of the last `final_episodes` training episodes
+   ended by each step) and the final score (the mean of the last `final_episodes` training episodes: every agent is
+   scored on the episodes it collected while learning, its exploration noise included). References in the same
+   run: MPC on the exact dynamics (`mpc_episodes` episodes; Box actions: CEM at PlaNet's budget; CartPole:
+   CategoricalCEM over the env's ExactModel, horizon 25, 100 candidates, 10 elites, 3 iterations, the settings of
+   tests/planning/test_categorical_cem.py) and uniform random actions. Part 2 needs the vae-planner, part 3 PlaNet
+   or the vae-planner among the agents: on CartPole part 2 is not run (the vae-planner takes Box actions) and part 3
+   measures PlaNet's RSSM alone.
 2. Planning-horizon sweep (the documents' sweep, over the imagination agent): each seed's trained variational
    model and value, planning at horizons `horizons` with and without the terminal value, `sweep_episodes`
    episodes each (no exploration noise).
@@ -38,11 +40,11 @@ from nextrl.evaluation.results import Bootstrap, ExperimentResult, Finding, make
 
 NAME = "world-models"
 DESCRIPTION = (
-    "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass, Pendulum; CartPole: PlaNet, PPO, DQN, "
-    "discrete SAC vs exact MPC); horizons; I2A vs A2C"
+    "PlaNet, Dreamer, the VAE planner vs SAC / PPO / exact MPC (PointMass, Pendulum; CartPole: PlaNet, Dreamer, PPO, "
+    "DQN, discrete SAC vs exact MPC); horizons; I2A vs A2C"
 )
 POINTMASS_AGENTS = ("planet", "dreamer", "vae-planner", "sac", "ppo")
-CARTPOLE_AGENTS = ("planet", "ppo", "dqn", "sac-discrete")
+CARTPOLE_AGENTS = ("planet", "dreamer", "ppo", "dqn", "sac-discrete")
 GRID_AGENTS = ("i2a", "a2c")
 TASKS = {
     "pointmass": ("nextrl/PointMass-v0", "PointMass"),
@@ -74,7 +76,7 @@ class Config:
     """episode length on the task (time limit); None: 50 (pointmass, pendulum), 500 (cartpole, as CartPole-v1)"""
     agents: tuple[str, ...] | None = None
     """learning agents on the task; None: all of the task's: planet, dreamer, vae-planner, sac, ppo (pointmass,
-    pendulum), planet, ppo, dqn, sac-discrete (cartpole)"""
+    pendulum), planet, dreamer, ppo, dqn, sac-discrete (cartpole)"""
     final_episodes: int = 8
     """training episodes averaged for the final score and each curve point"""
     curve_points: int = 6
@@ -175,8 +177,8 @@ def pit_grid(num_envs: int):
 
 def agent_config(agent: str, cfg: Config):
     """(train function, config) of an agent for the task at this budget (the settings of its PointMass test; on
-    CartPole: PlaNet at its CartPole test's settings, PPO with rl-zoo's CartPole preset, DQN and discrete SAC with
-    their CartPole-tuned defaults)."""
+    CartPole: PlaNet and Dreamer at their CartPole tests' settings, PPO with rl-zoo's CartPole preset, DQN and
+    discrete SAC with their CartPole-tuned defaults)."""
     from nextrl.agents import dqn, ppo, sac, sac_discrete
     from nextrl.agents.model_based import dreamer, planet, vae_planner
     from nextrl.experiments.train import preset
@@ -203,6 +205,14 @@ def agent_config(agent: str, cfg: Config):
             iterations=4, exploration_noise=0.1,
         )  # fmt: skip
         return planet.train, c
+    if agent == "dreamer" and cfg.task == "cartpole":  # test_dreamer_discrete.py's CartPole settings
+        c = dreamer.DreamerConfig(
+            total_timesteps=steps, seed_steps=min(400, steps // 4), pretrain_steps=min(100, steps // 8), train_every=1,
+            train_steps=1, batch_size=16, seq_len=min(8, seq), model=RSSMConfig(
+                deter=64, hidden=64, embed=64, latent="categorical", groups=8, classes=8, symlog=True
+            ), model_lr=3e-3, actor_lr=1e-3, critic_lr=1e-3, hidden=64, imag_horizon=15, gamma=0.97,
+        )  # fmt: skip
+        return dreamer.train, c
     if agent == "dreamer":
         c = dreamer.DreamerConfig(
             total_timesteps=steps, seed_steps=seed_steps, pretrain_steps=pretrain, train_every=1, batch_size=16,
@@ -542,8 +552,9 @@ def _result(cfg, seeds, boot, grid, i2a_grid, per, refs, sweep, pred, grid_per, 
         envs = f"{cfg.num_envs} envs (DQN, discrete SAC: 1)"
         agents = (
             "PlaNet at its CartPole test's settings (one-hot actions, latent CategoricalCEM horizon 15, 150 "
-            "candidates, 20 elites, 3 iterations, epsilon 0.1), PPO with rl-zoo's CartPole preset, DQN and discrete "
-            "SAC with their CartPole-tuned defaults"
+            "candidates, 20 elites, 3 iterations, epsilon 0.1), Dreamer at its CartPole test's settings (categorical "
+            "latents 8 x 8, categorical actor by REINFORCE, imagination horizon 15, one update per vector step), PPO "
+            "with rl-zoo's CartPole preset, DQN and discrete SAC with their CartPole-tuned defaults"
         )
         c = MPC_CATEGORICAL
         mpc_text = (
