@@ -220,8 +220,8 @@ def test_dreamer_learns_cartpole_with_discrete_actions(seed):
     step per vector step (400 in all: world model of 8 x 8 categoricals with symlog, actor, critic; imagination
     horizon 15, gamma 0.97); the greedy (mode) policy over 16 episodes must beat uniform random actions (64
     episodes, 18.7 / 22.6) by 50 in mean return. Measured, seeds 0 / 1: greedy 97.9 / 183.5 (episode minima 61 / 146);
-    at 1200 env steps 37.4 / 184.0 (too early for seed 0). About 30 s of CPU per seed; 92 s wall each with both
-    seeds in parallel on the shared 2-core machine at load 7."""
+    at 1200 env steps 37.4 / 184.0 (too early for seed 0). 24.8 s of CPU for seed 0 (121 s wall at load 9); 92 s
+    wall each with both seeds in parallel on the shared 2-core machine at load 7."""
     cfg = dreamer.DreamerConfig(
         total_timesteps=1600,
         seed_steps=400,
