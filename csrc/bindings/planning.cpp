@@ -557,7 +557,7 @@ pl::LatentStack LatentStackArg(const char* fn, const char* name, const py::list&
 pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, const py::list& prior,
                                  const py::list& reward, py::object cont, int64_t deter, int64_t stoch,
                                  int64_t action_dim, double min_std, bool sample, bool symlog_reward, int64_t particles,
-                                 bool generic, int64_t num_actions, int64_t groups, int64_t classes) {
+                                 bool generic, int64_t num_actions, int64_t groups, int64_t classes, double unimix) {
   const char* fn = "LatentModel";
   NEXTRL_CHECK(deter >= 1 && stoch >= 1 && action_dim >= 1, std::invalid_argument, fn,
                ": deter, stoch and action_dim must be >= 1, got ", deter, ", ", stoch, " and ", action_dim);
@@ -575,10 +575,9 @@ pl::LatentModel* MakeLatentModel(const py::list& img_in, const py::tuple& gru, c
                " and ", classes);
   NEXTRL_CHECK(groups == 0 || groups * classes == stoch, std::invalid_argument, fn,
                ": a categorical latent needs stoch = groups * classes = ", groups * classes, ", got ", stoch);
-  NEXTRL_CHECK(groups == 0 || !sample, std::invalid_argument, fn,
-               ": categorical latents roll out their mode only (sample must be False)");
+  NEXTRL_CHECK(unimix >= 0 && unimix < 1, std::invalid_argument, fn, ": unimix must be in [0, 1), got ", unimix);
   pl::LatentModelSpec s;
-  s.num_actions = num_actions, s.groups = groups, s.classes = classes;
+  s.num_actions = num_actions, s.groups = groups, s.classes = classes, s.unimix = static_cast<float>(unimix);
   s.deter = deter, s.stoch = stoch, s.action_dim = action_dim, s.min_std = static_cast<float>(min_std);
   s.sample = sample, s.symlog_reward = symlog_reward, s.particles = particles, s.generic = generic;
   const py::array w_ih = gru[0].cast<py::array>();
@@ -605,7 +604,8 @@ void BindLatentModel(py::module_& m) {
       .def(py::init(&MakeLatentModel), py::arg("img_in"), py::arg("gru"), py::arg("prior"), py::arg("reward"),
            py::arg("cont"), py::arg("deter"), py::arg("stoch"), py::arg("action_dim"), py::arg("min_std") = 0.1,
            py::arg("sample") = false, py::arg("symlog_reward") = false, py::arg("particles") = 1,
-           py::arg("generic") = false, py::arg("num_actions") = 0, py::arg("groups") = 0, py::arg("classes") = 0)
+           py::arg("generic") = false, py::arg("num_actions") = 0, py::arg("groups") = 0, py::arg("classes") = 0,
+           py::arg("unimix") = 0.01)
       .def(
           "set_states",
           [](M& model, const py::array& states, py::handle seed, int64_t round) {

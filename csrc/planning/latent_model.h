@@ -12,7 +12,9 @@
 //   [m, s_raw] = prior(h'),  z' = m (deterministic) or m + (softplus(s_raw) + min_std) eps  (sampled)
 //   categorical latent (groups G, classes K, Z = G K): logits = prior(h') [G, K], z' = one-hot of the most probable
 //           class per group (the mode of (1 - unimix) softmax(logits) + unimix / K: the argmax of the logits, the
-//           first on ties, as torch.argmax); deterministic only
+//           first on ties, as torch.argmax); sampled: the Gumbel-max sample argmax_k ln p_k - ln(-ln u_k) of p =
+//           (1 - unimix) softmax(logits) + unimix / K, u_k uniform number p Z + k of (seed, NoiseStream(round,
+//           problem)) at counter NoiseCounter(t) + p Z + k (common/rng.h UniformDouble, as CategoricalCEM's draws)
 //   r_{t+1} = reward([h', z'])  (symexp'd when the model fits symlog rewards),  c_{t+1} = sigmoid(cont([h', z']))
 // and a candidate's return is sum_t gamma^t (prod_{k <= t} c_k / c_{t+1}) r_{t+1}: each reward weighted by the
 // continue probabilities of the states before it (RSSM.imagine_returns), all 1 without a continue head.
@@ -54,7 +56,8 @@ using LatentStack = std::vector<LatentStage>;
 struct LatentModelSpec {
   int64_t deter = 1, stoch = 1, action_dim = 1;  // D, Z, A
   int64_t num_actions = 0;                       // > 0: discrete actions (A = 1 index), one-hot of num_actions
-  int64_t groups = 0, classes = 0;               // > 0: categorical latent, Z = groups * classes (mode rollout)
+  int64_t groups = 0, classes = 0;               // > 0: categorical latent, Z = groups * classes
+  float unimix = 0.01f;                          // categorical: weight of the uniform mixture (sampling only)
   LatentStack img_in;                            // [Z + A] -> [G] (the GRU's input size; Z + num_actions discrete)
   LatentStage gru_x, gru_h;                      // dense [G] -> [3D] (W_ih, b_ih) and [D] -> [3D] (W_hh, b_hh)
   LatentStack prior;                             // [D] -> [2Z] (mean, raw std), or [Z] logits (categorical)
@@ -209,14 +212,44 @@ class LatentModel final : public RolloutModel {
         std::copy(w.gh.data(), w.gh.data() + g_stride, w.gh.data() + r * g_stride);
     GruUpdate(w.gi.data(), w.gh.data(), rows, D, s_.gru_x.out_pad, feat, F, s_.generic);
     const float* prior = Run(s_.prior, feat, F, rows, w, &stride);
-    if (s_.sample) {
+    if (s_.sample && s_.groups > 0) {  // Gumbel noise -ln(-ln u) of the uniforms u
+      w.eps.resize(static_cast<size_t>(Z));
+      for (int64_t k = 0; k < Z; ++k) {
+        const double u = UniformDouble(seed_, stream, NoiseCounter(t) + static_cast<uint64_t>(p * Z + k));
+        w.eps[static_cast<size_t>(k)] = static_cast<float>(-std::log(-std::log(std::max(u, 1e-20))));
+      }
+    } else if (s_.sample) {
       w.eps.resize(static_cast<size_t>(Z));
       thread_local std::vector<double> z;
       z.resize(static_cast<size_t>(Z));
       Normals(seed_, stream, NoiseCounter(t), static_cast<uint64_t>(p * Z), Z, z.data());
       for (int64_t k = 0; k < Z; ++k) w.eps[static_cast<size_t>(k)] = static_cast<float>(z[static_cast<size_t>(k)]);
     }
-    if (s_.groups > 0) {  // categorical: one-hot of the first largest logit per group
+    if (s_.groups > 0 && s_.sample) {  // categorical, sampled: Gumbel-max over log((1 - mix) softmax + mix / K)
+      const int64_t K = s_.classes;
+      const float mix = s_.unimix, floor = s_.unimix / static_cast<float>(K);
+      thread_local std::vector<float> e;
+      e.resize(static_cast<size_t>(K));
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* l = prior + r * stride;
+        float* z = feat + r * F + D;
+        std::fill(z, z + Z, 0.0f);
+        for (int64_t g = 0; g < s_.groups; ++g) {
+          const float* lg = l + g * K;
+          const float top = *std::max_element(lg, lg + K);
+          float sum = 0.0f;
+          for (int64_t k = 0; k < K; ++k) sum += (e[static_cast<size_t>(k)] = std::exp(lg[k] - top));
+          int64_t best = 0;  // the first largest, as torch.argmax
+          float best_v = 0.0f;
+          for (int64_t k = 0; k < K; ++k) {
+            const float prob = (1.0f - mix) * (e[static_cast<size_t>(k)] / sum) + floor;
+            const float v = std::log(prob) + w.eps[static_cast<size_t>(g * K + k)];
+            if (k == 0 || v > best_v) best_v = v, best = k;
+          }
+          z[g * K + best] = 1.0f;
+        }
+      }
+    } else if (s_.groups > 0) {  // categorical: one-hot of the first largest logit per group
       const int64_t K = s_.classes;
       for (int64_t r = 0; r < rows; ++r) {
         const float* l = prior + r * stride;

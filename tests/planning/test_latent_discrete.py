@@ -1,8 +1,8 @@
 """The C++ latent rollout model (csrc/planning/latent_model.h) with discrete actions (one action index per step, fed
-one-hot to the RSSM) and with DreamerV3's categorical latents (the prior's mode), against the torch RSSM it is
-exported from (nextrl.models.rssm): rollouts step by step and candidate returns (RSSM.imagine_returns on one-hot
-actions) to 1e-5; CategoricalCEM through the C++ model against the planners' torch path over the same weights (same
-elites, same plan); bad input."""
+one-hot to the RSSM) and with DreamerV3's categorical latents (the prior's mode, or Gumbel-max samples), against the
+torch RSSM it is exported from (nextrl.models.rssm): rollouts step by step and candidate returns (RSSM.imagine_returns
+on one-hot actions) to 1e-5; sampled classes against the prior's probabilities; CategoricalCEM through the C++ model
+against the planners' torch path over the same weights (same elites, same plan); bad input."""
 
 from __future__ import annotations
 
@@ -151,10 +151,51 @@ def test_categorical_cem_through_the_latent_model_equals_the_torch_path(cfg):
     assert np.all(best >= latent.evaluate(const, planner.gamma).max(1) - 1e-6)
 
 
+def test_sampled_categorical_latents_equal_torch():
+    """Sampled categorical latents (Gumbel-max with the planners' counter-based uniforms, particles averaged):
+    returns equal torch_returns' rollouts with the same uniforms, differ from the mode's, and follow the seed."""
+    model = _model(CATEG)
+    B, N, H = 2, 13, 5
+    state = _states(CATEG, B)
+    latent = LatentModel.from_rssm(model, sample=True, particles=3, num_actions=N_ACT)
+    latent.set_states(state, seed=9, round=2)
+    actions = _indices((B, N, H, 1), 6)
+    ours = latent.evaluate(actions.numpy(), 0.95)
+    np.testing.assert_allclose(ours, torch_returns(model, latent, state, actions, gamma=0.95), rtol=1e-5, atol=1e-5)
+    mode = LatentModel.from_rssm(model, num_actions=N_ACT)
+    mode.set_states(state)
+    assert np.abs(ours - mode.evaluate(actions.numpy(), 0.95)).max() > 1e-3  # the noise matters
+    latent.set_states(state, seed=10, round=2)
+    assert np.abs(ours - latent.evaluate(actions.numpy(), 0.95)).max() > 1e-3  # and follows the seed
+
+
+def test_sampled_categorical_classes_follow_the_prior():
+    """The first step's sampled classes over 6000 noise streams (problems) have the frequencies of the prior's
+    probabilities (1 - unimix) softmax(logits) + unimix / K, within 4.5 standard errors per class."""
+    cfg = RSSMConfig(deter=19, hidden=17, embed=8, latent="categorical", groups=4, classes=5, layers=1, unimix=0.3)
+    model = _model(cfg)
+    with torch.no_grad():
+        model.prior_net[-1].weight.mul_(3.0)  # spread the probabilities
+    start = _states(cfg, 1)
+    latent = LatentModel.from_rssm(model, sample=True, num_actions=N_ACT)
+    latent.set_states(start, seed=3)
+    n = 6000
+    counts = np.zeros((cfg.groups, cfg.classes))
+    a = np.ones((1, 1, 1))
+    for problem in range(n):
+        states, _, _ = latent.rollout(start, a, problem=problem)
+        counts += states[0, 0, cfg.deter :].reshape(cfg.groups, cfg.classes)
+    with torch.no_grad():
+        prior = model.img_step(start, one_hot(torch.ones(1, dtype=torch.long), N_ACT).float(), sample=False)
+    probs = prior["logp"][0].exp().numpy()
+    freq = counts / n
+    np.testing.assert_array_equal(counts.sum(-1), n)
+    assert np.all(np.abs(freq - probs) < 4.5 * np.sqrt(probs * (1 - probs) / n)), (freq, probs)
+    assert probs.max() > 0.35 and probs.min() < 0.1  # not uniform
+
+
 def test_bad_input():
     gauss, categ = _model(GAUSS), _model(CATEG)
-    with pytest.raises(ValueError, match="categorical latents roll out their mode only; sample=True needs"):
-        LatentModel.from_rssm(categ, sample=True)
     with pytest.raises(ValueError, match=r"num_actions \(4\) must equal the RSSM's action_dim \(3\)"):
         LatentModel.from_rssm(gauss, num_actions=4)
     for bad in (0, True, 2.0):
@@ -199,8 +240,8 @@ def test_bad_input():
         _core._LatentModel(**{**ops, "classes": 0})
     with pytest.raises(ValueError, match="needs stoch = groups \\* classes = 20, got 21"):
         _core._LatentModel(**{**ops, "stoch": 21})
-    with pytest.raises(ValueError, match="categorical latents roll out their mode only"):
-        _core._LatentModel(**{**ops, "sample": True})
+    with pytest.raises(ValueError, match=r"unimix must be in \[0, 1\), got 1"):
+        _core._LatentModel(**{**ops, "unimix": 1.0})
     with pytest.raises(ValueError, match="num_actions must be >= 0"):
         _core._LatentModel(**{**ops, "num_actions": -1})
     with pytest.raises(ValueError, match=r"img_in\[0\] must be a weight of shape \(out, 24\), got \(17, 23\)"):

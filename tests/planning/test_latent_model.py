@@ -173,10 +173,6 @@ def _ops(model):
 
 def test_bad_input():
     model = _model(SMALL)
-    with pytest.raises(ValueError, match="categorical latents roll out their mode only; sample=True needs"):
-        LatentModel.from_rssm(
-            RSSM(6, 2, RSSMConfig(deter=8, hidden=8, embed=8, latent="categorical", groups=2, classes=3)), sample=True
-        )
     with pytest.raises(ValueError, match="particles must be an int >= 1"):
         LatentModel.from_rssm(model, sample=True, particles=0)
     bad = _model(SMALL)

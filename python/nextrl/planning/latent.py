@@ -8,7 +8,8 @@ B filtered states in one C++ call.
   state after each action, weighted by the continue probabilities of the states before it, discounted by gamma).
   Latents follow the prior's mean (sample=False, PlaNet's planner) or are sampled with particles and the planners'
   counter-based noise (sample=True; every candidate of a problem sees the same noise). Categorical latents
-  (DreamerV3) follow the prior's mode: the one-hot of the most probable class per group (deterministic only).
+  (DreamerV3) follow the prior's mode (the one-hot of the most probable class per group) or are sampled by
+  Gumbel-max over the unimix probabilities with the planners' counter-based uniforms.
 - Discrete actions (`num_actions=n`): the RSSM takes one-hot actions [n]; the C++ model takes one action index per
   step (action_dim 1, the CategoricalCEM convention) and feeds its one-hot to img_in.
 - `torch_returns(rssm, latent, actions)`: the same returns computed by the torch modules with the same noise (the
@@ -77,16 +78,14 @@ class LatentModel:
     def from_rssm(
         cls, rssm, *, sample: bool = False, particles: int = 1, generic: bool = False, num_actions: int | None = None
     ) -> LatentModel:
-        """Exports `rssm` (nextrl.models.rssm.RSSM). sample: Gaussian latents drawn from the prior with `particles`
-        rollouts per candidate (their mean return), else the prior's mean (categorical latents: the mode; sampling
-        them is not supported). num_actions: discrete actions, the RSSM trained on one-hot actions of
-        rssm.action_dim == num_actions; the C++ model then takes action indices (action_dim 1). generic: force the
-        baseline dense kernel (no AVX2), for tests and benchmarks."""
+        """Exports `rssm` (nextrl.models.rssm.RSSM). sample: latents drawn from the prior with `particles` rollouts
+        per candidate (their mean return), else the prior's mean (categorical latents: the mode). num_actions:
+        discrete actions, the RSSM trained on one-hot actions of rssm.action_dim == num_actions; the C++ model then
+        takes action indices (action_dim 1). generic: force the baseline dense kernel (no AVX2), for tests and
+        benchmarks."""
         fn = "LatentModel.from_rssm"
         c = rssm.cfg
         categorical = c.latent == "categorical"
-        if categorical and sample:
-            raise ValueError(f"{fn}: categorical latents roll out their mode only; sample=True needs latent='gaussian'")
         if isinstance(particles, bool) or not isinstance(particles, int) or particles < 1:
             raise ValueError(f"{fn}: particles must be an int >= 1, got {particles!r}")
         if num_actions is not None:
@@ -120,6 +119,7 @@ class LatentModel:
             num_actions=num_actions or 0,
             groups=c.groups if categorical else 0,
             classes=c.classes if categorical else 0,
+            unimix=float(c.unimix),
         )
         return cls(core, c.deter, c.stoch_size, 1 if num_actions else rssm.action_dim, num_actions or 0)
 
@@ -174,7 +174,8 @@ def torch_returns(rssm, latent: LatentModel, state: dict, actions: torch.Tensor,
     """The returns of `latent.evaluate(actions)` from the torch modules: start states `state` [B, ...] (as given to
     set_states), actions [B, N, H, A] -> [B, N] (float64 of float32 rewards; discrete: A = 1 action indices, fed
     one-hot); sampled latents draw the C++ model's noise (particle p, step t: _planning_normals(seed, round, b, t,
-    p * stoch, stoch)), common to all candidates; categorical latents take the prior's mode (RSSM._dist)."""
+    p * stoch, stoch)), common to all candidates; categorical latents take the prior's mode (RSSM._dist) or, sampled,
+    the Gumbel-max class of log(probs) - log(-log(u)) with u = _planning_uniforms(seed, round, b, t, p * Z, Z)."""
     core = latent.core
     B, N, H, _ = actions.shape
     P = int(core.particles)
@@ -193,7 +194,15 @@ def torch_returns(rssm, latent: LatentModel, state: dict, actions: torch.Tensor,
                     x = rssm.img_in(torch.cat([s["stoch"], a], -1))
                     deter = rssm.gru(x, s["deter"])
                     if c.latent == "categorical":
-                        s = {"deter": deter, "stoch": rssm._dist(rssm.prior_net(deter), None, False)["stoch"]}
+                        dist = rssm._dist(rssm.prior_net(deter), None, False)
+                        stoch = dist["stoch"]
+                        if core.sample:
+                            Z = c.stoch_size
+                            u = _core._planning_uniforms(int(core.seed), int(core.round), b, t, p * Z, Z)
+                            gumbel = torch.as_tensor(-np.log(-np.log(np.maximum(u, 1e-20))), dtype=torch.float32)
+                            score = dist["logp"] + gumbel.reshape(c.groups, c.classes)
+                            stoch = torch.nn.functional.one_hot(score.argmax(-1), c.classes).float().flatten(-2)
+                        s = {"deter": deter, "stoch": stoch}
                         feat = rssm.features(s)
                         ret += (gamma**t) * alive * rssm.reward(feat).double()
                         alive *= rssm.cont(feat).double()
