@@ -174,6 +174,45 @@ def test_one_hot_actions_reach_the_model(monkeypatch):
         assert set(np.unique(rows.numpy())) <= {0.0, 1.0}
 
 
+def test_evaluate_acts_with_the_mode_and_is_reproducible(monkeypatch):
+    env = gym.make_vec("nextrl/CartPole-v1", num_envs=2)
+    res = dreamer.train(env, _small_cfg(total_timesteps=80), seed=0)
+    actor, model = res.modules["actor"], res.modules["model"]
+    seen = []
+    act = dreamer.act
+
+    def spy(*args, **kw):
+        state, action = act(*args, **kw)
+        seen.append((model.features(state), action, args[-1] if len(args) > 7 else kw.get("deterministic")))
+        return state, action
+
+    monkeypatch.setattr(dreamer, "act", spy)
+    a = dreamer.evaluate(res, gym.make_vec("nextrl/CartPole-v1", num_envs=3), 5, seed=7)
+    assert a.shape == (5,) and seen
+    for feat, action, deterministic in seen:
+        assert deterministic is True
+        np.testing.assert_array_equal(action.argmax(-1).numpy(), actor.log_probs(feat).argmax(-1).numpy())
+    b = dreamer.evaluate(res, gym.make_vec("nextrl/CartPole-v1", num_envs=3), 5, seed=7)
+    np.testing.assert_array_equal(a, b)
+    sampled = dreamer.evaluate(res, gym.make_vec("nextrl/CartPole-v1", num_envs=3), 5, seed=7, deterministic=False)
+    assert not seen[-1][2] and sampled.shape == (5,)
+
+
+def test_discrete_spaces_that_do_not_start_at_zero():
+    """Discrete(2, start=1): the env receives 1 or 2, the model one-hot vectors of 2 classes."""
+    sent = []
+
+    def make():
+        def shift(a):
+            sent.append(int(a))
+            return int(a) - 1
+
+        return gym.wrappers.TransformAction(gym.make("nextrl/CartPole-v1"), shift, gym.spaces.Discrete(2, start=1))
+
+    res = dreamer.train(gym.vector.SyncVectorEnv([make, make]), _small_cfg(total_timesteps=80), seed=0)
+    assert res.modules["model"].action_dim == 2 and set(sent) == {1, 2}
+
+
 class _Grid2D(gym.Env):
     """A one-step env with [2, 3] observations and a MultiDiscrete action space, for the errors."""
 
