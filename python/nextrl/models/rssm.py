@@ -13,7 +13,11 @@ Planning from a filtered state s_t applies a_t and reads r_{t+1} off the *next* 
 (the CA18 world model read the reward of a step off the wrong state).
 
 Latents: a diagonal Gaussian (mean, std = softplus + min_std, PlaNet) or `groups` categoricals of `classes` classes
-(DreamerV3: 1% uniform mixture, straight-through one-hot samples). KL in closed form, summed over latent dims:
+(DreamerV3: 1% uniform mixture, straight-through one-hot samples). `sample=False` takes the mean, or for a
+categorical latent the one-hot of each categorical's most probable class: on a diffuse prior that mode drifts open
+loop (PointMass: 10-step reward error 2-4x that of the mean over sampled rollouts, measured in
+tests/models/test_rssm_categorical_learning.py), so average sampled rollouts for point predictions there.
+KL in closed form, summed over latent dims:
 
     Gaussian     KL = sum log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
     categorical  KL = sum_groups sum_k p_k (log p_k - log q_k)
