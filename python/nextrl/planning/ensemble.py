@@ -6,8 +6,11 @@ call.
   reward with `reward_head=True`), with a Gaussian head (mean and log-variance, soft-bounded by learned
   max_logvar / min_logvar, Chua et al. 2018, appendix A.1) or a deterministic one. Members run batched
   (`torch.baddbmm` over [E, N, in]). `fit` trains it by Gaussian NLL (or MSE) on bootstrap resamples, one per member,
-  with the bound penalty 0.01 (sum max_logvar - sum min_logvar).
-- `LearnedModel.from_torch(ensemble, reward=...)`: the C++ model with the ensemble's weights (float32), the particles
+  with the bound penalty 0.01 (sum max_logvar - sum min_logvar), on normalized inputs and (by default) normalized
+  targets, so that the loss does not scale with the deltas' or rewards' units; optionally with Janner et al. 2019's
+  holdout, early stopping and elites (the members of lowest holdout MSE, which rollouts and the export use).
+- `LearnedModel.from_torch(ensemble, reward=...)`: the C++ model with the elites' weights (float32; the target
+  normalizer folded into the last layer, exactly, so the C++ kernels need no output scaling), the particles
   (TS-1 or TS-inf) and the reward: the model's head or a named function of (s, a, s') for the shipped envs
   ("pendulum", "cartpole", "quadratic" with q, r, max_norm: PointMass is q = 1, r = action_cost, max_norm = 3).
   Its forward equals the torch forward to float32 rounding (tests/planning/test_learned_model.py: 1e-5).
@@ -74,14 +77,36 @@ class GaussianEnsemble(nn.Module):
             self.min_logvar = nn.Parameter(torch.full((self.outputs,), -10.0))
         self.register_buffer("in_mean", torch.zeros(state_dim + action_dim))
         self.register_buffer("in_std", torch.ones(state_dim + action_dim))
+        self.register_buffer("out_mean", torch.zeros(self.outputs))
+        self.register_buffer("out_std", torch.ones(self.outputs))
+        self.register_buffer("elites", torch.arange(members))
+        self.register_buffer("holdout_losses", torch.full((members,), math.nan))
+        self.holdout_indices = np.zeros(0, dtype=np.int64)
+        """rows of the last `fit`'s data held out (empty without a holdout)"""
 
-    def fit_normalizer(self, states: torch.Tensor, actions: torch.Tensor) -> None:
+    def fit_normalizer(self, states: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None = None) -> None:
+        """Sets in_mean / in_std to the mean and std of the inputs (and out_mean / out_std to those of the targets
+        [N, outputs], if given); a std below 1e-6 becomes 1."""
+
+        def moments(x):
+            std = x.std(0, unbiased=False)
+            return x.mean(0), torch.where(std < 1e-6, torch.ones_like(std), std)
+
         x = torch.cat([states, actions], dim=-1).reshape(-1, self.state_dim + self.action_dim).float()
-        self.in_mean.copy_(x.mean(0))
-        std = x.std(0, unbiased=False)
-        self.in_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))
+        for buf, v in zip((self.in_mean, self.in_std), moments(x)):
+            buf.copy_(v)
+        if targets is not None:
+            for buf, v in zip((self.out_mean, self.out_std), moments(targets.reshape(-1, self.outputs).float())):
+                buf.copy_(v)
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor):
+        """(mean, logvar) of the targets: the normalized head's outputs mapped back by out_mean / out_std."""
+        mean, lv = self.normalized(states, actions)
+        mean = mean * self.out_std + self.out_mean
+        return mean, None if lv is None else lv + 2.0 * torch.log(self.out_std)
+
+    def normalized(self, states: torch.Tensor, actions: torch.Tensor):
+        """(mean, logvar) of the normalized targets (target - out_mean) / out_std: the network's own head."""
         x = (torch.cat([states, actions], dim=-1) - self.in_mean) / self.in_std
         if x.shape[0] == 1 and self.members > 1:
             x = x.expand(self.members, *x.shape[1:])
@@ -100,8 +125,10 @@ class GaussianEnsemble(nn.Module):
         return mean, lv
 
     def loss(self, states, actions, targets) -> torch.Tensor:
-        """Gaussian NLL (up to constants) plus the bound penalty, or MSE for a deterministic head; inputs [E, N, .]."""
-        mean, lv = self(states, actions)
+        """Gaussian NLL (up to constants) plus the bound penalty, or MSE for a deterministic head, of the normalized
+        targets (targets - out_mean) / out_std; inputs [E, N, .]."""
+        mean, lv = self.normalized(states, actions)
+        targets = (targets - self.out_mean) / self.out_std
         if not self.gaussian:
             return ((mean - targets) ** 2).mean()
         nll = ((mean - targets) ** 2 * torch.exp(-lv) + lv).mean()
@@ -119,28 +146,75 @@ class GaussianEnsemble(nn.Module):
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
         seed: int = 0,
+        normalize_targets: bool = True,
+        holdout_ratio: float = 0.0,
+        num_elites: int | None = None,
+        max_epochs_since_update: int | None = None,
     ) -> list[float]:
         """Fits the ensemble to transitions (float arrays [N, S], [N, A], [N, S], [N]) by minibatch Adam on a
-        bootstrap resample per member; refits the input normalizer first. Returns the mean loss of each epoch."""
+        bootstrap resample per member; refits the normalizers first (inputs, and with `normalize_targets` the
+        targets: next-state deltas and rewards, so that the loss does not scale with them). Returns the mean training
+        loss of each epoch.
+
+        Janner et al. 2019's model training, as options: `holdout_ratio` of the rows (a random subset, int(N *
+        ratio)) are held out of training and the normalizers; after each epoch every member's holdout MSE (of the
+        normalized targets, the mean's error) is measured; with `max_epochs_since_update` = m, a member's weights are
+        kept (snapshot) whenever its holdout loss improves by more than 1% of its best, training stops once no
+        member improved for more than m epochs (or after `epochs`), and each member returns to its best snapshot.
+        `elites` becomes the `num_elites` members of lowest final holdout loss (`holdout_losses`), which rollouts and
+        the C++ export use; without a holdout every member is an elite."""
+        fn = "GaussianEnsemble.fit"
         s = torch.as_tensor(np.asarray(states, dtype=np.float32))
         a = torch.as_tensor(np.asarray(actions, dtype=np.float32)).reshape(len(s), -1)
         d = torch.as_tensor(np.asarray(next_states, dtype=np.float32)) - s
         if s.ndim != 2 or s.shape[1] != self.state_dim or a.shape[1] != self.action_dim or d.shape != s.shape:
             raise ValueError(
-                f"GaussianEnsemble.fit: states / next_states must be [N, {self.state_dim}] and actions "
+                f"{fn}: states / next_states must be [N, {self.state_dim}] and actions "
                 f"[N, {self.action_dim}], got {tuple(s.shape)}, {tuple(a.shape)}, {tuple(np.shape(next_states))}"
             )
         if self.reward_head:
             if rewards is None:
-                raise ValueError("GaussianEnsemble.fit: a model with a reward head needs rewards")
+                raise ValueError(f"{fn}: a model with a reward head needs rewards")
             d = torch.cat([d, torch.as_tensor(np.asarray(rewards, dtype=np.float32)).reshape(-1, 1)], dim=1)
         if not (torch.isfinite(s).all() and torch.isfinite(a).all() and torch.isfinite(d).all()):
-            raise ValueError("GaussianEnsemble.fit: the transitions must be finite, got NaN or inf")
-        self.fit_normalizer(s, a)
+            raise ValueError(f"{fn}: the transitions must be finite, got NaN or inf")
+        if not 0.0 <= holdout_ratio < 1.0:
+            raise ValueError(f"{fn}: holdout_ratio must be in [0, 1), got {holdout_ratio!r}")
+        N = len(s)
+        n_hold = int(N * holdout_ratio)
+        k = self.members if num_elites is None else num_elites
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.members:
+            raise ValueError(f"{fn}: num_elites must be an int in [1, members = {self.members}], got {num_elites!r}")
+        if (k < self.members or max_epochs_since_update is not None) and not 1 <= n_hold < N:
+            raise ValueError(
+                f"{fn}: num_elites < members and max_epochs_since_update need a holdout of 1 to N - 1 rows "
+                f"(holdout_ratio > 0), got {n_hold} of {N} rows"
+            )
+        if max_epochs_since_update is not None and (
+            isinstance(max_epochs_since_update, bool)
+            or not isinstance(max_epochs_since_update, int)
+            or max_epochs_since_update < 0
+        ):
+            raise ValueError(f"{fn}: max_epochs_since_update must be an int >= 0, got {max_epochs_since_update!r}")
         gen = torch.Generator().manual_seed(seed)
+        if n_hold:
+            split = torch.randperm(N, generator=gen)
+            hold, train = split[:n_hold], split[n_hold:]
+            s, a, d, hs, ha, hd = s[train], a[train], d[train], s[hold], a[hold], d[hold]
+            self.holdout_indices = hold.numpy().copy()
+        else:
+            self.holdout_indices = np.zeros(0, dtype=np.int64)
+        self.fit_normalizer(s, a, d if normalize_targets else None)
+        if not normalize_targets:
+            self.out_mean.zero_()
+            self.out_std.fill_(1.0)
         N = len(s)
         boot = torch.randint(0, N, (self.members, N), generator=gen)
         opt = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+        best = torch.full((self.members,), math.inf)
+        members_params = (*self.weights, *self.biases)  # [E, ...] each: a member's snapshot is its slices
+        snapshot = [p.detach().clone() for p in members_params] if max_epochs_since_update is not None else None
+        since_update = 0
         losses = []
         for _ in range(epochs):
             perm = boot[:, torch.randperm(N, generator=gen)]
@@ -154,7 +228,61 @@ class GaussianEnsemble(nn.Module):
                 total += float(loss.detach())
                 batches += 1
             losses.append(total / batches)
+            if max_epochs_since_update is not None:
+                cur = self.holdout_mse(hs, ha, hd)
+                better = torch.isinf(best) | ((best - cur) / best > 0.01)  # Janner et al.'s _save_best
+                if better.any():
+                    for p, saved in zip(members_params, snapshot):
+                        saved[better] = p.detach()[better]
+                    best = torch.where(better, cur, best)
+                    since_update = 0
+                else:
+                    since_update += 1
+                if since_update > max_epochs_since_update:
+                    break
+        if max_epochs_since_update is not None:
+            with torch.no_grad():
+                for p, saved in zip(members_params, snapshot):
+                    p.copy_(saved)
+        if n_hold:
+            self.holdout_losses.copy_(self.holdout_mse(hs, ha, hd))
+        else:
+            self.holdout_losses.fill_(math.nan)
+        self._set_elites(k)
         return losses
+
+    def _set_elites(self, k: int) -> None:
+        if k == self.members or torch.isnan(self.holdout_losses).any():
+            self.elites = torch.arange(self.members)
+        else:
+            self.elites = torch.sort(torch.argsort(self.holdout_losses, stable=True)[:k]).values
+
+    def export_params(self) -> dict[str, list[torch.Tensor] | torch.Tensor | None]:
+        """The elites' weights [k, out, in] and biases [k, out] with the target normalizer folded into the last layer
+        (mean rows: W * out_std, b * out_std + out_mean; log-variance rows and both bounds: + 2 log out_std, exact
+        since the soft bounds commute with a shift), and the bounds; so a plain MLP with these weights computes
+        `forward`. Member j of the export is member elites[j] of the ensemble."""
+        idx, n = self.elites, self.outputs
+        with torch.no_grad():
+            weights = [w.detach()[idx].clone() for w in self.weights]
+            biases = [b.detach()[idx].clone() for b in self.biases]
+            weights[-1][:, :n] *= self.out_std[:, None]
+            biases[-1][:, :n] = biases[-1][:, :n] * self.out_std + self.out_mean
+            out = {"weights": weights, "biases": biases, "max_logvar": None, "min_logvar": None}
+            if self.gaussian:
+                shift = 2.0 * torch.log(self.out_std)
+                biases[-1][:, n:] += shift
+                out["max_logvar"] = self.max_logvar.detach() + shift
+                out["min_logvar"] = self.min_logvar.detach() + shift
+        return out
+
+    def holdout_mse(self, states: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each member's mean squared error [E] of its mean on rows ([n, S], [n, A], [n, outputs]) in the normalized
+        target space ((target - out_mean) / out_std), averaged over rows and outputs."""
+        with torch.no_grad():
+            mean, _ = self.normalized(states[None], actions[None])
+            t = (targets - self.out_mean) / self.out_std
+            return ((mean - t[None]) ** 2).mean(dim=(1, 2))
 
 
 def _f32(x) -> np.ndarray:
@@ -171,6 +299,8 @@ class LearnedModel:
         self.high = np.asarray(high, dtype=np.float64).reshape(-1)
         self.action_dim = int(core.action_dim)
         self._starts = None
+        self.elites = np.arange(int(core.members))
+        """the ensemble members the C++ members are (GaussianEnsemble.elites at export): C++ member j is elites[j]"""
         if self.low.shape != (self.action_dim,) or self.high.shape != (self.action_dim,):
             raise ValueError(
                 f"LearnedModel: low and high must have shape ({self.action_dim},), got {self.low.shape} and "
@@ -198,13 +328,14 @@ class LearnedModel:
             raise ValueError(f"LearnedModel.from_torch: reward must be one of {REWARDS}, got {reward!r}")
         if propagation not in ("ts1", "tsinf"):
             raise ValueError(f"LearnedModel.from_torch: propagation must be 'ts1' or 'tsinf', got {propagation!r}")
-        for w in ensemble.parameters():
+        for w in (*ensemble.parameters(), ensemble.out_mean, ensemble.out_std):
             if not torch.isfinite(w).all():
                 raise ValueError("LearnedModel.from_torch: the ensemble's weights must be finite, got NaN or inf")
         g = ensemble.gaussian
+        params = ensemble.export_params()
         core = _core._MlpEnsembleModel(
-            [_f32(w) for w in ensemble.weights],
-            [_f32(b) for b in ensemble.biases],
+            [_f32(w) for w in params["weights"]],
+            [_f32(b) for b in params["biases"]],
             ensemble.activation,
             g,
             ensemble.reward_head,
@@ -212,8 +343,8 @@ class LearnedModel:
             ensemble.action_dim,
             _f32(ensemble.in_mean),
             _f32(ensemble.in_std),
-            max_logvar=_f32(ensemble.max_logvar) if g else None,
-            min_logvar=_f32(ensemble.min_logvar) if g else None,
+            max_logvar=_f32(params["max_logvar"]) if g else None,
+            min_logvar=_f32(params["min_logvar"]) if g else None,
             reward=reward,
             q=None if q is None else np.ascontiguousarray(q, dtype=np.float64).reshape(-1),
             r=None if r is None else np.ascontiguousarray(r, dtype=np.float64).reshape(-1),
@@ -222,7 +353,9 @@ class LearnedModel:
             propagation=propagation,
             generic=bool(generic),
         )
-        return cls(core, low, high)
+        model = cls(core, low, high)
+        model.elites = ensemble.elites.numpy().copy()
+        return model
 
     @property
     def num_problems(self) -> int:
@@ -305,7 +438,7 @@ def torch_returns(
                 a = actions[b, :, t].float()
                 y = torch.empty(P, N, n_out)
                 for p in range(P):
-                    e = int(members[t, p])
+                    e = int(model.elites[int(members[t, p])])
                     mean, lv = ensemble(s[p][None], a[None])
                     mean = _member(mean, e)
                     if ensemble.gaussian:
