@@ -255,15 +255,15 @@ def test_errors():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_dreamer_learns_cartpole_with_discrete_actions(seed):
-    """CartPole-v1, 4 envs, 1600 env steps: 400 uniformly random steps, 100 pretraining steps, then one training
-    step per vector step (400 in all: world model of 8 x 8 categoricals with symlog, actor, critic; imagination
+    """CartPole-v1, 4 envs, 2000 env steps: 400 uniformly random steps, 100 pretraining steps, then one training
+    step per vector step (500 in all: world model of 8 x 8 categoricals with symlog, actor, critic; imagination
     horizon 15, gamma 0.97); the greedy (mode) policy over 16 episodes must beat uniform random actions (64
-    episodes, 18.7 / 22.6) by 30 in mean return. Measured, seeds 0 / 1: greedy 97.9 / 183.5 (episode minima
-    61 / 146); seeds 2 / 3 (not run here) 53.1 / 69.8; at 1200 env steps seeds 0 / 1 reach 37.4 / 184.0. 24.8 s of
-    CPU for seed 0 (121 s wall at load 9); 92 s wall each with both seeds in parallel on the shared 2-core machine
-    at load 7."""
+    episodes, 18.7 / 22.6) by 60 in mean return. Measured, seeds 0 / 1: greedy 108.8 / 120.3; seeds 2 / 3 (not run
+    here) 136.9 / 174.6 against random 25.2 / 21.5. At 1600 env steps seeds 0-3 reach 97.9 / 183.5 / 53.1 / 69.8
+    (seed 2 only 28 above random). 69 s of CPU for both seeds under pytest -n 2 (81 s wall each, in parallel on
+    the shared 2-core machine at load 5)."""
     cfg = dreamer.DreamerConfig(
-        total_timesteps=1600,
+        total_timesteps=2000,
         seed_steps=400,
         pretrain_steps=100,
         train_every=1,
@@ -286,4 +286,4 @@ def test_dreamer_learns_cartpole_with_discrete_actions(seed):
         torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     random = evaluate(lambda o: rng.integers(0, 2, 8), gym.make_vec("nextrl/CartPole-v1", num_envs=8), 64, seed=seed)
-    assert greedy.mean() > random.mean() + 30.0, (greedy, random.mean())
+    assert greedy.mean() > random.mean() + 60.0, (greedy, random.mean())
