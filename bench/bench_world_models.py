@@ -82,6 +82,143 @@ def dense_flops(rssm) -> int:
     return 2 * macs
 
 
+CASES = ("continuous", "discrete", "categorical")
+
+
+def torch_categorical_objective(rssm, state, gamma):
+    """PlaNet's torch path for discrete actions (agents.model_based.planet.plan_actions): [M, H, 1] action indices ->
+    one-hot -> RSSM.imagine_returns from the one filtered state."""
+    n = rssm.action_dim
+
+    def objective(actions):
+        s = {k: v.expand(actions.shape[0], -1) for k, v in state.items()}
+        return rssm.imagine_returns(s, torch.nn.functional.one_hot(actions[..., 0].long(), n).float(), gamma=gamma)
+
+    return objective
+
+
+def run_case(name: str, args, peak: float, benchmark):
+    """Times one case; returns its BenchResult."""
+    from nextrl.models.rssm import RSSM, RSSMConfig
+    from nextrl.planning import CEM, CategoricalCEM
+    from nextrl.planning.latent import LatentModel
+
+    discrete = name == "discrete"
+    if name == "categorical":  # DreamerV3's 32 x 32 categorical latents at PlaNet's other sizes, prior-mode rollouts
+        cfg = RSSMConfig(deter=200, hidden=200, embed=200, layers=2, latent="categorical", groups=32, classes=32)
+    else:
+        cfg = RSSMConfig(deter=200, stoch=30, hidden=200, embed=200, layers=2, kl_mode="free_nats", free_nats=3.0)
+    torch.manual_seed(0)
+    obs_dim, act_dim = 4, 2  # discrete: CartPole's 4-D observation and 2 actions, one-hot into the RSSM
+    rssm = RSSM(obs_dim, act_dim, cfg).eval()
+    g = torch.Generator().manual_seed(1)
+    deter = torch.tanh(torch.randn(1, cfg.deter, generator=g))
+    if name == "categorical":
+        classes = torch.randint(0, cfg.classes, (1, cfg.groups), generator=g)
+        stoch = torch.nn.functional.one_hot(classes, cfg.classes).float().reshape(1, -1)
+    else:
+        stoch = torch.randn(1, cfg.stoch, generator=g)
+    state = {"deter": deter, "stoch": stoch}
+    latent = LatentModel.from_rssm(rssm, num_actions=act_dim if discrete else None)
+    latent.set_states(state)
+    # the C++ latent returns equal the torch objective's on the same candidates (a check of what is timed)
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        start = {k: v.expand(64, -1) for k, v in state.items()}
+        if discrete:
+            cand = rng.integers(0, act_dim, (1, 64, H, 1)).astype(np.float64)
+            one_hot = torch.nn.functional.one_hot(torch.as_tensor(cand[0, ..., 0]).long(), act_dim).float()
+            ref = rssm.imagine_returns(start, one_hot)
+        else:
+            cand = rng.uniform(-1, 1, (1, 64, H, A))
+            ref = rssm.imagine_returns(start, torch.as_tensor(cand[0]).float())
+    max_err = float(np.abs(latent.evaluate(cand)[0] - ref.numpy()).max())
+    counter = iter(range(10**9))
+    if discrete:
+        planner = CategoricalCEM(horizon=H, population=N, num_elites=K, iterations=ITERS, alpha=0.1, gamma=1.0)
+        objective = torch_categorical_objective(rssm, state, 1.0)
+
+        def torch_plan():
+            with torch.no_grad():
+                return planner.plan(objective, num_actions=act_dim, num_problems=1, seed=0, dtype=torch.float32)
+
+        contenders = {
+            "nextrl": lambda: planner.plan(latent, seed=0, round=next(counter)),
+            "torch": torch_plan,
+        }
+        # the same seed: both paths draw the same candidates (inverse CDF of the same uniforms)
+        a, b = planner.plan(latent, seed=0), torch_plan()
+        agreement = {
+            "same_plan_as_torch": bool(np.array_equal(a.actions, b.actions.numpy())),
+            "max_abs_prob_diff_vs_torch": float(np.abs(a.std - b.std.numpy()).max()),
+        }
+        planner_name, peer_name = "CategoricalCEM", "torch path (CategoricalCEM over one-hot RSSM.imagine_returns)"
+    else:
+        planner = CEM(horizon=H, population=N, num_elites=K, iterations=ITERS, alpha=0.0, gamma=1.0, init_std=0.5)
+        low, high = -np.ones(A), np.ones(A)
+        gen = torch.Generator().manual_seed(0)
+        low_t, high_t = torch.as_tensor(low, dtype=torch.float32), torch.as_tensor(high, dtype=torch.float32)
+        contenders = {
+            "nextrl": lambda: planner.plan(latent, low=low, high=high, seed=0, round=next(counter)),
+            "torch": lambda: torch_latent_cem(rssm, state, low_t, high_t, gen),
+        }
+        agreement = {}
+        planner_name, peer_name = "CEM", "torch loop (RSSM.imagine_returns)"
+    wall, cpu = {k: [] for k in contenders}, {k: [] for k in contenders}
+    for run in contenders.values():  # warm-up
+        run()
+    for _ in range(args.rounds):  # round-robin, both clocks per call
+        for key, run in contenders.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            run()
+            cpu[key].append(time.process_time() - c0)
+            wall[key].append(time.perf_counter() - w0)
+    times = cpu if args.clock == "cpu" else wall
+    ours, peer = benchmark.reduce_times(times["nextrl"]), benchmark.reduce_times(times["torch"])
+    steps = N * H * ITERS
+    flops = dense_flops(rssm)
+    latent_desc = f"categorical {cfg.groups}x{cfg.classes}, mode" if name == "categorical" else f"stoch {cfg.stoch}"
+    actions_desc = f"{act_dim} discrete actions" if discrete else f"{A}-D box actions"
+    return benchmark.result(
+        "world_models",
+        f"PlaNet latent {planner_name} {N}x{H}x{ITERS} (deter {cfg.deter}, {latent_desc}; {actions_desc})",
+        ours,
+        peer_name,
+        peer,
+        candidates=N,
+        horizon=H,
+        iterations=ITERS,
+        elites=K,
+        deter=cfg.deter,
+        stoch=cfg.stoch_size,
+        latent=cfg.latent,
+        num_actions=act_dim if discrete else 0,
+        hidden=cfg.hidden,
+        threads=1,
+        latent_steps_per_action=steps,
+        latent_steps_per_s=steps / ours,
+        torch_latent_steps_per_s=steps / peer,
+        flops_per_latent_step=flops,
+        gflops=steps * flops / ours / 1e9,
+        torch_gflops=steps * flops / peer / 1e9,
+        peak_gflops_1thread_sgemm=peak / 1e9,
+        peak_clock=args.clock,
+        fraction_of_peak=steps * flops / ours / peak,
+        torch_fraction_of_peak=steps * flops / peer / peak,
+        max_abs_return_error_vs_torch=max_err,
+        clock=args.clock,
+        wall_s={k: benchmark.reduce_times(v) for k, v in wall.items()},
+        cpu_s={k: benchmark.reduce_times(v) for k, v in cpu.items()},
+        wall_ratio=benchmark.reduce_times(wall["torch"]) / benchmark.reduce_times(wall["nextrl"]),
+        cpu_ratio=benchmark.reduce_times(cpu["torch"]) / benchmark.reduce_times(cpu["nextrl"]),
+        isa=latent.isa,
+        torch=torch.__version__,
+        rounds=args.rounds,
+        stat="median",
+        **agreement,
+    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per contender (median reported)")
@@ -93,95 +230,20 @@ def main(argv=None) -> int:
         help="the reported times: process CPU seconds (default: robust on a shared, loaded machine; both contenders "
         "run one thread) or wall seconds; the other clock's ratio is reported too",
     )
+    p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), help="cases to run (default: all)")
     args = p.parse_args(argv)
 
     import nextrl
     from nextrl.experiments import benchmark
-    from nextrl.models.rssm import RSSM, RSSMConfig
-    from nextrl.planning import CEM
-    from nextrl.planning.latent import LatentModel
 
     nextrl.set_num_threads(1)
     torch.set_num_threads(1)
     peak = gemm_peak(args.clock)
-    cfg = RSSMConfig(deter=200, stoch=30, hidden=200, embed=200, layers=2, kl_mode="free_nats", free_nats=3.0)
-    torch.manual_seed(0)
-    rssm = RSSM(4, A, cfg).eval()
-    g = torch.Generator().manual_seed(1)
-    deter, stoch = torch.tanh(torch.randn(1, cfg.deter, generator=g)), torch.randn(1, cfg.stoch, generator=g)
-    state = {"deter": deter, "stoch": stoch}
-    low, high = -np.ones(A), np.ones(A)
-    planner = CEM(horizon=H, population=N, num_elites=K, iterations=ITERS, alpha=0.0, gamma=1.0, init_std=0.5)
-    latent = LatentModel.from_rssm(rssm)
-    latent.set_states(state)
-    # the C++ latent returns equal the torch objective's on the same candidates (a check of what is timed)
-    cand = np.random.default_rng(0).uniform(-1, 1, (1, 64, H, A))
-    with torch.no_grad():
-        ref = rssm.imagine_returns({k: v.expand(64, -1) for k, v in state.items()}, torch.as_tensor(cand[0]).float())
-    max_err = float(np.abs(latent.evaluate(cand)[0] - ref.numpy()).max())
-    gen = torch.Generator().manual_seed(0)
-    low_t, high_t = torch.as_tensor(low, dtype=torch.float32), torch.as_tensor(high, dtype=torch.float32)
-    counter = iter(range(10**9))
-    contenders = {
-        "nextrl": lambda: planner.plan(latent, low=low, high=high, seed=0, round=next(counter)),
-        "torch": lambda: torch_latent_cem(rssm, state, low_t, high_t, gen),
-    }
-    wall, cpu = {k: [] for k in contenders}, {k: [] for k in contenders}
-    for run in contenders.values():  # warm-up
-        run()
-    for _ in range(args.rounds):  # round-robin, both clocks per call
-        for name, run in contenders.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            run()
-            cpu[name].append(time.process_time() - c0)
-            wall[name].append(time.perf_counter() - w0)
-    times = cpu if args.clock == "cpu" else wall
-    ours, peer = benchmark.reduce_times(times["nextrl"]), benchmark.reduce_times(times["torch"])
-    wall_ratio = benchmark.reduce_times(wall["torch"]) / benchmark.reduce_times(wall["nextrl"])
-    cpu_ratio = benchmark.reduce_times(cpu["torch"]) / benchmark.reduce_times(cpu["nextrl"])
-    steps = N * H * ITERS
-    flops = dense_flops(rssm)
-    results = [
-        benchmark.result(
-            "world_models",
-            f"PlaNet latent CEM {N}x{H}x{ITERS} (deter {cfg.deter}, stoch {cfg.stoch})",
-            ours,
-            "torch loop (RSSM.imagine_returns)",
-            peer,
-            candidates=N,
-            horizon=H,
-            iterations=ITERS,
-            elites=K,
-            deter=cfg.deter,
-            stoch=cfg.stoch,
-            hidden=cfg.hidden,
-            threads=1,
-            latent_steps_per_action=steps,
-            latent_steps_per_s=steps / ours,
-            torch_latent_steps_per_s=steps / peer,
-            flops_per_latent_step=flops,
-            gflops=steps * flops / ours / 1e9,
-            torch_gflops=steps * flops / peer / 1e9,
-            peak_gflops_1thread_sgemm=peak / 1e9,
-            peak_clock=args.clock,
-            fraction_of_peak=steps * flops / ours / peak,
-            torch_fraction_of_peak=steps * flops / peer / peak,
-            max_abs_return_error_vs_torch=max_err,
-            clock=args.clock,
-            wall_s={k: benchmark.reduce_times(v) for k, v in wall.items()},
-            cpu_s={k: benchmark.reduce_times(v) for k, v in cpu.items()},
-            wall_ratio=wall_ratio,
-            cpu_ratio=cpu_ratio,
-            isa=latent.isa,
-            torch=torch.__version__,
-            rounds=args.rounds,
-            stat="median",
-        )
-    ]
-    print(f"{'case':<52} {'nextrl ms/action':>17} {'torch ms/action':>16} {'ratio':>7}")
+    results = [run_case(name, args, peak, benchmark) for name in args.cases]
+    print(f"{'case':<96} {'nextrl ms/action':>17} {'torch ms/action':>16} {'ratio':>7}")
     for r in results:
         e = r.extra
-        print(f"{r.case:<52} {r.ours_s * 1e3:17.1f} {r.peer_s * 1e3:16.1f} {r.ratio:7.2f}")
+        print(f"{r.case:<96} {r.ours_s * 1e3:17.1f} {r.peer_s * 1e3:16.1f} {r.ratio:7.2f}")
         print(
             f"    latent steps/s: nextrl {e['latent_steps_per_s']:.3g}, torch {e['torch_latent_steps_per_s']:.3g}; "
             f"{e['gflops']:.1f} vs {e['torch_gflops']:.1f} GFLOP/s = {e['fraction_of_peak']:.0%} vs "
@@ -189,7 +251,8 @@ def main(argv=None) -> int:
             f"GFLOP/s), kernel {e['isa']}; max |return error| vs torch {e['max_abs_return_error_vs_torch']:.1e}"
         )
         ratios = f"ratio by CPU time {e['cpu_ratio']:.2f}, by wall time {e['wall_ratio']:.2f}"
-        print(f"    {ratios} (reported: {e['clock']})")
+        same = f"; same plan as torch: {e['same_plan_as_torch']}" if "same_plan_as_torch" in e else ""
+        print(f"    {ratios} (reported: {e['clock']}){same}")
     print("results saved to", benchmark.save_results(args.out, "world_models", results, **benchmark.stamp()))
     return 0
 
