@@ -4,7 +4,9 @@ the C++ learned model, 10 TS-1 particles) refit after every episode: its third e
 return > -0.02, which uniform random actions reach in 3e-5 of episodes (measured below). Measured (load ~11 on 2
 cores, one torch thread): episode returns seed 0: -0.309 (random), -0.0167, -0.0047; seed 1: -1.98, -0.0033,
 -0.0084; seed 2 (not in the test): -19.9, -0.0085, -0.0064; 25-30 s wall per seed alone, 64 s each with -n 2. With
-(32, 32) hidden units and 500 updates seed 0 missed (-0.058), so the test keeps (64, 64) and 1000."""
+(32, 32) hidden units and 500 updates seed 0 missed (-0.058), so the test keeps (64, 64) and 1000. With the
+ensemble's normalized targets (GaussianEnsemble.fit's default since 2026-12-06; load 4, 4-6 s per seed alone): seed
+0: -0.309, -0.0112, -0.0058; seed 1: -1.98, -0.0058, -0.0090."""
 
 from __future__ import annotations
 
