@@ -381,7 +381,8 @@ class LearnedModel:
         self._model.set_states(self._starts, seed, round)
 
     def predict(self, states, actions, member: int):
-        """Member `member`'s (mean [n, O], bounded logvar [n, O] or None) of rows (states [n, S], actions [n, A])."""
+        """Exported member `member`'s (ensemble member elites[member]) (mean [n, O], bounded logvar [n, O] or None) of
+        rows (states [n, S], actions [n, A])."""
         return self._model.predict(
             np.ascontiguousarray(states, dtype=np.float32), np.ascontiguousarray(actions, dtype=np.float64), member
         )
