@@ -21,7 +21,10 @@
 Measured (5 seeds, pendulum_steps=3000, workers=15, 16 min at load 9-18 on 2 vCPUs): PETS reaches -200 in 5 of 5
 seeds after 600-1000 env steps; MBPO in 2 of 5 (at 2800 and 3000 steps; final return IQM -429 [-1157, -198]); SAC
 alone in 0 of 5 (-1005 [-1293, -638]); Dyna-Q finds a <= 16-step greedy path after IQM 2.0 episodes with n = 50, 3.7
-with n = 5 and 22.7 with n = 0. The 5000-step default has not been run.
+with n = 5 and 22.7 with n = 0. Again with the ensembles' normalized targets (GaussianEnsemble.fit's default since
+2026-12-06; workers=4, 14 min at load 2-4): PETS 5 of 5 after 600-1000 steps (final IQM -248 [-255, -169]); MBPO 2
+of 5 at 2200-2600 steps (final IQM -218 [-262, -161]); SAC and Dyna-Q unchanged. The 5000-step default has not been
+run.
 """
 
 from __future__ import annotations
