@@ -89,8 +89,40 @@ def test_pets_learns_the_point_mass(seed):
     assert len(result.train_losses) == 2
 
 
+def test_pets_plans_through_the_elites():
+    """num_elites 2 of 4 with a 25% holdout: after each refit the C++ model holds 2 members, the ensemble's elites are
+    its 2 members of lowest holdout loss, and the plans are those of the ensemble's torch path through them."""
+    from dataclasses import replace
+
+    import torch
+
+    from nextrl.planning.ensemble import torch_returns
+
+    cfg = replace(CFG, total_steps=60, members=4, hidden=(16,), updates=50, num_elites=2, holdout_ratio=0.25)
+    agent = PETS(PointMass1D(), cfg, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        s = rng.normal(size=(1, 2)).astype(np.float32)
+        a = rng.uniform(-1, 1, (1, 1))
+        agent.observe(s, a, s + np.c_[a, a], -0.001 * (s[:, :1] + a) ** 2)
+    agent.refit()
+    ens, model = agent.ensemble, agent.model
+    assert len(ens.holdout_indices) == 10 and model.core.members == 2
+    np.testing.assert_array_equal(model.elites, np.sort(np.argsort(ens.holdout_losses.numpy())[:2]))
+    model.set_states(np.zeros((1, 2), dtype=np.float32), seed=3)
+    acts = rng.uniform(-1, 1, (1, 8, 5, 1))
+    want = torch_returns(ens, model, torch.as_tensor(acts), reward="quadratic", q=cfg.q, r=cfg.r)
+    np.testing.assert_allclose(model.evaluate(acts), want.numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_pets_errors():
     env = PointMass1D()
+    with pytest.raises(ValueError, match=r"PETS: num_elites must be None or an int in \[1, members = 5\], got 6"):
+        PETS(env, PETSConfig(num_elites=6, holdout_ratio=0.2))
+    with pytest.raises(ValueError, match=r"PETS: holdout_ratio must be in \[0, 1\), got 1.0"):
+        PETS(env, PETSConfig(holdout_ratio=1.0))
+    with pytest.raises(ValueError, match="PETS: num_elites < members and max_epochs_since_update need holdout_ratio"):
+        PETS(env, PETSConfig(num_elites=3))
     with pytest.raises(ValueError, match="updates must be an int >= 1"):
         PETS(env, PETSConfig(updates=0))
     with pytest.raises(ValueError, match="init_steps must be"):

@@ -14,6 +14,10 @@ al. give the reward to the planner) or a learned head (reward="head"). Observati
 shipped control envs are fully observed). The env: a Gymnasium vector env with a Box action space, in NEXT_STEP
 (a step after a done only resets: its transition is skipped) or SAME_STEP autoreset mode (the true next
 observation is info["final_obs"]).
+
+The ensemble learns normalized targets (GaussianEnsemble.fit); Janner et al. 2019's holdout, early stopping and elites
+are options (num_elites, holdout_ratio, max_epochs_since_update; off by default, as Chua et al. plan through every
+member): with them the planner's C++ model holds only the elites.
 """
 
 from __future__ import annotations
@@ -53,6 +57,15 @@ class PETSConfig:
     q: tuple[float, ...] | None = None
     r: tuple[float, ...] | None = None
     max_norm: float = math.inf
+    normalize_targets: bool = True
+    """the ensemble learns normalized targets (next-state deltas and rewards scaled by their mean and std)"""
+    num_elites: int | None = None
+    """plan through only the members of lowest holdout loss (Janner et al. 2019's elites; Chua et al. use all, the
+    default None); needs holdout_ratio > 0"""
+    holdout_ratio: float = 0.0
+    """fraction of the data held out of each refit to rank the members (and stop early), in [0, 1)"""
+    max_epochs_since_update: int | None = None
+    """early stopping on the holdout loss (GaussianEnsemble.fit); None trains every epoch"""
 
 
 @dataclass
@@ -77,6 +90,13 @@ def _check(cfg: PETSConfig) -> None:
         raise TypeError(f"PETS: planner must be a CEM, ICEM or MPPI, got {type(cfg.planner).__name__}")
     if cfg.propagation not in ("ts1", "tsinf"):
         raise ValueError(f"PETS: propagation must be 'ts1' or 'tsinf', got {cfg.propagation!r}")
+    k = cfg.num_elites
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= cfg.members):
+        raise ValueError(f"PETS: num_elites must be None or an int in [1, members = {cfg.members}], got {k!r}")
+    if not 0.0 <= cfg.holdout_ratio < 1.0:
+        raise ValueError(f"PETS: holdout_ratio must be in [0, 1), got {cfg.holdout_ratio!r}")
+    if cfg.holdout_ratio == 0.0 and ((k is not None and k < cfg.members) or cfg.max_epochs_since_update is not None):
+        raise ValueError("PETS: num_elites < members and max_epochs_since_update need holdout_ratio > 0")
 
 
 class PETS:
@@ -141,7 +161,7 @@ class PETS:
     def refit(self) -> float:
         c = self.cfg
         s, a, s2, r = (np.concatenate(self.data[k]) for k in ("s", "a", "s2", "r"))
-        epochs = max(1, c.updates // math.ceil(len(s) / c.batch_size))
+        epochs = max(1, c.updates // math.ceil((len(s) - int(len(s) * c.holdout_ratio)) / c.batch_size))
         losses = self.ensemble.fit(
             s,
             a,
@@ -152,6 +172,10 @@ class PETS:
             lr=c.lr,
             weight_decay=c.weight_decay,
             seed=self.seed + self.refits,
+            normalize_targets=c.normalize_targets,
+            holdout_ratio=c.holdout_ratio,
+            num_elites=c.num_elites,
+            max_epochs_since_update=c.max_epochs_since_update,
         )
         self.refits += 1
         self.model = LearnedModel.from_torch(
