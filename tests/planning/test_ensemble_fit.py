@@ -217,3 +217,21 @@ def test_fit_errors():
         with torch.no_grad():
             ens.out_std[0] = math.inf
         LearnedModel.from_torch(ens, low=[-1], high=[1])
+
+
+def test_state_dict_round_trip_keeps_elites_and_normalizers():
+    """A fitted ensemble with 3 elites of 6 loads into a fresh one (fixed-size buffers): same elites, normalizers and
+    forward; a bad elite list is refused."""
+    s, a, s2, r = _toy_data()
+    ens = GaussianEnsemble(2, 1, members=6, hidden=(8,), reward_head=True, seed=5)
+    ens.fit(s, a, s2, r, epochs=2, seed=1, holdout_ratio=0.25, num_elites=3)
+    fresh = GaussianEnsemble(2, 1, members=6, hidden=(8,), reward_head=True, seed=9)
+    fresh.load_state_dict(ens.state_dict())
+    np.testing.assert_array_equal(fresh.elites.numpy(), ens.elites.numpy())
+    assert len(fresh.elites) == 3
+    x, u = torch.as_tensor(s[:5], dtype=torch.float32)[None], torch.as_tensor(a[:5], dtype=torch.float32)[None]
+    with torch.no_grad():
+        np.testing.assert_array_equal(fresh(x, u)[0].numpy(), ens(x, u)[0].numpy())
+    np.testing.assert_array_equal(fresh.out_std.numpy(), ens.out_std.numpy())
+    with pytest.raises(ValueError, match=r"GaussianEnsemble: elites must be member indices in \[0, 6\), got \[6\]"):
+        ens.elites = [6]

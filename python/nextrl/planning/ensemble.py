@@ -79,10 +79,25 @@ class GaussianEnsemble(nn.Module):
         self.register_buffer("in_std", torch.ones(state_dim + action_dim))
         self.register_buffer("out_mean", torch.zeros(self.outputs))
         self.register_buffer("out_std", torch.ones(self.outputs))
-        self.register_buffer("elites", torch.arange(members))
+        self.register_buffer("elite_mask", torch.ones(members, dtype=torch.bool))
         self.register_buffer("holdout_losses", torch.full((members,), math.nan))
         self.holdout_indices = np.zeros(0, dtype=np.int64)
         """rows of the last `fit`'s data held out (empty without a holdout)"""
+
+    @property
+    def elites(self) -> torch.Tensor:
+        """The members rollouts and the C++ export use, ascending (int64 [k]; all members until a fit with
+        num_elites < members). Stored as the fixed-size buffer elite_mask, so checkpoints load into a new ensemble."""
+        return torch.nonzero(self.elite_mask).flatten()
+
+    @elites.setter
+    def elites(self, members) -> None:
+        idx = torch.as_tensor(members, dtype=torch.long).reshape(-1)
+        if len(idx) == 0 or idx.min() < 0 or idx.max() >= self.members:
+            raise ValueError(f"GaussianEnsemble: elites must be member indices in [0, {self.members}), got {members!r}")
+        mask = torch.zeros(self.members, dtype=torch.bool)
+        mask[idx] = True
+        self.elite_mask.copy_(mask)
 
     def fit_normalizer(self, states: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None = None) -> None:
         """Sets in_mean / in_std to the mean and std of the inputs (and out_mean / out_std to those of the targets
