@@ -53,6 +53,22 @@ def test_categorical_actor_matches_torch_distributions():
     np.testing.assert_array_equal(mode.numpy(), np.tile([0.0, 1.0, 0.0], (4, 1)))
 
 
+def test_actor_without_unimix_stays_finite_on_peaked_logits():
+    """actor_unimix = 0 (allowed) with logits (0, 200): softmax underflows to (0, 1) in float32; the log-probability
+    of either action, the entropy and the gradient stay finite (log_softmax: -200 and 0, entropy 201 e^-200 = 0)."""
+    actor = _fixed_actor([0.0, 200.0], unimix=0.0)
+    feat = torch.zeros(2, 2)
+    actions = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    logp, ent = actor.log_prob(feat, actions, entropy=True)
+    np.testing.assert_allclose(logp.detach().numpy(), [0.0, -200.0], atol=1e-4)
+    np.testing.assert_allclose(ent.detach().numpy(), 0.0, atol=1e-6)
+    (logp.sum() + ent.sum()).backward()
+    assert torch.isfinite(actor.net[-1].bias.grad).all()
+    a, lp = actor(feat, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(a.numpy(), [[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_allclose(lp.detach().numpy(), 0.0, atol=1e-6)
+
+
 def test_actor_and_critic_losses_on_a_fixed_batch_equal_the_hand_computed_values():
     """One imagined trajectory of H = 2 steps, a fixed actor with probabilities (0.2525, 0.7475) (logits (0, ln 3),
     1% unimix), actions 1 then 0, rewards (1, 2), continues (1, 0.5), gamma 0.9, lambda 0.5, critic and slow critic

@@ -167,7 +167,10 @@ class CategoricalActor(nn.Module):
 
     def log_probs(self, feat: Tensor) -> Tensor:
         """log-probabilities of every action [N, n]."""
-        probs = (1.0 - self.unimix) * torch.softmax(self.net(feat), -1) + self.unimix / self.num_actions
+        logits = self.net(feat)
+        if self.unimix == 0.0:  # log of an underflowed softmax is -inf, and -inf * 0 (a one-hot's zeros) is NaN
+            return torch.log_softmax(logits, -1)
+        probs = (1.0 - self.unimix) * torch.softmax(logits, -1) + self.unimix / self.num_actions
         return torch.log(probs)
 
     def forward(self, feat: Tensor, generator=None, deterministic: bool = False) -> tuple[Tensor, Tensor]:
