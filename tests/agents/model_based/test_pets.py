@@ -123,6 +123,8 @@ def test_pets_errors():
         PETS(env, PETSConfig(holdout_ratio=1.0))
     with pytest.raises(ValueError, match="PETS: num_elites < members and max_epochs_since_update need holdout_ratio"):
         PETS(env, PETSConfig(num_elites=3))
+    with pytest.raises(ValueError, match="PETS: max_epochs_since_update must be None or an int >= 0, got -1"):
+        PETS(env, PETSConfig(holdout_ratio=0.2, max_epochs_since_update=-1))  # refused here, not at the first refit
     with pytest.raises(ValueError, match="updates must be an int >= 1"):
         PETS(env, PETSConfig(updates=0))
     with pytest.raises(ValueError, match="init_steps must be"):

@@ -97,6 +97,9 @@ def _check(cfg: PETSConfig) -> None:
         raise ValueError(f"PETS: holdout_ratio must be in [0, 1), got {cfg.holdout_ratio!r}")
     if cfg.holdout_ratio == 0.0 and ((k is not None and k < cfg.members) or cfg.max_epochs_since_update is not None):
         raise ValueError("PETS: num_elites < members and max_epochs_since_update need holdout_ratio > 0")
+    m = cfg.max_epochs_since_update
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):
+        raise ValueError(f"PETS: max_epochs_since_update must be None or an int >= 0, got {m!r}")
 
 
 class PETS:
