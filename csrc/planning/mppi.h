@@ -45,7 +45,7 @@ struct MppiBuffers {
 
 inline void PlanMppi(const RolloutModel& model, const PlanShape& s, const Box& box, const MppiSettings& c,
                      const MppiBuffers& io) {
-  const int64_t B = s.num_problems, A = s.action_dim, L = s.row(), N = c.population;
+  const int64_t B = s.num_problems, H = s.horizon, A = s.action_dim, L = s.row(), N = c.population;
   std::vector<double> pop(static_cast<size_t>(B * N * L)), ret(static_cast<size_t>(B * N));
   for (int64_t b = 0; b < B; ++b) {
     std::copy(io.mean + b * L, io.mean + (b + 1) * L, io.best + b * L);
@@ -57,10 +57,12 @@ inline void PlanMppi(const RolloutModel& model, const PlanShape& s, const Box& b
     BuildAndEvaluate(model, s, c.gamma, N, N, pop.data(), ret.data(), [&](int64_t b, int64_t r, double* x) {
       const double* mean = io.mean + b * L;
       Normals(c.seed, NoiseStream(c.round, b), counter, static_cast<uint64_t>(r * L), L, x);
-      for (int64_t e = 0; e < L; ++e) x[e] = mean[e] + io.sigma[e % A] * x[e];
+      for (int64_t h = 0; h < H; ++h)  // e = h A + a without a division per element
+        for (int64_t a = 0, e = h * A; a < A; ++a, ++e) x[e] = mean[e] + io.sigma[a] * x[e];
       if (c.smoothing != 0.0)
         for (int64_t e = A; e < L; ++e) x[e] = (1.0 - c.smoothing) * x[e] + c.smoothing * x[e - A];
-      for (int64_t e = 0; e < L; ++e) x[e] = box.Clip(x[e], e % A);
+      for (int64_t h = 0; h < H; ++h)  // clipped after the whole sequence is smoothed (u_{h-1} unclipped)
+        for (int64_t a = 0, e = h * A; a < A; ++a, ++e) x[e] = box.Clip(x[e], a);
     });
     ParallelFor(B, 2, [&](int64_t b) {
       const double* p = pop.data() + b * N * L;
