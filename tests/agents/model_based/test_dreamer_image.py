@@ -67,7 +67,8 @@ def test_dreamer_learns_a_grid_from_images(seed):
     """4 envs, 1200 env steps (400 random, 100 pretraining steps, then one training step per vector step); the
     greedy policy over 16 episodes must beat uniform random actions (64 episodes, about -2.5) by 2 and end
     above 0 (the optimum is 0.5: six moves). Measured, seeds 0 / 1: greedy 0.5 / 0.5, every episode optimal (random
-    -2.48); 20.4 / 19.6 s of CPU per seed (66 / 81 s wall at load 8-9 on the shared 2-core machine)."""
+    -2.48); seeds 2 / 3 (not run here) 0.5 / 0.5 as well; 20.4 / 19.6 s of CPU per seed (66 / 81 s wall at load
+    8-9 on the shared 2-core machine)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
