@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from torch.nn.functional import one_hot
 
 from nextrl import _core
@@ -17,22 +16,16 @@ from nextrl.models.rssm import RSSM, RSSMConfig
 from nextrl.planning import CategoricalCEM
 from nextrl.planning.latent import LatentModel, torch_returns
 
+from .test_latent_model import _model as _rssm
+
 GAUSS = RSSMConfig(deter=21, hidden=18, embed=8, stoch=5, layers=1)  # widths that are not multiples of the tiles
 CATEG = RSSMConfig(deter=19, hidden=17, embed=8, latent="categorical", groups=4, classes=5, layers=2)
 N_ACT = 3
 
 
 def _model(cfg: RSSMConfig, action_dim: int = N_ACT, seed: int = 0) -> RSSM:
-    torch.manual_seed(seed)
-    model = RSSM(6, action_dim, cfg)
-    with torch.no_grad():  # non-trivial affine LayerNorms and biases (their defaults are 1 and 0)
-        for m in model.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
-            if isinstance(m, nn.Linear):
-                m.bias.uniform_(-0.3, 0.3)
-    return model
+    """test_latent_model's RSSM (non-trivial LayerNorms and biases) with N_ACT actions by default."""
+    return _rssm(cfg, action_dim, seed)
 
 
 def _states(cfg: RSSMConfig, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
