@@ -103,6 +103,10 @@ def test_vae_planner_learns_point_mass(seed):
 def test_errors():
     with pytest.raises(ValueError, match="VAEPlannerConfig: batch_size must be an int >= 1, got 0"):
         vp.VAEPlannerConfig(batch_size=0)
+    with pytest.raises(ValueError, match="VAEPlannerConfig: num_envs must be an int >= 1, got 0"):
+        vp.VAEPlannerConfig(num_envs=0)
+    with pytest.raises(ValueError, match="VAEPlannerConfig: total_timesteps must be an int >= 0, got -1"):
+        vp.VAEPlannerConfig(total_timesteps=-1)
     with pytest.raises(ValueError, match=r"VAEPlannerConfig: gamma must be in \[0, 1\], got 1.5"):
         vp.VAEPlannerConfig(gamma=1.5)
     with pytest.raises(ValueError, match="num_elites"):
