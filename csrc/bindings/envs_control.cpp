@@ -197,7 +197,9 @@ void BindControlEnvs(py::module_& m) {
       .def_readwrite("g", &e::Pendulum::Config::g)
       .def_readwrite("max_steps", &e::Pendulum::Config::max_steps)
       .def_readwrite("init_theta", &e::Pendulum::Config::init_theta)
-      .def_readwrite("init_theta_dot", &e::Pendulum::Config::init_theta_dot);
+      .def_readwrite("init_theta_dot", &e::Pendulum::Config::init_theta_dot)
+      .def_readwrite("max_torque", &e::Pendulum::Config::max_torque)
+      .def_readwrite("max_speed", &e::Pendulum::Config::max_speed);
   auto pd = e::BindVecEnv<e::Pendulum>(m, "_Pendulum");
   BindStates(pd);
 

@@ -224,22 +224,25 @@ struct CartPole {
 // ----------------------------------------------------------------------------------------------- Pendulum
 // State [theta, theta_dot] ~ U([-init_theta, -init_theta_dot], [init_theta, init_theta_dot]) at reset
 // (Gymnasium's x_init = pi, y_init = 1). Observation [cos theta, sin theta, theta_dot]. With
-// u = clip(action, -2, 2):
+// u = clip(action, -max_torque, max_torque) (in float32, as Gymnasium clips the float32 action):
 //   cost = normalize(theta)^2 + 0.1 theta_dot^2 + 0.001 u^2,   reward = -cost
-//   theta_dot' = clip(theta_dot + (3 g / (2 l) sin(theta) + 3 / (m l^2) u) dt, -8, 8),  theta' = theta + theta_dot' dt
-// with dt = 0.05, m = l = 1. Never terminates; truncates after max_steps (200: v1).
+//   theta_dot' = clip(theta_dot + (3 g / (2 l) sin(theta) + 3 / (m l^2) u) dt, -max_speed, max_speed),
+//   theta' = theta + theta_dot' dt
+// with dt = 0.05, m = l = 1. max_torque (2) and max_speed (8) are config fields with Gymnasium's values as
+// defaults; the action bounds are +-max_torque and the theta_dot observation bounds +-max_speed. Never
+// terminates; truncates after max_steps (200: v1).
 struct Pendulum {
   struct Config {
     double g = 10.0;
     int64_t max_steps = 200;
     double init_theta = 3.14159265358979323846, init_theta_dot = 1.0;
+    double max_torque = 2.0, max_speed = 8.0;
   };
   using Obs = float;
   using Action = float;
   static constexpr std::array<const char*, 0> kInfoNames{};
   static constexpr int64_t kStateSize = 2;
-  static constexpr double kMaxSpeed = 8.0, kDt = 0.05, kMass = 1.0, kLength = 1.0;
-  static constexpr float kMaxTorque = 2.0f;
+  static constexpr double kDt = 0.05, kMass = 1.0, kLength = 1.0;
   static constexpr double kPi = 3.14159265358979323846;
 
   static void Validate(const Config& c) {
@@ -249,11 +252,15 @@ struct Pendulum {
         std::invalid_argument, "Pendulum: init_theta and init_theta_dot must be finite and >= 0, got ", c.init_theta,
         " and ", c.init_theta_dot);
     NEXTRL_CHECK(c.max_steps >= 0, std::invalid_argument, "Pendulum: max_steps must be >= 0, got ", c.max_steps);
+    const std::pair<const char*, double> limits[] = {{"max_torque", c.max_torque}, {"max_speed", c.max_speed}};
+    for (const auto& [name, v] : limits)
+      NEXTRL_CHECK(std::isfinite(v) && v > 0, std::invalid_argument, "Pendulum: ", name,
+                   " must be finite and > 0, got ", v);
   }
   static std::vector<int64_t> ObsShape(const Config&) { return {3}; }
   static int64_t ActionSize(const Config&) { return 1; }
-  static Bounds ObsBounds(const Config&) { return Symmetric({1.0, 1.0, kMaxSpeed}); }  // cos, sin, theta_dot
-  static Bounds ActionBounds(const Config&) { return Symmetric(1, kMaxTorque); }
+  static Bounds ObsBounds(const Config& c) { return Symmetric({1.0, 1.0, c.max_speed}); }  // cos, sin, theta_dot
+  static Bounds ActionBounds(const Config& c) { return Symmetric(1, static_cast<float>(c.max_torque)); }
   static const char* CheckAction(const Config&, const Action* a) { return CheckFiniteAction(a, 1); }
 
   explicit Pendulum(const Config& c) : cfg_(&c) {}
@@ -274,13 +281,14 @@ struct Pendulum {
 
   StepOut Step(const Action* a, Rng&, Obs* obs, double*) {
     const double th = s_[0], thdot = s_[1];
-    const float u = Clip(a[0], -kMaxTorque, kMaxTorque);
+    const float max_torque = static_cast<float>(cfg_->max_torque);
+    const float u = Clip(a[0], -max_torque, max_torque);
     // float32 terms, as NumPy 2 evaluates Gymnasium's `0.001 * (u**2)` and `3.0 / (m * l**2) * u`.
     const float u_cost = 0.001f * (u * u);
     const float torque = static_cast<float>(3.0 / (kMass * kLength * kLength)) * u;
     const double cost = AngleNormalize(th) * AngleNormalize(th) + 0.1 * (thdot * thdot) + static_cast<double>(u_cost);
     double newthdot = thdot + (3.0 * cfg_->g / (2.0 * kLength) * std::sin(th) + static_cast<double>(torque)) * kDt;
-    newthdot = Clip(newthdot, -kMaxSpeed, kMaxSpeed);
+    newthdot = Clip(newthdot, -cfg_->max_speed, cfg_->max_speed);
     s_[0] = th + newthdot * kDt;
     s_[1] = newthdot;
     Observe(obs);

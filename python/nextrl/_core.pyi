@@ -1561,10 +1561,22 @@ class _PendulumConfig:
     def init_theta_dot(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def max_speed(self) -> float:
+        ...
+    @max_speed.setter
+    def max_speed(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def max_steps(self) -> int:
         ...
     @max_steps.setter
     def max_steps(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_torque(self) -> float:
+        ...
+    @max_torque.setter
+    def max_torque(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
 class _Pendulum:
     info_names: typing.ClassVar[list] = list()
@@ -3433,7 +3445,7 @@ class _CartPoleModel(_RolloutModel):
     def state_bytes(self) -> int:
         ...
 class _LatentModel(_RolloutModel):
-    def __init__(self, img_in: list, gru: tuple, prior: list, reward: list, cont: typing.Any, deter: typing.SupportsInt | typing.SupportsIndex, stoch: typing.SupportsInt | typing.SupportsIndex, action_dim: typing.SupportsInt | typing.SupportsIndex, min_std: typing.SupportsFloat | typing.SupportsIndex = 0.1, sample: bool = False, symlog_reward: bool = False, particles: typing.SupportsInt | typing.SupportsIndex = 1, generic: bool = False) -> None:
+    def __init__(self, img_in: list, gru: tuple, prior: list, reward: list, cont: typing.Any, deter: typing.SupportsInt | typing.SupportsIndex, stoch: typing.SupportsInt | typing.SupportsIndex, action_dim: typing.SupportsInt | typing.SupportsIndex, min_std: typing.SupportsFloat | typing.SupportsIndex = 0.1, sample: bool = False, symlog_reward: bool = False, particles: typing.SupportsInt | typing.SupportsIndex = 1, generic: bool = False, num_actions: typing.SupportsInt | typing.SupportsIndex = 0, groups: typing.SupportsInt | typing.SupportsIndex = 0, classes: typing.SupportsInt | typing.SupportsIndex = 0, unimix: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> None:
         ...
     def rollout(self, states: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], actions: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], problem: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
         """
@@ -3445,7 +3457,13 @@ class _LatentModel(_RolloutModel):
     def deter(self) -> int:
         ...
     @property
+    def groups(self) -> int:
+        ...
+    @property
     def isa(self) -> str:
+        ...
+    @property
+    def num_actions(self) -> int:
         ...
     @property
     def particles(self) -> int:

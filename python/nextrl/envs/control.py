@@ -289,8 +289,10 @@ class CartPoleVectorEnv(_ControlVectorEnv):
 
 
 class PendulumVectorEnv(_ControlVectorEnv):
-    """Gymnasium's Pendulum-v1: observation [cos theta, sin theta, theta_dot], torque [1] in [-2, 2]; the
-    state is [theta, theta_dot]. Config: g (10), max_steps (200), init_theta (pi), init_theta_dot (1)."""
+    """Gymnasium's Pendulum-v1: observation [cos theta, sin theta, theta_dot], torque [1] in [-max_torque,
+    max_torque]; the state is [theta, theta_dot]. Config: g (10), max_steps (200), init_theta (pi), init_theta_dot
+    (1), and Gymnasium's limits (each finite and > 0): max_torque (2.0; the action is clipped to it and the action
+    space follows it) and max_speed (8.0; theta_dot is clipped to it and the observation space follows it)."""
 
     _name, _core_cls, _config_cls = "Pendulum", _core._Pendulum, _core._PendulumConfig
 
