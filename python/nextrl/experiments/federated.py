@@ -7,8 +7,9 @@ Tasks (Config.task), client i of `num_clients`:
                       dynamics;
   pointmass-variants  HeteroPointMass variant i mod 4: the documents' four clients, whose rewards disagree (origin,
                       a shifted optimum, a goal disc, sin of the state sum);
-  pendulum-g          Pendulum-v1 with gravity g = 10 (1 + g_spread (2 i / (n - 1) - 1)): one objective, different
-                      physics;
+  pendulum-g          Pendulum-v1 with gravity g = 10 (1 + g_spread (2 i / (n - 1) - 1)) and max torque
+                      2 (1 + torque_spread (2 i / (n - 1) - 1)) (the env clips the torque to it; default spread 0):
+                      one objective, different physics;
   cartpole-init       CartPole with initial states in +-0.05 (i + 1);
   cartpole-length     CartPole with pole half-length 0.5 (1 + length_spread (2 i / (n - 1) - 1)): different physics.
 Clients train PPO (Config.agent "ppo", every task) or SAC ("sac", the Box-action tasks: point mass and pendulum).
@@ -68,6 +69,8 @@ class Config:
     """pointmass-noise: the last client's noise_std"""
     g_spread: float = 0.3
     """pendulum-g: gravity from 10 (1 - g_spread) to 10 (1 + g_spread)"""
+    torque_spread: float = 0.0
+    """pendulum-g: max torque from 2 (1 - torque_spread) to 2 (1 + torque_spread) (PPO only when > 0)"""
     length_spread: float = 0.5
     """cartpole-length: pole half-length from 0.5 (1 - length_spread) to 0.5 (1 + length_spread)"""
     max_steps: int = 50
@@ -104,10 +107,17 @@ class Config:
             raise ValueError(
                 f"federated: agent 'sac' needs a Box-action task (point mass, pendulum), got {self.task!r}"
             )
+        if self.agent == "sac" and self.torque_spread > 0:
+            raise ValueError(
+                "federated: agent 'sac' needs one action box for every client (SAC scales its actions to the env's "
+                f"bounds, so the clients' critics would read an action differently), got torque_spread "
+                f"{self.torque_spread!r}; use agent 'ppo' (its torques are clipped by each client's env)"
+            )
         checks = {
             "num_clients": self.num_clients >= 2,
             "noise_low": 0 <= self.noise_low <= self.noise_high,
             "g_spread": 0 <= self.g_spread < 1,
+            "torque_spread": 0 <= self.torque_spread < 1,
             "length_spread": 0 <= self.length_spread < 1,
             "sac_learning_starts": self.sac_learning_starts >= 0,
             "max_steps": self.max_steps >= 1,
@@ -124,6 +134,7 @@ class Config:
             "num_clients": ">= 2",
             "noise_low": "in [0, noise_high]",
             "g_spread": "in [0, 1)",
+            "torque_spread": "in [0, 1)",
             "length_spread": "in [0, 1)",
             "sac_learning_starts": ">= 0",
             "ppo_steps": ">= 256",
@@ -195,7 +206,13 @@ def make_envs(cfg: Config) -> list:
     if cfg.task == "pointmass-variants":
         return [HeteroPointMassVectorEnv(4, variant=i % 4, max_steps=cfg.max_steps) for i in range(n)]
     if cfg.task == "pendulum-g":
-        return [PendulumVectorEnv(4, g=float(10.0 * (1 + cfg.g_spread * (2 * i / (n - 1) - 1)))) for i in range(n)]
+        spread = [2 * i / (n - 1) - 1 for i in range(n)]
+        return [
+            PendulumVectorEnv(
+                4, g=float(10.0 * (1 + cfg.g_spread * x)), max_torque=float(2.0 * (1 + cfg.torque_spread * x))
+            )
+            for x in spread
+        ]
     if cfg.task == "cartpole-length":
         return [
             CartPoleVectorEnv(4, length=float(0.5 * (1 + cfg.length_spread * (2 * i / (n - 1) - 1)))) for i in range(n)
@@ -250,7 +267,8 @@ def task_label(cfg: Config) -> str:
     return {
         "pointmass-noise": f"HeteroPointMass v0 x {n} noise {cfg.noise_low:g}-{cfg.noise_high:g}",
         "pointmass-variants": f"HeteroPointMass x {n} variants",
-        "pendulum-g": f"Pendulum x {n} g 10 +-{cfg.g_spread:g}",
+        "pendulum-g": f"Pendulum x {n} g 10 +-{cfg.g_spread:g}"
+        + (f" max torque 2 +-{cfg.torque_spread:g}" if cfg.torque_spread else ""),
         "cartpole-init": f"CartPole x {n} init ranges",
         "cartpole-length": f"CartPole x {n} pole half-length 0.5 +-{cfg.length_spread:g}",
     }[cfg.task]

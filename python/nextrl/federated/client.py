@@ -118,16 +118,27 @@ def sac_trainer(cfg) -> TrainFn:
 class PooledVectorEnv(gym.vector.VectorEnv):
     """One vector env over several (same single spaces, NEXT_STEP autoreset): slots [0, n_0) are envs[0]'s, the
     next n_1 envs[1]'s, and so on. reset(seed=s) resets envs[i] with seed s + 7919 i; step splits the actions and
-    concatenates observations, rewards and flags; infos are the keys every env reports, concatenated."""
+    concatenates observations, rewards and flags; infos are the keys every env reports, concatenated. Box action
+    spaces of one shape and dtype may differ in their bounds (Pendulums of different max_torque): the pooled action
+    space is their union, and each env takes the actions as given and applies its own bounds (Pendulum clips)."""
 
     def __init__(self, envs: Sequence[gym.vector.VectorEnv]):
         if len(envs) == 0:
             raise ValueError("PooledVectorEnv: envs must hold at least one vector env, got none")
         first = envs[0]
+        action_space = first.single_action_space
         for i, e in enumerate(envs):
-            if (e.single_observation_space, e.single_action_space) != (
-                first.single_observation_space,
-                first.single_action_space,
+            a = e.single_action_space
+            same_box = (
+                isinstance(a, gym.spaces.Box)
+                and isinstance(action_space, gym.spaces.Box)
+                and (a.shape, a.dtype) == (action_space.shape, action_space.dtype)
+            )
+            if same_box and a != action_space:  # bounds differ: the union box
+                low, high = np.minimum(action_space.low, a.low), np.maximum(action_space.high, a.high)
+                action_space = gym.spaces.Box(low, high, a.shape, a.dtype)
+            if e.single_observation_space != first.single_observation_space or not (
+                same_box or a == first.single_action_space
             ):
                 raise ValueError(
                     f"PooledVectorEnv: env {i} has spaces {e.single_observation_space}, {e.single_action_space}; "
@@ -139,7 +150,7 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         self.envs = list(envs)
         self.num_envs = sum(e.num_envs for e in envs)
         self.single_observation_space = first.single_observation_space
-        self.single_action_space = first.single_action_space
+        self.single_action_space = action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
