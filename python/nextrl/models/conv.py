@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gymnasium as gym
+import numpy as np
 from torch import Tensor, nn
 
 _ACTS = {"silu": nn.SiLU, "relu": nn.ReLU}
@@ -28,6 +30,24 @@ def image_shape(fn: str, shape: Sequence[int]) -> tuple[int, int, int]:
     if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape):
         raise ValueError(f"{fn}: obs_shape must be three ints >= 1 (channels, height, width), got {shape!r}")
     return shape
+
+
+def observation_input(fn: str, space) -> int | tuple[int, int, int]:
+    """The RSSM's obs_dim for a single-env observation space: obs_dim for a Box of vectors [obs_dim], (C, H, W) for
+    a Box of channels-first images. Images must be floats: integer pixels (uint8 0-255) are refused rather than
+    trained on unscaled; scale them first (PlaNet and Dreamer feed pixels / 255 - 0.5)."""
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) not in (1, 3):
+        raise ValueError(
+            f"{fn}: observations must be a Box of vectors [obs_dim] or channels-first images (C, H, W), got {space}"
+        )
+    if len(space.shape) == 1:
+        return int(space.shape[0])
+    if not np.issubdtype(space.dtype, np.floating):
+        raise ValueError(
+            f"{fn}: image observations must be floats, got dtype {space.dtype}; scale integer pixels first "
+            "(e.g. gymnasium.wrappers.vector.TransformObservation to obs / 255 - 0.5 with a float32 Box)"
+        )
+    return tuple(int(v) for v in space.shape)
 
 
 def conv_sizes(height: int, width: int, stages: int) -> list[tuple[int, int]]:

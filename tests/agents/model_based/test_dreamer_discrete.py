@@ -229,6 +229,20 @@ def test_discrete_spaces_that_do_not_start_at_zero():
     assert res.modules["model"].action_dim == 2 and set(sent) == {1, 2}
 
 
+class _Pixels(gym.Env):
+    """uint8 0-255 images [3, 5, 5] with a Discrete action space: refused, not trained on unscaled."""
+
+    observation_space = gym.spaces.Box(0, 255, (3, 5, 5), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros((3, 5, 5), np.uint8), {}
+
+    def step(self, action):
+        return np.zeros((3, 5, 5), np.uint8), 0.0, True, False, {}
+
+
 class _Grid2D(gym.Env):
     """A one-step env with [2, 3] observations and a MultiDiscrete action space, for the errors."""
 
@@ -255,8 +269,11 @@ def test_errors():
     obs2d = gym.vector.SyncVectorEnv(
         [lambda: gym.wrappers.TransformAction(_Grid2D(), lambda a: a, gym.spaces.Discrete(2))] * 2
     )
-    with pytest.raises(ValueError, match=r"vectors \[obs_dim\] or channels-first images \[C, H, W\], got shape"):
+    with pytest.raises(ValueError, match=r"vectors \[obs_dim\] or channels-first images \(C, H, W\), got Box"):
         dreamer.train(obs2d, _small_cfg(), seed=0)
+    pixels = gym.vector.SyncVectorEnv([_Pixels, _Pixels])
+    with pytest.raises(ValueError, match="image observations must be floats, got dtype uint8; scale integer pixels"):
+        dreamer.train(pixels, _small_cfg(), seed=0)
     res = dreamer.train(cartpole, _small_cfg(total_timesteps=40), seed=0)
     with pytest.raises(ValueError, match="num_episodes must be an integer >= 1, got 0"):
         dreamer.evaluate(res, cartpole, 0, seed=0)

@@ -116,6 +116,8 @@ def test_errors():
         planet.train(gym.vector.SyncVectorEnv([_MultiDiscreteEnv] * 2), planet.PlaNetConfig(), seed=0)
     with pytest.raises(ValueError, match=r"vectors \[obs_dim\] or channels-first images \(C, H, W\), got Box"):
         planet.train(gym.vector.SyncVectorEnv([_MatrixObsEnv] * 2), planet.PlaNetConfig(), seed=0)
+    with pytest.raises(ValueError, match="image observations must be floats, got dtype uint8; scale integer pixels"):
+        planet.train(gym.vector.SyncVectorEnv([_PixelEnv] * 2), planet.PlaNetConfig(), seed=0)
     with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\], got 1.5"):
         planet.PlaNetConfig(epsilon=1.5)
     with pytest.raises(ValueError, match="alpha"):
@@ -137,6 +139,19 @@ class _MatrixObsEnv(gym.Env):
 
     def step(self, action):
         return np.zeros((3, 4), np.float32), 0.0, False, False, {}
+
+
+class _PixelEnv(gym.Env):
+    """uint8 0-255 images: refused (PlaNet and Dreamer would train on them unscaled)."""
+
+    observation_space = gym.spaces.Box(0, 255, (3, 5, 5), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros((3, 5, 5), np.uint8), {}
+
+    def step(self, action):
+        return np.zeros((3, 5, 5), np.uint8), 0.0, False, False, {}
 
 
 class _MultiDiscreteEnv(gym.Env):

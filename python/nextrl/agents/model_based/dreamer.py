@@ -37,6 +37,7 @@ from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, episo
 from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.agents.rollout import check_env
+from nextrl.models.conv import observation_input
 from nextrl.models.rssm import RSSM, RSSMConfig, mlp, model_batch
 
 
@@ -277,17 +278,13 @@ def return_scale(returns: Tensor, ema: float | None, decay: float) -> tuple[floa
 
 def _spaces(fn: str, env, cfg: DreamerConfig):
     """(obs model input: obs_dim or (C, H, W), action space, discrete, action_dim, resolved actor_grad)."""
-    space, obs_shape = env.single_action_space, env.single_observation_space.shape
+    space = env.single_action_space
     discrete = isinstance(space, gym.spaces.Discrete)
     if not discrete:
         if not isinstance(space, gym.spaces.Box):
             raise TypeError(f"{fn}: env must have a Box or Discrete action space, got {space}")
         space = box_bounds(fn, env)
-    if len(obs_shape) not in (1, 3):
-        raise ValueError(
-            f"{fn}: observations must be vectors [obs_dim] or channels-first images [C, H, W], got shape {obs_shape}"
-        )
-    obs_in = int(obs_shape[0]) if len(obs_shape) == 1 else tuple(int(v) for v in obs_shape)
+    obs_in = observation_input(fn, env.single_observation_space)
     act_dim = int(space.n) if discrete else int(np.prod(space.shape))
     grad = cfg.actor_grad if cfg.actor_grad != "auto" else ("reinforce" if discrete else "dynamics")
     if discrete and grad == "dynamics":

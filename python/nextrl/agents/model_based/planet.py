@@ -31,6 +31,7 @@ from nextrl.agents.common import EpisodeTracker, LogFn, TrainResult, emit, seede
 from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.replay import SequenceReplayBuffer
 from nextrl.agents.rollout import check_env
+from nextrl.models.conv import observation_input
 from nextrl.models.rssm import RSSM, RSSMConfig, model_batch
 from nextrl.planning.latent import LatentModel
 from nextrl.planning.optimizers import CEM, CategoricalCEM
@@ -176,14 +177,8 @@ def train(env: gym.vector.VectorEnv, cfg: PlaNetConfig = PlaNetConfig(), *, seed
             raise TypeError(f"planet.train: env must have a Box or Discrete action space, got {space}")
         space = box_bounds("planet.train", env)
     obs_space = env.single_observation_space
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) not in (1, 3):
-        raise ValueError(
-            "planet.train: observations must be a Box of vectors [obs_dim] or channels-first images (C, H, W), "
-            f"got {obs_space}"
-        )
     E = env.num_envs
-    # images: the RSSM's conv encoder / decoder (nextrl.models.conv)
-    obs_dim = int(obs_space.shape[0]) if len(obs_space.shape) == 1 else tuple(int(v) for v in obs_space.shape)
+    obs_dim = observation_input("planet.train", obs_space)  # images: the RSSM's conv encoder / decoder
     act_dim = int(space.n) if discrete else int(np.prod(space.shape))  # discrete: one-hot actions into the RSSM
     steps_per_env = max(1, cfg.buffer_size // E)
     if cfg.seq_len + 1 > steps_per_env:
