@@ -10,7 +10,11 @@ Every step is a whole episode: rewards are given, every agent terminates, and th
 the first of a new episode with fresh digits (nothing of the old episode remains to reset, so there are no
 reset steps). Arrays follow nextrl.marl's [num_envs, num_agents, ...] API: obs [N, A, num_digits] float32,
 rewards [N, A] float32, terminations [N, A] bool (all True), truncations [N, A] bool (all False), infos
-"state" [N, A * num_digits] (every agent's observation) and "active" [N, A] (all True).
+"state" [N, A * num_digits] (every agent's observation), "active" [N, A] (all True) and, after a step,
+"final_obs" [N, A, num_digits] (the observations of the episode that ended, with the mask "_final_obs").
+
+Each env draws from its own random stream: env i of a batch reset with seed s behaves exactly like a single
+env (or `parallel_env()`, a PettingZoo ParallelEnv) reset with seed s + i; an unseeded reset continues them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from nextrl.envs.core import reset_arguments
+
 
 class GuessingGameVectorEnv:
     """`num_envs` copies of the guessing game (module docstring)."""
+
+    _reset_options: frozenset[str] = frozenset()
 
     def __init__(self, num_envs: int = 1, *, num_agents: int = 2, num_digits: int = 4):
         for name, value, low in (
@@ -36,8 +44,17 @@ class GuessingGameVectorEnv:
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.num_digits,), np.float32)
         self.single_action_space = spaces.Discrete(self.num_digits)
         self.state_space = spaces.Box(0.0, 1.0, (self.num_agents * self.num_digits,), np.float32)
-        self._rng = np.random.default_rng()
+        self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
+        self._seeded = False
         self.digits = np.zeros((self.num_envs, self.num_agents), dtype=np.int64)
+
+    @property
+    def state(self) -> np.ndarray:
+        """Global state [num_envs, num_agents * num_digits]: every agent's observation."""
+        return np.eye(self.num_digits, dtype=np.float32)[self.digits].reshape(self.num_envs, -1)
+
+    def _draw(self) -> np.ndarray:
+        return np.stack([rng.integers(0, self.num_digits, size=self.num_agents) for rng in self._rngs])
 
     def _observe(self):
         obs = np.eye(self.num_digits, dtype=np.float32)[self.digits]
@@ -45,9 +62,11 @@ class GuessingGameVectorEnv:
         return obs, infos
 
     def reset(self, *, seed: int | None = None, options=None):
+        """(obs, infos); env i is seeded with seed + i."""
+        _, seed, _ = reset_arguments(self, seed, options)
         if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self.digits = self._rng.integers(0, self.num_digits, size=(self.num_envs, self.num_agents))
+            self._rngs = [np.random.default_rng(seed + i) for i in range(self.num_envs)]
+        self.digits = self._draw()
         return self._observe()
 
     def step(self, actions):
@@ -66,9 +85,20 @@ class GuessingGameVectorEnv:
         rewards = (actions == target).astype(np.float32)
         terms = np.ones(self.digits.shape, dtype=bool)
         truncs = np.zeros(self.digits.shape, dtype=bool)
-        self.digits = self._rng.integers(0, self.num_digits, size=(self.num_envs, self.num_agents))
+        final_obs = np.eye(self.num_digits, dtype=np.float32)[self.digits]
+        self.digits = self._draw()
         obs, infos = self._observe()
+        infos["final_obs"], infos["_final_obs"] = final_obs, np.ones(self.num_envs, dtype=bool)
         return obs, rewards, terms, truncs, infos
 
 
-__all__ = ["GuessingGameVectorEnv"]
+def parallel_env(**config):
+    """PettingZoo ParallelEnv of one guessing game (keyword arguments as GuessingGameVectorEnv). Every step
+    ends the episode (agents becomes empty); reset() without a seed then starts the next one, continuing the
+    env's random stream as the vector env does inside its step."""
+    from nextrl.marl.parallel import NumpyMarlParallelEnv
+
+    return NumpyMarlParallelEnv(GuessingGameVectorEnv, **config)
+
+
+__all__ = ["GuessingGameVectorEnv", "parallel_env"]

@@ -149,4 +149,115 @@ class MarlParallelEnv(SingleRendering, ParallelEnv):
         return out
 
 
-__all__ = ["MarlParallelEnv"]
+class NumpyMarlParallelEnv(ParallelEnv):
+    """PettingZoo ParallelEnv of `vector_cls(1, **config)` for nextrl's NumPy multi-agent envs
+    (marl.guessing_game, marl.patterned_rps): they start each new episode inside the step that ends the last,
+    giving the ended episode's observations in infos["final_obs"], and have no copyable state or rendering.
+    The step that ends an episode returns those final observations and empties `agents`; reset() without a
+    seed then starts the episode the vector env already drew, so the ParallelEnv reset with seed s + i
+    follows env i of a batch reset with seed s episode after episode. infos[agent] holds "action_mask"
+    (every action is legal) and the env's per-env scalar infos."""
+
+    metadata: ClassVar[dict] = {"render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, vector_cls: type, render_mode: str | None = None, **config):
+        if "num_envs" in config:
+            raise TypeError(
+                f"parallel_env: num_envs cannot be set (a ParallelEnv is one env); pass only the env's config, or "
+                f"use {vector_cls.__name__} for a batch"
+            )
+        if render_mode is not None:
+            raise ValueError(f"parallel_env: render_mode must be None ({vector_cls.__name__} does not render)")
+        self.render_mode = None
+        self._vec = vector_cls(1, **config)
+        self.metadata = {
+            "name": vector_cls.__name__.removesuffix("VectorEnv"),
+            "render_modes": [],
+            "is_parallelizable": True,
+        }
+        self.possible_agents = list(self._vec.possible_agents)
+        self.agents: list[str] = []
+        self.state_space = self._vec.state_space
+        self._next: tuple | None = None  # the episode the vector env started in the step that ended the last
+
+    def observation_space(self, agent: str):
+        self._index(agent, "observation_space")
+        return self._vec.single_observation_space
+
+    def action_space(self, agent: str):
+        self._index(agent, "action_space")
+        return self._vec.single_action_space
+
+    def state(self) -> np.ndarray:
+        return self._vec.state[0]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """`options` is accepted for the PettingZoo API and ignored (this env has no reset options)."""
+        if seed is None and self._next is not None:
+            obs, infos = self._next
+        else:
+            obs, infos = self._vec.reset(seed=seed)
+        self._next = None
+        self.agents = list(self.possible_agents)
+        return self._obs(obs), self._agent_infos(infos)
+
+    def step(self, actions: dict[str, Any]):
+        if not isinstance(actions, dict):
+            raise TypeError(f"step: actions must be a dict agent -> action, got {type(actions).__name__}")
+        if not self.agents:
+            raise RuntimeError("step: every agent has finished (or reset() was never called); call reset() first")
+        for agent in actions:
+            if agent not in self.agents:
+                if agent in self.possible_agents:
+                    raise ValueError(f"step: agent {agent!r} has finished its episode; it takes no more actions")
+                raise unknown_name_error("step", "agent", agent, self.agents)
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
+        space = self._vec.single_action_space
+        batch = np.zeros((1, len(self.possible_agents)), dtype=np.int64)
+        for agent, action in actions.items():
+            a = np.asarray(action)
+            if a.dtype.kind not in "iu" or a.shape != ():
+                got = f"{type(action).__name__} {action!r}"
+                raise TypeError(f"step: action of agent {agent!r} must be an int for {space}, got {got}")
+            if not 0 <= int(a) < space.n:
+                raise ValueError(f"step: action of agent {agent!r} must be in [0, {space.n}), got {int(a)}")
+            batch[0, self._index(agent, "step")] = a
+        obs, rewards, terms, truncs, infos = self._vec.step(batch)
+        done = bool((terms[0] | truncs[0]).any())  # these envs' agents all finish on the same step
+        if done:
+            self._next = (obs, infos)
+            obs = infos["final_obs"]
+        out = (
+            self._obs(obs),
+            {a: float(rewards[0, i]) for i, a in enumerate(self.possible_agents)},
+            {a: bool(terms[0, i]) for i, a in enumerate(self.possible_agents)},
+            {a: bool(truncs[0, i]) for i, a in enumerate(self.possible_agents)},
+            self._agent_infos(infos),
+        )
+        self.agents = [] if done else list(self.possible_agents)
+        return out
+
+    def close(self) -> None:
+        pass
+
+    def _index(self, agent: str, func: str) -> int:
+        if agent not in self.possible_agents:
+            raise unknown_name_error(func, "agent", agent, self.possible_agents)
+        return self.possible_agents.index(agent)
+
+    def _obs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        return {a: obs[0, i].copy() for i, a in enumerate(self.possible_agents)}
+
+    def _agent_infos(self, infos: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        shared = {
+            k: v[0].item()
+            for k, v in infos.items()
+            if isinstance(v, np.ndarray) and v.shape == (1,) and not k.startswith("_")
+        }
+        mask = np.ones(self._vec.single_action_space.n, dtype=np.int8)
+        return {a: {**shared, "action_mask": mask.copy()} for a in self.possible_agents}
+
+
+__all__ = ["MarlParallelEnv", "NumpyMarlParallelEnv"]
