@@ -315,7 +315,7 @@ pl::MlpEnsembleModel* MakeMlpEnsemble(const std::vector<py::array>& weights, con
                                       const std::string& activation, bool gaussian, bool reward_head, int64_t state_dim,
                                       int64_t action_dim, const py::array& in_mean, const py::array& in_std,
                                       py::object max_logvar, py::object min_logvar, const std::string& reward,
-                                      py::object q, py::object r, double max_norm, int64_t particles,
+                                      py::object q, py::object r, double max_norm, double max_torque, int64_t particles,
                                       const std::string& propagation, bool generic) {
   const char* fn = "MlpEnsembleModel";
   pl::MlpEnsembleSpec s;
@@ -400,7 +400,10 @@ pl::MlpEnsembleModel* MakeMlpEnsemble(const std::vector<py::array>& weights, con
     if (reward == "pendulum") {
       NEXTRL_CHECK(state_dim == 3 && action_dim == 1, std::invalid_argument, fn,
                    ": reward='pendulum' needs state_dim 3 (cos, sin, theta_dot) and action_dim 1");
+      NEXTRL_CHECK(std::isfinite(max_torque) && max_torque > 0, std::invalid_argument, fn,
+                   ": max_torque must be finite and > 0, got ", max_torque);
       s.reward = pl::RewardFn::kPendulum;
+      s.max_torque = max_torque;
     } else if (reward == "cartpole") {
       NEXTRL_CHECK(state_dim == 4, std::invalid_argument, fn, ": reward='cartpole' needs state_dim 4");
       s.reward = pl::RewardFn::kCartPole;
@@ -429,8 +432,8 @@ void BindMlpEnsemble(py::module_& m) {
            py::arg("gaussian"), py::arg("reward_head"), py::arg("state_dim"), py::arg("action_dim"), py::arg("in_mean"),
            py::arg("in_std"), py::arg("max_logvar") = py::none(), py::arg("min_logvar") = py::none(),
            py::arg("reward") = "head", py::arg("q") = py::none(), py::arg("r") = py::none(),
-           py::arg("max_norm") = std::numeric_limits<double>::infinity(), py::arg("particles") = 20,
-           py::arg("propagation") = "ts1", py::arg("generic") = false)
+           py::arg("max_norm") = std::numeric_limits<double>::infinity(), py::arg("max_torque") = 2.0,
+           py::arg("particles") = 20, py::arg("propagation") = "ts1", py::arg("generic") = false)
       .def(
           "set_states",
           [](M& model, const py::array& states, py::handle seed, int64_t round) {

@@ -39,7 +39,8 @@ enum class Propagation : int { kTs1 = 0, kTsInf = 1 };
 // Reward (and termination) of a step from the state s, the action a and the next state s' (float64 arithmetic):
 //   kHead:      the model's own reward output y[S]; never terminates;
 //   kPendulum:  Gymnasium Pendulum-v1 on observations s = (cos th, sin th, th_dot): -(th^2 + 0.1 th_dot^2 +
-//               0.001 u^2), th = atan2(sin, cos), u = clip(a, -2, 2); never terminates;
+//               0.001 u^2), th = atan2(sin, cos), u = clip(a, -max_torque, max_torque) (param max_torque,
+//               Gymnasium's 2 by default); never terminates;
 //   kCartPole:  Gymnasium CartPole-v1: 1 per step; terminates when |x'| > 2.4 or |theta'| > 12 degrees;
 //   kQuadratic: -sum_i q_i s'_i^2 - sum_j r_j a_j^2 (params: q [S], r [A], max_norm); terminates when ||s'|| >
 //               max_norm (inf: never). PointMass: q = 1, r = action_cost, max_norm; the 1-D point mass of the
@@ -62,6 +63,7 @@ struct MlpEnsembleSpec {
   RewardFn reward = RewardFn::kHead;
   std::vector<double> q, r;  // kQuadratic
   double max_norm = std::numeric_limits<double>::infinity();
+  double max_torque = 2.0;  // kPendulum
   int64_t particles = 20;
   Propagation propagation = Propagation::kTs1;
   bool generic = false;  // force the baseline dense kernel (no AVX2)
@@ -263,7 +265,7 @@ class MlpEnsembleModel final : public RolloutModel {
         break;
       case RewardFn::kPendulum: {
         const double th = std::atan2(static_cast<double>(s[1]), static_cast<double>(s[0]));
-        const double thdot = s[2], u = std::min(2.0, std::max(-2.0, a[0]));
+        const double thdot = s[2], u = std::min(s_.max_torque, std::max(-s_.max_torque, a[0]));
         *reward = -(th * th + 0.1 * thdot * thdot + 0.001 * u * u);
         break;
       }

@@ -12,7 +12,8 @@ call.
 - `LearnedModel.from_torch(ensemble, reward=...)`: the C++ model with the elites' weights (float32; the target
   normalizer folded into the last layer, exactly, so the C++ kernels need no output scaling), the particles
   (TS-1 or TS-inf) and the reward: the model's head or a named function of (s, a, s') for the shipped envs
-  ("pendulum", "cartpole", "quadratic" with q, r, max_norm: PointMass is q = 1, r = action_cost, max_norm = 3).
+  ("pendulum" with max_torque, the action cost's clip: PendulumVectorEnv's config.max_torque, Gymnasium's 2 by
+  default; "cartpole"; "quadratic" with q, r, max_norm: PointMass is q = 1, r = action_cost, max_norm = 3).
   Its forward equals the torch forward to float32 rounding (tests/planning/test_learned_model.py: 1e-5).
 - `torch_returns(ensemble, ...)`: the same particle rollouts in PyTorch, drawing the same members and noise as the
   C++ model (for tests and as the torch path's objective).
@@ -333,6 +334,7 @@ class LearnedModel:
         q=None,
         r=None,
         max_norm: float = math.inf,
+        max_torque: float = 2.0,
         particles: int = 20,
         propagation: str = "ts1",
         generic: bool = False,
@@ -341,6 +343,7 @@ class LearnedModel:
             raise TypeError(f"LearnedModel.from_torch: ensemble must be a GaussianEnsemble, got {type(ensemble)}")
         if reward not in REWARDS:
             raise ValueError(f"LearnedModel.from_torch: reward must be one of {REWARDS}, got {reward!r}")
+        check_max_torque("LearnedModel.from_torch", max_torque)
         if propagation not in ("ts1", "tsinf"):
             raise ValueError(f"LearnedModel.from_torch: propagation must be 'ts1' or 'tsinf', got {propagation!r}")
         for w in (*ensemble.parameters(), ensemble.out_mean, ensemble.out_std):
@@ -364,6 +367,7 @@ class LearnedModel:
             q=None if q is None else np.ascontiguousarray(q, dtype=np.float64).reshape(-1),
             r=None if r is None else np.ascontiguousarray(r, dtype=np.float64).reshape(-1),
             max_norm=float(max_norm),
+            max_torque=float(max_torque),
             particles=int(particles),
             propagation=propagation,
             generic=bool(generic),
@@ -409,12 +413,41 @@ class LearnedModel:
         return self._model.evaluate(np.ascontiguousarray(actions, dtype=np.float64), float(gamma))
 
 
-def _named_reward(reward, s, a, s2, q, r, max_norm):
+def check_max_torque(fn: str, max_torque) -> float:
+    """max_torque of the "pendulum" reward as a float; a clear error unless it is a finite real > 0."""
+    if isinstance(max_torque, bool) or not isinstance(max_torque, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{fn}: max_torque must be a finite number > 0, got {max_torque!r}")
+    if not (math.isfinite(max_torque) and max_torque > 0):
+        raise ValueError(f"{fn}: max_torque must be a finite number > 0, got {max_torque!r}")
+    return float(max_torque)
+
+
+def env_max_torque(fn: str, env, max_torque=None) -> float:
+    """The "pendulum" reward's max_torque for a (vector) env: `max_torque` if given (checked), else the env's own
+    config.max_torque (PendulumVectorEnv), else the bound of its action space if that is a symmetric finite 1-D box
+    (Gymnasium's Pendulum-v1: 2)."""
+    if max_torque is not None:
+        return check_max_torque(fn, max_torque)
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    if config is not None and hasattr(config, "max_torque"):
+        return check_max_torque(fn, config.max_torque)
+    space = getattr(env, "single_action_space", None)
+    low = np.asarray(getattr(space, "low", np.nan), dtype=np.float64).reshape(-1)
+    high = np.asarray(getattr(space, "high", np.nan), dtype=np.float64).reshape(-1)
+    if high.shape == (1,) and low.shape == (1,) and np.isfinite(high[0]) and high[0] > 0 and low[0] == -high[0]:
+        return float(high[0])
+    raise ValueError(
+        f"{fn}: reward 'pendulum' clips the torque at max_torque, and the env has no config.max_torque and no "
+        f"symmetric finite 1-D action box to take it from (got {space}); set max_torque"
+    )
+
+
+def _named_reward(reward, s, a, s2, q, r, max_norm, max_torque=2.0):
     """reward, terminated of a step ([..., S], [..., A], [..., S]) in float64, as learned_model.h computes them."""
     s, a, s2 = s.double(), a.double(), s2.double()
     if reward == "pendulum":
         th = torch.atan2(s[..., 1], s[..., 0])
-        u = a[..., 0].clamp(-2.0, 2.0)
+        u = a[..., 0].clamp(-max_torque, max_torque)
         return -(th**2 + 0.1 * s[..., 2] ** 2 + 0.001 * u**2), torch.zeros_like(th, dtype=torch.bool)
     if reward == "cartpole":
         term = (s2[..., 0].abs() > 2.4) | (s2[..., 2].abs() > 12.0 * 2.0 * math.pi / 360.0)
@@ -435,6 +468,7 @@ def torch_returns(
     q=None,
     r=None,
     max_norm: float = math.inf,
+    max_torque: float = 2.0,
 ) -> torch.Tensor:
     """The particle returns of `model.evaluate` computed in PyTorch from `ensemble` (float32 network, float64
     rewards), with the members and noise the C++ model draws: actions [B, N, H, A] -> returns [B, N]."""
@@ -466,7 +500,9 @@ def torch_returns(
                 if reward == "head":
                     rew, term = y[..., S].double(), torch.zeros(P, N, dtype=torch.bool)
                 else:
-                    rew, term = _named_reward(reward, s, actions[b, :, t].expand(P, N, A), s2, q, r, max_norm)
+                    rew, term = _named_reward(
+                        reward, s, actions[b, :, t].expand(P, N, A), s2, q, r, max_norm, max_torque
+                    )
                 ret += torch.where(done, 0.0, disc * rew)
                 done |= term
                 s = s2
@@ -483,4 +519,4 @@ def core_starts(model: LearnedModel) -> np.ndarray:
     return model._starts
 
 
-__all__ = ["GaussianEnsemble", "LearnedModel", "torch_returns"]
+__all__ = ["GaussianEnsemble", "LearnedModel", "check_max_torque", "env_max_torque", "torch_returns"]
