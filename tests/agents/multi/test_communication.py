@@ -3,12 +3,12 @@ DRU (noisy sigmoid in training, threshold at execution), gradients reaching the 
 stored messages equal to the ones the loss recomputes, the guessing game, learning and errors.
 
 Learning (GuessingGameVectorEnv: 2 agents, 4 digits, each names the other's private digit; chance 0.25;
-64 envs, 20,000 env steps, comm_common.CommConfig defaults, greedy execution policy over 2,000 guesses): with
-communication CommNet and TarMAC reach 1.0 (seed 0), DIAL with 4 bits and channel noise sigma 0.5 (discrete
-bits at execution) 1.0 on seeds 0, 1, 2; without communication every method stays at chance (0.243-0.249,
-seed 0). DIAL with the paper's sigma 2 gets stuck at 0.745 (two digits share a code) on most seeds: 2 bits
-0.745 / 0.742 (seeds 0 / 1, also after 40,000 steps), 4 bits 1.0 / 0.745, with ent_coef 0.05 2 bits
-0.745 / 1.0 / 0.745 and 4 bits 1.0 / 0.745 / 1.0 (seeds 0-2); sigma 1 with 2 bits 0.739 / 0.742."""
+64 envs, 20,000 env steps, comm_common.CommConfig defaults, greedy execution policy over 2,000 guesses; the env's
+per-env streams, env i seeded seed + i): with communication CommNet, TarMAC and DIAL with 4 bits and channel noise
+sigma 0.5 (discrete bits at execution) reach 1.0 on seeds 0, 1, 2; without communication every method stays at
+chance (0.246-0.250, seed 0). DIAL with the paper's sigma 2 gets stuck at 0.59-0.84 (digits share codes) on most
+seeds: 2 bits 0.764 / 0.594 (seeds 0 / 1; 0.764 / 0.746 after 40,000 steps), 4 bits 1.0 / 0.75, with ent_coef
+0.05 2 bits 0.764 / 0.746 / 0.74 and 4 bits 1.0 / 1.0 / 0.841 (seeds 0-2); sigma 1 with 2 bits 0.764 / 0.746."""
 
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 (marl.patterned_rps): the env's rules, the loss against a hand computation, learning, errors.
 
 Measured (64 envs, 100,000 env steps, OpponentModelConfig defaults, greedy policy over 100 x 100 steps, eval
-seed 99): with the opponent model, reward per step 0.47 / 0.457 / 0.349 (seeds 0 / 1 / 2), model accuracy on the
-last batch 0.84 / 0.895 / 0.887; a policy that ignores the history gets 0 in expectation. The ablation on the same
-observation without the model reaches the same greedy reward, 0.469 / 0.457 / 0.349: at this budget the model's
-prediction does not improve the policy (the observation already identifies the opponent's type; at 20,000 steps
-the two differ from seed to seed in both directions: 0.018 / 0.456 / 0.05 with, 0.17 / 0.084 / 0.123 without)."""
+seed 99; the env's per-env streams, env i seeded seed + i): with the opponent model, reward per step 0.44 / 0.44 /
+0.367 (seeds 0 / 1 / 2; seeds 0 and 1 share 63 of their 64 env streams), model accuracy on the last batch 0.883 /
+0.883 / 0.879; a policy that ignores the history gets 0 in expectation. The ablation on the same observation
+without the model reaches the same greedy reward, 0.44 / 0.458 / 0.446: at this budget the model's prediction does
+not improve the policy (the observation already identifies the opponent's type; at 20,000 steps the two differ
+from seed to seed in both directions: 0.056 / 0.283 / 0.064 with, 0.211 / 0.134 / 0.072 without)."""
 
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ the whole population to the solution.
 Measured (DriftingOptimumToy, 200 steps per member, population 8, ready every 5 steps): best member 165.8,
 219.9, 177.7, 195.1 (seeds 0-3) against the best of 8 runs at the best of 13 fixed rates (0.00316 on every
 seed) 108.8, 74.2, 106.2, 82.5 (mean over the 8 runs 44-57).
-CommNet members (population 4, 4 rounds of 2,000 env steps, seed 0): fitness after round 1 0.893, 0.242, 0.488,
-0.392 (learning rates 0.0038, 0.00047, 0.00013, 0.00011); the slow members are replaced one per round and the
-population ends at 1.0, 1.0, 1.0, 1.0 (rates 0.0038, 0.0045, 0.0065, 0.0055); 22 s at machine load ~6."""
+CommNet members (population 4, 4 rounds of 2,000 env steps, seed 0; the guessing game's per-env streams): fitness
+after round 1 0.929, 0.246, 0.436, 0.409 (learning rates 0.0038, 0.00047, 0.00013, 0.00011); the slow members are
+replaced one per round and the population ends at 1.0, 1.0, 1.0, 1.0 (rates 0.0038, 0.0045, 0.0065, 0.0054); 22 s
+at machine load ~6 (measured with the earlier single-stream env)."""
 
 from __future__ import annotations
 
