@@ -56,7 +56,7 @@ from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adams, make_target
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
-from nextrl.planning.ensemble import REWARDS, GaussianEnsemble, _named_reward
+from nextrl.planning.ensemble import REWARDS, GaussianEnsemble, _named_reward, check_max_torque, env_max_torque
 
 
 def _default_sac() -> sac.SACConfig:
@@ -116,6 +116,9 @@ class MBPOConfig:
     """quadratic reward: action weights"""
     max_norm: float = math.inf
     """quadratic reward: a model state with ||s'|| above it terminates"""
+    max_torque: float | None = None
+    """pendulum reward: the torque the action cost is clipped to (finite, > 0); None takes the env's
+    (PendulumVectorEnv's config.max_torque, else a symmetric 1-D action box's bound: Gymnasium's 2)"""
 
     def __post_init__(self):
         fn = "MBPOConfig"
@@ -168,6 +171,8 @@ class MBPOConfig:
             raise ValueError(f"{fn}: reward must be one of {REWARDS}, got {self.reward!r}")
         if self.reward == "quadratic" and (self.q is None or self.r is None):
             raise ValueError(f"{fn}: reward 'quadratic' needs q and r")
+        if self.max_torque is not None:
+            check_max_torque(fn, self.max_torque)
 
 
 JANNER_MODEL = {"members": 7, "num_elites": 5, "holdout_ratio": 0.2, "max_epochs_since_update": 5}
@@ -223,6 +228,7 @@ def branched_rollouts(
     q=None,
     r=None,
     max_norm: float = math.inf,
+    max_torque: float = 2.0,
 ) -> Rollouts:
     """`num_rollouts` rollouts of `length` model steps from states drawn uniformly (with replacement, by `rng`) from
     the first len(buffer) slots of `buffer`; policy(obs [M, S]) -> actions [M, A] (torch, no grad). Members (uniform
@@ -250,7 +256,7 @@ def branched_rollouts(
             if reward == "head":
                 rew, term = y[:, S], torch.zeros(M, dtype=torch.bool)
             else:
-                rew, term = _named_reward(reward, s, a, s2, q, r, max_norm)
+                rew, term = _named_reward(reward, s, a, s2, q, r, max_norm, max_torque)
             for key, v in (("obs", s), ("actions", a), ("rewards", rew.float()), ("next_obs", s2)):
                 out[key].append(v)
             out["terminations"].append(term)
@@ -317,6 +323,7 @@ def train(
     obs_space = env.single_observation_space
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
         raise TypeError(f"{fn}: env must have flat Box observations, got {obs_space}")
+    max_torque = env_max_torque(fn, env, cfg.max_torque) if cfg.reward == "pendulum" else 2.0
     sc = cfg.sac
     num_envs = env.num_envs
     obs_dim, act_dim = int(obs_space.shape[0]), int(np.prod(space.shape))
@@ -420,6 +427,7 @@ def train(
                 q=cfg.q,
                 r=cfg.r,
                 max_norm=cfg.max_norm,
+                max_torque=max_torque,
             )
             store_rollouts(model_buffer, rollouts)
             state["rollout_step"] = global_step

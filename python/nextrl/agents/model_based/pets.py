@@ -31,6 +31,7 @@ from gymnasium import spaces
 
 from nextrl._checks import check_seed
 from nextrl.planning import CEM, ICEM, MPPI, GaussianEnsemble, LearnedModel
+from nextrl.planning.ensemble import check_max_torque, env_max_torque
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class PETSConfig:
     q: tuple[float, ...] | None = None
     r: tuple[float, ...] | None = None
     max_norm: float = math.inf
+    max_torque: float | None = None
+    """pendulum reward: the torque the action cost is clipped to (finite, > 0); None takes the env's
+    (PendulumVectorEnv's config.max_torque, else a symmetric 1-D action box's bound: Gymnasium's 2)"""
     normalize_targets: bool = True
     """the ensemble learns normalized targets (next-state deltas and rewards scaled by their mean and std)"""
     num_elites: int | None = None
@@ -100,6 +104,8 @@ def _check(cfg: PETSConfig) -> None:
     m = cfg.max_epochs_since_update
     if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):
         raise ValueError(f"PETS: max_epochs_since_update must be None or an int >= 0, got {m!r}")
+    if cfg.max_torque is not None:
+        check_max_torque("PETS", cfg.max_torque)
 
 
 class PETS:
@@ -119,6 +125,8 @@ class PETS:
         self.low = np.asarray(space.low, dtype=np.float64).reshape(-1)
         self.high = np.asarray(space.high, dtype=np.float64).reshape(-1)
         self.state_dim, self.action_dim = int(obs_space.shape[0]), int(self.low.shape[0])
+        self.max_torque = env_max_torque("PETS", env, cfg.max_torque) if cfg.reward == "pendulum" else 2.0
+        """the pendulum reward's max_torque (cfg.max_torque, else the env's)"""
         self.ensemble = GaussianEnsemble(
             self.state_dim,
             self.action_dim,
@@ -189,6 +197,7 @@ class PETS:
             q=c.q,
             r=c.r,
             max_norm=c.max_norm,
+            max_torque=self.max_torque,
             particles=c.particles,
             propagation=c.propagation,
         )
