@@ -125,6 +125,12 @@ def test_pets_errors():
         PETS(env, PETSConfig(num_elites=3))
     with pytest.raises(ValueError, match="PETS: max_epochs_since_update must be None or an int >= 0, got -1"):
         PETS(env, PETSConfig(holdout_ratio=0.2, max_epochs_since_update=-1))  # refused here, not at the first refit
+    with pytest.raises(
+        ValueError, match=r"PETS: .* which sees init_steps = 4 transitions: .* raise init_steps to >= 5"
+    ):
+        PETS(env, PETSConfig(init_steps=4, holdout_ratio=0.2, num_elites=3))  # not at the first refit
+    with pytest.raises(ValueError, match=r"int\(9 \* holdout_ratio 0.1\) = 0; raise init_steps to >= 10"):
+        PETS(env, PETSConfig(init_steps=9, holdout_ratio=0.1, max_epochs_since_update=0))
     with pytest.raises(ValueError, match="updates must be an int >= 1"):
         PETS(env, PETSConfig(updates=0))
     with pytest.raises(ValueError, match="init_steps must be"):

@@ -56,7 +56,14 @@ from nextrl.agents.offpolicy import box_bounds
 from nextrl.agents.offpolicy_nets import EnsembleMLP, LogAlpha, adams, make_target
 from nextrl.agents.replay import ReplayBatch, ReplayBuffer
 from nextrl.agents.rollout import check_env
-from nextrl.planning.ensemble import REWARDS, GaussianEnsemble, _named_reward, check_max_torque, env_max_torque
+from nextrl.planning.ensemble import (
+    REWARDS,
+    GaussianEnsemble,
+    _named_reward,
+    check_first_holdout,
+    check_max_torque,
+    env_max_torque,
+)
 
 
 def _default_sac() -> sac.SACConfig:
@@ -163,6 +170,9 @@ class MBPOConfig:
         m = self.max_epochs_since_update
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):
             raise ValueError(f"{fn}: max_epochs_since_update must be None or an int >= 0, got {m!r}")
+        if self.num_elites < self.members or m is not None:
+            rows = min(self.sac.learning_starts, self.sac.buffer_size)  # the first refit's transitions, at least
+            check_first_holdout(fn, rows, self.holdout_ratio, "sac.learning_starts")
         if not 0.0 <= self.real_ratio <= 1.0:
             raise ValueError(f"{fn}: real_ratio must be in [0, 1], got {self.real_ratio!r}")
         if self.propagation not in ("ts1", "tsinf"):

@@ -31,7 +31,7 @@ from gymnasium import spaces
 
 from nextrl._checks import check_seed
 from nextrl.planning import CEM, ICEM, MPPI, GaussianEnsemble, LearnedModel
-from nextrl.planning.ensemble import check_max_torque, env_max_torque
+from nextrl.planning.ensemble import check_first_holdout, check_max_torque, env_max_torque
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ def _check(cfg: PETSConfig) -> None:
     m = cfg.max_epochs_since_update
     if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):
         raise ValueError(f"PETS: max_epochs_since_update must be None or an int >= 0, got {m!r}")
+    if (k is not None and k < cfg.members) or m is not None:
+        check_first_holdout("PETS", cfg.init_steps, cfg.holdout_ratio, "init_steps")
     if cfg.max_torque is not None:
         check_max_torque("PETS", cfg.max_torque)
 
