@@ -98,7 +98,7 @@ def test_nested_keys_parse_list_and_refuse(capsys):
     assert runner.config_from_dict(i2a.I2AConfig, json.loads(json.dumps(dataclasses.asdict(cfg)))) == cfg
     with pytest.raises(ValueError, match=r"I2AConfig key 'total_timesteps'; did you mean 'a2c.total_timesteps'"):
         runner.make_config("i2a", "nextrl/CartPole-v1", ["total_timesteps=100"])
-    with pytest.raises(ValueError, match=r"--set gamma: must be float, got 'x'"):
+    with pytest.raises(ValueError, match=r"--set a2c.gamma: must be float, got 'x'"):
         runner.make_config("i2a", "nextrl/CartPole-v1", ["a2c.gamma=x"])
     with pytest.raises(ValueError, match=r"i2a needs a Discrete action space; nextrl/Pendulum-v1 has Box"):
         runner.prepare("i2a", "nextrl/Pendulum-v1")
@@ -113,3 +113,20 @@ def test_nested_keys_parse_list_and_refuse(capsys):
     rows = _table_rows(capsys.readouterr().out)
     assert rows["model.latent"][1] == "8" and rows["horizon"][1] == "5" and "model" not in rows
     assert list(rows) == runner.setting_keys(vae_planner.VAEPlannerConfig)
+
+
+def test_nested_keys_start_from_the_preset(monkeypatch):
+    """A preset holding a nested config (i2a's a2c): `--set a2c.ent_coef=...` changes that key of the preset's a2c,
+    keeping its other values (not the A2CConfig defaults); without a preset the field's default is the start. Errors
+    name the full nested key."""
+    a2c_cls = type(i2a.I2AConfig().a2c)
+    tuned = a2c_cls(gamma=0.9, num_steps=7)
+    monkeypatch.setitem(runner.PRESETS, ("i2a", "CartPole-v1"), {"a2c": tuned, "model_lr": 0.02})
+    _, cfg = runner.make_config("i2a", "nextrl/CartPole-v1", ["a2c.ent_coef=0.05"])
+    assert cfg.a2c == dataclasses.replace(tuned, ent_coef=0.05) and cfg.model_lr == 0.02
+    _, cfg = runner.make_config("i2a", "nextrl/Acrobot-v1", ["a2c.ent_coef=0.05"])  # no preset: the defaults
+    assert cfg.a2c == dataclasses.replace(i2a.I2AConfig().a2c, ent_coef=0.05)
+    with pytest.raises(ValueError, match=r"--set a2c.norm_adv: must be true or false, got 'maybe'"):
+        runner.parse_overrides(i2a.I2AConfig, ["a2c.norm_adv=maybe"])
+    with pytest.raises(ValueError, match=r"--set a2c.num_steps: must be int, got '2.5'"):
+        runner.parse_overrides(i2a.I2AConfig, ["a2c.num_steps=2.5"])

@@ -61,7 +61,7 @@ def make_config(module: types.ModuleType, overrides: list[str] | None = None, *,
     from nextrl.experiments.train import parse_overrides
 
     values: dict[str, Any] = dict(module.QUICK) if quick else {}
-    values.update(parse_overrides(module.Config, overrides or []))
+    values.update(parse_overrides(module.Config, overrides or [], values))
     return module.Config(**values)
 
 

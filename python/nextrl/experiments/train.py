@@ -176,53 +176,63 @@ def settings(config_cls: type) -> list[tuple[str, Any, str]]:
     return out
 
 
-def parse_overrides(config_cls: type, items: list[str]) -> dict[str, Any]:
+def parse_overrides(
+    config_cls: type, items: list[str], base: dict[str, Any] | None = None, *, _prefix: str = ""
+) -> dict[str, Any]:
     """["key=value", ...] -> {field: parsed value}; ValueError for a malformed item, an unknown key (with the
-    valid keys) or a value that does not parse to the field's type. Keys "field.key" of a nested config field
-    give that field's default config with those keys replaced (its own checks run)."""
+    valid keys) or a value that does not parse to the field's type (naming the full key, "a2c.gamma"). Keys
+    "field.key" of a nested config field give that field's config with those keys replaced (its own checks run):
+    `base[field]` when the values resolved so far (`base`: a preset, an experiment's QUICK settings) hold one, else
+    the field's default config."""
     hints = typing.get_type_hints(config_cls)
     names, nested = setting_keys(config_cls), _nested(config_cls)
     out: dict[str, Any] = {}
     inner: dict[str, list[str]] = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"--set must be key=value, got {item!r}")
+            raise ValueError(f"--set must be key=value, got {_prefix + item!r}")
         key, text = item.split("=", 1)
         key = key.strip()
         if key not in names:
-            raise ValueError(_choices(f"{config_cls.__name__} key", key, names))
+            raise ValueError(_choices(f"{config_cls.__name__} key", _prefix + key, [_prefix + n for n in names]))
         if "." in key:
             head, rest = key.split(".", 1)
             inner.setdefault(head, []).append(f"{rest}={text}")
         else:
-            out[key] = _parse_value(key, text, hints[key])
+            out[key] = _parse_value(_prefix + key, text, hints[key])
     for head, sub in inner.items():
-        values = parse_overrides(nested[head], sub)
-        out[head] = dataclasses.replace(_field_default(config_cls, head), **values)
+        values = parse_overrides(nested[head], sub, _prefix=f"{_prefix}{head}.")
+        start = (base or {}).get(head, None)
+        if not isinstance(start, nested[head]):
+            start = _field_default(config_cls, head)
+        out[head] = dataclasses.replace(start, **values)
     return out
+
+
+def _owner(cfg, name: str) -> str | None:
+    """None if `name` is a field of cfg, else the name of cfg's nested config that has it (I2AConfig:
+    total_timesteps and num_envs are cfg.a2c's); AttributeError if neither."""
+    if any(f.name == name for f in dataclasses.fields(cfg)):
+        return None
+    for head in _nested(type(cfg)):
+        if any(f.name == name for f in dataclasses.fields(getattr(cfg, head))):
+            return head
+    raise AttributeError(f"{type(cfg).__name__} has no field {name!r}, nor has any config nested in it")
 
 
 def config_value(cfg, name: str) -> Any:
     """cfg.name, or the field `name` of cfg's nested config that has it (I2AConfig: total_timesteps and num_envs
     are cfg.a2c's)."""
-    if any(f.name == name for f in dataclasses.fields(cfg)):
-        return getattr(cfg, name)
-    for head in _nested(type(cfg)):
-        sub = getattr(cfg, head)
-        if any(f.name == name for f in dataclasses.fields(sub)):
-            return getattr(sub, name)
-    raise AttributeError(f"{type(cfg).__name__} has no field {name!r}, nor has any config nested in it")
+    head = _owner(cfg, name)
+    return getattr(cfg if head is None else getattr(cfg, head), name)
 
 
 def replace_value(cfg, name: str, value: Any):
     """cfg with the field `name` (its own, or its nested config's as in config_value) set to `value`."""
-    if any(f.name == name for f in dataclasses.fields(cfg)):
+    head = _owner(cfg, name)
+    if head is None:
         return dataclasses.replace(cfg, **{name: value})
-    for head in _nested(type(cfg)):
-        sub = getattr(cfg, head)
-        if any(f.name == name for f in dataclasses.fields(sub)):
-            return dataclasses.replace(cfg, **{head: dataclasses.replace(sub, **{name: value})})
-    raise AttributeError(f"{type(cfg).__name__} has no field {name!r}, nor has any config nested in it")
+    return dataclasses.replace(cfg, **{head: dataclasses.replace(getattr(cfg, head), **{name: value})})
 
 
 def preset(algo: str, env_id: str) -> dict[str, Any]:
@@ -236,7 +246,7 @@ def make_config(algo: str, env_id: str, overrides: list[str] | None = None):
     "key=value" overrides. ValueError for an unknown algorithm or key or a bad value (the config's own checks)."""
     module, config_cls = resolve_algorithm(algo)
     values = preset(algo, env_id)
-    values.update(parse_overrides(config_cls, overrides or []))
+    values.update(parse_overrides(config_cls, overrides or [], values))
     return module, config_cls(**values)
 
 
