@@ -31,7 +31,7 @@ def test_quick_run_reports_the_raw_per_seed_results(quick_run):
     res, units, metrics, out = quick_run
     files = {p.name for p in out.iterdir()}
     assert {"report.md", "metrics.json", "horizon_sweep.png", "prediction_error.png"} <= files
-    cfg = wm.Config(**wm.QUICK)
+    cfg = wm.Config(**wm.QUICK).resolved()
     assert sum(units) == wm.total_work(cfg, [0])
     raw = metrics["extra"]["per_seed"]
     scores = {(s.task, s.agent): s for s in res.result.scores}

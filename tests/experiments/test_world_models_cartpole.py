@@ -6,6 +6,7 @@ the task's defaults and its refused agents."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -21,7 +22,7 @@ SETTINGS = ["task=cartpole", "episode_steps=100", "i2a_steps=0", "mpc_episodes=4
 def _config() -> wm.Config:
     return wm.Config(
         **{**wm.QUICK, "task": "cartpole", "episode_steps": 100, "i2a_steps": 0, "mpc_episodes": 4, "final_episodes": 3}
-    )
+    ).resolved()
 
 
 def test_cartpole_run_reports_the_raw_per_seed_results(tmp_path):
@@ -89,11 +90,12 @@ def test_cartpole_run_reports_the_raw_per_seed_results(tmp_path):
 
 
 def test_cartpole_defaults_and_refused_agents():
-    cfg = wm.Config(task="cartpole")
+    cfg = wm.Config(task="cartpole").resolved()
     assert (cfg.train_steps, cfg.episode_steps, cfg.agents) == (20_000, 500, wm.CARTPOLE_AGENTS)
     assert wm.CARTPOLE_AGENTS == ("planet", "dreamer", "ppo", "dqn", "sac-discrete")
-    assert (wm.Config().train_steps, wm.Config().episode_steps, wm.Config().agents) == (3000, 50, wm.POINTMASS_AGENTS)
-    assert wm.Config(task="cartpole", train_steps=5000, agents=("dqn",)).train_steps == 5000
+    r = wm.Config().resolved()
+    assert (r.train_steps, r.episode_steps, r.agents) == (3000, 50, wm.POINTMASS_AGENTS)
+    assert wm.Config(task="cartpole", train_steps=5000, agents=("dqn",)).resolved().train_steps == 5000
     _, ppo_cfg = wm.agent_config("ppo", cfg)  # rl-zoo's CartPole preset of `nextrl train`, at this budget
     assert (ppo_cfg.num_steps, ppo_cfg.update_epochs, ppo_cfg.gamma, ppo_cfg.total_timesteps) == (32, 20, 0.98, 20_000)
     with pytest.raises(ValueError, match=r"agents on task cartpole must be one or more of planet, .*sac-discrete, got"):
@@ -103,3 +105,20 @@ def test_cartpole_defaults_and_refused_agents():
     rng = np.random.default_rng(0)
     a = wm.random_actions(wm.make_env(cfg, 2).single_action_space, rng, 1000)
     assert a.dtype == np.int64 and set(np.unique(a)) == {0, 1} and abs(a.mean() - 0.5) < 0.05
+
+
+def test_replace_task_takes_the_new_task_defaults(tmp_path):
+    """The task defaults resolve without being baked into the fields: replacing the task of a CartPole config gives
+    PointMass's steps, episodes and agents (and back), where values the user set stay; the CLI and the report see
+    the resolved values."""
+    cfg = dataclasses.replace(wm.Config(task="cartpole"), task="pointmass")
+    assert (cfg.train_steps, cfg.episode_steps, cfg.agents) == (None, None, None)
+    r = cfg.resolved()
+    assert (r.train_steps, r.episode_steps, r.agents) == (3000, 50, wm.POINTMASS_AGENTS)
+    assert wm.total_work(cfg, [0, 1]) == 2 * (5 * 3000 + 2 * 15_000)
+    back = dataclasses.replace(cfg, task="cartpole", train_steps=5000).resolved()
+    assert (back.train_steps, back.episode_steps, back.agents) == (5000, 500, wm.CARTPOLE_AGENTS)
+    with pytest.raises(ValueError, match="agents on task pointmass must be one or more of"):
+        dataclasses.replace(wm.Config(task="cartpole", agents=("dqn",)), task="pointmass")  # a value the user set
+    p = runner.plan("world-models", seeds=1, overrides=["task=cartpole", "train_steps=800"], out_dir=tmp_path / "r")
+    assert p.total_work == 5 * 800 + 2 * 15_000 and p.config.resolved().episode_steps == 500

@@ -102,9 +102,7 @@ class Config:
         fn = "world-models"
         if self.task not in TASKS:
             raise ValueError(f"{fn}: task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        for key, default in TASK_DEFAULTS[self.task].items():  # frozen: resolve the task's defaults in place
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, default)
+        r = self.resolved()  # checked as resolved; the fields keep None, so replace(cfg, task=...) re-resolves
         for key, low in (
             ("train_steps", 400),
             ("num_envs", 1),
@@ -117,19 +115,25 @@ class Config:
             ("i2a_steps", 0),
             ("bootstrap_reps", 1),
         ):
-            v = getattr(self, key)
+            v = getattr(r, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{fn}: {key} must be an int >= {low}, got {v!r}")
         valid = TASK_DEFAULTS[self.task]["agents"]
-        bad = [a for a in self.agents if a not in valid]
-        if not self.agents or bad:
+        bad = [a for a in r.agents if a not in valid]
+        if not r.agents or bad:
             raise ValueError(
-                f"{fn}: agents on task {self.task} must be one or more of {', '.join(valid)}, got {self.agents!r}"
+                f"{fn}: agents on task {self.task} must be one or more of {', '.join(valid)}, got {r.agents!r}"
             )
         if not self.horizons or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.horizons):
             raise ValueError(f"{fn}: horizons must be one or more ints >= 1, got {self.horizons!r}")
         if self.i2a_steps and self.i2a_steps < 800:
             raise ValueError(f"{fn}: i2a_steps must be 0 or >= 800, got {self.i2a_steps}")
+
+    def resolved(self) -> Config:
+        """This config with the task's defaults (TASK_DEFAULTS) in the fields left at None: what `run` and the
+        functions below use (each resolves its cfg), and what the report prints."""
+        fill = {k: v for k, v in TASK_DEFAULTS[self.task].items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
 
 
 QUICK: dict[str, Any] = {
@@ -149,11 +153,13 @@ QUICK: dict[str, Any] = {
 
 def total_work(cfg: Config, seeds: list[int]) -> int:
     """Units of progress: training env steps over agents and seeds."""
+    cfg = cfg.resolved()
     return len(seeds) * (len(cfg.agents) * cfg.train_steps + len(GRID_AGENTS) * cfg.i2a_steps)
 
 
 def make_env(cfg: Config, num_envs: int | None = None):
     """The task's vector env (`num_envs`, default cfg.num_envs) with episodes of cfg.episode_steps."""
+    cfg = cfg.resolved()
     import gymnasium as gym
 
     import nextrl  # noqa: F401  (registers the envs)
@@ -183,6 +189,7 @@ def agent_config(agent: str, cfg: Config):
     """(train function, config) of an agent for the task at this budget (the settings of its PointMass test; on
     CartPole: PlaNet and Dreamer at their CartPole tests' settings, PPO with rl-zoo's CartPole preset, DQN and
     discrete SAC with their CartPole-tuned defaults)."""
+    cfg = cfg.resolved()
     from nextrl.agents import dqn, ppo, sac, sac_discrete
     from nextrl.agents.model_based import dreamer, planet, vae_planner
     from nextrl.experiments.train import preset
@@ -266,6 +273,7 @@ def mpc_returns(cfg: Config, seed: int) -> np.ndarray:
     """Returns of `mpc_episodes` episodes of MPC on the exact dynamics: CEM at PlaNet's budget (Box actions) or
     CategoricalCEM (MPC_CATEGORICAL) replanned from uniform probabilities every step, executing the most probable
     first action (CartPole)."""
+    cfg = cfg.resolved()
     from gymnasium import spaces
 
     from nextrl.agents.common import EpisodeTracker
@@ -296,6 +304,7 @@ def mpc_returns(cfg: Config, seed: int) -> np.ndarray:
 
 def planner_returns(model, value, cfg: Config, horizon: int, seed: int) -> np.ndarray:
     """`sweep_episodes` returns of CEM (the vae-planner's budget) at `horizon` in the trained model, without noise."""
+    cfg = cfg.resolved()
     import torch
 
     from nextrl.agents.common import evaluate
@@ -318,6 +327,7 @@ def planner_returns(model, value, cfg: Config, horizon: int, seed: int) -> np.nd
 def random_sequences(cfg: Config, seed: int, steps: int = 60):
     """Held-out random-action data: obs [E, T, D], actions [E, T, A], rewards [E, T] (reward of each action) and
     valid [E, T] (False for the reset step after a done); obs[:, t + 1] follows actions[:, t] where valid."""
+    cfg = cfg.resolved()
     env = make_env(cfg)
     rng = np.random.default_rng(30_000 + seed)
     obs, _ = env.reset(seed=30_000 + seed)
@@ -335,6 +345,7 @@ def random_sequences(cfg: Config, seed: int, steps: int = 60):
 def prediction_errors(vae_model, rssm, cfg: Config, seed: int) -> dict[str, np.ndarray]:
     """Open-loop observation error k = 1..K steps ahead as a fraction of the observation variance: "vae" from the
     real observation at t = 5, "rssm" from the RSSM filtered on steps 0..5 (windows inside one episode)."""
+    cfg = cfg.resolved()
     import torch
 
     if vae_model is None and rssm is None:
@@ -371,6 +382,7 @@ def prediction_errors(vae_model, rssm, cfg: Config, seed: int) -> dict[str, np.n
 
 def train_grid_agent(agent: str, cfg: Config, seed: int):
     """(TrainResult, the sampling policy's mean return over 256 evaluation episodes) of I2A or A2C."""
+    cfg = cfg.resolved()
     from nextrl.agents import a2c
     from nextrl.agents.common import evaluate, seeded
     from nextrl.agents.model_based import i2a
@@ -416,6 +428,7 @@ def _plot_lines(name: str, title: str, xlabel: str, ylabel: str, xs, lines: dict
 
 
 def run(cfg: Config, seeds: list[int], *, progress: Progress | None = None) -> ExperimentResult:
+    cfg = cfg.resolved()
     if not seeds:
         raise ValueError("world-models: seeds must not be empty")
     import torch
