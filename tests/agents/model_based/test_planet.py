@@ -120,8 +120,18 @@ def test_errors():
         planet.train(gym.vector.SyncVectorEnv([_PixelEnv] * 2), planet.PlaNetConfig(), seed=0)
     with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\], got 1.5"):
         planet.PlaNetConfig(epsilon=1.5)
-    with pytest.raises(ValueError, match="alpha"):
-        planet.PlaNetConfig(categorical_alpha=2.0)
+    with pytest.raises(
+        ValueError, match=r"^PlaNetConfig: categorical_alpha must be finite and in \[0.0, 1.0\], got 2.0"
+    ):
+        planet.PlaNetConfig(categorical_alpha=2.0)  # the field the user set, not CategoricalCEM's alpha
+    with pytest.raises(ValueError, match=r"^PlaNetConfig: num_elites must be <= population = 10, got 20"):
+        planet.PlaNetConfig(population=10, num_elites=20)
+    with pytest.raises(ValueError, match=r"^PlaNetConfig: horizon must be >= 1, got 0"):
+        planet.PlaNetConfig(horizon=0)
+    with pytest.raises(ValueError, match=r"^PlaNetConfig: gamma must be finite and in \[0.0, inf\), got -0.5"):
+        planet.PlaNetConfig(gamma=-0.5)
+    with pytest.raises(TypeError, match=r"^PlaNetConfig: iterations must be an int, got float 2.0"):
+        planet.PlaNetConfig(iterations=2.0)
     torch.manual_seed(0)
     model = RSSM(4, 2, RSSMConfig(deter=16, hidden=16, embed=16, stoch=4, layers=1))
     state = model.initial(2)

@@ -34,7 +34,7 @@ from nextrl.agents.rollout import check_env
 from nextrl.models.conv import observation_input
 from nextrl.models.rssm import RSSM, RSSMConfig, model_batch
 from nextrl.planning.latent import LatentModel
-from nextrl.planning.optimizers import CEM, CategoricalCEM
+from nextrl.planning.optimizers import CEM, CategoricalCEM, _check_int, _check_real
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,15 @@ class PlaNetConfig:
             raise ValueError(f"PlaNetConfig: lr must be > 0, got {self.lr}")
         if self.planner_backend not in ("cpp", "torch"):
             raise ValueError(f"PlaNetConfig: planner_backend must be 'cpp' or 'torch', got {self.planner_backend!r}")
-        self.planner()  # checks
+        for name in ("horizon", "population", "num_elites", "iterations"):  # named as here, not as the planner's
+            _check_int("PlaNetConfig", name, getattr(self, name))
+        if self.num_elites > self.population:
+            raise ValueError(
+                f"PlaNetConfig: num_elites must be <= population = {self.population}, got {self.num_elites}"
+            )
+        _check_real("PlaNetConfig", "categorical_alpha", self.categorical_alpha, 0.0, 1.0)
+        _check_real("PlaNetConfig", "gamma", self.gamma, 0.0)
+        self.planner()  # the planners' own checks, passed by the above
         self.planner(discrete=True)
 
     def planner(self, discrete: bool = False) -> CEM | CategoricalCEM:
