@@ -422,20 +422,23 @@ def check_max_torque(fn: str, max_torque) -> float:
     return float(max_torque)
 
 
-def check_first_holdout(fn: str, rows: int, holdout_ratio: float, field_name: str) -> None:
-    """Refuses up front a config whose first model fit (on at least `rows` transitions, set by `field_name`) would
-    hold out int(rows * holdout_ratio) = 0 rows, which GaussianEnsemble.fit refuses when elites or early stopping
-    rank the members by holdout loss. Janner et al.'s code and mbrl-lib never fit before thousands of steps, so this
-    is a config error, not a case for fit to paper over (mbrl-lib would rank the members on their training loss)."""
+def check_first_holdout(fn: str, value: int, holdout_ratio: float, field_name: str, offset: int = 0) -> None:
+    """Refuses up front a config whose first model fit (on `value` + `offset` transitions, `value` set by
+    `field_name`) would hold out int(rows * holdout_ratio) = 0 rows, which GaussianEnsemble.fit refuses when elites
+    or early stopping rank the members by holdout loss. Janner et al.'s code never fits before thousands of steps,
+    and mbrl-lib silently scores the members on their training data when the validation split is empty: a config
+    error, then, not a case for fit to paper over."""
+    rows = value + offset
     if int(rows * holdout_ratio) >= 1:
         return
     need = max(1, math.ceil(1.0 / holdout_ratio))
     while int(need * holdout_ratio) < 1:
         need += 1
+    sees = f"{field_name} + {offset}" if offset else field_name
     raise ValueError(
         f"{fn}: num_elites < members and max_epochs_since_update need a holdout of >= 1 row at the first model fit, "
-        f"which sees {field_name} = {rows} transitions: int({rows} * holdout_ratio {holdout_ratio}) = 0; raise "
-        f"{field_name} to >= {need} or holdout_ratio to >= 1 / {field_name}"
+        f"which sees {sees} = {rows} transitions: int({rows} * holdout_ratio {holdout_ratio}) = 0; raise "
+        f"{field_name} to >= {need - offset} or holdout_ratio to >= 1 / {rows}"
     )
 
 

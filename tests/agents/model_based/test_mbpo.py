@@ -264,23 +264,18 @@ def test_tiny_run_bookkeeping():
 
 
 def test_smallest_first_holdout_trains():
-    """learning_starts 5 with holdout 0.2 (the smallest the config takes): the first refit holds out 1 of 5 rows and
-    ranks the elites; the run (which with learning_starts 3 is refused up front) goes through."""
-    sc = sac.SACConfig(total_timesteps=8, learning_starts=5, hidden=(8,), batch_size=4)
-    cfg = mbpo.MBPOConfig(
-        sac=sc,
-        model_hidden=(8,),
-        model_updates=2,
-        rollout_batch_size=4,
-        rollout_length=1,
-        holdout_ratio=0.2,
-        num_elites=4,
-        max_epochs_since_update=1,
-    )
+    """learning_starts 4 with holdout 0.2 (the smallest the config takes): the first refit, at step 5, holds out 1 of
+    5 rows and ranks the elites; the run (which with learning_starts 3 is refused up front) goes through. With
+    2-step episodes the reset step (3) is not stored, so the first fit has 4 rows of 5 steps: a clear error."""
+    sc = sac.SACConfig(total_timesteps=8, learning_starts=4, hidden=(8,), batch_size=4)
+    kw = dict(model_hidden=(8,), model_updates=2, rollout_batch_size=4, rollout_length=1, holdout_ratio=0.2)
+    cfg = mbpo.MBPOConfig(sac=sc, **kw, num_elites=4, max_epochs_since_update=1)
     result = mbpo.train(PendulumVectorEnv(1), cfg, seed=0)
     ens = result.modules["ensemble"]
     assert len(ens.holdout_indices) == 1 and len(ens.elites) == 4
     assert torch.isfinite(ens.holdout_losses).all()
+    with pytest.raises(ValueError, match="mbpo.train: the first model fit has 4 transitions, too few for a holdout"):
+        mbpo.train(PendulumVectorEnv(1, max_steps=2), cfg, seed=0)
 
 
 def test_bad_settings_are_refused():
@@ -314,12 +309,12 @@ def test_bad_settings_are_refused():
         mbpo.MBPOConfig(holdout_ratio=0.2, max_epochs_since_update=-2)
     with pytest.raises(
         ValueError,
-        match=r"first model fit, which sees sac.learning_starts = 3 transitions: int\(3 \* "
-        r"holdout_ratio 0.2\) = 0; raise sac.learning_starts to >= 5",
+        match=r"first model fit, which sees sac.learning_starts \+ 1 = 4 transitions: "
+        r"int\(4 \* holdout_ratio 0.2\) = 0; raise sac.learning_starts to >= 4",
     ):
         mbpo.MBPOConfig(sac=sac.SACConfig(learning_starts=3), holdout_ratio=0.2, num_elites=4)
-    with pytest.raises(ValueError, match="MBPOConfig: num_elites < members and max_epochs_since_update need a holdout"):
-        mbpo.MBPOConfig(sac=sac.SACConfig(learning_starts=9), holdout_ratio=0.1, max_epochs_since_update=2)
+    with pytest.raises(ValueError, match=r"MBPOConfig: num_elites < members .* raise sac.learning_starts to >= 9"):
+        mbpo.MBPOConfig(sac=sac.SACConfig(learning_starts=8), holdout_ratio=0.1, max_epochs_since_update=2)
     with pytest.raises(ValueError, match="MBPOConfig: reward 'quadratic' needs q and r"):
         mbpo.MBPOConfig(reward="quadratic")
     with pytest.raises(TypeError, match="mbpo.train: cfg must be an MBPOConfig, got SACConfig"):

@@ -171,8 +171,14 @@ class MBPOConfig:
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):
             raise ValueError(f"{fn}: max_epochs_since_update must be None or an int >= 0, got {m!r}")
         if self.num_elites < self.members or m is not None:
-            rows = min(self.sac.learning_starts, self.sac.buffer_size)  # the first refit's transitions, at least
-            check_first_holdout(fn, rows, self.holdout_ratio, "sac.learning_starts")
+            # the first refit comes at env step learning_starts + 1, on that many transitions with one env
+            check_first_holdout(
+                fn,
+                min(self.sac.learning_starts, self.sac.buffer_size - 1),
+                self.holdout_ratio,
+                "sac.learning_starts",
+                1,
+            )
         if not 0.0 <= self.real_ratio <= 1.0:
             raise ValueError(f"{fn}: real_ratio must be in [0, 1], got {self.real_ratio!r}")
         if self.propagation not in ("ts1", "tsinf"):
@@ -398,6 +404,11 @@ def train(
 
     def refit() -> None:
         n = len(buffer)
+        if (cfg.num_elites < cfg.members or cfg.max_epochs_since_update is not None) and int(n * cfg.holdout_ratio) < 1:
+            raise ValueError(  # episode ends before learning_starts (their reset steps are not stored) left too few
+                f"mbpo.train: the first model fit has {n} transitions, too few for a holdout of holdout_ratio "
+                f"{cfg.holdout_ratio} (num_elites < members, max_epochs_since_update); raise sac.learning_starts"
+            )
         s, a, s2 = buffer.obs[:n], buffer.actions[:n].reshape(n, -1), buffer.next_obs[:n]
         epochs = max(1, cfg.model_updates // math.ceil((n - int(n * cfg.holdout_ratio)) / cfg.model_batch_size))
         losses = ensemble.fit(
