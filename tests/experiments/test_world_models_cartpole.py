@@ -107,6 +107,38 @@ def test_cartpole_defaults_and_refused_agents():
     assert a.dtype == np.int64 and set(np.unique(a)) == {0, 1} and abs(a.mean() - 0.5) < 0.05
 
 
+def test_dreamer_trains_on_at_most_four_envs_on_cartpole(monkeypatch):
+    """Dreamer on CartPole keeps its test's 4 envs (one update per 4 env steps) when the other agents take 8: on 8
+    envs it had half the updates per env step and scored less at 5000 env steps (the module docstring's figures);
+    on PointMass it takes num_envs, DQN its own config's 1; `run` builds the env from agent_num_envs."""
+    from nextrl.agents.model_based import dreamer
+
+    cart, point = wm.Config(task="cartpole"), wm.Config(task="pointmass")
+    assert cart.num_envs == 8 and wm.DREAMER_CARTPOLE_ENVS == 4
+    assert wm.agent_num_envs("dreamer", wm.agent_config("dreamer", cart)[1], cart) == 4
+    assert wm.agent_num_envs("dreamer", None, dataclasses.replace(cart, num_envs=2)) == 2
+    assert wm.agent_num_envs("dreamer", wm.agent_config("dreamer", point)[1], point) == 8
+    assert wm.agent_num_envs("dqn", wm.agent_config("dqn", cart)[1], cart) == 1
+    assert wm.agent_num_envs("ppo", wm.agent_config("ppo", cart)[1], cart) == 8
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(env, c, seed):
+        seen.append(env.num_envs)
+        raise Stop
+
+    monkeypatch.setattr(dreamer, "train", record)
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(Stop):
+            wm.run(wm.Config(task="cartpole", agents=("dreamer",), i2a_steps=0), [0])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [4]
+
+
 def test_replace_task_takes_the_new_task_defaults(tmp_path):
     """The task defaults resolve without being baked into the fields: replacing the task of a CartPole config gives
     PointMass's steps, episodes and agents (and back), where values the user set stay; the CLI and the report see
