@@ -2,12 +2,15 @@
 (marl.patterned_rps): the env's rules, the loss against a hand computation, learning, errors.
 
 Measured (64 envs, 100,000 env steps, OpponentModelConfig defaults, greedy policy over 100 x 100 steps, eval
-seed 99; the env's per-env streams, env i seeded seed + i): with the opponent model, reward per step 0.44 / 0.44 /
-0.367 (seeds 0 / 1 / 2; seeds 0 and 1 share 63 of their 64 env streams), model accuracy on the last batch 0.883 /
-0.883 / 0.879; a policy that ignores the history gets 0 in expectation. The ablation on the same observation
-without the model reaches the same greedy reward, 0.44 / 0.458 / 0.446: at this budget the model's prediction does
-not improve the policy (the observation already identifies the opponent's type; at 20,000 steps the two differ
-from seed to seed in both directions: 0.056 / 0.283 / 0.064 with, 0.211 / 0.134 / 0.072 without)."""
+seed 99; env i seeded seed + i, seeds spaced 1000 apart so no env stream is shared): with the opponent model,
+reward per step 0.440 / 0.467 / 0.446 (seeds 0 / 1000 / 2000; mean 0.451, range 0.027), model accuracy on the
+last batch 0.883 / 0.891 / 0.906; the ablation without the model (same observation) 0.440 / 0.458 / 0.446 (mean
+0.448). A policy that ignores the history gets 0 in expectation; the Bayes-optimal greedy policy on the same eval
+(play 2 b1 - b2 + 1 mod 3 from the last two opponent actions b1, b2) gets 0.692. So the model shows no gain here:
+the observation already holds the two actions that identify the type, and both learners stop at the same local
+optimum, right on 6 of the 9 histories (seed 0: the model predicts all 9 correctly, but on the three "cycle up"
+histories the policy has collapsed onto the predicted opponent action, a draw, with probability > 0.9 by 41,000
+steps; seed 0 with ent_coef 0.1, learning_rate 1e-3 or hidden 128 instead: 0.440 / 0.440 / 0.466)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ def test_loss_by_hand():
     assert stats["losses/model"] == pytest.approx(ce, rel=1e-5)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1000])
 def test_learns_to_exploit_the_opponent(seed):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
