@@ -3,9 +3,13 @@
 policy's extra input, and the supervised prediction loss of Hernandez-Leal et al. 2019's auxiliary tasks).
 
 OpponentModelPolicy: an opponent model m(o) -> logits over the opponent's actions, trained by cross-entropy on
-the opponent's observed actions, and a policy pi(a | o, softmax(m(o))) (the prediction detached, so the model
-learns only from what the opponent did). With use_model=False the policy is pi(a | o) on the same observation
-(the ablation). Both are MLPs (tanh).
+the opponent's observed actions, and a policy pi(a | softmax(m(o))) on the prediction (detached, so the model
+learns only from what the opponent did), or pi(a | o, softmax(m(o))) with policy_sees_obs=True (DRON's
+concatenation). With use_model=False the policy is pi(a | o) on the same observation (the ablation). Both are
+MLPs (tanh). On marl.patterned_rps the policy on the prediction alone reaches the Bayes-optimal reward, while
+pi(a | o) and pi(a | o, prediction) stop at a local optimum (right on 6 of the 9 histories): REINFORCE fits
+the observation's one-hot inputs first and its softmax saturates on a draw for the other 3 before the
+prediction is used (measured in tests/agents/multi/test_opponent_model.py).
 
 `train` is on-policy REINFORCE on a game whose opponent does not react to the learner's actions (as
 marl.patterned_rps), so each step's reward is the return of that decision (gamma 0); per batch of num_steps *
@@ -53,21 +57,31 @@ class OpponentModelConfig:
 class OpponentModelPolicy(nn.Module):
     """Policy with (use_model) or without a learned opponent model (module docstring)."""
 
-    def __init__(self, obs_size: int, num_actions: int, num_opponent_actions: int, hidden=32, use_model=True):
+    def __init__(
+        self,
+        obs_size: int,
+        num_actions: int,
+        num_opponent_actions: int,
+        hidden=32,
+        use_model=True,
+        policy_sees_obs=False,
+    ):
         super().__init__()
         self.obs_size, self.num_actions, self.num_opponent_actions = obs_size, num_actions, num_opponent_actions
-        self.use_model = bool(use_model)
+        self.use_model, self.policy_sees_obs = bool(use_model), bool(policy_sees_obs) or not use_model
         self.model = nn.Sequential(nn.Linear(obs_size, hidden), nn.Tanh(), nn.Linear(hidden, num_opponent_actions))
-        extra = num_opponent_actions if self.use_model else 0
-        self.policy = nn.Sequential(nn.Linear(obs_size + extra, hidden), nn.Tanh(), nn.Linear(hidden, num_actions))
+        size = (obs_size if self.policy_sees_obs else 0) + (num_opponent_actions if self.use_model else 0)
+        self.policy = nn.Sequential(nn.Linear(size, hidden), nn.Tanh(), nn.Linear(hidden, num_actions))
 
     def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """obs [B, obs_size] -> (policy logits [B, num_actions], model logits [B, num_opponent_actions])."""
         if obs.dim() != 2 or obs.shape[1] != self.obs_size:
             raise ValueError(f"OpponentModelPolicy: obs must be [B, {self.obs_size}], got {tuple(obs.shape)}")
         model_logits = self.model(obs)
-        x = torch.cat([obs, torch.softmax(model_logits, -1).detach()], -1) if self.use_model else obs
-        return self.policy(x), model_logits
+        inputs = [obs] if self.policy_sees_obs else []
+        if self.use_model:
+            inputs.append(torch.softmax(model_logits, -1).detach())
+        return self.policy(torch.cat(inputs, -1)), model_logits
 
 
 def loss(
