@@ -7,9 +7,9 @@ the opponent's observed actions, and a policy pi(a | softmax(m(o))) on the predi
 learns only from what the opponent did), or pi(a | o, softmax(m(o))) with policy_sees_obs=True (DRON's
 concatenation). With use_model=False the policy is pi(a | o) on the same observation (the ablation). Both are
 MLPs (tanh). On marl.patterned_rps the policy on the prediction alone reaches the Bayes-optimal reward, while
-pi(a | o) and pi(a | o, prediction) stop at a local optimum (right on 6 of the 9 histories): REINFORCE fits
-the observation's one-hot inputs first and its softmax saturates on a draw for the other 3 before the
-prediction is used (measured in tests/agents/multi/test_opponent_model.py).
+pi(a | o) and pi(a | o, prediction) stop at a local optimum, right on 6 of the 9 histories, their softmax
+saturated on a draw for the other 3 although the model predicts those correctly (measured in
+tests/agents/multi/test_opponent_model.py).
 
 `train` is on-policy REINFORCE on a game whose opponent does not react to the learner's actions (as
 marl.patterned_rps), so each step's reward is the return of that decision (gamma 0); per batch of num_steps *
