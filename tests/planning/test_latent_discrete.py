@@ -16,6 +16,7 @@ from nextrl.models.rssm import RSSM, RSSMConfig
 from nextrl.planning import CategoricalCEM
 from nextrl.planning.latent import LatentModel, torch_returns
 
+from .test_latent_model import _evaluate_equals_torch, _states
 from .test_latent_model import _model as _rssm
 
 GAUSS = RSSMConfig(deter=21, hidden=18, embed=8, stoch=5, layers=1)  # widths that are not multiples of the tiles
@@ -26,15 +27,6 @@ N_ACT = 3
 def _model(cfg: RSSMConfig, action_dim: int = N_ACT, seed: int = 0) -> RSSM:
     """test_latent_model's RSSM (non-trivial LayerNorms and biases) with N_ACT actions by default."""
     return _rssm(cfg, action_dim, seed)
-
-
-def _states(cfg: RSSMConfig, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    deter = torch.tanh(torch.randn(n, cfg.deter, generator=g))
-    if cfg.latent == "gaussian":
-        return {"deter": deter, "stoch": torch.randn(n, cfg.stoch, generator=g)}
-    idx = torch.randint(0, cfg.classes, (n, cfg.groups), generator=g)
-    return {"deter": deter, "stoch": one_hot(idx, cfg.classes).float().flatten(1)}
 
 
 def _indices(shape, seed: int) -> torch.Tensor:
@@ -72,19 +64,7 @@ def test_discrete_rollout_equals_torch(cfg, generic):
 
 def test_categorical_latent_with_continuous_actions_equals_torch():
     """Categorical latents without discrete actions: returns equal torch_returns and RSSM.imagine_returns."""
-    model = _model(CATEG, action_dim=2)
-    B, N, H, gamma = 2, 23, 7, 0.95
-    state = _states(CATEG, B)
-    latent = LatentModel.from_rssm(model)
-    latent.set_states(state)
-    actions = torch.rand(B, N, H, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
-    ours = latent.evaluate(actions.numpy(), gamma)
-    with torch.no_grad():
-        for b in range(B):
-            s = {k: v[b : b + 1].expand(N, -1) for k, v in state.items()}
-            theirs = model.imagine_returns(s, actions[b].float(), gamma=gamma)
-            np.testing.assert_allclose(ours[b], theirs.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ours, torch_returns(model, latent, state, actions, gamma=gamma), rtol=1e-5, atol=1e-5)
+    _, _, ours = _evaluate_equals_torch(_model(CATEG, action_dim=2), CATEG, 2, 23, 7, 0.95)
     assert np.ptp(ours) > 0.05  # the candidates differ
 
 

@@ -36,11 +36,13 @@ def _model(cfg: RSSMConfig, action_dim: int = 2, seed: int = 0) -> RSSM:
 
 
 def _states(cfg: RSSMConfig, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
+    """n start states: Gaussian stoch draws, or one-hot classes per group for categorical latents."""
     g = torch.Generator().manual_seed(seed)
-    return {
-        "deter": torch.tanh(torch.randn(n, cfg.deter, generator=g)),
-        "stoch": torch.randn(n, cfg.stoch, generator=g),
-    }
+    deter = torch.tanh(torch.randn(n, cfg.deter, generator=g))
+    if cfg.latent == "gaussian":
+        return {"deter": deter, "stoch": torch.randn(n, cfg.stoch, generator=g)}
+    idx = torch.randint(0, cfg.classes, (n, cfg.groups), generator=g)
+    return {"deter": deter, "stoch": torch.nn.functional.one_hot(idx, cfg.classes).float().flatten(1)}
 
 
 @pytest.mark.parametrize("cfg", [PLANET, SMALL], ids=["planet", "small"])
@@ -93,11 +95,9 @@ def test_symlog_rewards_are_symexped():
     assert rewards.max() > 3.0
 
 
-@pytest.mark.parametrize("cfg", [PLANET, SMALL], ids=["planet", "small"])
-def test_evaluate_equals_planet_objective(cfg):
-    """Deterministic latents: the C++ returns equal RSSM.imagine_returns (PlaNet's torch objective) with gamma."""
-    model = _model(cfg)
-    B, N, H, gamma = 3, 37, 6, 0.9
+def _evaluate_equals_torch(model, cfg, B: int, N: int, H: int, gamma: float):
+    """Checks the C++ returns of B x N random 2-D action sequences of length H against RSSM.imagine_returns per
+    problem and torch_returns (1e-5); returns (latent model, actions [B, N, H, 2] float64, C++ returns [B, N])."""
     state = _states(cfg, B)
     latent = LatentModel.from_rssm(model)
     latent.set_states(state)
@@ -111,6 +111,15 @@ def test_evaluate_equals_planet_objective(cfg):
     np.testing.assert_allclose(
         ours, torch_returns(model, latent, state, actions, gamma=gamma).numpy(), rtol=1e-5, atol=1e-5
     )
+    return latent, actions, ours
+
+
+@pytest.mark.parametrize("cfg", [PLANET, SMALL], ids=["planet", "small"])
+def test_evaluate_equals_planet_objective(cfg):
+    """Deterministic latents: the C++ returns equal RSSM.imagine_returns (PlaNet's torch objective) with gamma."""
+    model = _model(cfg)
+    latent, actions, ours = _evaluate_equals_torch(model, cfg, 3, 37, 6, 0.9)
+    gamma = 0.9
     # a candidate's return does not depend on the others evaluated with it (chunks, padding rows): bit for bit
     np.testing.assert_array_equal(latent.evaluate(actions[:, 3:8].numpy(), gamma), ours[:, 3:8])
     assert np.ptp(ours) > 0.1  # the candidates differ

@@ -24,6 +24,22 @@ from nextrl.envs.render import SingleRendering
 from nextrl.marl.core import MarlVectorEnv
 
 
+def _check_agents(actions, agents: list[str], possible_agents: list[str]) -> None:
+    """step()'s checks of the actions dict: a dict, some agent still live, every key a live agent, none missing."""
+    if not isinstance(actions, dict):
+        raise TypeError(f"step: actions must be a dict agent -> action, got {type(actions).__name__}")
+    if not agents:
+        raise RuntimeError("step: every agent has finished (or reset() was never called); call reset() first")
+    for agent in actions:
+        if agent not in agents:
+            if agent in possible_agents:
+                raise ValueError(f"step: agent {agent!r} has finished its episode; it takes no more actions")
+            raise unknown_name_error("step", "agent", agent, agents)
+    missing = [a for a in agents if a not in actions]
+    if missing:
+        raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
+
+
 class MarlParallelEnv(SingleRendering, ParallelEnv):
     """PettingZoo ParallelEnv of `vector_cls(num_envs=1, **config)`. `render_mode` (None, or one of the
     vector env's metadata["render_modes"]): render() returns the frame ("rgb_array"), the text ("ansi"),
@@ -68,19 +84,8 @@ class MarlParallelEnv(SingleRendering, ParallelEnv):
         return self._obs(obs, self.agents), self._agent_infos(infos, self.agents)
 
     def step(self, actions: dict[str, Any]):
-        if not isinstance(actions, dict):
-            raise TypeError(f"step: actions must be a dict agent -> action, got {type(actions).__name__}")
-        if not self.agents:
-            raise RuntimeError("step: every agent has finished (or reset() was never called); call reset() first")
+        _check_agents(actions, self.agents, self.possible_agents)
         vec = self._vec
-        for agent in actions:
-            if agent not in self.agents:
-                if agent in self.possible_agents:
-                    raise ValueError(f"step: agent {agent!r} has finished its episode; it takes no more actions")
-                raise unknown_name_error("step", "agent", agent, self.agents)
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
         space = vec.single_action_space
         batch = np.zeros((1, vec.num_agents, *space.shape), dtype=np.int64 if vec._discrete else np.float32)
         kinds = "iu" if vec._discrete else "fiu"
@@ -202,18 +207,7 @@ class NumpyMarlParallelEnv(ParallelEnv):
         return self._obs(obs), self._agent_infos(infos)
 
     def step(self, actions: dict[str, Any]):
-        if not isinstance(actions, dict):
-            raise TypeError(f"step: actions must be a dict agent -> action, got {type(actions).__name__}")
-        if not self.agents:
-            raise RuntimeError("step: every agent has finished (or reset() was never called); call reset() first")
-        for agent in actions:
-            if agent not in self.agents:
-                if agent in self.possible_agents:
-                    raise ValueError(f"step: agent {agent!r} has finished its episode; it takes no more actions")
-                raise unknown_name_error("step", "agent", agent, self.agents)
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"step: actions is missing live agent(s) {', '.join(map(repr, missing))}")
+        _check_agents(actions, self.agents, self.possible_agents)
         space = self._vec.single_action_space
         batch = np.zeros((1, len(self.possible_agents)), dtype=np.int64)
         for agent, action in actions.items():
